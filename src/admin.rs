@@ -1,0 +1,223 @@
+//! Administration (users and keys): one request type, executed either directly on a stopped
+//! data directory or by the running gateway through a Unix socket in the data directory
+//! (the embedded store is single-process, so a running gateway owns it).
+
+use crate::kv::KvStore;
+use crate::limits;
+use crate::meta::users::{self, NewUser};
+use rand::distributions::{Alphanumeric, DistString};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum AdminRequest {
+    UserCreate {
+        name: String,
+        display_name: Option<String>,
+        email: Option<String>,
+        access_key: Option<String>,
+        secret_key: Option<String>,
+    },
+    UserList,
+    KeyCreate {
+        user: String,
+        access_key: Option<String>,
+        secret_key: Option<String>,
+    },
+    KeyDelete {
+        access_key: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub access_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AdminResponse {
+    Key {
+        user: String,
+        access_key: String,
+        secret_key: String,
+    },
+    Users {
+        users: Vec<UserInfo>,
+    },
+    Done,
+    Error {
+        message: String,
+    },
+}
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.sock")
+}
+
+/// A new access key: "GR" and 18 upper-case letters/digits, like AWS's 20-character ids.
+pub fn generate_access_key() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    let tail: String = (0..18)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect();
+    format!("GR{tail}")
+}
+
+pub fn generate_secret_key() -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+}
+
+fn key_pair(
+    access_key: Option<String>,
+    secret_key: Option<String>,
+) -> Result<(String, String), String> {
+    match (access_key, secret_key) {
+        (Some(a), Some(s)) => {
+            if a.len() < 3 || a.len() > 128 || !a.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err("access key must be 3-128 ASCII letters or digits".into());
+            }
+            if s.len() < 8 || s.len() > 128 {
+                return Err("secret key must be 8-128 characters".into());
+            }
+            Ok((a, s))
+        }
+        (None, None) => Ok((generate_access_key(), generate_secret_key())),
+        _ => Err("give both --access-key and --secret-key, or neither".into()),
+    }
+}
+
+pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
+    let result = (|| -> Result<AdminResponse, String> {
+        match req {
+            AdminRequest::UserCreate {
+                name,
+                display_name,
+                email,
+                access_key,
+                secret_key,
+            } => {
+                if name.is_empty()
+                    || name.len() > 64
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+                {
+                    return Err("user name must be 1-64 of letters, digits, - _ . @".into());
+                }
+                let (ak, sk) = key_pair(access_key, secret_key)?;
+                let new = NewUser {
+                    name: &name,
+                    display_name: display_name.as_deref(),
+                    email: email.as_deref(),
+                };
+                users::create_user(db, &new, &ak, &sk).map_err(|e| e.to_string())?;
+                Ok(AdminResponse::Key {
+                    user: name,
+                    access_key: ak,
+                    secret_key: sk,
+                })
+            }
+            AdminRequest::UserList => {
+                let list = users::list_users(db).map_err(|e| e.to_string())?;
+                let users = list
+                    .into_iter()
+                    .map(|(u, keys)| UserInfo {
+                        name: u.name,
+                        display_name: u.display_name,
+                        email: u.email,
+                        access_keys: keys,
+                    })
+                    .collect();
+                Ok(AdminResponse::Users { users })
+            }
+            AdminRequest::KeyCreate {
+                user,
+                access_key,
+                secret_key,
+            } => {
+                let (ak, sk) = key_pair(access_key, secret_key)?;
+                users::create_key(db, &user, &ak, &sk).map_err(|e| e.to_string())?;
+                Ok(AdminResponse::Key {
+                    user,
+                    access_key: ak,
+                    secret_key: sk,
+                })
+            }
+            AdminRequest::KeyDelete { access_key } => {
+                users::delete_key(db, &access_key).map_err(|e| e.to_string())?;
+                Ok(AdminResponse::Done)
+            }
+        }
+    })();
+    result.unwrap_or_else(|message| AdminResponse::Error { message })
+}
+
+/// Serves admin requests on the socket until the task is dropped. The socket is created
+/// with mode 0600: only the gateway's own OS user may administer it.
+pub async fn serve_socket(db: Arc<dyn KvStore>, path: PathBuf) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let db = Arc::clone(&db);
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(read.take(limits::ADMIN_REQUEST_MAX_BYTES as u64));
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let response = match serde_json::from_str::<AdminRequest>(&line) {
+                Ok(req) => tokio::task::spawn_blocking(move || execute(&*db, req))
+                    .await
+                    .unwrap_or_else(|e| AdminResponse::Error {
+                        message: e.to_string(),
+                    }),
+                Err(e) => AdminResponse::Error {
+                    message: format!("bad request: {e}"),
+                },
+            };
+            let mut out = serde_json::to_string(&response).unwrap_or_default();
+            out.push('\n');
+            let _ = write.write_all(out.as_bytes()).await;
+        });
+    }
+}
+
+/// Sends a request to a running gateway. `Ok(None)` when no gateway listens on the socket.
+pub async fn send(data_dir: &Path, req: &AdminRequest) -> std::io::Result<Option<AdminResponse>> {
+    let stream = match tokio::net::UnixStream::connect(socket_path(data_dir)).await {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(req).map_err(std::io::Error::other)?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    let mut reply = String::new();
+    BufReader::new(read).read_line(&mut reply).await?;
+    serde_json::from_str(&reply)
+        .map(Some)
+        .map_err(std::io::Error::other)
+}

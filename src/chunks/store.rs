@@ -1,0 +1,162 @@
+//! Content-addressed chunk files: `chunks/ab/cd/<sha256 hex>`.
+//!
+//! Written to a temp file, fsynced, renamed into place, and the directory fsynced, so a
+//! chunk is either whole on disk or absent. Reads re-hash the bytes and fail on mismatch:
+//! corruption is an error, never wrong bytes.
+
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct ChunkHash(pub [u8; 32]);
+
+impl ChunkHash {
+    pub fn of(data: &[u8]) -> Self {
+        Self(Sha256::digest(data).into())
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl std::fmt::Debug for ChunkHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChunkHash({})", &self.to_hex()[..16])
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    #[error("chunk {0} is missing")]
+    Missing(String),
+    #[error("chunk {name} is corrupt: its content hashes to {actual}")]
+    Corrupt { name: String, actual: String },
+    #[error("chunk store I/O: {0}")]
+    Io(#[from] io::Error),
+}
+
+pub struct ChunkStore {
+    root: PathBuf,
+    tmp_dir: PathBuf,
+    tmp_counter: AtomicU64,
+}
+
+impl ChunkStore {
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let tmp_dir = root.join("tmp");
+        fs::create_dir_all(&tmp_dir)?;
+        // Leftover temp files are from writes that never completed (crash): never referenced.
+        for entry in fs::read_dir(&tmp_dir)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            tmp_dir,
+            tmp_counter: AtomicU64::new(0),
+        })
+    }
+
+    pub fn path_of(&self, hash: &ChunkHash) -> PathBuf {
+        let name = hash.to_hex();
+        self.root.join(&name[0..2]).join(&name[2..4]).join(name)
+    }
+
+    pub fn exists(&self, hash: &ChunkHash) -> bool {
+        self.path_of(hash).is_file()
+    }
+
+    /// Writes a chunk durably. The caller computed `hash` from `data`; we assert it.
+    pub fn write(&self, hash: &ChunkHash, data: &[u8]) -> io::Result<()> {
+        debug_assert_eq!(ChunkHash::of(data), *hash);
+        let path = self.path_of(hash);
+        let dir = path.parent().expect("chunk path has a parent");
+        fs::create_dir_all(dir)?;
+        let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .tmp_dir
+            .join(format!("{}.{}.{n}", hash.to_hex(), std::process::id()));
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(data)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Reads a chunk and checks its hash.
+    pub fn read(&self, hash: &ChunkHash) -> Result<Vec<u8>, ChunkError> {
+        let data = match fs::read(self.path_of(hash)) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ChunkError::Missing(hash.to_hex()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let actual = ChunkHash::of(&data);
+        if actual != *hash {
+            return Err(ChunkError::Corrupt {
+                name: hash.to_hex(),
+                actual: actual.to_hex(),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Removes a chunk file (absent is fine: deletion is idempotent) and syncs its directory.
+    pub fn delete(&self, hash: &ChunkHash) -> io::Result<()> {
+        let path = self.path_of(hash);
+        match fs::remove_file(&path) {
+            Ok(()) => File::open(path.parent().expect("chunk path has a parent"))?.sync_all(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Bytes of chunk data on disk (walks the tree; for status and tests).
+    pub fn disk_usage_bytes(&self) -> io::Result<u64> {
+        fn walk(p: &Path) -> io::Result<u64> {
+            let mut total = 0;
+            for entry in fs::read_dir(p)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                total += if meta.is_dir() {
+                    walk(&entry.path())?
+                } else {
+                    meta.len()
+                };
+            }
+            Ok(total)
+        }
+        walk(&self.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_and_detect_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let data = b"hello chunk".to_vec();
+        let h = ChunkHash::of(&data);
+        store.write(&h, &data).unwrap();
+        assert_eq!(store.read(&h).unwrap(), data);
+        std::fs::write(store.path_of(&h), b"tampered!!!").unwrap();
+        assert!(matches!(store.read(&h), Err(ChunkError::Corrupt { .. })));
+        store.delete(&h).unwrap();
+        store.delete(&h).unwrap();
+        assert!(matches!(store.read(&h), Err(ChunkError::Missing(_))));
+    }
+}

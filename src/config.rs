@@ -1,0 +1,58 @@
+//! Configuration: defaults < TOML file (`--config`) < environment (`GRANARY_*`) < flags.
+//! clap merges flags and environment; the file fills in what both left unset.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+pub const DEFAULT_DATA_DIR: &str = "./granary-data";
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Keys a config file may set; each also exists as a flag and a `GRANARY_*` variable.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub region: Option<String>,
+    pub domain: Option<String>,
+    pub gc_grace_secs: Option<u64>,
+    pub gc_interval_secs: Option<u64>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> Result<Self, String> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()).into())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    /// Base domain for virtual-host-style requests (`bucket.DOMAIN`); path style always works.
+    pub domain: Option<String>,
+    pub gc_grace: Duration,
+    pub gc_interval: Duration,
+}
+
+impl ServeConfig {
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("valid default"),
+            data_dir,
+            region: DEFAULT_REGION.into(),
+            domain: None,
+            gc_grace: Duration::from_secs(crate::limits::GC_GRACE_DEFAULT_SECS),
+            gc_interval: Duration::from_secs(60),
+        }
+    }
+}

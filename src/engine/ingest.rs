@@ -1,0 +1,196 @@
+//! Ingest: request body → (inline bytes | pinned, stored chunks), with MD5 and size.
+//!
+//! Memory per request: the inline buffer (≤ `INLINE_OBJECT_MAX_BYTES`) or one chunk
+//! (≤ `CHUNK_SIZE_MAX_BYTES`), never the whole object.
+
+use super::{Engine, EngineError};
+use crate::chunks::{chunker, ChunkHash};
+use crate::limits::INLINE_OBJECT_MAX_BYTES;
+use crate::meta::objects::ChunkRef;
+use crate::meta::{refs, MetaError};
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use md5::{Digest, Md5};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+pub enum IngestedBody {
+    Inline(Vec<u8>),
+    /// Chunks stored on disk and pinned under `upload_id` until the object commits.
+    Chunked {
+        chunks: Vec<ChunkRef>,
+        upload_id: [u8; 16],
+    },
+}
+
+pub struct Ingested {
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub body: IngestedBody,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("body exceeds {0} bytes")]
+struct TooLarge(u64);
+
+/// Counts and MD5-hashes everything read through it; fails past `size_max_bytes`.
+struct HashingReader<R> {
+    inner: R,
+    md5: Md5,
+    size: u64,
+    size_max_bytes: u64,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let new = &buf.filled()[before..];
+            this.md5.update(new);
+            this.size += new.len() as u64;
+            if this.size > this.size_max_bytes {
+                return Poll::Ready(Err(io::Error::other(TooLarge(this.size_max_bytes))));
+            }
+        }
+        poll
+    }
+}
+
+fn classify(e: io::Error) -> EngineError {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TooLarge>())
+    {
+        Some(TooLarge(max)) => EngineError::TooLarge(*max),
+        None => EngineError::Body(e),
+    }
+}
+
+/// How long an upload waits for the collector to finish deleting a chunk it needs.
+const PIN_RETRY_MAX_COUNT: u32 = 200;
+
+impl Engine {
+    /// Reads `body` to the end. Large bodies become chunks that are written durably and
+    /// pinned; the caller commits them with `meta::objects::commit_put` or releases them
+    /// with `release`.
+    pub async fn ingest<S>(&self, body: S, size_max_bytes: u64) -> Result<Ingested, EngineError>
+    where
+        S: Stream<Item = Result<Bytes, BodyError>> + Send + Unpin,
+    {
+        let reader = tokio_util::io::StreamReader::new(body.map_err(io::Error::other));
+        let mut hashing = HashingReader {
+            inner: reader,
+            md5: Md5::new(),
+            size: 0,
+            size_max_bytes,
+        };
+        let mut head = Vec::new();
+        (&mut hashing)
+            .take(INLINE_OBJECT_MAX_BYTES as u64 + 1)
+            .read_to_end(&mut head)
+            .await
+            .map_err(classify)?;
+        if head.len() <= INLINE_OBJECT_MAX_BYTES {
+            return Ok(Ingested {
+                size: hashing.size,
+                md5: hashing.md5.finalize().into(),
+                body: IngestedBody::Inline(head),
+            });
+        }
+        let upload_id = refs::new_upload_id();
+        let result = self
+            .store_chunks(std::io::Cursor::new(head).chain(&mut hashing), &upload_id)
+            .await;
+        match result {
+            Ok(chunks) => Ok(Ingested {
+                size: hashing.size,
+                md5: hashing.md5.finalize().into(),
+                body: IngestedBody::Chunked { chunks, upload_id },
+            }),
+            Err(e) => {
+                self.release(upload_id).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn store_chunks<R: AsyncRead + Unpin + Send>(
+        &self,
+        reader: R,
+        upload_id: &[u8; 16],
+    ) -> Result<Vec<ChunkRef>, EngineError> {
+        let mut chunks = Vec::new();
+        let stream = chunker::chunks(reader);
+        futures::pin_mut!(stream);
+        let mut seq = 0u64;
+        while let Some(data) = stream.next().await {
+            let data = data.map_err(classify)?;
+            let (hash, data) =
+                tokio::task::spawn_blocking(move || (ChunkHash::of(&data), data)).await?;
+            let len = u32::try_from(data.len()).expect("chunks are at most CHUNK_SIZE_MAX_BYTES");
+            self.pin_and_store(upload_id, seq, hash, data).await?;
+            chunks.push(ChunkRef { hash, len });
+            seq += 1;
+        }
+        Ok(chunks)
+    }
+
+    /// Pins a chunk (waiting out a concurrent collection of the same content), then makes
+    /// sure its file exists.
+    async fn pin_and_store(
+        &self,
+        upload_id: &[u8; 16],
+        seq: u64,
+        hash: ChunkHash,
+        data: Vec<u8>,
+    ) -> Result<(), EngineError> {
+        let id = *upload_id;
+        let mut attempt = 0;
+        let must_write = loop {
+            match self
+                .meta(move |db| refs::pin_chunk(db, &id, seq, &hash))
+                .await
+            {
+                Err(EngineError::Meta(MetaError::ChunkBeingCollected))
+                    if attempt < PIN_RETRY_MAX_COUNT =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                other => break other?,
+            }
+        };
+        let chunks = Arc::clone(&self.chunks);
+        tokio::task::spawn_blocking(move || {
+            if must_write || !chunks.exists(&hash) {
+                chunks.write(&hash, &data)
+            } else {
+                Ok(())
+            }
+        })
+        .await?
+        .map_err(EngineError::Io)
+    }
+
+    /// Drops the references an uncommitted upload holds. Failures are logged: the pins
+    /// expire and the collector releases them later.
+    pub async fn release(&self, upload_id: [u8; 16]) {
+        if let Err(e) = self
+            .meta(move |db| refs::release_pins(db, &upload_id))
+            .await
+        {
+            tracing::warn!(error = %e, "could not release upload pins; they expire later");
+        }
+    }
+}

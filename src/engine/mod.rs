@@ -1,0 +1,50 @@
+//! The data path: streams object bodies into deduplicated chunks and back, and runs the
+//! chunk collector. It joins the chunk store and the metadata layer and knows nothing of
+//! HTTP or S3 wire formats.
+
+pub mod collector;
+pub mod ingest;
+pub mod read;
+
+use crate::chunks::ChunkStore;
+use crate::kv::KvStore;
+use crate::meta::MetaError;
+use std::sync::Arc;
+
+/// The narrow handles the data path needs.
+#[derive(Clone)]
+pub struct Engine {
+    pub db: Arc<dyn KvStore>,
+    pub chunks: Arc<ChunkStore>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("object larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("request body: {0}")]
+    Body(std::io::Error),
+    #[error("chunk store: {0}")]
+    Chunk(#[from] crate::chunks::store::ChunkError),
+    #[error("chunk store I/O: {0}")]
+    Io(std::io::Error),
+    #[error("background task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl Engine {
+    pub fn new(db: Arc<dyn KvStore>, chunks: Arc<ChunkStore>) -> Self {
+        Self { db, chunks }
+    }
+
+    /// Runs a blocking metadata operation off the async runtime.
+    pub async fn meta<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn KvStore) -> Result<T, MetaError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let db = Arc::clone(&self.db);
+        Ok(tokio::task::spawn_blocking(move || f(&*db)).await??)
+    }
+}

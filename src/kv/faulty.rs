@@ -1,0 +1,115 @@
+//! A fault-injecting wrapper around any backend (after redb's test backend): the Nth commit
+//! fails with a chosen error, either before applying (`Conflict`: nothing written) or after
+//! applying (`CommitUnknownResult`: the write landed but the caller is told it may not have).
+
+use super::{KvCommit, KvError, KvPair, KvResult, KvStore, KvTxn};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+pub struct FaultyStore<S> {
+    inner: S,
+    commits: AtomicU64,
+    /// (commit number, starting at 1, error) pairs still to fire.
+    plan: Mutex<Vec<(u64, KvError)>>,
+}
+
+impl<S: KvStore> FaultyStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            commits: AtomicU64::new(0),
+            plan: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Makes the `n`th commit from now fail with `error`.
+    pub fn fail_commit_in(&self, n: u64, error: KvError) {
+        let at = self.commits.load(Ordering::SeqCst) + n;
+        self.plan
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((at, error));
+    }
+
+    pub fn commit_count(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: KvStore> KvStore for FaultyStore<S> {
+    fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
+        Ok(Box::new(FaultyTxn {
+            inner: self.inner.begin()?,
+            store: self,
+        }))
+    }
+    fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
+        self.inner.begin_read()
+    }
+    fn name(&self) -> &'static str {
+        "faulty"
+    }
+}
+
+struct FaultyTxn<'a, S> {
+    inner: Box<dyn KvCommit + 'a>,
+    store: &'a FaultyStore<S>,
+}
+
+impl<S: KvStore> KvTxn for FaultyTxn<'_, S> {
+    fn get(&mut self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn get_range(
+        &mut self,
+        begin: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> KvResult<Vec<KvPair>> {
+        self.inner.get_range(begin, end, limit, reverse)
+    }
+    fn set(&mut self, key: &[u8], value: &[u8]) -> KvResult<()> {
+        self.inner.set(key, value)
+    }
+    fn clear(&mut self, key: &[u8]) -> KvResult<()> {
+        self.inner.clear(key)
+    }
+    fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> KvResult<()> {
+        self.inner.clear_range(begin, end)
+    }
+    fn atomic_add(&mut self, key: &[u8], delta: i64) -> KvResult<()> {
+        self.inner.atomic_add(key, delta)
+    }
+    fn set_versionstamped_key(
+        &mut self,
+        prefix: &[u8],
+        suffix: &[u8],
+        value: &[u8],
+    ) -> KvResult<()> {
+        self.inner.set_versionstamped_key(prefix, suffix, value)
+    }
+}
+
+impl<'a, S: KvStore> KvCommit for FaultyTxn<'a, S> {
+    fn as_txn(&mut self) -> &mut dyn KvTxn {
+        self
+    }
+    fn commit(self: Box<Self>) -> KvResult<()> {
+        let n = self.store.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        let fault = {
+            let mut plan = self.store.plan.lock().unwrap_or_else(|p| p.into_inner());
+            plan.iter()
+                .position(|(at, _)| *at == n)
+                .map(|i| plan.remove(i).1)
+        };
+        match fault {
+            Some(KvError::CommitUnknownResult) => {
+                self.inner.commit()?;
+                Err(KvError::CommitUnknownResult)
+            }
+            Some(other) => Err(other),
+            None => self.inner.commit(),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Granary: an S3-compatible object gateway with content-defined deduplication and
+//! transactional metadata. See ARCHITECTURE.md for the layers.
+
+pub mod admin;
+pub mod chunks;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod keys;
+pub mod kv;
+pub mod limits;
+pub mod meta;
+pub mod s3;
+pub mod server;

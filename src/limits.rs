@@ -1,0 +1,54 @@
+//! Every limit Granary enforces, in one place, each named with its unit.
+//!
+//! The metadata limits mirror FoundationDB's so that code which passes on the embedded
+//! backend also passes on FoundationDB.
+
+/// FoundationDB: a transaction may write at most 10 MB (keys + values + cleared keys).
+pub const TXN_WRITTEN_MAX_BYTES: usize = 10_000_000;
+/// FoundationDB: a transaction may live at most 5 seconds.
+pub const TXN_DURATION_MAX_MILLIS: u64 = 5_000;
+/// FoundationDB: a value may be at most 100 kB.
+pub const VALUE_SIZE_MAX_BYTES: usize = 100_000;
+/// FoundationDB: a key may be at most 10 kB.
+pub const KEY_SIZE_MAX_BYTES: usize = 10_000;
+/// How many times `transact` retries a retryable error before giving up.
+pub const TXN_RETRY_MAX_COUNT: u32 = 50;
+
+/// S3: object keys are at most 1024 bytes of UTF-8.
+pub const OBJECT_KEY_MAX_BYTES: usize = 1024;
+/// S3: a single PutObject carries at most 5 GiB.
+pub const PUT_OBJECT_SIZE_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// S3: user metadata (x-amz-meta-*) is at most 2 KB in total.
+pub const USER_METADATA_MAX_BYTES: usize = 2 * 1024;
+/// S3: DeleteObjects takes at most 1000 keys.
+pub const DELETE_OBJECTS_MAX_KEYS: usize = 1000;
+/// S3: a listing page holds at most 1000 entries.
+pub const LIST_PAGE_MAX_KEYS: usize = 1000;
+
+/// Objects up to this size live inline in their metadata record (one read serves them).
+/// Must stay well below `VALUE_SIZE_MAX_BYTES` so the record (headers, user metadata) fits.
+pub const INLINE_OBJECT_MAX_BYTES: usize = 32 * 1024;
+
+/// Content-defined chunking (FastCDC 2020). Chunk sizes are chosen so that:
+/// - a 5 GiB PutObject has at most 20,480 chunks (5 GiB / min), whose manifest and refcount
+///   writes (~100 bytes each) stay far inside one 10 MB transaction;
+/// - a request holds at most one max-size chunk in memory while hashing and writing it;
+/// - 1 MiB average chunks still deduplicate shifted and partially edited large files.
+pub const CHUNK_SIZE_MIN_BYTES: usize = 256 * 1024;
+pub const CHUNK_SIZE_AVG_BYTES: usize = 1024 * 1024;
+pub const CHUNK_SIZE_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Chunk references per manifest page value (each ref is ~37 bytes serialized: < 40 kB/page).
+pub const MANIFEST_PAGE_MAX_REFS: usize = 1000;
+
+/// Default grace period before a chunk whose refcount reached zero is deleted from disk.
+pub const GC_GRACE_DEFAULT_SECS: u64 = 3600;
+/// Chunks the collector examines per transaction.
+pub const GC_BATCH_MAX_CHUNKS: usize = 256;
+/// Upload pins older than this are considered abandoned (crashed upload) and released.
+pub const UPLOAD_PIN_MAX_AGE_SECS: u64 = 24 * 3600;
+
+/// Admin socket: one request line at most this long.
+pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
+/// Graceful shutdown: in-flight requests get this long to finish after SIGTERM.
+pub const SHUTDOWN_DRAIN_MAX_SECS: u64 = 30;

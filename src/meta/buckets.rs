@@ -1,0 +1,90 @@
+//! Buckets: records, ownership and the per-owner index.
+
+use super::codec::{decode, encode};
+use super::{now_ms, MetaError, MetaResult};
+use crate::keys::{decode_str, prefix_end, Key};
+use crate::kv::{read, transact, KvStore};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketRecord {
+    pub owner: String,
+    pub created_ms: i64,
+    pub region: String,
+}
+
+pub fn bucket_key(name: &str) -> Vec<u8> {
+    Key::space("b").str(name).into_bytes()
+}
+
+fn owner_index_key(owner: &str, bucket: &str) -> Vec<u8> {
+    Key::space("ub").str(owner).str(bucket).into_bytes()
+}
+
+/// The range holding every object key of `bucket`.
+pub fn objects_begin(bucket: &str) -> Vec<u8> {
+    Key::space("o").str(bucket).into_bytes()
+}
+
+pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str) -> MetaResult<()> {
+    let record = BucketRecord {
+        owner: owner.to_owned(),
+        created_ms: now_ms(),
+        region: region.to_owned(),
+    };
+    transact(db, |t| {
+        if let Some(existing) = t.get(&bucket_key(name))? {
+            let existing: BucketRecord = decode(&existing)?;
+            return Err(if existing.owner == owner {
+                MetaError::BucketAlreadyOwnedByYou
+            } else {
+                MetaError::BucketAlreadyExists
+            });
+        }
+        t.set(&bucket_key(name), &encode(&record))?;
+        t.set(&owner_index_key(owner, name), b"")?;
+        Ok(())
+    })
+}
+
+pub fn get_bucket(db: &dyn KvStore, name: &str) -> MetaResult<Option<BucketRecord>> {
+    read(db, |t| {
+        t.get(&bucket_key(name))?.map(|v| decode(&v)).transpose()
+    })
+}
+
+pub fn delete_bucket(db: &dyn KvStore, name: &str) -> MetaResult<()> {
+    transact(db, |t| {
+        let record: BucketRecord = match t.get(&bucket_key(name))? {
+            Some(v) => decode(&v)?,
+            None => return Err(MetaError::NoSuchBucket),
+        };
+        let begin = objects_begin(name);
+        if !t
+            .get_range(&begin, &prefix_end(&begin), 1, false)?
+            .is_empty()
+        {
+            return Err(MetaError::BucketNotEmpty);
+        }
+        t.clear(&bucket_key(name))?;
+        t.clear(&owner_index_key(&record.owner, name))?;
+        Ok(())
+    })
+}
+
+/// The buckets `owner` owns, by name.
+pub fn list_buckets(db: &dyn KvStore, owner: &str) -> MetaResult<Vec<(String, BucketRecord)>> {
+    read(db, |t| {
+        let begin = Key::space("ub").str(owner).into_bytes();
+        let names = t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?;
+        let mut out = Vec::with_capacity(names.len());
+        for (k, _) in names {
+            let (name, _) =
+                decode_str(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            if let Some(v) = t.get(&bucket_key(&name))? {
+                out.push((name, decode(&v)?));
+            }
+        }
+        Ok(out)
+    })
+}

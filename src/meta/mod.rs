@@ -1,0 +1,71 @@
+//! The metadata layer: users, buckets, objects, manifests and chunk refcounts, as records
+//! in the ordered key-value store. Every function here takes the narrow handle it needs
+//! (`&dyn KvStore`), never the whole gateway.
+//!
+//! Key layout (see `keys`; every key starts with a one-element subspace tag):
+//! - `("user", name)`            → `UserRecord`
+//! - `("ak", access_key)`        → `AccessKeyRecord`
+//! - `("b", bucket)`             → `BucketRecord`
+//! - `("ub", owner, bucket)`     → empty (a user's buckets, for ListBuckets)
+//! - `("o", bucket, key)`        → `ObjectRecord` (small bodies inline)
+//! - `("m", manifest_id, page)`  → `Vec<ChunkRef>` (a chunked body's chunk list, in pages)
+//! - `("c", sha256)`             → `RefCount`
+//! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
+//! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on
+
+pub mod buckets;
+pub mod codec;
+pub mod list;
+pub mod objects;
+pub mod refs;
+pub mod users;
+
+use crate::kv::{KvError, TxnError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error(transparent)]
+    Kv(#[from] KvError),
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("bucket already exists")]
+    BucketAlreadyExists,
+    #[error("bucket already owned by you")]
+    BucketAlreadyOwnedByYou,
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("user {0} already exists")]
+    UserExists(String),
+    #[error("no such user {0}")]
+    NoSuchUser(String),
+    #[error("access key {0} already exists")]
+    AccessKeyExists(String),
+    #[error("no such access key {0}")]
+    NoSuchAccessKey(String),
+    /// A chunk this upload needs is being deleted by the collector right now; wait and retry.
+    #[error("chunk is being collected")]
+    ChunkBeingCollected,
+    #[error("corrupt metadata record: {0}")]
+    Corrupt(String),
+}
+
+impl TxnError for MetaError {
+    fn as_kv(&self) -> Option<&KvError> {
+        match self {
+            MetaError::Kv(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+pub type MetaResult<T> = Result<T, MetaError>;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,254 @@
+//! Chunk reference counts, upload pins, and the collector's metadata side.
+//!
+//! Protocol (why it is race-free against a concurrent upload of the same content):
+//! 1. An upload *pins* each chunk before relying on its file: one transaction adds 1 to the
+//!    chunk's count and records a pin `("p", upload_id, seq)`. If the count was absent the
+//!    upload must write the file; if the chunk is `Collecting`, the upload waits and retries.
+//! 2. Committing the object turns pins into manifest references: the pins are cleared, the
+//!    counts stay. A failed upload releases its pins (count - 1 each).
+//! 3. When a count reaches zero the chunk enters the GC queue `("z", hash)` with the time.
+//! 4. The collector, for a queued chunk at zero for longer than the grace period, marks it
+//!    `Collecting` in one transaction, deletes the file, then clears the record in another.
+//!    Any pin after step 4's first transaction waits until the record is gone and rewrites
+//!    the file; any pin before it makes the count non-zero so the collector skips the chunk.
+
+use super::codec::{decode, encode};
+use super::{now_ms, MetaError, MetaResult};
+use crate::chunks::ChunkHash;
+use crate::keys::{prefix_end, Key};
+use crate::kv::{read, transact, KvStore, KvTxn};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ChunkState {
+    Live,
+    /// The collector is deleting the file; nobody may reference the chunk until it is gone.
+    Collecting,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefCount {
+    pub count: i64,
+    pub state: ChunkState,
+    /// When `count` last reached zero (milliseconds since epoch).
+    pub zero_since_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pin {
+    pub hash: ChunkHash,
+    pub created_ms: i64,
+}
+
+pub fn refcount_key(hash: &ChunkHash) -> Vec<u8> {
+    Key::space("c").bytes(&hash.0).into_bytes()
+}
+
+/// Queue entries sort by the time the count reached zero, so the collector's scan stops at
+/// the first entry still inside its grace period.
+fn gc_queue_key(zero_since_ms: i64, hash: &ChunkHash) -> Vec<u8> {
+    Key::space("z")
+        .u64(u64::try_from(zero_since_ms).unwrap_or(0))
+        .bytes(&hash.0)
+        .into_bytes()
+}
+
+fn pin_key(upload_id: &[u8; 16], seq: u64) -> Vec<u8> {
+    Key::space("p").bytes(upload_id).u64(seq).into_bytes()
+}
+
+fn pins_begin(upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("p").bytes(upload_id).into_bytes()
+}
+
+/// A fresh upload id: milliseconds then random bytes, so pins sort by age.
+pub fn new_upload_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&u64::try_from(now_ms()).unwrap_or(0).to_be_bytes());
+    id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
+    id
+}
+
+pub fn read_refcount(t: &mut dyn KvTxn, hash: &ChunkHash) -> MetaResult<Option<RefCount>> {
+    t.get(&refcount_key(hash))?.map(|v| decode(&v)).transpose()
+}
+
+/// Applies reference-count changes inside the caller's transaction.
+pub fn apply_ref_deltas(
+    t: &mut dyn KvTxn,
+    deltas: &BTreeMap<ChunkHash, i64>,
+    now: i64,
+) -> MetaResult<()> {
+    for (hash, &delta) in deltas {
+        if delta == 0 {
+            continue;
+        }
+        let mut rc = read_refcount(t, hash)?.unwrap_or(RefCount {
+            count: 0,
+            state: ChunkState::Live,
+            zero_since_ms: now,
+        });
+        if delta > 0 && rc.state == ChunkState::Collecting {
+            return Err(MetaError::ChunkBeingCollected);
+        }
+        let was_queued = rc.count == 0;
+        if was_queued {
+            t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
+        }
+        rc.count += delta;
+        if rc.count < 0 {
+            return Err(MetaError::Corrupt(format!(
+                "refcount of {hash:?} would go negative"
+            )));
+        }
+        if rc.count == 0 {
+            rc.zero_since_ms = now;
+            t.set(&gc_queue_key(now, hash), b"")?;
+        }
+        t.set(&refcount_key(hash), &encode(&rc))?;
+    }
+    Ok(())
+}
+
+/// Pins one chunk for an upload. Returns whether the caller must write the chunk file
+/// (true when the chunk had no record; a `Live` record means the file exists).
+pub fn pin_chunk(
+    db: &dyn KvStore,
+    upload_id: &[u8; 16],
+    seq: u64,
+    hash: &ChunkHash,
+) -> MetaResult<bool> {
+    transact(db, |t| {
+        let before = read_refcount(t, hash)?;
+        let now = now_ms();
+        apply_ref_deltas(t, &BTreeMap::from([(*hash, 1)]), now)?;
+        t.set(
+            &pin_key(upload_id, seq),
+            &encode(&Pin {
+                hash: *hash,
+                created_ms: now,
+            }),
+        )?;
+        Ok(before.is_none())
+    })
+}
+
+/// Clears an upload's pins inside the caller's transaction: the references they held now
+/// belong to the manifest being committed.
+pub fn adopt_pins(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<()> {
+    let begin = pins_begin(upload_id);
+    t.clear_range(&begin, &prefix_end(&begin))?;
+    Ok(())
+}
+
+/// Drops an upload's pins and their references (failed or abandoned upload).
+pub fn release_pins(db: &dyn KvStore, upload_id: &[u8; 16]) -> MetaResult<()> {
+    let begin = pins_begin(upload_id);
+    let end = prefix_end(&begin);
+    loop {
+        let done = transact(db, |t| {
+            let pins = t.get_range(&begin, &end, crate::limits::GC_BATCH_MAX_CHUNKS, false)?;
+            let mut deltas = BTreeMap::new();
+            for (k, v) in &pins {
+                let pin: Pin = decode(v)?;
+                *deltas.entry(pin.hash).or_insert(0) -= 1;
+                t.clear(k)?;
+            }
+            apply_ref_deltas(t, &deltas, now_ms())?;
+            Ok::<_, MetaError>(pins.len() < crate::limits::GC_BATCH_MAX_CHUNKS)
+        })?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// Releases pins of uploads older than `max_age_ms` (the gateway that held them crashed).
+/// Upload ids start with their creation time, so the scan stops at the first young one.
+pub fn release_stale_pins(db: &dyn KvStore, max_age_ms: i64) -> MetaResult<usize> {
+    let begin = Key::space("p").into_bytes();
+    let end = prefix_end(&begin);
+    let cutoff = now_ms() - max_age_ms;
+    let mut released = 0;
+    loop {
+        let oldest = read(db, |t| t.get_range(&begin, &end, 1, false))?;
+        let Some((k, _)) = oldest.first() else {
+            return Ok(released);
+        };
+        let (id, _) = crate::keys::decode_bytes(&k[begin.len()..])
+            .map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let id: [u8; 16] = id
+            .try_into()
+            .map_err(|_| MetaError::Corrupt("upload id length".into()))?;
+        let created =
+            i64::try_from(u64::from_be_bytes(id[..8].try_into().unwrap_or([0; 8]))).unwrap_or(0);
+        if created > cutoff {
+            return Ok(released);
+        }
+        release_pins(db, &id)?;
+        released += 1;
+    }
+}
+
+/// The collector's first step for one batch: chunks in the GC queue whose count has been
+/// zero for at least `grace_ms` are marked `Collecting` and returned, so the caller can
+/// delete their files and then call `finish_collect`.
+pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64) -> MetaResult<Vec<ChunkHash>> {
+    let begin = Key::space("z").into_bytes();
+    let end = Key::space("z")
+        .u64(u64::try_from(now - grace_ms).unwrap_or(0))
+        .into_bytes();
+    transact(db, |t| {
+        let due = t.get_range(
+            &begin,
+            &prefix_end(&end),
+            crate::limits::GC_BATCH_MAX_CHUNKS,
+            false,
+        )?;
+        let mut chosen = Vec::new();
+        for (k, _) in due {
+            let (_, rest) = crate::keys::decode_u64(&k[begin.len()..])
+                .map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let (h, _) =
+                crate::keys::decode_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let hash = ChunkHash(
+                h.try_into()
+                    .map_err(|_| MetaError::Corrupt("chunk hash length".into()))?,
+            );
+            match read_refcount(t, &hash)? {
+                Some(mut rc) if rc.count == 0 => {
+                    rc.state = ChunkState::Collecting;
+                    t.set(&refcount_key(&hash), &encode(&rc))?;
+                    chosen.push(hash);
+                }
+                // Stale queue entry: referenced again or already gone.
+                _ => t.clear(&k)?,
+            }
+        }
+        Ok(chosen)
+    })
+}
+
+/// The collector's last step: the files are deleted; drop the records.
+pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash]) -> MetaResult<()> {
+    transact(db, |t| {
+        for hash in hashes {
+            if let Some(rc) = read_refcount(t, hash)? {
+                debug_assert!(rc.count == 0 && rc.state == ChunkState::Collecting);
+                t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
+                t.clear(&refcount_key(hash))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Whether any chunk is queued for collection (for tests and status).
+pub fn gc_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
+    let begin = Key::space("z").into_bytes();
+    read(db, |t| {
+        Ok(t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?
+            .len())
+    })
+}

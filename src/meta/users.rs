@@ -1,0 +1,149 @@
+//! Users and their access keys.
+
+use super::codec::{decode, encode};
+use super::{now_ms, MetaError, MetaResult};
+use crate::keys::{decode_str, prefix_end, Key};
+use crate::kv::{read, transact, KvStore};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserRecord {
+    pub name: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub user: String,
+    pub secret_key: String,
+    pub created_ms: i64,
+}
+
+fn user_key(name: &str) -> Vec<u8> {
+    Key::space("user").str(name).into_bytes()
+}
+
+fn access_key_key(ak: &str) -> Vec<u8> {
+    Key::space("ak").str(ak).into_bytes()
+}
+
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub display_name: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
+/// Creates a user with one access key, in one transaction.
+pub fn create_user(
+    db: &dyn KvStore,
+    user: &NewUser<'_>,
+    access_key: &str,
+    secret_key: &str,
+) -> MetaResult<()> {
+    let now = now_ms();
+    let record = UserRecord {
+        name: user.name.to_owned(),
+        display_name: user.display_name.unwrap_or(user.name).to_owned(),
+        email: user.email.map(str::to_owned),
+        created_ms: now,
+    };
+    transact(db, |t| {
+        if t.get(&user_key(user.name))?.is_some() {
+            return Err(MetaError::UserExists(user.name.to_owned()));
+        }
+        if t.get(&access_key_key(access_key))?.is_some() {
+            return Err(MetaError::AccessKeyExists(access_key.to_owned()));
+        }
+        t.set(&user_key(user.name), &encode(&record))?;
+        let key = AccessKeyRecord {
+            user: user.name.to_owned(),
+            secret_key: secret_key.to_owned(),
+            created_ms: now,
+        };
+        t.set(&access_key_key(access_key), &encode(&key))?;
+        Ok(())
+    })
+}
+
+pub fn create_key(
+    db: &dyn KvStore,
+    user: &str,
+    access_key: &str,
+    secret_key: &str,
+) -> MetaResult<()> {
+    transact(db, |t| {
+        if t.get(&user_key(user))?.is_none() {
+            return Err(MetaError::NoSuchUser(user.to_owned()));
+        }
+        if t.get(&access_key_key(access_key))?.is_some() {
+            return Err(MetaError::AccessKeyExists(access_key.to_owned()));
+        }
+        let key = AccessKeyRecord {
+            user: user.to_owned(),
+            secret_key: secret_key.to_owned(),
+            created_ms: now_ms(),
+        };
+        t.set(&access_key_key(access_key), &encode(&key))?;
+        Ok(())
+    })
+}
+
+pub fn delete_key(db: &dyn KvStore, access_key: &str) -> MetaResult<()> {
+    transact(db, |t| {
+        if t.get(&access_key_key(access_key))?.is_none() {
+            return Err(MetaError::NoSuchAccessKey(access_key.to_owned()));
+        }
+        t.clear(&access_key_key(access_key))?;
+        Ok(())
+    })
+}
+
+pub fn lookup_key(db: &dyn KvStore, access_key: &str) -> MetaResult<Option<AccessKeyRecord>> {
+    read(db, |t| {
+        t.get(&access_key_key(access_key))?
+            .map(|v| decode(&v))
+            .transpose()
+    })
+}
+
+pub fn get_user(db: &dyn KvStore, name: &str) -> MetaResult<Option<UserRecord>> {
+    read(db, |t| {
+        t.get(&user_key(name))?.map(|v| decode(&v)).transpose()
+    })
+}
+
+/// Every user with their access keys. Admin-only, small by nature (users are few).
+pub fn list_users(db: &dyn KvStore) -> MetaResult<Vec<(UserRecord, Vec<String>)>> {
+    read(db, |t| {
+        let users_begin = Key::space("user").into_bytes();
+        let users = t.get_range(&users_begin, &prefix_end(&users_begin), usize::MAX, false)?;
+        let keys_begin = Key::space("ak").into_bytes();
+        let keys = t.get_range(&keys_begin, &prefix_end(&keys_begin), usize::MAX, false)?;
+        let mut out = Vec::new();
+        for (_, v) in users {
+            let user: UserRecord = decode(&v)?;
+            let mut aks = Vec::new();
+            for (k, v) in &keys {
+                let record: AccessKeyRecord = decode(v)?;
+                if record.user == user.name {
+                    let (ak, _) = decode_str(&k[keys_begin.len()..])
+                        .map_err(|e| MetaError::Corrupt(e.to_string()))?;
+                    aks.push(ak);
+                }
+            }
+            out.push((user, aks));
+        }
+        Ok(out)
+    })
+}
+
+pub fn has_users(db: &dyn KvStore) -> MetaResult<bool> {
+    read(db, |t| {
+        let begin = Key::space("user").into_bytes();
+        Ok(!t
+            .get_range(&begin, &prefix_end(&begin), 1, false)?
+            .is_empty())
+    })
+}

@@ -1,0 +1,52 @@
+//! Mapping internal errors to precise S3 errors.
+
+use crate::engine::EngineError;
+use crate::kv::KvError;
+use crate::meta::MetaError;
+use s3s::{s3_error, S3Error};
+
+pub fn meta_to_s3(e: MetaError) -> S3Error {
+    match e {
+        MetaError::NoSuchBucket => s3_error!(NoSuchBucket),
+        MetaError::BucketAlreadyExists => s3_error!(BucketAlreadyExists),
+        MetaError::BucketAlreadyOwnedByYou => s3_error!(BucketAlreadyOwnedByYou),
+        MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),
+        MetaError::NoSuchKey => s3_error!(NoSuchKey),
+        MetaError::ChunkBeingCollected => {
+            s3_error!(SlowDown, "content is being garbage-collected; retry")
+        }
+        MetaError::Kv(KvError::TransactionTooLarge) => {
+            s3_error!(EntityTooLarge, "metadata transaction too large")
+        }
+        MetaError::Kv(KvError::ValueTooLarge(_)) => s3_error!(MetadataTooLarge),
+        MetaError::Kv(KvError::KeyTooLarge(_)) => s3_error!(KeyTooLongError),
+        other => {
+            tracing::error!(error = %other, "internal metadata error");
+            s3_error!(InternalError, "{other}")
+        }
+    }
+}
+
+pub fn to_s3(e: EngineError) -> S3Error {
+    match e {
+        EngineError::Meta(m) => meta_to_s3(m),
+        EngineError::TooLarge(max) => s3_error!(
+            EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed size of {max} bytes"
+        ),
+        // A body error may be s3s's own verdict (e.g. a bad aws-chunked signature): keep it.
+        EngineError::Body(err) => match err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<S3Error>())
+        {
+            Some(s3) => {
+                S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("").to_owned())
+            }
+            None => s3_error!(IncompleteBody, "{err}"),
+        },
+        other => {
+            tracing::error!(error = %other, "internal error");
+            s3_error!(InternalError, "{other}")
+        }
+    }
+}

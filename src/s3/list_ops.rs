@@ -1,0 +1,223 @@
+//! ListObjects (v1) and ListObjectsV2.
+
+use super::bucket_ops::timestamp_ms;
+use super::errors::to_s3;
+use super::{owner_of, GranaryS3, Principal};
+use crate::limits;
+use crate::meta::list::{list_objects as list_page, ListPage, ListRequest};
+use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+/// S3's `encoding-type=url`: everything but unreserved characters and `/` is escaped.
+const KEY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+struct Encoder(bool);
+
+impl Encoder {
+    fn new(encoding_type: Option<&EncodingType>) -> S3Result<Self> {
+        match encoding_type.map(EncodingType::as_str) {
+            None => Ok(Self(false)),
+            Some(EncodingType::URL) => Ok(Self(true)),
+            Some(other) => Err(s3_error!(
+                InvalidArgument,
+                "Invalid Encoding Method specified in Request: {other}"
+            )),
+        }
+    }
+    fn enc(&self, s: String) -> String {
+        if self.0 {
+            utf8_percent_encode(&s, KEY_ESCAPE).to_string()
+        } else {
+            s
+        }
+    }
+    fn opt(&self, s: Option<String>) -> Option<String> {
+        s.map(|s| self.enc(s))
+    }
+}
+
+fn max_keys(requested: Option<i32>) -> S3Result<usize> {
+    match requested {
+        None => Ok(limits::LIST_PAGE_MAX_KEYS),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must be non-negative")),
+        Some(n) => Ok((n as usize).min(limits::LIST_PAGE_MAX_KEYS)),
+    }
+}
+
+async fn page(
+    s3: &GranaryS3,
+    principal: &Principal,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    start_after: Option<&str>,
+    max_keys: usize,
+) -> S3Result<ListPage> {
+    s3.owned_bucket(principal, bucket).await?;
+    let (b, p, d, a) = (
+        bucket.to_owned(),
+        prefix.to_owned(),
+        delimiter.map(str::to_owned),
+        start_after.map(str::to_owned),
+    );
+    s3.engine
+        .meta(move |db| {
+            list_page(
+                db,
+                &ListRequest {
+                    bucket: &b,
+                    prefix: &p,
+                    delimiter: d.as_deref(),
+                    start_after: a.as_deref(),
+                    max_keys,
+                },
+            )
+        })
+        .await
+        .map_err(to_s3)
+}
+
+fn contents(
+    page: &mut ListPage,
+    enc: &Encoder,
+    owner: Option<&Owner>,
+) -> (Vec<Object>, Vec<CommonPrefix>) {
+    let objects = std::mem::take(&mut page.objects)
+        .into_iter()
+        .map(|(key, r)| Object {
+            key: Some(enc.enc(key)),
+            size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
+            e_tag: Some(ETag::Strong(r.etag)),
+            last_modified: Some(timestamp_ms(r.last_modified_ms)),
+            storage_class: Some(ObjectStorageClass::from_static(
+                ObjectStorageClass::STANDARD,
+            )),
+            owner: owner.cloned(),
+            ..Default::default()
+        })
+        .collect();
+    let prefixes = std::mem::take(&mut page.common_prefixes)
+        .into_iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc.enc(p)),
+        })
+        .collect();
+    (objects, prefixes)
+}
+
+pub async fn list_objects(
+    s3: &GranaryS3,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let enc = Encoder::new(input.encoding_type.as_ref())?;
+    let max = max_keys(input.max_keys)?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let marker = input.marker.clone().filter(|m| !m.is_empty());
+    let mut page = page(
+        s3,
+        &principal,
+        &input.bucket,
+        &prefix,
+        input.delimiter.as_deref(),
+        marker.as_deref(),
+        max,
+    )
+    .await?;
+    let owner = owner_of(&principal);
+    let (objects, prefixes) = contents(&mut page, &enc, Some(&owner));
+    let next_marker = page.is_truncated.then(|| page.last.clone()).flatten();
+    Ok(S3Response::new(ListObjectsOutput {
+        name: Some(input.bucket),
+        prefix: Some(enc.enc(prefix)),
+        marker: Some(enc.enc(marker.unwrap_or_default())),
+        max_keys: Some(max as i32),
+        delimiter: enc.opt(input.delimiter),
+        is_truncated: Some(page.is_truncated),
+        next_marker: enc.opt(next_marker),
+        contents: Some(objects),
+        common_prefixes: Some(prefixes),
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}
+
+fn encode_token(last: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.as_bytes())
+}
+
+fn decode_token(token: &str) -> S3Result<String> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })?;
+    String::from_utf8(raw).map_err(|_| {
+        s3_error!(
+            InvalidArgument,
+            "The continuation token provided is incorrect"
+        )
+    })
+}
+
+pub async fn list_objects_v2(
+    s3: &GranaryS3,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let enc = Encoder::new(input.encoding_type.as_ref())?;
+    let max = max_keys(input.max_keys)?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    // The token (if any) wins over start-after: it already lies past it.
+    let after = match &input.continuation_token {
+        Some(token) => Some(decode_token(token)?),
+        None => input.start_after.clone().filter(|s| !s.is_empty()),
+    };
+    let mut page = page(
+        s3,
+        &principal,
+        &input.bucket,
+        &prefix,
+        input.delimiter.as_deref(),
+        after.as_deref(),
+        max,
+    )
+    .await?;
+    let owner = input
+        .fetch_owner
+        .unwrap_or(false)
+        .then(|| owner_of(&principal));
+    let (objects, prefixes) = contents(&mut page, &enc, owner.as_ref());
+    let key_count = (objects.len() + prefixes.len()) as i32;
+    let next = page
+        .is_truncated
+        .then(|| page.last.as_deref().map(encode_token))
+        .flatten();
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(input.bucket),
+        prefix: Some(enc.enc(prefix)),
+        max_keys: Some(max as i32),
+        key_count: Some(key_count),
+        delimiter: enc.opt(input.delimiter),
+        is_truncated: Some(page.is_truncated),
+        continuation_token: input.continuation_token,
+        next_continuation_token: next,
+        start_after: enc.opt(input.start_after),
+        contents: Some(objects),
+        common_prefixes: Some(prefixes),
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}

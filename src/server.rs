@@ -1,0 +1,202 @@
+//! Startup, as a linear script: open the stores, make sure an admin exists, start the
+//! collector and the admin socket, serve S3 until told to stop, then drain.
+//! This is the only layer that names concrete backends.
+
+use crate::admin;
+use crate::chunks::ChunkStore;
+use crate::config::ServeConfig;
+use crate::engine::collector::Collector;
+use crate::engine::Engine;
+use crate::kv::redb_backend::RedbStore;
+use crate::kv::KvStore;
+use crate::limits;
+use crate::meta::users::{self, NewUser};
+use crate::s3::auth::KeyStoreAuth;
+use crate::s3::GranaryS3;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::service::S3ServiceBuilder;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub const ROOT_USER: &str = "admin";
+
+/// The opened stores of a data directory.
+pub struct Stores {
+    pub db: Arc<dyn KvStore>,
+    pub chunks: Arc<ChunkStore>,
+}
+
+pub fn open_stores(data_dir: &std::path::Path) -> Result<Stores, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    let db = RedbStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
+        crate::kv::KvError::Storage(m) if m.contains("already open") || m.contains("lock") => {
+            format!(
+                "{}: the metadata store is in use by another process (is a gateway running?)",
+                data_dir.display()
+            )
+        }
+        other => format!("opening metadata store: {other}"),
+    })?;
+    let chunks = ChunkStore::open(&data_dir.join("chunks"))
+        .map_err(|e| format!("opening chunk store: {e}"))?;
+    Ok(Stores {
+        db: Arc::new(db),
+        chunks: Arc::new(chunks),
+    })
+}
+
+/// Creates the admin user on first start. Keys from GRANARY_ROOT_ACCESS_KEY /
+/// GRANARY_ROOT_SECRET_KEY when set; otherwise generated and printed once.
+fn bootstrap_admin(db: &dyn KvStore) -> Result<(), String> {
+    if users::has_users(db).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let from_env = (
+        std::env::var("GRANARY_ROOT_ACCESS_KEY").ok(),
+        std::env::var("GRANARY_ROOT_SECRET_KEY").ok(),
+    );
+    let (ak, sk, generated) = match from_env {
+        (Some(a), Some(s)) => (a, s, false),
+        (None, None) => (
+            admin::generate_access_key(),
+            admin::generate_secret_key(),
+            true,
+        ),
+        _ => {
+            return Err(
+                "set both GRANARY_ROOT_ACCESS_KEY and GRANARY_ROOT_SECRET_KEY, or neither".into(),
+            )
+        }
+    };
+    let new = NewUser {
+        name: ROOT_USER,
+        display_name: None,
+        email: None,
+    };
+    users::create_user(db, &new, &ak, &sk).map_err(|e| e.to_string())?;
+    if generated {
+        println!("Created admin user '{ROOT_USER}'. These keys are shown once:");
+        println!("  access key: {ak}");
+        println!("  secret key: {sk}");
+    } else {
+        println!(
+            "Created admin user '{ROOT_USER}' with access key {ak} (from GRANARY_ROOT_ACCESS_KEY)"
+        );
+    }
+    Ok(())
+}
+
+/// A running gateway.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn start(config: ServeConfig) -> Result<Self, String> {
+        let stores = open_stores(&config.data_dir)?;
+        bootstrap_admin(&*stores.db)?;
+        let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks));
+
+        let collector = Arc::new(Collector::new(
+            engine.clone(),
+            config.gc_grace,
+            Duration::from_secs(limits::UPLOAD_PIN_MAX_AGE_SECS),
+        ));
+        let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));
+
+        let admin_db = Arc::clone(&stores.db);
+        let socket = admin::socket_path(&config.data_dir);
+        let admin_task = tokio::spawn(async move {
+            if let Err(e) = admin::serve_socket(admin_db, socket).await {
+                tracing::error!(error = %e, "admin socket stopped");
+            }
+        });
+
+        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone()));
+        builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
+        if let Some(domain) = &config.domain {
+            builder.set_host(
+                s3s::host::SingleDomain::new(domain)
+                    .map_err(|e| format!("--domain {domain}: {e}"))?,
+            );
+        }
+        let service = builder.build();
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (shutdown, mut stop) = watch::channel(false);
+        let data_dir = config.data_dir.clone();
+        let task = tokio::spawn(async move {
+            let http = ConnBuilder::new(TokioExecutor::new());
+            let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((socket, _peer)) = accepted else { continue };
+                        let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                        let conn = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+            drop(listener);
+            tracing::info!("draining in-flight requests");
+            if tokio::time::timeout(
+                Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS),
+                graceful.shutdown(),
+            )
+            .await
+            .is_err()
+            {
+                tracing::warn!("some requests did not finish within the drain period");
+            }
+            collector_task.abort();
+            admin_task.abort();
+            let _ = std::fs::remove_file(admin::socket_path(&data_dir));
+        });
+        Ok(Self {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops accepting connections, drains in-flight requests, and waits until done.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// `granary serve`: run until SIGTERM or Ctrl-C.
+pub async fn serve(config: ServeConfig) -> Result<(), String> {
+    let server = Server::start(config.clone()).await?;
+    println!(
+        "granary listening on http://{} (data in {})",
+        server.addr,
+        config.data_dir.display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    println!("shutting down");
+    server.stop().await;
+    Ok(())
+}
