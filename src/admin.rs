@@ -15,22 +15,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    UserCreate {
-        name: String,
-        display_name: Option<String>,
-        email: Option<String>,
-        access_key: Option<String>,
-        secret_key: Option<String>,
-    },
+    UserCreate { name: String, display_name: Option<String>, email: Option<String>, access_key: Option<String>, secret_key: Option<String> },
     UserList,
-    KeyCreate {
-        user: String,
-        access_key: Option<String>,
-        secret_key: Option<String>,
-    },
-    KeyDelete {
-        access_key: String,
-    },
+    KeyCreate { user: String, access_key: Option<String>, secret_key: Option<String> },
+    KeyDelete { access_key: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,18 +32,10 @@ pub struct UserInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AdminResponse {
-    Key {
-        user: String,
-        access_key: String,
-        secret_key: String,
-    },
-    Users {
-        users: Vec<UserInfo>,
-    },
+    Key { user: String, access_key: String, secret_key: String },
+    Users { users: Vec<UserInfo> },
     Done,
-    Error {
-        message: String,
-    },
+    Error { message: String },
 }
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -66,9 +46,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub fn generate_access_key() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();
-    let tail: String = (0..18)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect();
+    let tail: String = (0..18).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect();
     format!("GR{tail}")
 }
 
@@ -76,10 +54,7 @@ pub fn generate_secret_key() -> String {
     Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
 }
 
-fn key_pair(
-    access_key: Option<String>,
-    secret_key: Option<String>,
-) -> Result<(String, String), String> {
+fn key_pair(access_key: Option<String>, secret_key: Option<String>) -> Result<(String, String), String> {
     match (access_key, secret_key) {
         (Some(a), Some(s)) => {
             if a.len() < 3 || a.len() > 128 || !a.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -98,59 +73,27 @@ fn key_pair(
 pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
     let result = (|| -> Result<AdminResponse, String> {
         match req {
-            AdminRequest::UserCreate {
-                name,
-                display_name,
-                email,
-                access_key,
-                secret_key,
-            } => {
-                if name.is_empty()
-                    || name.len() > 64
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-                {
+            AdminRequest::UserCreate { name, display_name, email, access_key, secret_key } => {
+                if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
                     return Err("user name must be 1-64 of letters, digits, - _ . @".into());
                 }
                 let (ak, sk) = key_pair(access_key, secret_key)?;
-                let new = NewUser {
-                    name: &name,
-                    display_name: display_name.as_deref(),
-                    email: email.as_deref(),
-                };
+                let new = NewUser { name: &name, display_name: display_name.as_deref(), email: email.as_deref() };
                 users::create_user(db, &new, &ak, &sk).map_err(|e| e.to_string())?;
-                Ok(AdminResponse::Key {
-                    user: name,
-                    access_key: ak,
-                    secret_key: sk,
-                })
+                Ok(AdminResponse::Key { user: name, access_key: ak, secret_key: sk })
             }
             AdminRequest::UserList => {
                 let list = users::list_users(db).map_err(|e| e.to_string())?;
                 let users = list
                     .into_iter()
-                    .map(|(u, keys)| UserInfo {
-                        name: u.name,
-                        display_name: u.display_name,
-                        email: u.email,
-                        access_keys: keys,
-                    })
+                    .map(|(u, keys)| UserInfo { name: u.name, display_name: u.display_name, email: u.email, access_keys: keys })
                     .collect();
                 Ok(AdminResponse::Users { users })
             }
-            AdminRequest::KeyCreate {
-                user,
-                access_key,
-                secret_key,
-            } => {
+            AdminRequest::KeyCreate { user, access_key, secret_key } => {
                 let (ak, sk) = key_pair(access_key, secret_key)?;
                 users::create_key(db, &user, &ak, &sk).map_err(|e| e.to_string())?;
-                Ok(AdminResponse::Key {
-                    user,
-                    access_key: ak,
-                    secret_key: sk,
-                })
+                Ok(AdminResponse::Key { user, access_key: ak, secret_key: sk })
             }
             AdminRequest::KeyDelete { access_key } => {
                 users::delete_key(db, &access_key).map_err(|e| e.to_string())?;
@@ -161,15 +104,19 @@ pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
     result.unwrap_or_else(|message| AdminResponse::Error { message })
 }
 
-/// Serves admin requests on the socket until the task is dropped. The socket is created
-/// with mode 0600: only the gateway's own OS user may administer it.
-pub async fn serve_socket(db: Arc<dyn KvStore>, path: PathBuf) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(&path);
-    let listener = tokio::net::UnixListener::bind(&path)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+/// Binds the admin socket (mode 0600: only the gateway's own OS user may administer it).
+/// A stale socket from a crashed gateway is replaced; the metadata store's lock already
+/// guarantees no other gateway serves this directory.
+pub fn bind_socket(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Serves admin requests until the task is dropped.
+pub async fn serve_socket(db: Arc<dyn KvStore>, listener: tokio::net::UnixListener) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let db = Arc::clone(&db);
@@ -183,12 +130,8 @@ pub async fn serve_socket(db: Arc<dyn KvStore>, path: PathBuf) -> std::io::Resul
             let response = match serde_json::from_str::<AdminRequest>(&line) {
                 Ok(req) => tokio::task::spawn_blocking(move || execute(&*db, req))
                     .await
-                    .unwrap_or_else(|e| AdminResponse::Error {
-                        message: e.to_string(),
-                    }),
-                Err(e) => AdminResponse::Error {
-                    message: format!("bad request: {e}"),
-                },
+                    .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
+                Err(e) => AdminResponse::Error { message: format!("bad request: {e}") },
             };
             let mut out = serde_json::to_string(&response).unwrap_or_default();
             out.push('\n');
@@ -201,14 +144,7 @@ pub async fn serve_socket(db: Arc<dyn KvStore>, path: PathBuf) -> std::io::Resul
 pub async fn send(data_dir: &Path, req: &AdminRequest) -> std::io::Result<Option<AdminResponse>> {
     let stream = match tokio::net::UnixStream::connect(socket_path(data_dir)).await {
         Ok(s) => s,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(None)
-        }
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => return Ok(None),
         Err(e) => return Err(e),
     };
     let (read, mut write) = stream.into_split();
@@ -217,7 +153,5 @@ pub async fn send(data_dir: &Path, req: &AdminRequest) -> std::io::Result<Option
     write.write_all(line.as_bytes()).await?;
     let mut reply = String::new();
     BufReader::new(read).read_line(&mut reply).await?;
-    serde_json::from_str(&reply)
-        .map(Some)
-        .map_err(std::io::Error::other)
+    serde_json::from_str(&reply).map(Some).map_err(std::io::Error::other)
 }

@@ -8,11 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(
-    name = "granary",
-    version,
-    about = "S3-compatible object gateway with deduplication and transactional metadata"
-)]
+#[command(name = "granary", version, about = "S3-compatible object gateway with deduplication and transactional metadata")]
 struct Cli {
     /// Where metadata and chunks live.
     #[arg(long, global = true, env = "GRANARY_DATA_DIR")]
@@ -90,10 +86,7 @@ enum KeyCommand {
 
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GRANARY_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRANARY_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -115,28 +108,13 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let file = FileConfig::load(cli.config.as_deref())?;
-    let data_dir = cli
-        .data_dir
-        .or(file.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let data_dir = cli.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     match cli.command {
-        Command::Serve {
-            listen,
-            region,
-            domain,
-            gc_grace_secs,
-            gc_interval_secs,
-        } => {
-            let listen = listen
-                .or(file.listen)
-                .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        Command::Serve { listen, region, domain, gc_grace_secs, gc_interval_secs } => {
+            let listen = listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
             let mut config = ServeConfig::for_data_dir(data_dir);
-            config.listen = listen
-                .parse()
-                .map_err(|e| format!("--listen {listen}: {e}"))?;
-            config.region = region
-                .or(file.region)
-                .unwrap_or_else(|| DEFAULT_REGION.into());
+            config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
+            config.region = region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
             config.domain = domain.or(file.domain);
             if let Some(s) = gc_grace_secs.or(file.gc_grace_secs) {
                 config.gc_grace = Duration::from_secs(s);
@@ -144,38 +122,25 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(s) = gc_interval_secs.or(file.gc_interval_secs) {
                 config.gc_interval = Duration::from_secs(s.max(1));
             }
+            config.root_keys = match (std::env::var("GRANARY_ROOT_ACCESS_KEY").ok(), std::env::var("GRANARY_ROOT_SECRET_KEY").ok()) {
+                (Some(a), Some(s)) => Some((a, s)),
+                (None, None) => None,
+                _ => return Err("set both GRANARY_ROOT_ACCESS_KEY and GRANARY_ROOT_SECRET_KEY, or neither".into()),
+            };
             crate::server::serve(config).await
         }
         Command::User { command } => {
             let req = match command {
-                UserCommand::Create {
-                    name,
-                    display_name,
-                    email,
-                    access_key,
-                    secret_key,
-                } => AdminRequest::UserCreate {
-                    name,
-                    display_name,
-                    email,
-                    access_key,
-                    secret_key,
-                },
+                UserCommand::Create { name, display_name, email, access_key, secret_key } => {
+                    AdminRequest::UserCreate { name, display_name, email, access_key, secret_key }
+                }
                 UserCommand::List => AdminRequest::UserList,
             };
             admin_command(&data_dir, req).await
         }
         Command::Key { command } => {
             let req = match command {
-                KeyCommand::Create {
-                    user,
-                    access_key,
-                    secret_key,
-                } => AdminRequest::KeyCreate {
-                    user,
-                    access_key,
-                    secret_key,
-                },
+                KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
                 KeyCommand::Delete { access_key } => AdminRequest::KeyDelete { access_key },
             };
             admin_command(&data_dir, req).await
@@ -186,42 +151,24 @@ async fn run(cli: Cli) -> Result<(), String> {
 /// Runs an admin request through a running gateway's socket, or directly on the data
 /// directory when no gateway serves it.
 async fn admin_command(data_dir: &std::path::Path, req: AdminRequest) -> Result<(), String> {
-    let response = match admin::send(data_dir, &req)
-        .await
-        .map_err(|e| format!("admin socket: {e}"))?
-    {
+    let response = match admin::send(data_dir, &req).await.map_err(|e| format!("admin socket: {e}"))? {
         Some(r) => r,
         None => {
             let stores = crate::server::open_stores(data_dir)?;
-            tokio::task::spawn_blocking(move || admin::execute(&*stores.db, req))
-                .await
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || admin::execute(&*stores.db, req)).await.map_err(|e| e.to_string())?
         }
     };
     match response {
-        AdminResponse::Key {
-            user,
-            access_key,
-            secret_key,
-        } => {
+        AdminResponse::Key { user, access_key, secret_key } => {
             println!("user:       {user}");
             println!("access key: {access_key}");
             println!("secret key: {secret_key}");
             Ok(())
         }
         AdminResponse::Users { users } => {
-            println!(
-                "{:<24} {:<24} {:<28} access keys",
-                "name", "display name", "email"
-            );
+            println!("{:<24} {:<24} {:<28} access keys", "name", "display name", "email");
             for u in users {
-                println!(
-                    "{:<24} {:<24} {:<28} {}",
-                    u.name,
-                    u.display_name,
-                    u.email.unwrap_or_default(),
-                    u.access_keys.join(",")
-                );
+                println!("{:<24} {:<24} {:<28} {}", u.name, u.display_name, u.email.unwrap_or_default(), u.access_keys.join(","));
             }
             Ok(())
         }

@@ -27,8 +27,7 @@ impl FileConfig {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()).into())
     }
 }
@@ -42,6 +41,8 @@ pub struct ServeConfig {
     pub domain: Option<String>,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
+    /// Keys for the admin user created on first start (else generated and printed once).
+    pub root_keys: Option<(String, String)>,
 }
 
 impl ServeConfig {
@@ -53,6 +54,7 @@ impl ServeConfig {
             domain: None,
             gc_grace: Duration::from_secs(crate::limits::GC_GRACE_DEFAULT_SECS),
             gc_interval: Duration::from_secs(60),
+            root_keys: None,
         }
     }
 }

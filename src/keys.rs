@@ -119,10 +119,7 @@ pub fn decode_u64(input: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
         return Err(DecodeError);
     }
     let (n, rest) = rest.split_at(8);
-    Ok((
-        u64::from_be_bytes(n.try_into().map_err(|_| DecodeError)?),
-        rest,
-    ))
+    Ok((u64::from_be_bytes(n.try_into().map_err(|_| DecodeError)?), rest))
 }
 
 #[cfg(test)]

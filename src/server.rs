@@ -31,62 +31,35 @@ pub struct Stores {
 }
 
 pub fn open_stores(data_dir: &std::path::Path) -> Result<Stores, String> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
     let db = RedbStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
         crate::kv::KvError::Storage(m) if m.contains("already open") || m.contains("lock") => {
-            format!(
-                "{}: the metadata store is in use by another process (is a gateway running?)",
-                data_dir.display()
-            )
+            format!("{}: the metadata store is in use by another process (is a gateway running?)", data_dir.display())
         }
         other => format!("opening metadata store: {other}"),
     })?;
-    let chunks = ChunkStore::open(&data_dir.join("chunks"))
-        .map_err(|e| format!("opening chunk store: {e}"))?;
-    Ok(Stores {
-        db: Arc::new(db),
-        chunks: Arc::new(chunks),
-    })
+    let chunks = ChunkStore::open(&data_dir.join("chunks")).map_err(|e| format!("opening chunk store: {e}"))?;
+    Ok(Stores { db: Arc::new(db), chunks: Arc::new(chunks) })
 }
 
-/// Creates the admin user on first start. Keys from GRANARY_ROOT_ACCESS_KEY /
-/// GRANARY_ROOT_SECRET_KEY when set; otherwise generated and printed once.
-fn bootstrap_admin(db: &dyn KvStore) -> Result<(), String> {
+/// Creates the admin user on first start, with the configured keys or generated ones
+/// (printed once).
+fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Result<(), String> {
     if users::has_users(db).map_err(|e| e.to_string())? {
         return Ok(());
     }
-    let from_env = (
-        std::env::var("GRANARY_ROOT_ACCESS_KEY").ok(),
-        std::env::var("GRANARY_ROOT_SECRET_KEY").ok(),
-    );
-    let (ak, sk, generated) = match from_env {
-        (Some(a), Some(s)) => (a, s, false),
-        (None, None) => (
-            admin::generate_access_key(),
-            admin::generate_secret_key(),
-            true,
-        ),
-        _ => {
-            return Err(
-                "set both GRANARY_ROOT_ACCESS_KEY and GRANARY_ROOT_SECRET_KEY, or neither".into(),
-            )
-        }
+    let (ak, sk, generated) = match root_keys {
+        Some((a, s)) => (a.clone(), s.clone(), false),
+        None => (admin::generate_access_key(), admin::generate_secret_key(), true),
     };
-    let new = NewUser {
-        name: ROOT_USER,
-        display_name: None,
-        email: None,
-    };
+    let new = NewUser { name: ROOT_USER, display_name: None, email: None };
     users::create_user(db, &new, &ak, &sk).map_err(|e| e.to_string())?;
     if generated {
         println!("Created admin user '{ROOT_USER}'. These keys are shown once:");
         println!("  access key: {ak}");
         println!("  secret key: {sk}");
     } else {
-        println!(
-            "Created admin user '{ROOT_USER}' with access key {ak} (from GRANARY_ROOT_ACCESS_KEY)"
-        );
+        println!("Created admin user '{ROOT_USER}' with access key {ak} (as configured)");
     }
     Ok(())
 }
@@ -101,20 +74,17 @@ pub struct Server {
 impl Server {
     pub async fn start(config: ServeConfig) -> Result<Self, String> {
         let stores = open_stores(&config.data_dir)?;
-        bootstrap_admin(&*stores.db)?;
+        bootstrap_admin(&*stores.db, config.root_keys.as_ref())?;
         let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks));
 
-        let collector = Arc::new(Collector::new(
-            engine.clone(),
-            config.gc_grace,
-            Duration::from_secs(limits::UPLOAD_PIN_MAX_AGE_SECS),
-        ));
+        let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace, Duration::from_secs(limits::UPLOAD_PIN_MAX_AGE_SECS)));
         let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));
 
         let admin_db = Arc::clone(&stores.db);
         let socket = admin::socket_path(&config.data_dir);
+        let admin_listener = admin::bind_socket(&socket).map_err(|e| format!("admin socket {}: {e}", socket.display()))?;
         let admin_task = tokio::spawn(async move {
-            if let Err(e) = admin::serve_socket(admin_db, socket).await {
+            if let Err(e) = admin::serve_socket(admin_db, admin_listener).await {
                 tracing::error!(error = %e, "admin socket stopped");
             }
         });
@@ -122,16 +92,11 @@ impl Server {
         let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone()));
         builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
         if let Some(domain) = &config.domain {
-            builder.set_host(
-                s3s::host::SingleDomain::new(domain)
-                    .map_err(|e| format!("--domain {domain}: {e}"))?,
-            );
+            builder.set_host(s3s::host::SingleDomain::new(domain).map_err(|e| format!("--domain {domain}: {e}"))?);
         }
         let service = builder.build();
 
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (shutdown, mut stop) = watch::channel(false);
         let data_dir = config.data_dir.clone();
@@ -155,24 +120,14 @@ impl Server {
             }
             drop(listener);
             tracing::info!("draining in-flight requests");
-            if tokio::time::timeout(
-                Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS),
-                graceful.shutdown(),
-            )
-            .await
-            .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), graceful.shutdown()).await.is_err() {
                 tracing::warn!("some requests did not finish within the drain period");
             }
             collector_task.abort();
             admin_task.abort();
             let _ = std::fs::remove_file(admin::socket_path(&data_dir));
         });
-        Ok(Self {
-            addr,
-            shutdown,
-            task,
-        })
+        Ok(Self { addr, shutdown, task })
     }
 
     /// Stops accepting connections, drains in-flight requests, and waits until done.
@@ -185,13 +140,8 @@ impl Server {
 /// `granary serve`: run until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let server = Server::start(config.clone()).await?;
-    println!(
-        "granary listening on http://{} (data in {})",
-        server.addr,
-        config.data_dir.display()
-    );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
+    println!("granary listening on http://{} (data in {})", server.addr, config.data_dir.display());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}

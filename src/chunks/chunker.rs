@@ -8,15 +8,8 @@ use std::io;
 use tokio::io::AsyncRead;
 
 /// Splits `reader` into content-defined chunks.
-pub fn chunks<R: AsyncRead + Unpin + Send>(
-    reader: R,
-) -> impl Stream<Item = io::Result<Vec<u8>>> + Send {
-    let cdc = AsyncStreamCDC::new(
-        reader,
-        CHUNK_SIZE_MIN_BYTES,
-        CHUNK_SIZE_AVG_BYTES,
-        CHUNK_SIZE_MAX_BYTES,
-    );
+pub fn chunks<R: AsyncRead + Unpin + Send>(reader: R) -> impl Stream<Item = io::Result<Vec<u8>>> + Send {
+    let cdc = AsyncStreamCDC::new(reader, CHUNK_SIZE_MIN_BYTES, CHUNK_SIZE_AVG_BYTES, CHUNK_SIZE_MAX_BYTES);
     futures::stream::unfold(Some(cdc), |state| async move {
         let mut cdc = state?;
         let next = {
@@ -40,9 +33,7 @@ mod tests {
     use rand::{RngCore, SeedableRng};
 
     fn split(data: &[u8]) -> Vec<Vec<u8>> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async { chunks(data).map(|c| c.unwrap()).collect::<Vec<_>>().await })
     }
 
@@ -73,10 +64,6 @@ mod tests {
         edited.extend_from_slice(&data[1000..]);
         let after = split(&edited);
         let shared = after.iter().filter(|c| before.contains(*c)).count();
-        assert!(
-            shared + 2 >= after.len(),
-            "only chunks around the edit change: {shared} of {}",
-            after.len()
-        );
+        assert!(shared + 2 >= after.len(), "only chunks around the edit change: {shared} of {}", after.len());
     }
 }

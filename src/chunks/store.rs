@@ -10,9 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[derive(
-    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ChunkHash(pub [u8; 32]);
 
 impl ChunkHash {
@@ -54,11 +52,7 @@ impl ChunkStore {
         for entry in fs::read_dir(&tmp_dir)? {
             let _ = fs::remove_file(entry?.path());
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-            tmp_dir,
-            tmp_counter: AtomicU64::new(0),
-        })
+        Ok(Self { root: root.to_path_buf(), tmp_dir, tmp_counter: AtomicU64::new(0) })
     }
 
     pub fn path_of(&self, hash: &ChunkHash) -> PathBuf {
@@ -77,9 +71,7 @@ impl ChunkStore {
         let dir = path.parent().expect("chunk path has a parent");
         fs::create_dir_all(dir)?;
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .tmp_dir
-            .join(format!("{}.{}.{n}", hash.to_hex(), std::process::id()));
+        let tmp = self.tmp_dir.join(format!("{}.{}.{n}", hash.to_hex(), std::process::id()));
         let result = (|| {
             let mut file = File::create(&tmp)?;
             file.write_all(data)?;
@@ -97,17 +89,12 @@ impl ChunkStore {
     pub fn read(&self, hash: &ChunkHash) -> Result<Vec<u8>, ChunkError> {
         let data = match fs::read(self.path_of(hash)) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(ChunkError::Missing(hash.to_hex()))
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ChunkError::Missing(hash.to_hex())),
             Err(e) => return Err(e.into()),
         };
         let actual = ChunkHash::of(&data);
         if actual != *hash {
-            return Err(ChunkError::Corrupt {
-                name: hash.to_hex(),
-                actual: actual.to_hex(),
-            });
+            return Err(ChunkError::Corrupt { name: hash.to_hex(), actual: actual.to_hex() });
         }
         Ok(data)
     }
@@ -129,11 +116,7 @@ impl ChunkStore {
             for entry in fs::read_dir(p)? {
                 let entry = entry?;
                 let meta = entry.metadata()?;
-                total += if meta.is_dir() {
-                    walk(&entry.path())?
-                } else {
-                    meta.len()
-                };
+                total += if meta.is_dir() { walk(&entry.path())? } else { meta.len() };
             }
             Ok(total)
         }

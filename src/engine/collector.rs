@@ -25,49 +25,29 @@ pub struct Collector {
 impl Collector {
     pub fn new(engine: Engine, grace: Duration, pin_max_age: Duration) -> Self {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        Self {
-            engine,
-            grace_ms: ms(grace),
-            pin_max_age_ms: ms(pin_max_age),
-            status: Mutex::new(CollectorStatus::default()),
-        }
+        Self { engine, grace_ms: ms(grace), pin_max_age_ms: ms(pin_max_age), status: Mutex::new(CollectorStatus::default()) }
     }
 
     pub fn status(&self) -> CollectorStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// One full pass: returns how many chunk files were deleted.
     pub async fn run_once(&self) -> Result<u64, EngineError> {
         let pin_age = self.pin_max_age_ms;
-        let released = self
-            .engine
-            .meta(move |db| refs::release_stale_pins(db, pin_age))
-            .await?;
+        let released = self.engine.meta(move |db| refs::release_stale_pins(db, pin_age)).await?;
         let mut deleted = 0u64;
         loop {
             let grace = self.grace_ms;
-            let batch = self
-                .engine
-                .meta(move |db| refs::begin_collect(db, grace, now_ms()))
-                .await?;
+            let batch = self.engine.meta(move |db| refs::begin_collect(db, grace, now_ms())).await?;
             if batch.is_empty() {
                 break;
             }
             let chunks = std::sync::Arc::clone(&self.engine.chunks);
             let to_delete = batch.clone();
-            tokio::task::spawn_blocking(move || {
-                to_delete.iter().try_for_each(|h| chunks.delete(h))
-            })
-            .await?
-            .map_err(EngineError::Io)?;
+            tokio::task::spawn_blocking(move || to_delete.iter().try_for_each(|h| chunks.delete(h))).await?.map_err(EngineError::Io)?;
             deleted += batch.len() as u64;
-            self.engine
-                .meta(move |db| refs::finish_collect(db, &batch))
-                .await?;
+            self.engine.meta(move |db| refs::finish_collect(db, &batch)).await?;
         }
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.passes += 1;
@@ -86,10 +66,7 @@ impl Collector {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "collector pass failed");
-                    self.status
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .last_error = Some(e.to_string());
+                    self.status.lock().unwrap_or_else(|p| p.into_inner()).last_error = Some(e.to_string());
                 }
             }
         }

@@ -47,11 +47,7 @@ struct HashingReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -68,10 +64,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
 }
 
 fn classify(e: io::Error) -> EngineError {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<TooLarge>())
-    {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<TooLarge>()) {
         Some(TooLarge(max)) => EngineError::TooLarge(*max),
         None => EngineError::Body(e),
     }
@@ -89,35 +82,18 @@ impl Engine {
         S: Stream<Item = Result<Bytes, BodyError>> + Send + Unpin,
     {
         let reader = tokio_util::io::StreamReader::new(body.map_err(io::Error::other));
-        let mut hashing = HashingReader {
-            inner: reader,
-            md5: Md5::new(),
-            size: 0,
-            size_max_bytes,
-        };
+        let mut hashing = HashingReader { inner: reader, md5: Md5::new(), size: 0, size_max_bytes };
         let mut head = Vec::new();
-        (&mut hashing)
-            .take(INLINE_OBJECT_MAX_BYTES as u64 + 1)
-            .read_to_end(&mut head)
-            .await
-            .map_err(classify)?;
+        (&mut hashing).take(INLINE_OBJECT_MAX_BYTES as u64 + 1).read_to_end(&mut head).await.map_err(classify)?;
         if head.len() <= INLINE_OBJECT_MAX_BYTES {
-            return Ok(Ingested {
-                size: hashing.size,
-                md5: hashing.md5.finalize().into(),
-                body: IngestedBody::Inline(head),
-            });
+            return Ok(Ingested { size: hashing.size, md5: hashing.md5.finalize().into(), body: IngestedBody::Inline(head) });
         }
         let upload_id = refs::new_upload_id();
-        let result = self
-            .store_chunks(std::io::Cursor::new(head).chain(&mut hashing), &upload_id)
-            .await;
+        let result = self.store_chunks(std::io::Cursor::new(head).chain(&mut hashing), &upload_id).await;
         match result {
-            Ok(chunks) => Ok(Ingested {
-                size: hashing.size,
-                md5: hashing.md5.finalize().into(),
-                body: IngestedBody::Chunked { chunks, upload_id },
-            }),
+            Ok(chunks) => {
+                Ok(Ingested { size: hashing.size, md5: hashing.md5.finalize().into(), body: IngestedBody::Chunked { chunks, upload_id } })
+            }
             Err(e) => {
                 self.release(upload_id).await;
                 Err(e)
@@ -125,19 +101,14 @@ impl Engine {
         }
     }
 
-    async fn store_chunks<R: AsyncRead + Unpin + Send>(
-        &self,
-        reader: R,
-        upload_id: &[u8; 16],
-    ) -> Result<Vec<ChunkRef>, EngineError> {
+    async fn store_chunks<R: AsyncRead + Unpin + Send>(&self, reader: R, upload_id: &[u8; 16]) -> Result<Vec<ChunkRef>, EngineError> {
         let mut chunks = Vec::new();
         let stream = chunker::chunks(reader);
         futures::pin_mut!(stream);
         let mut seq = 0u64;
         while let Some(data) = stream.next().await {
             let data = data.map_err(classify)?;
-            let (hash, data) =
-                tokio::task::spawn_blocking(move || (ChunkHash::of(&data), data)).await?;
+            let (hash, data) = tokio::task::spawn_blocking(move || (ChunkHash::of(&data), data)).await?;
             let len = u32::try_from(data.len()).expect("chunks are at most CHUNK_SIZE_MAX_BYTES");
             self.pin_and_store(upload_id, seq, hash, data).await?;
             chunks.push(ChunkRef { hash, len });
@@ -148,23 +119,12 @@ impl Engine {
 
     /// Pins a chunk (waiting out a concurrent collection of the same content), then makes
     /// sure its file exists.
-    async fn pin_and_store(
-        &self,
-        upload_id: &[u8; 16],
-        seq: u64,
-        hash: ChunkHash,
-        data: Vec<u8>,
-    ) -> Result<(), EngineError> {
+    async fn pin_and_store(&self, upload_id: &[u8; 16], seq: u64, hash: ChunkHash, data: Vec<u8>) -> Result<(), EngineError> {
         let id = *upload_id;
         let mut attempt = 0;
         let must_write = loop {
-            match self
-                .meta(move |db| refs::pin_chunk(db, &id, seq, &hash))
-                .await
-            {
-                Err(EngineError::Meta(MetaError::ChunkBeingCollected))
-                    if attempt < PIN_RETRY_MAX_COUNT =>
-                {
+            match self.meta(move |db| refs::pin_chunk(db, &id, seq, &hash)).await {
+                Err(EngineError::Meta(MetaError::ChunkBeingCollected)) if attempt < PIN_RETRY_MAX_COUNT => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
@@ -172,24 +132,15 @@ impl Engine {
             }
         };
         let chunks = Arc::clone(&self.chunks);
-        tokio::task::spawn_blocking(move || {
-            if must_write || !chunks.exists(&hash) {
-                chunks.write(&hash, &data)
-            } else {
-                Ok(())
-            }
-        })
-        .await?
-        .map_err(EngineError::Io)
+        tokio::task::spawn_blocking(move || if must_write || !chunks.exists(&hash) { chunks.write(&hash, &data) } else { Ok(()) })
+            .await?
+            .map_err(EngineError::Io)
     }
 
     /// Drops the references an uncommitted upload holds. Failures are logged: the pins
     /// expire and the collector releases them later.
     pub async fn release(&self, upload_id: [u8; 16]) {
-        if let Err(e) = self
-            .meta(move |db| refs::release_pins(db, &upload_id))
-            .await
-        {
+        if let Err(e) = self.meta(move |db| refs::release_pins(db, &upload_id)).await {
             tracing::warn!(error = %e, "could not release upload pins; they expire later");
         }
     }

@@ -16,12 +16,7 @@ const READ_AHEAD_CHUNKS: usize = 1;
 impl Engine {
     /// Streams `range` of the object. The record and manifest come from one snapshot; the
     /// chunks they name are immutable, so reading them later is consistent.
-    pub fn read_stream(
-        &self,
-        record: &ObjectRecord,
-        chunks: Vec<ChunkRef>,
-        range: Range<u64>,
-    ) -> mpsc::Receiver<Result<Bytes, ReadError>> {
+    pub fn read_stream(&self, record: &ObjectRecord, chunks: Vec<ChunkRef>, range: Range<u64>) -> mpsc::Receiver<Result<Bytes, ReadError>> {
         let (tx, rx) = mpsc::channel(READ_AHEAD_CHUNKS);
         match &record.body {
             ObjectBody::Inline(data) => {
@@ -42,8 +37,7 @@ impl Engine {
                             break;
                         }
                         let store = Arc::clone(&store);
-                        let data =
-                            tokio::task::spawn_blocking(move || store.read(&chunk.hash)).await;
+                        let data = tokio::task::spawn_blocking(move || store.read(&chunk.hash)).await;
                         let item = match data {
                             Ok(Ok(data)) => {
                                 debug_assert_eq!(data.len() as u64, end - start);

@@ -41,17 +41,12 @@ fn range_reads(db: &dyn KvStore) {
     assert_eq!(all.len(), 10);
     assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "ascending order");
     let first3 = read(db, |t| t.get_range(b"r", b"s", 3, false)).unwrap();
-    assert_eq!(
-        first3.iter().map(|p| p.1[0]).collect::<Vec<_>>(),
-        vec![0, 1, 2]
-    );
+    assert_eq!(first3.iter().map(|p| p.1[0]).collect::<Vec<_>>(), vec![0, 1, 2]);
     let last2 = read(db, |t| t.get_range(b"r", b"s", 2, true)).unwrap();
     assert_eq!(last2.iter().map(|p| p.1[0]).collect::<Vec<_>>(), vec![9, 8]);
     let mid = read(db, |t| t.get_range(&[b'r', 3], &[b'r', 5], 100, false)).unwrap();
     assert_eq!(mid.len(), 2, "end is exclusive");
-    assert!(read(db, |t| t.get_range(b"s", b"r", 10, false))
-        .unwrap()
-        .is_empty());
+    assert!(read(db, |t| t.get_range(b"s", b"r", 10, false)).unwrap().is_empty());
 }
 
 fn clear_range(db: &dyn KvStore) {
@@ -83,11 +78,7 @@ fn versionstamps_order_commits(db: &dyn KvStore) {
     }
     let rows = read(db, |t| t.get_range(b"v/", b"v0", 100, false)).unwrap();
     let order: Vec<u8> = rows.iter().map(|p| p.1[0]).collect();
-    assert_eq!(
-        order,
-        vec![0, 100, 1, 101, 2, 102],
-        "stamps follow commit order, then call order"
-    );
+    assert_eq!(order, vec![0, 100, 1, 101, 2, 102], "stamps follow commit order, then call order");
     assert!(rows.iter().all(|p| p.0.len() == 2 + 10 + 1));
 }
 
@@ -121,24 +112,14 @@ fn read_your_writes_and_abort(db: &dyn KvStore) {
         Err(E::Abort)
     });
     assert!(matches!(r, Err(E::Abort)));
-    assert_eq!(
-        read(db, |t| t.get(b"aborted")).unwrap(),
-        None,
-        "an aborted transaction writes nothing"
-    );
+    assert_eq!(read(db, |t| t.get(b"aborted")).unwrap(), None, "an aborted transaction writes nothing");
 }
 
 fn limits_enforced(db: &dyn KvStore) {
     let big_value = vec![0u8; limits::VALUE_SIZE_MAX_BYTES + 1];
-    assert!(matches!(
-        transact(db, |t| t.set(b"big", &big_value)),
-        Err(KvError::ValueTooLarge(_))
-    ));
+    assert!(matches!(transact(db, |t| t.set(b"big", &big_value)), Err(KvError::ValueTooLarge(_))));
     let big_key = vec![b'k'; limits::KEY_SIZE_MAX_BYTES + 1];
-    assert!(matches!(
-        transact(db, |t| t.set(&big_key, b"")),
-        Err(KvError::KeyTooLarge(_))
-    ));
+    assert!(matches!(transact(db, |t| t.set(&big_key, b"")), Err(KvError::KeyTooLarge(_))));
     let value = vec![0u8; limits::VALUE_SIZE_MAX_BYTES];
     let too_much = transact(db, |t| {
         for i in 0..(limits::TXN_WRITTEN_MAX_BYTES / limits::VALUE_SIZE_MAX_BYTES + 1) {
@@ -147,16 +128,9 @@ fn limits_enforced(db: &dyn KvStore) {
         Ok::<_, KvError>(())
     });
     assert_eq!(too_much, Err(KvError::TransactionTooLarge));
-    assert!(
-        read(db, |t| t.get_range(b"bulk/", b"bulk0", 1, false))
-            .unwrap()
-            .is_empty(),
-        "nothing of it landed"
-    );
+    assert!(read(db, |t| t.get_range(b"bulk/", b"bulk0", 1, false)).unwrap().is_empty(), "nothing of it landed");
     let mut slow = db.begin().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(
-        limits::TXN_DURATION_MAX_MILLIS + 100,
-    ));
+    std::thread::sleep(std::time::Duration::from_millis(limits::TXN_DURATION_MAX_MILLIS + 100));
     assert_eq!(slow.set(b"slow", b"1"), Err(KvError::TransactionTooOld));
     assert_eq!(slow.commit(), Err(KvError::TransactionTooOld));
     assert_eq!(read(db, |t| t.get(b"slow")).unwrap(), None);
@@ -166,10 +140,6 @@ fn read_only_snapshot(db: &dyn KvStore) {
     transact(db, |t| t.set(b"snap", b"1")).unwrap();
     let mut snapshot = db.begin_read().unwrap();
     transact(db, |t| t.set(b"snap", b"2")).unwrap();
-    assert_eq!(
-        snapshot.get(b"snap").unwrap(),
-        Some(k("1")),
-        "a snapshot does not see later commits"
-    );
+    assert_eq!(snapshot.get(b"snap").unwrap(), Some(k("1")), "a snapshot does not see later commits");
     assert_eq!(snapshot.set(b"snap", b"3"), Err(KvError::ReadOnly));
 }

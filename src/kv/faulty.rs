@@ -15,20 +15,13 @@ pub struct FaultyStore<S> {
 
 impl<S: KvStore> FaultyStore<S> {
     pub fn new(inner: S) -> Self {
-        Self {
-            inner,
-            commits: AtomicU64::new(0),
-            plan: Mutex::new(Vec::new()),
-        }
+        Self { inner, commits: AtomicU64::new(0), plan: Mutex::new(Vec::new()) }
     }
 
     /// Makes the `n`th commit from now fail with `error`.
     pub fn fail_commit_in(&self, n: u64, error: KvError) {
         let at = self.commits.load(Ordering::SeqCst) + n;
-        self.plan
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((at, error));
+        self.plan.lock().unwrap_or_else(|p| p.into_inner()).push((at, error));
     }
 
     pub fn commit_count(&self) -> u64 {
@@ -38,10 +31,7 @@ impl<S: KvStore> FaultyStore<S> {
 
 impl<S: KvStore> KvStore for FaultyStore<S> {
     fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
-        Ok(Box::new(FaultyTxn {
-            inner: self.inner.begin()?,
-            store: self,
-        }))
+        Ok(Box::new(FaultyTxn { inner: self.inner.begin()?, store: self }))
     }
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
         self.inner.begin_read()
@@ -60,13 +50,7 @@ impl<S: KvStore> KvTxn for FaultyTxn<'_, S> {
     fn get(&mut self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
         self.inner.get(key)
     }
-    fn get_range(
-        &mut self,
-        begin: &[u8],
-        end: &[u8],
-        limit: usize,
-        reverse: bool,
-    ) -> KvResult<Vec<KvPair>> {
+    fn get_range(&mut self, begin: &[u8], end: &[u8], limit: usize, reverse: bool) -> KvResult<Vec<KvPair>> {
         self.inner.get_range(begin, end, limit, reverse)
     }
     fn set(&mut self, key: &[u8], value: &[u8]) -> KvResult<()> {
@@ -81,12 +65,7 @@ impl<S: KvStore> KvTxn for FaultyTxn<'_, S> {
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> KvResult<()> {
         self.inner.atomic_add(key, delta)
     }
-    fn set_versionstamped_key(
-        &mut self,
-        prefix: &[u8],
-        suffix: &[u8],
-        value: &[u8],
-    ) -> KvResult<()> {
+    fn set_versionstamped_key(&mut self, prefix: &[u8], suffix: &[u8], value: &[u8]) -> KvResult<()> {
         self.inner.set_versionstamped_key(prefix, suffix, value)
     }
 }
@@ -99,9 +78,7 @@ impl<'a, S: KvStore> KvCommit for FaultyTxn<'a, S> {
         let n = self.store.commits.fetch_add(1, Ordering::SeqCst) + 1;
         let fault = {
             let mut plan = self.store.plan.lock().unwrap_or_else(|p| p.into_inner());
-            plan.iter()
-                .position(|(at, _)| *at == n)
-                .map(|i| plan.remove(i).1)
+            plan.iter().position(|(at, _)| *at == n).map(|i| plan.remove(i).1)
         };
         match fault {
             Some(KvError::CommitUnknownResult) => {

@@ -41,10 +41,7 @@ pub enum KvError {
 impl KvError {
     /// Whether `transact` should run the transaction again (FDB `on_error` semantics).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            KvError::Conflict | KvError::CommitUnknownResult | KvError::TransactionTooOld
-        )
+        matches!(self, KvError::Conflict | KvError::CommitUnknownResult | KvError::TransactionTooOld)
     }
 }
 
@@ -56,13 +53,7 @@ pub type KvPair = (Vec<u8>, Vec<u8>);
 pub trait KvTxn {
     fn get(&mut self, key: &[u8]) -> KvResult<Option<Vec<u8>>>;
     /// Pairs with `begin <= key < end`, at most `limit`, descending if `reverse`.
-    fn get_range(
-        &mut self,
-        begin: &[u8],
-        end: &[u8],
-        limit: usize,
-        reverse: bool,
-    ) -> KvResult<Vec<KvPair>>;
+    fn get_range(&mut self, begin: &[u8], end: &[u8], limit: usize, reverse: bool) -> KvResult<Vec<KvPair>>;
     fn set(&mut self, key: &[u8], value: &[u8]) -> KvResult<()>;
     fn clear(&mut self, key: &[u8]) -> KvResult<()>;
     fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> KvResult<()>;
@@ -71,12 +62,7 @@ pub trait KvTxn {
     /// Writes `value` under `prefix ++ versionstamp(10 bytes) ++ suffix`, where the
     /// versionstamp orders this transaction's commit after every earlier one. Within one
     /// transaction, stamps follow call order.
-    fn set_versionstamped_key(
-        &mut self,
-        prefix: &[u8],
-        suffix: &[u8],
-        value: &[u8],
-    ) -> KvResult<()>;
+    fn set_versionstamped_key(&mut self, prefix: &[u8], suffix: &[u8], value: &[u8]) -> KvResult<()>;
 }
 
 /// A transaction that can be committed; the store hands these out.
@@ -109,10 +95,7 @@ impl TxnError for KvError {
 /// Runs `body` in a transaction and commits it, retrying retryable errors like
 /// FoundationDB's `run` loop. `body` may run several times: it must not have side effects
 /// outside the transaction.
-pub fn transact<T, E: TxnError>(
-    db: &dyn KvStore,
-    mut body: impl FnMut(&mut dyn KvTxn) -> Result<T, E>,
-) -> Result<T, E> {
+pub fn transact<T, E: TxnError>(db: &dyn KvStore, mut body: impl FnMut(&mut dyn KvTxn) -> Result<T, E>) -> Result<T, E> {
     let mut attempt = 0u32;
     loop {
         let result = db.begin().map_err(E::from).and_then(|mut txn| {
@@ -121,10 +104,7 @@ pub fn transact<T, E: TxnError>(
             Ok(value)
         });
         match result {
-            Err(e)
-                if e.as_kv().is_some_and(KvError::is_retryable)
-                    && attempt < limits::TXN_RETRY_MAX_COUNT =>
-            {
+            Err(e) if e.as_kv().is_some_and(KvError::is_retryable) && attempt < limits::TXN_RETRY_MAX_COUNT => {
                 attempt += 1;
                 tracing::debug!(attempt, error = ?e.as_kv(), "retrying transaction");
                 std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(10))));
@@ -135,10 +115,7 @@ pub fn transact<T, E: TxnError>(
 }
 
 /// Runs `body` against a read-only snapshot.
-pub fn read<T, E: TxnError>(
-    db: &dyn KvStore,
-    body: impl FnOnce(&mut dyn KvTxn) -> Result<T, E>,
-) -> Result<T, E> {
+pub fn read<T, E: TxnError>(db: &dyn KvStore, body: impl FnOnce(&mut dyn KvTxn) -> Result<T, E>) -> Result<T, E> {
     let mut txn = db.begin_read()?;
     body(&mut *txn)
 }

@@ -34,19 +34,14 @@ impl RedbStore {
         txn.open_table(KV).map_err(storage)?;
         txn.open_table(META).map_err(storage)?;
         txn.commit().map_err(storage)?;
-        Ok(Self {
-            db,
-            poisoned: Arc::new(AtomicBool::new(false)),
-        })
+        Ok(Self { db, poisoned: Arc::new(AtomicBool::new(false)) })
     }
 }
 
 impl KvStore for RedbStore {
     fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
         if self.poisoned.load(Ordering::SeqCst) {
-            return Err(KvError::Storage(
-                "an earlier commit failed; restart to recover".into(),
-            ));
+            return Err(KvError::Storage("an earlier commit failed; restart to recover".into()));
         }
         let txn = self.db.begin_write().map_err(storage)?;
         Ok(Box::new(RedbWriteTxn {
@@ -60,10 +55,7 @@ impl KvStore for RedbStore {
 
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
         let txn = self.db.begin_read().map_err(storage)?;
-        Ok(Box::new(RedbReadTxn {
-            txn,
-            started: Instant::now(),
-        }))
+        Ok(Box::new(RedbReadTxn { txn, started: Instant::now() }))
     }
 
     fn name(&self) -> &'static str {
@@ -90,11 +82,7 @@ fn range_of<T: ReadableTable<&'static [u8], &'static [u8]>>(
     }
     let range = table.range::<&[u8]>(begin..end).map_err(storage)?;
     let mut out = Vec::new();
-    let mut push = |item: Result<
-        (redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>),
-        redb::StorageError,
-    >|
-     -> KvResult<bool> {
+    let mut push = |item: Result<(redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>), redb::StorageError>| -> KvResult<bool> {
         let (k, v) = item.map_err(storage)?;
         out.push((k.value().to_vec(), v.value().to_vec()));
         Ok(out.len() < limit)
@@ -126,13 +114,7 @@ impl KvTxn for RedbReadTxn {
         let table = self.txn.open_table(KV).map_err(storage)?;
         Ok(table.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
     }
-    fn get_range(
-        &mut self,
-        begin: &[u8],
-        end: &[u8],
-        limit: usize,
-        reverse: bool,
-    ) -> KvResult<Vec<KvPair>> {
+    fn get_range(&mut self, begin: &[u8], end: &[u8], limit: usize, reverse: bool) -> KvResult<Vec<KvPair>> {
         check_age(self.started)?;
         let table = self.txn.open_table(KV).map_err(storage)?;
         range_of(&table, begin, end, limit, reverse)
@@ -182,13 +164,7 @@ impl KvTxn for RedbWriteTxn {
         Ok(value)
     }
 
-    fn get_range(
-        &mut self,
-        begin: &[u8],
-        end: &[u8],
-        limit: usize,
-        reverse: bool,
-    ) -> KvResult<Vec<KvPair>> {
+    fn get_range(&mut self, begin: &[u8], end: &[u8], limit: usize, reverse: bool) -> KvResult<Vec<KvPair>> {
         check_age(self.started)?;
         let table = self.txn.open_table(KV).map_err(storage)?;
         range_of(&table, begin, end, limit, reverse)
@@ -219,9 +195,7 @@ impl KvTxn for RedbWriteTxn {
             return Ok(());
         }
         let mut table = self.txn.open_table(KV).map_err(storage)?;
-        table
-            .retain_in::<&[u8], _>(begin..end, |_, _| false)
-            .map_err(storage)?;
+        table.retain_in::<&[u8], _>(begin..end, |_, _| false).map_err(storage)?;
         Ok(())
     }
 
@@ -229,23 +203,13 @@ impl KvTxn for RedbWriteTxn {
         check_key(key)?;
         self.account_write(key.len() + 8)?;
         let mut table = self.txn.open_table(KV).map_err(storage)?;
-        let old = table
-            .get(key)
-            .map_err(storage)?
-            .map(|v| super::decode_counter(Some(v.value())));
+        let old = table.get(key).map_err(storage)?.map(|v| super::decode_counter(Some(v.value())));
         let new = old.unwrap_or(0).wrapping_add(delta);
-        table
-            .insert(key, new.to_le_bytes().as_slice())
-            .map_err(storage)?;
+        table.insert(key, new.to_le_bytes().as_slice()).map_err(storage)?;
         Ok(())
     }
 
-    fn set_versionstamped_key(
-        &mut self,
-        prefix: &[u8],
-        suffix: &[u8],
-        value: &[u8],
-    ) -> KvResult<()> {
+    fn set_versionstamped_key(&mut self, prefix: &[u8], suffix: &[u8], value: &[u8]) -> KvResult<()> {
         let key_len = prefix.len() + 10 + suffix.len();
         if key_len > limits::KEY_SIZE_MAX_BYTES {
             return Err(KvError::KeyTooLarge(key_len));
@@ -255,8 +219,7 @@ impl KvTxn for RedbWriteTxn {
         if self.stamped.len() >= usize::from(u16::MAX) {
             return Err(KvError::TransactionTooLarge);
         }
-        self.stamped
-            .push((prefix.to_vec(), suffix.to_vec(), value.to_vec()));
+        self.stamped.push((prefix.to_vec(), suffix.to_vec(), value.to_vec()));
         Ok(())
     }
 }
@@ -274,12 +237,7 @@ impl KvCommit for RedbWriteTxn {
             if !this.stamped.is_empty() {
                 let version = {
                     let mut meta = this.txn.open_table(META).map_err(storage)?;
-                    let v = meta
-                        .get(COMMIT_VERSION)
-                        .map_err(storage)?
-                        .map(|g| g.value())
-                        .unwrap_or(0)
-                        + 1;
+                    let v = meta.get(COMMIT_VERSION).map_err(storage)?.map(|g| g.value()).unwrap_or(0) + 1;
                     meta.insert(COMMIT_VERSION, v).map_err(storage)?;
                     v
                 };
@@ -289,9 +247,7 @@ impl KvCommit for RedbWriteTxn {
                     key.extend_from_slice(&version.to_be_bytes());
                     key.extend_from_slice(&u16::try_from(order).unwrap_or(u16::MAX).to_be_bytes());
                     key.extend_from_slice(suffix);
-                    table
-                        .insert(key.as_slice(), value.as_slice())
-                        .map_err(storage)?;
+                    table.insert(key.as_slice(), value.as_slice()).map_err(storage)?;
                 }
             }
             this.txn.commit().map_err(storage)

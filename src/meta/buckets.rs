@@ -27,19 +27,11 @@ pub fn objects_begin(bucket: &str) -> Vec<u8> {
 }
 
 pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str) -> MetaResult<()> {
-    let record = BucketRecord {
-        owner: owner.to_owned(),
-        created_ms: now_ms(),
-        region: region.to_owned(),
-    };
+    let record = BucketRecord { owner: owner.to_owned(), created_ms: now_ms(), region: region.to_owned() };
     transact(db, |t| {
         if let Some(existing) = t.get(&bucket_key(name))? {
             let existing: BucketRecord = decode(&existing)?;
-            return Err(if existing.owner == owner {
-                MetaError::BucketAlreadyOwnedByYou
-            } else {
-                MetaError::BucketAlreadyExists
-            });
+            return Err(if existing.owner == owner { MetaError::BucketAlreadyOwnedByYou } else { MetaError::BucketAlreadyExists });
         }
         t.set(&bucket_key(name), &encode(&record))?;
         t.set(&owner_index_key(owner, name), b"")?;
@@ -48,9 +40,7 @@ pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str) ->
 }
 
 pub fn get_bucket(db: &dyn KvStore, name: &str) -> MetaResult<Option<BucketRecord>> {
-    read(db, |t| {
-        t.get(&bucket_key(name))?.map(|v| decode(&v)).transpose()
-    })
+    read(db, |t| t.get(&bucket_key(name))?.map(|v| decode(&v)).transpose())
 }
 
 pub fn delete_bucket(db: &dyn KvStore, name: &str) -> MetaResult<()> {
@@ -60,10 +50,7 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str) -> MetaResult<()> {
             None => return Err(MetaError::NoSuchBucket),
         };
         let begin = objects_begin(name);
-        if !t
-            .get_range(&begin, &prefix_end(&begin), 1, false)?
-            .is_empty()
-        {
+        if !t.get_range(&begin, &prefix_end(&begin), 1, false)?.is_empty() {
             return Err(MetaError::BucketNotEmpty);
         }
         t.clear(&bucket_key(name))?;
@@ -79,8 +66,7 @@ pub fn list_buckets(db: &dyn KvStore, owner: &str) -> MetaResult<Vec<(String, Bu
         let names = t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?;
         let mut out = Vec::with_capacity(names.len());
         for (k, _) in names {
-            let (name, _) =
-                decode_str(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let (name, _) = decode_str(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
             if let Some(v) = t.get(&bucket_key(&name))? {
                 out.push((name, decode(&v)?));
             }

@@ -15,9 +15,7 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> MetaResult<T> {
     match bytes.split_first() {
-        Some((&FORMAT_V1, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))
-        }
+        Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string())),
         _ => Err(MetaError::Corrupt("unknown record format".into())),
     }
 }

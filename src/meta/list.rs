@@ -41,27 +41,15 @@ pub fn list_objects(db: &dyn KvStore, req: &ListRequest<'_>) -> MetaResult<ListP
     let mut page = ListPage::default();
     read(db, |t| {
         'scan: loop {
-            let want = req
-                .max_keys
-                .saturating_sub(page.objects.len() + page.common_prefixes.len())
-                + 1;
-            let batch = t.get_range(
-                &begin,
-                &end,
-                want.min(crate::limits::LIST_PAGE_MAX_KEYS + 1),
-                false,
-            )?;
+            let want = req.max_keys.saturating_sub(page.objects.len() + page.common_prefixes.len()) + 1;
+            let batch = t.get_range(&begin, &end, want.min(crate::limits::LIST_PAGE_MAX_KEYS + 1), false)?;
             if batch.is_empty() {
                 break;
             }
             for (k, v) in batch {
-                let (key, _) =
-                    decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-                let common = delimiter.and_then(|d| {
-                    key[req.prefix.len()..]
-                        .find(d)
-                        .map(|i| key[..req.prefix.len() + i + d.len()].to_owned())
-                });
+                let (key, _) = decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+                let common =
+                    delimiter.and_then(|d| key[req.prefix.len()..].find(d).map(|i| key[..req.prefix.len() + i + d.len()].to_owned()));
                 if let Some(cp) = common {
                     // Seek past every key under this common prefix.
                     begin = prefix_end(&space.clone().str_prefix(&cp));

@@ -32,10 +32,7 @@ pub struct StoredHeaders {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ObjectBody {
     Inline(Vec<u8>),
-    Chunked {
-        manifest_id: [u8; 16],
-        chunk_count: u32,
-    },
+    Chunked { manifest_id: [u8; 16], chunk_count: u32 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -68,27 +65,16 @@ fn require_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
     Ok(())
 }
 
-fn write_manifest(
-    t: &mut dyn KvTxn,
-    manifest_id: &[u8; 16],
-    chunks: &[ChunkRef],
-) -> MetaResult<()> {
+fn write_manifest(t: &mut dyn KvTxn, manifest_id: &[u8; 16], chunks: &[ChunkRef]) -> MetaResult<()> {
     for (page, refs) in chunks.chunks(MANIFEST_PAGE_MAX_REFS).enumerate() {
-        t.set(
-            &manifest_page_key(manifest_id, page as u64),
-            &encode(&refs.to_vec()),
-        )?;
+        t.set(&manifest_page_key(manifest_id, page as u64), &encode(&refs.to_vec()))?;
     }
     Ok(())
 }
 
 /// Reads a manifest and checks it against the record that points at it.
 pub fn read_manifest_in(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkRef>> {
-    let ObjectBody::Chunked {
-        manifest_id,
-        chunk_count,
-    } = &record.body
-    else {
+    let ObjectBody::Chunked { manifest_id, chunk_count } = &record.body else {
         return Ok(Vec::new());
     };
     let begin = manifest_begin(manifest_id);
@@ -120,11 +106,7 @@ fn ref_deltas(chunks: &[ChunkRef], sign: i64, deltas: &mut BTreeMap<ChunkHash, i
 
 /// Removes the object at `okey` (if any) inside `t`: its record, its manifest, and one
 /// reference per chunk occurrence. Returns the removed record.
-fn unlink_object(
-    t: &mut dyn KvTxn,
-    okey: &[u8],
-    deltas: &mut BTreeMap<ChunkHash, i64>,
-) -> MetaResult<Option<ObjectRecord>> {
+fn unlink_object(t: &mut dyn KvTxn, okey: &[u8], deltas: &mut BTreeMap<ChunkHash, i64>) -> MetaResult<Option<ObjectRecord>> {
     let Some(old) = t.get(okey)? else {
         return Ok(None);
     };
@@ -151,11 +133,7 @@ pub fn commit_put(
     upload_id: &[u8; 16],
 ) -> MetaResult<()> {
     if let ObjectBody::Chunked { chunk_count, .. } = &record.body {
-        assert_eq!(
-            chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(),
-            record.size,
-            "manifest covers the object"
-        );
+        assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), record.size, "manifest covers the object");
         assert_eq!(chunks.len(), *chunk_count as usize);
     }
     transact(db, |t| {
@@ -173,19 +151,11 @@ pub fn commit_put(
 }
 
 pub fn get_object(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
-    read(db, |t| {
-        t.get(&object_key(bucket, key))?
-            .map(|v| decode(&v))
-            .transpose()
-    })
+    read(db, |t| t.get(&object_key(bucket, key))?.map(|v| decode(&v)).transpose())
 }
 
 /// Reads an object and its manifest from one snapshot.
-pub fn get_object_with_manifest(
-    db: &dyn KvStore,
-    bucket: &str,
-    key: &str,
-) -> MetaResult<Option<(ObjectRecord, Vec<ChunkRef>)>> {
+pub fn get_object_with_manifest(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRecord, Vec<ChunkRef>)>> {
     read(db, |t| {
         let Some(v) = t.get(&object_key(bucket, key))? else {
             return Ok(None);
@@ -210,20 +180,12 @@ pub fn delete_object(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<bo
 /// Metadata of a copy: keep the source's (COPY) or use new headers (REPLACE).
 pub enum CopyMetadata {
     Copy,
-    Replace {
-        headers: StoredHeaders,
-        user_metadata: Vec<(String, String)>,
-    },
+    Replace { headers: StoredHeaders, user_metadata: Vec<(String, String)> },
 }
 
 /// Copies an object by reference: the new manifest lists the same chunks and each gains a
 /// reference; no chunk data is read or written. One transaction.
-pub fn copy_object(
-    db: &dyn KvStore,
-    src: (&str, &str),
-    dst: (&str, &str),
-    metadata: &CopyMetadata,
-) -> MetaResult<ObjectRecord> {
+pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metadata: &CopyMetadata) -> MetaResult<ObjectRecord> {
     transact(db, |t| {
         require_bucket(t, src.0)?;
         require_bucket(t, dst.0)?;
@@ -237,11 +199,7 @@ pub fn copy_object(
         unlink_object(t, &dkey, &mut deltas)?;
         let mut copy = source.clone();
         copy.last_modified_ms = now_ms();
-        if let CopyMetadata::Replace {
-            headers,
-            user_metadata,
-        } = metadata
-        {
+        if let CopyMetadata::Replace { headers, user_metadata } = metadata {
             copy.headers = headers.clone();
             copy.user_metadata = user_metadata.clone();
         }
@@ -249,10 +207,7 @@ pub fn copy_object(
             let manifest_id = super::refs::new_upload_id();
             write_manifest(t, &manifest_id, &chunks)?;
             ref_deltas(&chunks, 1, &mut deltas);
-            copy.body = ObjectBody::Chunked {
-                manifest_id,
-                chunk_count: *chunk_count,
-            };
+            copy.body = ObjectBody::Chunked { manifest_id, chunk_count: *chunk_count };
         }
         t.set(&dkey, &encode(&copy))?;
         apply_ref_deltas(t, &deltas, now_ms())?;

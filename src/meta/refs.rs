@@ -48,10 +48,7 @@ pub fn refcount_key(hash: &ChunkHash) -> Vec<u8> {
 /// Queue entries sort by the time the count reached zero, so the collector's scan stops at
 /// the first entry still inside its grace period.
 fn gc_queue_key(zero_since_ms: i64, hash: &ChunkHash) -> Vec<u8> {
-    Key::space("z")
-        .u64(u64::try_from(zero_since_ms).unwrap_or(0))
-        .bytes(&hash.0)
-        .into_bytes()
+    Key::space("z").u64(u64::try_from(zero_since_ms).unwrap_or(0)).bytes(&hash.0).into_bytes()
 }
 
 fn pin_key(upload_id: &[u8; 16], seq: u64) -> Vec<u8> {
@@ -75,20 +72,12 @@ pub fn read_refcount(t: &mut dyn KvTxn, hash: &ChunkHash) -> MetaResult<Option<R
 }
 
 /// Applies reference-count changes inside the caller's transaction.
-pub fn apply_ref_deltas(
-    t: &mut dyn KvTxn,
-    deltas: &BTreeMap<ChunkHash, i64>,
-    now: i64,
-) -> MetaResult<()> {
+pub fn apply_ref_deltas(t: &mut dyn KvTxn, deltas: &BTreeMap<ChunkHash, i64>, now: i64) -> MetaResult<()> {
     for (hash, &delta) in deltas {
         if delta == 0 {
             continue;
         }
-        let mut rc = read_refcount(t, hash)?.unwrap_or(RefCount {
-            count: 0,
-            state: ChunkState::Live,
-            zero_since_ms: now,
-        });
+        let mut rc = read_refcount(t, hash)?.unwrap_or(RefCount { count: 0, state: ChunkState::Live, zero_since_ms: now });
         if delta > 0 && rc.state == ChunkState::Collecting {
             return Err(MetaError::ChunkBeingCollected);
         }
@@ -98,9 +87,7 @@ pub fn apply_ref_deltas(
         }
         rc.count += delta;
         if rc.count < 0 {
-            return Err(MetaError::Corrupt(format!(
-                "refcount of {hash:?} would go negative"
-            )));
+            return Err(MetaError::Corrupt(format!("refcount of {hash:?} would go negative")));
         }
         if rc.count == 0 {
             rc.zero_since_ms = now;
@@ -113,23 +100,12 @@ pub fn apply_ref_deltas(
 
 /// Pins one chunk for an upload. Returns whether the caller must write the chunk file
 /// (true when the chunk had no record; a `Live` record means the file exists).
-pub fn pin_chunk(
-    db: &dyn KvStore,
-    upload_id: &[u8; 16],
-    seq: u64,
-    hash: &ChunkHash,
-) -> MetaResult<bool> {
+pub fn pin_chunk(db: &dyn KvStore, upload_id: &[u8; 16], seq: u64, hash: &ChunkHash) -> MetaResult<bool> {
     transact(db, |t| {
         let before = read_refcount(t, hash)?;
         let now = now_ms();
         apply_ref_deltas(t, &BTreeMap::from([(*hash, 1)]), now)?;
-        t.set(
-            &pin_key(upload_id, seq),
-            &encode(&Pin {
-                hash: *hash,
-                created_ms: now,
-            }),
-        )?;
+        t.set(&pin_key(upload_id, seq), &encode(&Pin { hash: *hash, created_ms: now }))?;
         Ok(before.is_none())
     })
 }
@@ -176,13 +152,9 @@ pub fn release_stale_pins(db: &dyn KvStore, max_age_ms: i64) -> MetaResult<usize
         let Some((k, _)) = oldest.first() else {
             return Ok(released);
         };
-        let (id, _) = crate::keys::decode_bytes(&k[begin.len()..])
-            .map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        let id: [u8; 16] = id
-            .try_into()
-            .map_err(|_| MetaError::Corrupt("upload id length".into()))?;
-        let created =
-            i64::try_from(u64::from_be_bytes(id[..8].try_into().unwrap_or([0; 8]))).unwrap_or(0);
+        let (id, _) = crate::keys::decode_bytes(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))?;
+        let created = i64::try_from(u64::from_be_bytes(id[..8].try_into().unwrap_or([0; 8]))).unwrap_or(0);
         if created > cutoff {
             return Ok(released);
         }
@@ -196,26 +168,14 @@ pub fn release_stale_pins(db: &dyn KvStore, max_age_ms: i64) -> MetaResult<usize
 /// delete their files and then call `finish_collect`.
 pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64) -> MetaResult<Vec<ChunkHash>> {
     let begin = Key::space("z").into_bytes();
-    let end = Key::space("z")
-        .u64(u64::try_from(now - grace_ms).unwrap_or(0))
-        .into_bytes();
+    let end = Key::space("z").u64(u64::try_from(now - grace_ms).unwrap_or(0)).into_bytes();
     transact(db, |t| {
-        let due = t.get_range(
-            &begin,
-            &prefix_end(&end),
-            crate::limits::GC_BATCH_MAX_CHUNKS,
-            false,
-        )?;
+        let due = t.get_range(&begin, &prefix_end(&end), crate::limits::GC_BATCH_MAX_CHUNKS, false)?;
         let mut chosen = Vec::new();
         for (k, _) in due {
-            let (_, rest) = crate::keys::decode_u64(&k[begin.len()..])
-                .map_err(|e| MetaError::Corrupt(e.to_string()))?;
-            let (h, _) =
-                crate::keys::decode_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-            let hash = ChunkHash(
-                h.try_into()
-                    .map_err(|_| MetaError::Corrupt("chunk hash length".into()))?,
-            );
+            let (_, rest) = crate::keys::decode_u64(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let (h, _) = crate::keys::decode_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let hash = ChunkHash(h.try_into().map_err(|_| MetaError::Corrupt("chunk hash length".into()))?);
             match read_refcount(t, &hash)? {
                 Some(mut rc) if rc.count == 0 => {
                     rc.state = ChunkState::Collecting;
@@ -247,8 +207,5 @@ pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash]) -> MetaResult<()> 
 /// Whether any chunk is queued for collection (for tests and status).
 pub fn gc_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
     let begin = Key::space("z").into_bytes();
-    read(db, |t| {
-        Ok(t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?
-            .len())
-    })
+    read(db, |t| Ok(t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?.len()))
 }

@@ -36,12 +36,7 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user with one access key, in one transaction.
-pub fn create_user(
-    db: &dyn KvStore,
-    user: &NewUser<'_>,
-    access_key: &str,
-    secret_key: &str,
-) -> MetaResult<()> {
+pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secret_key: &str) -> MetaResult<()> {
     let now = now_ms();
     let record = UserRecord {
         name: user.name.to_owned(),
@@ -57,22 +52,13 @@ pub fn create_user(
             return Err(MetaError::AccessKeyExists(access_key.to_owned()));
         }
         t.set(&user_key(user.name), &encode(&record))?;
-        let key = AccessKeyRecord {
-            user: user.name.to_owned(),
-            secret_key: secret_key.to_owned(),
-            created_ms: now,
-        };
+        let key = AccessKeyRecord { user: user.name.to_owned(), secret_key: secret_key.to_owned(), created_ms: now };
         t.set(&access_key_key(access_key), &encode(&key))?;
         Ok(())
     })
 }
 
-pub fn create_key(
-    db: &dyn KvStore,
-    user: &str,
-    access_key: &str,
-    secret_key: &str,
-) -> MetaResult<()> {
+pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &str) -> MetaResult<()> {
     transact(db, |t| {
         if t.get(&user_key(user))?.is_none() {
             return Err(MetaError::NoSuchUser(user.to_owned()));
@@ -80,11 +66,7 @@ pub fn create_key(
         if t.get(&access_key_key(access_key))?.is_some() {
             return Err(MetaError::AccessKeyExists(access_key.to_owned()));
         }
-        let key = AccessKeyRecord {
-            user: user.to_owned(),
-            secret_key: secret_key.to_owned(),
-            created_ms: now_ms(),
-        };
+        let key = AccessKeyRecord { user: user.to_owned(), secret_key: secret_key.to_owned(), created_ms: now_ms() };
         t.set(&access_key_key(access_key), &encode(&key))?;
         Ok(())
     })
@@ -101,17 +83,11 @@ pub fn delete_key(db: &dyn KvStore, access_key: &str) -> MetaResult<()> {
 }
 
 pub fn lookup_key(db: &dyn KvStore, access_key: &str) -> MetaResult<Option<AccessKeyRecord>> {
-    read(db, |t| {
-        t.get(&access_key_key(access_key))?
-            .map(|v| decode(&v))
-            .transpose()
-    })
+    read(db, |t| t.get(&access_key_key(access_key))?.map(|v| decode(&v)).transpose())
 }
 
 pub fn get_user(db: &dyn KvStore, name: &str) -> MetaResult<Option<UserRecord>> {
-    read(db, |t| {
-        t.get(&user_key(name))?.map(|v| decode(&v)).transpose()
-    })
+    read(db, |t| t.get(&user_key(name))?.map(|v| decode(&v)).transpose())
 }
 
 /// Every user with their access keys. Admin-only, small by nature (users are few).
@@ -128,8 +104,7 @@ pub fn list_users(db: &dyn KvStore) -> MetaResult<Vec<(UserRecord, Vec<String>)>
             for (k, v) in &keys {
                 let record: AccessKeyRecord = decode(v)?;
                 if record.user == user.name {
-                    let (ak, _) = decode_str(&k[keys_begin.len()..])
-                        .map_err(|e| MetaError::Corrupt(e.to_string()))?;
+                    let (ak, _) = decode_str(&k[keys_begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
                     aks.push(ak);
                 }
             }
@@ -142,8 +117,6 @@ pub fn list_users(db: &dyn KvStore) -> MetaResult<Vec<(UserRecord, Vec<String>)>
 pub fn has_users(db: &dyn KvStore) -> MetaResult<bool> {
     read(db, |t| {
         let begin = Key::space("user").into_bytes();
-        Ok(!t
-            .get_range(&begin, &prefix_end(&begin), 1, false)?
-            .is_empty())
+        Ok(!t.get_range(&begin, &prefix_end(&begin), 1, false)?.is_empty())
     })
 }

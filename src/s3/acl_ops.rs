@@ -24,34 +24,22 @@ fn owner_grants(principal: &Principal) -> (Option<Owner>, Option<Grants>) {
 
 fn require_private(acl: Option<&str>, has_grants: bool) -> S3Result<()> {
     if has_grants {
-        return Err(s3_error!(
-            NotImplemented,
-            "explicit grants are not supported; only the owner has access"
-        ));
+        return Err(s3_error!(NotImplemented, "explicit grants are not supported; only the owner has access"));
     }
     match acl {
         None | Some("private") => Ok(()),
-        Some(_) => Err(s3_error!(
-            NotImplemented,
-            "only the canned ACL 'private' is supported"
-        )),
+        Some(_) => Err(s3_error!(NotImplemented, "only the canned ACL 'private' is supported")),
     }
 }
 
-pub async fn get_bucket_acl(
-    s3: &GranaryS3,
-    req: S3Request<GetBucketAclInput>,
-) -> S3Result<S3Response<GetBucketAclOutput>> {
+pub async fn get_bucket_acl(s3: &GranaryS3, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     let (owner, grants) = owner_grants(&principal);
     Ok(S3Response::new(GetBucketAclOutput { owner, grants }))
 }
 
-pub async fn put_bucket_acl(
-    s3: &GranaryS3,
-    req: S3Request<PutBucketAclInput>,
-) -> S3Result<S3Response<PutBucketAclOutput>> {
+pub async fn put_bucket_acl(s3: &GranaryS3, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     let input = &req.input;
@@ -65,43 +53,26 @@ pub async fn put_bucket_acl(
 
 async fn require_object(s3: &GranaryS3, bucket: &str, key: &str) -> S3Result<()> {
     let (b, k) = (bucket.to_owned(), key.to_owned());
-    match s3
-        .engine
-        .meta(move |db| objects::get_object(db, &b, &k))
-        .await
-        .map_err(to_s3)?
-    {
+    match s3.engine.meta(move |db| objects::get_object(db, &b, &k)).await.map_err(to_s3)? {
         Some(_) => Ok(()),
         None => Err(s3_error!(NoSuchKey)),
     }
 }
 
-pub async fn get_object_acl(
-    s3: &GranaryS3,
-    req: S3Request<GetObjectAclInput>,
-) -> S3Result<S3Response<GetObjectAclOutput>> {
+pub async fn get_object_acl(s3: &GranaryS3, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     require_object(s3, &req.input.bucket, &req.input.key).await?;
     let (owner, grants) = owner_grants(&principal);
-    Ok(S3Response::new(GetObjectAclOutput {
-        owner,
-        grants,
-        ..Default::default()
-    }))
+    Ok(S3Response::new(GetObjectAclOutput { owner, grants, ..Default::default() }))
 }
 
-pub async fn put_object_acl(
-    s3: &GranaryS3,
-    req: S3Request<PutObjectAclInput>,
-) -> S3Result<S3Response<PutObjectAclOutput>> {
+pub async fn put_object_acl(s3: &GranaryS3, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     require_object(s3, &req.input.bucket, &req.input.key).await?;
     let input = &req.input;
-    let grants = input.grant_full_control.is_some()
-        || input.grant_read.is_some()
-        || input.access_control_policy.is_some();
+    let grants = input.grant_full_control.is_some() || input.grant_read.is_some() || input.access_control_policy.is_some();
     require_private(input.acl.as_ref().map(ObjectCannedACL::as_str), grants)?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }

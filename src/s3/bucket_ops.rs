@@ -8,112 +8,56 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 pub fn timestamp_ms(ms: i64) -> Timestamp {
     let nanos = i128::from(ms) * 1_000_000;
-    Timestamp::from(
-        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-    )
+    Timestamp::from(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
 }
 
-pub async fn list_buckets(
-    s3: &GranaryS3,
-    req: S3Request<ListBucketsInput>,
-) -> S3Result<S3Response<ListBucketsOutput>> {
+pub async fn list_buckets(s3: &GranaryS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let principal = s3.principal(&req).await?;
     let user = principal.user.clone();
-    let list = s3
-        .engine
-        .meta(move |db| buckets::list_buckets(db, &user))
-        .await
-        .map_err(to_s3)?;
+    let list = s3.engine.meta(move |db| buckets::list_buckets(db, &user)).await.map_err(to_s3)?;
     let buckets = list
         .into_iter()
-        .map(|(name, r)| Bucket {
-            name: Some(name),
-            creation_date: Some(timestamp_ms(r.created_ms)),
-            bucket_region: Some(r.region),
-        })
+        .map(|(name, r)| Bucket { name: Some(name), creation_date: Some(timestamp_ms(r.created_ms)), bucket_region: Some(r.region) })
         .collect();
-    Ok(S3Response::new(ListBucketsOutput {
-        buckets: Some(buckets),
-        owner: Some(owner_of(&principal)),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner_of(&principal)), ..Default::default() }))
 }
 
-pub async fn create_bucket(
-    s3: &GranaryS3,
-    req: S3Request<CreateBucketInput>,
-) -> S3Result<S3Response<CreateBucketOutput>> {
+pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     if let Some(acl) = &input.acl {
         if acl.as_str() != BucketCannedACL::PRIVATE {
-            return Err(s3_error!(
-                NotImplemented,
-                "only the canned ACL 'private' is supported"
-            ));
+            return Err(s3_error!(NotImplemented, "only the canned ACL 'private' is supported"));
         }
     }
-    if let Some(constraint) = input
-        .create_bucket_configuration
-        .as_ref()
-        .and_then(|c| c.location_constraint.as_ref())
-    {
+    if let Some(constraint) = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref()) {
         if constraint.as_str() != s3.region {
-            return Err(s3_error!(
-                InvalidLocationConstraint,
-                "this gateway serves region {}",
-                s3.region
-            ));
+            return Err(s3_error!(InvalidLocationConstraint, "this gateway serves region {}", s3.region));
         }
     }
     let (name, owner, region) = (input.bucket.clone(), principal.user, s3.region.clone());
-    s3.engine
-        .meta(move |db| buckets::create_bucket(db, &name, &owner, &region))
-        .await
-        .map_err(to_s3)?;
-    Ok(S3Response::new(CreateBucketOutput {
-        location: Some(format!("/{}", input.bucket)),
-        ..Default::default()
-    }))
+    s3.engine.meta(move |db| buckets::create_bucket(db, &name, &owner, &region)).await.map_err(to_s3)?;
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() }))
 }
 
-pub async fn head_bucket(
-    s3: &GranaryS3,
-    req: S3Request<HeadBucketInput>,
-) -> S3Result<S3Response<HeadBucketOutput>> {
+pub async fn head_bucket(s3: &GranaryS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
     let principal = s3.principal(&req).await?;
     let record = s3.owned_bucket(&principal, &req.input.bucket).await?;
-    Ok(S3Response::new(HeadBucketOutput {
-        bucket_region: Some(record.region),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(record.region), ..Default::default() }))
 }
 
-pub async fn delete_bucket(
-    s3: &GranaryS3,
-    req: S3Request<DeleteBucketInput>,
-) -> S3Result<S3Response<DeleteBucketOutput>> {
+pub async fn delete_bucket(s3: &GranaryS3, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     let name = req.input.bucket;
-    s3.engine
-        .meta(move |db| buckets::delete_bucket(db, &name))
-        .await
-        .map_err(to_s3)?;
+    s3.engine.meta(move |db| buckets::delete_bucket(db, &name)).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 
-pub async fn get_bucket_location(
-    s3: &GranaryS3,
-    req: S3Request<GetBucketLocationInput>,
-) -> S3Result<S3Response<GetBucketLocationOutput>> {
+pub async fn get_bucket_location(s3: &GranaryS3, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
     let principal = s3.principal(&req).await?;
     let record = s3.owned_bucket(&principal, &req.input.bucket).await?;
     // S3 reports us-east-1 as an empty constraint.
-    let constraint =
-        (record.region != "us-east-1").then(|| BucketLocationConstraint::from(record.region));
-    Ok(S3Response::new(GetBucketLocationOutput {
-        location_constraint: constraint,
-    }))
+    let constraint = (record.region != "us-east-1").then(|| BucketLocationConstraint::from(record.region));
+    Ok(S3Response::new(GetBucketLocationOutput { location_constraint: constraint }))
 }

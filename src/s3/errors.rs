@@ -30,18 +30,10 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
 pub fn to_s3(e: EngineError) -> S3Error {
     match e {
         EngineError::Meta(m) => meta_to_s3(m),
-        EngineError::TooLarge(max) => s3_error!(
-            EntityTooLarge,
-            "Your proposed upload exceeds the maximum allowed size of {max} bytes"
-        ),
+        EngineError::TooLarge(max) => s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size of {max} bytes"),
         // A body error may be s3s's own verdict (e.g. a bad aws-chunked signature): keep it.
-        EngineError::Body(err) => match err
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<S3Error>())
-        {
-            Some(s3) => {
-                S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("").to_owned())
-            }
+        EngineError::Body(err) => match err.get_ref().and_then(|inner| inner.downcast_ref::<S3Error>()) {
+            Some(s3) => S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("").to_owned()),
             None => s3_error!(IncompleteBody, "{err}"),
         },
         other => {

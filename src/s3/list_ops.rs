@@ -11,12 +11,7 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 /// S3's `encoding-type=url`: everything but unreserved characters and `/` is escaped.
-const KEY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
+const KEY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
 struct Encoder(bool);
 
@@ -25,10 +20,7 @@ impl Encoder {
         match encoding_type.map(EncodingType::as_str) {
             None => Ok(Self(false)),
             Some(EncodingType::URL) => Ok(Self(true)),
-            Some(other) => Err(s3_error!(
-                InvalidArgument,
-                "Invalid Encoding Method specified in Request: {other}"
-            )),
+            Some(other) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request: {other}")),
         }
     }
     fn enc(&self, s: String) -> String {
@@ -61,34 +53,16 @@ async fn page(
     max_keys: usize,
 ) -> S3Result<ListPage> {
     s3.owned_bucket(principal, bucket).await?;
-    let (b, p, d, a) = (
-        bucket.to_owned(),
-        prefix.to_owned(),
-        delimiter.map(str::to_owned),
-        start_after.map(str::to_owned),
-    );
+    let (b, p, d, a) = (bucket.to_owned(), prefix.to_owned(), delimiter.map(str::to_owned), start_after.map(str::to_owned));
     s3.engine
         .meta(move |db| {
-            list_page(
-                db,
-                &ListRequest {
-                    bucket: &b,
-                    prefix: &p,
-                    delimiter: d.as_deref(),
-                    start_after: a.as_deref(),
-                    max_keys,
-                },
-            )
+            list_page(db, &ListRequest { bucket: &b, prefix: &p, delimiter: d.as_deref(), start_after: a.as_deref(), max_keys })
         })
         .await
         .map_err(to_s3)
 }
 
-fn contents(
-    page: &mut ListPage,
-    enc: &Encoder,
-    owner: Option<&Owner>,
-) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn contents(page: &mut ListPage, enc: &Encoder, owner: Option<&Owner>) -> (Vec<Object>, Vec<CommonPrefix>) {
     let objects = std::mem::take(&mut page.objects)
         .into_iter()
         .map(|(key, r)| Object {
@@ -96,42 +70,23 @@ fn contents(
             size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
             e_tag: Some(ETag::Strong(r.etag)),
             last_modified: Some(timestamp_ms(r.last_modified_ms)),
-            storage_class: Some(ObjectStorageClass::from_static(
-                ObjectStorageClass::STANDARD,
-            )),
+            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
             owner: owner.cloned(),
             ..Default::default()
         })
         .collect();
-    let prefixes = std::mem::take(&mut page.common_prefixes)
-        .into_iter()
-        .map(|p| CommonPrefix {
-            prefix: Some(enc.enc(p)),
-        })
-        .collect();
+    let prefixes = std::mem::take(&mut page.common_prefixes).into_iter().map(|p| CommonPrefix { prefix: Some(enc.enc(p)) }).collect();
     (objects, prefixes)
 }
 
-pub async fn list_objects(
-    s3: &GranaryS3,
-    req: S3Request<ListObjectsInput>,
-) -> S3Result<S3Response<ListObjectsOutput>> {
+pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let enc = Encoder::new(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let marker = input.marker.clone().filter(|m| !m.is_empty());
-    let mut page = page(
-        s3,
-        &principal,
-        &input.bucket,
-        &prefix,
-        input.delimiter.as_deref(),
-        marker.as_deref(),
-        max,
-    )
-    .await?;
+    let mut page = page(s3, &principal, &input.bucket, &prefix, input.delimiter.as_deref(), marker.as_deref(), max).await?;
     let owner = owner_of(&principal);
     let (objects, prefixes) = contents(&mut page, &enc, Some(&owner));
     let next_marker = page.is_truncated.then(|| page.last.clone()).flatten();
@@ -157,24 +112,11 @@ fn encode_token(last: &str) -> String {
 fn decode_token(token: &str) -> S3Result<String> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
-        .map_err(|_| {
-            s3_error!(
-                InvalidArgument,
-                "The continuation token provided is incorrect"
-            )
-        })?;
-    String::from_utf8(raw).map_err(|_| {
-        s3_error!(
-            InvalidArgument,
-            "The continuation token provided is incorrect"
-        )
-    })
+        .map_err(|_| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))?;
+    String::from_utf8(raw).map_err(|_| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
 }
 
-pub async fn list_objects_v2(
-    s3: &GranaryS3,
-    req: S3Request<ListObjectsV2Input>,
-) -> S3Result<S3Response<ListObjectsV2Output>> {
+pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let enc = Encoder::new(input.encoding_type.as_ref())?;
@@ -185,26 +127,11 @@ pub async fn list_objects_v2(
         Some(token) => Some(decode_token(token)?),
         None => input.start_after.clone().filter(|s| !s.is_empty()),
     };
-    let mut page = page(
-        s3,
-        &principal,
-        &input.bucket,
-        &prefix,
-        input.delimiter.as_deref(),
-        after.as_deref(),
-        max,
-    )
-    .await?;
-    let owner = input
-        .fetch_owner
-        .unwrap_or(false)
-        .then(|| owner_of(&principal));
+    let mut page = page(s3, &principal, &input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max).await?;
+    let owner = input.fetch_owner.unwrap_or(false).then(|| owner_of(&principal));
     let (objects, prefixes) = contents(&mut page, &enc, owner.as_ref());
     let key_count = (objects.len() + prefixes.len()) as i32;
-    let next = page
-        .is_truncated
-        .then(|| page.last.as_deref().map(encode_token))
-        .flatten();
+    let next = page.is_truncated.then(|| page.last.as_deref().map(encode_token)).flatten();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(enc.enc(prefix)),

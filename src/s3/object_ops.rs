@@ -35,11 +35,7 @@ fn user_metadata(metadata: Option<Metadata>) -> S3Result<Vec<(String, String)>> 
     pairs.sort();
     let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > limits::USER_METADATA_MAX_BYTES {
-        return Err(s3_error!(
-            MetadataTooLarge,
-            "user metadata exceeds {} bytes",
-            limits::USER_METADATA_MAX_BYTES
-        ));
+        return Err(s3_error!(MetadataTooLarge, "user metadata exceeds {} bytes", limits::USER_METADATA_MAX_BYTES));
     }
     Ok(pairs)
 }
@@ -51,37 +47,24 @@ fn metadata_map(record: &ObjectRecord) -> Option<Metadata> {
 fn require_private_acl(acl: Option<&ObjectCannedACL>) -> S3Result<()> {
     match acl.map(ObjectCannedACL::as_str) {
         // The bucket owner is the only owner there is, so these two mean the same here.
-        None | Some(ObjectCannedACL::PRIVATE | ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL) => {
-            Ok(())
-        }
-        Some(_) => Err(s3_error!(
-            NotImplemented,
-            "only the canned ACL 'private' is supported"
-        )),
+        None | Some(ObjectCannedACL::PRIVATE | ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL) => Ok(()),
+        Some(_) => Err(s3_error!(NotImplemented, "only the canned ACL 'private' is supported")),
     }
 }
 
-pub async fn put_object(
-    s3: &GranaryS3,
-    req: S3Request<PutObjectInput>,
-) -> S3Result<S3Response<PutObjectOutput>> {
+pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     require_private_acl(input.acl.as_ref())?;
-    if input
-        .content_length
-        .is_some_and(|n| n < 0 || n as u64 > limits::PUT_OBJECT_SIZE_MAX_BYTES)
-    {
+    if input.content_length.is_some_and(|n| n < 0 || n as u64 > limits::PUT_OBJECT_SIZE_MAX_BYTES) {
         return Err(s3_error!(EntityTooLarge));
     }
     let expected_md5 = match &input.content_md5 {
         None => None,
         Some(b64) => {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|_| s3_error!(InvalidDigest))?;
+            let raw = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| s3_error!(InvalidDigest))?;
             Some(<[u8; 16]>::try_from(raw.as_slice()).map_err(|_| s3_error!(InvalidDigest))?)
         }
     };
@@ -95,27 +78,13 @@ pub async fn put_object(
         expires_ms: input.expires.as_ref().map(ms_of),
     };
 
-    let body = input.body.unwrap_or_else(|| {
-        StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-    });
-    let ingested = s3
-        .engine
-        .ingest(body, limits::PUT_OBJECT_SIZE_MAX_BYTES)
-        .await
-        .map_err(to_s3)?;
+    let body = input.body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+    let ingested = s3.engine.ingest(body, limits::PUT_OBJECT_SIZE_MAX_BYTES).await.map_err(to_s3)?;
     let (body, chunks, upload_id) = match ingested.body {
         IngestedBody::Inline(data) => (ObjectBody::Inline(data), Vec::new(), None),
         IngestedBody::Chunked { chunks, upload_id } => {
-            let count =
-                u32::try_from(chunks.len()).expect("chunk count bounded by the 5 GiB limit");
-            (
-                ObjectBody::Chunked {
-                    manifest_id: crate::meta::refs::new_upload_id(),
-                    chunk_count: count,
-                },
-                chunks,
-                Some(upload_id),
-            )
+            let count = u32::try_from(chunks.len()).expect("chunk count bounded by the 5 GiB limit");
+            (ObjectBody::Chunked { manifest_id: crate::meta::refs::new_upload_id(), chunk_count: count }, chunks, Some(upload_id))
         }
     };
     if expected_md5.is_some_and(|m| m != ingested.md5) {
@@ -124,31 +93,19 @@ pub async fn put_object(
         }
         return Err(s3_error!(BadDigest));
     }
-    let record = ObjectRecord {
-        size: ingested.size,
-        etag: hex::encode(ingested.md5),
-        last_modified_ms: now_ms(),
-        headers,
-        user_metadata,
-        body,
-    };
+    let record =
+        ObjectRecord { size: ingested.size, etag: hex::encode(ingested.md5), last_modified_ms: now_ms(), headers, user_metadata, body };
     let etag = etag_of(&record);
     let (bucket, key) = (input.bucket, input.key);
     let pins = upload_id.unwrap_or([0; 16]);
-    let committed = s3
-        .engine
-        .meta(move |db| objects::commit_put(db, &bucket, &key, &record, &chunks, &pins))
-        .await;
+    let committed = s3.engine.meta(move |db| objects::commit_put(db, &bucket, &key, &record, &chunks, &pins)).await;
     if let Err(e) = committed {
         if let Some(id) = upload_id {
             s3.engine.release(id).await;
         }
         return Err(to_s3(e));
     }
-    Ok(S3Response::new(PutObjectOutput {
-        e_tag: Some(etag),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(PutObjectOutput { e_tag: Some(etag), ..Default::default() }))
 }
 
 fn etag_matches(cond: &ETagCondition, record: &ObjectRecord) -> bool {
@@ -193,21 +150,12 @@ fn check_conditions(
     Ok(())
 }
 
-async fn load(
-    s3: &GranaryS3,
-    bucket: &str,
-    key: &str,
-    with_manifest: bool,
-) -> S3Result<(ObjectRecord, Vec<ChunkRef>)> {
+async fn load(s3: &GranaryS3, bucket: &str, key: &str, with_manifest: bool) -> S3Result<(ObjectRecord, Vec<ChunkRef>)> {
     let (b, k) = (bucket.to_owned(), key.to_owned());
     let found = if with_manifest {
-        s3.engine
-            .meta(move |db| objects::get_object_with_manifest(db, &b, &k))
-            .await
+        s3.engine.meta(move |db| objects::get_object_with_manifest(db, &b, &k)).await
     } else {
-        s3.engine
-            .meta(move |db| Ok(objects::get_object(db, &b, &k)?.map(|r| (r, Vec::new()))))
-            .await
+        s3.engine.meta(move |db| Ok(objects::get_object(db, &b, &k)?.map(|r| (r, Vec::new())))).await
     };
     found.map_err(to_s3)?.ok_or_else(|| s3_error!(NoSuchKey))
 }
@@ -216,10 +164,7 @@ fn expires_of(record: &ObjectRecord) -> Option<Timestamp> {
     record.headers.expires_ms.map(timestamp_ms)
 }
 
-pub async fn get_object(
-    s3: &GranaryS3,
-    req: S3Request<GetObjectInput>,
-) -> S3Result<S3Response<GetObjectOutput>> {
+pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_key(&input.key)?;
@@ -254,37 +199,22 @@ pub async fn get_object(
         e_tag: Some(etag_of(&record)),
         last_modified: Some(timestamp_ms(record.last_modified_ms)),
         metadata: metadata_map(&record),
-        content_type: input
-            .response_content_type
-            .or_else(|| h.content_type.clone()),
-        content_encoding: input
-            .response_content_encoding
-            .or_else(|| h.content_encoding.clone()),
-        content_disposition: input
-            .response_content_disposition
-            .or_else(|| h.content_disposition.clone()),
-        content_language: input
-            .response_content_language
-            .or_else(|| h.content_language.clone()),
-        cache_control: input
-            .response_cache_control
-            .or_else(|| h.cache_control.clone()),
+        content_type: input.response_content_type.or_else(|| h.content_type.clone()),
+        content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
+        content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
+        content_language: input.response_content_language.or_else(|| h.content_language.clone()),
+        cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
         expires: input.response_expires.or_else(|| expires_of(&record)),
         ..Default::default()
     };
     Ok(S3Response::new(output))
 }
 
-fn tokio_stream_of<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + Sync + 'static {
+fn tokio_stream_of<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send + Sync + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-pub async fn head_object(
-    s3: &GranaryS3,
-    req: S3Request<HeadObjectInput>,
-) -> S3Result<S3Response<HeadObjectOutput>> {
+pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_key(&input.key)?;
@@ -301,15 +231,7 @@ pub async fn head_object(
         None => (record.size, None),
         Some(r) => {
             let range = r.check(record.size).map_err(|_| s3_error!(InvalidRange))?;
-            (
-                range.end - range.start,
-                Some(format!(
-                    "bytes {}-{}/{}",
-                    range.start,
-                    range.end - 1,
-                    record.size
-                )),
-            )
+            (range.end - range.start, Some(format!("bytes {}-{}/{}", range.start, range.end - 1, record.size)))
         }
     };
     let h = &record.headers;
@@ -320,57 +242,34 @@ pub async fn head_object(
         e_tag: Some(etag_of(&record)),
         last_modified: Some(timestamp_ms(record.last_modified_ms)),
         metadata: metadata_map(&record),
-        content_type: input
-            .response_content_type
-            .or_else(|| h.content_type.clone()),
-        content_encoding: input
-            .response_content_encoding
-            .or_else(|| h.content_encoding.clone()),
-        content_disposition: input
-            .response_content_disposition
-            .or_else(|| h.content_disposition.clone()),
-        content_language: input
-            .response_content_language
-            .or_else(|| h.content_language.clone()),
-        cache_control: input
-            .response_cache_control
-            .or_else(|| h.cache_control.clone()),
+        content_type: input.response_content_type.or_else(|| h.content_type.clone()),
+        content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
+        content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
+        content_language: input.response_content_language.or_else(|| h.content_language.clone()),
+        cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
         expires: input.response_expires.or_else(|| expires_of(&record)),
         ..Default::default()
     };
     Ok(S3Response::new(output))
 }
 
-pub async fn delete_object(
-    s3: &GranaryS3,
-    req: S3Request<DeleteObjectInput>,
-) -> S3Result<S3Response<DeleteObjectOutput>> {
+pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     let (bucket, key) = (input.bucket, input.key);
-    s3.engine
-        .meta(move |db| objects::delete_object(db, &bucket, &key))
-        .await
-        .map_err(to_s3)?;
+    s3.engine.meta(move |db| objects::delete_object(db, &bucket, &key)).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 
-pub async fn delete_objects(
-    s3: &GranaryS3,
-    req: S3Request<DeleteObjectsInput>,
-) -> S3Result<S3Response<DeleteObjectsOutput>> {
+pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     s3.owned_bucket(&principal, &input.bucket).await?;
     let requested = input.delete.objects;
     if requested.is_empty() || requested.len() > limits::DELETE_OBJECTS_MAX_KEYS {
-        return Err(s3_error!(
-            MalformedXML,
-            "DeleteObjects takes 1 to {} keys",
-            limits::DELETE_OBJECTS_MAX_KEYS
-        ));
+        return Err(s3_error!(MalformedXML, "DeleteObjects takes 1 to {} keys", limits::DELETE_OBJECTS_MAX_KEYS));
     }
     let quiet = input.delete.quiet.unwrap_or(false);
     let mut deleted = Vec::new();
@@ -389,20 +288,11 @@ pub async fn delete_objects(
     }
     let bucket = input.bucket.clone();
     let keys = valid.clone();
-    let outcome = s3
-        .engine
-        .meta(move |db| objects::delete_objects(db, &bucket, &keys))
-        .await;
+    let outcome = s3.engine.meta(move |db| objects::delete_objects(db, &bucket, &keys)).await;
     match outcome {
         Ok(()) => {
             if !quiet {
-                deleted = valid
-                    .into_iter()
-                    .map(|k| DeletedObject {
-                        key: Some(k),
-                        ..Default::default()
-                    })
-                    .collect();
+                deleted = valid.into_iter().map(|k| DeletedObject { key: Some(k), ..Default::default() }).collect();
             }
         }
         Err(e) => {
@@ -417,30 +307,15 @@ pub async fn delete_objects(
             }
         }
     }
-    Ok(S3Response::new(DeleteObjectsOutput {
-        deleted: Some(deleted),
-        errors: Some(errors),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
 }
 
-pub async fn copy_object(
-    s3: &GranaryS3,
-    req: S3Request<CopyObjectInput>,
-) -> S3Result<S3Response<CopyObjectOutput>> {
+pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_key(&input.key)?;
-    let CopySource::Bucket {
-        bucket: src_bucket,
-        key: src_key,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "access-point copy sources are not supported"
-        ));
+    let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
+        return Err(s3_error!(NotImplemented, "access-point copy sources are not supported"));
     };
     if version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(s3_error!(NoSuchVersion));
@@ -448,19 +323,10 @@ pub async fn copy_object(
     s3.owned_bucket(&principal, src_bucket).await?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     require_private_acl(input.acl.as_ref())?;
-    let replace = match input
-        .metadata_directive
-        .as_ref()
-        .map(MetadataDirective::as_str)
-    {
+    let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
         None | Some(MetadataDirective::COPY) => false,
         Some(MetadataDirective::REPLACE) => true,
-        Some(other) => {
-            return Err(s3_error!(
-                InvalidArgument,
-                "unknown metadata directive {other}"
-            ))
-        }
+        Some(other) => return Err(s3_error!(InvalidArgument, "unknown metadata directive {other}")),
     };
     if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
         return Err(s3_error!(
@@ -481,13 +347,7 @@ pub async fn copy_object(
             input.copy_source_if_modified_since.as_ref(),
             input.copy_source_if_unmodified_since.as_ref(),
         )
-        .map_err(|e| {
-            if *e.code() == s3s::S3ErrorCode::NotModified {
-                s3_error!(PreconditionFailed)
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })?;
     }
     let metadata = if replace {
         CopyMetadata::Replace {
@@ -504,24 +364,9 @@ pub async fn copy_object(
     } else {
         CopyMetadata::Copy
     };
-    let (sb, sk, db_, dk) = (
-        src_bucket.to_string(),
-        src_key.to_string(),
-        input.bucket,
-        input.key,
-    );
-    let copy = s3
-        .engine
-        .meta(move |db| objects::copy_object(db, (&sb, &sk), (&db_, &dk), &metadata))
-        .await
-        .map_err(to_s3)?;
-    let result = CopyObjectResult {
-        e_tag: Some(etag_of(&copy)),
-        last_modified: Some(timestamp_ms(copy.last_modified_ms)),
-        ..Default::default()
-    };
-    Ok(S3Response::new(CopyObjectOutput {
-        copy_object_result: Some(result),
-        ..Default::default()
-    }))
+    let (sb, sk, db_, dk) = (src_bucket.to_string(), src_key.to_string(), input.bucket, input.key);
+    let copy = s3.engine.meta(move |db| objects::copy_object(db, (&sb, &sk), (&db_, &dk), &metadata)).await.map_err(to_s3)?;
+    let result =
+        CopyObjectResult { e_tag: Some(etag_of(&copy)), last_modified: Some(timestamp_ms(copy.last_modified_ms)), ..Default::default() };
+    Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
 }

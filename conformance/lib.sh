@@ -1,0 +1,196 @@
+# Sourced by the conformance scripts: starts and stops a real `granary serve`.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   start_granary            # exports GRANARY_ENDPOINT, GRANARY_PORT, GRANARY_DATA_DIR,
+#                            # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION
+#   ...
+#   fail "what went wrong"   # prints the message and the server log tail, exits 1
+#
+# The EXIT trap stops the server and removes the temporary directory. The binary is
+# $GRANARY_BIN, by default target/debug/granary of the clone this script lives in.
+
+set -euo pipefail
+
+CONFORMANCE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+GRANARY_BIN="${GRANARY_BIN:-$(dirname "$0")/../target/debug/granary}"
+case "$GRANARY_BIN" in
+    /*) ;;
+    *) GRANARY_BIN="$(cd "$(dirname "$GRANARY_BIN")" 2>/dev/null && pwd)/$(basename "$GRANARY_BIN")" ;;
+esac
+export GRANARY_BIN
+
+GRANARY_ROOT_AK="${GRANARY_ROOT_AK:-GRANARYCONFORMANCEAK}"
+GRANARY_ROOT_SK="${GRANARY_ROOT_SK:-conformance-secret-key-0123456789abcdefghij}"
+GRANARY_START_TIMEOUT="${GRANARY_START_TIMEOUT:-30}"
+
+# This environment may point every AWS SDK at a CA bundle; the gateway is plain HTTP
+# and some clients choke on the variable, so drop it for everything we run.
+unset AWS_CA_BUNDLE || true
+# Keep clients from reading the user's own configuration and credentials.
+export AWS_CONFIG_FILE=/dev/null
+export AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL || true
+
+GRANARY_PID=""
+GRANARY_WORK=""     # temp dir: data/, server.log, plus scratch space for the script
+GRANARY_LOG_FILE=""  # the server's stdout+stderr
+SCRIPT_NAME="$(basename "$0")"
+
+log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
+
+# fail MSG: report a mismatch loudly and exit non-zero (the EXIT trap cleans up).
+fail() {
+    printf '\n[%s] FAIL: %s\n' "$SCRIPT_NAME" "$*" >&2
+    if [ -n "$GRANARY_LOG_FILE" ] && [ -s "$GRANARY_LOG_FILE" ]; then
+        printf '[%s] --- last 30 lines of the server log (%s) ---\n' "$SCRIPT_NAME" "$GRANARY_LOG_FILE" >&2
+        tail -n 30 "$GRANARY_LOG_FILE" | sed 's/\x1b\[[0-9;]*m//g' >&2 || true
+        printf '[%s] --- end of server log ---\n' "$SCRIPT_NAME" >&2
+    fi
+    GRANARY_FAILED=1
+    exit 1
+}
+
+free_port() {
+    python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# A scratch directory inside the temp dir, removed on exit.
+scratch_dir() {
+    local d
+    d="$(mktemp -d "$GRANARY_WORK/scratch.XXXXXX")"
+    printf '%s\n' "$d"
+}
+
+_granary_cleanup() {
+    local rc=$?
+    stop_granary
+    if [ -n "$GRANARY_WORK" ] && [ -d "$GRANARY_WORK" ]; then
+        if [ "$rc" -ne 0 ] && [ -n "${GRANARY_KEEP_ON_FAIL:-}" ]; then
+            log "keeping $GRANARY_WORK for inspection"
+        else
+            rm -rf "$GRANARY_WORK"
+        fi
+    fi
+    if [ "$rc" -ne 0 ] && [ -z "${GRANARY_FAILED:-}" ]; then
+        printf '[%s] FAIL: a command failed (exit %s) outside an explicit check\n' "$SCRIPT_NAME" "$rc" >&2
+    fi
+    return "$rc"
+}
+
+# start_granary: start a server on a free port with a fresh data dir; wait until ready.
+start_granary() {
+    [ -x "$GRANARY_BIN" ] || {
+        # The binary may be relinked under us; give it a moment to reappear.
+        local i
+        for i in $(seq 1 30); do [ -x "$GRANARY_BIN" ] && break; sleep 1; done
+        [ -x "$GRANARY_BIN" ] || fail "granary binary not found at $GRANARY_BIN (build it or set GRANARY_BIN)"
+    }
+    if [ -z "$GRANARY_WORK" ]; then
+        GRANARY_WORK="$(mktemp -d "${TMPDIR:-/tmp}/granary-conf.XXXXXX")"
+        trap _granary_cleanup EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+    fi
+    export GRANARY_WORK
+    export GRANARY_DATA_DIR="$GRANARY_WORK/data"
+    GRANARY_LOG_FILE="$GRANARY_WORK/server.log"
+    export GRANARY_LOG_FILE
+    mkdir -p "$GRANARY_DATA_DIR"
+
+    local attempt port
+    for attempt in 1 2 3; do
+        port="$(free_port)"
+        : >"$GRANARY_LOG_FILE"
+        GRANARY_ROOT_ACCESS_KEY="$GRANARY_ROOT_AK" GRANARY_ROOT_SECRET_KEY="$GRANARY_ROOT_SK" \
+            "$GRANARY_BIN" serve --listen "127.0.0.1:$port" --data-dir "$GRANARY_DATA_DIR" "$@" \
+            >"$GRANARY_LOG_FILE" 2>&1 &
+        GRANARY_PID=$!
+        local waited=0
+        while :; do
+            if grep -q "granary listening on http://" "$GRANARY_LOG_FILE" 2>/dev/null; then
+                break
+            fi
+            if ! kill -0 "$GRANARY_PID" 2>/dev/null; then
+                wait "$GRANARY_PID" 2>/dev/null || true
+                GRANARY_PID=""
+                break
+            fi
+            if [ "$waited" -ge $((GRANARY_START_TIMEOUT * 10)) ]; then
+                fail "granary did not print its listening line within ${GRANARY_START_TIMEOUT}s"
+            fi
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        [ -n "$GRANARY_PID" ] && break
+        # Died before listening: maybe the port was taken in between; try another.
+        if grep -qi "address already in use" "$GRANARY_LOG_FILE"; then
+            continue
+        fi
+        fail "granary exited before listening"
+    done
+    [ -n "$GRANARY_PID" ] || fail "granary could not start (port races?)"
+
+    export GRANARY_PORT="$port"
+    export GRANARY_HOSTPORT="127.0.0.1:$port"
+    export GRANARY_ENDPOINT="http://127.0.0.1:$port"
+    export AWS_ACCESS_KEY_ID="$GRANARY_ROOT_AK"
+    export AWS_SECRET_ACCESS_KEY="$GRANARY_ROOT_SK"
+    export AWS_DEFAULT_REGION=us-east-1
+    export AWS_REGION=us-east-1
+    log "granary pid $GRANARY_PID at $GRANARY_ENDPOINT (data in $GRANARY_DATA_DIR)"
+}
+
+# stop_granary: SIGTERM the server and wait for it to exit (SIGKILL after 15 s).
+stop_granary() {
+    [ -n "$GRANARY_PID" ] || return 0
+    if kill -0 "$GRANARY_PID" 2>/dev/null; then
+        kill -TERM "$GRANARY_PID" 2>/dev/null || true
+        local i
+        for i in $(seq 1 150); do
+            kill -0 "$GRANARY_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$GRANARY_PID" 2>/dev/null; then
+            log "granary did not stop within 15s of SIGTERM; killing it"
+            kill -KILL "$GRANARY_PID" 2>/dev/null || true
+        fi
+    fi
+    wait "$GRANARY_PID" 2>/dev/null || true
+    GRANARY_PID=""
+}
+
+# granary_cli ARGS...: run an admin subcommand against the running server's data dir.
+granary_cli() {
+    "$GRANARY_BIN" "$@" --data-dir "$GRANARY_DATA_DIR"
+}
+
+# make_tree DIR: a small nested tree of files with varied sizes and names.
+make_tree() {
+    local root="$1"
+    mkdir -p "$root/a/b/c" "$root/d" "$root/e f"
+    printf 'hello\n' >"$root/top.txt"
+    head -c 1000 /dev/urandom >"$root/a/one.bin"
+    head -c 70000 /dev/urandom >"$root/a/b/two.bin"
+    printf 'deep\n' >"$root/a/b/c/three.txt"
+    : >"$root/d/empty"
+    head -c 12345 /dev/urandom >"$root/e f/with space.dat"
+}
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() {
+    [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+}
+
+# assert_contains HAYSTACK NEEDLE WHAT
+assert_contains() {
+    case "$1" in
+        *"$2"*) ;;
+        *) fail "$3: expected output to contain '$2'; got: $1" ;;
+    esac
+}

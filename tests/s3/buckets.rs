@@ -1,0 +1,68 @@
+use crate::common::*;
+use aws_sdk_s3::types::{BucketCannedAcl, BucketLocationConstraint, CreateBucketConfiguration, Permission};
+
+#[tokio::test]
+async fn bucket_lifecycle_and_errors() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("alpha").send().await.unwrap();
+    s3.create_bucket().bucket("beta").acl(BucketCannedAcl::Private).send().await.unwrap();
+    let names: Vec<_> = s3.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
+    assert_eq!(names, vec!["alpha", "beta"]);
+    s3.head_bucket().bucket("alpha").send().await.unwrap();
+
+    let e = s3.create_bucket().bucket("alpha").send().await.unwrap_err();
+    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+    let e = s3.create_bucket().bucket("Bad_Name").send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidBucketName");
+    let e = s3.create_bucket().bucket("ab").send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidBucketName");
+    let e = s3.create_bucket().bucket("gamma").acl(BucketCannedAcl::PublicRead).send().await.unwrap_err();
+    assert_eq!(code(&e), "NotImplemented");
+    let e = s3
+        .create_bucket()
+        .bucket("delta")
+        .create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::EuWest1).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidLocationConstraint");
+
+    let other = gw.user_client("mallory").await;
+    let e = other.create_bucket().bucket("alpha").send().await.unwrap_err();
+    assert_eq!(code(&e), "BucketAlreadyExists");
+    assert!(other.list_buckets().send().await.unwrap().buckets().is_empty(), "users see only their own buckets");
+
+    let loc = s3.get_bucket_location().bucket("alpha").send().await.unwrap();
+    assert!(loc.location_constraint().is_none() || loc.location_constraint().unwrap().as_str().is_empty(), "us-east-1 is reported empty");
+
+    s3.put_object().bucket("alpha").key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    let e = s3.delete_bucket().bucket("alpha").send().await.unwrap_err();
+    assert_eq!(code(&e), "BucketNotEmpty");
+    s3.delete_object().bucket("alpha").key("k").send().await.unwrap();
+    s3.delete_bucket().bucket("alpha").send().await.unwrap();
+    let e = s3.head_bucket().bucket("alpha").send().await.unwrap_err();
+    assert_eq!(status(&e), 404);
+    let e = s3.delete_bucket().bucket("alpha").send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn acls_report_the_owner_with_full_control() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("acl-bucket").send().await.unwrap();
+    let acl = s3.get_bucket_acl().bucket("acl-bucket").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some("admin"));
+    assert_eq!(acl.grants().len(), 1);
+    assert_eq!(acl.grants()[0].permission(), Some(&Permission::FullControl));
+    s3.put_bucket_acl().bucket("acl-bucket").acl(BucketCannedAcl::Private).send().await.unwrap();
+    let e = s3.put_bucket_acl().bucket("acl-bucket").acl(BucketCannedAcl::PublicReadWrite).send().await.unwrap_err();
+    assert_eq!(code(&e), "NotImplemented");
+
+    s3.put_object().bucket("acl-bucket").key("obj").body(b"x".to_vec().into()).send().await.unwrap();
+    let acl = s3.get_object_acl().bucket("acl-bucket").key("obj").send().await.unwrap();
+    assert_eq!(acl.grants()[0].permission(), Some(&Permission::FullControl));
+    let e = s3.get_object_acl().bucket("acl-bucket").key("missing").send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchKey");
+}

@@ -1,0 +1,104 @@
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::Client;
+use granary::config::ServeConfig;
+use granary::server::Server;
+use std::time::Duration;
+
+pub const ROOT_AK: &str = "ROOTACCESSKEY";
+pub const ROOT_SK: &str = "root-secret-key-for-tests";
+
+pub struct Gateway {
+    _server: Server,
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+}
+
+impl Gateway {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::for_data_dir(dir.path().to_path_buf());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.root_keys = Some((ROOT_AK.into(), ROOT_SK.into()));
+        tweak(&mut config);
+        let server = Server::start(config).await.unwrap();
+        let endpoint = format!("http://{}", server.addr);
+        Self { _server: server, dir, endpoint }
+    }
+
+    pub fn client(&self) -> Client {
+        client_for(&self.endpoint, ROOT_AK, ROOT_SK)
+    }
+
+    /// Creates another user through the admin path and returns a client for it.
+    pub async fn user_client(&self, name: &str) -> Client {
+        let ak = format!("AK{}", name.to_uppercase());
+        let sk = format!("{name}-secret-key");
+        let data_dir = self.dir.path().to_path_buf();
+        let req = granary::admin::AdminRequest::UserCreate {
+            name: name.into(),
+            display_name: None,
+            email: None,
+            access_key: Some(ak.clone()),
+            secret_key: Some(sk.clone()),
+        };
+        let resp = granary::admin::send(&data_dir, &req).await.unwrap().expect("the gateway serves the admin socket");
+        assert!(matches!(resp, granary::admin::AdminResponse::Key { .. }), "{resp:?}");
+        client_for(&self.endpoint, &ak, &sk)
+    }
+
+    pub fn chunk_bytes(&self) -> u64 {
+        granary::chunks::ChunkStore::open(&self.dir.path().join("chunks")).unwrap().disk_usage_bytes().unwrap()
+    }
+}
+
+pub fn client_for(endpoint: &str, ak: &str, sk: &str) -> Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(ak, sk, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut v = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut v);
+    v
+}
+
+/// The S3 error code of a failed SDK call.
+pub fn code<E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: &aws_sdk_s3::error::SdkError<E, R>,
+) -> String {
+    e.as_service_error().and_then(|s| s.code()).map(str::to_owned).unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// The HTTP status of a failed SDK call.
+pub fn status<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> u16 {
+    e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+pub async fn body_of(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// A plain HTTP/1.1 request over TCP (for anonymous and presigned requests).
+pub async fn raw_http(endpoint: &str, method: &str, path_and_query: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}

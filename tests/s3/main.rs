@@ -1,0 +1,9 @@
+//! In-process S3 tests: a real gateway on a loopback port, driven by the real aws-sdk-s3.
+
+mod auth;
+mod buckets;
+mod common;
+mod crash;
+mod dedup;
+mod listing;
+mod objects;
