@@ -411,6 +411,30 @@ class PutObjectTest(S3TestCase):
         self.assertEqual(got["Body"].read(), b"second!")
         self.assertEqual(got["Metadata"], {})
 
+    def test_default_content_type(self):
+        # S3 stores binary/octet-stream when a PUT carries no Content-Type.
+        S3.put_object(Bucket=self.bucket, Key="untyped", Body=b"no type given")
+        head = S3.head_object(Bucket=self.bucket, Key="untyped")
+        self.assertEqual(
+            head.get("ContentType"), "binary/octet-stream",
+            f"HEAD of an object PUT without Content-Type: {head['ResponseMetadata']['HTTPHeaders']}",
+        )
+
+    def test_transfer_manager_round_trip(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "src.bin"), os.path.join(d, "dst.bin")
+            data = os.urandom(6 * 1024 * 1024 + 11)  # below the 8 MiB multipart threshold
+            with open(src, "wb") as f:
+                f.write(data)
+            S3.upload_file(src, self.bucket, "transfer/six mib.bin", ExtraArgs={"Metadata": {"via": "upload_file"}})
+            S3.download_file(self.bucket, "transfer/six mib.bin", dst)
+            with open(dst, "rb") as f:
+                self.assertEqual(f.read(), data)
+            head = S3.head_object(Bucket=self.bucket, Key="transfer/six mib.bin")
+            self.assertEqual(head["ETag"], f'"{md5_hex(data)}"')
+            self.assertEqual(head["Metadata"], {"via": "upload_file"})
+
     def test_delete_missing_key_is_204(self):
         resp = S3.delete_object(Bucket=self.bucket, Key="never-was")
         self.assertEqual(resp["ResponseMetadata"]["HTTPStatusCode"], 204)

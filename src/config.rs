@@ -28,7 +28,7 @@ impl FileConfig {
             return Ok(Self::default());
         };
         let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()).into())
+        toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
     }
 }
 

@@ -70,6 +70,8 @@ fn check_age(started: Instant) -> KvResult<()> {
     Ok(())
 }
 
+type RangeItem<'a> = Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>;
+
 fn range_of<T: ReadableTable<&'static [u8], &'static [u8]>>(
     table: &T,
     begin: &[u8],
@@ -82,7 +84,7 @@ fn range_of<T: ReadableTable<&'static [u8], &'static [u8]>>(
     }
     let range = table.range::<&[u8]>(begin..end).map_err(storage)?;
     let mut out = Vec::new();
-    let mut push = |item: Result<(redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>), redb::StorageError>| -> KvResult<bool> {
+    let mut push = |item: RangeItem<'_>| -> KvResult<bool> {
         let (k, v) = item.map_err(storage)?;
         out.push((k.value().to_vec(), v.value().to_vec()));
         Ok(out.len() < limit)

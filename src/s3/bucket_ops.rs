@@ -37,7 +37,7 @@ pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) ->
     }
     let (name, owner, region) = (input.bucket.clone(), principal.user, s3.region.clone());
     s3.engine.meta(move |db| buckets::create_bucket(db, &name, &owner, &region)).await.map_err(to_s3)?;
-    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() }))
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
 }
 
 pub async fn head_bucket(s3: &GranaryS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
