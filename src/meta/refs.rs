@@ -209,3 +209,66 @@ pub fn gc_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
     let begin = Key::space("z").into_bytes();
     read(db, |t| Ok(t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?.len()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::redb_backend::RedbStore;
+
+    fn store() -> (tempfile::TempDir, RedbStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RedbStore::open(&dir.path().join("m.redb")).unwrap();
+        (dir, s)
+    }
+
+    fn count(db: &dyn KvStore, h: &ChunkHash) -> Option<RefCount> {
+        read(db, |t| read_refcount(t, h)).unwrap()
+    }
+
+    #[test]
+    fn collection_never_races_a_new_reference() {
+        let (_d, db) = store();
+        let h = ChunkHash::of(b"chunk");
+        let up1 = new_upload_id();
+        assert!(pin_chunk(&db, &up1, 0, &h).unwrap(), "first pin must write the file");
+        assert!(!pin_chunk(&db, &up1, 1, &h).unwrap(), "second pin finds a live chunk");
+        assert_eq!(count(&db, &h).unwrap().count, 2);
+        release_pins(&db, &up1).unwrap();
+        assert_eq!(count(&db, &h).unwrap().count, 0);
+        assert_eq!(gc_queue_len(&db).unwrap(), 1);
+
+        // Inside the grace period nothing is chosen.
+        assert!(begin_collect(&db, 60_000, now_ms()).unwrap().is_empty());
+        // A new reference during the grace period takes the chunk out of the queue.
+        let up2 = new_upload_id();
+        assert!(!pin_chunk(&db, &up2, 0, &h).unwrap());
+        assert_eq!(gc_queue_len(&db).unwrap(), 0);
+        release_pins(&db, &up2).unwrap();
+
+        // Past the grace period the collector claims it; a pin must now wait.
+        let chosen = begin_collect(&db, 0, now_ms() + 1).unwrap();
+        assert_eq!(chosen, vec![h]);
+        assert_eq!(count(&db, &h).unwrap().state, ChunkState::Collecting);
+        let up3 = new_upload_id();
+        assert!(matches!(pin_chunk(&db, &up3, 0, &h), Err(MetaError::ChunkBeingCollected)));
+        // A claimed chunk is claimed again after a crash between the two steps.
+        assert_eq!(begin_collect(&db, 0, now_ms() + 1).unwrap(), vec![h]);
+        finish_collect(&db, &chosen).unwrap();
+        assert_eq!(count(&db, &h), None);
+        assert_eq!(gc_queue_len(&db).unwrap(), 0);
+        assert!(pin_chunk(&db, &up3, 0, &h).unwrap(), "after collection the upload writes the file again");
+    }
+
+    #[test]
+    fn stale_pins_of_crashed_uploads_are_released() {
+        let (_d, db) = store();
+        let h = ChunkHash::of(b"abandoned");
+        let mut old = new_upload_id();
+        old[..8].copy_from_slice(&1_000u64.to_be_bytes()); // created in 1970
+        pin_chunk(&db, &old, 0, &h).unwrap();
+        let fresh = new_upload_id();
+        pin_chunk(&db, &fresh, 0, &h).unwrap();
+        assert_eq!(release_stale_pins(&db, 3_600_000).unwrap(), 1);
+        assert_eq!(count(&db, &h).unwrap().count, 1, "the live upload's pin stays");
+    }
+}
