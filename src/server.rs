@@ -92,7 +92,7 @@ impl Server {
         let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone()));
         builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
         if let Some(domain) = &config.domain {
-            builder.set_host(s3s::host::SingleDomain::new(domain).map_err(|e| format!("--domain {domain}: {e}"))?);
+            builder.set_host(crate::s3::host::VirtualHostDomain::new(domain).map_err(|e| format!("--domain: {e}"))?);
         }
         let service = builder.build();
 

@@ -54,7 +54,8 @@ pub fn list_objects(db: &dyn KvStore, req: &ListRequest<'_>) -> MetaResult<ListP
             let batch_len = batch.len();
             for (k, v) in batch {
                 let (key, _) = decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-                let common = delimiter.and_then(|d| key[req.prefix.len()..].find(d).map(|i| key[..req.prefix.len() + i + d.len()].to_owned()));
+                let common =
+                    delimiter.and_then(|d| key[req.prefix.len()..].find(d).map(|i| key[..req.prefix.len() + i + d.len()].to_owned()));
                 if let Some(cp) = common {
                     // Seek past every key under this common prefix.
                     begin = prefix_end(&space.clone().str_prefix(&cp));

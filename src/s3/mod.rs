@@ -6,6 +6,7 @@ pub mod acl_ops;
 pub mod auth;
 pub mod bucket_ops;
 pub mod errors;
+pub mod host;
 pub mod list_ops;
 pub mod object_ops;
 

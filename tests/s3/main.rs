@@ -7,3 +7,4 @@ mod crash;
 mod dedup;
 mod listing;
 mod objects;
+mod wire;

@@ -1,0 +1,109 @@
+//! Wire-level behaviour: aws-chunked uploads with trailing checksums, virtual-host style.
+
+use crate::common::*;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ChecksumAlgorithm;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A TCP proxy in front of the gateway that records what clients send.
+async fn recording_proxy(target: String) -> (String, Arc<Mutex<Vec<u8>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let upstream = tokio::net::TcpStream::connect(target.trim_start_matches("http://")).await.unwrap();
+            let (mut cr, mut cw) = client.into_split();
+            let (mut ur, mut uw) = upstream.into_split();
+            let seen = Arc::clone(&seen2);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 || uw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+                let _ = uw.shutdown().await;
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut ur, &mut cw).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn aws_chunked_uploads_with_trailing_checksums_are_accepted() {
+    let gw = Gateway::start().await;
+    let (proxy, seen) = recording_proxy(gw.endpoint.clone()).await;
+    let s3 = client_for(&proxy, ROOT_AK, ROOT_SK);
+    s3.create_bucket().bucket("trailers").send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, algo) in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Sha256].into_iter().enumerate() {
+        let data = random_bytes(300_000 + i, i as u64);
+        let path = dir.path().join(format!("f{i}"));
+        std::fs::write(&path, &data).unwrap();
+        let key = format!("k{i}");
+        s3.put_object()
+            .bucket("trailers")
+            .key(&key)
+            .checksum_algorithm(algo.clone())
+            .body(ByteStream::from_path(&path).await.unwrap())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{algo:?}: {e:?}"));
+        let got = s3.get_object().bucket("trailers").key(&key).send().await.unwrap();
+        assert!(body_of(got).await == data, "{algo:?} round trip");
+    }
+    let wire = String::from_utf8_lossy(&seen.lock().unwrap()).to_lowercase();
+    assert!(wire.contains("content-encoding: aws-chunked"), "the SDK sent aws-chunked bodies");
+    assert!(wire.contains("x-amz-trailer: x-amz-checksum-crc32c"), "with trailing checksums");
+    assert!(wire.contains("x-amz-checksum-sha256:"), "trailer values on the wire");
+}
+
+async fn raw_with_host(addr: &str, host: &str, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+}
+
+#[tokio::test]
+async fn virtual_host_style_requests_address_the_bucket_by_host() {
+    let gw = Gateway::start_with(|c| c.domain = Some("s3.granary.test".into())).await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("vhost").send().await.unwrap();
+    s3.put_object().bucket("vhost").key("dir/file.txt").body(b"virtual".to_vec().into()).send().await.unwrap();
+    let port = gw.endpoint.rsplit(':').next().unwrap().to_owned();
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://s3.granary.test:{port}"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(ROOT_AK, ROOT_SK, None, None, "t"))
+        .force_path_style(false)
+        .build();
+    let vs3 = aws_sdk_s3::Client::from_conf(conf);
+    let url = vs3
+        .get_object()
+        .bucket("vhost")
+        .key("dir/file.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let uri: http::Uri = url.uri().parse().unwrap();
+    assert_eq!(uri.host(), Some("vhost.s3.granary.test"));
+    let addr = gw.endpoint.trim_start_matches("http://");
+    let (status, body) = raw_with_host(addr, &format!("vhost.s3.granary.test:{port}"), uri.path_and_query().unwrap().as_str()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("virtual"));
+}
