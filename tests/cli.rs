@@ -1,0 +1,186 @@
+//! The `granary` binary: configuration sources, user administration on a stopped and on a
+//! running data directory, and draining on SIGTERM.
+
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::presigning::PresigningConfig;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_granary");
+
+fn granary(data_dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).arg("--data-dir").arg(data_dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn keys_from(output: &str) -> (String, String) {
+    let field = |name: &str| output.lines().find_map(|l| l.trim_start().strip_prefix(name)).unwrap().trim().to_owned();
+    (field("access key:"), field("secret key:"))
+}
+
+fn client(endpoint: &str, ak: &str, sk: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(ak, sk, None, None, "t"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+struct Running {
+    child: tokio::process::Child,
+    endpoint: String,
+    first_lines: Vec<String>,
+}
+
+async fn serve(args: &[&str], envs: &[(&str, &str)]) -> Running {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut first_lines = Vec::new();
+    let endpoint = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            first_lines.push(line.clone());
+            if let Some(rest) = line.strip_prefix("granary listening on ") {
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("exited before listening: {first_lines:?}");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Running { child, endpoint, first_lines }
+}
+
+#[tokio::test]
+async fn users_are_managed_offline_and_online() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = granary(dir.path(), &["user", "create", "alice", "--display-name", "Alice A", "--email", "a@example.com"]);
+    assert!(ok, "{out}");
+    let (alice_ak, alice_sk) = keys_from(&out);
+    assert_eq!(alice_ak.len(), 20);
+    let (ok, out) = granary(dir.path(), &["user", "create", "alice"]);
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let (ok, out) = granary(dir.path(), &["user", "create", "carol", "--access-key", "CAROLKEY1"]);
+    assert!(!ok, "an access key needs its secret: {out}");
+
+    // A data directory with users gets no generated admin.
+    let data = dir.path().to_str().unwrap();
+    let mut gw = serve(&["--listen", "127.0.0.1:0", "--data-dir", data], &[]).await;
+    assert!(!gw.first_lines.iter().any(|l| l.contains("Created admin")), "{:?}", gw.first_lines);
+
+    let alice = client(&gw.endpoint, &alice_ak, &alice_sk);
+    alice.create_bucket().bucket("alices").send().await.unwrap();
+
+    // While serving: through the admin socket, effective at once.
+    let (ok, out) = granary(dir.path(), &["user", "create", "bob", "--access-key", "BOBKEY0001", "--secret-key", "bob-secret-1"]);
+    assert!(ok, "{out}");
+    let bob = client(&gw.endpoint, "BOBKEY0001", "bob-secret-1");
+    bob.create_bucket().bucket("bobs").send().await.unwrap();
+    let e = bob.list_objects_v2().bucket("alices").send().await.unwrap_err();
+    assert_eq!(e.as_service_error().and_then(aws_sdk_s3::error::ProvideErrorMetadata::code), Some("AccessDenied"));
+
+    let (ok, out) = granary(dir.path(), &["key", "create", "bob"]);
+    assert!(ok, "{out}");
+    let (ak2, sk2) = keys_from(&out);
+    client(&gw.endpoint, &ak2, &sk2).head_bucket().bucket("bobs").send().await.unwrap();
+    let (ok, out) = granary(dir.path(), &["key", "delete", &ak2]);
+    assert!(ok, "{out}");
+    assert!(client(&gw.endpoint, &ak2, &sk2).head_bucket().bucket("bobs").send().await.is_err());
+
+    let (ok, out) = granary(dir.path(), &["user", "list"]);
+    assert!(ok && out.contains("alice") && out.contains("Alice A") && out.contains("a@example.com") && out.contains("BOBKEY0001"), "{out}");
+
+    Command::new("kill").args(["-TERM", &gw.child.id().unwrap().to_string()]).status().unwrap();
+    assert!(gw.child.wait().await.unwrap().success());
+    assert!(!dir.path().join("admin.sock").exists(), "the socket is removed on shutdown");
+    // Stopped again: the offline path works on the same data.
+    let (ok, out) = granary(dir.path(), &["user", "list"]);
+    assert!(ok && out.contains("bob"), "{out}");
+}
+
+#[tokio::test]
+async fn config_file_env_and_flags_combine() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("granary.toml");
+    let data = dir.path().join("from-config");
+    std::fs::write(&config, format!("listen = \"127.0.0.1:0\"\nregion = \"eu-test-1\"\ndata_dir = \"{}\"\n", data.display())).unwrap();
+    let gw = serve(
+        &["--config", config.to_str().unwrap()],
+        &[("GRANARY_ROOT_ACCESS_KEY", "ROOTKEY123"), ("GRANARY_ROOT_SECRET_KEY", "root-secret-123"), ("GRANARY_REGION", "eu-env-2")],
+    )
+    .await;
+    assert!(data.join("meta.redb").exists(), "data_dir from the config file");
+    assert!(gw.first_lines.iter().any(|l| l.contains("Created admin user 'admin'")));
+    let s3 = client(&gw.endpoint, "ROOTKEY123", "root-secret-123");
+    s3.create_bucket().bucket("where").send().await.unwrap();
+    let loc = s3.get_bucket_location().bucket("where").send().await.unwrap();
+    assert_eq!(loc.location_constraint().map(|c| c.as_str()), Some("eu-env-2"), "environment beats the config file");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = 5\n").unwrap();
+    let (ok, out) = granary(dir.path(), &["serve", "--config", bad.to_str().unwrap()]);
+    assert!(!ok && out.contains("bad.toml"), "{out}");
+}
+
+#[tokio::test]
+async fn generated_admin_keys_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let mut gw = serve(&["--listen", "127.0.0.1:0", "--data-dir", data], &[]).await;
+    let text = gw.first_lines.join("\n");
+    let (ak, sk) = keys_from(&text);
+    client(&gw.endpoint, &ak, &sk).list_buckets().send().await.unwrap();
+    Command::new("kill").args(["-TERM", &gw.child.id().unwrap().to_string()]).status().unwrap();
+    assert!(gw.child.wait().await.unwrap().success());
+    let gw2 = serve(&["--listen", "127.0.0.1:0", "--data-dir", data], &[]).await;
+    assert!(!gw2.first_lines.iter().any(|l| l.contains("secret key")), "{:?}", gw2.first_lines);
+}
+
+#[tokio::test]
+async fn sigterm_drains_an_in_flight_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let envs = [("GRANARY_ROOT_ACCESS_KEY", "ROOTKEY123"), ("GRANARY_ROOT_SECRET_KEY", "root-secret-123")];
+    let mut gw = serve(&["--listen", "127.0.0.1:0", "--data-dir", data], &envs).await;
+    let s3 = client(&gw.endpoint, "ROOTKEY123", "root-secret-123");
+    s3.create_bucket().bucket("drain").send().await.unwrap();
+    let body = vec![7u8; 2 * 1024 * 1024];
+    let url = s3
+        .put_object()
+        .bucket("drain")
+        .key("slow")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let path = url.uri().trim_start_matches(&gw.endpoint).to_owned();
+    let host = gw.endpoint.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body[..1024 * 1024]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Command::new("kill").args(["-TERM", &gw.child.id().unwrap().to_string()]).status().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    conn.write_all(&body[1024 * 1024..]).await.unwrap();
+    let mut reply = Vec::new();
+    conn.read_to_end(&mut reply).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "the in-flight upload completes: {reply}");
+    assert!(gw.child.wait().await.unwrap().success(), "clean exit after draining");
+
+    let gw = serve(&["--listen", "127.0.0.1:0", "--data-dir", data], &envs).await;
+    let s3 = client(&gw.endpoint, "ROOTKEY123", "root-secret-123");
+    let got = s3.get_object().bucket("drain").key("slow").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().len(), body.len());
+}
