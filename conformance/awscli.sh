@@ -141,9 +141,15 @@ expect_error AccessDenied "bob lists admin's bucket" bob s3api list-objects-v2 -
 expect_error AccessDenied "bob reads admin's object" bob s3api get-object --bucket "$B" --key meta.txt "$W/bob.out"
 expect_error AccessDenied "bob writes into admin's bucket" bob s3api put-object --bucket "$B" --key bob.txt --body "$W/meta.txt"
 expect_error AccessDenied "bob deletes admin's object" bob s3api delete-object --bucket "$B" --key meta.txt
+expect_error AccessDenied "bob deletes admin's bucket" bob s3api delete-bucket --bucket "$B"
+expect_error AccessDenied "bob reads admin's bucket ACL" bob s3api get-bucket-acl --bucket "$B"
+expect_error 403 "bob heads admin's bucket" bob s3api head-bucket --bucket "$B"
 expect_error BucketAlreadyExists "bob creates admin's bucket name" bob s3api create-bucket --bucket "$B"
 run_ok "bob makes his own bucket" bob s3 mb s3://conf-bob
 run_ok "bob puts into his bucket" bob s3 cp "$W/meta.txt" s3://conf-bob/x.txt
+expect_error AccessDenied "bob copies admin's object into his bucket" \
+    bob s3api copy-object --bucket conf-bob --key stolen.txt --copy-source "$B/meta.txt"
+expect_error AccessDenied "admin reads bob's object" awsc s3api get-object --bucket conf-bob --key x.txt "$W/admin.out"
 run_ok "admin lists buckets" awsc s3api list-buckets
 assert_eq "$(json 'sorted(b["Name"] for b in d["Buckets"])' <<<"$OUT")" "['$B', '$B2']" "admin sees only its own buckets"
 
@@ -188,4 +194,4 @@ run_ok "ls after rb" awsc s3 ls
 assert_eq "$OUT" "" "no buckets left after rb"
 expect_error NoSuchBucket "head-bucket after rb" awsc s3api get-bucket-location --bucket "$B"
 
-log "PASS"
+finish_granary

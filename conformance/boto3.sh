@@ -4,4 +4,4 @@
 source "$(dirname "$0")/lib.sh"
 start_granary
 python3 "$CONFORMANCE_DIR/boto3_test.py" "$@" || fail "boto3_test.py reported failures (see above)"
-log "PASS"
+finish_granary

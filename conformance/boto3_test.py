@@ -79,15 +79,18 @@ class S3TestCase(unittest.TestCase):
 
     def assertClientError(self, code, status, fn, *args, **kwargs):
         """fn(*args, **kwargs) must raise ClientError with this code and HTTP status."""
-        with self.assertRaises(ClientError, msg=f"expected {code} ({status})") as cm:
-            fn(*args, **kwargs)
-        err = cm.exception.response.get("Error", {})
-        got_status = cm.exception.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        self.assertEqual(
-            (err.get("Code"), got_status), (code, status),
-            f"wrong error: {cm.exception.response}",
+        try:
+            resp = fn(*args, **kwargs)
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            self.assertEqual((err.get("Code"), got_status), (code, status), f"wrong error: {e.response}")
+            return e
+        meta = resp.get("ResponseMetadata", {}) if isinstance(resp, dict) else {}
+        self.fail(
+            f"expected error {code} ({status}), but {getattr(fn, '__name__', fn)} succeeded: "
+            f"HTTP {meta.get('HTTPStatusCode')} {meta.get('HTTPHeaders')}"
         )
-        return cm.exception
 
 
 class PresignedTest(S3TestCase):
@@ -435,6 +438,31 @@ class PutObjectTest(S3TestCase):
             self.assertEqual(head["ETag"], f'"{md5_hex(data)}"')
             self.assertEqual(head["Metadata"], {"via": "upload_file"})
 
+    def test_early_error_keeps_connection_usable(self):
+        # botocore sends PutObject with "Expect: 100-continue" and, on an early final
+        # response, does not send the body and reuses the connection. The next request on
+        # that connection must still be understood (the server has to close the connection
+        # or otherwise not swallow the next request as the unsent body).
+        one = boto3.client(
+            "s3", endpoint_url=ENDPOINT, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+            config=CONFIG.merge(Config(max_pool_connections=1)),
+        )
+        outcomes = []
+        for i in range(100):
+            try:
+                one.put_object(Bucket=self.bucket, Key="early", Body=b"payload", ContentMD5="notbase64md5")
+                outcomes.append("malformed digest accepted")
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "InvalidDigest":
+                    outcomes.append(f"first: {e.response['Error']['Code']}")
+            try:
+                one.put_object(Bucket=self.bucket, Key="after-early", Body=b"fine")
+            except Exception as e:  # noqa: BLE001 - report whatever broke
+                code = e.response["Error"]["Code"] if isinstance(e, ClientError) else type(e).__name__
+                outcomes.append(f"next request on the connection: {code}")
+        self.assertEqual(outcomes, [], f"{len(outcomes)} of 100 requests following an early-rejected PUT failed")
+
     def test_delete_missing_key_is_204(self):
         resp = S3.delete_object(Bucket=self.bucket, Key="never-was")
         self.assertEqual(resp["ResponseMetadata"]["HTTPStatusCode"], 204)
@@ -479,6 +507,75 @@ class BucketTest(unittest.TestCase):
             self.assertIn(bucket, names)
         finally:
             S3.delete_bucket(Bucket=bucket)
+
+
+class AclTest(S3TestCase):
+    """Granary's model: the owner has FULL_CONTROL and nobody else has anything; the canned
+    ACL 'private' is accepted and anything else is NotImplemented, never silently ignored."""
+
+    tag = "acl"
+    ALL_USERS = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+
+    def check_owner_only(self, resp):
+        owner = resp["Owner"]
+        self.assertTrue(owner.get("ID"), resp)
+        self.assertEqual(len(resp["Grants"]), 1, resp)
+        grant = resp["Grants"][0]
+        self.assertEqual(grant["Permission"], "FULL_CONTROL")
+        self.assertEqual(grant["Grantee"]["Type"], "CanonicalUser")
+        self.assertEqual(grant["Grantee"]["ID"], owner["ID"])
+
+    def test_bucket_acl(self):
+        self.check_owner_only(S3.get_bucket_acl(Bucket=self.bucket))
+        S3.put_bucket_acl(Bucket=self.bucket, ACL="private")
+        self.assertClientError("NotImplemented", 501, S3.put_bucket_acl, Bucket=self.bucket, ACL="public-read")
+        self.assertClientError("NotImplemented", 501, S3.put_bucket_acl, Bucket=self.bucket, GrantRead=self.ALL_USERS)
+        self.check_owner_only(S3.get_bucket_acl(Bucket=self.bucket))
+
+    def test_bucket_acl_acp_grants_not_ignored(self):
+        for header in ("GrantReadACP", "GrantWriteACP"):
+            with self.subTest(f"PutBucketAcl with {header}"):
+                self.assertClientError(
+                    "NotImplemented", 501, S3.put_bucket_acl, Bucket=self.bucket, **{header: self.ALL_USERS},
+                )
+
+    def test_object_acl(self):
+        S3.put_object(Bucket=self.bucket, Key="acl-obj", Body=b"x")
+        self.check_owner_only(S3.get_object_acl(Bucket=self.bucket, Key="acl-obj"))
+        S3.put_object_acl(Bucket=self.bucket, Key="acl-obj", ACL="private")
+        self.assertClientError("NotImplemented", 501, S3.put_object_acl, Bucket=self.bucket, Key="acl-obj", ACL="public-read")
+        self.assertClientError("NoSuchKey", 404, S3.get_object_acl, Bucket=self.bucket, Key="no-such-obj")
+        S3.put_object(Bucket=self.bucket, Key="acl-private", Body=b"x", ACL="private")
+        self.assertClientError("NotImplemented", 501, S3.put_object, Bucket=self.bucket, Key="acl-pub", Body=b"x", ACL="public-read")
+
+    def test_object_grant_headers_not_ignored(self):
+        S3.put_object(Bucket=self.bucket, Key="acl-src", Body=b"x")
+        with self.subTest("PutObject with GrantRead"):
+            self.assertClientError(
+                "NotImplemented", 501, S3.put_object, Bucket=self.bucket, Key="grant-read", Body=b"x",
+                GrantRead=self.ALL_USERS,
+            )
+        with self.subTest("CopyObject with GrantRead"):
+            self.assertClientError(
+                "NotImplemented", 501, S3.copy_object, Bucket=self.bucket, Key="grant-copy",
+                CopySource={"Bucket": self.bucket, "Key": "acl-src"}, GrantRead=self.ALL_USERS,
+            )
+        for header in ("GrantReadACP", "GrantWriteACP"):
+            with self.subTest(f"PutObjectAcl with {header}"):
+                self.assertClientError(
+                    "NotImplemented", 501, S3.put_object_acl, Bucket=self.bucket, Key="acl-src",
+                    **{header: self.ALL_USERS},
+                )
+
+    def test_create_bucket_grant_not_ignored(self):
+        name = f"conf-aclgrant-{uuid.uuid4().hex[:8]}"
+        try:
+            self.assertClientError("NotImplemented", 501, S3.create_bucket, Bucket=name, GrantRead=self.ALL_USERS)
+        finally:
+            try:
+                S3.delete_bucket(Bucket=name)
+            except ClientError:
+                pass
 
 
 class ListingTest(S3TestCase):

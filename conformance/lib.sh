@@ -32,6 +32,7 @@ export AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL || true
 
 GRANARY_PID=""
+GRANARY_EXIT_STATUS=0
 GRANARY_WORK=""     # temp dir: data/, server.log, plus scratch space for the script
 GRANARY_LOG_FILE=""  # the server's stdout+stderr
 SCRIPT_NAME="$(basename "$0")"
@@ -161,8 +162,23 @@ stop_granary() {
             kill -KILL "$GRANARY_PID" 2>/dev/null || true
         fi
     fi
-    wait "$GRANARY_PID" 2>/dev/null || true
+    GRANARY_EXIT_STATUS=0
+    wait "$GRANARY_PID" 2>/dev/null || GRANARY_EXIT_STATUS=$?
     GRANARY_PID=""
+}
+
+# finish_granary: end of a passing script. Stops the server with SIGTERM and checks that
+# it shut down cleanly (exit status 0, no panic in its log), then prints PASS.
+finish_granary() {
+    local pid="$GRANARY_PID"
+    [ -n "$pid" ] || fail "finish_granary: no server running"
+    kill -0 "$pid" 2>/dev/null || fail "granary (pid $pid) died during the run"
+    stop_granary
+    [ "$GRANARY_EXIT_STATUS" -eq 0 ] || fail "granary exited with status $GRANARY_EXIT_STATUS after SIGTERM"
+    if grep -q "panicked" "$GRANARY_LOG_FILE"; then
+        fail "the server log shows a panic: $(grep -m1 -A3 panicked "$GRANARY_LOG_FILE")"
+    fi
+    log "PASS"
 }
 
 # granary_cli ARGS...: run an admin subcommand against the running server's data dir.

@@ -116,4 +116,4 @@ run_ok "purge" rc purge "G:$B"
 run_ok "lsd after purge" rc lsd G:
 case "$OUT" in *" $B"*) fail "bucket still listed after purge: $OUT" ;; esac
 
-log "PASS"
+finish_granary

@@ -109,4 +109,4 @@ run_ok "rb recursive" s3 rb --recursive --force "s3://$B"
 run_ok "ls after rb" s3 ls
 assert_eq "$OUT" "" "no buckets left"
 
-log "PASS"
+finish_granary

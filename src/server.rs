@@ -7,7 +7,7 @@ use crate::chunks::ChunkStore;
 use crate::config::ServeConfig;
 use crate::engine::collector::Collector;
 use crate::engine::Engine;
-use crate::kv::redb_backend::RedbStore;
+use crate::kv::fjall_backend::FjallStore;
 use crate::kv::KvStore;
 use crate::limits;
 use crate::meta::users::{self, NewUser};
@@ -32,7 +32,7 @@ pub struct Stores {
 
 pub fn open_stores(data_dir: &std::path::Path) -> Result<Stores, String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
-    let db = RedbStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
+    let db = FjallStore::open(&data_dir.join("meta")).map_err(|e| match e {
         crate::kv::KvError::Storage(m) if m.contains("already open") || m.contains("lock") => {
             format!("{}: the metadata store is in use by another process (is a gateway running?)", data_dir.display())
         }

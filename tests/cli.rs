@@ -120,7 +120,7 @@ async fn config_file_env_and_flags_combine() {
         &[("GRANARY_ROOT_ACCESS_KEY", "ROOTKEY123"), ("GRANARY_ROOT_SECRET_KEY", "root-secret-123"), ("GRANARY_REGION", "eu-env-2")],
     )
     .await;
-    assert!(data.join("meta.redb").exists(), "data_dir from the config file");
+    assert!(data.join("meta").exists(), "data_dir from the config file");
     assert!(gw.first_lines.iter().any(|l| l.contains("Created admin user 'admin'")));
     let s3 = client(&gw.endpoint, "ROOTKEY123", "root-secret-123");
     s3.create_bucket().bucket("where").send().await.unwrap();

@@ -2,20 +2,20 @@
 
 use granary::kv::conformance::CHECKS;
 use granary::kv::faulty::FaultyStore;
-use granary::kv::redb_backend::RedbStore;
+use granary::kv::fjall_backend::FjallStore;
 use granary::kv::{transact, KvError, KvStore};
 
-fn fresh_redb() -> (tempfile::TempDir, RedbStore) {
+fn fresh_fjall() -> (tempfile::TempDir, FjallStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(&dir.path().join("meta.redb")).unwrap();
+    let store = FjallStore::open(&dir.path().join("meta")).unwrap();
     (dir, store)
 }
 
 #[test]
-fn redb_passes_the_suite() {
+fn fjall_passes_the_suite() {
     for (name, check) in CHECKS {
-        let (_dir, store) = fresh_redb();
-        eprintln!("redb: {name}");
+        let (_dir, store) = fresh_fjall();
+        eprintln!("fjall: {name}");
         check(&store);
     }
 }
@@ -23,8 +23,8 @@ fn redb_passes_the_suite() {
 #[test]
 fn fault_injecting_wrapper_passes_the_suite() {
     for (name, check) in CHECKS {
-        let (_dir, store) = fresh_redb();
-        eprintln!("faulty(redb): {name}");
+        let (_dir, store) = fresh_fjall();
+        eprintln!("faulty(fjall): {name}");
         check(&FaultyStore::new(store));
     }
 }
@@ -42,7 +42,7 @@ fn foundationdb_suite_runs_only_with_a_cluster() {
 
 #[test]
 fn transact_retries_conflicts_and_surfaces_other_errors() {
-    let (_dir, store) = fresh_redb();
+    let (_dir, store) = fresh_fjall();
     let store = FaultyStore::new(store);
     store.fail_commit_in(1, KvError::Conflict);
     let mut runs = 0;
@@ -61,7 +61,7 @@ fn commit_unknown_result_reruns_a_body_that_already_applied() {
     // FoundationDB may report commit_unknown_result for a commit that landed; `transact`
     // retries, so a blind increment applies twice. This test pins down that behaviour:
     // mutations above the seam must be idempotent (issue 8 adds request ids for that).
-    let (_dir, store) = fresh_redb();
+    let (_dir, store) = fresh_fjall();
     let store = FaultyStore::new(store);
     store.fail_commit_in(1, KvError::CommitUnknownResult);
     transact(&store, |t| t.atomic_add(b"n", 1)).unwrap();

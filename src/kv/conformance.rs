@@ -16,6 +16,8 @@ pub const CHECKS: &[Check] = &[
     ("read_your_writes_and_abort", read_your_writes_and_abort),
     ("limits", limits_enforced),
     ("read_only_snapshot", read_only_snapshot),
+    ("concurrent_read_modify_write_is_serializable", concurrent_read_modify_write_is_serializable),
+    ("range_reads_conflict_with_inserts_into_the_range", range_reads_conflict_with_inserts_into_the_range),
 ];
 
 fn k(s: &str) -> Vec<u8> {
@@ -142,4 +144,43 @@ fn read_only_snapshot(db: &dyn KvStore) {
     transact(db, |t| t.set(b"snap", b"2")).unwrap();
     assert_eq!(snapshot.get(b"snap").unwrap(), Some(k("1")), "a snapshot does not see later commits");
     assert_eq!(snapshot.set(b"snap", b"3"), Err(KvError::ReadOnly));
+}
+
+/// Lost updates are impossible: many threads increment one counter with get + set.
+fn concurrent_read_modify_write_is_serializable(db: &dyn KvStore) {
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 25;
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..ROUNDS {
+                    transact(db, |t| {
+                        let n = decode_counter(t.get(b"rmw")?.as_deref());
+                        t.set(b"rmw", &(n + 1).to_le_bytes())
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let v = read(db, |t| t.get(b"rmw")).unwrap();
+    assert_eq!(decode_counter(v.as_deref()), (THREADS * ROUNDS) as i64);
+}
+
+/// A transaction that read a range cannot commit if another inserted into it meanwhile
+/// (no phantoms): "insert if the bucket is empty" stays correct under concurrency.
+fn range_reads_conflict_with_inserts_into_the_range(db: &dyn KvStore) {
+    let mut first = db.begin().unwrap();
+    assert!(first.get_range(b"ph/", b"ph0", 10, false).unwrap().is_empty());
+    first.set(b"ph-guard", b"empty-seen").unwrap();
+    let mut second = db.begin().unwrap();
+    second.set(b"ph/x", b"1").unwrap();
+    second.commit().unwrap();
+    // Serializable backends either blocked `second` until `first` finished (single writer)
+    // or must reject `first` now.
+    match first.commit() {
+        Err(KvError::Conflict) => {}
+        Ok(()) => panic!("a transaction committed after a concurrent insert into a range it read"),
+        Err(other) => panic!("unexpected {other:?}"),
+    }
 }

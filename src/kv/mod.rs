@@ -6,7 +6,7 @@
 
 pub mod conformance;
 pub mod faulty;
-pub mod redb_backend;
+pub mod fjall_backend;
 
 use crate::limits;
 

@@ -93,13 +93,13 @@ pub fn list_objects(db: &dyn KvStore, req: &ListRequest<'_>) -> MetaResult<ListP
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::redb_backend::RedbStore;
+    use crate::kv::fjall_backend::FjallStore;
     use crate::kv::{transact, KvCommit, KvError, KvPair, KvResult, KvTxn};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts the rows a listing reads, to show its cost does not grow with the bucket.
     struct CountingStore {
-        inner: RedbStore,
+        inner: FjallStore,
         rows_read: AtomicUsize,
     }
 
@@ -149,7 +149,7 @@ mod tests {
 
     fn bucket_of(keys: usize) -> (tempfile::TempDir, CountingStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = CountingStore { inner: RedbStore::open(&dir.path().join("m.redb")).unwrap(), rows_read: AtomicUsize::new(0) };
+        let store = CountingStore { inner: FjallStore::open(&dir.path().join("meta")).unwrap(), rows_read: AtomicUsize::new(0) };
         let record = crate::meta::codec::encode(&ObjectRecord {
             size: 0,
             etag: String::new(),

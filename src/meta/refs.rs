@@ -213,11 +213,11 @@ pub fn gc_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::redb_backend::RedbStore;
+    use crate::kv::fjall_backend::FjallStore;
 
-    fn store() -> (tempfile::TempDir, RedbStore) {
+    fn store() -> (tempfile::TempDir, FjallStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = RedbStore::open(&dir.path().join("m.redb")).unwrap();
+        let s = FjallStore::open(&dir.path().join("meta")).unwrap();
         (dir, s)
     }
 

@@ -1,0 +1,250 @@
+//! Embedded metadata backend on fjall: a pure-Rust LSM-tree with optimistic, serializable
+//! transactions (read sets, including ranges, are checked for conflicts at commit) and a
+//! journal fsynced on every commit. Like FoundationDB, concurrent transactions run in
+//! parallel and a conflicting one fails with a retryable `Conflict`, so the retry path above
+//! the seam is exercised here too. Why fjall and not redb: ARCHITECTURE.md.
+//!
+//! It enforces FoundationDB's limits (see `limits`) so code that passes here fits FDB.
+
+use super::{check_key, check_value, KvCommit, KvError, KvPair, KvResult, KvStore, KvTxn};
+use crate::limits;
+use fjall::{KeyspaceCreateOptions, OptimisticTxDatabase, OptimisticTxKeyspace, OptimisticWriteTx, PersistMode, Readable};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where the last commit version handed out for versionstamps is kept.
+const COMMIT_VERSION_KEY: &[u8] = b"commit_version";
+
+pub struct FjallStore {
+    db: OptimisticTxDatabase,
+    kv: OptimisticTxKeyspace,
+    meta: OptimisticTxKeyspace,
+    /// Versionstamps must follow commit order: transactions that write stamped keys take
+    /// this lock around stamp allocation and commit. It holds the last version used.
+    stamp_lock: Arc<Mutex<u64>>,
+    /// Set when a commit failed in storage: the journal's state is then unknown and we
+    /// refuse further writes (the redb/TigerBeetle rule after an fsync error).
+    poisoned: Arc<AtomicBool>,
+}
+
+fn storage<E: std::fmt::Display>(e: E) -> KvError {
+    KvError::Storage(e.to_string())
+}
+
+impl FjallStore {
+    pub fn open(path: &Path) -> KvResult<Self> {
+        let db = OptimisticTxDatabase::builder(path).open().map_err(|e| match e {
+            fjall::Error::Locked => KvError::Storage(format!("{} is locked by another process", path.display())),
+            other => storage(other),
+        })?;
+        let kv = db.keyspace("kv", KeyspaceCreateOptions::default).map_err(storage)?;
+        let meta = db.keyspace("meta", KeyspaceCreateOptions::default).map_err(storage)?;
+        let version = match db.read_tx().get(&meta, COMMIT_VERSION_KEY).map_err(storage)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| KvError::Storage("bad commit version".into()))?),
+            None => 0,
+        };
+        Ok(Self { db, kv, meta, stamp_lock: Arc::new(Mutex::new(version)), poisoned: Arc::new(AtomicBool::new(false)) })
+    }
+}
+
+impl KvStore for FjallStore {
+    fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(KvError::Storage("an earlier commit failed; restart to recover".into()));
+        }
+        let tx = self.db.write_tx().map_err(storage)?.durability(Some(PersistMode::SyncAll));
+        Ok(Box::new(FjallWriteTxn { tx, store: self, started: Instant::now(), written_bytes: 0, stamped: Vec::new() }))
+    }
+
+    fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
+        Ok(Box::new(FjallReadTxn { snapshot: self.db.read_tx(), kv: &self.kv, started: Instant::now() }))
+    }
+
+    fn name(&self) -> &'static str {
+        "fjall"
+    }
+}
+
+fn check_age(started: Instant) -> KvResult<()> {
+    if started.elapsed() > Duration::from_millis(limits::TXN_DURATION_MAX_MILLIS) {
+        return Err(KvError::TransactionTooOld);
+    }
+    Ok(())
+}
+
+fn collect(iter: impl DoubleEndedIterator<Item = fjall::Guard>, limit: usize, reverse: bool) -> KvResult<Vec<KvPair>> {
+    let to_pair = |g: fjall::Guard| g.into_inner().map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(storage);
+    if reverse {
+        iter.rev().take(limit).map(to_pair).collect()
+    } else {
+        iter.take(limit).map(to_pair).collect()
+    }
+}
+
+struct FjallReadTxn<'a> {
+    snapshot: fjall::Snapshot,
+    kv: &'a OptimisticTxKeyspace,
+    started: Instant,
+}
+
+impl KvTxn for FjallReadTxn<'_> {
+    fn get(&mut self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
+        check_age(self.started)?;
+        Ok(self.snapshot.get(self.kv, key).map_err(storage)?.map(|v| v.to_vec()))
+    }
+    fn get_range(&mut self, begin: &[u8], end: &[u8], limit: usize, reverse: bool) -> KvResult<Vec<KvPair>> {
+        check_age(self.started)?;
+        if begin >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        collect(self.snapshot.range(self.kv, begin..end), limit, reverse)
+    }
+    fn set(&mut self, _: &[u8], _: &[u8]) -> KvResult<()> {
+        Err(KvError::ReadOnly)
+    }
+    fn clear(&mut self, _: &[u8]) -> KvResult<()> {
+        Err(KvError::ReadOnly)
+    }
+    fn clear_range(&mut self, _: &[u8], _: &[u8]) -> KvResult<()> {
+        Err(KvError::ReadOnly)
+    }
+    fn atomic_add(&mut self, _: &[u8], _: i64) -> KvResult<()> {
+        Err(KvError::ReadOnly)
+    }
+    fn set_versionstamped_key(&mut self, _: &[u8], _: &[u8], _: &[u8]) -> KvResult<()> {
+        Err(KvError::ReadOnly)
+    }
+}
+
+struct FjallWriteTxn<'a> {
+    tx: OptimisticWriteTx,
+    store: &'a FjallStore,
+    started: Instant,
+    written_bytes: usize,
+    /// Versionstamped writes, materialised at commit when the commit version is known.
+    stamped: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+}
+
+impl FjallWriteTxn<'_> {
+    fn account_write(&mut self, bytes: usize) -> KvResult<()> {
+        check_age(self.started)?;
+        self.written_bytes += bytes;
+        if self.written_bytes > limits::TXN_WRITTEN_MAX_BYTES {
+            return Err(KvError::TransactionTooLarge);
+        }
+        Ok(())
+    }
+}
+
+impl KvTxn for FjallWriteTxn<'_> {
+    fn get(&mut self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
+        check_age(self.started)?;
+        Ok(self.tx.get(&self.store.kv, key).map_err(storage)?.map(|v| v.to_vec()))
+    }
+
+    fn get_range(&mut self, begin: &[u8], end: &[u8], limit: usize, reverse: bool) -> KvResult<Vec<KvPair>> {
+        check_age(self.started)?;
+        if begin >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        collect(self.tx.range(&self.store.kv, begin..end), limit, reverse)
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) -> KvResult<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.account_write(key.len() + value.len())?;
+        self.tx.insert(&self.store.kv, key, value);
+        Ok(())
+    }
+
+    fn clear(&mut self, key: &[u8]) -> KvResult<()> {
+        check_key(key)?;
+        self.account_write(key.len())?;
+        self.tx.remove(&self.store.kv, key);
+        Ok(())
+    }
+
+    fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> KvResult<()> {
+        check_key(begin)?;
+        check_key(end)?;
+        self.account_write(begin.len() + end.len())?;
+        if begin >= end {
+            return Ok(());
+        }
+        // An LSM has no range tombstone here: remove each key (the reads join the read set,
+        // which only makes conflict detection stricter).
+        let keys: Vec<fjall::UserKey> =
+            self.tx.range(&self.store.kv, begin..end).map(|g| g.key().map_err(storage)).collect::<KvResult<_>>()?;
+        for key in keys {
+            self.tx.remove(&self.store.kv, key);
+        }
+        Ok(())
+    }
+
+    fn atomic_add(&mut self, key: &[u8], delta: i64) -> KvResult<()> {
+        check_key(key)?;
+        self.account_write(key.len() + 8)?;
+        // Read-modify-write: unlike FoundationDB's blind atomic add this joins the read set,
+        // so concurrent adds to one key conflict and retry. Correct, only less concurrent.
+        let old = self.tx.get(&self.store.kv, key).map_err(storage)?;
+        let new = super::decode_counter(old.as_deref()).wrapping_add(delta);
+        self.tx.insert(&self.store.kv, key, new.to_le_bytes());
+        Ok(())
+    }
+
+    fn set_versionstamped_key(&mut self, prefix: &[u8], suffix: &[u8], value: &[u8]) -> KvResult<()> {
+        let key_len = prefix.len() + 10 + suffix.len();
+        if key_len > limits::KEY_SIZE_MAX_BYTES {
+            return Err(KvError::KeyTooLarge(key_len));
+        }
+        check_value(value)?;
+        self.account_write(key_len + value.len())?;
+        if self.stamped.len() >= usize::from(u16::MAX) {
+            return Err(KvError::TransactionTooLarge);
+        }
+        self.stamped.push((prefix.to_vec(), suffix.to_vec(), value.to_vec()));
+        Ok(())
+    }
+}
+
+impl KvCommit for FjallWriteTxn<'_> {
+    fn as_txn(&mut self) -> &mut dyn KvTxn {
+        self
+    }
+
+    fn commit(self: Box<Self>) -> KvResult<()> {
+        check_age(self.started)?;
+        let FjallWriteTxn { mut tx, store, stamped, .. } = *self;
+        let mut stamp_guard = None;
+        if !stamped.is_empty() {
+            let guard = store.stamp_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let version = *guard + 1;
+            for (order, (prefix, suffix, value)) in stamped.iter().enumerate() {
+                let mut key = prefix.clone();
+                key.extend_from_slice(&version.to_be_bytes());
+                key.extend_from_slice(&u16::try_from(order).unwrap_or(u16::MAX).to_be_bytes());
+                key.extend_from_slice(suffix);
+                tx.insert(&store.kv, key, value.as_slice());
+            }
+            tx.insert(&store.meta, COMMIT_VERSION_KEY, version.to_be_bytes());
+            stamp_guard = Some((guard, version));
+        }
+        match tx.commit() {
+            Ok(Ok(())) => {
+                if let Some((mut guard, version)) = stamp_guard {
+                    *guard = version;
+                }
+                Ok(())
+            }
+            Ok(Err(fjall::Conflict)) => Err(KvError::Conflict),
+            Err(e) => {
+                tracing::error!(error = %e, "metadata commit failed; refusing further writes");
+                store.poisoned.store(true, Ordering::SeqCst);
+                Err(storage(e))
+            }
+        }
+    }
+}
