@@ -70,7 +70,8 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     };
     let user_metadata = user_metadata(input.metadata)?;
     let headers = StoredHeaders {
-        content_type: input.content_type,
+        // S3 stores this default when the client sends no Content-Type.
+        content_type: Some(input.content_type.unwrap_or_else(|| "binary/octet-stream".into())),
         content_encoding: input.content_encoding,
         content_disposition: input.content_disposition,
         content_language: input.content_language,
