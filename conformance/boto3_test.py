@@ -6,10 +6,12 @@ Needs GRANARY_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the envir
 """
 
 import base64
+import collections
 import concurrent.futures
 import datetime
 import hashlib
 import os
+import socket
 import sys
 import unittest
 import urllib.error
@@ -318,6 +320,15 @@ class RangeAndConditionalTest(S3TestCase):
         self.assertEqual(resp["ContentLength"], 10, what)
         self.assertEqual(resp.get("ContentRange"), f"bytes 10-19/{len(self.body)}", what)
 
+    def test_part_number_one_of_single_part_object(self):
+        # Real S3 answers a single-part object's partNumber=1 as the range of the whole
+        # object: 206 with Content-Range.
+        resp = self.get(PartNumber=1)
+        what = f"GET ?partNumber=1 answered {resp['ResponseMetadata']}"
+        self.assertEqual(resp["Body"].read(), self.body, what)
+        self.assertEqual(resp["ResponseMetadata"]["HTTPStatusCode"], 206, what)
+        self.assertEqual(resp.get("ContentRange"), f"bytes 0-{len(self.body) - 1}/{len(self.body)}", what)
+
     def test_etag_is_md5(self):
         self.assertEqual(self.etag, f'"{md5_hex(self.body)}"')
         self.assertEqual(S3.head_object(Bucket=self.bucket, Key="obj")["ETag"], self.etag)
@@ -462,6 +473,43 @@ class PutObjectTest(S3TestCase):
                 code = e.response["Error"]["Code"] if isinstance(e, ClientError) else type(e).__name__
                 outcomes.append(f"next request on the connection: {code}")
         self.assertEqual(outcomes, [], f"{len(outcomes)} of 100 requests following an early-rejected PUT failed")
+
+    def test_expect_continue_early_reject_on_the_wire(self):
+        # What botocore does, on a raw socket: PUT with "Expect: 100-continue", read the
+        # early final response (here 403, no signature), do not send the body, and send the
+        # next request on the same connection. The server must either close the connection
+        # or answer the next request properly; it must not swallow the next request as the
+        # body of the rejected one (which shows up as a bare "400 Bad Request").
+        host, port = urllib.parse.urlsplit(ENDPOINT).hostname, urllib.parse.urlsplit(ENDPOINT).port
+        path = f"/{self.bucket}/wire".encode()
+        bad = collections.Counter()
+        for _ in range(1000):
+            with socket.create_connection((host, port), timeout=5) as sock:
+                sock.sendall(b"PUT " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                             b"Expect: 100-continue\r\n\r\n")
+                f = sock.makefile("rb")
+                status = f.readline()
+                self.assertTrue(status.startswith(b"HTTP/1.1 403"), status)
+                length = 0
+                while True:
+                    line = f.readline()
+                    if line in (b"\r\n", b""):
+                        break
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                f.read(length)
+                try:
+                    sock.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                    second = f.readline()
+                except OSError:
+                    second = b""  # closed: fine
+                if second and not second.startswith(b"HTTP/1.1 403"):
+                    bad[second.strip().decode(errors="replace")] += 1
+        self.assertEqual(
+            dict(bad), {},
+            "after an early 403 to an Expect: 100-continue PUT whose body was never sent, the next "
+            "request on the same connection got these status lines (count of 1000)",
+        )
 
     def test_delete_missing_key_is_204(self):
         resp = S3.delete_object(Bucket=self.bucket, Key="never-was")

@@ -1,41 +1,62 @@
 #!/usr/bin/env bash
-# Installs the clients the conformance scripts drive. Idempotent; quiet when all is present.
-# Meant for a fresh Debian 12 machine, run as root.
+# Installs the clients the conformance scripts drive: aws-cli, boto3, s3cmd, rclone, curl.
+# Idempotent, and quiet and fast when everything is present. Meant for a fresh Debian 12
+# machine, run as root (uses sudo otherwise).
 set -euo pipefail
 
-need_apt=()
-command -v s3cmd >/dev/null 2>&1 || need_apt+=(s3cmd)
-command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
-command -v curl >/dev/null 2>&1 || need_apt+=(curl)
-command -v cmp >/dev/null 2>&1 || need_apt+=(diffutils)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
-if ((${#need_apt[@]})); then
-    echo "install-deps: apt-get install ${need_apt[*]}"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_updated=""
+
+apt_install() {
+    echo "install-deps: apt-get install $*"
+    local log
+    log="$(mktemp)"
     export DEBIAN_FRONTEND=noninteractive
-    log=$(mktemp)
-    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"; } >"$log" 2>&1; then
+    if ! {
+        { [ -n "$apt_updated" ] || $SUDO apt-get update -qq; } &&
+            $SUDO apt-get install -y -qq --no-install-recommends "$@"
+    } >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
-        echo "install-deps: apt-get failed" >&2
+        echo "install-deps: apt-get install $* failed" >&2
         exit 1
     fi
+    apt_updated=1
     rm -f "$log"
-fi
-
-pip_install() {
-    echo "install-deps: pip install $*"
-    # Debian's system python refuses plain pip installs (PEP 668); fall back to
-    # --break-system-packages there, which is harmless on a throwaway test machine.
-    python3 -m pip install -q --disable-pip-version-check "$@" 2>/dev/null \
-        || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
 }
 
-python3 -c 'import boto3' >/dev/null 2>&1 || pip_install boto3
-command -v aws >/dev/null 2>&1 || pip_install awscli
+pip_install() {
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt_install python3-pip
+    fi
+    echo "install-deps: pip install $*"
+    # Debian's own python refuses plain pip installs (PEP 668); on a test machine
+    # --break-system-packages is the way to get the PyPI package anyway.
+    python3 -m pip install -q --disable-pip-version-check "$@" 2>/dev/null ||
+        python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
+}
 
-for tool in aws s3cmd rclone curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "install-deps: $tool still missing" >&2; exit 1; }
+need_apt=()
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v s3cmd >/dev/null 2>&1 || need_apt+=(s3cmd)
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
+command -v cmp >/dev/null 2>&1 || need_apt+=(diffutils)
+command -v md5sum >/dev/null 2>&1 || need_apt+=(coreutils)
+if ((${#need_apt[@]})); then
+    apt_install "${need_apt[@]}"
+fi
+
+python3 -c 'import boto3' >/dev/null 2>&1 || pip_install boto3
+command -v aws >/dev/null 2>&1 || { pip_install awscli && hash -r; }
+
+missing=()
+for tool in aws s3cmd rclone curl python3 cmp md5sum; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-python3 -c 'import boto3' || { echo "install-deps: boto3 still missing" >&2; exit 1; }
+python3 -c 'import boto3' >/dev/null 2>&1 || missing+=("python3 boto3")
+if ((${#missing[@]})); then
+    echo "install-deps: still missing after install: ${missing[*]}" >&2
+    exit 1
+fi

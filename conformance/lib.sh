@@ -8,6 +8,8 @@
 #
 # The EXIT trap stops the server and removes the temporary directory. The binary is
 # $GRANARY_BIN, by default target/debug/granary of the clone this script lives in.
+# Debugging: GRANARY_LOG=debug (the server's own log filter) puts every request in the
+# server log; GRANARY_KEEP_ON_FAIL=1 keeps the temp dir (data + server.log) of a failed run.
 
 set -euo pipefail
 
@@ -37,7 +39,7 @@ GRANARY_WORK=""     # temp dir: data/, server.log, plus scratch space for the sc
 GRANARY_LOG_FILE=""  # the server's stdout+stderr
 SCRIPT_NAME="$(basename "$0")"
 
-log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
+log() { printf '[%s +%ss] %s\n' "$SCRIPT_NAME" "$SECONDS" "$*" >&2; }
 
 # fail MSG: report a mismatch loudly and exit non-zero (the EXIT trap cleans up).
 fail() {

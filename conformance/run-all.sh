@@ -30,7 +30,11 @@ for name in "${scripts[@]}"; do
         printf 'PASS %-8s (%ds)\n' "${name%.sh}" $((SECONDS - start))
     else
         printf 'FAIL %-8s (%ds) -- log: %s\n' "${name%.sh}" $((SECONDS - start)) "$log"
-        sed 's/^/    /' "$log" | tail -n 60
+        # The individual failures first (unittest and lib.sh both start them with FAIL/ERROR),
+        # then the end of the log with the server log excerpt.
+        grep -E '^(FAIL|ERROR):|\] FAIL: ' "$log" | sed 's/^/    /' || true
+        echo "    --- end of $log ---"
+        tail -n 40 "$log" | sed 's/^/    /'
         failed+=("$name")
     fi
 done
