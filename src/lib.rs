@@ -2,10 +2,12 @@
 //! transactional metadata. See ARCHITECTURE.md for the layers.
 
 pub mod admin;
+pub mod checksum;
 pub mod chunks;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod http_fixups;
 pub mod keys;
 pub mod kv;
 pub mod limits;

@@ -94,7 +94,7 @@ impl Server {
         if let Some(domain) = &config.domain {
             builder.set_host(crate::s3::host::VirtualHostDomain::new(domain).map_err(|e| format!("--domain: {e}"))?);
         }
-        let service = builder.build();
+        let service = crate::http_fixups::HttpFixups(builder.build());
 
         let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -22,9 +22,18 @@ fn owner_grants(principal: &Principal) -> (Option<Owner>, Option<Grants>) {
     (Some(owner_of(principal)), Some(vec![grant]))
 }
 
-fn require_private(acl: Option<&str>, has_grants: bool) -> S3Result<()> {
-    if has_grants {
-        return Err(s3_error!(NotImplemented, "explicit grants are not supported; only the owner has access"));
+/// Grants to anyone but the owner (x-amz-grant-* headers) are not supported: refuse them
+/// rather than silently ignore them.
+pub fn require_no_grants(headers: &http::HeaderMap) -> S3Result<()> {
+    if headers.keys().any(|name| name.as_str().starts_with("x-amz-grant-")) {
+        return Err(s3_error!(NotImplemented, "x-amz-grant-* headers are not supported; only the owner has access"));
+    }
+    Ok(())
+}
+
+fn require_private(acl: Option<&str>, has_policy: bool) -> S3Result<()> {
+    if has_policy {
+        return Err(s3_error!(NotImplemented, "access control policies are not supported; only the owner has access"));
     }
     match acl {
         None | Some("private") => Ok(()),
@@ -42,12 +51,8 @@ pub async fn get_bucket_acl(s3: &GranaryS3, req: S3Request<GetBucketAclInput>) -
 pub async fn put_bucket_acl(s3: &GranaryS3, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
-    let input = &req.input;
-    let grants = input.grant_full_control.is_some()
-        || input.grant_read.is_some()
-        || input.grant_write.is_some()
-        || input.access_control_policy.is_some();
-    require_private(input.acl.as_ref().map(BucketCannedACL::as_str), grants)?;
+    require_no_grants(&req.headers)?;
+    require_private(req.input.acl.as_ref().map(BucketCannedACL::as_str), req.input.access_control_policy.is_some())?;
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
 
@@ -71,8 +76,7 @@ pub async fn put_object_acl(s3: &GranaryS3, req: S3Request<PutObjectAclInput>) -
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     require_object(s3, &req.input.bucket, &req.input.key).await?;
-    let input = &req.input;
-    let grants = input.grant_full_control.is_some() || input.grant_read.is_some() || input.access_control_policy.is_some();
-    require_private(input.acl.as_ref().map(ObjectCannedACL::as_str), grants)?;
+    require_no_grants(&req.headers)?;
+    require_private(req.input.acl.as_ref().map(ObjectCannedACL::as_str), req.input.access_control_policy.is_some())?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }

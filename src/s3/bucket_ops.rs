@@ -24,6 +24,7 @@ pub async fn list_buckets(s3: &GranaryS3, req: S3Request<ListBucketsInput>) -> S
 
 pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
     let principal = s3.principal(&req).await?;
+    super::acl_ops::require_no_grants(&req.headers)?;
     let input = req.input;
     if let Some(acl) = &input.acl {
         if acl.as_str() != BucketCannedACL::PRIVATE {

@@ -44,7 +44,8 @@ fn metadata_map(record: &ObjectRecord) -> Option<Metadata> {
     (!record.user_metadata.is_empty()).then(|| record.user_metadata.iter().cloned().collect())
 }
 
-fn require_private_acl(acl: Option<&ObjectCannedACL>) -> S3Result<()> {
+fn require_private_acl(headers: &http::HeaderMap, acl: Option<&ObjectCannedACL>) -> S3Result<()> {
+    super::acl_ops::require_no_grants(headers)?;
     match acl.map(ObjectCannedACL::as_str) {
         // The bucket owner is the only owner there is, so these two mean the same here.
         None | Some(ObjectCannedACL::PRIVATE | ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL) => Ok(()),
@@ -57,7 +58,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let input = req.input;
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
-    require_private_acl(input.acl.as_ref())?;
+    require_private_acl(&req.headers, input.acl.as_ref())?;
     if input.content_length.is_some_and(|n| n < 0 || n as u64 > limits::PUT_OBJECT_SIZE_MAX_BYTES) {
         return Err(s3_error!(EntityTooLarge));
     }
@@ -178,17 +179,7 @@ pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Res
         input.if_modified_since.as_ref(),
         input.if_unmodified_since.as_ref(),
     )?;
-    if input.part_number.is_some_and(|n| n != 1) {
-        return Err(s3_error!(InvalidRange, "the object has one part"));
-    }
-    let (range, content_range) = match &input.range {
-        None => (0..record.size, None),
-        Some(r) => {
-            let range = r.check(record.size).map_err(|_| s3_error!(InvalidRange))?;
-            let header = format!("bytes {}-{}/{}", range.start, range.end - 1, record.size);
-            (range, Some(header))
-        }
-    };
+    let (range, content_range) = requested_range(&record, input.range.as_ref(), input.part_number)?;
     let length = range.end - range.start;
     let stream = tokio_stream_of(s3.engine.read_stream(&record, chunks, range));
     let h = &record.headers;
@@ -211,6 +202,36 @@ pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Res
     Ok(S3Response::new(output))
 }
 
+/// S3's `InvalidPartNumber` (416), which s3s has no constant for.
+pub fn invalid_part_number() -> s3s::S3Error {
+    let mut e =
+        s3s::S3Error::with_message(s3s::S3ErrorCode::Custom("InvalidPartNumber".into()), "The requested partnumber is not satisfiable");
+    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+    e
+}
+
+/// The byte range a GET/HEAD asks for (Range header or partNumber) and its Content-Range.
+fn requested_range(
+    record: &ObjectRecord,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
+    let range = match (range, part_number) {
+        (Some(_), Some(_)) => return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter")),
+        (None, None) => return Ok((0..record.size, None)),
+        (Some(r), None) => r.check(record.size).map_err(|_| s3_error!(InvalidRange))?,
+        // A single-part object is its own part 1.
+        (None, Some(1)) => 0..record.size,
+        (None, Some(_)) => return Err(invalid_part_number()),
+    };
+    if range.is_empty() {
+        // partNumber=1 of an empty object: S3 answers 200 with no Content-Range.
+        return Ok((range, None));
+    }
+    let header = format!("bytes {}-{}/{}", range.start, range.end - 1, record.size);
+    Ok((range, Some(header)))
+}
+
 fn tokio_stream_of<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send + Sync + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
@@ -228,13 +249,8 @@ pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3R
         input.if_modified_since.as_ref(),
         input.if_unmodified_since.as_ref(),
     )?;
-    let (length, content_range) = match &input.range {
-        None => (record.size, None),
-        Some(r) => {
-            let range = r.check(record.size).map_err(|_| s3_error!(InvalidRange))?;
-            (range.end - range.start, Some(format!("bytes {}-{}/{}", range.start, range.end - 1, record.size)))
-        }
-    };
+    let (range, content_range) = requested_range(&record, input.range.as_ref(), input.part_number)?;
+    let length = range.end - range.start;
     let h = &record.headers;
     let output = HeadObjectOutput {
         content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
@@ -251,6 +267,7 @@ pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3R
         expires: input.response_expires.or_else(|| expires_of(&record)),
         ..Default::default()
     };
+    // 206 for a ranged HEAD is set in `http_fixups`: s3s does not apply a status here.
     Ok(S3Response::new(output))
 }
 
@@ -323,7 +340,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     }
     s3.owned_bucket(&principal, src_bucket).await?;
     s3.owned_bucket(&principal, &input.bucket).await?;
-    require_private_acl(input.acl.as_ref())?;
+    require_private_acl(&req.headers, input.acl.as_ref())?;
     let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
         None | Some(MetadataDirective::COPY) => false,
         Some(MetadataDirective::REPLACE) => true,
