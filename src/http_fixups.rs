@@ -1,11 +1,11 @@
 //! HTTP-level fixes around the S3 service, for what s3s does not do itself.
 //!
 //! 1. Connection hygiene. When the gateway answers a request with an error before reading its body (bad digest,
-//! access denied, ...), the unread body stays on the connection. A client that sent
-//! `Expect: 100-continue` never sends that body at all, so hyper would read the client's
-//! *next* request as the rest of this one. Closing the connection after such an answer is
-//! the safe choice HTTP allows (RFC 9110 §10.1.1); error responses are rare enough that the
-//! reconnect costs nothing that matters.
+//!    access denied, ...), the unread body stays on the connection. A client that sent
+//!    `Expect: 100-continue` never sends that body at all, so hyper would read the client's
+//!    *next* request as the rest of this one. Closing the connection after such an answer is
+//!    the safe choice HTTP allows (RFC 9110 §10.1.1); error responses are rare enough that the
+//!    reconnect costs nothing that matters.
 //! 2. HEAD with a Range answers 206 like GET does (s3s sets 206 only for GetObject; the
 //!    S3 handler's status is not applied to HEAD).
 

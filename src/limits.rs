@@ -40,6 +40,21 @@ pub const CHUNK_SIZE_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// Chunk references per manifest page value (each ref is ~37 bytes serialized: < 40 kB/page).
 pub const MANIFEST_PAGE_MAX_REFS: usize = 1000;
+/// Part references per part-list page (each ≤ ~70 bytes serialized: < 40 kB/page).
+pub const PART_LIST_PAGE_MAX_REFS: usize = 500;
+
+/// S3 multipart limits.
+pub const PART_NUMBER_MAX: i32 = 10_000;
+/// Every part but the last must be at least this large (EntityTooSmall).
+pub const PART_SIZE_MIN_BYTES: u64 = 5 * 1024 * 1024;
+/// A part carries at most 5 GiB.
+pub const PART_SIZE_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// A multipart object is at most 5 TiB.
+pub const MULTIPART_OBJECT_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+/// CopyObject (and a copy of a multipart object) reads at most 5 GiB of source.
+pub const COPY_SOURCE_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// ListParts / ListMultipartUploads page size.
+pub const LIST_PARTS_MAX: usize = 1000;
 
 /// Default grace period before a chunk whose refcount reached zero is deleted from disk.
 pub const GC_GRACE_DEFAULT_SECS: u64 = 3600;
