@@ -3,7 +3,7 @@
 //! its last pass is visible through `CollectorStatus`.
 
 use super::{Engine, EngineError};
-use crate::meta::{now_ms, refs};
+use crate::meta::{manifest, now_ms, refs};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -12,6 +12,9 @@ pub struct CollectorStatus {
     pub passes: u64,
     pub chunks_deleted: u64,
     pub stale_uploads_released: u64,
+    /// Manifest pages whose references were released (deleted multipart objects, replaced
+    /// or aborted parts).
+    pub manifest_pages_released: u64,
     pub last_error: Option<String>,
 }
 
@@ -36,6 +39,13 @@ impl Collector {
     pub async fn run_once(&self) -> Result<u64, EngineError> {
         let pin_age = self.pin_max_age_ms;
         let released = self.engine.meta(move |db| refs::release_stale_pins(db, pin_age)).await?;
+        // Manifests unreachable for the grace period give up their references first, so the
+        // chunks they alone held are queued for collection in this same pass.
+        let mut pages = 0u64;
+        let cutoff = now_ms() - self.grace_ms;
+        while self.engine.meta(move |db| manifest::release_batch(db, cutoff)).await? {
+            pages += 1;
+        }
         let mut deleted = 0u64;
         loop {
             let grace = self.grace_ms;
@@ -53,6 +63,7 @@ impl Collector {
         status.passes += 1;
         status.chunks_deleted += deleted;
         status.stale_uploads_released += released as u64;
+        status.manifest_pages_released += pages;
         status.last_error = None;
         Ok(deleted)
     }

@@ -4,6 +4,7 @@
 //! (≤ `CHUNK_SIZE_MAX_BYTES`), never the whole object.
 
 use super::{Engine, EngineError};
+use crate::checksum;
 use crate::chunks::{chunker, ChunkHash};
 use crate::limits::INLINE_OBJECT_MAX_BYTES;
 use crate::meta::objects::ChunkRef;
@@ -31,19 +32,38 @@ pub enum IngestedBody {
 pub struct Ingested {
     pub size: u64,
     pub md5: [u8; 16],
+    /// The digest of the requested flexible checksum algorithm, if one was asked for.
+    pub checksum: Option<Vec<u8>>,
     pub body: IngestedBody,
+}
+
+/// How to ingest a body.
+#[derive(Clone, Copy)]
+pub struct IngestOptions {
+    pub size_max_bytes: u64,
+    /// Small bodies may stay inline in the metadata record (objects, not parts).
+    pub allow_inline: bool,
+    pub checksum: Option<checksum::Algorithm>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("body exceeds {0} bytes")]
 struct TooLarge(u64);
 
-/// Counts and MD5-hashes everything read through it; fails past `size_max_bytes`.
+/// Counts and hashes (MD5, and the flexible checksum if any) everything read through it;
+/// fails past `size_max_bytes`.
 struct HashingReader<R> {
     inner: R,
     md5: Md5,
+    checksum: Option<checksum::Hasher>,
     size: u64,
     size_max_bytes: u64,
+}
+
+impl<R> HashingReader<R> {
+    fn finish(self, body: IngestedBody) -> Ingested {
+        Ingested { size: self.size, md5: self.md5.finalize().into(), checksum: self.checksum.map(checksum::Hasher::finalize), body }
+    }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
@@ -54,6 +74,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
         if let Poll::Ready(Ok(())) = &poll {
             let new = &buf.filled()[before..];
             this.md5.update(new);
+            if let Some(c) = &mut this.checksum {
+                c.update(new);
+            }
             this.size += new.len() as u64;
             if this.size > this.size_max_bytes {
                 return Poll::Ready(Err(io::Error::other(TooLarge(this.size_max_bytes))));
@@ -77,23 +100,28 @@ impl Engine {
     /// Reads `body` to the end. Large bodies become chunks that are written durably and
     /// pinned; the caller commits them with `meta::objects::commit_put` or releases them
     /// with `release`.
-    pub async fn ingest<S>(&self, body: S, size_max_bytes: u64) -> Result<Ingested, EngineError>
+    pub async fn ingest<S>(&self, body: S, options: IngestOptions) -> Result<Ingested, EngineError>
     where
         S: Stream<Item = Result<Bytes, BodyError>> + Send + Unpin,
     {
         let reader = tokio_util::io::StreamReader::new(body.map_err(io::Error::other));
-        let mut hashing = HashingReader { inner: reader, md5: Md5::new(), size: 0, size_max_bytes };
+        let mut hashing = HashingReader {
+            inner: reader,
+            md5: Md5::new(),
+            checksum: options.checksum.map(checksum::Hasher::new),
+            size: 0,
+            size_max_bytes: options.size_max_bytes,
+        };
         let mut head = Vec::new();
-        (&mut hashing).take(INLINE_OBJECT_MAX_BYTES as u64 + 1).read_to_end(&mut head).await.map_err(classify)?;
-        if head.len() <= INLINE_OBJECT_MAX_BYTES {
-            return Ok(Ingested { size: hashing.size, md5: hashing.md5.finalize().into(), body: IngestedBody::Inline(head) });
+        let inline_max = if options.allow_inline { INLINE_OBJECT_MAX_BYTES } else { 0 };
+        (&mut hashing).take(inline_max as u64 + 1).read_to_end(&mut head).await.map_err(classify)?;
+        if options.allow_inline && head.len() <= inline_max {
+            return Ok(hashing.finish(IngestedBody::Inline(head)));
         }
         let upload_id = refs::new_upload_id();
         let result = self.store_chunks(std::io::Cursor::new(head).chain(&mut hashing), &upload_id).await;
         match result {
-            Ok(chunks) => {
-                Ok(Ingested { size: hashing.size, md5: hashing.md5.finalize().into(), body: IngestedBody::Chunked { chunks, upload_id } })
-            }
+            Ok(chunks) => Ok(hashing.finish(IngestedBody::Chunked { chunks, upload_id })),
             Err(e) => {
                 self.release(upload_id).await;
                 Err(e)

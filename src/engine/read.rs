@@ -1,8 +1,9 @@
 //! Read path: an object's bytes (or a range of them) as a stream, one verified chunk at a
-//! time, with one chunk of read-ahead so disk reads overlap the network.
+//! time, with one chunk of read-ahead so disk reads overlap the network. A multipart
+//! object's part manifests are loaded one part at a time, only for parts the range touches.
 
 use super::Engine;
-use crate::meta::objects::{ChunkRef, ObjectBody, ObjectRecord};
+use crate::meta::objects::{self, ChunkRef, Layout, ObjectBody, ObjectRecord};
 use bytes::Bytes;
 use std::ops::Range;
 use std::sync::Arc;
@@ -14,51 +15,92 @@ pub type ReadError = std::io::Error;
 const READ_AHEAD_CHUNKS: usize = 1;
 
 impl Engine {
-    /// Streams `range` of the object. The record and manifest come from one snapshot; the
-    /// chunks they name are immutable, so reading them later is consistent.
-    pub fn read_stream(&self, record: &ObjectRecord, chunks: Vec<ChunkRef>, range: Range<u64>) -> mpsc::Receiver<Result<Bytes, ReadError>> {
+    /// Streams `range` of the object. The record and layout come from one snapshot; the
+    /// chunks and part manifests they name are immutable (and outlive a concurrent delete
+    /// by the grace period), so reading them later is consistent.
+    pub fn read_stream(&self, record: &ObjectRecord, layout: Layout, range: Range<u64>) -> mpsc::Receiver<Result<Bytes, ReadError>> {
         let (tx, rx) = mpsc::channel(READ_AHEAD_CHUNKS);
-        match &record.body {
-            ObjectBody::Inline(data) => {
-                let slice = Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]);
-                let _ = tx.try_send(Ok(slice));
+        if let ObjectBody::Inline(data) = &record.body {
+            let slice = Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]);
+            let _ = tx.try_send(Ok(slice));
+            return rx;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let result = match layout {
+                Layout::Inline => Ok(()),
+                Layout::Chunks(chunks) => engine.send_chunks(&chunks, 0, &range, &tx).await,
+                Layout::Parts(parts) => engine.send_parts(parts, &range, &tx).await,
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "object read failed; aborting response");
+                let _ = tx.send(Err(e)).await;
             }
-            ObjectBody::Chunked { .. } => {
-                let store = Arc::clone(&self.chunks);
-                tokio::spawn(async move {
-                    let mut offset = 0u64;
-                    for chunk in chunks {
-                        let (start, end) = (offset, offset + u64::from(chunk.len));
-                        offset = end;
-                        if end <= range.start {
-                            continue;
-                        }
-                        if start >= range.end {
-                            break;
-                        }
-                        let store = Arc::clone(&store);
-                        let data = tokio::task::spawn_blocking(move || store.read(&chunk.hash)).await;
-                        let item = match data {
-                            Ok(Ok(data)) => {
-                                debug_assert_eq!(data.len() as u64, end - start);
-                                let from = range.start.max(start) - start;
-                                let to = range.end.min(end) - start;
-                                Ok(Bytes::from(data).slice(from as usize..to as usize))
-                            }
-                            Ok(Err(e)) => {
-                                tracing::error!(error = %e, "chunk read failed; aborting response");
-                                Err(std::io::Error::other(e))
-                            }
-                            Err(e) => Err(std::io::Error::other(e)),
-                        };
-                        let failed = item.is_err();
-                        if tx.send(item).await.is_err() || failed {
-                            return;
-                        }
-                    }
-                });
+        });
+        rx
+    }
+
+    async fn send_parts(
+        &self,
+        parts: Vec<crate::meta::manifest::PartRef>,
+        range: &Range<u64>,
+        tx: &mpsc::Sender<Result<Bytes, ReadError>>,
+    ) -> Result<(), ReadError> {
+        let mut offset = 0u64;
+        for part in parts {
+            let (start, end) = (offset, offset + part.size);
+            offset = end;
+            if end <= range.start {
+                continue;
+            }
+            if start >= range.end {
+                break;
+            }
+            let db = Arc::clone(&self.db);
+            let chunks = tokio::task::spawn_blocking(move || objects::part_chunks(&*db, &part))
+                .await
+                .map_err(std::io::Error::other)?
+                .map_err(std::io::Error::other)?;
+            self.send_chunks(&chunks, start, range, tx).await?;
+            if tx.is_closed() {
+                return Ok(());
             }
         }
-        rx
+        Ok(())
+    }
+
+    /// Sends what `range` covers of `chunks` (which start at object offset `base`). Stops
+    /// early, without error, when the receiver went away.
+    async fn send_chunks(
+        &self,
+        chunks: &[ChunkRef],
+        base: u64,
+        range: &Range<u64>,
+        tx: &mpsc::Sender<Result<Bytes, ReadError>>,
+    ) -> Result<(), ReadError> {
+        let mut offset = base;
+        for chunk in chunks {
+            let (start, end) = (offset, offset + u64::from(chunk.len));
+            offset = end;
+            if end <= range.start {
+                continue;
+            }
+            if start >= range.end {
+                break;
+            }
+            let store = Arc::clone(&self.chunks);
+            let hash = chunk.hash;
+            let data = tokio::task::spawn_blocking(move || store.read(&hash))
+                .await
+                .map_err(std::io::Error::other)?
+                .map_err(std::io::Error::other)?;
+            debug_assert_eq!(data.len() as u64, end - start);
+            let from = range.start.max(start) - start;
+            let to = range.end.min(end) - start;
+            if tx.send(Ok(Bytes::from(data).slice(from as usize..to as usize))).await.is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 }

@@ -157,6 +157,7 @@ mod tests {
             headers: Default::default(),
             user_metadata: Vec::new(),
             body: crate::meta::objects::ObjectBody::Inline(Vec::new()),
+            checksum: None,
         });
         for batch in (0..keys).collect::<Vec<_>>().chunks(5000) {
             transact(&store, |t| {

@@ -9,6 +9,9 @@
 //! - `("ub", owner, bucket)`     → empty (a user's buckets, for ListBuckets)
 //! - `("o", bucket, key)`        → `ObjectRecord` (small bodies inline)
 //! - `("m", manifest_id, page)`  → `Vec<ChunkRef>` (a chunked body's chunk list, in pages)
+//! - `("mp", parts_id, page)`    → `Vec<PartRef>` (a multipart object's parts)
+//! - `("dq", since_ms, manifest_id)` → empty: manifest whose references are to be released
+//! - `("u", bucket, key, upload_id)` → `UploadRecord`; `("pt", upload_id, part)` → `PartRecord`
 //! - `("c", sha256)`             → `RefCount`
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
 //! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on
@@ -16,8 +19,10 @@
 pub mod buckets;
 pub mod codec;
 pub mod list;
+pub mod manifest;
 pub mod objects;
 pub mod refs;
+pub mod uploads;
 pub mod users;
 
 use crate::kv::{KvError, TxnError};
@@ -36,6 +41,10 @@ pub enum MetaError {
     BucketNotEmpty,
     #[error("no such key")]
     NoSuchKey,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("copy source larger than {} bytes", crate::limits::COPY_SOURCE_MAX_BYTES)]
+    CopySourceTooLarge,
     #[error("user {0} already exists")]
     UserExists(String),
     #[error("no such user {0}")]

@@ -1,21 +1,17 @@
-//! Object records and manifests: put (commit), get, delete, copy.
+//! Object records: put (commit), get, delete, copy.
 
 use super::buckets::bucket_key;
 use super::codec::{decode, encode};
+pub use super::manifest::ChunkRef;
+use super::manifest::{clear_manifest, clear_parts, queue_release, read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
 use super::refs::{adopt_pins, apply_ref_deltas};
 use super::{now_ms, MetaError, MetaResult};
+use crate::checksum::Checksum;
 use crate::chunks::ChunkHash;
-use crate::keys::{prefix_end, Key};
+use crate::keys::Key;
 use crate::kv::{read, transact, KvStore, KvTxn};
-use crate::limits::MANIFEST_PAGE_MAX_REFS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ChunkRef {
-    pub hash: ChunkHash,
-    pub len: u32,
-}
 
 /// HTTP headers S3 stores with an object and returns on GET/HEAD.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -32,7 +28,15 @@ pub struct StoredHeaders {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ObjectBody {
     Inline(Vec<u8>),
-    Chunked { manifest_id: [u8; 16], chunk_count: u32 },
+    Chunked {
+        manifest_id: [u8; 16],
+        chunk_count: u32,
+    },
+    /// A completed multipart upload: a list of parts, each with its own manifest.
+    Multipart {
+        parts_id: [u8; 16],
+        part_count: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -44,18 +48,22 @@ pub struct ObjectRecord {
     pub headers: StoredHeaders,
     pub user_metadata: Vec<(String, String)>,
     pub body: ObjectBody,
+    /// The flexible checksum stored with the object (S3 computes CRC64NVME when the
+    /// client sends none).
+    pub checksum: Option<Checksum>,
+}
+
+/// Where an object's bytes are, as read from one snapshot.
+#[derive(Debug, Clone)]
+pub enum Layout {
+    Inline,
+    Chunks(Vec<ChunkRef>),
+    /// Part manifests are read lazily while streaming (a 5 TiB object has millions of chunks).
+    Parts(Vec<PartRef>),
 }
 
 pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
     Key::space("o").str(bucket).str(key).into_bytes()
-}
-
-fn manifest_page_key(manifest_id: &[u8; 16], page: u64) -> Vec<u8> {
-    Key::space("m").bytes(manifest_id).u64(page).into_bytes()
-}
-
-fn manifest_begin(manifest_id: &[u8; 16]) -> Vec<u8> {
-    Key::space("m").bytes(manifest_id).into_bytes()
 }
 
 fn require_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
@@ -65,57 +73,67 @@ fn require_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
     Ok(())
 }
 
-fn write_manifest(t: &mut dyn KvTxn, manifest_id: &[u8; 16], chunks: &[ChunkRef]) -> MetaResult<()> {
-    for (page, refs) in chunks.chunks(MANIFEST_PAGE_MAX_REFS).enumerate() {
-        t.set(&manifest_page_key(manifest_id, page as u64), &encode(&refs.to_vec()))?;
-    }
-    Ok(())
-}
-
-/// Reads a manifest and checks it against the record that points at it.
-pub fn read_manifest_in(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkRef>> {
-    let ObjectBody::Chunked { manifest_id, chunk_count } = &record.body else {
-        return Ok(Vec::new());
+/// Reads an object's layout and checks it against the record that points at it.
+pub fn read_layout(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Layout> {
+    let (count, total) = match &record.body {
+        ObjectBody::Inline(data) => {
+            return if data.len() as u64 == record.size { Ok(Layout::Inline) } else { Err(MetaError::Corrupt("inline size".into())) };
+        }
+        ObjectBody::Chunked { manifest_id, chunk_count } => {
+            let chunks = read_manifest(t, manifest_id)?;
+            let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
+            if chunks.len() == *chunk_count as usize && total == record.size {
+                return Ok(Layout::Chunks(chunks));
+            }
+            (chunks.len(), total)
+        }
+        ObjectBody::Multipart { parts_id, part_count } => {
+            let parts = read_parts(t, parts_id)?;
+            let total: u64 = parts.iter().map(|p| p.size).sum();
+            if parts.len() == *part_count as usize && total == record.size {
+                return Ok(Layout::Parts(parts));
+            }
+            (parts.len(), total)
+        }
     };
-    let begin = manifest_begin(manifest_id);
-    let mut chunks = Vec::with_capacity(*chunk_count as usize);
-    for (_, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
-        let page: Vec<ChunkRef> = decode(&v)?;
-        chunks.extend(page);
-    }
-    let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
-    if chunks.len() != *chunk_count as usize || total != record.size {
-        return Err(MetaError::Corrupt(format!(
-            "manifest has {} chunks / {total} bytes, record says {chunk_count} / {}",
-            chunks.len(),
-            record.size
-        )));
-    }
-    Ok(chunks)
+    Err(MetaError::Corrupt(format!("layout has {count} entries / {total} bytes, record says {} bytes", record.size)))
 }
 
-pub fn read_manifest(db: &dyn KvStore, record: &ObjectRecord) -> MetaResult<Vec<ChunkRef>> {
-    read(db, |t| read_manifest_in(t, record))
+/// Every chunk of the object in order (multipart objects flattened). Only for objects up to
+/// the copy limit, which bounds the list.
+fn all_chunks(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkRef>> {
+    Ok(match read_layout(t, record)? {
+        Layout::Inline => Vec::new(),
+        Layout::Chunks(chunks) => chunks,
+        Layout::Parts(parts) => {
+            let mut chunks = Vec::new();
+            for part in parts {
+                chunks.extend(read_manifest(t, &part.manifest_id)?);
+            }
+            chunks
+        }
+    })
 }
 
-fn ref_deltas(chunks: &[ChunkRef], sign: i64, deltas: &mut BTreeMap<ChunkHash, i64>) {
-    for c in chunks {
-        *deltas.entry(c.hash).or_insert(0) += sign;
-    }
-}
-
-/// Removes the object at `okey` (if any) inside `t`: its record, its manifest, and one
-/// reference per chunk occurrence. Returns the removed record.
-fn unlink_object(t: &mut dyn KvTxn, okey: &[u8], deltas: &mut BTreeMap<ChunkHash, i64>) -> MetaResult<Option<ObjectRecord>> {
-    let Some(old) = t.get(okey)? else {
-        return Ok(None);
-    };
+/// Removes the object at `okey` (if any) inside `t`: its record and its manifests. A
+/// single-part object's references are dropped here (at most ~20k chunks); a multipart
+/// object's part manifests go to the release queue, so this stays O(parts).
+pub(super) fn unlink_object(t: &mut dyn KvTxn, okey: &[u8], deltas: &mut BTreeMap<ChunkHash, i64>) -> MetaResult<Option<ObjectRecord>> {
+    let Some(old) = t.get(okey)? else { return Ok(None) };
     let old: ObjectRecord = decode(&old)?;
-    if let ObjectBody::Chunked { manifest_id, .. } = &old.body {
-        let chunks = read_manifest_in(t, &old)?;
-        ref_deltas(&chunks, -1, deltas);
-        let begin = manifest_begin(manifest_id);
-        t.clear_range(&begin, &prefix_end(&begin))?;
+    match &old.body {
+        ObjectBody::Inline(_) => {}
+        ObjectBody::Chunked { manifest_id, .. } => {
+            ref_deltas(&read_manifest(t, manifest_id)?, -1, deltas);
+            clear_manifest(t, manifest_id)?;
+        }
+        ObjectBody::Multipart { parts_id, .. } => {
+            let now = now_ms();
+            for part in read_parts(t, parts_id)? {
+                queue_release(t, &part.manifest_id, now)?;
+            }
+            clear_parts(t, parts_id)?;
+        }
     }
     t.clear(okey)?;
     Ok(Some(old))
@@ -154,15 +172,24 @@ pub fn get_object(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Optio
     read(db, |t| t.get(&object_key(bucket, key))?.map(|v| decode(&v)).transpose())
 }
 
-/// Reads an object and its manifest from one snapshot.
-pub fn get_object_with_manifest(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRecord, Vec<ChunkRef>)>> {
+/// Reads an object and its layout from one snapshot.
+pub fn get_object_with_layout(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRecord, Layout)>> {
     read(db, |t| {
-        let Some(v) = t.get(&object_key(bucket, key))? else {
-            return Ok(None);
-        };
+        let Some(v) = t.get(&object_key(bucket, key))? else { return Ok(None) };
         let record: ObjectRecord = decode(&v)?;
-        let chunks = read_manifest_in(t, &record)?;
-        Ok(Some((record, chunks)))
+        let layout = read_layout(t, &record)?;
+        Ok(Some((record, layout)))
+    })
+}
+
+/// One part's chunk list (for streaming multipart objects part by part).
+pub fn part_chunks(db: &dyn KvStore, part: &PartRef) -> MetaResult<Vec<ChunkRef>> {
+    read(db, |t| {
+        let chunks = read_manifest(t, &part.manifest_id)?;
+        if chunks.len() != part.chunk_count as usize || chunks.iter().map(|c| u64::from(c.len)).sum::<u64>() != part.size {
+            return Err(MetaError::Corrupt("part manifest does not match its part".into()));
+        }
+        Ok(chunks)
     })
 }
 
@@ -193,7 +220,10 @@ pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metad
             return Err(MetaError::NoSuchKey);
         };
         let source: ObjectRecord = decode(&v)?;
-        let chunks = read_manifest_in(t, &source)?;
+        if source.size > crate::limits::COPY_SOURCE_MAX_BYTES {
+            return Err(MetaError::CopySourceTooLarge);
+        }
+        let chunks = all_chunks(t, &source)?;
         let mut deltas = BTreeMap::new();
         let dkey = object_key(dst.0, dst.1);
         unlink_object(t, &dkey, &mut deltas)?;
@@ -203,11 +233,12 @@ pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metad
             copy.headers = headers.clone();
             copy.user_metadata = user_metadata.clone();
         }
-        if let ObjectBody::Chunked { chunk_count, .. } = &source.body {
+        if !chunks.is_empty() {
+            // A copy of a multipart object is stored flattened into one manifest.
             let manifest_id = super::refs::new_upload_id();
             write_manifest(t, &manifest_id, &chunks)?;
             ref_deltas(&chunks, 1, &mut deltas);
-            copy.body = ObjectBody::Chunked { manifest_id, chunk_count: *chunk_count };
+            copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
         t.set(&dkey, &encode(&copy))?;
         apply_ref_deltas(t, &deltas, now_ms())?;

@@ -12,6 +12,12 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
         MetaError::BucketAlreadyOwnedByYou => s3_error!(BucketAlreadyOwnedByYou),
         MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),
         MetaError::NoSuchKey => s3_error!(NoSuchKey),
+        MetaError::NoSuchUpload => s3_error!(NoSuchUpload),
+        MetaError::CopySourceTooLarge => s3_error!(
+            InvalidRequest,
+            "The specified copy source is larger than the maximum allowable size for a copy source: {}",
+            crate::limits::COPY_SOURCE_MAX_BYTES
+        ),
         MetaError::ChunkBeingCollected => {
             s3_error!(SlowDown, "content is being garbage-collected; retry")
         }

@@ -1,14 +1,19 @@
 //! The S3 front: `s3s` does HTTP, SigV4 and XML; this module maps S3 operations onto the
-//! metadata layer and the data path. Split by operation family:
-//! `bucket_ops`, `object_ops` (put/get/head/delete/copy), `list_ops`, `acl_ops`.
+//! metadata layer and the data path. Split by operation family: `bucket_ops`,
+//! `object_ops` (put/delete/copy), `read_ops` (get/head/attributes), `multipart_ops`,
+//! `list_ops`, `acl_ops`; `common` and `checksums` hold what the families share.
 
 pub mod acl_ops;
 pub mod auth;
 pub mod bucket_ops;
+pub mod checksums;
+pub mod common;
 pub mod errors;
 pub mod host;
 pub mod list_ops;
+pub mod multipart_ops;
 pub mod object_ops;
+pub mod read_ops;
 
 use crate::engine::Engine;
 use crate::meta::buckets::BucketRecord;
@@ -95,10 +100,40 @@ impl S3 for GranaryS3 {
         object_ops::put_object(self, req).await
     }
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        object_ops::get_object(self, req).await
+        read_ops::get_object(self, req).await
     }
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        object_ops::head_object(self, req).await
+        read_ops::head_object(self, req).await
+    }
+    async fn get_object_attributes(&self, req: S3Request<GetObjectAttributesInput>) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        read_ops::get_object_attributes(self, req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        multipart_ops::create_multipart_upload(self, req).await
+    }
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        multipart_ops::upload_part(self, req).await
+    }
+    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        multipart_ops::upload_part_copy(self, req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        multipart_ops::complete_multipart_upload(self, req).await
+    }
+    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        multipart_ops::abort_multipart_upload(self, req).await
+    }
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        multipart_ops::list_parts(self, req).await
+    }
+    async fn list_multipart_uploads(&self, req: S3Request<ListMultipartUploadsInput>) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        multipart_ops::list_multipart_uploads(self, req).await
     }
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         object_ops::delete_object(self, req).await

@@ -1,0 +1,338 @@
+//! Multipart uploads: upload records, parts, completion and abort.
+//!
+//! - `("u", bucket, key, upload_id)` → `UploadRecord`
+//! - `("pt", upload_id, part_number)` → `PartRecord` (its chunks in manifest `manifest_id`)
+//!
+//! A part's chunks are pinned while it streams in (see `refs`); committing the part turns the
+//! pins into its manifest's references. Completing moves the chosen parts' manifests into the
+//! object (no chunk reference changes at all) in one transaction of O(parts) size; manifests
+//! of replaced, unused or aborted parts go to the release queue (see `manifest`).
+
+use super::buckets::bucket_key;
+use super::codec::{decode, encode};
+use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
+use super::objects::{object_key, unlink_object, ObjectBody, ObjectRecord, StoredHeaders};
+use super::refs::{adopt_pins, apply_ref_deltas};
+use super::{now_ms, MetaError, MetaResult};
+use crate::checksum::{self, Algorithm, Checksum, Kind};
+use crate::keys::{decode_bytes, decode_str, decode_u64, key_after, prefix_end, Key};
+use crate::kv::{read, transact, KvStore, KvTxn};
+use crate::limits;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub initiated_ms: i64,
+    pub headers: StoredHeaders,
+    pub user_metadata: Vec<(String, String)>,
+    pub checksum: Option<(Algorithm, Kind)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartRecord {
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub last_modified_ms: i64,
+    pub manifest_id: [u8; 16],
+    pub chunk_count: u32,
+    pub checksum: Option<Vec<u8>>,
+}
+
+impl PartRecord {
+    pub fn etag(&self) -> String {
+        hex::encode(self.md5)
+    }
+}
+
+fn upload_key(bucket: &str, key: &str, upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("u").str(bucket).str(key).bytes(upload_id).into_bytes()
+}
+
+fn part_key(upload_id: &[u8; 16], part_number: i32) -> Vec<u8> {
+    Key::space("pt").bytes(upload_id).u64(part_number as u64).into_bytes()
+}
+
+fn parts_begin(upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("pt").bytes(upload_id).into_bytes()
+}
+
+/// Upload ids travel as 32 hex characters.
+pub fn format_upload_id(id: &[u8; 16]) -> String {
+    hex::encode(id)
+}
+
+pub fn parse_upload_id(s: &str) -> Option<[u8; 16]> {
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<UploadRecord> {
+    match t.get(&upload_key(bucket, key, upload_id))? {
+        Some(v) => decode(&v),
+        None => Err(MetaError::NoSuchUpload),
+    }
+}
+
+pub fn create_upload(db: &dyn KvStore, bucket: &str, key: &str, record: &UploadRecord) -> MetaResult<[u8; 16]> {
+    let id = super::refs::new_upload_id();
+    transact(db, |t| {
+        if t.get(&bucket_key(bucket))?.is_none() {
+            return Err(MetaError::NoSuchBucket);
+        }
+        t.set(&upload_key(bucket, key, &id), &encode(record))?;
+        Ok(id)
+    })
+}
+
+pub fn upload(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<UploadRecord> {
+    read(db, |t| get_upload(t, bucket, key, upload_id))
+}
+
+/// Commits one uploaded part, replacing an earlier upload of the same part number. Its
+/// chunks were pinned under `pins`.
+pub fn commit_part(
+    db: &dyn KvStore,
+    (bucket, key, upload_id): (&str, &str, &[u8; 16]),
+    part_number: i32,
+    part: &PartRecord,
+    chunks: &[ChunkRef],
+    pins: &[u8; 16],
+) -> MetaResult<()> {
+    assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), part.size, "manifest covers the part");
+    transact(db, |t| {
+        get_upload(t, bucket, key, upload_id)?;
+        let now = now_ms();
+        let pkey = part_key(upload_id, part_number);
+        if let Some(old) = t.get(&pkey)? {
+            let old: PartRecord = decode(&old)?;
+            queue_release(t, &old.manifest_id, now)?;
+        }
+        write_manifest(t, &part.manifest_id, chunks)?;
+        t.set(&pkey, &encode(part))?;
+        adopt_pins(t, pins)?;
+        Ok(())
+    })
+}
+
+/// A page of ListParts: the upload, its parts by number, and whether more follow.
+pub struct PartsPage {
+    pub upload: UploadRecord,
+    pub parts: Vec<(i32, PartRecord)>,
+    pub truncated: bool,
+}
+
+/// Parts after `marker`, at most `max`.
+pub fn list_parts(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16], marker: i32, max: usize) -> MetaResult<PartsPage> {
+    read(db, |t| {
+        let upload = get_upload(t, bucket, key, upload_id)?;
+        let begin = key_after(&part_key(upload_id, marker.max(0)));
+        let rows = t.get_range(&begin, &prefix_end(&parts_begin(upload_id)), max + 1, false)?;
+        let truncated = rows.len() > max;
+        let mut parts = Vec::with_capacity(rows.len().min(max));
+        for (k, v) in rows.into_iter().take(max) {
+            let (n, _) = decode_u64(&k[parts_begin(upload_id).len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            parts.push((n as i32, decode(&v)?));
+        }
+        Ok(PartsPage { upload, parts, truncated })
+    })
+}
+
+/// What the client asks to complete: part numbers in its order, ETags and checksums.
+pub struct RequestedPart {
+    pub number: i32,
+    pub etag: String,
+    pub checksum: Option<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("part {0} was not uploaded or its ETag does not match")]
+    InvalidPart(i32),
+    #[error("parts are not in ascending order")]
+    InvalidPartOrder,
+    #[error("part {0} is smaller than the minimum allowed size")]
+    EntityTooSmall(i32),
+    #[error("the checksum of part {0} does not match")]
+    PartChecksumMismatch(i32),
+    #[error("the object would exceed the maximum size")]
+    TooLarge,
+}
+
+impl From<crate::kv::KvError> for CompleteError {
+    fn from(e: crate::kv::KvError) -> Self {
+        CompleteError::Meta(MetaError::Kv(e))
+    }
+}
+
+impl crate::kv::TxnError for CompleteError {
+    fn as_kv(&self) -> Option<&crate::kv::KvError> {
+        match self {
+            CompleteError::Meta(m) => crate::kv::TxnError::as_kv(m),
+            _ => None,
+        }
+    }
+}
+
+/// Completes an upload in one transaction: the object appears whole or not at all.
+pub fn complete(
+    db: &dyn KvStore,
+    bucket: &str,
+    key: &str,
+    upload_id: &[u8; 16],
+    requested: &[RequestedPart],
+) -> Result<ObjectRecord, CompleteError> {
+    if requested.windows(2).any(|w| w[0].number >= w[1].number) {
+        return Err(CompleteError::InvalidPartOrder);
+    }
+    transact(db, |t| {
+        let upload = get_upload(t, bucket, key, upload_id)?;
+        let now = now_ms();
+        let begin = parts_begin(upload_id);
+        let mut stored: BTreeMap<i32, PartRecord> = BTreeMap::new();
+        for (k, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
+            let (n, _) = decode_u64(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            stored.insert(n as i32, decode(&v)?);
+        }
+        let mut parts = Vec::with_capacity(requested.len());
+        let mut md5s = Md5::new();
+        let mut size = 0u64;
+        for (i, req) in requested.iter().enumerate() {
+            let part = stored.remove(&req.number).ok_or(CompleteError::InvalidPart(req.number))?;
+            if req.etag.trim_matches('"') != part.etag() {
+                return Err(CompleteError::InvalidPart(req.number));
+            }
+            if i + 1 < requested.len() && part.size < limits::PART_SIZE_MIN_BYTES {
+                return Err(CompleteError::EntityTooSmall(req.number));
+            }
+            if let (Some(sent), Some(have)) = (&req.checksum, &part.checksum) {
+                if sent != have {
+                    return Err(CompleteError::PartChecksumMismatch(req.number));
+                }
+            }
+            md5s.update(part.md5);
+            size += part.size;
+            parts.push(PartRef {
+                manifest_id: part.manifest_id,
+                chunk_count: part.chunk_count,
+                size: part.size,
+                checksum: part.checksum.clone(),
+            });
+        }
+        if size > limits::MULTIPART_OBJECT_MAX_BYTES {
+            return Err(CompleteError::TooLarge);
+        }
+        // Uploaded parts the client left out are garbage now.
+        for unused in stored.values() {
+            queue_release(t, &unused.manifest_id, now)?;
+        }
+        let checksum = upload.checksum.and_then(|(algorithm, kind)| object_checksum(algorithm, kind, &parts));
+        let parts_id = super::refs::new_upload_id();
+        write_parts(t, &parts_id, &parts)?;
+        let record = ObjectRecord {
+            size,
+            etag: format!("{}-{}", hex::encode(md5s.finalize()), parts.len()),
+            last_modified_ms: now,
+            headers: upload.headers.clone(),
+            user_metadata: upload.user_metadata.clone(),
+            body: ObjectBody::Multipart { parts_id, part_count: parts.len() as u32 },
+            checksum,
+        };
+        let okey = object_key(bucket, key);
+        let mut deltas = BTreeMap::new();
+        unlink_object(t, &okey, &mut deltas)?;
+        apply_ref_deltas(t, &deltas, now)?;
+        t.set(&okey, &encode(&record))?;
+        t.clear_range(&begin, &prefix_end(&begin))?;
+        t.clear(&upload_key(bucket, key, upload_id))?;
+        Ok(record)
+    })
+}
+
+/// The whole object's checksum from its parts' checksums, if every part has one.
+fn object_checksum(algorithm: Algorithm, kind: Kind, parts: &[PartRef]) -> Option<Checksum> {
+    let digests: Vec<&[u8]> = parts.iter().map(|p| p.checksum.as_deref()).collect::<Option<_>>()?;
+    match kind {
+        Kind::Composite => Some(checksum::composite(algorithm, &digests)),
+        Kind::FullObject => {
+            let with_len: Vec<(&[u8], u64)> = digests.iter().zip(parts).map(|(d, p)| (*d, p.size)).collect();
+            checksum::combine_full(algorithm, &with_len)
+        }
+    }
+}
+
+/// Aborts an upload: its parts' manifests go to the release queue.
+pub fn abort(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<()> {
+    transact(db, |t| {
+        get_upload(t, bucket, key, upload_id)?;
+        let now = now_ms();
+        let begin = parts_begin(upload_id);
+        for (_, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
+            let part: PartRecord = decode(&v)?;
+            queue_release(t, &part.manifest_id, now)?;
+        }
+        t.clear_range(&begin, &prefix_end(&begin))?;
+        t.clear(&upload_key(bucket, key, upload_id))?;
+        Ok(())
+    })
+}
+
+pub struct UploadListRequest<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    pub key_marker: Option<&'a str>,
+    pub upload_id_marker: Option<[u8; 16]>,
+    pub max: usize,
+}
+
+#[derive(Default)]
+pub struct UploadListPage {
+    pub uploads: Vec<(String, [u8; 16], UploadRecord)>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+}
+
+/// ListMultipartUploads: by key, then by upload id (which sorts by initiation time).
+pub fn list_uploads(db: &dyn KvStore, req: &UploadListRequest<'_>) -> MetaResult<UploadListPage> {
+    let space = Key::space("u").str(req.bucket);
+    let space_len = space.as_bytes().len();
+    let prefix_begin = space.clone().str_prefix(req.prefix);
+    let end = prefix_end(&prefix_begin);
+    let mut begin = prefix_begin;
+    if let Some(marker) = req.key_marker {
+        let after = match &req.upload_id_marker {
+            Some(id) => key_after(&space.clone().str(marker).bytes(id).into_bytes()),
+            None => prefix_end(&space.clone().str(marker).into_bytes()),
+        };
+        begin = begin.max(after);
+    }
+    let delimiter = req.delimiter.filter(|d| !d.is_empty());
+    let mut page = UploadListPage::default();
+    read(db, |t| {
+        while let Some((k, v)) = t.get_range(&begin, &end, 1, false)?.into_iter().next() {
+            let corrupt = |e: crate::keys::DecodeError| MetaError::Corrupt(e.to_string());
+            let (key, rest) = decode_str(&k[space_len..]).map_err(corrupt)?;
+            let (id, _) = decode_bytes(rest).map_err(corrupt)?;
+            if page.uploads.len() + page.common_prefixes.len() >= req.max {
+                page.truncated = true;
+                break;
+            }
+            let common = delimiter.and_then(|d| key[req.prefix.len()..].find(d).map(|i| key[..req.prefix.len() + i + d.len()].to_owned()));
+            if let Some(cp) = common {
+                begin = prefix_end(&space.clone().str_prefix(&cp));
+                if req.key_marker.is_none_or(|m| cp.as_str() > m) {
+                    page.common_prefixes.push(cp);
+                }
+                continue;
+            }
+            begin = key_after(&k);
+            let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))?;
+            page.uploads.push((key, id, decode(&v)?));
+        }
+        Ok::<_, MetaError>(())
+    })?;
+    Ok(page)
+}

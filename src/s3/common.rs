@@ -1,0 +1,168 @@
+//! Helpers shared by the object operation families: key and metadata rules, conditional
+//! headers, loading records, and ingesting a request body with its digests verified.
+
+use super::checksums::{self, Requested};
+use super::errors::to_s3;
+use super::GranaryS3;
+use crate::engine::ingest::{IngestOptions, Ingested, IngestedBody};
+use crate::limits;
+use crate::meta::objects::{self, Layout, ObjectRecord};
+use base64::Engine as _;
+use s3s::dto::*;
+use s3s::{s3_error, S3Result, TrailingHeaders};
+
+pub fn check_key(key: &str) -> S3Result<()> {
+    if key.len() > limits::OBJECT_KEY_MAX_BYTES {
+        return Err(s3_error!(KeyTooLongError));
+    }
+    if key.is_empty() {
+        return Err(s3_error!(InvalidArgument, "object key must not be empty"));
+    }
+    Ok(())
+}
+
+pub fn etag_of(record: &ObjectRecord) -> ETag {
+    ETag::Strong(record.etag.clone())
+}
+
+pub fn ms_of(t: &Timestamp) -> i64 {
+    let odt: time::OffsetDateTime = t.clone().into();
+    i64::try_from(odt.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+pub fn user_metadata(metadata: Option<Metadata>) -> S3Result<Vec<(String, String)>> {
+    let mut pairs: Vec<(String, String)> = metadata.unwrap_or_default().into_iter().collect();
+    pairs.sort();
+    let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > limits::USER_METADATA_MAX_BYTES {
+        return Err(s3_error!(MetadataTooLarge, "user metadata exceeds {} bytes", limits::USER_METADATA_MAX_BYTES));
+    }
+    Ok(pairs)
+}
+
+pub fn metadata_map(record: &ObjectRecord) -> Option<Metadata> {
+    (!record.user_metadata.is_empty()).then(|| record.user_metadata.iter().cloned().collect())
+}
+
+/// The standard headers S3 keeps with an object, from any input that carries them.
+macro_rules! stored_headers {
+    ($input:expr) => {
+        $crate::meta::objects::StoredHeaders {
+            // S3 stores this default when the client sends no Content-Type.
+            content_type: Some($input.content_type.unwrap_or_else(|| "binary/octet-stream".into())),
+            content_encoding: $input.content_encoding,
+            content_disposition: $input.content_disposition,
+            content_language: $input.content_language,
+            cache_control: $input.cache_control,
+            expires_ms: $input.expires.as_ref().map($crate::s3::common::ms_of),
+        }
+    };
+}
+pub(crate) use stored_headers;
+
+pub fn require_private_acl(headers: &http::HeaderMap, acl: Option<&ObjectCannedACL>) -> S3Result<()> {
+    super::acl_ops::require_no_grants(headers)?;
+    match acl.map(ObjectCannedACL::as_str) {
+        // The bucket owner is the only owner there is, so these two mean the same here.
+        None | Some(ObjectCannedACL::PRIVATE | ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL) => Ok(()),
+        Some(_) => Err(s3_error!(NotImplemented, "only the canned ACL 'private' is supported")),
+    }
+}
+
+fn etag_matches(cond: &ETagCondition, record: &ObjectRecord) -> bool {
+    match cond {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(tag) => tag.value() == record.etag,
+    }
+}
+
+/// HTTP dates have one-second resolution; compare at that resolution.
+fn seconds(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+/// The four conditional headers of a GET/HEAD (or their copy-source variants).
+pub struct Conditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+/// RFC 9110 / S3 precedence: If-Match beats If-Unmodified-Since, If-None-Match beats
+/// If-Modified-Since.
+pub fn check_conditions(record: &ObjectRecord, c: &Conditions<'_>) -> S3Result<()> {
+    let modified = seconds(record.last_modified_ms);
+    if let Some(cond) = c.if_match {
+        if !etag_matches(cond, record) {
+            return Err(s3_error!(PreconditionFailed));
+        }
+    } else if let Some(t) = c.if_unmodified_since {
+        if modified > seconds(ms_of(t)) {
+            return Err(s3_error!(PreconditionFailed));
+        }
+    }
+    if let Some(cond) = c.if_none_match {
+        if etag_matches(cond, record) {
+            return Err(s3_error!(NotModified));
+        }
+    } else if let Some(t) = c.if_modified_since {
+        if modified <= seconds(ms_of(t)) {
+            return Err(s3_error!(NotModified));
+        }
+    }
+    Ok(())
+}
+
+pub async fn load_record(s3: &GranaryS3, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
+    let (b, k) = (bucket.to_owned(), key.to_owned());
+    s3.engine.meta(move |db| objects::get_object(db, &b, &k)).await.map_err(to_s3)?.ok_or_else(|| s3_error!(NoSuchKey))
+}
+
+pub async fn load_with_layout(s3: &GranaryS3, bucket: &str, key: &str) -> S3Result<(ObjectRecord, Layout)> {
+    let (b, k) = (bucket.to_owned(), key.to_owned());
+    s3.engine.meta(move |db| objects::get_object_with_layout(db, &b, &k)).await.map_err(to_s3)?.ok_or_else(|| s3_error!(NoSuchKey))
+}
+
+pub fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
+    let Some(b64) = value else { return Ok(None) };
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| s3_error!(InvalidDigest))?;
+    Ok(Some(<[u8; 16]>::try_from(raw.as_slice()).map_err(|_| s3_error!(InvalidDigest))?))
+}
+
+/// What a body must satisfy.
+pub struct BodyChecks<'a> {
+    pub content_md5: Option<[u8; 16]>,
+    pub checksum: Option<&'a Requested>,
+    pub trailers: Option<&'a TrailingHeaders>,
+}
+
+/// Ingests a request body, then checks Content-MD5 and the flexible checksum. On any
+/// failure the chunks it pinned are released: a rejected upload stores nothing.
+pub async fn ingest_checked(
+    s3: &GranaryS3,
+    body: Option<StreamingBlob>,
+    options: IngestOptions,
+    checks: BodyChecks<'_>,
+) -> S3Result<Ingested> {
+    let body = body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+    let ingested = s3.engine.ingest(body, options).await.map_err(to_s3)?;
+    let verdict = match (checks.content_md5, checks.checksum) {
+        (Some(m), _) if m != ingested.md5 => Err(s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received.")),
+        (_, Some(requested)) => checksums::verify(requested, ingested.checksum.as_deref().unwrap_or_default(), checks.trailers),
+        _ => Ok(()),
+    };
+    if let Err(e) = verdict {
+        if let IngestedBody::Chunked { upload_id, .. } = ingested.body {
+            s3.engine.release(upload_id).await;
+        }
+        return Err(e);
+    }
+    Ok(ingested)
+}
+
+pub fn tokio_stream_of<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + Sync + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

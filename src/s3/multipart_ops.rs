@@ -1,0 +1,413 @@
+//! Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
+//! ListMultipartUploads.
+
+use super::bucket_ops::timestamp_ms;
+use super::checksums::{self, set_checksum_fields, set_checksum_values};
+use super::common::{
+    check_conditions, check_key, etag_of, ingest_checked, load_with_layout, parse_content_md5, require_private_acl, stored_headers,
+    tokio_stream_of, user_metadata, BodyChecks, Conditions,
+};
+use super::errors::{meta_to_s3, to_s3};
+use super::{owner_of, GranaryS3, Principal};
+use crate::checksum::{self as cks, Algorithm, Checksum};
+use crate::engine::ingest::{IngestOptions, IngestedBody};
+use crate::limits;
+use crate::meta::uploads::{self, CompleteError, PartRecord, RequestedPart, UploadListRequest, UploadRecord};
+use crate::meta::{now_ms, MetaError};
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+fn upload_id_of(s: &str) -> S3Result<[u8; 16]> {
+    uploads::parse_upload_id(s).ok_or_else(|| s3_error!(NoSuchUpload))
+}
+
+fn check_part_number(n: i32) -> S3Result<()> {
+    if !(1..=limits::PART_NUMBER_MAX).contains(&n) {
+        return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and {}, inclusive", limits::PART_NUMBER_MAX));
+    }
+    Ok(())
+}
+
+fn algorithm_name(a: Algorithm) -> ChecksumAlgorithm {
+    ChecksumAlgorithm::from(a.name().to_owned())
+}
+
+fn kind_name(k: cks::Kind) -> ChecksumType {
+    ChecksumType::from_static(match k {
+        cks::Kind::FullObject => ChecksumType::FULL_OBJECT,
+        cks::Kind::Composite => ChecksumType::COMPOSITE,
+    })
+}
+
+pub async fn create_multipart_upload(
+    s3: &GranaryS3,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_key(&input.key)?;
+    s3.owned_bucket(&principal, &input.bucket).await?;
+    require_private_acl(&req.headers, input.acl.as_ref())?;
+    let checksum = match &input.checksum_algorithm {
+        Some(a) => {
+            let algorithm =
+                Algorithm::parse(a.as_str()).ok_or_else(|| s3_error!(InvalidRequest, "Checksum algorithm provided is unsupported."))?;
+            Some((algorithm, checksums::multipart_kind(algorithm, input.checksum_type.as_ref())?))
+        }
+        None if input.checksum_type.is_some() => {
+            return Err(s3_error!(InvalidRequest, "x-amz-checksum-type requires x-amz-checksum-algorithm"))
+        }
+        None => None,
+    };
+    let record = UploadRecord {
+        initiated_ms: now_ms(),
+        user_metadata: user_metadata(input.metadata.clone())?,
+        headers: stored_headers!(input),
+        checksum,
+    };
+    let (bucket, key) = (input.bucket, input.key);
+    let (b, k) = (bucket.clone(), key.clone());
+    let id = s3.engine.meta(move |db| uploads::create_upload(db, &b, &k, &record)).await.map_err(to_s3)?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(bucket),
+        key: Some(key),
+        upload_id: Some(uploads::format_upload_id(&id)),
+        checksum_algorithm: checksum.map(|(a, _)| algorithm_name(a)),
+        checksum_type: checksum.map(|(_, k)| kind_name(k)),
+        ..Default::default()
+    }))
+}
+
+struct PartTarget<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    upload_id: [u8; 16],
+    part_number: i32,
+}
+
+async fn load_upload(s3: &GranaryS3, principal: &Principal, t: &PartTarget<'_>) -> S3Result<UploadRecord> {
+    check_key(t.key)?;
+    s3.owned_bucket(principal, t.bucket).await?;
+    let (b, k, id) = (t.bucket.to_owned(), t.key.to_owned(), t.upload_id);
+    s3.engine.meta(move |db| uploads::upload(db, &b, &k, &id)).await.map_err(to_s3)
+}
+
+/// Streams a part in, verifies it, and commits it.
+async fn store_part(
+    s3: &GranaryS3,
+    t: &PartTarget<'_>,
+    upload: &UploadRecord,
+    body: Option<StreamingBlob>,
+    checks: BodyChecks<'_>,
+) -> S3Result<PartRecord> {
+    let upload_algorithm = upload.checksum.map(|(a, _)| a);
+    if let (Some(sent), Some(expected)) = (checks.checksum.map(|r| r.algorithm), upload_algorithm) {
+        if sent != expected {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                expected.name(),
+                sent.name()
+            ));
+        }
+    }
+    let algorithm = upload_algorithm.or(checks.checksum.map(|r| r.algorithm));
+    let options = IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm };
+    let ingested = ingest_checked(s3, body, options, checks).await?;
+    let IngestedBody::Chunked { chunks, upload_id: pins } = ingested.body else { unreachable!("parts are never inline") };
+    let part = PartRecord {
+        size: ingested.size,
+        md5: ingested.md5,
+        last_modified_ms: now_ms(),
+        manifest_id: crate::meta::refs::new_upload_id(),
+        chunk_count: chunks.len() as u32,
+        // Only the upload's own algorithm is kept: it is what Complete combines.
+        checksum: upload_algorithm.and(ingested.checksum),
+    };
+    let (b, k, id, n, p) = (t.bucket.to_owned(), t.key.to_owned(), t.upload_id, t.part_number, part.clone());
+    let committed = s3.engine.meta(move |db| uploads::commit_part(db, (&b, &k, &id), n, &p, &chunks, &pins)).await;
+    if let Err(e) = committed {
+        s3.engine.release(pins).await;
+        return Err(to_s3(e));
+    }
+    Ok(part)
+}
+
+fn part_checksum(upload: &UploadRecord, part: &PartRecord) -> Option<Checksum> {
+    let (algorithm, _) = upload.checksum?;
+    part.checksum.clone().map(|raw| Checksum::full(algorithm, raw))
+}
+
+pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_part_number(input.part_number)?;
+    let target =
+        PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: input.part_number };
+    let upload = load_upload(s3, &principal, &target).await?;
+    let requested = checksums::requested(&req.headers, input.checksum_algorithm.as_ref())?;
+    let checks = BodyChecks {
+        content_md5: parse_content_md5(input.content_md5.as_deref())?,
+        checksum: requested.as_ref(),
+        trailers: req.trailing_headers.as_ref(),
+    };
+    let part = store_part(s3, &target, &upload, input.body, checks).await?;
+    let mut output = UploadPartOutput { e_tag: Some(ETag::Strong(part.etag())), ..Default::default() };
+    let _ = set_checksum_values!(output, part_checksum(&upload, &part).as_ref());
+    Ok(S3Response::new(output))
+}
+
+pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_part_number(input.part_number)?;
+    let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
+        return Err(s3_error!(NotImplemented, "access-point copy sources are not supported"));
+    };
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(s3_error!(NoSuchVersion));
+    }
+    let target =
+        PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: input.part_number };
+    let upload = load_upload(s3, &principal, &target).await?;
+    s3.owned_bucket(&principal, src_bucket).await?;
+    let (source, layout) = load_with_layout(s3, src_bucket, src_key).await?;
+    let conditions = Conditions {
+        if_match: input.copy_source_if_match.as_ref(),
+        if_none_match: input.copy_source_if_none_match.as_ref(),
+        if_modified_since: input.copy_source_if_modified_since.as_ref(),
+        if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+    };
+    check_conditions(&source, &conditions).map_err(|e| {
+        if *e.code() == s3s::S3ErrorCode::NotModified {
+            s3_error!(PreconditionFailed)
+        } else {
+            e
+        }
+    })?;
+    let range = match &input.copy_source_range {
+        None => 0..source.size,
+        Some(header) => {
+            let invalid = || s3_error!(InvalidArgument, "Range specified is not valid for source object of size: {}", source.size);
+            let parsed = Range::parse(header).map_err(|_| invalid())?;
+            // x-amz-copy-source-range must be "bytes=first-last" within the source.
+            match parsed {
+                Range::Int { first, last: Some(last) } if last < source.size && first <= last => first..last + 1,
+                _ => return Err(invalid()),
+            }
+        }
+    };
+    if range.end - range.start > limits::PART_SIZE_MAX_BYTES {
+        return Err(s3_error!(EntityTooLarge));
+    }
+    // The source range is streamed back in and re-chunked: content-defined chunking finds
+    // the same chunks, so the copy shares the source's chunk files instead of rewriting them.
+    let body = StreamingBlob::wrap(tokio_stream_of(s3.engine.read_stream(&source, layout, range)));
+    let part = store_part(s3, &target, &upload, Some(body), BodyChecks { content_md5: None, checksum: None, trailers: None }).await?;
+    let mut result = CopyPartResult {
+        e_tag: Some(ETag::Strong(part.etag())),
+        last_modified: Some(timestamp_ms(part.last_modified_ms)),
+        ..Default::default()
+    };
+    let _ = set_checksum_values!(result, part_checksum(&upload, &part).as_ref());
+    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+}
+
+/// The checksum a CompletedPart carries for `algorithm`, if any.
+fn completed_part_checksum(part: &CompletedPart, algorithm: Option<Algorithm>) -> S3Result<Option<Vec<u8>>> {
+    let Some(algorithm) = algorithm else { return Ok(None) };
+    let value = match algorithm {
+        Algorithm::Crc32 => &part.checksum_crc32,
+        Algorithm::Crc32c => &part.checksum_crc32c,
+        Algorithm::Crc64Nvme => &part.checksum_crc64nvme,
+        Algorithm::Sha1 => &part.checksum_sha1,
+        Algorithm::Sha256 => &part.checksum_sha256,
+    };
+    match value {
+        None => Ok(None),
+        Some(v) => cks::decode_value(algorithm, v)
+            .map(Some)
+            .ok_or_else(|| s3_error!(InvalidPart, "invalid checksum for part {:?}", part.part_number)),
+    }
+}
+
+pub async fn complete_multipart_upload(
+    s3: &GranaryS3,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let target = PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: 0 };
+    let upload = load_upload(s3, &principal, &target).await?;
+    let algorithm = upload.checksum.map(|(a, _)| a);
+    let sent = input.multipart_upload.as_ref().and_then(|m| m.parts.as_ref()).map(Vec::as_slice).unwrap_or_default();
+    if sent.is_empty() {
+        return Err(s3_error!(MalformedXML, "You must specify at least one part"));
+    }
+    let mut requested = Vec::with_capacity(sent.len());
+    for p in sent {
+        let number = p.part_number.ok_or_else(|| s3_error!(MalformedXML, "every part needs a PartNumber"))?;
+        check_part_number(number)?;
+        let etag = p.e_tag.as_ref().map(|e| e.value().to_owned()).ok_or_else(|| s3_error!(MalformedXML, "every part needs an ETag"))?;
+        requested.push(RequestedPart { number, etag, checksum: completed_part_checksum(p, algorithm)? });
+    }
+    // The whole-object checksum the client expects, if it sent one.
+    let expected = checksums::requested(&req.headers, None)?;
+    let (b, k, id) = (input.bucket.clone(), input.key.clone(), target.upload_id);
+    let completed = tokio::task::spawn_blocking({
+        let db = std::sync::Arc::clone(&s3.engine.db);
+        move || uploads::complete(&*db, &b, &k, &id, &requested)
+    })
+    .await
+    .map_err(|e| s3_error!(InternalError, "{e}"))?;
+    let record = completed.map_err(|e| match e {
+        CompleteError::Meta(m) => meta_to_s3(m),
+        CompleteError::InvalidPart(n) | CompleteError::PartChecksumMismatch(n) => s3_error!(
+            InvalidPart,
+            "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {n})"
+        ),
+        CompleteError::InvalidPartOrder => s3_error!(InvalidPartOrder),
+        CompleteError::EntityTooSmall(n) => s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed size (part {n})"),
+        CompleteError::TooLarge => s3_error!(EntityTooLarge),
+    })?;
+    if let (Some(expected), Some(stored)) = (&expected, &record.checksum) {
+        if let checksums::Expected::Header(raw) = &expected.expected {
+            if expected.algorithm != stored.algorithm || *raw != stored.raw {
+                // Completed already: the client's expectation is reported, the object stays.
+                tracing::warn!(bucket = %input.bucket, key = %input.key, "client's whole-object checksum differs from the computed one");
+            }
+        }
+    }
+    let mut output = CompleteMultipartUploadOutput {
+        bucket: Some(input.bucket.clone()),
+        key: Some(input.key.clone()),
+        e_tag: Some(etag_of(&record)),
+        location: Some(format!("/{}/{}", input.bucket, input.key)),
+        ..Default::default()
+    };
+    set_checksum_fields!(output, record.checksum.as_ref());
+    Ok(S3Response::new(output))
+}
+
+pub async fn abort_multipart_upload(
+    s3: &GranaryS3,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_key(&input.key)?;
+    s3.owned_bucket(&principal, &input.bucket).await?;
+    let id = upload_id_of(&input.upload_id)?;
+    let (b, k) = (input.bucket, input.key);
+    s3.engine.meta(move |db| uploads::abort(db, &b, &k, &id)).await.map_err(to_s3)?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub async fn list_parts(s3: &GranaryS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_key(&input.key)?;
+    s3.owned_bucket(&principal, &input.bucket).await?;
+    let id = upload_id_of(&input.upload_id)?;
+    let marker = input.part_number_marker.unwrap_or(0).max(0);
+    let max = input.max_parts.map_or(limits::LIST_PARTS_MAX, |m| (m.max(0) as usize).min(limits::LIST_PARTS_MAX));
+    let (b, k) = (input.bucket.clone(), input.key.clone());
+    let uploads::PartsPage { upload, parts, truncated } =
+        s3.engine.meta(move |db| uploads::list_parts(db, &b, &k, &id, marker, max)).await.map_err(to_s3)?;
+    let next = parts.last().map(|(n, _)| *n);
+    let parts = parts
+        .into_iter()
+        .map(|(n, p)| {
+            let mut part = Part {
+                part_number: Some(n),
+                e_tag: Some(ETag::Strong(p.etag())),
+                size: Some(p.size as i64),
+                last_modified: Some(timestamp_ms(p.last_modified_ms)),
+                ..Default::default()
+            };
+            let _ = set_checksum_values!(part, part_checksum(&upload, &p).as_ref());
+            part
+        })
+        .collect();
+    let owner = owner_of(&principal);
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(input.upload_id),
+        part_number_marker: Some(marker),
+        next_part_number_marker: next,
+        max_parts: Some(max as i32),
+        is_truncated: Some(truncated),
+        parts: Some(parts),
+        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+        owner: Some(owner),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        checksum_algorithm: upload.checksum.map(|(a, _)| algorithm_name(a)),
+        checksum_type: upload.checksum.map(|(_, k)| kind_name(k)),
+        ..Default::default()
+    }))
+}
+
+pub async fn list_multipart_uploads(
+    s3: &GranaryS3,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    s3.owned_bucket(&principal, &input.bucket).await?;
+    if input.encoding_type.as_ref().is_some_and(|e| e.as_str() != EncodingType::URL) {
+        return Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request"));
+    }
+    let max = input.max_uploads.map_or(limits::LIST_PARTS_MAX, |m| (m.max(0) as usize).min(limits::LIST_PARTS_MAX));
+    let upload_id_marker = match (&input.key_marker, &input.upload_id_marker) {
+        (Some(_), Some(id)) if !id.is_empty() => Some(upload_id_of(id)?),
+        _ => None,
+    };
+    let (b, p, d, km) = (
+        input.bucket.clone(),
+        input.prefix.clone().unwrap_or_default(),
+        input.delimiter.clone(),
+        input.key_marker.clone().filter(|k| !k.is_empty()),
+    );
+    let page = s3
+        .engine
+        .meta(move |db| {
+            uploads::list_uploads(
+                db,
+                &UploadListRequest { bucket: &b, prefix: &p, delimiter: d.as_deref(), key_marker: km.as_deref(), upload_id_marker, max },
+            )
+        })
+        .await
+        .map_err(|e| if let crate::engine::EngineError::Meta(MetaError::NoSuchBucket) = e { s3_error!(NoSuchBucket) } else { to_s3(e) })?;
+    let owner = owner_of(&principal);
+    let next = page.uploads.last().map(|(k, id, _)| (k.clone(), uploads::format_upload_id(id)));
+    let list = page
+        .uploads
+        .into_iter()
+        .map(|(key, id, u)| MultipartUpload {
+            key: Some(key),
+            upload_id: Some(uploads::format_upload_id(&id)),
+            initiated: Some(timestamp_ms(u.initiated_ms)),
+            owner: Some(owner.clone()),
+            initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_algorithm: u.checksum.map(|(a, _)| algorithm_name(a)),
+            checksum_type: u.checksum.map(|(_, k)| kind_name(k)),
+        })
+        .collect();
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(input.bucket),
+        prefix: input.prefix,
+        delimiter: input.delimiter,
+        key_marker: input.key_marker,
+        upload_id_marker: input.upload_id_marker,
+        max_uploads: Some(max as i32),
+        is_truncated: Some(page.truncated),
+        next_key_marker: page.truncated.then(|| next.as_ref().map(|n| n.0.clone())).flatten(),
+        next_upload_id_marker: page.truncated.then(|| next.map(|n| n.1)).flatten(),
+        uploads: Some(list),
+        common_prefixes: Some(page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,219 @@
+//! Object reads: GetObject, HeadObject, GetObjectAttributes.
+
+use super::bucket_ops::timestamp_ms;
+use super::checksums::{set_checksum_fields, set_checksum_values};
+use super::common::{check_conditions, check_key, etag_of, load_record, load_with_layout, metadata_map, tokio_stream_of, Conditions};
+use super::GranaryS3;
+use crate::checksum::Checksum;
+use crate::limits;
+use crate::meta::objects::{Layout, ObjectBody, ObjectRecord};
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+/// S3's `InvalidPartNumber` (416), which s3s has no constant for.
+pub fn invalid_part_number() -> s3s::S3Error {
+    let mut e =
+        s3s::S3Error::with_message(s3s::S3ErrorCode::Custom("InvalidPartNumber".into()), "The requested partnumber is not satisfiable");
+    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+    e
+}
+
+/// Byte ranges of a multipart object's parts (or the single part of any other object).
+fn part_ranges(record: &ObjectRecord, layout: Option<&Layout>) -> Vec<std::ops::Range<u64>> {
+    match layout {
+        Some(Layout::Parts(parts)) => {
+            let mut offset = 0;
+            parts
+                .iter()
+                .map(|p| {
+                    offset += p.size;
+                    offset - p.size..offset
+                })
+                .collect()
+        }
+        _ => std::iter::once(0..record.size).collect(),
+    }
+}
+
+/// What a GET/HEAD selects: the byte range, its Content-Range, and the part (if asked by
+/// partNumber) with the object's part count.
+struct Selection {
+    range: std::ops::Range<u64>,
+    content_range: Option<String>,
+    parts_count: Option<i32>,
+    whole: bool,
+}
+
+fn select(record: &ObjectRecord, layout: Option<&Layout>, range: Option<&Range>, part_number: Option<i32>) -> S3Result<Selection> {
+    let (selected, parts_count) = match (range, part_number) {
+        (Some(_), Some(_)) => return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter")),
+        (None, None) => return Ok(Selection { range: 0..record.size, content_range: None, parts_count: None, whole: true }),
+        (Some(r), None) => (r.check(record.size).map_err(|_| s3_error!(InvalidRange))?, None),
+        (None, Some(n)) => {
+            let parts = part_ranges(record, layout);
+            let index = usize::try_from(n).ok().and_then(|n| n.checked_sub(1)).ok_or_else(invalid_part_number)?;
+            let part = parts.get(index).cloned().ok_or_else(invalid_part_number)?;
+            let count = matches!(record.body, ObjectBody::Multipart { .. }).then_some(parts.len() as i32);
+            (part, count)
+        }
+    };
+    // An empty selection (part 1 of an empty object) answers 200 with no Content-Range.
+    let content_range = (!selected.is_empty()).then(|| format!("bytes {}-{}/{}", selected.start, selected.end - 1, record.size));
+    let whole = selected == (0..record.size);
+    Ok(Selection { range: selected, content_range, parts_count, whole })
+}
+
+fn expires_of(record: &ObjectRecord) -> Option<Timestamp> {
+    record.headers.expires_ms.map(timestamp_ms)
+}
+
+fn checksum_if_enabled(mode: Option<&ChecksumMode>, record: &ObjectRecord, whole: bool) -> Option<Checksum> {
+    let enabled = mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+    // A checksum describes the whole object; S3 omits it for ranges.
+    if enabled && whole {
+        record.checksum.clone()
+    } else {
+        None
+    }
+}
+
+pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_key(&input.key)?;
+    s3.owned_bucket(&principal, &input.bucket).await?;
+    let (record, layout) = load_with_layout(s3, &input.bucket, &input.key).await?;
+    let conditions = Conditions {
+        if_match: input.if_match.as_ref(),
+        if_none_match: input.if_none_match.as_ref(),
+        if_modified_since: input.if_modified_since.as_ref(),
+        if_unmodified_since: input.if_unmodified_since.as_ref(),
+    };
+    check_conditions(&record, &conditions)?;
+    let sel = select(&record, Some(&layout), input.range.as_ref(), input.part_number)?;
+    let length = sel.range.end - sel.range.start;
+    let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
+    let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range));
+    let h = &record.headers;
+    let mut output = GetObjectOutput {
+        body: Some(StreamingBlob::wrap(stream)),
+        content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
+        content_range: sel.content_range,
+        parts_count: sel.parts_count,
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag_of(&record)),
+        last_modified: Some(timestamp_ms(record.last_modified_ms)),
+        metadata: metadata_map(&record),
+        content_type: input.response_content_type.or_else(|| h.content_type.clone()),
+        content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
+        content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
+        content_language: input.response_content_language.or_else(|| h.content_language.clone()),
+        cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
+        expires: input.response_expires.or_else(|| expires_of(&record)),
+        ..Default::default()
+    };
+    set_checksum_fields!(output, checksum.as_ref());
+    Ok(S3Response::new(output))
+}
+
+pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_key(&input.key)?;
+    s3.owned_bucket(&principal, &input.bucket).await?;
+    // The layout is only needed to find a part's bytes.
+    let (record, layout) = if input.part_number.is_some() {
+        let (r, l) = load_with_layout(s3, &input.bucket, &input.key).await?;
+        (r, Some(l))
+    } else {
+        (load_record(s3, &input.bucket, &input.key).await?, None)
+    };
+    let conditions = Conditions {
+        if_match: input.if_match.as_ref(),
+        if_none_match: input.if_none_match.as_ref(),
+        if_modified_since: input.if_modified_since.as_ref(),
+        if_unmodified_since: input.if_unmodified_since.as_ref(),
+    };
+    check_conditions(&record, &conditions)?;
+    let sel = select(&record, layout.as_ref(), input.range.as_ref(), input.part_number)?;
+    let length = sel.range.end - sel.range.start;
+    let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
+    let h = &record.headers;
+    let mut output = HeadObjectOutput {
+        content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
+        content_range: sel.content_range,
+        parts_count: sel.parts_count,
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag_of(&record)),
+        last_modified: Some(timestamp_ms(record.last_modified_ms)),
+        metadata: metadata_map(&record),
+        content_type: input.response_content_type.or_else(|| h.content_type.clone()),
+        content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
+        content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
+        content_language: input.response_content_language.or_else(|| h.content_language.clone()),
+        cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
+        expires: input.response_expires.or_else(|| expires_of(&record)),
+        ..Default::default()
+    };
+    set_checksum_fields!(output, checksum.as_ref());
+    // 206 for a ranged HEAD is set in `http_fixups`: s3s does not apply a status here.
+    Ok(S3Response::new(output))
+}
+
+pub async fn get_object_attributes(
+    s3: &GranaryS3,
+    req: S3Request<GetObjectAttributesInput>,
+) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    check_key(&input.key)?;
+    s3.owned_bucket(&principal, &input.bucket).await?;
+    // s3s keeps each header line whole; clients send one comma-separated line.
+    let wants = |name: &str| input.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim() == name);
+    let (record, layout) = load_with_layout(s3, &input.bucket, &input.key).await?;
+    let mut output = GetObjectAttributesOutput { last_modified: Some(timestamp_ms(record.last_modified_ms)), ..Default::default() };
+    if wants(ObjectAttributes::ETAG) {
+        // GetObjectAttributes reports the ETag without quotes.
+        output.e_tag = Some(ETag::Strong(record.etag.clone()));
+    }
+    if wants(ObjectAttributes::OBJECT_SIZE) {
+        output.object_size = Some(record.size as i64);
+    }
+    if wants(ObjectAttributes::STORAGE_CLASS) {
+        output.storage_class = Some(StorageClass::from_static(StorageClass::STANDARD));
+    }
+    if wants(ObjectAttributes::CHECKSUM) && record.checksum.is_some() {
+        let mut c = s3s::dto::Checksum::default();
+        set_checksum_fields!(c, record.checksum.as_ref());
+        output.checksum = Some(c);
+    }
+    if let (true, Layout::Parts(parts)) = (wants(ObjectAttributes::OBJECT_PARTS), &layout) {
+        let marker = input.part_number_marker.unwrap_or(0).max(0) as usize;
+        let max = input.max_parts.map_or(limits::LIST_PARTS_MAX, |m| (m.max(0) as usize).min(limits::LIST_PARTS_MAX));
+        let algorithm = record.checksum.as_ref().map(|c| c.algorithm);
+        let page: Vec<ObjectPart> = parts
+            .iter()
+            .enumerate()
+            .skip(marker)
+            .take(max)
+            .map(|(i, p)| {
+                let mut part = ObjectPart { part_number: Some(i as i32 + 1), size: Some(p.size as i64), ..Default::default() };
+                if let (Some(algorithm), Some(raw)) = (algorithm, &p.checksum) {
+                    let _ = set_checksum_values!(part, Some(&Checksum::full(algorithm, raw.clone())));
+                }
+                part
+            })
+            .collect();
+        let last = page.last().and_then(|p| p.part_number);
+        let truncated = marker + page.len() < parts.len();
+        output.object_parts = Some(GetObjectAttributesParts {
+            total_parts_count: Some(parts.len() as i32),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: last,
+            max_parts: Some(max as i32),
+            is_truncated: Some(truncated),
+            parts: Some(page),
+        });
+    }
+    Ok(S3Response::new(output))
+}
