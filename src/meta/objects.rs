@@ -3,11 +3,10 @@
 use super::buckets::bucket_key;
 use super::codec::{decode, encode};
 pub use super::manifest::ChunkRef;
-use super::manifest::{clear_manifest, clear_parts, queue_release, read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
+use super::manifest::{clear_parts, queue_release, read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
 use super::refs::{adopt_pins, apply_ref_deltas};
 use super::{now_ms, MetaError, MetaResult};
 use crate::checksum::Checksum;
-use crate::chunks::ChunkHash;
 use crate::keys::Key;
 use crate::kv::{read, transact, KvStore, KvTxn};
 use serde::{Deserialize, Serialize};
@@ -115,20 +114,16 @@ fn all_chunks(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkR
     })
 }
 
-/// Removes the object at `okey` (if any) inside `t`: its record and its manifests. A
-/// single-part object's references are dropped here (at most ~20k chunks); a multipart
-/// object's part manifests go to the release queue, so this stays O(parts).
-pub(super) fn unlink_object(t: &mut dyn KvTxn, okey: &[u8], deltas: &mut BTreeMap<ChunkHash, i64>) -> MetaResult<Option<ObjectRecord>> {
+/// Removes the object at `okey` (if any) inside `t`: its record, and its manifests go to
+/// the release queue, so this costs O(parts) writes however many chunks the object has.
+pub(super) fn unlink_object(t: &mut dyn KvTxn, okey: &[u8]) -> MetaResult<Option<ObjectRecord>> {
     let Some(old) = t.get(okey)? else { return Ok(None) };
     let old: ObjectRecord = decode(&old)?;
+    let now = now_ms();
     match &old.body {
         ObjectBody::Inline(_) => {}
-        ObjectBody::Chunked { manifest_id, .. } => {
-            ref_deltas(&read_manifest(t, manifest_id)?, -1, deltas);
-            clear_manifest(t, manifest_id)?;
-        }
+        ObjectBody::Chunked { manifest_id, .. } => queue_release(t, manifest_id, now)?,
         ObjectBody::Multipart { parts_id, .. } => {
-            let now = now_ms();
             for part in read_parts(t, parts_id)? {
                 queue_release(t, &part.manifest_id, now)?;
             }
@@ -157,14 +152,12 @@ pub fn commit_put(
     transact(db, |t| {
         require_bucket(t, bucket)?;
         let okey = object_key(bucket, key);
-        let mut deltas = BTreeMap::new();
-        unlink_object(t, &okey, &mut deltas)?;
+        unlink_object(t, &okey)?;
         if let ObjectBody::Chunked { manifest_id, .. } = &record.body {
             write_manifest(t, manifest_id, chunks)?;
         }
         t.set(&okey, &encode(record))?;
-        adopt_pins(t, upload_id)?;
-        apply_ref_deltas(t, &deltas, now_ms())
+        adopt_pins(t, upload_id)
     })
 }
 
@@ -197,10 +190,7 @@ pub fn part_chunks(db: &dyn KvStore, part: &PartRef) -> MetaResult<Vec<ChunkRef>
 pub fn delete_object(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<bool> {
     transact(db, |t| {
         require_bucket(t, bucket)?;
-        let mut deltas = BTreeMap::new();
-        let existed = unlink_object(t, &object_key(bucket, key), &mut deltas)?.is_some();
-        apply_ref_deltas(t, &deltas, now_ms())?;
-        Ok(existed)
+        Ok(unlink_object(t, &object_key(bucket, key))?.is_some())
     })
 }
 
@@ -224,9 +214,8 @@ pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metad
             return Err(MetaError::CopySourceTooLarge);
         }
         let chunks = all_chunks(t, &source)?;
-        let mut deltas = BTreeMap::new();
         let dkey = object_key(dst.0, dst.1);
-        unlink_object(t, &dkey, &mut deltas)?;
+        unlink_object(t, &dkey)?;
         let mut copy = source.clone();
         copy.last_modified_ms = now_ms();
         if let CopyMetadata::Replace { headers, user_metadata } = metadata {
@@ -237,11 +226,12 @@ pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metad
             // A copy of a multipart object is stored flattened into one manifest.
             let manifest_id = super::refs::new_upload_id();
             write_manifest(t, &manifest_id, &chunks)?;
+            let mut deltas = BTreeMap::new();
             ref_deltas(&chunks, 1, &mut deltas);
+            apply_ref_deltas(t, &deltas, now_ms())?;
             copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
         t.set(&dkey, &encode(&copy))?;
-        apply_ref_deltas(t, &deltas, now_ms())?;
         Ok(copy)
     })
 }
@@ -251,10 +241,9 @@ pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metad
 pub fn delete_objects(db: &dyn KvStore, bucket: &str, keys: &[String]) -> MetaResult<()> {
     transact(db, |t| {
         require_bucket(t, bucket)?;
-        let mut deltas = BTreeMap::new();
         for key in keys {
-            unlink_object(t, &object_key(bucket, key), &mut deltas)?;
+            unlink_object(t, &object_key(bucket, key))?;
         }
-        apply_ref_deltas(t, &deltas, now_ms())
+        Ok(())
     })
 }

@@ -12,7 +12,7 @@ use super::buckets::bucket_key;
 use super::codec::{decode, encode};
 use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
 use super::objects::{object_key, unlink_object, ObjectBody, ObjectRecord, StoredHeaders};
-use super::refs::{adopt_pins, apply_ref_deltas};
+use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
 use crate::checksum::{self, Algorithm, Checksum, Kind};
 use crate::keys::{decode_bytes, decode_str, decode_u64, key_after, prefix_end, Key};
@@ -241,9 +241,7 @@ pub fn complete(
             checksum,
         };
         let okey = object_key(bucket, key);
-        let mut deltas = BTreeMap::new();
-        unlink_object(t, &okey, &mut deltas)?;
-        apply_ref_deltas(t, &deltas, now)?;
+        unlink_object(t, &okey)?;
         t.set(&okey, &encode(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;

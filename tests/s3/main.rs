@@ -6,5 +6,6 @@ mod common;
 mod crash;
 mod dedup;
 mod listing;
+mod multipart;
 mod objects;
 mod wire;
