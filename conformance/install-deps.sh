@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the clients the conformance scripts drive: aws-cli, boto3, s3cmd, rclone, curl.
+# Installs the clients the conformance scripts drive: aws-cli, boto3 (+ awscrt), s3cmd, rclone, curl.
 # Idempotent, and quiet and fast when everything is present. Meant for a fresh Debian 12
 # machine, run as root (uses sudo otherwise).
 set -euo pipefail
@@ -49,6 +49,8 @@ if ((${#need_apt[@]})); then
 fi
 
 python3 -c 'import boto3' >/dev/null 2>&1 || pip_install boto3
+# CRC64NVME checksums (botocore computes them through awscrt; multipart_boto3.py too).
+python3 -c 'from awscrt import checksums; checksums.crc64nvme' >/dev/null 2>&1 || pip_install awscrt
 command -v aws >/dev/null 2>&1 || { pip_install awscli && hash -r; }
 
 missing=()
@@ -56,6 +58,7 @@ for tool in aws s3cmd rclone curl python3 cmp md5sum; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=("python3 boto3")
+python3 -c 'from awscrt import checksums; checksums.crc64nvme' >/dev/null 2>&1 || missing+=("python3 awscrt")
 if ((${#missing[@]})); then
     echo "install-deps: still missing after install: ${missing[*]}" >&2
     exit 1

@@ -16,7 +16,7 @@ if ! "$here/install-deps.sh"; then
 fi
 
 scripts=("$@")
-((${#scripts[@]})) || scripts=(awscli s3cmd rclone boto3)
+((${#scripts[@]})) || scripts=(awscli s3cmd rclone boto3 multipart)
 
 logdir="$(mktemp -d "${TMPDIR:-/tmp}/granary-conformance-logs.XXXXXX")"
 failed=()
@@ -27,9 +27,9 @@ for name in "${scripts[@]}"; do
     log="$logdir/${name%.sh}.log"
     start=$SECONDS
     if bash "$script" >"$log" 2>&1; then
-        printf 'PASS %-8s (%ds)\n' "${name%.sh}" $((SECONDS - start))
+        printf 'PASS %-9s (%ds)\n' "${name%.sh}" $((SECONDS - start))
     else
-        printf 'FAIL %-8s (%ds) -- log: %s\n' "${name%.sh}" $((SECONDS - start)) "$log"
+        printf 'FAIL %-9s (%ds) -- log: %s\n' "${name%.sh}" $((SECONDS - start)) "$log"
         # The individual failures first (unittest and lib.sh both start them with FAIL/ERROR),
         # then the end of the log with the server log excerpt.
         grep -E '^(FAIL|ERROR):|\] FAIL: ' "$log" | sed 's/^/    /' || true

@@ -13,7 +13,8 @@ gateway you started yourself:
 
 Half of the uploads (the even-numbered ones) are a single PutObject with a streaming file
 body; the other half are multipart through upload_fileobj (8 MiB parts, one part in flight
-per upload, so there are exactly N requests in flight). Objects are generated with
+per upload, so there are exactly N requests in flight). --method put / multipart makes them
+all one kind. Objects are generated with
 os.urandom into N separate files: a shared body with a different header would not do,
 because the gateway chunks content-defined and would store only one new chunk per object.
 """
@@ -175,6 +176,8 @@ def main():
     ap.add_argument("--concurrency", type=int, default=16, help="objects per phase, all in flight at once")
     ap.add_argument("--size-mib", type=int, default=64, help="object size in MiB")
     ap.add_argument("--part-mib", type=int, default=8, help="multipart part size in MiB")
+    ap.add_argument("--method", choices=("mixed", "put", "multipart"), default="mixed",
+                    help="mixed: even objects PutObject, odd ones multipart (default); or all one kind")
     ap.add_argument("--interval-ms", type=int, default=50, help="RSS sampling interval")
     ap.add_argument("--idle-secs", type=float, default=1.0, help="how long to sample the idle server")
     ap.add_argument("--binary", default="", help="only recorded in the JSON")
@@ -236,7 +239,7 @@ def main():
         key = f"obj-{i:02d}"
         t0 = time.monotonic()
         with open(path, "rb") as f:
-            if i % 2 == 0:
+            if args.method == "put" or (args.method == "mixed" and i % 2 == 0):
                 resp = s3.put_object(Bucket=bucket, Key=key, Body=f)
                 etag = resp["ETag"].strip('"')
                 if etag != md5:

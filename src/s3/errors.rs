@@ -40,6 +40,11 @@ pub fn to_s3(e: EngineError) -> S3Error {
         // A body error may be s3s's own verdict (e.g. a bad aws-chunked signature): keep it.
         EngineError::Body(err) => match err.get_ref().and_then(|inner| inner.downcast_ref::<S3Error>()) {
             Some(s3) => S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("").to_owned()),
+            // s3s's aws-chunked decoder reports a bad chunk or trailer signature with this
+            // error (its type is private, so it is recognised by its message).
+            None if err.to_string().contains("SignatureMismatch") => {
+                s3_error!(SignatureDoesNotMatch, "The chunk or trailer signature of the aws-chunked body does not match")
+            }
             None => s3_error!(IncompleteBody, "{err}"),
         },
         other => {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod buckets;
+mod checksums;
 mod common;
 mod crash;
 mod dedup;

@@ -1,0 +1,363 @@
+//! Flexible checksums with the real SDK: every algorithm as a header and as an aws-chunked
+//! trailer, mismatches rejected, multipart COMPOSITE and FULL_OBJECT checksums.
+
+use crate::common::*;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart};
+use base64::Engine as _;
+use granary::checksum::{self, Algorithm};
+
+const MIB: usize = 1024 * 1024;
+
+fn b64(raw: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+fn sdk_algorithm(a: Algorithm) -> ChecksumAlgorithm {
+    ChecksumAlgorithm::from(a.name())
+}
+
+fn header_of(out: &aws_sdk_s3::operation::head_object::HeadObjectOutput, a: Algorithm) -> Option<String> {
+    match a {
+        Algorithm::Crc32 => out.checksum_crc32(),
+        Algorithm::Crc32c => out.checksum_crc32_c(),
+        Algorithm::Crc64Nvme => out.checksum_crc64_nvme(),
+        Algorithm::Sha1 => out.checksum_sha1(),
+        Algorithm::Sha256 => out.checksum_sha256(),
+    }
+    .map(str::to_owned)
+}
+
+fn with_value(
+    req: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    a: Algorithm,
+    v: String,
+) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+    match a {
+        Algorithm::Crc32 => req.checksum_crc32(v),
+        Algorithm::Crc32c => req.checksum_crc32_c(v),
+        Algorithm::Crc64Nvme => req.checksum_crc64_nvme(v),
+        Algorithm::Sha1 => req.checksum_sha1(v),
+        Algorithm::Sha256 => req.checksum_sha256(v),
+    }
+}
+
+#[tokio::test]
+async fn every_algorithm_as_header_and_as_trailer() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("sums").send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, a) in Algorithm::ALL.into_iter().enumerate() {
+        let data = random_bytes(200_000 + i, i as u64);
+        let expected = b64(&checksum::digest(a, &data));
+
+        // As a header, with the value given explicitly.
+        let key = format!("header-{}", a.name());
+        with_value(s3.put_object().bucket("sums").key(&key).body(data.clone().into()), a, expected.clone()).send().await.unwrap();
+        let head = s3.head_object().bucket("sums").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert_eq!(header_of(&head, a), Some(expected.clone()), "{a:?} header");
+        assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
+
+        // As a trailer: a streaming body from a file, the SDK computing the checksum.
+        let path = dir.path().join(format!("f{i}"));
+        std::fs::write(&path, &data).unwrap();
+        let key = format!("trailer-{}", a.name());
+        s3.put_object()
+            .bucket("sums")
+            .key(&key)
+            .checksum_algorithm(sdk_algorithm(a))
+            .body(ByteStream::from_path(&path).await.unwrap())
+            .send()
+            .await
+            .unwrap();
+        let head = s3.head_object().bucket("sums").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert_eq!(header_of(&head, a), Some(expected.clone()), "{a:?} trailer");
+        // The SDK validates the returned checksum against the body it receives.
+        let got = s3.get_object().bucket("sums").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert!(body_of(got).await == data);
+
+        // A wrong value is rejected and nothing is stored.
+        let wrong = b64(&checksum::digest(a, b"something else"));
+        let key = format!("wrong-{}", a.name());
+        let e = with_value(s3.put_object().bucket("sums").key(&key).body(data.clone().into()), a, wrong).send().await.unwrap_err();
+        assert_eq!(code(&e), "BadDigest", "{a:?}");
+        assert_eq!(status(&s3.head_object().bucket("sums").key(&key).send().await.unwrap_err()), 404);
+    }
+    // Objects stored without a checksum get S3's default CRC64NVME.
+    s3.put_object().bucket("sums").key("plain").body(b"plain".to_vec().into()).send().await.unwrap();
+    let head = s3.head_object().bucket("sums").key("plain").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    assert!(head.checksum_crc64_nvme().is_some() || head.checksum_crc32().is_some(), "a default checksum is stored");
+    // Malformed values are InvalidRequest.
+    let e = s3.put_object().bucket("sums").key("bad").checksum_crc32("not base64!").body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
+}
+
+/// Sends a PutObject with an aws-chunked body and an *unsigned* trailer (what SDKs send
+/// over HTTPS), signed with aws-sigv4, carrying `trailer_value` for `algorithm`.
+async fn put_with_trailer(endpoint: &str, path: &str, data: &[u8], algorithm: Algorithm, trailer_value: &str) -> (u16, String) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = endpoint.trim_start_matches("http://");
+    let url = format!("{endpoint}{path}");
+    let decoded_len = data.len().to_string();
+    let headers = [
+        ("host", host),
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", decoded_len.as_str()),
+        ("x-amz-trailer", algorithm.header()),
+        ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+    ];
+    let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new("PUT", &url, headers.iter().copied(), SignableBody::StreamingUnsignedPayloadTrailer).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n0\r\n{}:{trailer_value}\r\n\r\n", algorithm.header()).as_bytes());
+    let mut head = format!("PUT {path} HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (k, v) in headers.iter().copied().chain(instructions.headers()) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body).await.unwrap();
+    let mut reply = Vec::new();
+    conn.read_to_end(&mut reply).await.unwrap();
+    let text = String::from_utf8_lossy(&reply).to_string();
+    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+}
+
+#[tokio::test]
+async fn unsigned_trailers_are_verified() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("trail").send().await.unwrap();
+    let data = random_bytes(150_000, 3);
+    for a in Algorithm::ALL {
+        let good = b64(&checksum::digest(a, &data));
+        let (status_ok, reply) = put_with_trailer(&gw.endpoint, &format!("/trail/good-{}", a.name()), &data, a, &good).await;
+        assert_eq!(status_ok, 200, "{a:?}: {reply}");
+        let head =
+            s3.head_object().bucket("trail").key(format!("good-{}", a.name())).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert_eq!(header_of(&head, a), Some(good), "{a:?}");
+
+        let wrong = b64(&checksum::digest(a, b"not the data"));
+        let (status_bad, reply) = put_with_trailer(&gw.endpoint, &format!("/trail/bad-{}", a.name()), &data, a, &wrong).await;
+        assert_eq!(status_bad, 400, "{a:?}: {reply}");
+        assert!(reply.contains("<Code>BadDigest</Code>"), "{a:?}: {reply}");
+        assert_eq!(
+            status(&s3.head_object().bucket("trail").key(format!("bad-{}", a.name())).send().await.unwrap_err()),
+            404,
+            "nothing stored"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_signed_trailer_is_a_signature_error() {
+    // Over plain HTTP the SDK signs its trailer; changing it on the wire must fail the
+    // signature check (and store nothing), not slip through.
+    let gw = Gateway::start().await;
+    gw.client().create_bucket().bucket("tamper").send().await.unwrap();
+    let proxy = tampering_proxy(gw.endpoint.clone()).await;
+    let s3 = client_for(&proxy, ROOT_AK, ROOT_SK);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, random_bytes(100_000, 1)).unwrap();
+    let e = s3
+        .put_object()
+        .bucket("tamper")
+        .key("t")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from_path(&path).await.unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "SignatureDoesNotMatch", "{e:?}");
+    assert_eq!(status(&gw.client().head_object().bucket("tamper").key("t").send().await.unwrap_err()), 404);
+}
+
+#[tokio::test]
+async fn multipart_composite_and_full_object_checksums() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("mpsums").send().await.unwrap();
+    let parts = [random_bytes(5 * MIB, 1), random_bytes(MIB + 17, 2)];
+    let cases = [
+        (Algorithm::Crc32, ChecksumType::Composite),
+        (Algorithm::Crc32c, ChecksumType::Composite),
+        (Algorithm::Sha1, ChecksumType::Composite),
+        (Algorithm::Sha256, ChecksumType::Composite),
+        (Algorithm::Crc32, ChecksumType::FullObject),
+        (Algorithm::Crc32c, ChecksumType::FullObject),
+        (Algorithm::Crc64Nvme, ChecksumType::FullObject),
+    ];
+    for (a, kind) in cases {
+        let key = format!("{}-{}", a.name(), kind.as_str());
+        let created = s3
+            .create_multipart_upload()
+            .bucket("mpsums")
+            .key(&key)
+            .checksum_algorithm(sdk_algorithm(a))
+            .checksum_type(kind.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.checksum_type(), Some(&kind));
+        let id = created.upload_id().unwrap().to_owned();
+        let mut done = Vec::new();
+        let mut digests = Vec::new();
+        for (i, data) in parts.iter().enumerate() {
+            let out = s3
+                .upload_part()
+                .bucket("mpsums")
+                .key(&key)
+                .upload_id(&id)
+                .part_number(i as i32 + 1)
+                .checksum_algorithm(sdk_algorithm(a))
+                .body(data.clone().into())
+                .send()
+                .await
+                .unwrap();
+            let digest = checksum::digest(a, data);
+            let mut part = CompletedPart::builder().part_number(i as i32 + 1).e_tag(out.e_tag().unwrap());
+            part = match a {
+                Algorithm::Crc32 => part.checksum_crc32(b64(&digest)),
+                Algorithm::Crc32c => part.checksum_crc32_c(b64(&digest)),
+                Algorithm::Crc64Nvme => part.checksum_crc64_nvme(b64(&digest)),
+                Algorithm::Sha1 => part.checksum_sha1(b64(&digest)),
+                Algorithm::Sha256 => part.checksum_sha256(b64(&digest)),
+            };
+            done.push(part.build());
+            digests.push(digest);
+        }
+        s3.complete_multipart_upload()
+            .bucket("mpsums")
+            .key(&key)
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        let head = s3.head_object().bucket("mpsums").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        let expected = if kind == ChecksumType::Composite {
+            let concat: Vec<u8> = digests.concat();
+            format!("{}-2", b64(&checksum::digest(a, &concat)))
+        } else {
+            b64(&checksum::digest(a, &parts.concat()))
+        };
+        assert_eq!(header_of(&head, a), Some(expected), "{key}");
+        assert_eq!(head.checksum_type(), Some(&kind));
+    }
+    // S3's rules on which combinations exist.
+    let e = s3
+        .create_multipart_upload()
+        .bucket("mpsums")
+        .key("x")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
+    let e = s3
+        .create_multipart_upload()
+        .bucket("mpsums")
+        .key("x")
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .checksum_type(ChecksumType::Composite)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
+    // A part whose checksum does not match its bytes is rejected.
+    let id = s3
+        .create_multipart_upload()
+        .bucket("mpsums")
+        .key("y")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let e = s3
+        .upload_part()
+        .bucket("mpsums")
+        .key("y")
+        .upload_id(&id)
+        .part_number(1)
+        .checksum_crc32(b64(&[0, 0, 0, 0]))
+        .body(b"data".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "BadDigest");
+}
+
+/// Flips one character of the first `x-amz-checksum-*:` trailer value on the wire.
+async fn tampering_proxy(target: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let upstream = tokio::net::TcpStream::connect(target.trim_start_matches("http://")).await.unwrap();
+            let (mut cr, mut cw) = client.into_split();
+            let (mut ur, mut uw) = upstream.into_split();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut pending = Vec::new();
+                let mut tampered = false;
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    pending.extend_from_slice(&buf[..n]);
+                    if !tampered {
+                        if let Some(pos) = find(&pending, b"\r\nx-amz-checksum-") {
+                            if let Some(colon) = pending[pos..].iter().position(|&b| b == b':').map(|c| pos + c + 1) {
+                                if colon < pending.len() {
+                                    pending[colon] = if pending[colon] == b'A' { b'B' } else { b'A' };
+                                    tampered = true;
+                                }
+                            }
+                        }
+                    }
+                    // Hold back a little so a marker split across reads is still found.
+                    let send = if tampered { pending.len() } else { pending.len().saturating_sub(64) };
+                    if uw.write_all(&pending[..send]).await.is_err() {
+                        return;
+                    }
+                    pending.drain(..send);
+                    if pending.ends_with(b"\r\n\r\n") {
+                        let _ = uw.write_all(&pending).await;
+                        pending.clear();
+                    }
+                }
+                let _ = uw.write_all(&pending).await;
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut ur, &mut cw).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
