@@ -10,6 +10,7 @@ use crate::engine::Engine;
 use crate::kv::fjall_backend::FjallStore;
 use crate::kv::KvStore;
 use crate::limits;
+use crate::meta::refs;
 use crate::meta::users::{self, NewUser};
 use crate::s3::auth::KeyStoreAuth;
 use crate::s3::GranaryS3;
@@ -75,6 +76,13 @@ impl Server {
     pub async fn start(config: ServeConfig) -> Result<Self, String> {
         let stores = open_stores(&config.data_dir)?;
         bootstrap_admin(&*stores.db, config.root_keys.as_ref())?;
+        // The embedded store admits one process, so every pin left in it belongs to an upload
+        // that died with the previous process: release them now rather than after
+        // UPLOAD_PIN_MAX_AGE_SECS. (With a shared store, issue 8, pins need an owner instead.)
+        let released = refs::release_stale_pins(&*stores.db, 0).map_err(|e| format!("releasing abandoned uploads: {e}"))?;
+        if released > 0 {
+            tracing::info!(uploads = released, "released chunks pinned by uploads interrupted by a crash");
+        }
         let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks));
 
         let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace, Duration::from_secs(limits::UPLOAD_PIN_MAX_AGE_SECS)));

@@ -225,7 +225,10 @@ def main():
         aws_secret_access_key=args.secret_key,
         config=cfg,
     )
-    s3.create_bucket(Bucket=bucket)
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass  # a second run against the same server (e.g. checking for growth across runs)
     # One part in flight per upload: N uploads means N requests in flight, as for PutObject.
     tcfg = TransferConfig(
         multipart_threshold=args.part_mib * MiB,
