@@ -351,7 +351,8 @@ class ChecksumTest(MultipartTestCase):
                 Bucket=self.bucket, Key=key, ObjectAttributes=["ObjectParts", "Checksum", "ObjectSize", "ETag"]
             )
             self.assertEqual(attrs["ObjectSize"], size)
-            self.assertEqual(attrs["ETag"], multipart_etag(parts).strip('"'))
+            self.assertEqual(attrs["ETag"], multipart_etag(parts).strip('"'),
+                             "GetObjectAttributes ETag (S3 sends it without the quotes)")
             self.assertEqual(attrs["ObjectParts"]["TotalPartsCount"], 3)
             got_parts = [(p["PartNumber"], p["Size"], p.get(attr)) for p in attrs["ObjectParts"].get("Parts", [])]
             self.assertEqual(got_parts, [(i + 1, len(p), b64(raw_of(algorithm, p))) for i, p in enumerate(parts)],
@@ -415,6 +416,7 @@ class ChecksumTest(MultipartTestCase):
                                ChecksumAlgorithm="CRC64NVME")
             parts.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC64NVME": r["ChecksumCRC64NVME"]})
         wrong = b64(crc64nvme(b"not the object").to_bytes(8, "big"))
+        # S3 refuses a Complete whose whole-object checksum does not match the object.
         self.assertClientError(
             "BadDigest", 400, S3.complete_multipart_upload,
             Bucket=self.bucket, Key=key, UploadId=uid, MultipartUpload={"Parts": parts},
@@ -498,7 +500,7 @@ class ErrorsTest(MultipartTestCase):
         wrong_etag = [parts[0], {"PartNumber": 2, "ETag": '"00000000000000000000000000000000"'}]
         self.assertClientError("InvalidPart", 400, S3.complete_multipart_upload, Bucket=self.bucket,
                                Key="badpart.bin", UploadId=uid, MultipartUpload={"Parts": wrong_etag})
-        missing = parts + [{"PartNumber": 3, "ETag": parts[1]["ETag"]}]
+        missing = [parts[0], {"PartNumber": 3, "ETag": parts[1]["ETag"]}]  # part 3 was never uploaded
         self.assertClientError("InvalidPart", 400, S3.complete_multipart_upload, Bucket=self.bucket,
                                Key="badpart.bin", UploadId=uid, MultipartUpload={"Parts": missing})
         S3.abort_multipart_upload(Bucket=self.bucket, Key="badpart.bin", UploadId=uid)
