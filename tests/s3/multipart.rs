@@ -289,6 +289,7 @@ async fn dedup_works_across_parts_of_different_sizes() {
         complete(&s3, "ddp", key, &id, parts).await.unwrap();
     }
     let stored = gw.chunk_bytes() as usize;
+    eprintln!("dedup across parts: 2 x {} bytes stored as {stored} ({:.3}x)", data.len(), stored as f64 / data.len() as f64);
     assert!(stored < 24 * MIB + 4 * MIB, "two multipart copies of 24 MiB stored as {stored} bytes");
     for key in ["six", "eight"] {
         assert!(body_of(s3.get_object().bucket("ddp").key(key).send().await.unwrap()).await == data);
