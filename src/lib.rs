@@ -2,6 +2,7 @@
 //! transactional metadata. See ARCHITECTURE.md for the layers.
 
 pub mod admin;
+pub mod audit;
 pub mod checksum;
 pub mod chunks;
 pub mod cli;

@@ -71,3 +71,18 @@ pub const UPLOAD_PIN_MAX_AGE_SECS: u64 = 24 * 3600;
 pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
 /// Graceful shutdown: in-flight requests get this long to finish after SIGTERM.
 pub const SHUTDOWN_DRAIN_MAX_SECS: u64 = 30;
+
+/// Audit: independent hash chains, so concurrent writers rarely share a chain head.
+pub const AUDIT_STREAM_COUNT: u16 = 16;
+/// Audit entries read per transaction when verifying, querying or exporting.
+pub const AUDIT_VERIFY_BATCH_ENTRIES: usize = 1000;
+/// Audit: reads and denied requests are written off the request path in batches of at most
+/// this many entries...
+pub const AUDIT_BATCH_MAX_ENTRIES: usize = 256;
+/// ...or after at most this long.
+pub const AUDIT_BATCH_MAX_DELAY_MILLIS: u64 = 200;
+/// Audit: entries waiting for the batch writer; beyond this, read/denied entries are dropped
+/// (and counted) rather than slowing requests down. Mutations are never dropped.
+pub const AUDIT_QUEUE_MAX_ENTRIES: usize = 65_536;
+/// Audit query pages hold at most this many entries.
+pub const AUDIT_PAGE_MAX_ENTRIES: usize = 1000;

@@ -1,0 +1,332 @@
+//! Appending to and verifying the hash-chained audit streams.
+
+use super::Entry;
+use crate::keys::{decode_u64, prefix_end, Key};
+use crate::kv::{read, KvStore, KvTxn};
+use crate::limits::{AUDIT_STREAM_COUNT, AUDIT_VERIFY_BATCH_ENTRIES};
+use crate::meta::codec::{decode, encode};
+use crate::meta::{MetaError, MetaResult};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The entry exactly as hashed (postcard bytes of `Entry`).
+    pub entry: Vec<u8>,
+    pub prev: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+struct Head {
+    next_seq: u64,
+    last: [u8; 32],
+}
+
+/// Where a stream begins after retention removed its oldest segments.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub first_seq: u64,
+    pub prev: [u8; 32],
+}
+
+pub fn entry_key(stream: u16, seq: u64) -> Vec<u8> {
+    Key::space("a").u64(u64::from(stream)).u64(seq).into_bytes()
+}
+
+fn stream_begin(stream: u16) -> Vec<u8> {
+    Key::space("a").u64(u64::from(stream)).into_bytes()
+}
+
+fn head_key(stream: u16) -> Vec<u8> {
+    Key::space("ah").u64(u64::from(stream)).into_bytes()
+}
+
+pub fn checkpoint_key(stream: u16) -> Vec<u8> {
+    Key::space("acp").u64(u64::from(stream)).into_bytes()
+}
+
+pub fn object_index_key(bucket: &str, key: &str, time_ms: i64, stream: u16, seq: u64) -> Vec<u8> {
+    Key::space("ao").str(bucket).str(key).u64(u64::try_from(time_ms).unwrap_or(0)).u64(u64::from(stream)).u64(seq).into_bytes()
+}
+
+pub fn day_of(time_ms: i64) -> u64 {
+    u64::try_from(time_ms.div_euclid(86_400_000)).unwrap_or(0)
+}
+
+pub fn activity_space(user: &str) -> Key {
+    Key::space("au").str(user)
+}
+
+/// Activity counters are sharded by stream so concurrent requests of one user on one day do
+/// not all write one key.
+pub fn activity_key(user: &str, day: u64, op: &str, shard: u16) -> Vec<u8> {
+    activity_space(user).u64(day).str(op).u64(u64::from(shard)).into_bytes()
+}
+
+/// The chain an entry belongs to: by object, else bucket, else user.
+pub fn stream_of(entry: &Entry) -> u16 {
+    let mut h = Sha256::new();
+    match (&entry.bucket, &entry.key) {
+        (Some(b), Some(k)) => {
+            h.update(b.as_bytes());
+            h.update([0]);
+            h.update(k.as_bytes());
+        }
+        (Some(b), None) => h.update(b.as_bytes()),
+        _ => h.update(entry.actor.user.as_deref().unwrap_or("").as_bytes()),
+    }
+    let d = h.finalize();
+    u16::from_be_bytes([d[0], d[1]]) % AUDIT_STREAM_COUNT
+}
+
+fn chain_hash(stream: u16, seq: u64, prev: &[u8; 32], entry: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"granary-audit-v1");
+    h.update(stream.to_be_bytes());
+    h.update(seq.to_be_bytes());
+    h.update(prev);
+    h.update(entry);
+    h.finalize().into()
+}
+
+/// Appends an entry inside the caller's transaction: it commits or aborts with the change it
+/// describes. Returns (stream, seq).
+pub fn append(t: &mut dyn KvTxn, entry: &Entry) -> MetaResult<(u16, u64)> {
+    let stream = stream_of(entry);
+    let head: Head = t.get(&head_key(stream))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
+    let seq = head.next_seq;
+    let bytes = postcard::to_allocvec(entry).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+    let hash = chain_hash(stream, seq, &head.last, &bytes);
+    t.set(&entry_key(stream, seq), &encode(&StoredEntry { entry: bytes, prev: head.last, hash }))?;
+    t.set(&head_key(stream), &encode(&Head { next_seq: seq + 1, last: hash }))?;
+    if let (Some(b), Some(k)) = (&entry.bucket, &entry.key) {
+        t.set(&object_index_key(b, k, entry.time_ms, stream, seq), b"")?;
+    }
+    if let Some(user) = &entry.actor.user {
+        t.atomic_add(&activity_key(user, day_of(entry.time_ms), &entry.op, stream), 1)?;
+    }
+    Ok((stream, seq))
+}
+
+pub fn decode_entry(stored: &StoredEntry) -> MetaResult<Entry> {
+    postcard::from_bytes(&stored.entry).map_err(|e| MetaError::Corrupt(e.to_string()))
+}
+
+/// One thing `verify` found wrong, and where.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Problem {
+    pub stream: u16,
+    pub seq: u64,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub streams: u16,
+    pub entries: u64,
+    pub problems: Vec<Problem>,
+}
+
+/// Walks every chain in bounded batches and reports modified, inserted and removed entries.
+/// `progress` is called with the number of entries checked so far.
+pub fn verify(db: &dyn KvStore, mut progress: impl FnMut(u64)) -> MetaResult<VerifyReport> {
+    let mut report = VerifyReport { streams: AUDIT_STREAM_COUNT, ..Default::default() };
+    for stream in 0..AUDIT_STREAM_COUNT {
+        let (head, checkpoint) = read(db, |t| {
+            let head: Head = t.get(&head_key(stream))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
+            let cp: Checkpoint = t.get(&checkpoint_key(stream))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
+            Ok::<_, MetaError>((head, cp))
+        })?;
+        let mut expected_seq = checkpoint.first_seq;
+        let mut prev = checkpoint.prev;
+        let begin_all = stream_begin(stream);
+        let end = prefix_end(&begin_all);
+        let mut begin = entry_key(stream, 0);
+        loop {
+            let rows = read(db, |t| t.get_range(&begin, &end, AUDIT_VERIFY_BATCH_ENTRIES, false))?;
+            let Some(last_key) = rows.last().map(|(k, _)| k.clone()) else { break };
+            for (k, v) in &rows {
+                let (seq, _) = decode_u64(&k[begin_all.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+                report.entries += 1;
+                let problem = |what: String| Problem { stream, seq, what };
+                if seq < checkpoint.first_seq {
+                    report.problems.push(problem("entry before the retention checkpoint (inserted?)".into()));
+                    continue;
+                }
+                if seq >= head.next_seq {
+                    report.problems.push(problem(format!("entry beyond the chain head ({}): inserted", head.next_seq)));
+                    continue;
+                }
+                if seq > expected_seq {
+                    report.problems.push(Problem {
+                        stream,
+                        seq: expected_seq,
+                        what: format!("entries {expected_seq}..{} are missing: removed", seq - 1),
+                    });
+                }
+                let stored: StoredEntry = match decode(v) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        report.problems.push(problem(format!("unreadable entry: {e}")));
+                        expected_seq = seq + 1;
+                        continue;
+                    }
+                };
+                if chain_hash(stream, seq, &stored.prev, &stored.entry) != stored.hash {
+                    report.problems.push(problem("content does not match its hash: modified".into()));
+                } else if stored.prev != prev {
+                    report.problems.push(problem("does not link to the previous entry: inserted or reordered".into()));
+                }
+                prev = stored.hash;
+                expected_seq = seq + 1;
+            }
+            progress(report.entries);
+            begin = crate::keys::key_after(&last_key);
+        }
+        if expected_seq < head.next_seq {
+            report.problems.push(Problem {
+                stream,
+                seq: expected_seq,
+                what: format!("entries {expected_seq}..{} are missing at the end: removed", head.next_seq - 1),
+            });
+        } else if head.next_seq > 0 && prev != head.last {
+            report.problems.push(Problem { stream, seq: head.next_seq - 1, what: "the last entry does not match the chain head".into() });
+        }
+    }
+    Ok(report)
+}
+
+/// How many entries the chains hold (for progress bars).
+pub fn entries_total(db: &dyn KvStore) -> MetaResult<u64> {
+    read(db, |t| {
+        let mut total = 0;
+        for stream in 0..AUDIT_STREAM_COUNT {
+            let head: Head = t.get(&head_key(stream))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
+            let cp: Checkpoint = t.get(&checkpoint_key(stream))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
+            total += head.next_seq - cp.first_seq.min(head.next_seq);
+        }
+        Ok(total)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Actor;
+    use crate::kv::fjall_backend::FjallStore;
+    use crate::kv::transact;
+
+    fn store() -> (tempfile::TempDir, FjallStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FjallStore::open(&dir.path().join("meta")).unwrap();
+        (dir, s)
+    }
+
+    fn entry(i: usize) -> Entry {
+        let actor = Actor { user: Some("alice".into()), request_id: format!("r{i}"), ..Default::default() };
+        Entry::new("PutObject", &actor, Some("b"), Some(&format!("k{}", i % 5))).detail("size", i)
+    }
+
+    fn write(db: &FjallStore, n: usize) -> Vec<(u16, u64)> {
+        (0..n).map(|i| transact(db, |t| append(t, &entry(i))).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_clean_chain_verifies() {
+        let (_d, db) = store();
+        write(&db, 40);
+        let report = verify(&db, |_| {}).unwrap();
+        assert_eq!(report.entries, 40);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(entries_total(&db).unwrap(), 40);
+    }
+
+    #[test]
+    fn concurrent_writers_keep_every_chain_valid() {
+        let (_d, db) = store();
+        std::thread::scope(|s| {
+            for w in 0..4 {
+                let db = &db;
+                s.spawn(move || {
+                    for i in 0..25 {
+                        transact(db, |t| append(t, &entry(w * 100 + i))).unwrap();
+                    }
+                });
+            }
+        });
+        let report = verify(&db, |_| {}).unwrap();
+        assert_eq!(report.entries, 100);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn an_aborted_transaction_leaves_no_entry() {
+        let (_d, db) = store();
+        let r: Result<(), MetaError> = transact(&db, |t| {
+            append(t, &entry(1))?;
+            Err(MetaError::NoSuchBucket)
+        });
+        assert!(r.is_err());
+        assert_eq!(verify(&db, |_| {}).unwrap().entries, 0);
+    }
+
+    fn stored(db: &FjallStore, at: (u16, u64)) -> StoredEntry {
+        read(db, |t| Ok::<_, MetaError>(decode(&t.get(&entry_key(at.0, at.1))?.unwrap())?)).unwrap()
+    }
+
+    fn put(db: &FjallStore, at: (u16, u64), value: &StoredEntry) {
+        transact(db, |t| t.set(&entry_key(at.0, at.1), &encode(value))).unwrap();
+    }
+
+    /// Entries on one stream, in order.
+    fn one_stream(at: &[(u16, u64)]) -> Vec<(u16, u64)> {
+        let s = at[0].0;
+        at.iter().copied().filter(|a| a.0 == s).collect()
+    }
+
+    #[test]
+    fn tampering_is_found_and_located() {
+        let (_d, db) = store();
+        let at = one_stream(&write(&db, 60));
+        assert!(at.len() >= 3);
+
+        // Modified: change an entry's content, keep its stored hash.
+        let mut e = stored(&db, at[1]);
+        let mut entry: Entry = postcard::from_bytes(&e.entry).unwrap();
+        entry.outcome = "AccessDenied".into();
+        e.entry = postcard::to_allocvec(&entry).unwrap();
+        put(&db, at[1], &e);
+        let report = verify(&db, |_| {}).unwrap();
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert_eq!((report.problems[0].stream, report.problems[0].seq), at[1]);
+        assert!(report.problems[0].what.contains("modified"));
+
+        // Removed: delete another entry.
+        transact(&db, |t| t.clear(&entry_key(at[2].0, at[2].1))).unwrap();
+        let report = verify(&db, |_| {}).unwrap();
+        assert!(report.problems.iter().any(|p| p.what.contains("removed") && p.seq == at[2].1), "{:?}", report.problems);
+
+        // Inserted: a well-formed entry past the head.
+        let last = *at.last().unwrap();
+        let forged = stored(&db, last);
+        put(&db, (last.0, last.1 + 1), &forged);
+        let report = verify(&db, |_| {}).unwrap();
+        assert!(report.problems.iter().any(|p| p.what.contains("inserted") && p.seq == last.1 + 1), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn a_recomputed_hash_still_breaks_the_link() {
+        let (_d, db) = store();
+        let at = one_stream(&write(&db, 60));
+        // A forger who rewrites an entry and recomputes its hash breaks the next link.
+        let mut e = stored(&db, at[0]);
+        let mut entry: Entry = postcard::from_bytes(&e.entry).unwrap();
+        entry.actor.source_ip = Some("10.0.0.66".into());
+        e.entry = postcard::to_allocvec(&entry).unwrap();
+        e.hash = chain_hash(at[0].0, at[0].1, &e.prev, &e.entry);
+        put(&db, at[0], &e);
+        let report = verify(&db, |_| {}).unwrap();
+        assert!(report.problems.iter().any(|p| p.seq == at[1].1 && p.what.contains("link")), "{:?}", report.problems);
+    }
+}

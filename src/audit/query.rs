@@ -1,0 +1,190 @@
+//! Audit queries: one object's trail, a user's activity, an object's compliance report, and
+//! export of any selection as JSON lines. Every scan reads in bounded batches.
+
+use super::chain::{activity_space, day_of, decode_entry, entry_key, StoredEntry};
+use super::Entry;
+use crate::keys::{decode_str, decode_u64, key_after, prefix_end, Key};
+use crate::kv::{read, KvStore};
+use crate::limits::{AUDIT_STREAM_COUNT, AUDIT_VERIFY_BATCH_ENTRIES};
+use crate::meta::codec::decode;
+use crate::meta::{MetaError, MetaResult};
+use base64::Engine as _;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn corrupt(e: crate::keys::DecodeError) -> MetaError {
+    MetaError::Corrupt(e.to_string())
+}
+
+fn trail_space(bucket: &str, key: &str) -> Key {
+    Key::space("ao").str(bucket).str(key)
+}
+
+fn ms_key(space: &Key, ms: i64) -> Vec<u8> {
+    space.clone().u64(u64::try_from(ms).unwrap_or(0)).into_bytes()
+}
+
+/// Entries named by object-index keys, read from one snapshot.
+fn entries_for(db: &dyn KvStore, space_len: usize, index_keys: &[Vec<u8>]) -> MetaResult<Vec<Entry>> {
+    read(db, |t| {
+        let mut out = Vec::with_capacity(index_keys.len());
+        for k in index_keys {
+            let (_, rest) = decode_u64(&k[space_len..]).map_err(corrupt)?;
+            let (stream, rest) = decode_u64(rest).map_err(corrupt)?;
+            let (seq, _) = decode_u64(rest).map_err(corrupt)?;
+            let stored: StoredEntry = match t.get(&entry_key(stream as u16, seq))? {
+                Some(v) => decode(&v)?,
+                // Removed by retention: the index outlived it.
+                None => continue,
+            };
+            out.push(decode_entry(&stored)?);
+        }
+        Ok(out)
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrailPage {
+    pub entries: Vec<Entry>,
+    /// Pass back as `page_token` for the next (older) page.
+    pub next_page_token: Option<String>,
+}
+
+/// One object's trail, newest first, between `since_ms` and `until_ms` (inclusive).
+pub fn object_trail(
+    db: &dyn KvStore,
+    bucket: &str,
+    key: &str,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    page_token: Option<&str>,
+    limit: usize,
+) -> MetaResult<TrailPage> {
+    let space = trail_space(bucket, key);
+    let space_len = space.as_bytes().len();
+    let begin = ms_key(&space, since_ms.unwrap_or(0));
+    let mut end = match until_ms {
+        Some(u) => ms_key(&space, u.saturating_add(1)),
+        None => prefix_end(space.as_bytes()),
+    };
+    if let Some(token) = page_token {
+        let raw =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| MetaError::Corrupt("bad page token".into()))?;
+        end = end.min(raw);
+    }
+    let rows = read(db, |t| t.get_range(&begin, &end, limit + 1, true))?;
+    let more = rows.len() > limit;
+    let keys: Vec<Vec<u8>> = rows.into_iter().take(limit).map(|(k, _)| k).collect();
+    let next_page_token = more.then(|| keys.last().map(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k))).flatten();
+    Ok(TrailPage { entries: entries_for(db, space_len, &keys)?, next_page_token })
+}
+
+/// A user's activity: count per (day, operation) over the last `days` days up to `now_ms`.
+pub fn user_activity(db: &dyn KvStore, user: &str, days: u64, now_ms: i64) -> MetaResult<BTreeMap<(u64, String), u64>> {
+    let today = day_of(now_ms);
+    let space = activity_space(user);
+    let begin = space.clone().u64(today.saturating_sub(days.saturating_sub(1))).into_bytes();
+    let end = space.clone().u64(today + 1).into_bytes();
+    let space_len = space.as_bytes().len();
+    let rows = read(db, |t| t.get_range(&begin, &end, usize::MAX, false))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in rows {
+        let (day, rest) = decode_u64(&k[space_len..]).map_err(corrupt)?;
+        let (op, _) = decode_str(rest).map_err(corrupt)?;
+        *out.entry((day, op)).or_insert(0) += crate::kv::decode_counter(Some(&v)) as u64;
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ComplianceReport {
+    pub bucket: String,
+    pub key: String,
+    pub entries: u64,
+    pub operations: BTreeMap<String, u64>,
+    pub first_created_ms: Option<i64>,
+    pub last_modified_ms: Option<i64>,
+    pub users: BTreeSet<String>,
+    pub source_ips: BTreeSet<String>,
+}
+
+const WRITE_OPS: &[&str] = &["PutObject", "CopyObject", "CompleteMultipartUpload"];
+
+/// Everything known about one object's history, from its whole trail.
+pub fn compliance_report(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<ComplianceReport> {
+    let mut report = ComplianceReport { bucket: bucket.to_owned(), key: key.to_owned(), ..Default::default() };
+    let space = trail_space(bucket, key);
+    let space_len = space.as_bytes().len();
+    let end = prefix_end(space.as_bytes());
+    let mut begin = space.as_bytes().to_vec();
+    loop {
+        let rows = read(db, |t| t.get_range(&begin, &end, AUDIT_VERIFY_BATCH_ENTRIES, false))?;
+        let Some(last) = rows.last().map(|(k, _)| k.clone()) else { break };
+        let keys: Vec<Vec<u8>> = rows.into_iter().map(|(k, _)| k).collect();
+        for e in entries_for(db, space_len, &keys)? {
+            report.entries += 1;
+            *report.operations.entry(e.op.clone()).or_insert(0) += 1;
+            if e.outcome == "ok" && WRITE_OPS.contains(&e.op.as_str()) {
+                report.first_created_ms.get_or_insert(e.time_ms);
+                report.last_modified_ms = Some(e.time_ms);
+            }
+            report.users.extend(e.actor.user.clone());
+            report.source_ips.extend(e.actor.source_ip.clone());
+        }
+        begin = key_after(&last);
+    }
+    Ok(report)
+}
+
+/// What to export.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct Selection {
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub user: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+impl Selection {
+    fn matches(&self, e: &Entry) -> bool {
+        self.bucket.as_ref().is_none_or(|b| e.bucket.as_ref() == Some(b))
+            && self.key.as_ref().is_none_or(|k| e.key.as_ref() == Some(k))
+            && self.user.as_ref().is_none_or(|u| e.actor.user.as_ref() == Some(u))
+            && self.since_ms.is_none_or(|s| e.time_ms >= s)
+            && self.until_ms.is_none_or(|u| e.time_ms <= u)
+    }
+}
+
+/// Calls `each` for every entry the selection matches, stream by stream, in batches.
+/// Returns how many matched. `progress(scanned)` reports entries scanned so far.
+pub fn export(
+    db: &dyn KvStore,
+    selection: &Selection,
+    mut each: impl FnMut(&Entry) -> std::io::Result<()>,
+    mut progress: impl FnMut(u64),
+) -> MetaResult<u64> {
+    let mut matched = 0;
+    let mut scanned = 0;
+    for stream in 0..AUDIT_STREAM_COUNT {
+        let space = Key::space("a").u64(u64::from(stream)).into_bytes();
+        let end = prefix_end(&space);
+        let mut begin = space.clone();
+        loop {
+            let rows = read(db, |t| t.get_range(&begin, &end, AUDIT_VERIFY_BATCH_ENTRIES, false))?;
+            let Some(last) = rows.last().map(|(k, _)| k.clone()) else { break };
+            for (_, v) in rows {
+                let stored: StoredEntry = decode(&v)?;
+                let e = decode_entry(&stored)?;
+                scanned += 1;
+                if selection.matches(&e) {
+                    each(&e).map_err(|io| MetaError::Corrupt(format!("export output: {io}")))?;
+                    matched += 1;
+                }
+            }
+            progress(scanned);
+            begin = key_after(&last);
+        }
+    }
+    Ok(matched)
+}
