@@ -272,7 +272,7 @@ mod tests {
     }
 
     fn stored(db: &FjallStore, at: (u16, u64)) -> StoredEntry {
-        read(db, |t| Ok::<_, MetaError>(decode(&t.get(&entry_key(at.0, at.1))?.unwrap())?)).unwrap()
+        read(db, |t| decode(&t.get(&entry_key(at.0, at.1))?.unwrap())).unwrap()
     }
 
     fn put(db: &FjallStore, at: (u16, u64), value: &StoredEntry) {
