@@ -252,7 +252,13 @@ async fn puts_over_5_gib_are_refused_before_any_byte_is_read() {
     use aws_sdk_s3::presigning::PresigningConfig;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (gw, s3) = setup("huge").await;
-    let url = s3.put_object().bucket("huge").key("too-big").presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap()).await.unwrap();
+    let url = s3
+        .put_object()
+        .bucket("huge")
+        .key("too-big")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
     let path = url.uri().trim_start_matches(&gw.endpoint).to_owned();
     let host = gw.endpoint.trim_start_matches("http://").to_owned();
     let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
@@ -260,7 +266,10 @@ async fn puts_over_5_gib_are_refused_before_any_byte_is_read() {
     let head = format!("PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {too_big}\r\nExpect: 100-continue\r\n\r\n");
     conn.write_all(head.as_bytes()).await.unwrap();
     let mut reply = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut reply)).await.expect("answered without waiting for the body").unwrap();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut reply))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
     let reply = String::from_utf8_lossy(&reply);
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("<Code>EntityTooLarge</Code>"), "{reply}");
