@@ -70,6 +70,13 @@ fn key_pair(access_key: Option<String>, secret_key: Option<String>) -> Result<(S
     }
 }
 
+/// Administration happens on the machine, as its OS user: that is the actor recorded.
+fn admin_entry(op: &str) -> crate::audit::Entry {
+    let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let actor = crate::audit::Actor { user: Some(format!("os:{os_user}")), source_ip: Some("local".into()), ..Default::default() };
+    crate::audit::Entry::new(op, &actor, None, None)
+}
+
 pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
     let result = (|| -> Result<AdminResponse, String> {
         match req {
@@ -79,7 +86,8 @@ pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
                 }
                 let (ak, sk) = key_pair(access_key, secret_key)?;
                 let new = NewUser { name: &name, display_name: display_name.as_deref(), email: email.as_deref() };
-                users::create_user(db, &new, &ak, &sk).map_err(|e| e.to_string())?;
+                let audit = admin_entry("UserCreate").detail("user", &name).detail("access_key", &ak);
+                users::create_user(db, &new, &ak, &sk, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Key { user: name, access_key: ak, secret_key: sk })
             }
             AdminRequest::UserList => {
@@ -92,11 +100,13 @@ pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
             }
             AdminRequest::KeyCreate { user, access_key, secret_key } => {
                 let (ak, sk) = key_pair(access_key, secret_key)?;
-                users::create_key(db, &user, &ak, &sk).map_err(|e| e.to_string())?;
+                let audit = admin_entry("KeyCreate").detail("user", &user).detail("access_key", &ak);
+                users::create_key(db, &user, &ak, &sk, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Key { user, access_key: ak, secret_key: sk })
             }
             AdminRequest::KeyDelete { access_key } => {
-                users::delete_key(db, &access_key).map_err(|e| e.to_string())?;
+                let audit = admin_entry("KeyDelete").detail("access_key", &access_key);
+                users::delete_key(db, &access_key, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Done)
             }
         }

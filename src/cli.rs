@@ -39,6 +39,21 @@ enum Command {
         /// Seconds between collector passes [default: 60].
         #[arg(long, env = "GRANARY_GC_INTERVAL_SECS")]
         gc_interval_secs: Option<u64>,
+        /// Proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For is believed.
+        #[arg(long, env = "GRANARY_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Option<Vec<String>>,
+        /// Audit trail on or off [default: on]; off only to measure its cost.
+        #[arg(long, env = "GRANARY_AUDIT")]
+        audit: Option<bool>,
+        /// Record successful reads (GET/HEAD/LIST) in the audit trail [default: true].
+        #[arg(long, env = "GRANARY_AUDIT_READS")]
+        audit_reads: Option<bool>,
+        /// Record failed and denied requests in the audit trail [default: true].
+        #[arg(long, env = "GRANARY_AUDIT_DENIED")]
+        audit_denied: Option<bool>,
+        /// Remove audit entries older than this many days (whole chain segments only).
+        #[arg(long, env = "GRANARY_AUDIT_RETENTION_DAYS")]
+        audit_retention_days: Option<u64>,
     },
     /// Manage users.
     User {
@@ -110,7 +125,18 @@ async fn run(cli: Cli) -> Result<(), String> {
     let file = FileConfig::load(cli.config.as_deref())?;
     let data_dir = cli.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     match cli.command {
-        Command::Serve { listen, region, domain, gc_grace_secs, gc_interval_secs } => {
+        Command::Serve {
+            listen,
+            region,
+            domain,
+            gc_grace_secs,
+            gc_interval_secs,
+            trusted_proxies,
+            audit,
+            audit_reads,
+            audit_denied,
+            audit_retention_days,
+        } => {
             let listen = listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
             let mut config = ServeConfig::for_data_dir(data_dir);
             config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
@@ -122,6 +148,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(s) = gc_interval_secs.or(file.gc_interval_secs) {
                 config.gc_interval = Duration::from_secs(s.max(1));
             }
+            config.trusted_proxies = crate::config::parse_proxies(&trusted_proxies.or(file.trusted_proxies).unwrap_or_default())?;
+            config.audit.enabled = audit.or(file.audit).unwrap_or(true);
+            config.audit.categories.reads = audit_reads.or(file.audit_reads).unwrap_or(true);
+            config.audit.categories.denied = audit_denied.or(file.audit_denied).unwrap_or(true);
+            config.audit.retention = audit_retention_days.or(file.audit_retention_days).map(|d| Duration::from_secs(d * 86_400));
             config.root_keys = match (std::env::var("GRANARY_ROOT_ACCESS_KEY").ok(), std::env::var("GRANARY_ROOT_SECRET_KEY").ok()) {
                 (Some(a), Some(s)) => Some((a, s)),
                 (None, None) => None,

@@ -20,6 +20,11 @@ pub struct FileConfig {
     pub domain: Option<String>,
     pub gc_grace_secs: Option<u64>,
     pub gc_interval_secs: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub audit: Option<bool>,
+    pub audit_reads: Option<bool>,
+    pub audit_denied: Option<bool>,
+    pub audit_retention_days: Option<u64>,
 }
 
 impl FileConfig {
@@ -43,6 +48,38 @@ pub struct ServeConfig {
     pub gc_interval: Duration,
     /// Keys for the admin user created on first start (else generated and printed once).
     pub root_keys: Option<(String, String)>,
+    /// Peers whose X-Forwarded-For is believed (for the audit trail's source IP).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub audit: AuditSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// Off only for measuring what auditing costs (benches/); a compliance deployment keeps it on.
+    pub enabled: bool,
+    pub categories: crate::audit::Categories,
+    /// Entries older than this are removed, in whole chain segments.
+    pub retention: Option<Duration>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { enabled: true, categories: crate::audit::Categories::default(), retention: None }
+    }
+}
+
+/// Parses trusted proxies: IP addresses or CIDR networks.
+pub fn parse_proxies<S: AsRef<str>>(items: &[S]) -> Result<Vec<ipnet::IpNet>, String> {
+    items
+        .iter()
+        .map(|s| s.as_ref().trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("'{s}' is not an IP address or network"))
+        })
+        .collect()
 }
 
 impl ServeConfig {
@@ -55,6 +92,8 @@ impl ServeConfig {
             gc_grace: Duration::from_secs(crate::limits::GC_GRACE_DEFAULT_SECS),
             gc_interval: Duration::from_secs(60),
             root_keys: None,
+            trusted_proxies: Vec::new(),
+            audit: AuditSettings::default(),
         }
     }
 }

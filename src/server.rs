@@ -5,6 +5,7 @@
 use crate::admin;
 use crate::chunks::ChunkStore;
 use crate::config::ServeConfig;
+use crate::edge::{Edge, EdgeConfig};
 use crate::engine::collector::Collector;
 use crate::engine::Engine;
 use crate::kv::fjall_backend::FjallStore;
@@ -54,7 +55,9 @@ fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Re
         None => (admin::generate_access_key(), admin::generate_secret_key(), true),
     };
     let new = NewUser { name: ROOT_USER, display_name: None, email: None };
-    users::create_user(db, &new, &ak, &sk).map_err(|e| e.to_string())?;
+    let actor = crate::audit::Actor { user: Some("granary".into()), source_ip: Some("local".into()), ..Default::default() };
+    let audit = crate::audit::Entry::new("UserCreate", &actor, None, None).detail("user", ROOT_USER).detail("access_key", &ak);
+    users::create_user(db, &new, &ak, &sk, Some(&audit)).map_err(|e| e.to_string())?;
     if generated {
         println!("Created admin user '{ROOT_USER}'. These keys are shown once:");
         println!("  access key: {ak}");
@@ -97,12 +100,27 @@ impl Server {
             }
         });
 
-        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone()));
+        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone(), config.audit.enabled));
         builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
-        if let Some(domain) = &config.domain {
-            builder.set_host(crate::s3::host::VirtualHostDomain::new(domain).map_err(|e| format!("--domain: {e}"))?);
+        builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db)));
+        let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));
+        if let Some(d) = &config.domain {
+            builder.set_host(domain(d)?);
         }
-        let service = crate::http_fixups::HttpFixups(builder.build());
+        let service = builder.build();
+
+        let (audit_sink, audit_task) = if config.audit.enabled {
+            let (sink, task) = crate::audit::AuditSink::spawn(Arc::clone(&stores.db));
+            (Some(sink), Some(task))
+        } else {
+            (None, None)
+        };
+        let edge_config = Arc::new(EdgeConfig {
+            trusted_proxies: config.trusted_proxies.clone(),
+            audit: audit_sink,
+            categories: config.audit.categories,
+            domain: config.domain.as_ref().map(domain).transpose()?,
+        });
 
         let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -114,8 +132,9 @@ impl Server {
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
-                        let Ok((socket, _peer)) = accepted else { continue };
-                        let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                        let Ok((socket, peer)) = accepted else { continue };
+                        let edge = Edge { inner: service.clone(), peer: peer.ip(), config: Arc::clone(&edge_config) };
+                        let conn = http.serve_connection(TokioIo::new(socket), edge).into_owned();
                         let conn = graceful.watch(conn);
                         tokio::spawn(async move {
                             if let Err(e) = conn.await {
@@ -133,6 +152,11 @@ impl Server {
             }
             collector_task.abort();
             admin_task.abort();
+            // Every connection is gone: dropping the last sink lets the audit writer flush.
+            drop(edge_config);
+            if let Some(task) = audit_task {
+                let _ = task.await;
+            }
             let _ = std::fs::remove_file(admin::socket_path(&data_dir));
         });
         Ok(Self { addr, shutdown, task })

@@ -109,6 +109,14 @@ pub fn append(t: &mut dyn KvTxn, entry: &Entry) -> MetaResult<(u16, u64)> {
     Ok((stream, seq))
 }
 
+/// `append` when auditing is on (`Some`), nothing when it is off.
+pub fn append_opt(t: &mut dyn KvTxn, entry: Option<&Entry>) -> MetaResult<()> {
+    if let Some(e) = entry {
+        append(t, e)?;
+    }
+    Ok(())
+}
+
 pub fn decode_entry(stored: &StoredEntry) -> MetaResult<Entry> {
     postcard::from_bytes(&stored.entry).map_err(|e| MetaError::Corrupt(e.to_string()))
 }

@@ -15,8 +15,10 @@
 
 pub mod chain;
 pub mod query;
+pub mod sink;
 
-pub use chain::{append, verify, Problem, VerifyReport};
+pub use chain::{append, append_opt, verify, Problem, VerifyReport};
+pub use sink::AuditSink;
 
 use serde::{Deserialize, Serialize};
 

@@ -188,3 +188,9 @@ pub fn export(
     }
     Ok(matched)
 }
+
+/// `YYYY-MM-DD` of a day number (days since the Unix epoch).
+pub fn day_string(day: u64) -> String {
+    let date = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(i64::try_from(day).unwrap_or(0));
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}

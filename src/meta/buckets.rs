@@ -2,6 +2,7 @@
 
 use super::codec::{decode, encode};
 use super::{now_ms, MetaError, MetaResult};
+use crate::audit::{append_opt, Entry};
 use crate::keys::{decode_str, prefix_end, Key};
 use crate::kv::{read, transact, KvStore};
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ pub fn objects_begin(bucket: &str) -> Vec<u8> {
     Key::space("o").str(bucket).into_bytes()
 }
 
-pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str) -> MetaResult<()> {
+pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str, audit: Option<&Entry>) -> MetaResult<()> {
     let record = BucketRecord { owner: owner.to_owned(), created_ms: now_ms(), region: region.to_owned() };
     transact(db, |t| {
         if let Some(existing) = t.get(&bucket_key(name))? {
@@ -35,7 +36,7 @@ pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str) ->
         }
         t.set(&bucket_key(name), &encode(&record))?;
         t.set(&owner_index_key(owner, name), b"")?;
-        Ok(())
+        append_opt(t, audit)
     })
 }
 
@@ -43,7 +44,7 @@ pub fn get_bucket(db: &dyn KvStore, name: &str) -> MetaResult<Option<BucketRecor
     read(db, |t| t.get(&bucket_key(name))?.map(|v| decode(&v)).transpose())
 }
 
-pub fn delete_bucket(db: &dyn KvStore, name: &str) -> MetaResult<()> {
+pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> MetaResult<()> {
     transact(db, |t| {
         let record: BucketRecord = match t.get(&bucket_key(name))? {
             Some(v) => decode(&v)?,
@@ -55,7 +56,7 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str) -> MetaResult<()> {
         }
         t.clear(&bucket_key(name))?;
         t.clear(&owner_index_key(&record.owner, name))?;
-        Ok(())
+        append_opt(t, audit)
     })
 }
 

@@ -6,6 +6,7 @@ pub use super::manifest::ChunkRef;
 use super::manifest::{clear_parts, queue_release, read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
 use super::refs::{adopt_pins, apply_ref_deltas};
 use super::{now_ms, MetaError, MetaResult};
+use crate::audit::{append, append_opt, Entry};
 use crate::checksum::Checksum;
 use crate::keys::Key;
 use crate::kv::{read, transact, KvStore, KvTxn};
@@ -139,11 +140,11 @@ pub(super) fn unlink_object(t: &mut dyn KvTxn, okey: &[u8]) -> MetaResult<Option
 /// transaction, so readers see the old object or the new one, never a mix.
 pub fn commit_put(
     db: &dyn KvStore,
-    bucket: &str,
-    key: &str,
+    (bucket, key): (&str, &str),
     record: &ObjectRecord,
     chunks: &[ChunkRef],
     upload_id: &[u8; 16],
+    audit: Option<&Entry>,
 ) -> MetaResult<()> {
     if let ObjectBody::Chunked { chunk_count, .. } = &record.body {
         assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), record.size, "manifest covers the object");
@@ -157,7 +158,8 @@ pub fn commit_put(
             write_manifest(t, manifest_id, chunks)?;
         }
         t.set(&okey, &encode(record))?;
-        adopt_pins(t, upload_id)
+        adopt_pins(t, upload_id)?;
+        append_opt(t, audit)
     })
 }
 
@@ -187,10 +189,12 @@ pub fn part_chunks(db: &dyn KvStore, part: &PartRef) -> MetaResult<Vec<ChunkRef>
 }
 
 /// Deletes an object; deleting a missing key succeeds, as in S3. Returns whether it existed.
-pub fn delete_object(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<bool> {
+pub fn delete_object(db: &dyn KvStore, bucket: &str, key: &str, audit: Option<&Entry>) -> MetaResult<bool> {
     transact(db, |t| {
         require_bucket(t, bucket)?;
-        Ok(unlink_object(t, &object_key(bucket, key))?.is_some())
+        let existed = unlink_object(t, &object_key(bucket, key))?.is_some();
+        append_opt(t, audit)?;
+        Ok(existed)
     })
 }
 
@@ -202,7 +206,13 @@ pub enum CopyMetadata {
 
 /// Copies an object by reference: the new manifest lists the same chunks and each gains a
 /// reference; no chunk data is read or written. One transaction.
-pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metadata: &CopyMetadata) -> MetaResult<ObjectRecord> {
+pub fn copy_object(
+    db: &dyn KvStore,
+    src: (&str, &str),
+    dst: (&str, &str),
+    metadata: &CopyMetadata,
+    audit: Option<&Entry>,
+) -> MetaResult<ObjectRecord> {
     transact(db, |t| {
         require_bucket(t, src.0)?;
         require_bucket(t, dst.0)?;
@@ -232,17 +242,24 @@ pub fn copy_object(db: &dyn KvStore, src: (&str, &str), dst: (&str, &str), metad
             copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
         t.set(&dkey, &encode(&copy))?;
+        if let Some(e) = audit {
+            append(t, &e.clone().detail("size", copy.size).detail("etag", &copy.etag))?;
+        }
         Ok(copy)
     })
 }
 
 /// Deletes several keys of one bucket in one transaction (DeleteObjects). Missing keys are
 /// fine, as in S3.
-pub fn delete_objects(db: &dyn KvStore, bucket: &str, keys: &[String]) -> MetaResult<()> {
+/// `audits` holds one entry per key (or is empty when auditing is off).
+pub fn delete_objects(db: &dyn KvStore, bucket: &str, keys: &[String], audits: &[Entry]) -> MetaResult<()> {
     transact(db, |t| {
         require_bucket(t, bucket)?;
         for key in keys {
             unlink_object(t, &object_key(bucket, key))?;
+        }
+        for e in audits {
+            append(t, e)?;
         }
         Ok(())
     })

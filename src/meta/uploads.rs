@@ -14,6 +14,7 @@ use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, Part
 use super::objects::{object_key, unlink_object, ObjectBody, ObjectRecord, StoredHeaders};
 use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
+use crate::audit::{append, append_opt, Entry};
 use crate::checksum::{self, Algorithm, Checksum, Kind};
 use crate::keys::{decode_bytes, decode_str, decode_u64, key_after, prefix_end, Key};
 use crate::kv::{read, transact, KvStore, KvTxn};
@@ -74,13 +75,16 @@ fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) 
     }
 }
 
-pub fn create_upload(db: &dyn KvStore, bucket: &str, key: &str, record: &UploadRecord) -> MetaResult<[u8; 16]> {
+pub fn create_upload(db: &dyn KvStore, bucket: &str, key: &str, record: &UploadRecord, audit: Option<&Entry>) -> MetaResult<[u8; 16]> {
     let id = super::refs::new_upload_id();
     transact(db, |t| {
         if t.get(&bucket_key(bucket))?.is_none() {
             return Err(MetaError::NoSuchBucket);
         }
         t.set(&upload_key(bucket, key, &id), &encode(record))?;
+        if let Some(e) = audit {
+            append(t, &e.clone().detail("upload_id", format_upload_id(&id)))?;
+        }
         Ok(id)
     })
 }
@@ -98,6 +102,7 @@ pub fn commit_part(
     part: &PartRecord,
     chunks: &[ChunkRef],
     pins: &[u8; 16],
+    audit: Option<&Entry>,
 ) -> MetaResult<()> {
     assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), part.size, "manifest covers the part");
     transact(db, |t| {
@@ -111,7 +116,7 @@ pub fn commit_part(
         write_manifest(t, &part.manifest_id, chunks)?;
         t.set(&pkey, &encode(part))?;
         adopt_pins(t, pins)?;
-        Ok(())
+        append_opt(t, audit)
     })
 }
 
@@ -159,6 +164,8 @@ pub enum CompleteError {
     PartChecksumMismatch(i32),
     #[error("the object would exceed the maximum size")]
     TooLarge,
+    #[error("the whole-object checksum sent does not match the computed one")]
+    ChecksumMismatch,
 }
 
 impl From<crate::kv::KvError> for CompleteError {
@@ -179,10 +186,10 @@ impl crate::kv::TxnError for CompleteError {
 /// Completes an upload in one transaction: the object appears whole or not at all.
 pub fn complete(
     db: &dyn KvStore,
-    bucket: &str,
-    key: &str,
-    upload_id: &[u8; 16],
+    (bucket, key, upload_id): (&str, &str, &[u8; 16]),
     requested: &[RequestedPart],
+    expected_checksum: Option<(Algorithm, &[u8])>,
+    audit: Option<&Entry>,
 ) -> Result<ObjectRecord, CompleteError> {
     if requested.windows(2).any(|w| w[0].number >= w[1].number) {
         return Err(CompleteError::InvalidPartOrder);
@@ -229,6 +236,12 @@ pub fn complete(
             queue_release(t, &unused.manifest_id, now)?;
         }
         let checksum = upload.checksum.and_then(|(algorithm, kind)| object_checksum(algorithm, kind, &parts));
+        // Decided inside the transaction: a mismatch leaves the upload as it was.
+        if let (Some((algorithm, raw)), Some(have)) = (expected_checksum, &checksum) {
+            if algorithm != have.algorithm || raw != have.raw.as_slice() {
+                return Err(CompleteError::ChecksumMismatch);
+            }
+        }
         let parts_id = super::refs::new_upload_id();
         write_parts(t, &parts_id, &parts)?;
         let record = ObjectRecord {
@@ -245,6 +258,9 @@ pub fn complete(
         t.set(&okey, &encode(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
+        if let Some(e) = audit {
+            append(t, &e.clone().detail("size", record.size).detail("etag", &record.etag).detail("parts", requested.len()))?;
+        }
         Ok(record)
     })
 }
@@ -262,7 +278,7 @@ fn object_checksum(algorithm: Algorithm, kind: Kind, parts: &[PartRef]) -> Optio
 }
 
 /// Aborts an upload: its parts' manifests go to the release queue.
-pub fn abort(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<()> {
+pub fn abort(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16], audit: Option<&Entry>) -> MetaResult<()> {
     transact(db, |t| {
         get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
@@ -273,7 +289,7 @@ pub fn abort(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16]) ->
         }
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
-        Ok(())
+        append_opt(t, audit)
     })
 }
 

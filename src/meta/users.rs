@@ -2,6 +2,7 @@
 
 use super::codec::{decode, encode};
 use super::{now_ms, MetaError, MetaResult};
+use crate::audit::{append_opt, Entry};
 use crate::keys::{decode_str, prefix_end, Key};
 use crate::kv::{read, transact, KvStore};
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,7 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user with one access key, in one transaction.
-pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secret_key: &str) -> MetaResult<()> {
+pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secret_key: &str, audit: Option<&Entry>) -> MetaResult<()> {
     let now = now_ms();
     let record = UserRecord {
         name: user.name.to_owned(),
@@ -54,11 +55,11 @@ pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secre
         t.set(&user_key(user.name), &encode(&record))?;
         let key = AccessKeyRecord { user: user.name.to_owned(), secret_key: secret_key.to_owned(), created_ms: now };
         t.set(&access_key_key(access_key), &encode(&key))?;
-        Ok(())
+        append_opt(t, audit)
     })
 }
 
-pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &str) -> MetaResult<()> {
+pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &str, audit: Option<&Entry>) -> MetaResult<()> {
     transact(db, |t| {
         if t.get(&user_key(user))?.is_none() {
             return Err(MetaError::NoSuchUser(user.to_owned()));
@@ -68,17 +69,17 @@ pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &s
         }
         let key = AccessKeyRecord { user: user.to_owned(), secret_key: secret_key.to_owned(), created_ms: now_ms() };
         t.set(&access_key_key(access_key), &encode(&key))?;
-        Ok(())
+        append_opt(t, audit)
     })
 }
 
-pub fn delete_key(db: &dyn KvStore, access_key: &str) -> MetaResult<()> {
+pub fn delete_key(db: &dyn KvStore, access_key: &str, audit: Option<&Entry>) -> MetaResult<()> {
     transact(db, |t| {
         if t.get(&access_key_key(access_key))?.is_none() {
             return Err(MetaError::NoSuchAccessKey(access_key.to_owned()));
         }
         t.clear(&access_key_key(access_key))?;
-        Ok(())
+        append_opt(t, audit)
     })
 }
 

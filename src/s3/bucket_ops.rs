@@ -36,8 +36,9 @@ pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) ->
             return Err(s3_error!(InvalidLocationConstraint, "this gateway serves region {}", s3.region));
         }
     }
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateBucket", &input.bucket, None);
     let (name, owner, region) = (input.bucket.clone(), principal.user, s3.region.clone());
-    s3.engine.meta(move |db| buckets::create_bucket(db, &name, &owner, &region)).await.map_err(to_s3)?;
+    s3.engine.meta(move |db| buckets::create_bucket(db, &name, &owner, &region, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
 }
 
@@ -50,8 +51,9 @@ pub async fn head_bucket(s3: &GranaryS3, req: S3Request<HeadBucketInput>) -> S3R
 pub async fn delete_bucket(s3: &GranaryS3, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucket", &req.input.bucket, None);
     let name = req.input.bucket;
-    s3.engine.meta(move |db| buckets::delete_bucket(db, &name)).await.map_err(to_s3)?;
+    s3.engine.meta(move |db| buckets::delete_bucket(db, &name, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 

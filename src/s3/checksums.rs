@@ -69,6 +69,20 @@ pub fn requested(headers: &HeaderMap, sdk_algorithm: Option<&ChecksumAlgorithm>)
     }
 }
 
+/// The whole-object checksum a CompleteMultipartUpload carries, if any. Composite values
+/// end in "-N", which is dropped before decoding.
+pub fn expected_whole(headers: &HeaderMap) -> S3Result<Option<(Algorithm, Vec<u8>)>> {
+    for algorithm in Algorithm::ALL {
+        if let Some(value) = headers.get(algorithm.header()) {
+            let text = value.to_str().map_err(|_| invalid_value(algorithm))?;
+            let digest = text.rsplit_once('-').filter(|(_, n)| n.bytes().all(|b| b.is_ascii_digit())).map_or(text, |(d, _)| d);
+            let raw = checksum::decode_value(algorithm, digest).ok_or_else(|| invalid_value(algorithm))?;
+            return Ok(Some((algorithm, raw)));
+        }
+    }
+    Ok(None)
+}
+
 /// Checks the computed digest against what the client sent. Call after the body was read.
 pub fn verify(requested: &Requested, computed: &[u8], trailers: Option<&TrailingHeaders>) -> S3Result<()> {
     let algorithm = requested.algorithm;

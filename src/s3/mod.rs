@@ -4,6 +4,7 @@
 //! `list_ops`, `acl_ops`; `common` and `checksums` hold what the families share.
 
 pub mod acl_ops;
+pub mod admin_route;
 pub mod auth;
 pub mod bucket_ops;
 pub mod checksums;
@@ -27,6 +28,8 @@ use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 pub struct GranaryS3 {
     pub engine: Engine,
     pub region: String,
+    /// Whether mutations write audit entries (always, except when measuring the cost).
+    pub audit: bool,
 }
 
 /// The authenticated caller.
@@ -36,8 +39,32 @@ pub struct Principal {
 }
 
 impl GranaryS3 {
-    pub fn new(engine: Engine, region: String) -> Self {
-        Self { engine, region }
+    pub fn new(engine: Engine, region: String, audit: bool) -> Self {
+        Self { engine, region, audit }
+    }
+
+    /// The audit entry for a mutation by `principal`, or `None` when auditing is off. Takes
+    /// the request's parts (not the request) so handlers can call it after moving the input.
+    pub fn audit_entry(
+        &self,
+        (extensions, credentials): (&http::Extensions, &Option<s3s::auth::Credentials>),
+        principal: &Principal,
+        op: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> Option<crate::audit::Entry> {
+        if !self.audit {
+            return None;
+        }
+        let ctx = extensions.get::<crate::edge::RequestContext>();
+        let actor = crate::audit::Actor {
+            user: Some(principal.user.clone()),
+            access_key: credentials.as_ref().map(|c| c.access_key.clone()),
+            source_ip: ctx.map(|c| c.source_ip.to_string()),
+            user_agent: ctx.and_then(|c| c.user_agent.clone()),
+            request_id: ctx.map(|c| c.request_id.clone()).unwrap_or_default(),
+        };
+        Some(crate::audit::Entry::new(op, &actor, Some(bucket), key))
     }
 
     /// Resolves the request's access key to its user. s3s has already verified the

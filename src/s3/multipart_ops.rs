@@ -65,9 +65,10 @@ pub async fn create_multipart_upload(
         headers: stored_headers!(input),
         checksum,
     };
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
     let (b, k) = (bucket.clone(), key.clone());
-    let id = s3.engine.meta(move |db| uploads::create_upload(db, &b, &k, &record)).await.map_err(to_s3)?;
+    let id = s3.engine.meta(move |db| uploads::create_upload(db, &b, &k, &record, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(bucket),
         key: Some(key),
@@ -83,6 +84,8 @@ struct PartTarget<'a> {
     key: &'a str,
     upload_id: [u8; 16],
     part_number: i32,
+    /// The audit entry of the request (UploadPart or UploadPartCopy), if auditing is on.
+    audit: Option<crate::audit::Entry>,
 }
 
 async fn load_upload(s3: &GranaryS3, principal: &Principal, t: &PartTarget<'_>) -> S3Result<UploadRecord> {
@@ -124,8 +127,14 @@ async fn store_part(
         // Only the upload's own algorithm is kept: it is what Complete combines.
         checksum: upload_algorithm.and(ingested.checksum),
     };
+    let audit = t.audit.clone().map(|e| {
+        e.detail("upload_id", uploads::format_upload_id(&t.upload_id))
+            .detail("part", t.part_number)
+            .detail("size", part.size)
+            .detail("etag", part.etag())
+    });
     let (b, k, id, n, p) = (t.bucket.to_owned(), t.key.to_owned(), t.upload_id, t.part_number, part.clone());
-    let committed = s3.engine.meta(move |db| uploads::commit_part(db, (&b, &k, &id), n, &p, &chunks, &pins)).await;
+    let committed = s3.engine.meta(move |db| uploads::commit_part(db, (&b, &k, &id), n, &p, &chunks, &pins, audit.as_ref())).await;
     if let Err(e) = committed {
         s3.engine.release(pins).await;
         return Err(to_s3(e));
@@ -142,8 +151,14 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_part_number(input.part_number)?;
-    let target =
-        PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: input.part_number };
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "UploadPart", &input.bucket, Some(&input.key));
+    let target = PartTarget {
+        bucket: &input.bucket,
+        key: &input.key,
+        upload_id: upload_id_of(&input.upload_id)?,
+        part_number: input.part_number,
+        audit,
+    };
     let upload = load_upload(s3, &principal, &target).await?;
     let requested = checksums::requested(&req.headers, input.checksum_algorithm.as_ref())?;
     let checks = BodyChecks {
@@ -167,8 +182,16 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     if version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(s3_error!(NoSuchVersion));
     }
-    let target =
-        PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: input.part_number };
+    let audit = s3
+        .audit_entry((&req.extensions, &req.credentials), &principal, "UploadPartCopy", &input.bucket, Some(&input.key))
+        .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
+    let target = PartTarget {
+        bucket: &input.bucket,
+        key: &input.key,
+        upload_id: upload_id_of(&input.upload_id)?,
+        part_number: input.part_number,
+        audit,
+    };
     let upload = load_upload(s3, &principal, &target).await?;
     s3.owned_bucket(&principal, src_bucket).await?;
     let (source, layout) = load_with_layout(s3, src_bucket, src_key).await?;
@@ -237,7 +260,9 @@ pub async fn complete_multipart_upload(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let target = PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: 0 };
+    let target =
+        PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: 0, audit: None };
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CompleteMultipartUpload", &input.bucket, Some(&input.key));
     let upload = load_upload(s3, &principal, &target).await?;
     let algorithm = upload.checksum.map(|(a, _)| a);
     let sent = input.multipart_upload.as_ref().and_then(|m| m.parts.as_ref()).map(Vec::as_slice).unwrap_or_default();
@@ -251,12 +276,12 @@ pub async fn complete_multipart_upload(
         let etag = p.e_tag.as_ref().map(|e| e.value().to_owned()).ok_or_else(|| s3_error!(MalformedXML, "every part needs an ETag"))?;
         requested.push(RequestedPart { number, etag, checksum: completed_part_checksum(p, algorithm)? });
     }
-    // The whole-object checksum the client expects, if it sent one.
-    let expected = checksums::requested(&req.headers, None)?;
+    // The whole-object checksum the client expects, if it sent one ("-N" for composite).
+    let expected = checksums::expected_whole(&req.headers)?;
     let (b, k, id) = (input.bucket.clone(), input.key.clone(), target.upload_id);
     let completed = tokio::task::spawn_blocking({
         let db = std::sync::Arc::clone(&s3.engine.db);
-        move || uploads::complete(&*db, &b, &k, &id, &requested)
+        move || uploads::complete(&*db, (&b, &k, &id), &requested, expected.as_ref().map(|(a, raw)| (*a, raw.as_slice())), audit.as_ref())
     })
     .await
     .map_err(|e| s3_error!(InternalError, "{e}"))?;
@@ -269,15 +294,8 @@ pub async fn complete_multipart_upload(
         CompleteError::InvalidPartOrder => s3_error!(InvalidPartOrder),
         CompleteError::EntityTooSmall(n) => s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed size (part {n})"),
         CompleteError::TooLarge => s3_error!(EntityTooLarge),
+        CompleteError::ChecksumMismatch => s3_error!(BadDigest, "The checksum you specified did not match the calculated checksum of the object."),
     })?;
-    if let (Some(expected), Some(stored)) = (&expected, &record.checksum) {
-        if let checksums::Expected::Header(raw) = &expected.expected {
-            if expected.algorithm != stored.algorithm || *raw != stored.raw {
-                // Completed already: the client's expectation is reported, the object stays.
-                tracing::warn!(bucket = %input.bucket, key = %input.key, "client's whole-object checksum differs from the computed one");
-            }
-        }
-    }
     let mut output = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
@@ -298,8 +316,11 @@ pub async fn abort_multipart_upload(
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     let id = upload_id_of(&input.upload_id)?;
+    let audit = s3
+        .audit_entry((&req.extensions, &req.credentials), &principal, "AbortMultipartUpload", &input.bucket, Some(&input.key))
+        .map(|e| e.detail("upload_id", &input.upload_id));
     let (b, k) = (input.bucket, input.key);
-    s3.engine.meta(move |db| uploads::abort(db, &b, &k, &id)).await.map_err(to_s3)?;
+    s3.engine.meta(move |db| uploads::abort(db, &b, &k, &id, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 

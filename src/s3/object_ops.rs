@@ -56,9 +56,12 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     if requested.is_some() {
         set_checksum_fields!(output, record.checksum.as_ref());
     }
+    let audit = s3
+        .audit_entry((&req.extensions, &req.credentials), &principal, "PutObject", &input.bucket, Some(&input.key))
+        .map(|e| e.detail("size", record.size).detail("etag", &record.etag));
     let (bucket, key) = (input.bucket, input.key);
     let pin_id = pins.unwrap_or([0; 16]);
-    let committed = s3.engine.meta(move |db| objects::commit_put(db, &bucket, &key, &record, &chunks, &pin_id)).await;
+    let committed = s3.engine.meta(move |db| objects::commit_put(db, (&bucket, &key), &record, &chunks, &pin_id, audit.as_ref())).await;
     if let Err(e) = committed {
         if let Some(id) = pins {
             s3.engine.release(id).await;
@@ -73,8 +76,9 @@ pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) ->
     let input = req.input;
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
-    s3.engine.meta(move |db| objects::delete_object(db, &bucket, &key)).await.map_err(to_s3)?;
+    s3.engine.meta(move |db| objects::delete_object(db, &bucket, &key, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 
@@ -100,9 +104,15 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
             Err(e) => errors.push(delete_error(obj.key, &e)),
         }
     }
+    // One entry per key: each deleted object's trail shows its deletion.
+    let audits: Vec<_> = valid
+        .iter()
+        .filter_map(|k| s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(k)))
+        .map(|e| e.detail("via", "DeleteObjects"))
+        .collect();
     let bucket = input.bucket.clone();
     let keys = valid.clone();
-    match s3.engine.meta(move |db| objects::delete_objects(db, &bucket, &keys)).await {
+    match s3.engine.meta(move |db| objects::delete_objects(db, &bucket, &keys, &audits)).await {
         Ok(()) if !quiet => deleted = valid.into_iter().map(|k| DeletedObject { key: Some(k), ..Default::default() }).collect(),
         Ok(()) => {}
         Err(e) => {
@@ -165,8 +175,12 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     } else {
         CopyMetadata::Copy
     };
+    let audit = s3
+        .audit_entry((&req.extensions, &req.credentials), &principal, "CopyObject", &input.bucket, Some(&input.key))
+        .map(|e| e.detail("source", format!("{sb}/{sk}")).detail("metadata_directive", if replace { "REPLACE" } else { "COPY" }));
     let (db_, dk) = (input.bucket, input.key);
-    let copy = s3.engine.meta(move |db| objects::copy_object(db, (&sb, &sk), (&db_, &dk), &metadata)).await.map_err(to_s3)?;
+    let copy =
+        s3.engine.meta(move |db| objects::copy_object(db, (&sb, &sk), (&db_, &dk), &metadata, audit.as_ref())).await.map_err(to_s3)?;
     let mut result =
         CopyObjectResult { e_tag: Some(etag_of(&copy)), last_modified: Some(timestamp_ms(copy.last_modified_ms)), ..Default::default() };
     set_checksum_fields!(result, copy.checksum.as_ref());

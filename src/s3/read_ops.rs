@@ -173,7 +173,8 @@ pub async fn get_object_attributes(
     let (record, layout) = load_with_layout(s3, &input.bucket, &input.key).await?;
     let mut output = GetObjectAttributesOutput { last_modified: Some(timestamp_ms(record.last_modified_ms)), ..Default::default() };
     if wants(ObjectAttributes::ETAG) {
-        // GetObjectAttributes reports the ETag without quotes.
+        // S3 reports this ETag without quotes; s3s 0.14 always quotes ETags in XML (a known
+        // difference: clients compare ETags with quotes stripped).
         output.e_tag = Some(ETag::Strong(record.etag.clone()));
     }
     if wants(ObjectAttributes::OBJECT_SIZE) {
