@@ -15,10 +15,44 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    UserCreate { name: String, display_name: Option<String>, email: Option<String>, access_key: Option<String>, secret_key: Option<String> },
+    UserCreate {
+        name: String,
+        display_name: Option<String>,
+        email: Option<String>,
+        access_key: Option<String>,
+        secret_key: Option<String>,
+    },
     UserList,
-    KeyCreate { user: String, access_key: Option<String>, secret_key: Option<String> },
-    KeyDelete { access_key: String },
+    KeyCreate {
+        user: String,
+        access_key: Option<String>,
+        secret_key: Option<String>,
+    },
+    KeyDelete {
+        access_key: String,
+    },
+    AuditVerify,
+    AuditTrail {
+        bucket: String,
+        key: String,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: usize,
+        page_token: Option<String>,
+    },
+    AuditActivity {
+        user: String,
+        days: u64,
+    },
+    AuditReport {
+        bucket: String,
+        key: String,
+    },
+    AuditCount,
+    /// Answered as JSON lines, one per entry, then a `Done` line.
+    AuditExport {
+        selection: crate::audit::query::Selection,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +68,7 @@ pub struct UserInfo {
 pub enum AdminResponse {
     Key { user: String, access_key: String, secret_key: String },
     Users { users: Vec<UserInfo> },
+    Json { value: serde_json::Value },
     Done,
     Error { message: String },
 }
@@ -70,6 +105,21 @@ fn key_pair(access_key: Option<String>, secret_key: Option<String>) -> Result<(S
     }
 }
 
+fn json<T: Serialize>(result: Result<T, crate::meta::MetaError>) -> Result<AdminResponse, String> {
+    let value = result.map_err(|e| e.to_string())?;
+    Ok(AdminResponse::Json { value: serde_json::to_value(value).map_err(|e| e.to_string())? })
+}
+
+/// Runs an export, calling `line` with each entry as one JSON line; returns the count.
+pub fn export_lines(
+    db: &dyn KvStore,
+    selection: &crate::audit::query::Selection,
+    mut line: impl FnMut(String) -> std::io::Result<()>,
+) -> Result<u64, String> {
+    crate::audit::query::export(db, selection, |e| line(serde_json::to_string(e).map_err(std::io::Error::other)?), |_| {})
+        .map_err(|e| e.to_string())
+}
+
 /// Administration happens on the machine, as its OS user: that is the actor recorded.
 fn admin_entry(op: &str) -> crate::audit::Entry {
     let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
@@ -104,6 +154,26 @@ pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
                 users::create_key(db, &user, &ak, &sk, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Key { user, access_key: ak, secret_key: sk })
             }
+            AdminRequest::AuditVerify => json(crate::audit::verify(db, |_| {})),
+            AdminRequest::AuditTrail { bucket, key, since_ms, until_ms, limit, page_token } => json(crate::audit::query::object_trail(
+                db,
+                &bucket,
+                &key,
+                since_ms,
+                until_ms,
+                page_token.as_deref(),
+                limit.clamp(1, limits::AUDIT_PAGE_MAX_ENTRIES),
+            )),
+            AdminRequest::AuditActivity { user, days } => {
+                json(crate::audit::query::user_activity(db, &user, days, crate::meta::now_ms()).map(|rows| {
+                    rows.into_iter()
+                    .map(|((day, op), count)| serde_json::json!({ "day": crate::audit::query::day_string(day), "op": op, "count": count }))
+                    .collect::<Vec<_>>()
+                }))
+            }
+            AdminRequest::AuditReport { bucket, key } => json(crate::audit::query::compliance_report(db, &bucket, &key)),
+            AdminRequest::AuditCount => json(crate::audit::chain::entries_total(db)),
+            AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
             AdminRequest::KeyDelete { access_key } => {
                 let audit = admin_entry("KeyDelete").detail("access_key", &access_key);
                 users::delete_key(db, &access_key, Some(&audit)).map_err(|e| e.to_string())?;
@@ -137,6 +207,10 @@ pub async fn serve_socket(db: Arc<dyn KvStore>, listener: tokio::net::UnixListen
             if reader.read_line(&mut line).await.is_err() {
                 return;
             }
+            if let Ok(AdminRequest::AuditExport { selection }) = serde_json::from_str::<AdminRequest>(&line) {
+                stream_export(db, selection, write).await;
+                return;
+            }
             let response = match serde_json::from_str::<AdminRequest>(&line) {
                 Ok(req) => tokio::task::spawn_blocking(move || execute(&*db, req))
                     .await
@@ -148,6 +222,59 @@ pub async fn serve_socket(db: Arc<dyn KvStore>, listener: tokio::net::UnixListen
             let _ = write.write_all(out.as_bytes()).await;
         });
     }
+}
+
+/// Streams an export over the socket: entry lines, then a `Done` (or `Error`) line.
+async fn stream_export(db: Arc<dyn KvStore>, selection: crate::audit::query::Selection, mut write: tokio::net::unix::OwnedWriteHalf) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(256);
+    let producer = tokio::task::spawn_blocking(move || {
+        let result = export_lines(&*db, &selection, |l| tx.blocking_send(l).map_err(|_| std::io::Error::other("client went away")));
+        match result {
+            Ok(_) => AdminResponse::Done,
+            Err(message) => AdminResponse::Error { message },
+        }
+    });
+    while let Some(mut l) = rx.recv().await {
+        l.push('\n');
+        if write.write_all(l.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+    let last = producer.await.unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() });
+    let mut out = serde_json::to_string(&last).unwrap_or_default();
+    out.push('\n');
+    let _ = write.write_all(out.as_bytes()).await;
+}
+
+/// Exports through a running gateway, calling `line` per entry. `Ok(None)` when no gateway
+/// listens on the socket.
+pub async fn export_via_socket(
+    data_dir: &Path,
+    selection: &crate::audit::query::Selection,
+    mut line: impl FnMut(&str),
+) -> std::io::Result<Option<u64>> {
+    let stream = match tokio::net::UnixStream::connect(socket_path(data_dir)).await {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (read, mut write) = stream.into_split();
+    let mut req = serde_json::to_string(&AdminRequest::AuditExport { selection: selection.clone() }).map_err(std::io::Error::other)?;
+    req.push('\n');
+    write.write_all(req.as_bytes()).await?;
+    let mut lines = BufReader::new(read).lines();
+    let mut count = 0;
+    while let Some(l) = lines.next_line().await? {
+        if let Ok(last) = serde_json::from_str::<AdminResponse>(&l) {
+            return match last {
+                AdminResponse::Error { message } => Err(std::io::Error::other(message)),
+                _ => Ok(Some(count)),
+            };
+        }
+        line(&l);
+        count += 1;
+    }
+    Err(std::io::Error::other("the gateway closed the export early"))
 }
 
 /// Sends a request to a running gateway. `Ok(None)` when no gateway listens on the socket.

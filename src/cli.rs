@@ -65,6 +65,76 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Query and verify the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every hash chain; exits non-zero and names each problem if any entry was
+    /// modified, inserted or removed.
+    Verify,
+    /// One object's trail, newest first.
+    Trail {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        key: String,
+        /// Only entries at or after this time (RFC 3339 or milliseconds since the epoch).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries at or before this time.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// From a previous page's `next_page_token`.
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// A user's activity per day and operation.
+    Activity {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value_t = 7)]
+        days: u64,
+    },
+    /// Compliance report for one object: operations, first created, last modified, users, IPs.
+    Report {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        key: String,
+    },
+    /// Export a selection as JSON lines (to stdout, or --output), with a progress bar.
+    Export {
+        #[arg(long)]
+        bucket: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// A time given as milliseconds since the epoch or as RFC 3339.
+fn parse_time(s: Option<&str>) -> Result<Option<i64>, String> {
+    let Some(s) = s else { return Ok(None) };
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("'{s}' is not RFC 3339 or milliseconds: {e}"))?;
+    Ok(Some(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
 }
 
 #[derive(Subcommand)]
@@ -169,6 +239,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             admin_command(&data_dir, req).await
         }
+        Command::Audit { command } => audit_command(&data_dir, command).await,
         Command::Key { command } => {
             let req = match command {
                 KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
@@ -179,16 +250,122 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// An admin request's answer, through a running gateway's socket, or directly on the data
+/// directory when no gateway serves it.
+async fn admin_response(data_dir: &std::path::Path, req: AdminRequest) -> Result<AdminResponse, String> {
+    match admin::send(data_dir, &req).await.map_err(|e| format!("admin socket: {e}"))? {
+        Some(r) => Ok(r),
+        None => {
+            let stores = crate::server::open_stores(data_dir)?;
+            tokio::task::spawn_blocking(move || admin::execute(&*stores.db, req)).await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn json_of(response: AdminResponse) -> Result<serde_json::Value, String> {
+    match response {
+        AdminResponse::Json { value } => Ok(value),
+        AdminResponse::Error { message } => Err(message),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+async fn audit_command(data_dir: &std::path::Path, command: AuditCommand) -> Result<(), String> {
+    let print = |v: &serde_json::Value| println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    match command {
+        AuditCommand::Verify => {
+            let report: crate::audit::VerifyReport =
+                serde_json::from_value(json_of(admin_response(data_dir, AdminRequest::AuditVerify).await?)?).map_err(|e| e.to_string())?;
+            println!("checked {} entries in {} chains", report.entries, report.streams);
+            for p in &report.problems {
+                println!("chain {} entry {}: {}", p.stream, p.seq, p.what);
+            }
+            if report.problems.is_empty() {
+                println!("ok: no entry was modified, inserted or removed");
+                Ok(())
+            } else {
+                Err(format!("{} problem(s) found", report.problems.len()))
+            }
+        }
+        AuditCommand::Trail { bucket, key, since, until, limit, page_token } => {
+            let req = AdminRequest::AuditTrail {
+                bucket,
+                key,
+                since_ms: parse_time(since.as_deref())?,
+                until_ms: parse_time(until.as_deref())?,
+                limit,
+                page_token,
+            };
+            print(&json_of(admin_response(data_dir, req).await?)?);
+            Ok(())
+        }
+        AuditCommand::Activity { user, days } => {
+            print(&json_of(admin_response(data_dir, AdminRequest::AuditActivity { user, days }).await?)?);
+            Ok(())
+        }
+        AuditCommand::Report { bucket, key } => {
+            print(&json_of(admin_response(data_dir, AdminRequest::AuditReport { bucket, key }).await?)?);
+            Ok(())
+        }
+        AuditCommand::Export { bucket, key, user, since, until, output } => {
+            let selection = crate::audit::query::Selection {
+                bucket,
+                key,
+                user,
+                since_ms: parse_time(since.as_deref())?,
+                until_ms: parse_time(until.as_deref())?,
+            };
+            let total = json_of(admin_response(data_dir, AdminRequest::AuditCount).await?)?.as_u64().unwrap_or(0);
+            export(data_dir, &selection, output.as_deref(), total).await
+        }
+    }
+}
+
+/// Exports with a progress bar on stderr (entries written of the trail's total).
+async fn export(
+    data_dir: &std::path::Path,
+    selection: &crate::audit::query::Selection,
+    output: Option<&std::path::Path>,
+    total: u64,
+) -> Result<(), String> {
+    use std::io::Write;
+    let mut out: Box<dyn Write + Send> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} entries ({per_sec}) {msg}").map_err(|e| e.to_string())?);
+    let mut failed = None;
+    let mut write_line = |l: &str| {
+        if failed.is_none() {
+            if let Err(e) = writeln!(out, "{l}") {
+                failed = Some(e.to_string());
+            }
+        }
+        bar.inc(1);
+    };
+    let count = match admin::export_via_socket(data_dir, selection, &mut write_line).await.map_err(|e| format!("admin socket: {e}"))? {
+        Some(n) => n,
+        None => {
+            let stores = crate::server::open_stores(data_dir)?;
+            admin::export_lines(&*stores.db, selection, |l| {
+                write_line(&l);
+                Ok(())
+            })?
+        }
+    };
+    if let Some(e) = failed {
+        return Err(format!("writing the export: {e}"));
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    bar.finish_with_message(format!("{count} exported"));
+    Ok(())
+}
+
 /// Runs an admin request through a running gateway's socket, or directly on the data
 /// directory when no gateway serves it.
 async fn admin_command(data_dir: &std::path::Path, req: AdminRequest) -> Result<(), String> {
-    let response = match admin::send(data_dir, &req).await.map_err(|e| format!("admin socket: {e}"))? {
-        Some(r) => r,
-        None => {
-            let stores = crate::server::open_stores(data_dir)?;
-            tokio::task::spawn_blocking(move || admin::execute(&*stores.db, req)).await.map_err(|e| e.to_string())?
-        }
-    };
+    let response = admin_response(data_dir, req).await?;
     match response {
         AdminResponse::Key { user, access_key, secret_key } => {
             println!("user:       {user}");
@@ -205,6 +382,10 @@ async fn admin_command(data_dir: &std::path::Path, req: AdminRequest) -> Result<
         }
         AdminResponse::Done => {
             println!("ok");
+            Ok(())
+        }
+        AdminResponse::Json { value } => {
+            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
             Ok(())
         }
         AdminResponse::Error { message } => Err(message),

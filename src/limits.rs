@@ -86,3 +86,5 @@ pub const AUDIT_BATCH_MAX_DELAY_MILLIS: u64 = 200;
 pub const AUDIT_QUEUE_MAX_ENTRIES: usize = 65_536;
 /// Audit query pages hold at most this many entries.
 pub const AUDIT_PAGE_MAX_ENTRIES: usize = 1000;
+/// Audit retention removes whole segments of this many entries of a chain.
+pub const AUDIT_SEGMENT_ENTRIES: u64 = 1024;

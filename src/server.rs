@@ -90,6 +90,24 @@ impl Server {
 
         let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace, Duration::from_secs(limits::UPLOAD_PIN_MAX_AGE_SECS)));
         let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));
+        let retention_task = config.audit.retention.map(|period| {
+            let db = Arc::clone(&stores.db);
+            let interval = config.gc_interval;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(interval).await;
+                    let db = Arc::clone(&db);
+                    let cutoff = crate::meta::now_ms() - i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
+                    match tokio::task::spawn_blocking(move || crate::audit::retention::apply(&*db, cutoff, limits::AUDIT_SEGMENT_ENTRIES))
+                        .await
+                    {
+                        Ok(Ok(n)) if n > 0 => tracing::info!(entries = n, "audit retention removed old segments"),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "audit retention failed"),
+                        _ => {}
+                    }
+                }
+            })
+        });
 
         let admin_db = Arc::clone(&stores.db);
         let socket = admin::socket_path(&config.data_dir);
@@ -103,6 +121,7 @@ impl Server {
         let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone(), config.audit.enabled));
         builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
         builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db)));
+        builder.set_validation(crate::s3::admin_route::NamesWithAdminApi);
         let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));
         if let Some(d) = &config.domain {
             builder.set_host(domain(d)?);
@@ -152,6 +171,9 @@ impl Server {
             }
             collector_task.abort();
             admin_task.abort();
+            if let Some(t) = retention_task {
+                t.abort();
+            }
             // Every connection is gone: dropping the last sink lets the audit writer flush.
             drop(edge_config);
             if let Some(task) = audit_task {

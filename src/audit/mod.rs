@@ -15,6 +15,7 @@
 
 pub mod chain;
 pub mod query;
+pub mod retention;
 pub mod sink;
 
 pub use chain::{append, append_opt, verify, Problem, VerifyReport};

@@ -23,6 +23,17 @@ use s3s::{s3_error, Body, S3Request, S3Response, S3Result};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// AWS bucket-name rules, plus the `_granary` prefix of Granary's own API: s3s validates the
+/// first path segment as a bucket before custom routes are consulted. No bucket can be
+/// created under that name (CreateBucket re-checks the AWS rules).
+pub struct NamesWithAdminApi;
+
+impl s3s::validation::NameValidation for NamesWithAdminApi {
+    fn validate_bucket_name(&self, name: &str) -> bool {
+        name == "_granary" || s3s::path::check_bucket_name(name)
+    }
+}
+
 pub struct AdminRoute {
     db: Arc<dyn KvStore>,
 }

@@ -26,6 +26,10 @@ pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) ->
     let principal = s3.principal(&req).await?;
     super::acl_ops::require_no_grants(&req.headers)?;
     let input = req.input;
+    // The path parser also admits `_granary` (Granary's API); no bucket may take it.
+    if !s3s::path::check_bucket_name(&input.bucket) {
+        return Err(s3_error!(InvalidBucketName));
+    }
     if let Some(acl) = &input.acl {
         if acl.as_str() != BucketCannedACL::PRIVATE {
             return Err(s3_error!(NotImplemented, "only the canned ACL 'private' is supported"));
