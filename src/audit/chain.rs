@@ -226,9 +226,7 @@ mod tests {
     use crate::kv::transact;
 
     fn store() -> (tempfile::TempDir, FjallStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = FjallStore::open(&dir.path().join("meta")).unwrap();
-        (dir, s)
+        FjallStore::temporary()
     }
 
     fn entry(i: usize) -> Entry {

@@ -49,8 +49,7 @@ mod tests {
 
     #[test]
     fn whole_old_segments_go_and_verification_holds() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = FjallStore::open(&dir.path().join("meta")).unwrap();
+        let (_dir, db) = FjallStore::temporary();
         let actor = Actor { user: Some("u".into()), ..Default::default() };
         // One object, so one chain: 50 old entries, then 10 new ones.
         for i in 0..60 {

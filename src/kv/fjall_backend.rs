@@ -49,6 +49,16 @@ impl FjallStore {
     }
 }
 
+#[cfg(test)]
+impl FjallStore {
+    /// A store in a fresh temporary directory (kept alive by the returned guard), for tests.
+    pub fn temporary() -> (tempfile::TempDir, Self) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Self::open(&dir.path().join("meta")).expect("open store");
+        (dir, store)
+    }
+}
+
 impl KvStore for FjallStore {
     fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
         if self.poisoned.load(Ordering::SeqCst) {

@@ -216,9 +216,7 @@ mod tests {
     use crate::kv::fjall_backend::FjallStore;
 
     fn store() -> (tempfile::TempDir, FjallStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = FjallStore::open(&dir.path().join("meta")).unwrap();
-        (dir, s)
+        FjallStore::temporary()
     }
 
     fn count(db: &dyn KvStore, h: &ChunkHash) -> Option<RefCount> {

@@ -67,6 +67,29 @@ fn expires_of(record: &ObjectRecord) -> Option<Timestamp> {
     record.headers.expires_ms.map(timestamp_ms)
 }
 
+/// Fills what GetObject and HeadObject answer alike. Their output types differ but share
+/// these field names, and both inputs carry the same `response-*` overrides.
+macro_rules! object_fields {
+    ($out:ident, $input:ident, $record:expr, $sel:expr, $checksum:expr) => {{
+        let record: &ObjectRecord = $record;
+        let h = &record.headers;
+        $out.content_length = Some(i64::try_from($sel.range.end - $sel.range.start).unwrap_or(i64::MAX));
+        $out.content_range = $sel.content_range;
+        $out.parts_count = $sel.parts_count;
+        $out.accept_ranges = Some("bytes".into());
+        $out.e_tag = Some(etag_of(record));
+        $out.last_modified = Some(timestamp_ms(record.last_modified_ms));
+        $out.metadata = metadata_map(record);
+        $out.content_type = $input.response_content_type.or_else(|| h.content_type.clone());
+        $out.content_encoding = $input.response_content_encoding.or_else(|| h.content_encoding.clone());
+        $out.content_disposition = $input.response_content_disposition.or_else(|| h.content_disposition.clone());
+        $out.content_language = $input.response_content_language.or_else(|| h.content_language.clone());
+        $out.cache_control = $input.response_cache_control.or_else(|| h.cache_control.clone());
+        $out.expires = $input.response_expires.or_else(|| expires_of(record));
+        set_checksum_fields!($out, $checksum);
+    }};
+}
+
 fn checksum_if_enabled(mode: Option<&ChecksumMode>, record: &ObjectRecord, whole: bool) -> Option<Checksum> {
     let enabled = mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
     // A checksum describes the whole object; S3 omits it for ranges.
@@ -91,28 +114,10 @@ pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Res
     };
     check_conditions(&record, &conditions)?;
     let sel = select(&record, Some(&layout), input.range.as_ref(), input.part_number)?;
-    let length = sel.range.end - sel.range.start;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
-    let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range));
-    let h = &record.headers;
-    let mut output = GetObjectOutput {
-        body: Some(StreamingBlob::wrap(stream)),
-        content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
-        content_range: sel.content_range,
-        parts_count: sel.parts_count,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag_of(&record)),
-        last_modified: Some(timestamp_ms(record.last_modified_ms)),
-        metadata: metadata_map(&record),
-        content_type: input.response_content_type.or_else(|| h.content_type.clone()),
-        content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
-        content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
-        content_language: input.response_content_language.or_else(|| h.content_language.clone()),
-        cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
-        expires: input.response_expires.or_else(|| expires_of(&record)),
-        ..Default::default()
-    };
-    set_checksum_fields!(output, checksum.as_ref());
+    let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range.clone()));
+    let mut output = GetObjectOutput { body: Some(StreamingBlob::wrap(stream)), ..Default::default() };
+    object_fields!(output, input, &record, sel, checksum.as_ref());
     Ok(S3Response::new(output))
 }
 
@@ -136,27 +141,10 @@ pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3R
     };
     check_conditions(&record, &conditions)?;
     let sel = select(&record, layout.as_ref(), input.range.as_ref(), input.part_number)?;
-    let length = sel.range.end - sel.range.start;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
-    let h = &record.headers;
-    let mut output = HeadObjectOutput {
-        content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
-        content_range: sel.content_range,
-        parts_count: sel.parts_count,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag_of(&record)),
-        last_modified: Some(timestamp_ms(record.last_modified_ms)),
-        metadata: metadata_map(&record),
-        content_type: input.response_content_type.or_else(|| h.content_type.clone()),
-        content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
-        content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
-        content_language: input.response_content_language.or_else(|| h.content_language.clone()),
-        cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
-        expires: input.response_expires.or_else(|| expires_of(&record)),
-        ..Default::default()
-    };
-    set_checksum_fields!(output, checksum.as_ref());
-    // 206 for a ranged HEAD is set in `http_fixups`: s3s does not apply a status here.
+    let mut output = HeadObjectOutput::default();
+    object_fields!(output, input, &record, sel, checksum.as_ref());
+    // 206 for a ranged HEAD is set in `edge`: s3s does not apply a handler's status here.
     Ok(S3Response::new(output))
 }
 
