@@ -13,6 +13,7 @@
 //!    mutations are audited by their handlers, in their own transaction.
 
 use crate::audit::{Actor, AuditSink, Categories, Entry};
+use crate::limits;
 use crate::s3::host::VirtualHostDomain;
 use futures::future::BoxFuture;
 use http::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, EXPECT, TRANSFER_ENCODING, USER_AGENT};
@@ -137,6 +138,19 @@ fn classify(config: &EdgeConfig, req: &http::Request<Incoming>) -> (String, Opti
     (op.to_owned(), bucket, key)
 }
 
+/// Caps a client-supplied string recorded in the audit trail (keys are bounded for valid
+/// requests, but failed requests may carry anything).
+fn bounded(s: &str, max_bytes: usize) -> String {
+    if s.len() <= max_bytes {
+        return s.to_owned();
+    }
+    let mut end = max_bytes;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// The S3 error code in an XML error body.
 fn error_code(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
@@ -184,16 +198,17 @@ impl Service<http::Request<Incoming>> for Edge {
                     } else {
                         "ok".to_owned()
                     };
+                    let cap = |s: Option<String>, max: usize| s.map(|s| bounded(&s, max));
                     let actor = Actor {
                         user: None,
-                        access_key,
+                        access_key: cap(access_key, 128),
                         source_ip: Some(ctx.source_ip.to_string()),
-                        user_agent: ctx.user_agent.clone(),
+                        user_agent: cap(ctx.user_agent.clone(), limits::AUDIT_FIELD_MAX_BYTES),
                         request_id: ctx.request_id.clone(),
                     };
-                    sink.record(
-                        Entry::new(&op, &actor, bucket.as_deref(), key.as_deref()).outcome(&outcome).detail("status", status.as_u16()),
-                    );
+                    let (bucket, key) = (cap(bucket, 256), cap(key, limits::OBJECT_KEY_MAX_BYTES));
+                    let entry = Entry::new(&op, &actor, bucket.as_deref(), key.as_deref()).outcome(&bounded(&outcome, 64));
+                    sink.record(entry.detail("status", status.as_u16()));
                 }
             }
             Ok(resp)

@@ -57,6 +57,9 @@ pub const PART_SIZE_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 pub const MULTIPART_OBJECT_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 /// CopyObject (and a copy of a multipart object) reads at most 5 GiB of source.
 pub const COPY_SOURCE_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// DeleteBucket aborts the bucket's uploads in progress in its own transaction when they
+/// hold at most this many parts in all; beyond, it asks the client to abort them first.
+pub const DELETE_BUCKET_ABORT_MAX_PARTS: usize = 10_000;
 /// ListParts / ListMultipartUploads page size.
 pub const LIST_PARTS_MAX: usize = 1000;
 
@@ -64,11 +67,11 @@ pub const LIST_PARTS_MAX: usize = 1000;
 pub const GC_GRACE_DEFAULT_SECS: u64 = 3600;
 /// Chunks the collector examines per transaction.
 pub const GC_BATCH_MAX_CHUNKS: usize = 256;
-/// Upload pins older than this are considered abandoned (crashed upload) and released.
-pub const UPLOAD_PIN_MAX_AGE_SECS: u64 = 24 * 3600;
 
 /// Admin socket: one request line at most this long.
 pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
+/// A client must send its request headers within this long.
+pub const HTTP_HEADER_READ_MAX_SECS: u64 = 60;
 /// Graceful shutdown: in-flight requests get this long to finish after SIGTERM.
 pub const SHUTDOWN_DRAIN_MAX_SECS: u64 = 30;
 
@@ -84,6 +87,8 @@ pub const AUDIT_BATCH_MAX_DELAY_MILLIS: u64 = 200;
 /// Audit: entries waiting for the batch writer; beyond this, read/denied entries are dropped
 /// (and counted) rather than slowing requests down. Mutations are never dropped.
 pub const AUDIT_QUEUE_MAX_ENTRIES: usize = 65_536;
+/// Client-supplied audit fields (user agent, ...) are cut to this many bytes.
+pub const AUDIT_FIELD_MAX_BYTES: usize = 512;
 /// Audit query pages hold at most this many entries.
 pub const AUDIT_PAGE_MAX_ENTRIES: usize = 1000;
 /// Audit retention removes whole segments of this many entries of a chain.

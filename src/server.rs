@@ -80,15 +80,15 @@ impl Server {
         let stores = open_stores(&config.data_dir)?;
         bootstrap_admin(&*stores.db, config.root_keys.as_ref())?;
         // The embedded store admits one process, so every pin left in it belongs to an upload
-        // that died with the previous process: release them now rather than after
-        // UPLOAD_PIN_MAX_AGE_SECS. (With a shared store, issue 8, pins need an owner instead.)
+        // that died with the previous process: release them all, once, now. (With a shared
+        // store, issue 8, pins need an owner and a liveness check instead.)
         let released = refs::release_stale_pins(&*stores.db, 0).map_err(|e| format!("releasing abandoned uploads: {e}"))?;
         if released > 0 {
             tracing::info!(uploads = released, "released chunks pinned by uploads interrupted by a crash");
         }
         let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks));
 
-        let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace, Duration::from_secs(limits::UPLOAD_PIN_MAX_AGE_SECS)));
+        let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace));
         let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));
         let retention_task = config.audit.retention.map(|period| {
             let db = Arc::clone(&stores.db);
@@ -146,7 +146,11 @@ impl Server {
         let (shutdown, mut stop) = watch::channel(false);
         let data_dir = config.data_dir.clone();
         let task = tokio::spawn(async move {
-            let http = ConnBuilder::new(TokioExecutor::new());
+            let mut http = ConnBuilder::new(TokioExecutor::new());
+            // A client that never finishes its headers must not hold a connection forever.
+            http.http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(limits::HTTP_HEADER_READ_MAX_SECS));
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
             loop {
                 tokio::select! {
@@ -176,8 +180,9 @@ impl Server {
             }
             // Every connection is gone: dropping the last sink lets the audit writer flush.
             drop(edge_config);
+            // Connections that outlived the drain still hold sink clones: bound the flush wait.
             if let Some(task) = audit_task {
-                let _ = task.await;
+                let _ = tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), task).await;
             }
             let _ = std::fs::remove_file(admin::socket_path(&data_dir));
         });

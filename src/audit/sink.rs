@@ -22,6 +22,8 @@ impl AuditSink {
     /// has been dropped.
     pub fn spawn(db: Arc<dyn KvStore>) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Entry>(AUDIT_QUEUE_MAX_ENTRIES);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped_by_writer = Arc::clone(&dropped);
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -37,13 +39,13 @@ impl AuditSink {
                     }
                 }
                 let db = Arc::clone(&db);
-                let written = tokio::task::spawn_blocking(move || write_batch(&*db, &mut batch)).await;
-                if let Ok(Err(e)) | Err(e) = written.map_err(|e| MetaError::Corrupt(e.to_string())) {
-                    tracing::error!(error = %e, "writing audit batch failed");
+                let lost = tokio::task::spawn_blocking(move || write_batch(&*db, &mut batch)).await.unwrap_or(0);
+                if lost > 0 {
+                    dropped_by_writer.fetch_add(lost, Ordering::Relaxed);
                 }
             }
         });
-        (Self { tx, dropped: Arc::new(AtomicU64::new(0)) }, task)
+        (Self { tx, dropped }, task)
     }
 
     /// Queues an entry; if the queue is full the entry is counted as dropped rather than
@@ -59,19 +61,33 @@ impl AuditSink {
     }
 }
 
-/// Writes a batch in one transaction, naming the user behind each known access key.
-fn write_batch(db: &dyn KvStore, batch: &mut [Entry]) -> Result<(), MetaError> {
+/// Writes a batch in one transaction; if that fails, entry by entry, so one bad entry
+/// cannot take the others with it. Returns how many entries could not be written.
+fn write_batch(db: &dyn KvStore, batch: &mut [Entry]) -> u64 {
     for e in batch.iter_mut() {
-        if e.actor.user.is_none() {
+        // Name the user only for requests that authenticated: a failed request's access key
+        // is merely claimed (anyone can send someone else's key with a bad signature).
+        if e.outcome == "ok" && e.actor.user.is_none() {
             if let Some(ak) = &e.actor.access_key {
-                e.actor.user = users::lookup_key(db, ak)?.map(|k| k.user);
+                e.actor.user = users::lookup_key(db, ak).ok().flatten().map(|k| k.user);
             }
         }
     }
-    transact(db, |t| {
+    let all = transact(db, |t| {
         for e in batch.iter() {
             append(t, e)?;
         }
-        Ok(())
-    })
+        Ok::<_, MetaError>(())
+    });
+    if all.is_ok() {
+        return 0;
+    }
+    let mut lost = 0;
+    for e in batch.iter() {
+        if let Err(err) = transact(db, |t| append(t, e)) {
+            tracing::error!(error = %err, op = %e.op, "audit entry could not be written");
+            lost += 1;
+        }
+    }
+    lost
 }

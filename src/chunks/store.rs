@@ -85,6 +85,11 @@ impl ChunkStore {
         result
     }
 
+    /// Fsyncs the directory holding a chunk (making a rename by another writer durable).
+    pub fn sync_dir_of(&self, hash: &ChunkHash) -> io::Result<()> {
+        File::open(self.path_of(hash).parent().expect("chunk path has a parent"))?.sync_all()
+    }
+
     /// Reads a chunk and checks its hash.
     pub fn read(&self, hash: &ChunkHash) -> Result<Vec<u8>, ChunkError> {
         let data = match fs::read(self.path_of(hash)) {

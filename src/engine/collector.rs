@@ -1,6 +1,10 @@
-//! The chunk collector: deletes chunk files whose reference count has been zero for the
-//! grace period, and releases pins of uploads abandoned by a crash. Runs in the background;
-//! its last pass is visible through `CollectorStatus`.
+//! The chunk collector: releases the references of manifests that have been unreachable for
+//! the grace period, then deletes chunk files whose reference count has been zero for the
+//! grace period. Runs in the background; its last pass is visible through `CollectorStatus`.
+//!
+//! Pins of uploads interrupted by a crash are released once, at startup (`server`): the
+//! embedded store admits one process, so at startup no upload is live. Releasing pins by
+//! age while serving would free the chunks of a slow but live upload.
 
 use super::{Engine, EngineError};
 use crate::meta::{manifest, now_ms, refs};
@@ -11,7 +15,8 @@ use std::time::Duration;
 pub struct CollectorStatus {
     pub passes: u64,
     pub chunks_deleted: u64,
-    pub stale_uploads_released: u64,
+    /// Chunk files that could not be deleted; they return to the queue for a later pass.
+    pub chunk_delete_failures: u64,
     /// Manifest pages whose references were released (deleted multipart objects, replaced
     /// or aborted parts).
     pub manifest_pages_released: u64,
@@ -21,14 +26,12 @@ pub struct CollectorStatus {
 pub struct Collector {
     engine: Engine,
     grace_ms: i64,
-    pin_max_age_ms: i64,
     status: Mutex<CollectorStatus>,
 }
 
 impl Collector {
-    pub fn new(engine: Engine, grace: Duration, pin_max_age: Duration) -> Self {
-        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        Self { engine, grace_ms: ms(grace), pin_max_age_ms: ms(pin_max_age), status: Mutex::new(CollectorStatus::default()) }
+    pub fn new(engine: Engine, grace: Duration) -> Self {
+        Self { engine, grace_ms: i64::try_from(grace.as_millis()).unwrap_or(i64::MAX), status: Mutex::new(CollectorStatus::default()) }
     }
 
     pub fn status(&self) -> CollectorStatus {
@@ -37,8 +40,6 @@ impl Collector {
 
     /// One full pass: returns how many chunk files were deleted.
     pub async fn run_once(&self) -> Result<u64, EngineError> {
-        let pin_age = self.pin_max_age_ms;
-        let released = self.engine.meta(move |db| refs::release_stale_pins(db, pin_age)).await?;
         // Manifests unreachable for the grace period give up their references first, so the
         // chunks they alone held are queued for collection in this same pass.
         let mut pages = 0u64;
@@ -47,6 +48,7 @@ impl Collector {
             pages += 1;
         }
         let mut deleted = 0u64;
+        let mut failures = 0u64;
         loop {
             let grace = self.grace_ms;
             let batch = self.engine.meta(move |db| refs::begin_collect(db, grace, now_ms())).await?;
@@ -54,15 +56,28 @@ impl Collector {
                 break;
             }
             let chunks = std::sync::Arc::clone(&self.engine.chunks);
-            let to_delete = batch.clone();
-            tokio::task::spawn_blocking(move || to_delete.iter().try_for_each(|h| chunks.delete(h))).await?.map_err(EngineError::Io)?;
-            deleted += batch.len() as u64;
-            self.engine.meta(move |db| refs::finish_collect(db, &batch)).await?;
+            // Each file on its own: one that cannot be deleted must not stall the others.
+            let (gone, stuck): (Vec<_>, Vec<_>) = tokio::task::spawn_blocking(move || {
+                batch.into_iter().partition(|h| match chunks.delete(h) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(chunk = %h.to_hex(), error = %e, "could not delete chunk file; retrying after the grace period");
+                        false
+                    }
+                })
+            })
+            .await?;
+            deleted += gone.len() as u64;
+            failures += stuck.len() as u64;
+            self.engine.meta(move |db| refs::finish_collect(db, &gone)).await?;
+            if !stuck.is_empty() {
+                self.engine.meta(move |db| refs::abandon_collect(db, &stuck, now_ms())).await?;
+            }
         }
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.passes += 1;
         status.chunks_deleted += deleted;
-        status.stale_uploads_released += released as u64;
+        status.chunk_delete_failures += failures;
         status.manifest_pages_released += pages;
         status.last_error = None;
         Ok(deleted)

@@ -160,13 +160,21 @@ impl Engine {
             }
         };
         let chunks = Arc::clone(&self.chunks);
-        tokio::task::spawn_blocking(move || if must_write || !chunks.exists(&hash) { chunks.write(&hash, &data) } else { Ok(()) })
-            .await?
-            .map_err(EngineError::Io)
+        tokio::task::spawn_blocking(move || {
+            if must_write || !chunks.exists(&hash) {
+                chunks.write(&hash, &data)
+            } else {
+                // Another writer's rename may not be durable yet: make it so before we
+                // acknowledge an object that relies on it.
+                chunks.sync_dir_of(&hash)
+            }
+        })
+        .await?
+        .map_err(EngineError::Io)
     }
 
-    /// Drops the references an uncommitted upload holds. Failures are logged: the pins
-    /// expire and the collector releases them later.
+    /// Drops the references an uncommitted upload holds. Failures are logged: the pins are
+    /// released at the next startup.
     pub async fn release(&self, upload_id: [u8; 16]) {
         if let Err(e) = self.meta(move |db| refs::release_pins(db, &upload_id)).await {
             tracing::warn!(error = %e, "could not release upload pins; they expire later");

@@ -54,6 +54,11 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> Met
         if !t.get_range(&begin, &prefix_end(&begin), 1, false)?.is_empty() {
             return Err(MetaError::BucketNotEmpty);
         }
+        // Uploads in progress die with their bucket (else their parts would leak, and a user
+        // recreating the name would inherit them).
+        if !super::uploads::abort_all_in_bucket(t, name)? {
+            return Err(MetaError::TooManyUploads);
+        }
         t.clear(&bucket_key(name))?;
         t.clear(&owner_index_key(&record.owner, name))?;
         append_opt(t, audit)

@@ -43,6 +43,8 @@ pub enum MetaError {
     NoSuchKey,
     #[error("no such upload")]
     NoSuchUpload,
+    #[error("too many multipart uploads in progress to abort in one step; abort them first")]
+    TooManyUploads,
     #[error("copy source larger than {} bytes", crate::limits::COPY_SOURCE_MAX_BYTES)]
     CopySourceTooLarge,
     #[error("user {0} already exists")]

@@ -150,6 +150,7 @@ pub fn commit_put(
         assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), record.size, "manifest covers the object");
         assert_eq!(chunks.len(), *chunk_count as usize);
     }
+    let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
     transact(db, |t| {
         require_bucket(t, bucket)?;
         let okey = object_key(bucket, key);
@@ -158,7 +159,7 @@ pub fn commit_put(
             write_manifest(t, manifest_id, chunks)?;
         }
         t.set(&okey, &encode(record))?;
-        adopt_pins(t, upload_id)?;
+        adopt_pins(t, upload_id, &hashes)?;
         append_opt(t, audit)
     })
 }
@@ -232,7 +233,13 @@ pub fn copy_object(
             copy.headers = headers.clone();
             copy.user_metadata = user_metadata.clone();
         }
-        if !chunks.is_empty() {
+        if matches!(source.body, ObjectBody::Inline(_)) {
+            // The bytes are in the record itself: the copy carries them.
+        } else if chunks.is_empty() {
+            // An empty chunked or multipart object: store it inline rather than share the
+            // source's (empty) part list, which would die with the source.
+            copy.body = ObjectBody::Inline(Vec::new());
+        } else {
             // A copy of a multipart object is stored flattened into one manifest.
             let manifest_id = super::refs::new_upload_id();
             write_manifest(t, &manifest_id, &chunks)?;

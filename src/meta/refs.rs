@@ -87,7 +87,10 @@ pub fn apply_ref_deltas(t: &mut dyn KvTxn, deltas: &BTreeMap<ChunkHash, i64>, no
         }
         rc.count += delta;
         if rc.count < 0 {
-            return Err(MetaError::Corrupt(format!("refcount of {hash:?} would go negative")));
+            // A bug elsewhere undercounted. Stopping here would stop all collection for good;
+            // clamp, and say so loudly (`granary refcount verify --repair` will recount, issue 4).
+            tracing::error!(chunk = %hash.to_hex(), count = rc.count, "refcount underflow; clamping to zero");
+            rc.count = 0;
         }
         if rc.count == 0 {
             rc.zero_since_ms = now;
@@ -111,10 +114,17 @@ pub fn pin_chunk(db: &dyn KvStore, upload_id: &[u8; 16], seq: u64, hash: &ChunkH
 }
 
 /// Clears an upload's pins inside the caller's transaction: the references they held now
-/// belong to the manifest being committed.
-pub fn adopt_pins(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<()> {
+/// belong to the manifest being committed. Checks that the pins are exactly the manifest's
+/// chunks, so a manifest can never be committed without a reference per chunk.
+pub fn adopt_pins(t: &mut dyn KvTxn, upload_id: &[u8; 16], chunks: &[ChunkHash]) -> MetaResult<()> {
     let begin = pins_begin(upload_id);
-    t.clear_range(&begin, &prefix_end(&begin))?;
+    let end = prefix_end(&begin);
+    let pins = t.get_range(&begin, &end, chunks.len() + 1, false)?;
+    let held: Vec<ChunkHash> = pins.iter().map(|(_, v)| decode::<Pin>(v).map(|p| p.hash)).collect::<MetaResult<_>>()?;
+    if held != chunks {
+        return Err(MetaError::Corrupt(format!("upload holds {} pins for {} chunks; refusing to commit", held.len(), chunks.len())));
+    }
+    t.clear_range(&begin, &end)?;
     Ok(())
 }
 
@@ -198,6 +208,25 @@ pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash]) -> MetaResult<()> 
                 debug_assert!(rc.count == 0 && rc.state == ChunkState::Collecting);
                 t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
                 t.clear(&refcount_key(hash))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The collector could not delete these files: back to `Live` at zero, queued again from
+/// `now`, so the next attempt comes a grace period later and uploads need not wait.
+pub fn abandon_collect(db: &dyn KvStore, hashes: &[ChunkHash], now: i64) -> MetaResult<()> {
+    transact(db, |t| {
+        for hash in hashes {
+            if let Some(mut rc) = read_refcount(t, hash)? {
+                if rc.state == ChunkState::Collecting {
+                    t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
+                    rc.state = ChunkState::Live;
+                    rc.zero_since_ms = now;
+                    t.set(&gc_queue_key(now, hash), b"")?;
+                    t.set(&refcount_key(hash), &encode(&rc))?;
+                }
             }
         }
         Ok(())

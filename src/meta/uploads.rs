@@ -68,6 +68,13 @@ pub fn parse_upload_id(s: &str) -> Option<[u8; 16]> {
     hex::decode(s).ok()?.try_into().ok()
 }
 
+fn require_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
+    if t.get(&bucket_key(bucket))?.is_none() {
+        return Err(MetaError::NoSuchBucket);
+    }
+    Ok(())
+}
+
 fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<UploadRecord> {
     match t.get(&upload_key(bucket, key, upload_id))? {
         Some(v) => decode(&v),
@@ -105,7 +112,9 @@ pub fn commit_part(
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
     assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), part.size, "manifest covers the part");
+    let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
     transact(db, |t| {
+        require_bucket(t, bucket)?;
         get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let pkey = part_key(upload_id, part_number);
@@ -115,7 +124,7 @@ pub fn commit_part(
         }
         write_manifest(t, &part.manifest_id, chunks)?;
         t.set(&pkey, &encode(part))?;
-        adopt_pins(t, pins)?;
+        adopt_pins(t, pins, &hashes)?;
         append_opt(t, audit)
     })
 }
@@ -195,6 +204,7 @@ pub fn complete(
         return Err(CompleteError::InvalidPartOrder);
     }
     transact(db, |t| {
+        require_bucket(t, bucket)?;
         let upload = get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let begin = parts_begin(upload_id);
@@ -275,6 +285,33 @@ fn object_checksum(algorithm: Algorithm, kind: Kind, parts: &[PartRef]) -> Optio
             checksum::combine_full(algorithm, &with_len)
         }
     }
+}
+
+/// Inside DeleteBucket's transaction: aborts every upload in progress in `bucket`. Returns
+/// false (having written nothing) when they hold more than `DELETE_BUCKET_ABORT_MAX_PARTS`.
+pub(super) fn abort_all_in_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<bool> {
+    let begin = Key::space("u").str(bucket).into_bytes();
+    let uploads = t.get_range(&begin, &prefix_end(&begin), limits::DELETE_BUCKET_ABORT_MAX_PARTS + 1, false)?;
+    let mut manifests = Vec::new();
+    for (k, _) in &uploads {
+        let (_, rest) = decode_str(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let (id, _) = decode_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))?;
+        let parts = parts_begin(&id);
+        for (_, v) in t.get_range(&parts, &prefix_end(&parts), limits::DELETE_BUCKET_ABORT_MAX_PARTS + 1, false)? {
+            manifests.push(decode::<PartRecord>(&v)?.manifest_id);
+        }
+        if manifests.len() + uploads.len() > limits::DELETE_BUCKET_ABORT_MAX_PARTS {
+            return Ok(false);
+        }
+        t.clear_range(&parts, &prefix_end(&parts))?;
+        t.clear(k)?;
+    }
+    let now = now_ms();
+    for m in &manifests {
+        queue_release(t, m, now)?;
+    }
+    Ok(true)
 }
 
 /// Aborts an upload: its parts' manifests go to the release queue.

@@ -13,6 +13,9 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
         MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),
         MetaError::NoSuchKey => s3_error!(NoSuchKey),
         MetaError::NoSuchUpload => s3_error!(NoSuchUpload),
+        MetaError::TooManyUploads => {
+            s3_error!(BucketNotEmpty, "The bucket has more multipart uploads in progress than can be aborted at once; abort them first")
+        }
         MetaError::CopySourceTooLarge => s3_error!(
             InvalidRequest,
             "The specified copy source is larger than the maximum allowable size for a copy source: {}",

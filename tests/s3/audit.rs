@@ -125,9 +125,11 @@ async fn denied_requests_are_recorded_with_the_callers_ip() {
     assert_eq!(unknown.actor.source_ip.as_deref(), Some("127.0.0.1"));
     let bad_sig = find("SignatureDoesNotMatch");
     assert_eq!(bad_sig.op, "GetObject");
+    assert_eq!(bad_sig.actor.user, None, "a key sent with a bad signature is only claimed: no user is named");
+    assert_eq!(bad_sig.actor.access_key.as_deref(), Some(ROOT_AK));
     assert_eq!(bad_sig.key.as_deref(), Some("secret"));
     let denied = find("AccessDenied");
-    assert_eq!(denied.actor.user.as_deref(), Some("mallory"), "the batch writer names the user behind the key");
+    assert_eq!(denied.actor.access_key.as_deref(), Some("AKMALLORY"));
     assert!(
         entries.iter().any(|e| e.op == "GetObject" && e.outcome == "ok" && e.actor.user.as_deref() == Some("admin")),
         "reads are recorded"

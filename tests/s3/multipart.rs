@@ -295,3 +295,51 @@ async fn dedup_works_across_parts_of_different_sizes() {
         assert!(body_of(s3.get_object().bucket("ddp").key(key).send().await.unwrap()).await == data);
     }
 }
+
+#[tokio::test]
+async fn deleting_a_bucket_aborts_its_uploads_and_frees_their_parts() {
+    let gw = Gateway::start_with(|c| {
+        c.gc_grace = Duration::from_secs(1);
+        c.gc_interval = Duration::from_millis(200);
+    })
+    .await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("gone").send().await.unwrap();
+    let id = create(&s3, "gone", "pending").await;
+    part(&s3, "gone", "pending", &id, 1, &random_bytes(MIB, 30)).await;
+    s3.delete_bucket().bucket("gone").send().await.unwrap();
+    // Someone recreating the name inherits nothing.
+    s3.create_bucket().bucket("gone").send().await.unwrap();
+    assert!(s3.list_multipart_uploads().bucket("gone").send().await.unwrap().uploads().is_empty());
+    let e =
+        s3.upload_part().bucket("gone").key("pending").upload_id(&id).part_number(2).body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchUpload");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while gw.chunk_bytes() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the aborted upload's chunks were not freed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn copies_of_an_empty_multipart_object_stand_alone() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("empty-mp").send().await.unwrap();
+    let id = create(&s3, "empty-mp", "src").await;
+    let p = part(&s3, "empty-mp", "src", &id, 1, b"").await;
+    complete(&s3, "empty-mp", "src", &id, vec![p]).await.unwrap();
+    s3.copy_object().bucket("empty-mp").key("dst").copy_source("empty-mp/src").send().await.unwrap();
+    s3.copy_object()
+        .bucket("empty-mp")
+        .key("src")
+        .copy_source("empty-mp/src")
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object().bucket("empty-mp").key("src").send().await.unwrap();
+    let got = s3.get_object().bucket("empty-mp").key("dst").send().await.unwrap();
+    assert_eq!(got.content_length(), Some(0));
+    assert!(body_of(got).await.is_empty());
+}
