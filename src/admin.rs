@@ -49,6 +49,8 @@ pub enum AdminRequest {
         key: String,
     },
     AuditCount,
+    /// Answered by the running gateway (with its collector and audit writer) or offline.
+    Status,
     /// Answered as JSON lines, one per entry, then a `Done` line.
     AuditExport {
         selection: crate::audit::query::Selection,
@@ -127,7 +129,8 @@ fn admin_entry(op: &str) -> crate::audit::Entry {
     crate::audit::Entry::new(op, &actor, None, None)
 }
 
-pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
+pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
+    let db: &dyn KvStore = &**db_arc;
     let result = (|| -> Result<AdminResponse, String> {
         match req {
             AdminRequest::UserCreate { name, display_name, email, access_key, secret_key } => {
@@ -174,6 +177,11 @@ pub fn execute(db: &dyn KvStore, req: AdminRequest) -> AdminResponse {
             AdminRequest::AuditReport { bucket, key } => json(crate::audit::query::compliance_report(db, &bucket, &key)),
             AdminRequest::AuditCount => json(crate::audit::chain::entries_total(db)),
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
+            // Without a running gateway there is no collector or audit writer to report on.
+            AdminRequest::Status => {
+                let sources = crate::status::StatusSources { db: db_arc.clone(), collector: None, audit_dropped: None };
+                json(sources.snapshot())
+            }
             AdminRequest::KeyDelete { access_key } => {
                 let audit = admin_entry("KeyDelete").detail("access_key", &access_key);
                 users::delete_key(db, &access_key, Some(&audit)).map_err(|e| e.to_string())?;
@@ -196,10 +204,15 @@ pub fn bind_socket(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
 }
 
 /// Serves admin requests until the task is dropped.
-pub async fn serve_socket(db: Arc<dyn KvStore>, listener: tokio::net::UnixListener) -> std::io::Result<()> {
+pub async fn serve_socket(
+    db: Arc<dyn KvStore>,
+    status: Arc<crate::status::StatusSources>,
+    listener: tokio::net::UnixListener,
+) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let db = Arc::clone(&db);
+        let status = Arc::clone(&status);
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
@@ -212,7 +225,12 @@ pub async fn serve_socket(db: Arc<dyn KvStore>, listener: tokio::net::UnixListen
                 return;
             }
             let response = match serde_json::from_str::<AdminRequest>(&line) {
-                Ok(req) => tokio::task::spawn_blocking(move || execute(&*db, req))
+                Ok(AdminRequest::Status) => {
+                    tokio::task::spawn_blocking(move || json(status.snapshot()).unwrap_or_else(|message| AdminResponse::Error { message }))
+                        .await
+                        .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
+                }
+                Ok(req) => tokio::task::spawn_blocking(move || execute(&db, req))
                     .await
                     .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
                 Err(e) => AdminResponse::Error { message: format!("bad request: {e}") },

@@ -65,6 +65,8 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Background work and queues of the gateway serving the data directory.
+    Status,
     /// Query and verify the audit trail.
     Audit {
         #[command(subcommand)]
@@ -240,6 +242,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             admin_command(&data_dir, req).await
         }
         Command::Audit { command } => audit_command(&data_dir, command).await,
+        Command::Status => admin_command(&data_dir, AdminRequest::Status).await,
         Command::Key { command } => {
             let req = match command {
                 KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
@@ -257,7 +260,7 @@ async fn admin_response(data_dir: &std::path::Path, req: AdminRequest) -> Result
         Some(r) => Ok(r),
         None => {
             let stores = crate::server::open_stores(data_dir)?;
-            tokio::task::spawn_blocking(move || admin::execute(&*stores.db, req)).await.map_err(|e| e.to_string())
+            tokio::task::spawn_blocking(move || admin::execute(&stores.db, req)).await.map_err(|e| e.to_string())
         }
     }
 }

@@ -15,3 +15,4 @@ pub mod limits;
 pub mod meta;
 pub mod s3;
 pub mod server;
+pub mod status;

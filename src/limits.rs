@@ -60,6 +60,8 @@ pub const COPY_SOURCE_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 /// DeleteBucket aborts the bucket's uploads in progress in its own transaction when they
 /// hold at most this many parts in all; beyond, it asks the client to abort them first.
 pub const DELETE_BUCKET_ABORT_MAX_PARTS: usize = 10_000;
+/// Status counts queue entries up to this many, then reports "at least".
+pub const STATUS_COUNT_MAX: usize = 100_000;
 /// ListParts / ListMultipartUploads page size.
 pub const LIST_PARTS_MAX: usize = 1000;
 

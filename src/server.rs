@@ -15,6 +15,7 @@ use crate::meta::refs;
 use crate::meta::users::{self, NewUser};
 use crate::s3::auth::KeyStoreAuth;
 use crate::s3::GranaryS3;
+use crate::status::StatusSources;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3ServiceBuilder;
@@ -109,18 +110,31 @@ impl Server {
             })
         });
 
+        let (audit_sink, audit_task) = if config.audit.enabled {
+            let (sink, task) = crate::audit::AuditSink::spawn(Arc::clone(&stores.db));
+            (Some(sink), Some(task))
+        } else {
+            (None, None)
+        };
+        let status = Arc::new(StatusSources {
+            db: Arc::clone(&stores.db),
+            collector: Some(Arc::clone(&collector)),
+            audit_dropped: audit_sink.as_ref().map(crate::audit::AuditSink::dropped_counter),
+        });
+
         let admin_db = Arc::clone(&stores.db);
+        let admin_status = Arc::clone(&status);
         let socket = admin::socket_path(&config.data_dir);
         let admin_listener = admin::bind_socket(&socket).map_err(|e| format!("admin socket {}: {e}", socket.display()))?;
         let admin_task = tokio::spawn(async move {
-            if let Err(e) = admin::serve_socket(admin_db, admin_listener).await {
+            if let Err(e) = admin::serve_socket(admin_db, admin_status, admin_listener).await {
                 tracing::error!(error = %e, "admin socket stopped");
             }
         });
 
         let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone(), config.audit.enabled));
         builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
-        builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db)));
+        builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db), status));
         builder.set_validation(crate::s3::admin_route::NamesWithAdminApi);
         let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));
         if let Some(d) = &config.domain {
@@ -128,12 +142,6 @@ impl Server {
         }
         let service = builder.build();
 
-        let (audit_sink, audit_task) = if config.audit.enabled {
-            let (sink, task) = crate::audit::AuditSink::spawn(Arc::clone(&stores.db));
-            (Some(sink), Some(task))
-        } else {
-            (None, None)
-        };
         let edge_config = Arc::new(EdgeConfig {
             trusted_proxies: config.trusted_proxies.clone(),
             audit: audit_sink,

@@ -198,6 +198,8 @@ async fn audit_commands_work_online_and_offline() {
 
     let (ok, out) = granary(dir.path(), &["audit", "verify"]);
     assert!(ok && out.contains("ok: no entry was modified"), "{out}");
+    let (ok, out) = granary(dir.path(), &["status"]);
+    assert!(ok && out.contains("\"collector\": {") && out.contains("release_queue"), "status from the running gateway: {out}");
     let (ok, out) = granary(dir.path(), &["audit", "trail", "--bucket", "audited", "--key", "doc.txt", "--limit", "1"]);
     assert!(ok && out.matches("\"PutObject\"").count() == 1 && out.contains("next_page_token\": \""), "{out}");
     let (ok, out) = granary(dir.path(), &["audit", "report", "--bucket", "audited", "--key", "doc.txt"]);
@@ -219,4 +221,6 @@ async fn audit_commands_work_online_and_offline() {
     assert_eq!(std::fs::read_to_string(&offline).unwrap().lines().count(), lines.lines().count());
     let (ok, out) = granary(dir.path(), &["audit", "verify"]);
     assert!(ok, "{out}");
+    let (ok, out) = granary(dir.path(), &["status"]);
+    assert!(ok && out.contains("\"collector\": null"), "offline status: {out}");
 }

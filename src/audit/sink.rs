@@ -59,6 +59,12 @@ impl AuditSink {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// The drop counter alone, for observers: holding it does not keep the writer running
+    /// (only senders do, and the writer flushes and ends when the last one goes).
+    pub fn dropped_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.dropped)
+    }
 }
 
 /// Writes a batch in one transaction; if that fails, entry by entry, so one bad entry

@@ -233,7 +233,7 @@ pub fn abandon_collect(db: &dyn KvStore, hashes: &[ChunkHash], now: i64) -> Meta
     })
 }
 
-/// Whether any chunk is queued for collection (for tests and status).
+/// How many chunks are queued for collection (for tests; status counts with a cap).
 pub fn gc_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
     let begin = Key::space("z").into_bytes();
     read(db, |t| Ok(t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?.len()))

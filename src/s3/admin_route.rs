@@ -9,6 +9,10 @@
 //! - `GET /_granary/audit/verify`
 //!
 //! The admin user may query everything; other users their own buckets and their own activity.
+//!
+//! Operations:
+//! - `GET /_granary/health` — unauthenticated liveness for load balancers: `ok`.
+//! - `GET /_granary/status` — (admin) collector, audit writer and queue depths, as JSON.
 
 use crate::audit::query::{self, Selection};
 use crate::kv::KvStore;
@@ -36,11 +40,12 @@ impl s3s::validation::NameValidation for NamesWithAdminApi {
 
 pub struct AdminRoute {
     db: Arc<dyn KvStore>,
+    status: Arc<crate::status::StatusSources>,
 }
 
 impl AdminRoute {
-    pub fn new(db: Arc<dyn KvStore>) -> Self {
-        Self { db }
+    pub fn new(db: Arc<dyn KvStore>, status: Arc<crate::status::StatusSources>) -> Self {
+        Self { db, status }
     }
 }
 
@@ -103,9 +108,20 @@ impl S3Route for AdminRoute {
         uri.path().starts_with("/_granary/")
     }
 
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        if req.uri.path() == "/_granary/health" || req.credentials.is_some() {
+            Ok(())
+        } else {
+            Err(s3_error!(AccessDenied, "Signature is required"))
+        }
+    }
+
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         if req.method != Method::GET {
             return Err(s3_error!(MethodNotAllowed));
+        }
+        if req.uri.path() == "/_granary/health" {
+            return Ok(S3Response::new(Body::from("ok\n".to_owned())));
         }
         let user = self.user_of(&req).await?;
         let p = params(&req.uri);
@@ -137,6 +153,13 @@ impl S3Route for AdminRoute {
                 let (bucket, key) = (required(&p, "bucket")?.to_owned(), required(&p, "key")?.to_owned());
                 self.require_bucket_access(&user, &bucket).await?;
                 json(&blocking(move || query::compliance_report(&*db, &bucket, &key)).await?)
+            }
+            "/_granary/status" => {
+                if user != ROOT_USER {
+                    return Err(s3_error!(AccessDenied, "only the admin may read the gateway's status"));
+                }
+                let status = Arc::clone(&self.status);
+                json(&blocking(move || status.snapshot()).await?)
             }
             "/_granary/audit/verify" => {
                 if user != ROOT_USER {

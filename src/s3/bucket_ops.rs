@@ -61,6 +61,17 @@ pub async fn delete_bucket(s3: &GranaryS3, req: S3Request<DeleteBucketInput>) ->
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 
+/// Buckets are never versioned yet (issue 4): S3 answers an empty configuration for a bucket
+/// that never had versioning, which is what clients like rclone probe for.
+pub async fn get_bucket_versioning(
+    s3: &GranaryS3,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    Ok(S3Response::new(GetBucketVersioningOutput::default()))
+}
+
 pub async fn get_bucket_location(s3: &GranaryS3, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
     let principal = s3.principal(&req).await?;
     let record = s3.owned_bucket(&principal, &req.input.bucket).await?;

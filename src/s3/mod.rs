@@ -120,6 +120,9 @@ impl S3 for GranaryS3 {
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
         bucket_ops::delete_bucket(self, req).await
     }
+    async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        bucket_ops::get_bucket_versioning(self, req).await
+    }
     async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
         bucket_ops::get_bucket_location(self, req).await
     }

@@ -66,3 +66,19 @@ async fn acls_report_the_owner_with_full_control() {
     let e = s3.get_object_acl().bucket("acl-bucket").key("missing").send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchKey");
 }
+
+#[tokio::test]
+async fn operator_endpoints_and_unversioned_buckets() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("plain").send().await.unwrap();
+    let v = s3.get_bucket_versioning().bucket("plain").send().await.unwrap();
+    assert!(v.status().is_none(), "a bucket that never had versioning reports no status");
+    let (status, body) = raw_http(&gw.endpoint, "GET", "/_granary/health").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("ok\n"));
+    let (status, _) = raw_http(&gw.endpoint, "GET", "/_granary/status").await;
+    assert_eq!(status, 403, "status needs a signature");
+    let e = s3.create_bucket().bucket("_granary").send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidBucketName", "the API's prefix is no bucket name");
+}

@@ -1,0 +1,61 @@
+//! What an operator sees of a gateway's background work: the collector's last passes, the
+//! audit writer's drops, and how much waits in the release and collection queues. Served by
+//! `granary status` (admin socket, or offline on a stopped data directory) and
+//! `GET /_granary/status`.
+
+use crate::engine::collector::{Collector, CollectorStatus};
+use crate::keys::{prefix_end, Key};
+use crate::kv::{read, KvStore};
+use crate::limits::STATUS_COUNT_MAX;
+use crate::meta::MetaResult;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A count that stops at `STATUS_COUNT_MAX` (status must stay cheap however large a queue is).
+#[derive(Debug, Serialize)]
+pub struct Count {
+    pub count: usize,
+    pub capped: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub metadata_backend: &'static str,
+    /// `None` when no gateway is running on the data directory.
+    pub collector: Option<CollectorStatus>,
+    /// Audit entries for reads and denials that could not be queued or written.
+    pub audit_entries_dropped: Option<u64>,
+    /// Manifests waiting for their references to be released.
+    pub release_queue: Count,
+    /// Chunks whose count reached zero, waiting out the grace period.
+    pub gc_queue: Count,
+    /// Chunks pinned by uploads in progress.
+    pub pinned_chunks: Count,
+}
+
+/// The narrow handles status needs.
+pub struct StatusSources {
+    pub db: Arc<dyn KvStore>,
+    pub collector: Option<Arc<Collector>>,
+    /// The audit writer's drop counter (not a sender: status must not keep the writer alive).
+    pub audit_dropped: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
+fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
+    let begin = Key::space(space).into_bytes();
+    let n = read(db, |t| Ok::<_, crate::meta::MetaError>(t.get_range(&begin, &prefix_end(&begin), STATUS_COUNT_MAX + 1, false)?.len()))?;
+    Ok(Count { count: n.min(STATUS_COUNT_MAX), capped: n > STATUS_COUNT_MAX })
+}
+
+impl StatusSources {
+    pub fn snapshot(&self) -> MetaResult<Status> {
+        Ok(Status {
+            metadata_backend: self.db.name(),
+            collector: self.collector.as_ref().map(|c| c.status()),
+            audit_entries_dropped: self.audit_dropped.as_ref().map(|d| d.load(std::sync::atomic::Ordering::Relaxed)),
+            release_queue: count(&*self.db, "dq")?,
+            gc_queue: count(&*self.db, "z")?,
+            pinned_chunks: count(&*self.db, "p")?,
+        })
+    }
+}
