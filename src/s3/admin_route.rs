@@ -118,6 +118,10 @@ impl S3Route for AdminRoute {
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         if req.method != Method::GET {
+            // An S3 client addressing a "_granary" bucket gets the S3 answer for that name.
+            if req.uri.path().trim_end_matches('/') == "/_granary" {
+                return Err(s3_error!(InvalidBucketName));
+            }
             return Err(s3_error!(MethodNotAllowed));
         }
         if req.uri.path() == "/_granary/health" {
