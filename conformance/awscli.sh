@@ -5,37 +5,10 @@ source "$(dirname "$0")/lib.sh"
 start_granary
 
 W="$(scratch_dir)"
-cat >"$W/aws-config" <<'EOF'
-[default]
-region = us-east-1
-s3 =
-    addressing_style = path
-    signature_version = s3v4
-EOF
-export AWS_CONFIG_FILE="$W/aws-config"
-
-awsc() { aws --endpoint-url "$GRANARY_ENDPOINT" "$@"; }
-
-# run_ok WHAT CMD...: run, fail with its output if it exits non-zero. Output in $OUT.
-run_ok() {
-    local what="$1"
-    shift
-    if ! OUT="$("$@" 2>"$W/err")"; then
-        fail "$what: command failed: $* -- stderr: $(cat "$W/err")"
-    fi
-}
+awscli_setup "$W"
 
 # expect_error CODE WHAT CMD...: the command must fail and name the S3 error CODE.
-expect_error() {
-    local code="$1" what="$2"
-    shift 2
-    local out rc=0
-    out="$("$@" 2>&1)" || rc=$?
-    [ "$rc" -ne 0 ] || fail "$what: expected error $code, but the command succeeded: $out"
-    assert_contains "$out" "($code)" "$what"
-}
-
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
+expect_error() { expect_fail "($1)" "${@:2}"; }
 
 B=conf-awscli
 B2=conf-awscli-copy

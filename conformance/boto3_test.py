@@ -20,82 +20,28 @@ import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 
-os.environ.pop("AWS_CA_BUNDLE", None)
+# s3_common first: it drops AWS_CA_BUNDLE before boto3 is loaded.
+from s3_common import (
+    CONFIG,
+    ENDPOINT,
+    S3,
+    BucketTestCase,
+    ClientErrorTestCase,
+    make_client,
+    new_bucket,
+)
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
-
-ENDPOINT = os.environ.get("GRANARY_ENDPOINT")
 if not ENDPOINT:
     sys.exit("boto3_test.py: GRANARY_ENDPOINT is not set (run it through boto3.sh)")
-
-CONFIG = Config(
-    region_name="us-east-1",
-    signature_version="s3v4",
-    s3={"addressing_style": "path"},
-    retries={"max_attempts": 1, "mode": "standard"},
-    max_pool_connections=32,
-)
-S3 = boto3.client(
-    "s3",
-    endpoint_url=ENDPOINT,
-    aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-    config=CONFIG,
-)
 
 
 def md5_hex(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-def new_bucket(tag: str) -> str:
-    name = f"conf-{tag}-{uuid.uuid4().hex[:8]}"
-    S3.create_bucket(Bucket=name)
-    return name
-
-
-def empty_and_delete(bucket: str) -> None:
-    keys = []
-    for page in S3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    for i in range(0, len(keys), 1000):
-        S3.delete_objects(
-            Bucket=bucket,
-            Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True},
-        )
-    S3.delete_bucket(Bucket=bucket)
-
-
-class S3TestCase(unittest.TestCase):
-    tag = "t"
-
-    @classmethod
-    def setUpClass(cls):
-        cls.bucket = new_bucket(cls.tag)
-
-    @classmethod
-    def tearDownClass(cls):
-        empty_and_delete(cls.bucket)
-
-    def assertClientError(self, code, status, fn, *args, **kwargs):
-        """fn(*args, **kwargs) must raise ClientError with this code and HTTP status."""
-        try:
-            resp = fn(*args, **kwargs)
-        except ClientError as e:
-            err = e.response.get("Error", {})
-            got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            self.assertEqual((err.get("Code"), got_status), (code, status), f"wrong error: {e.response}")
-            return e
-        meta = resp.get("ResponseMetadata", {}) if isinstance(resp, dict) else {}
-        self.fail(
-            f"expected error {code} ({status}), but {getattr(fn, '__name__', fn)} succeeded: "
-            f"HTTP {meta.get('HTTPStatusCode')} {meta.get('HTTPHeaders')}"
-        )
-
-
-class PresignedTest(S3TestCase):
+class PresignedTest(BucketTestCase):
     tag = "presign"
 
     def test_presigned_get(self):
@@ -164,7 +110,7 @@ class PresignedTest(S3TestCase):
         self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", cm.exception.read())
 
 
-class DeleteObjectsTest(S3TestCase):
+class DeleteObjectsTest(BucketTestCase):
     tag = "delobjs"
 
     def _put_many(self, keys):
@@ -208,7 +154,7 @@ class DeleteObjectsTest(S3TestCase):
         )
 
 
-class CopyObjectTest(S3TestCase):
+class CopyObjectTest(BucketTestCase):
     tag = "copy"
 
     def setUp(self):
@@ -275,7 +221,7 @@ class CopyObjectTest(S3TestCase):
         self.assertEqual(S3.get_object(Bucket=self.bucket, Key="dst/ünï cödé+plus")["Body"].read(), b"uni")
 
 
-class RangeAndConditionalTest(S3TestCase):
+class RangeAndConditionalTest(BucketTestCase):
     tag = "range"
 
     @classmethod
@@ -369,7 +315,7 @@ class RangeAndConditionalTest(S3TestCase):
         self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 412)
 
 
-class PutObjectTest(S3TestCase):
+class PutObjectTest(BucketTestCase):
     tag = "put"
 
     def test_content_md5_ok(self):
@@ -454,11 +400,7 @@ class PutObjectTest(S3TestCase):
         # response, does not send the body and reuses the connection. The next request on
         # that connection must still be understood (the server has to close the connection
         # or otherwise not swallow the next request as the unsent body).
-        one = boto3.client(
-            "s3", endpoint_url=ENDPOINT, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-            config=CONFIG.merge(Config(max_pool_connections=1)),
-        )
+        one = make_client(CONFIG.merge(Config(max_pool_connections=1)))
         outcomes = []
         for i in range(100):
             try:
@@ -516,10 +458,7 @@ class PutObjectTest(S3TestCase):
         self.assertEqual(resp["ResponseMetadata"]["HTTPStatusCode"], 204)
 
 
-class BucketTest(unittest.TestCase):
-    def assertClientError(self, code, status, fn, *args, **kwargs):
-        return S3TestCase.assertClientError(self, code, status, fn, *args, **kwargs)
-
+class BucketTest(ClientErrorTestCase):
     def test_create_existing(self):
         bucket = new_bucket("exists")
         try:
@@ -557,7 +496,7 @@ class BucketTest(unittest.TestCase):
             S3.delete_bucket(Bucket=bucket)
 
 
-class AclTest(S3TestCase):
+class AclTest(BucketTestCase):
     """Granary's model: the owner has FULL_CONTROL and nobody else has anything; the canned
     ACL 'private' is accepted and anything else is NotImplemented, never silently ignored."""
 
@@ -626,7 +565,7 @@ class AclTest(S3TestCase):
                 pass
 
 
-class ListingTest(S3TestCase):
+class ListingTest(BucketTestCase):
     """2,500 keys: flat/ (1,500 keys and 10 sub-prefixes of 50), p{0..3}/s{0..5}/ (480), top-level (20)."""
 
     tag = "list"
@@ -739,7 +678,7 @@ class ListingTest(S3TestCase):
         self.assertEqual(resp.get("Contents", []), [])
 
 
-class EncodingTypeTest(S3TestCase):
+class EncodingTypeTest(BucketTestCase):
     tag = "enc"
     KEYS = [
         "plain.txt",

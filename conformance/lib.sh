@@ -212,3 +212,72 @@ assert_contains() {
         *) fail "$3: expected output to contain '$2'; got: $1" ;;
     esac
 }
+
+# --- client plumbing shared by the scripts -------------------------------------------------
+# The helpers below take the script's scratch directory (W="$(scratch_dir)"), where the
+# clients' config files live and run_ok keeps the last command's stderr ($W/err).
+
+# run_ok WHAT CMD...: run CMD with its stdout in $OUT and its stderr in $W/err; fail with
+# both (the last 40 lines of stderr) if it exits non-zero.
+run_ok() {
+    local what="$1"
+    shift
+    if ! OUT="$("$@" 2>"$W/err")"; then
+        fail "$what: command failed: $* -- output: $OUT -- stderr: $(tail -n 40 "$W/err")"
+    fi
+}
+
+# expect_fail NEEDLE WHAT CMD...: CMD must exit non-zero with NEEDLE in its output.
+expect_fail() {
+    local needle="$1" what="$2"
+    shift 2
+    local out rc=0
+    out="$("$@" 2>&1)" || rc=$?
+    [ "$rc" -ne 0 ] || fail "$what: expected a failure mentioning '$needle', but it succeeded: $out"
+    assert_contains "$out" "$needle" "$what"
+}
+
+# json EXPR: evaluates the Python expression EXPR over the JSON document on stdin (as d).
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
+
+# awscli_setup DIR: point aws-cli at a config of its own in DIR (path-style, SigV4), so the
+# user's ~/.aws stays out; then `awsc ARGS...` runs `aws` against the server.
+awscli_setup() {
+    cat >"$1/aws-config" <<'CFG'
+[default]
+region = us-east-1
+s3 =
+    addressing_style = path
+    signature_version = s3v4
+CFG
+    export AWS_CONFIG_FILE="$1/aws-config"
+}
+awsc() { aws --endpoint-url "$GRANARY_ENDPOINT" "$@"; }
+
+# rclone_setup DIR: an empty rclone config in DIR and a remote G: (path-style S3 at the
+# server, root credentials) defined through the environment; then `rclone_g ARGS...` runs
+# rclone with few retries.
+rclone_setup() {
+    : >"$1/rclone.conf"
+    export RCLONE_CONFIG="$1/rclone.conf"
+    export RCLONE_CONFIG_G_TYPE=s3
+    export RCLONE_CONFIG_G_PROVIDER=Other
+    export RCLONE_CONFIG_G_ENDPOINT="$GRANARY_ENDPOINT"
+    export RCLONE_CONFIG_G_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
+    export RCLONE_CONFIG_G_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
+    export RCLONE_CONFIG_G_FORCE_PATH_STYLE=true
+    export RCLONE_CONFIG_G_REGION=us-east-1
+}
+rclone_g() { env -u AWS_CA_BUNDLE rclone --retries 1 --low-level-retries 2 "$@"; }
+
+# s3cmd_setup DIR: an empty s3cmd config in DIR, so nothing from ~/.s3cfg leaks in; then
+# `s3 ARGS...` runs s3cmd with everything else on its command line.
+s3cmd_setup() {
+    S3CMD_CONFIG="$1/s3cfg"
+    : >"$S3CMD_CONFIG"
+}
+s3() {
+    s3cmd -c "$S3CMD_CONFIG" --host="$GRANARY_HOSTPORT" --host-bucket="$GRANARY_HOSTPORT" --no-ssl \
+        --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" \
+        --region=us-east-1 --no-progress --no-mime-magic "$@"
+}

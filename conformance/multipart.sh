@@ -16,26 +16,7 @@ W="$(scratch_dir)"
 export MULTIPART_SCRATCH="$W"
 BIG_MIB="${MULTIPART_BIG_MIB:-1024}"
 RCLONE_MIB="${MULTIPART_RCLONE_MIB:-300}"
-
-cat >"$W/aws-config" <<'EOF'
-[default]
-region = us-east-1
-s3 =
-    addressing_style = path
-    signature_version = s3v4
-EOF
-export AWS_CONFIG_FILE="$W/aws-config"
-awsc() { aws --endpoint-url "$GRANARY_ENDPOINT" "$@"; }
-
-run_ok() {
-    local what="$1"
-    shift
-    if ! OUT="$("$@" 2>"$W/err")"; then
-        fail "$what: command failed: $* -- stderr: $(tail -n 40 "$W/err")"
-    fi
-}
-
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
+awscli_setup "$W"
 
 # multipart_etag FILE PART_BYTES: the S3 ETag of FILE uploaded in parts of PART_BYTES.
 multipart_etag() {
@@ -88,16 +69,8 @@ run_ok "rm big" awsc s3 rm "s3://$B/big.bin"
 run_ok "rb" awsc s3 rb "s3://$B"
 
 log "rclone: ${RCLONE_MIB} MiB file, 16 MiB chunks, 8 concurrent parts"
-: >"$W/rclone.conf"
-export RCLONE_CONFIG="$W/rclone.conf"
-export RCLONE_CONFIG_G_TYPE=s3
-export RCLONE_CONFIG_G_PROVIDER=Other
-export RCLONE_CONFIG_G_ENDPOINT="$GRANARY_ENDPOINT"
-export RCLONE_CONFIG_G_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
-export RCLONE_CONFIG_G_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
-export RCLONE_CONFIG_G_FORCE_PATH_STYLE=true
-export RCLONE_CONFIG_G_REGION=us-east-1
-rc() { env -u AWS_CA_BUNDLE rclone --retries 1 --low-level-retries 2 "$@"; }
+rclone_setup "$W"
+rc() { rclone_g "$@"; }
 RB=conf-mp-rclone
 mkdir -p "$W/rsrc"
 head -c "$((RCLONE_MIB * 1024 * 1024 + 4321))" /dev/urandom >"$W/rsrc/large.bin"

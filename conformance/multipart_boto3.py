@@ -22,41 +22,22 @@ import sys
 import tempfile
 import time
 import unittest
-import uuid
 
-os.environ.pop("AWS_CA_BUNDLE", None)
-
-import boto3  # noqa: E402
-from boto3.s3.transfer import TransferConfig  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
+# s3_common first: it drops AWS_CA_BUNDLE before boto3 is loaded.
+from s3_common import ENDPOINT, S3, BucketTestCase, empty_and_delete, new_bucket
+from boto3.s3.transfer import TransferConfig
 
 try:
     from awscrt import checksums as crt_checksums  # noqa: E402
 except ImportError:  # pragma: no cover - install-deps.sh installs awscrt
     crt_checksums = None
 
-ENDPOINT = os.environ.get("GRANARY_ENDPOINT")
 DATA_DIR = os.environ.get("GRANARY_DATA_DIR")
 if not ENDPOINT or not DATA_DIR:
     sys.exit("multipart_boto3.py: GRANARY_ENDPOINT / GRANARY_DATA_DIR not set (run it through multipart.sh)")
 SCRATCH = os.environ.get("MULTIPART_SCRATCH") or tempfile.mkdtemp(prefix="granary-mp-")
 
 MiB = 1024 * 1024
-CONFIG = Config(
-    region_name="us-east-1",
-    signature_version="s3v4",
-    s3={"addressing_style": "path"},
-    retries={"max_attempts": 1, "mode": "standard"},
-    max_pool_connections=32,
-)
-S3 = boto3.client(
-    "s3",
-    endpoint_url=ENDPOINT,
-    aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-    config=CONFIG,
-)
 
 
 def log(msg):
@@ -194,24 +175,6 @@ def wait_chunks_stable(quiet_secs=3.0, timeout=30.0) -> int:
 
 # --- test plumbing --------------------------------------------------------------------------
 
-def new_bucket(tag: str) -> str:
-    name = f"conf-mp-{tag}-{uuid.uuid4().hex[:8]}"
-    S3.create_bucket(Bucket=name)
-    return name
-
-
-def empty_and_delete(bucket: str) -> None:
-    for page in S3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
-        for u in page.get("Uploads", []):
-            S3.abort_multipart_upload(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"])
-    keys = []
-    for page in S3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    for i in range(0, len(keys), 1000):
-        S3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
-    S3.delete_bucket(Bucket=bucket)
-
-
 def transfer_config(part_size):
     return TransferConfig(
         multipart_threshold=8 * MiB,
@@ -222,32 +185,10 @@ def transfer_config(part_size):
     )
 
 
-class MultipartTestCase(unittest.TestCase):
-    tag = "t"
+class MultipartTestCase(BucketTestCase):
+    bucket_prefix = "conf-mp"
+    abort_uploads = True
     maxDiff = 4000
-
-    @classmethod
-    def setUpClass(cls):
-        cls.bucket = new_bucket(cls.tag)
-
-    @classmethod
-    def tearDownClass(cls):
-        empty_and_delete(cls.bucket)
-
-    def assertClientError(self, code, status, fn, *args, **kwargs):
-        """fn(*args, **kwargs) must raise ClientError with this code and HTTP status."""
-        try:
-            resp = fn(*args, **kwargs)
-        except ClientError as e:
-            err = e.response.get("Error", {})
-            got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            self.assertEqual((err.get("Code"), got_status), (code, status), f"wrong error: {e.response}")
-            return e
-        meta = resp.get("ResponseMetadata", {}) if isinstance(resp, dict) else {}
-        self.fail(
-            f"expected error {code} ({status}), but {getattr(fn, '__name__', fn)} succeeded: "
-            f"HTTP {meta.get('HTTPStatusCode')} {meta.get('HTTPHeaders')}"
-        )
 
     def upload_parts(self, key, bodies, **create_args):
         """Creates an upload, uploads bodies as parts 1..n; returns (upload_id, completed parts)."""
@@ -571,7 +512,7 @@ class ErrorsTest(MultipartTestCase):
         S3.abort_multipart_upload(Bucket=self.bucket, Key="paged.bin", UploadId=uid)
 
     def test_list_multipart_uploads(self):
-        bucket = new_bucket("uploads")
+        bucket = new_bucket("uploads", self.bucket_prefix)
         try:
             ids = {}
             for key in ("a/1", "a/2", "b/x", "c", "c", "d/deep/y"):
@@ -621,7 +562,7 @@ class ErrorsTest(MultipartTestCase):
             r = S3.list_multipart_uploads(Bucket=bucket, KeyMarker="c")
             self.assertEqual([u["Key"] for u in r["Uploads"]], ["d/deep/y"])
         finally:
-            empty_and_delete(bucket)
+            empty_and_delete(bucket, abort_uploads=True)
 
     def test_upload_part_copy_with_range(self):
         src = os.urandom(12 * MiB)

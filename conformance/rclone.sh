@@ -6,25 +6,8 @@ source "$(dirname "$0")/lib.sh"
 start_granary
 
 W="$(scratch_dir)"
-: >"$W/rclone.conf"
-export RCLONE_CONFIG="$W/rclone.conf"
-export RCLONE_CONFIG_G_TYPE=s3
-export RCLONE_CONFIG_G_PROVIDER=Other
-export RCLONE_CONFIG_G_ENDPOINT="$GRANARY_ENDPOINT"
-export RCLONE_CONFIG_G_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
-export RCLONE_CONFIG_G_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
-export RCLONE_CONFIG_G_FORCE_PATH_STYLE=true
-export RCLONE_CONFIG_G_REGION=us-east-1
-
-rc() { env -u AWS_CA_BUNDLE rclone --retries 1 --low-level-retries 2 --transfers 8 --checkers 8 "$@"; }
-
-run_ok() {
-    local what="$1"
-    shift
-    if ! OUT="$("$@" 2>"$W/err")"; then
-        fail "$what: command failed: $* -- stderr: $(tail -n 40 "$W/err")"
-    fi
-}
+rclone_setup "$W"
+rc() { rclone_g --transfers 8 --checkers 8 "$@"; }
 
 B=conf-rclone
 SRC="$W/src"

@@ -4,30 +4,7 @@ source "$(dirname "$0")/lib.sh"
 start_granary
 
 W="$(scratch_dir)"
-# An empty config file, so nothing from ~/.s3cfg leaks in; everything is on the command line.
-: >"$W/s3cfg"
-s3() {
-    s3cmd -c "$W/s3cfg" --host="$GRANARY_HOSTPORT" --host-bucket="$GRANARY_HOSTPORT" --no-ssl \
-        --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" \
-        --region=us-east-1 --no-progress --no-mime-magic "$@"
-}
-
-run_ok() {
-    local what="$1"
-    shift
-    if ! OUT="$("$@" 2>"$W/err")"; then
-        fail "$what: command failed: $* -- output: $OUT -- stderr: $(cat "$W/err")"
-    fi
-}
-
-expect_fail() {
-    local needle="$1" what="$2"
-    shift 2
-    local out rc=0
-    out="$("$@" 2>&1)" || rc=$?
-    [ "$rc" -ne 0 ] || fail "$what: expected a failure mentioning '$needle', but it succeeded: $out"
-    assert_contains "$out" "$needle" "$what"
-}
+s3cmd_setup "$W"
 
 B=conf-s3cmd
 B2=conf-s3cmd-two
