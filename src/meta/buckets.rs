@@ -40,6 +40,17 @@ pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str, au
     })
 }
 
+/// Inside a write transaction: the bucket exists and is still owned by `owner`, the user the
+/// request was authorised as. Checked again here because the request's earlier check ran in
+/// another snapshot: the bucket may have been deleted and recreated by someone else since.
+pub(super) fn require_owned(t: &mut dyn crate::kv::KvTxn, bucket: &str, owner: &str) -> MetaResult<()> {
+    match t.get(&bucket_key(bucket))? {
+        None => Err(MetaError::NoSuchBucket),
+        Some(v) if decode::<BucketRecord>(&v)?.owner != owner => Err(MetaError::AccessDenied),
+        Some(_) => Ok(()),
+    }
+}
+
 pub fn get_bucket(db: &dyn KvStore, name: &str) -> MetaResult<Option<BucketRecord>> {
     read(db, |t| t.get(&bucket_key(name))?.map(|v| decode(&v)).transpose())
 }

@@ -33,6 +33,8 @@ pub enum MetaError {
     Kv(#[from] KvError),
     #[error("no such bucket")]
     NoSuchBucket,
+    #[error("access denied")]
+    AccessDenied,
     #[error("bucket already exists")]
     BucketAlreadyExists,
     #[error("bucket already owned by you")]

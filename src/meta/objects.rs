@@ -1,6 +1,6 @@
 //! Object records: put (commit), get, delete, copy.
 
-use super::buckets::bucket_key;
+use super::buckets::require_owned;
 use super::codec::{decode, encode};
 pub use super::manifest::ChunkRef;
 use super::manifest::{clear_parts, queue_release, read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
@@ -64,13 +64,6 @@ pub enum Layout {
 
 pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
     Key::space("o").str(bucket).str(key).into_bytes()
-}
-
-fn require_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
-    if t.get(&bucket_key(bucket))?.is_none() {
-        return Err(MetaError::NoSuchBucket);
-    }
-    Ok(())
 }
 
 /// Reads an object's layout and checks it against the record that points at it.
@@ -140,6 +133,7 @@ pub(super) fn unlink_object(t: &mut dyn KvTxn, okey: &[u8]) -> MetaResult<Option
 /// transaction, so readers see the old object or the new one, never a mix.
 pub fn commit_put(
     db: &dyn KvStore,
+    owner: &str,
     (bucket, key): (&str, &str),
     record: &ObjectRecord,
     chunks: &[ChunkRef],
@@ -152,7 +146,7 @@ pub fn commit_put(
     }
     let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
     transact(db, |t| {
-        require_bucket(t, bucket)?;
+        require_owned(t, bucket, owner)?;
         let okey = object_key(bucket, key);
         unlink_object(t, &okey)?;
         if let ObjectBody::Chunked { manifest_id, .. } = &record.body {
@@ -190,9 +184,9 @@ pub fn part_chunks(db: &dyn KvStore, part: &PartRef) -> MetaResult<Vec<ChunkRef>
 }
 
 /// Deletes an object; deleting a missing key succeeds, as in S3. Returns whether it existed.
-pub fn delete_object(db: &dyn KvStore, bucket: &str, key: &str, audit: Option<&Entry>) -> MetaResult<bool> {
+pub fn delete_object(db: &dyn KvStore, owner: &str, bucket: &str, key: &str, audit: Option<&Entry>) -> MetaResult<bool> {
     transact(db, |t| {
-        require_bucket(t, bucket)?;
+        require_owned(t, bucket, owner)?;
         let existed = unlink_object(t, &object_key(bucket, key))?.is_some();
         append_opt(t, audit)?;
         Ok(existed)
@@ -209,14 +203,15 @@ pub enum CopyMetadata {
 /// reference; no chunk data is read or written. One transaction.
 pub fn copy_object(
     db: &dyn KvStore,
+    owner: &str,
     src: (&str, &str),
     dst: (&str, &str),
     metadata: &CopyMetadata,
     audit: Option<&Entry>,
 ) -> MetaResult<ObjectRecord> {
     transact(db, |t| {
-        require_bucket(t, src.0)?;
-        require_bucket(t, dst.0)?;
+        require_owned(t, src.0, owner)?;
+        require_owned(t, dst.0, owner)?;
         let Some(v) = t.get(&object_key(src.0, src.1))? else {
             return Err(MetaError::NoSuchKey);
         };
@@ -259,9 +254,9 @@ pub fn copy_object(
 /// Deletes several keys of one bucket in one transaction (DeleteObjects). Missing keys are
 /// fine, as in S3.
 /// `audits` holds one entry per key (or is empty when auditing is off).
-pub fn delete_objects(db: &dyn KvStore, bucket: &str, keys: &[String], audits: &[Entry]) -> MetaResult<()> {
+pub fn delete_objects(db: &dyn KvStore, owner: &str, bucket: &str, keys: &[String], audits: &[Entry]) -> MetaResult<()> {
     transact(db, |t| {
-        require_bucket(t, bucket)?;
+        require_owned(t, bucket, owner)?;
         for key in keys {
             unlink_object(t, &object_key(bucket, key))?;
         }

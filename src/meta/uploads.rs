@@ -8,7 +8,7 @@
 //! object (no chunk reference changes at all) in one transaction of O(parts) size; manifests
 //! of replaced, unused or aborted parts go to the release queue (see `manifest`).
 
-use super::buckets::bucket_key;
+use super::buckets::require_owned;
 use super::codec::{decode, encode};
 use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
 use super::objects::{object_key, unlink_object, ObjectBody, ObjectRecord, StoredHeaders};
@@ -68,13 +68,6 @@ pub fn parse_upload_id(s: &str) -> Option<[u8; 16]> {
     hex::decode(s).ok()?.try_into().ok()
 }
 
-fn require_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
-    if t.get(&bucket_key(bucket))?.is_none() {
-        return Err(MetaError::NoSuchBucket);
-    }
-    Ok(())
-}
-
 fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<UploadRecord> {
     match t.get(&upload_key(bucket, key, upload_id))? {
         Some(v) => decode(&v),
@@ -82,12 +75,17 @@ fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) 
     }
 }
 
-pub fn create_upload(db: &dyn KvStore, bucket: &str, key: &str, record: &UploadRecord, audit: Option<&Entry>) -> MetaResult<[u8; 16]> {
+pub fn create_upload(
+    db: &dyn KvStore,
+    owner: &str,
+    bucket: &str,
+    key: &str,
+    record: &UploadRecord,
+    audit: Option<&Entry>,
+) -> MetaResult<[u8; 16]> {
     let id = super::refs::new_upload_id();
     transact(db, |t| {
-        if t.get(&bucket_key(bucket))?.is_none() {
-            return Err(MetaError::NoSuchBucket);
-        }
+        require_owned(t, bucket, owner)?;
         t.set(&upload_key(bucket, key, &id), &encode(record))?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("upload_id", format_upload_id(&id)))?;
@@ -102,9 +100,17 @@ pub fn upload(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16]) -
 
 /// Commits one uploaded part, replacing an earlier upload of the same part number. Its
 /// chunks were pinned under `pins`.
+/// An upload in progress, as a request names it, with the user it was authorised as.
+pub struct UploadRef<'a> {
+    pub owner: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub upload_id: &'a [u8; 16],
+}
+
 pub fn commit_part(
     db: &dyn KvStore,
-    (bucket, key, upload_id): (&str, &str, &[u8; 16]),
+    UploadRef { owner, bucket, key, upload_id }: UploadRef<'_>,
     part_number: i32,
     part: &PartRecord,
     chunks: &[ChunkRef],
@@ -114,7 +120,7 @@ pub fn commit_part(
     assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), part.size, "manifest covers the part");
     let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
     transact(db, |t| {
-        require_bucket(t, bucket)?;
+        require_owned(t, bucket, owner)?;
         get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let pkey = part_key(upload_id, part_number);
@@ -195,6 +201,7 @@ impl crate::kv::TxnError for CompleteError {
 /// Completes an upload in one transaction: the object appears whole or not at all.
 pub fn complete(
     db: &dyn KvStore,
+    owner: &str,
     (bucket, key, upload_id): (&str, &str, &[u8; 16]),
     requested: &[RequestedPart],
     expected_checksum: Option<(Algorithm, &[u8])>,
@@ -204,7 +211,7 @@ pub fn complete(
         return Err(CompleteError::InvalidPartOrder);
     }
     transact(db, |t| {
-        require_bucket(t, bucket)?;
+        require_owned(t, bucket, owner)?;
         let upload = get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let begin = parts_begin(upload_id);
@@ -315,8 +322,9 @@ pub(super) fn abort_all_in_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult
 }
 
 /// Aborts an upload: its parts' manifests go to the release queue.
-pub fn abort(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16], audit: Option<&Entry>) -> MetaResult<()> {
+pub fn abort(db: &dyn KvStore, owner: &str, bucket: &str, key: &str, upload_id: &[u8; 16], audit: Option<&Entry>) -> MetaResult<()> {
     transact(db, |t| {
+        require_owned(t, bucket, owner)?;
         get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let begin = parts_begin(upload_id);

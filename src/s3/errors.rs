@@ -8,6 +8,7 @@ use s3s::{s3_error, S3Error};
 pub fn meta_to_s3(e: MetaError) -> S3Error {
     match e {
         MetaError::NoSuchBucket => s3_error!(NoSuchBucket),
+        MetaError::AccessDenied => s3_error!(AccessDenied),
         MetaError::BucketAlreadyExists => s3_error!(BucketAlreadyExists),
         MetaError::BucketAlreadyOwnedByYou => s3_error!(BucketAlreadyOwnedByYou),
         MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),

@@ -68,7 +68,8 @@ pub async fn create_multipart_upload(
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
     let (b, k) = (bucket.clone(), key.clone());
-    let id = s3.engine.meta(move |db| uploads::create_upload(db, &b, &k, &record, audit.as_ref())).await.map_err(to_s3)?;
+    let owner = principal.user.clone();
+    let id = s3.engine.meta(move |db| uploads::create_upload(db, &owner, &b, &k, &record, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(bucket),
         key: Some(key),
@@ -80,6 +81,8 @@ pub async fn create_multipart_upload(
 }
 
 struct PartTarget<'a> {
+    /// The user the request was authorised as; re-checked inside the commit.
+    owner: &'a str,
     bucket: &'a str,
     key: &'a str,
     upload_id: [u8; 16],
@@ -133,8 +136,21 @@ async fn store_part(
             .detail("size", part.size)
             .detail("etag", part.etag())
     });
-    let (b, k, id, n, p) = (t.bucket.to_owned(), t.key.to_owned(), t.upload_id, t.part_number, part.clone());
-    let committed = s3.engine.meta(move |db| uploads::commit_part(db, (&b, &k, &id), n, &p, &chunks, &pins, audit.as_ref())).await;
+    let (o, b, k, id, n, p) = (t.owner.to_owned(), t.bucket.to_owned(), t.key.to_owned(), t.upload_id, t.part_number, part.clone());
+    let committed = s3
+        .engine
+        .meta(move |db| {
+            uploads::commit_part(
+                db,
+                uploads::UploadRef { owner: &o, bucket: &b, key: &k, upload_id: &id },
+                n,
+                &p,
+                &chunks,
+                &pins,
+                audit.as_ref(),
+            )
+        })
+        .await;
     if let Err(e) = committed {
         s3.engine.release(pins).await;
         return Err(to_s3(e));
@@ -153,6 +169,7 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
     check_part_number(input.part_number)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "UploadPart", &input.bucket, Some(&input.key));
     let target = PartTarget {
+        owner: &principal.user,
         bucket: &input.bucket,
         key: &input.key,
         upload_id: upload_id_of(&input.upload_id)?,
@@ -186,6 +203,7 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
         .audit_entry((&req.extensions, &req.credentials), &principal, "UploadPartCopy", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
     let target = PartTarget {
+        owner: &principal.user,
         bucket: &input.bucket,
         key: &input.key,
         upload_id: upload_id_of(&input.upload_id)?,
@@ -260,8 +278,14 @@ pub async fn complete_multipart_upload(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let target =
-        PartTarget { bucket: &input.bucket, key: &input.key, upload_id: upload_id_of(&input.upload_id)?, part_number: 0, audit: None };
+    let target = PartTarget {
+        owner: &principal.user,
+        bucket: &input.bucket,
+        key: &input.key,
+        upload_id: upload_id_of(&input.upload_id)?,
+        part_number: 0,
+        audit: None,
+    };
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CompleteMultipartUpload", &input.bucket, Some(&input.key));
     let upload = load_upload(s3, &principal, &target).await?;
     let algorithm = upload.checksum.map(|(a, _)| a);
@@ -278,10 +302,12 @@ pub async fn complete_multipart_upload(
     }
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
-    let (b, k, id) = (input.bucket.clone(), input.key.clone(), target.upload_id);
+    let (o, b, k, id) = (principal.user.clone(), input.bucket.clone(), input.key.clone(), target.upload_id);
     let completed = tokio::task::spawn_blocking({
         let db = std::sync::Arc::clone(&s3.engine.db);
-        move || uploads::complete(&*db, (&b, &k, &id), &requested, expected.as_ref().map(|(a, raw)| (*a, raw.as_slice())), audit.as_ref())
+        move || {
+            uploads::complete(&*db, &o, (&b, &k, &id), &requested, expected.as_ref().map(|(a, raw)| (*a, raw.as_slice())), audit.as_ref())
+        }
     })
     .await
     .map_err(|e| s3_error!(InternalError, "{e}"))?;
@@ -320,7 +346,8 @@ pub async fn abort_multipart_upload(
         .audit_entry((&req.extensions, &req.credentials), &principal, "AbortMultipartUpload", &input.bucket, Some(&input.key))
         .map(|e| e.detail("upload_id", &input.upload_id));
     let (b, k) = (input.bucket, input.key);
-    s3.engine.meta(move |db| uploads::abort(db, &b, &k, &id, audit.as_ref())).await.map_err(to_s3)?;
+    let owner = principal.user.clone();
+    s3.engine.meta(move |db| uploads::abort(db, &owner, &b, &k, &id, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 

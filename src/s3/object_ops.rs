@@ -61,7 +61,9 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         .map(|e| e.detail("size", record.size).detail("etag", &record.etag));
     let (bucket, key) = (input.bucket, input.key);
     let pin_id = pins.unwrap_or([0; 16]);
-    let committed = s3.engine.meta(move |db| objects::commit_put(db, (&bucket, &key), &record, &chunks, &pin_id, audit.as_ref())).await;
+    let owner = principal.user.clone();
+    let committed =
+        s3.engine.meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, &chunks, &pin_id, audit.as_ref())).await;
     if let Err(e) = committed {
         if let Some(id) = pins {
             s3.engine.release(id).await;
@@ -78,7 +80,8 @@ pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) ->
     s3.owned_bucket(&principal, &input.bucket).await?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
-    s3.engine.meta(move |db| objects::delete_object(db, &bucket, &key, audit.as_ref())).await.map_err(to_s3)?;
+    let owner = principal.user.clone();
+    s3.engine.meta(move |db| objects::delete_object(db, &owner, &bucket, &key, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 
@@ -112,7 +115,8 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
         .collect();
     let bucket = input.bucket.clone();
     let keys = valid.clone();
-    match s3.engine.meta(move |db| objects::delete_objects(db, &bucket, &keys, &audits)).await {
+    let owner = principal.user.clone();
+    match s3.engine.meta(move |db| objects::delete_objects(db, &owner, &bucket, &keys, &audits)).await {
         Ok(()) if !quiet => deleted = valid.into_iter().map(|k| DeletedObject { key: Some(k), ..Default::default() }).collect(),
         Ok(()) => {}
         Err(e) => {
@@ -178,9 +182,12 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "CopyObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{sb}/{sk}")).detail("metadata_directive", if replace { "REPLACE" } else { "COPY" }));
-    let (db_, dk) = (input.bucket, input.key);
-    let copy =
-        s3.engine.meta(move |db| objects::copy_object(db, (&sb, &sk), (&db_, &dk), &metadata, audit.as_ref())).await.map_err(to_s3)?;
+    let (db_, dk, owner) = (input.bucket, input.key, principal.user.clone());
+    let copy = s3
+        .engine
+        .meta(move |db| objects::copy_object(db, &owner, (&sb, &sk), (&db_, &dk), &metadata, audit.as_ref()))
+        .await
+        .map_err(to_s3)?;
     let mut result =
         CopyObjectResult { e_tag: Some(etag_of(&copy)), last_modified: Some(timestamp_ms(copy.last_modified_ms)), ..Default::default() };
     set_checksum_fields!(result, copy.checksum.as_ref());
