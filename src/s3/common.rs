@@ -114,6 +114,41 @@ pub fn check_conditions(record: &ObjectRecord, c: &Conditions<'_>) -> S3Result<(
     Ok(())
 }
 
+/// The conditions of a copy's source (`x-amz-copy-source-if-*`), from any copy input.
+macro_rules! copy_source_conditions {
+    ($input:expr) => {
+        $crate::s3::common::Conditions {
+            if_match: $input.copy_source_if_match.as_ref(),
+            if_none_match: $input.copy_source_if_none_match.as_ref(),
+            if_modified_since: $input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $input.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+pub(crate) use copy_source_conditions;
+
+impl Conditions<'_> {
+    pub fn any(&self) -> bool {
+        self.if_match.is_some() || self.if_none_match.is_some() || self.if_modified_since.is_some() || self.if_unmodified_since.is_some()
+    }
+}
+
+/// For a copy's source every failed condition is 412 PreconditionFailed, never 304.
+pub fn check_copy_conditions(record: &ObjectRecord, c: &Conditions<'_>) -> S3Result<()> {
+    check_conditions(record, c).map_err(|e| if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })
+}
+
+/// The (bucket, key) a copy reads. Version ids other than `null` do not exist yet.
+pub fn copy_source(source: &CopySource) -> S3Result<(&str, &str)> {
+    let CopySource::Bucket { bucket, key, version_id } = source else {
+        return Err(s3_error!(NotImplemented, "access-point copy sources are not supported"));
+    };
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(s3_error!(NoSuchVersion));
+    }
+    Ok((bucket, key))
+}
+
 pub async fn load_record(s3: &GranaryS3, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
     let (b, k) = (bucket.to_owned(), key.to_owned());
     s3.engine.meta(move |db| objects::get_object(db, &b, &k)).await.map_err(to_s3)?.ok_or_else(|| s3_error!(NoSuchKey))

@@ -4,8 +4,8 @@
 use super::bucket_ops::timestamp_ms;
 use super::checksums::{self, set_checksum_fields, set_checksum_values};
 use super::common::{
-    check_conditions, check_key, etag_of, ingest_checked, load_with_layout, parse_content_md5, require_private_acl, stored_headers,
-    tokio_stream_of, user_metadata, BodyChecks, Conditions,
+    check_copy_conditions, check_key, copy_source, copy_source_conditions, etag_of, ingest_checked, load_with_layout, parse_content_md5,
+    require_private_acl, stored_headers, tokio_stream_of, user_metadata, BodyChecks,
 };
 use super::errors::{meta_to_s3, to_s3};
 use super::{owner_of, GranaryS3, Principal};
@@ -193,12 +193,7 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_part_number(input.part_number)?;
-    let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
-        return Err(s3_error!(NotImplemented, "access-point copy sources are not supported"));
-    };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(NoSuchVersion));
-    }
+    let (src_bucket, src_key) = copy_source(&input.copy_source)?;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "UploadPartCopy", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
@@ -213,19 +208,7 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     let upload = load_upload(s3, &principal, &target).await?;
     s3.owned_bucket(&principal, src_bucket).await?;
     let (source, layout) = load_with_layout(s3, src_bucket, src_key).await?;
-    let conditions = Conditions {
-        if_match: input.copy_source_if_match.as_ref(),
-        if_none_match: input.copy_source_if_none_match.as_ref(),
-        if_modified_since: input.copy_source_if_modified_since.as_ref(),
-        if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-    };
-    check_conditions(&source, &conditions).map_err(|e| {
-        if *e.code() == s3s::S3ErrorCode::NotModified {
-            s3_error!(PreconditionFailed)
-        } else {
-            e
-        }
-    })?;
+    check_copy_conditions(&source, &copy_source_conditions!(input))?;
     let range = match &input.copy_source_range {
         None => 0..source.size,
         Some(header) => {

@@ -3,8 +3,8 @@
 use super::bucket_ops::timestamp_ms;
 use super::checksums::{self, set_checksum_fields};
 use super::common::{
-    check_conditions, check_key, etag_of, ingest_checked, load_record, parse_content_md5, require_private_acl, stored_headers,
-    user_metadata, BodyChecks, Conditions,
+    check_copy_conditions, check_key, copy_source, copy_source_conditions, etag_of, ingest_checked, load_record, parse_content_md5,
+    require_private_acl, stored_headers, user_metadata, BodyChecks,
 };
 use super::errors::to_s3;
 use super::GranaryS3;
@@ -131,12 +131,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_key(&input.key)?;
-    let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
-        return Err(s3_error!(NotImplemented, "access-point copy sources are not supported"));
-    };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(NoSuchVersion));
-    }
+    let (src_bucket, src_key) = copy_source(&input.copy_source)?;
     s3.owned_bucket(&principal, src_bucket).await?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     require_private_acl(&req.headers, input.acl.as_ref())?;
@@ -145,32 +140,15 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
         Some(MetadataDirective::REPLACE) => true,
         Some(other) => return Err(s3_error!(InvalidArgument, "unknown metadata directive {other}")),
     };
-    if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
+    if !replace && src_bucket == input.bucket && src_key == input.key {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
         ));
     }
-    let conditions = Conditions {
-        if_match: input.copy_source_if_match.as_ref(),
-        if_none_match: input.copy_source_if_none_match.as_ref(),
-        if_modified_since: input.copy_source_if_modified_since.as_ref(),
-        if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-    };
-    if conditions.if_match.is_some()
-        || conditions.if_none_match.is_some()
-        || conditions.if_modified_since.is_some()
-        || conditions.if_unmodified_since.is_some()
-    {
-        let source = load_record(s3, src_bucket, src_key).await?;
-        // For copies every failed condition is 412, never 304.
-        check_conditions(&source, &conditions).map_err(|e| {
-            if *e.code() == s3s::S3ErrorCode::NotModified {
-                s3_error!(PreconditionFailed)
-            } else {
-                e
-            }
-        })?;
+    let conditions = copy_source_conditions!(input);
+    if conditions.any() {
+        check_copy_conditions(&load_record(s3, src_bucket, src_key).await?, &conditions)?;
     }
     let (sb, sk) = (src_bucket.to_string(), src_key.to_string());
     let metadata = if replace {
