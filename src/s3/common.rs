@@ -114,6 +114,19 @@ pub fn check_conditions(record: &ObjectRecord, c: &Conditions<'_>) -> S3Result<(
     Ok(())
 }
 
+/// The conditions of a GET or HEAD (`If-Match`, ...), from either input.
+macro_rules! request_conditions {
+    ($input:expr) => {
+        $crate::s3::common::Conditions {
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+        }
+    };
+}
+pub(crate) use request_conditions;
+
 /// The conditions of a copy's source (`x-amz-copy-source-if-*`), from any copy input.
 macro_rules! copy_source_conditions {
     ($input:expr) => {

@@ -91,11 +91,26 @@ struct PartTarget<'a> {
     audit: Option<crate::audit::Entry>,
 }
 
-async fn load_upload(s3: &GranaryS3, principal: &Principal, t: &PartTarget<'_>) -> S3Result<UploadRecord> {
-    check_key(t.key)?;
-    s3.owned_bucket(principal, t.bucket).await?;
-    let (b, k, id) = (t.bucket.to_owned(), t.key.to_owned(), t.upload_id);
-    s3.engine.meta(move |db| uploads::upload(db, &b, &k, &id)).await.map_err(to_s3)
+impl<'a> PartTarget<'a> {
+    /// The part a request names, checked: part number in range, upload id well formed.
+    fn new(
+        principal: &'a Principal,
+        bucket: &'a str,
+        key: &'a str,
+        upload_id: &str,
+        part_number: i32,
+        audit: Option<crate::audit::Entry>,
+    ) -> S3Result<Self> {
+        check_part_number(part_number)?;
+        Ok(Self { owner: &principal.user, bucket, key, upload_id: upload_id_of(upload_id)?, part_number, audit })
+    }
+}
+
+async fn load_upload(s3: &GranaryS3, principal: &Principal, bucket: &str, key: &str, upload_id: [u8; 16]) -> S3Result<UploadRecord> {
+    check_key(key)?;
+    s3.owned_bucket(principal, bucket).await?;
+    let (b, k) = (bucket.to_owned(), key.to_owned());
+    s3.engine.meta(move |db| uploads::upload(db, &b, &k, &upload_id)).await.map_err(to_s3)
 }
 
 /// Streams a part in, verifies it, and commits it.
@@ -166,17 +181,9 @@ fn part_checksum(upload: &UploadRecord, part: &PartRecord) -> Option<Checksum> {
 pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    check_part_number(input.part_number)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "UploadPart", &input.bucket, Some(&input.key));
-    let target = PartTarget {
-        owner: &principal.user,
-        bucket: &input.bucket,
-        key: &input.key,
-        upload_id: upload_id_of(&input.upload_id)?,
-        part_number: input.part_number,
-        audit,
-    };
-    let upload = load_upload(s3, &principal, &target).await?;
+    let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
+    let upload = load_upload(s3, &principal, target.bucket, target.key, target.upload_id).await?;
     let requested = checksums::requested(&req.headers, input.checksum_algorithm.as_ref())?;
     let checks = BodyChecks {
         content_md5: parse_content_md5(input.content_md5.as_deref())?,
@@ -192,20 +199,12 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
 pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    check_part_number(input.part_number)?;
     let (src_bucket, src_key) = copy_source(&input.copy_source)?;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "UploadPartCopy", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
-    let target = PartTarget {
-        owner: &principal.user,
-        bucket: &input.bucket,
-        key: &input.key,
-        upload_id: upload_id_of(&input.upload_id)?,
-        part_number: input.part_number,
-        audit,
-    };
-    let upload = load_upload(s3, &principal, &target).await?;
+    let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
+    let upload = load_upload(s3, &principal, target.bucket, target.key, target.upload_id).await?;
     s3.owned_bucket(&principal, src_bucket).await?;
     let (source, layout) = load_with_layout(s3, src_bucket, src_key).await?;
     check_copy_conditions(&source, &copy_source_conditions!(input))?;
@@ -261,16 +260,9 @@ pub async fn complete_multipart_upload(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let target = PartTarget {
-        owner: &principal.user,
-        bucket: &input.bucket,
-        key: &input.key,
-        upload_id: upload_id_of(&input.upload_id)?,
-        part_number: 0,
-        audit: None,
-    };
+    let upload_id = upload_id_of(&input.upload_id)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CompleteMultipartUpload", &input.bucket, Some(&input.key));
-    let upload = load_upload(s3, &principal, &target).await?;
+    let upload = load_upload(s3, &principal, &input.bucket, &input.key, upload_id).await?;
     let algorithm = upload.checksum.map(|(a, _)| a);
     let sent = input.multipart_upload.as_ref().and_then(|m| m.parts.as_ref()).map(Vec::as_slice).unwrap_or_default();
     if sent.is_empty() {
@@ -285,7 +277,7 @@ pub async fn complete_multipart_upload(
     }
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
-    let (o, b, k, id) = (principal.user.clone(), input.bucket.clone(), input.key.clone(), target.upload_id);
+    let (o, b, k, id) = (principal.user.clone(), input.bucket.clone(), input.key.clone(), upload_id);
     let completed = tokio::task::spawn_blocking({
         let db = std::sync::Arc::clone(&s3.engine.db);
         move || {

@@ -2,7 +2,9 @@
 
 use super::bucket_ops::timestamp_ms;
 use super::checksums::{set_checksum_fields, set_checksum_values};
-use super::common::{check_conditions, check_key, etag_of, load_record, load_with_layout, metadata_map, tokio_stream_of, Conditions};
+use super::common::{
+    check_conditions, check_key, etag_of, load_record, load_with_layout, metadata_map, request_conditions, tokio_stream_of,
+};
 use super::GranaryS3;
 use crate::checksum::Checksum;
 use crate::limits;
@@ -106,13 +108,7 @@ pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Res
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     let (record, layout) = load_with_layout(s3, &input.bucket, &input.key).await?;
-    let conditions = Conditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    };
-    check_conditions(&record, &conditions)?;
+    check_conditions(&record, &request_conditions!(input))?;
     let sel = select(&record, Some(&layout), input.range.as_ref(), input.part_number)?;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
     let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range.clone()));
@@ -133,13 +129,7 @@ pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3R
     } else {
         (load_record(s3, &input.bucket, &input.key).await?, None)
     };
-    let conditions = Conditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    };
-    check_conditions(&record, &conditions)?;
+    check_conditions(&record, &request_conditions!(input))?;
     let sel = select(&record, layout.as_ref(), input.range.as_ref(), input.part_number)?;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
     let mut output = HeadObjectOutput::default();

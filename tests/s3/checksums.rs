@@ -170,7 +170,7 @@ async fn a_tampered_signed_trailer_is_a_signature_error() {
     // signature check (and store nothing), not slip through.
     let gw = Gateway::start().await;
     gw.client().create_bucket().bucket("tamper").send().await.unwrap();
-    let proxy = tampering_proxy(gw.endpoint.clone()).await;
+    let (proxy, _) = proxy(gw.endpoint.clone(), Tamper::FirstTrailerValue).await;
     let s3 = client_for(&proxy, ROOT_AK, ROOT_SK);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
@@ -305,59 +305,4 @@ async fn multipart_composite_and_full_object_checksums() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "BadDigest");
-}
-
-/// Flips one character of the first `x-amz-checksum-*:` trailer value on the wire.
-async fn tampering_proxy(target: String) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (client, _) = listener.accept().await.unwrap();
-            let upstream = tokio::net::TcpStream::connect(target.trim_start_matches("http://")).await.unwrap();
-            let (mut cr, mut cw) = client.into_split();
-            let (mut ur, mut uw) = upstream.into_split();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 1 << 20];
-                let mut pending = Vec::new();
-                let mut tampered = false;
-                while let Ok(n) = cr.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    pending.extend_from_slice(&buf[..n]);
-                    if !tampered {
-                        if let Some(pos) = find(&pending, b"\r\nx-amz-checksum-") {
-                            if let Some(colon) = pending[pos..].iter().position(|&b| b == b':').map(|c| pos + c + 1) {
-                                if colon < pending.len() {
-                                    pending[colon] = if pending[colon] == b'A' { b'B' } else { b'A' };
-                                    tampered = true;
-                                }
-                            }
-                        }
-                    }
-                    // Hold back a little so a marker split across reads is still found.
-                    let send = if tampered { pending.len() } else { pending.len().saturating_sub(64) };
-                    if uw.write_all(&pending[..send]).await.is_err() {
-                        return;
-                    }
-                    pending.drain(..send);
-                    if pending.ends_with(b"\r\n\r\n") {
-                        let _ = uw.write_all(&pending).await;
-                        pending.clear();
-                    }
-                }
-                let _ = uw.write_all(&pending).await;
-            });
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut ur, &mut cw).await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }

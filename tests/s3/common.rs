@@ -102,3 +102,69 @@ pub async fn raw_http(endpoint: &str, method: &str, path_and_query: &str) -> (u1
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, text)
 }
+
+/// What `proxy` changes in what clients send.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    Nothing,
+    /// Flip one character of the first `x-amz-checksum-*:` trailer value.
+    FirstTrailerValue,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A TCP proxy in front of the gateway: records everything clients send, and can tamper
+/// with it on the way.
+pub async fn proxy(target: String, tamper: Tamper) -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let upstream = tokio::net::TcpStream::connect(target.trim_start_matches("http://")).await.unwrap();
+            let (mut cr, mut cw) = client.into_split();
+            let (mut ur, mut uw) = upstream.into_split();
+            let seen = std::sync::Arc::clone(&seen2);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut pending = Vec::new();
+                let mut done = tamper == Tamper::Nothing;
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    pending.extend_from_slice(&buf[..n]);
+                    if !done {
+                        if let Some(pos) = find(&pending, b"\r\nx-amz-checksum-") {
+                            if let Some(at) =
+                                pending[pos..].iter().position(|&b| b == b':').map(|c| pos + c + 1).filter(|&at| at < pending.len())
+                            {
+                                pending[at] = if pending[at] == b'A' { b'B' } else { b'A' };
+                                done = true;
+                            }
+                        }
+                    }
+                    // While a tamper is pending, hold back a little so a marker split across
+                    // reads is still found; flush whole requests.
+                    let send = if done || pending.ends_with(b"\r\n\r\n") { pending.len() } else { pending.len().saturating_sub(64) };
+                    seen.lock().unwrap().extend_from_slice(&pending[..send]);
+                    if uw.write_all(&pending[..send]).await.is_err() {
+                        return;
+                    }
+                    pending.drain(..send);
+                }
+                let _ = uw.write_all(&pending).await;
+                let _ = uw.shutdown().await;
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut ur, &mut cw).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}

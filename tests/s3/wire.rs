@@ -4,45 +4,13 @@ use crate::common::*;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A TCP proxy in front of the gateway that records what clients send.
-async fn recording_proxy(target: String) -> (String, Arc<Mutex<Vec<u8>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let (client, _) = listener.accept().await.unwrap();
-            let upstream = tokio::net::TcpStream::connect(target.trim_start_matches("http://")).await.unwrap();
-            let (mut cr, mut cw) = client.into_split();
-            let (mut ur, mut uw) = upstream.into_split();
-            let seen = Arc::clone(&seen2);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n) = cr.read(&mut buf).await {
-                    if n == 0 || uw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                    seen.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-                let _ = uw.shutdown().await;
-            });
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut ur, &mut cw).await;
-            });
-        }
-    });
-    (format!("http://{addr}"), seen)
-}
 
 #[tokio::test]
 async fn aws_chunked_uploads_with_trailing_checksums_are_accepted() {
     let gw = Gateway::start().await;
-    let (proxy, seen) = recording_proxy(gw.endpoint.clone()).await;
+    let (proxy, seen) = proxy(gw.endpoint.clone(), Tamper::Nothing).await;
     let s3 = client_for(&proxy, ROOT_AK, ROOT_SK);
     s3.create_bucket().bucket("trailers").send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
