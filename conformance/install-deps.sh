@@ -44,6 +44,8 @@ command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
 command -v cmp >/dev/null 2>&1 || need_apt+=(diffutils)
 command -v md5sum >/dev/null 2>&1 || need_apt+=(coreutils)
+# bindgen (the FoundationDB bindings, checked by `cargo clippy --features fdb`) needs libclang.
+dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 if ((${#need_apt[@]})); then
     apt_install "${need_apt[@]}"
 fi

@@ -1,7 +1,7 @@
 //! The `granary` command line.
 
 use crate::admin::{self, AdminRequest, AdminResponse};
-use crate::config::{FileConfig, ServeConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
+use crate::config::{FileConfig, MetadataBackend, ServeConfig, StoreConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +16,21 @@ struct Cli {
     /// TOML config file (keys as the long flags, with underscores).
     #[arg(long, global = true, env = "GRANARY_CONFIG")]
     config: Option<PathBuf>,
+    /// Metadata store: "embedded" (DATA_DIR/meta, one process) or "fdb" (a FoundationDB
+    /// cluster shared by many gateways; needs a build with `--features fdb`) [default: embedded].
+    #[arg(long, global = true, env = "GRANARY_METADATA")]
+    metadata: Option<String>,
+    /// FoundationDB cluster file [default: /etc/foundationdb/fdb.cluster].
+    #[arg(long, global = true, env = "GRANARY_FDB_CLUSTER_FILE")]
+    fdb_cluster_file: Option<PathBuf>,
+    /// Every key of this Granary cluster lives under this prefix, so several can share one
+    /// FoundationDB cluster [default: granary].
+    #[arg(long, global = true, env = "GRANARY_FDB_ROOT_PREFIX")]
+    fdb_root_prefix: Option<String>,
+    /// Chunk directory [default: DATA_DIR/chunks]. Gateways sharing a FoundationDB cluster
+    /// must all mount the same directory here.
+    #[arg(long, global = true, env = "GRANARY_CHUNK_DIR")]
+    chunk_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -184,7 +199,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    drop(runtime);
+    crate::server::stop_backends();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -196,6 +214,15 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let file = FileConfig::load(cli.config.as_deref())?;
     let data_dir = cli.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let store = StoreConfig {
+        metadata: MetadataBackend::parse(
+            cli.metadata.or(file.metadata.clone()).as_deref(),
+            cli.fdb_cluster_file.or(file.fdb_cluster_file.clone()),
+            cli.fdb_root_prefix.or(file.fdb_root_prefix.clone()),
+        )?,
+        chunk_dir: cli.chunk_dir.or(file.chunk_dir.clone()),
+        data_dir: data_dir.clone(),
+    };
     match cli.command {
         Command::Serve {
             listen,
@@ -211,6 +238,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let listen = listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
             let mut config = ServeConfig::for_data_dir(data_dir);
+            config.store = store;
             config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
             config.region = region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
             config.domain = domain.or(file.domain);
@@ -239,27 +267,27 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 UserCommand::List => AdminRequest::UserList,
             };
-            admin_command(&data_dir, req).await
+            admin_command(&store, req).await
         }
-        Command::Audit { command } => audit_command(&data_dir, command).await,
-        Command::Status => admin_command(&data_dir, AdminRequest::Status).await,
+        Command::Audit { command } => audit_command(&store, command).await,
+        Command::Status => admin_command(&store, AdminRequest::Status).await,
         Command::Key { command } => {
             let req = match command {
                 KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
                 KeyCommand::Delete { access_key } => AdminRequest::KeyDelete { access_key },
             };
-            admin_command(&data_dir, req).await
+            admin_command(&store, req).await
         }
     }
 }
 
 /// An admin request's answer, through a running gateway's socket, or directly on the data
 /// directory when no gateway serves it.
-async fn admin_response(data_dir: &std::path::Path, req: AdminRequest) -> Result<AdminResponse, String> {
-    match admin::send(data_dir, &req).await.map_err(|e| format!("admin socket: {e}"))? {
+async fn admin_response(store: &StoreConfig, req: AdminRequest) -> Result<AdminResponse, String> {
+    match admin::send(&store.data_dir, &req).await.map_err(|e| format!("admin socket: {e}"))? {
         Some(r) => Ok(r),
         None => {
-            let stores = crate::server::open_stores(data_dir)?;
+            let stores = crate::server::open_stores(store)?;
             tokio::task::spawn_blocking(move || admin::execute(&stores.db, req)).await.map_err(|e| e.to_string())
         }
     }
@@ -273,12 +301,12 @@ fn json_of(response: AdminResponse) -> Result<serde_json::Value, String> {
     }
 }
 
-async fn audit_command(data_dir: &std::path::Path, command: AuditCommand) -> Result<(), String> {
+async fn audit_command(store: &StoreConfig, command: AuditCommand) -> Result<(), String> {
     let print = |v: &serde_json::Value| println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     match command {
         AuditCommand::Verify => {
             let report: crate::audit::VerifyReport =
-                serde_json::from_value(json_of(admin_response(data_dir, AdminRequest::AuditVerify).await?)?).map_err(|e| e.to_string())?;
+                serde_json::from_value(json_of(admin_response(store, AdminRequest::AuditVerify).await?)?).map_err(|e| e.to_string())?;
             println!("checked {} entries in {} chains", report.entries, report.streams);
             for p in &report.problems {
                 println!("chain {} entry {}: {}", p.stream, p.seq, p.what);
@@ -299,15 +327,15 @@ async fn audit_command(data_dir: &std::path::Path, command: AuditCommand) -> Res
                 limit,
                 page_token,
             };
-            print(&json_of(admin_response(data_dir, req).await?)?);
+            print(&json_of(admin_response(store, req).await?)?);
             Ok(())
         }
         AuditCommand::Activity { user, days } => {
-            print(&json_of(admin_response(data_dir, AdminRequest::AuditActivity { user, days }).await?)?);
+            print(&json_of(admin_response(store, AdminRequest::AuditActivity { user, days }).await?)?);
             Ok(())
         }
         AuditCommand::Report { bucket, key } => {
-            print(&json_of(admin_response(data_dir, AdminRequest::AuditReport { bucket, key }).await?)?);
+            print(&json_of(admin_response(store, AdminRequest::AuditReport { bucket, key }).await?)?);
             Ok(())
         }
         AuditCommand::Export { bucket, key, user, since, until, output } => {
@@ -318,15 +346,15 @@ async fn audit_command(data_dir: &std::path::Path, command: AuditCommand) -> Res
                 since_ms: parse_time(since.as_deref())?,
                 until_ms: parse_time(until.as_deref())?,
             };
-            let total = json_of(admin_response(data_dir, AdminRequest::AuditCount).await?)?.as_u64().unwrap_or(0);
-            export(data_dir, &selection, output.as_deref(), total).await
+            let total = json_of(admin_response(store, AdminRequest::AuditCount).await?)?.as_u64().unwrap_or(0);
+            export(store, &selection, output.as_deref(), total).await
         }
     }
 }
 
 /// Exports with a progress bar on stderr (entries written of the trail's total).
 async fn export(
-    data_dir: &std::path::Path,
+    store: &StoreConfig,
     selection: &crate::audit::query::Selection,
     output: Option<&std::path::Path>,
     total: u64,
@@ -347,16 +375,17 @@ async fn export(
         }
         bar.inc(1);
     };
-    let count = match admin::export_via_socket(data_dir, selection, &mut write_line).await.map_err(|e| format!("admin socket: {e}"))? {
-        Some(n) => n,
-        None => {
-            let stores = crate::server::open_stores(data_dir)?;
-            admin::export_lines(&*stores.db, selection, |l| {
-                write_line(&l);
-                Ok(())
-            })?
-        }
-    };
+    let count =
+        match admin::export_via_socket(&store.data_dir, selection, &mut write_line).await.map_err(|e| format!("admin socket: {e}"))? {
+            Some(n) => n,
+            None => {
+                let stores = crate::server::open_stores(store)?;
+                admin::export_lines(&*stores.db, selection, |l| {
+                    write_line(&l);
+                    Ok(())
+                })?
+            }
+        };
     if let Some(e) = failed {
         return Err(format!("writing the export: {e}"));
     }
@@ -367,8 +396,8 @@ async fn export(
 
 /// Runs an admin request through a running gateway's socket, or directly on the data
 /// directory when no gateway serves it.
-async fn admin_command(data_dir: &std::path::Path, req: AdminRequest) -> Result<(), String> {
-    let response = admin_response(data_dir, req).await?;
+async fn admin_command(store: &StoreConfig, req: AdminRequest) -> Result<(), String> {
+    let response = admin_response(store, req).await?;
     match response {
         AdminResponse::Key { user, access_key, secret_key } => {
             println!("user:       {user}");

@@ -25,6 +25,10 @@ pub struct FileConfig {
     pub audit_reads: Option<bool>,
     pub audit_denied: Option<bool>,
     pub audit_retention_days: Option<u64>,
+    pub metadata: Option<String>,
+    pub fdb_cluster_file: Option<PathBuf>,
+    pub fdb_root_prefix: Option<String>,
+    pub chunk_dir: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -37,10 +41,57 @@ impl FileConfig {
     }
 }
 
+pub const DEFAULT_FDB_CLUSTER_FILE: &str = "/etc/foundationdb/fdb.cluster";
+pub const DEFAULT_FDB_ROOT_PREFIX: &str = "granary";
+
+/// Which metadata store to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataBackend {
+    /// fjall under `DATA_DIR/meta`: one process at a time.
+    Embedded,
+    /// A FoundationDB cluster shared by any number of gateways (cargo feature `fdb`).
+    Fdb { cluster_file: PathBuf, root_prefix: String },
+}
+
+impl MetadataBackend {
+    /// From the `metadata` key and its FDB settings.
+    pub fn parse(name: Option<&str>, cluster_file: Option<PathBuf>, root_prefix: Option<String>) -> Result<Self, String> {
+        match name.unwrap_or("embedded") {
+            "embedded" => Ok(MetadataBackend::Embedded),
+            "fdb" | "foundationdb" => Ok(MetadataBackend::Fdb {
+                cluster_file: cluster_file.unwrap_or_else(|| PathBuf::from(DEFAULT_FDB_CLUSTER_FILE)),
+                root_prefix: root_prefix.unwrap_or_else(|| DEFAULT_FDB_ROOT_PREFIX.into()),
+            }),
+            other => Err(format!("metadata = \"{other}\": expected \"embedded\" or \"fdb\"")),
+        }
+    }
+}
+
+/// Where a gateway's stores are.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Local state: the embedded metadata store, the admin socket.
+    pub data_dir: PathBuf,
+    pub metadata: MetadataBackend,
+    /// The chunk directory; `DATA_DIR/chunks` unless set. Gateways sharing a FoundationDB
+    /// cluster must share this directory too (one filesystem path all of them mount).
+    pub chunk_dir: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    pub fn embedded(data_dir: PathBuf) -> Self {
+        Self { data_dir, metadata: MetadataBackend::Embedded, chunk_dir: None }
+    }
+
+    pub fn chunk_dir(&self) -> PathBuf {
+        self.chunk_dir.clone().unwrap_or_else(|| self.data_dir.join("chunks"))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
-    pub data_dir: PathBuf,
+    pub store: StoreConfig,
     pub region: String,
     /// Base domain for virtual-host-style requests (`bucket.DOMAIN`); path style always works.
     pub domain: Option<String>,
@@ -86,7 +137,7 @@ impl ServeConfig {
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("valid default"),
-            data_dir,
+            store: StoreConfig::embedded(data_dir),
             region: DEFAULT_REGION.into(),
             domain: None,
             gc_grace: Duration::from_secs(crate::limits::GC_GRACE_DEFAULT_SECS),

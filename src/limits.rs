@@ -13,6 +13,11 @@ pub const VALUE_SIZE_MAX_BYTES: usize = 100_000;
 pub const KEY_SIZE_MAX_BYTES: usize = 10_000;
 /// How many times `transact` retries a retryable error before giving up.
 pub const TXN_RETRY_MAX_COUNT: u32 = 50;
+/// Commit markers (`kv::markers`) are kept this long: far beyond the longest retry loop
+/// (50 attempts of at most 5 s each), so an unknown result is always resolvable.
+pub const TXN_MARKER_RETENTION_MILLIS: u64 = 15 * 60 * 1000;
+/// Markers removed per sweep transaction.
+pub const TXN_MARKER_SWEEP_BATCH_KEYS: usize = 1000;
 
 /// S3: object keys are at most 1024 bytes of UTF-8.
 pub const OBJECT_KEY_MAX_BYTES: usize = 1024;
@@ -95,3 +100,11 @@ pub const AUDIT_FIELD_MAX_BYTES: usize = 512;
 pub const AUDIT_PAGE_MAX_ENTRIES: usize = 1000;
 /// Audit retention removes whole segments of this many entries of a chain.
 pub const AUDIT_SEGMENT_ENTRIES: u64 = 1024;
+
+/// A gateway refreshes its registration this often (`meta::gateways`).
+pub const GATEWAY_HEARTBEAT_INTERVAL_MILLIS: u64 = 5_000;
+/// A gateway whose heartbeat is older than this is dead: other gateways release the chunk
+/// pins of its uploads. Six missed heartbeats, so a busy gateway is not declared dead.
+pub const GATEWAY_LIVENESS_TIMEOUT_MILLIS: i64 = 30_000;
+/// At most this many gateway registrations are read (status, sweeps).
+pub const GATEWAY_COUNT_MAX: usize = 10_000;

@@ -4,14 +4,14 @@
 
 use crate::admin;
 use crate::chunks::ChunkStore;
-use crate::config::ServeConfig;
+use crate::config::{MetadataBackend, ServeConfig, StoreConfig};
 use crate::edge::{Edge, EdgeConfig};
 use crate::engine::collector::Collector;
 use crate::engine::Engine;
 use crate::kv::fjall_backend::FjallStore;
 use crate::kv::KvStore;
 use crate::limits;
-use crate::meta::refs;
+use crate::meta::gateways;
 use crate::meta::users::{self, NewUser};
 use crate::s3::auth::KeyStoreAuth;
 use crate::s3::GranaryS3;
@@ -33,16 +33,41 @@ pub struct Stores {
     pub chunks: Arc<ChunkStore>,
 }
 
-pub fn open_stores(data_dir: &std::path::Path) -> Result<Stores, String> {
+/// Opens the metadata store the configuration names and the chunk directory.
+pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
+    let data_dir = &config.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
-    let db = FjallStore::open(&data_dir.join("meta")).map_err(|e| match e {
-        crate::kv::KvError::Storage(m) if m.contains("already open") || m.contains("lock") => {
-            format!("{}: the metadata store is in use by another process (is a gateway running?)", data_dir.display())
-        }
-        other => format!("opening metadata store: {other}"),
-    })?;
-    let chunks = ChunkStore::open(&data_dir.join("chunks")).map_err(|e| format!("opening chunk store: {e}"))?;
-    Ok(Stores { db: Arc::new(db), chunks: Arc::new(chunks) })
+    let db: Arc<dyn KvStore> = match &config.metadata {
+        MetadataBackend::Embedded => Arc::new(FjallStore::open(&data_dir.join("meta")).map_err(|e| match e {
+            crate::kv::KvError::Storage(m) if m.contains("already open") || m.contains("lock") => {
+                format!("{}: the metadata store is in use by another process (is a gateway running?)", data_dir.display())
+            }
+            other => format!("opening metadata store: {other}"),
+        })?),
+        MetadataBackend::Fdb { cluster_file, root_prefix } => open_fdb(cluster_file, root_prefix)?,
+    };
+    let chunk_dir = config.chunk_dir();
+    let chunks = ChunkStore::open(&chunk_dir).map_err(|e| format!("opening chunk store {}: {e}", chunk_dir.display()))?;
+    Ok(Stores { db, chunks: Arc::new(chunks) })
+}
+
+#[cfg(feature = "fdb")]
+fn open_fdb(cluster_file: &std::path::Path, root_prefix: &str) -> Result<Arc<dyn KvStore>, String> {
+    let store = crate::kv::fdb_backend::FdbStore::open(cluster_file, root_prefix).map_err(|e| e.to_string())?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "fdb"))]
+fn open_fdb(_: &std::path::Path, _: &str) -> Result<Arc<dyn KvStore>, String> {
+    Err("metadata = \"fdb\", but this granary was built without FoundationDB support \
+         (build with `cargo build --release --features fdb`)"
+        .into())
+}
+
+/// Releases what backends hold for the whole process (FoundationDB's network thread).
+pub fn stop_backends() {
+    #[cfg(feature = "fdb")]
+    crate::kv::fdb_backend::stop_network();
 }
 
 /// Creates the admin user on first start, with the configured keys or generated ones
@@ -58,7 +83,12 @@ fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Re
     let new = NewUser { name: ROOT_USER, display_name: None, email: None };
     let actor = crate::audit::Actor { user: Some("granary".into()), source_ip: Some("local".into()), ..Default::default() };
     let audit = crate::audit::Entry::new("UserCreate", &actor, None, None).detail("user", ROOT_USER).detail("access_key", &ak);
-    users::create_user(db, &new, &ak, &sk, Some(&audit)).map_err(|e| e.to_string())?;
+    match users::create_user(db, &new, &ak, &sk, Some(&audit)) {
+        Ok(_) => {}
+        // Another gateway sharing the store created it first (both saw no users).
+        Err(crate::meta::MetaError::UserExists(_) | crate::meta::MetaError::AccessKeyExists(_)) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
     if generated {
         println!("Created admin user '{ROOT_USER}'. These keys are shown once:");
         println!("  access key: {ak}");
@@ -72,22 +102,47 @@ fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Re
 /// A running gateway.
 pub struct Server {
     pub addr: SocketAddr,
+    /// This process's id among the gateways sharing the metadata store.
+    pub gateway: gateways::GatewayId,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    heartbeat: tokio::task::AbortHandle,
 }
 
 impl Server {
     pub async fn start(config: ServeConfig) -> Result<Self, String> {
-        let stores = open_stores(&config.data_dir)?;
+        let stores = open_stores(&config.store)?;
+        Self::start_on(config, stores).await
+    }
+
+    /// Starts a gateway on stores already open; several gateways may share them (as they
+    /// share a FoundationDB cluster and a chunk directory).
+    pub async fn start_on(config: ServeConfig, stores: Stores) -> Result<Self, String> {
         bootstrap_admin(&*stores.db, config.root_keys.as_ref())?;
-        // The embedded store admits one process, so every pin left in it belongs to an upload
-        // that died with the previous process: release them all, once, now. (With a shared
-        // store, issue 8, pins need an owner and a liveness check instead.)
-        let released = refs::release_stale_pins(&*stores.db, 0).map_err(|e| format!("releasing abandoned uploads: {e}"))?;
+        let me = GatewayIdentity { listen: config.listen.to_string(), host: host_name() };
+        let gateway = {
+            let (db, me) = (Arc::clone(&stores.db), me.clone());
+            tokio::task::spawn_blocking(move || gateways::register(&*db, &me.listen, &me.host, crate::meta::now_ms()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("registering this gateway: {e}"))?
+        };
+        tracing::info!(gateway, backend = stores.db.name(), "gateway registered");
+        // Uploads of gateways that died (on the embedded store: every earlier process) held
+        // pins; release them now rather than a collector interval from now.
+        let released = {
+            let db = Arc::clone(&stores.db);
+            tokio::task::spawn_blocking(move || gateways::release_orphaned_pins(&*db, crate::meta::now_ms()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("releasing abandoned uploads: {e}"))?
+        };
         if released > 0 {
             tracing::info!(uploads = released, "released chunks pinned by uploads interrupted by a crash");
         }
-        let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks));
+        let heartbeat_task = tokio::spawn(heartbeat(Arc::clone(&stores.db), gateway, me));
+        let heartbeat_handle = heartbeat_task.abort_handle();
+        let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway);
 
         let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace));
         let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));
@@ -124,7 +179,7 @@ impl Server {
 
         let admin_db = Arc::clone(&stores.db);
         let admin_status = Arc::clone(&status);
-        let socket = admin::socket_path(&config.data_dir);
+        let socket = admin::socket_path(&config.store.data_dir);
         let admin_listener = admin::bind_socket(&socket).map_err(|e| format!("admin socket {}: {e}", socket.display()))?;
         let admin_task = tokio::spawn(async move {
             if let Err(e) = admin::serve_socket(admin_db, admin_status, admin_listener).await {
@@ -152,7 +207,8 @@ impl Server {
         let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (shutdown, mut stop) = watch::channel(false);
-        let data_dir = config.data_dir.clone();
+        let data_dir = config.store.data_dir.clone();
+        let db = Arc::clone(&stores.db);
         let task = tokio::spawn(async move {
             let mut http = ConnBuilder::new(TokioExecutor::new());
             // A client that never finishes its headers must not hold a connection forever.
@@ -193,8 +249,22 @@ impl Server {
                 let _ = tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), task).await;
             }
             let _ = std::fs::remove_file(admin::socket_path(&data_dir));
+            // Requests are drained, so no upload of ours holds pins any more.
+            heartbeat_task.abort();
+            match tokio::task::spawn_blocking(move || gateways::deregister(&*db, gateway)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not deregister; other gateways will expire this one"),
+                Err(e) => tracing::warn!(error = %e, "deregistering failed"),
+            }
         });
-        Ok(Self { addr, shutdown, task })
+        Ok(Self { addr, gateway, shutdown, task, heartbeat: heartbeat_handle })
+    }
+
+    /// Stops the way a crash would, for tests of what other gateways then do: no drain, no
+    /// deregistration, the heartbeat simply stops. (Requests already accepted run on.)
+    pub fn abort(self) {
+        self.heartbeat.abort();
+        self.task.abort();
     }
 
     /// Stops accepting connections, drains in-flight requests, and waits until done.
@@ -204,10 +274,47 @@ impl Server {
     }
 }
 
+#[derive(Clone)]
+struct GatewayIdentity {
+    listen: String,
+    host: String,
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Keeps this gateway's registration fresh, so others do not release its uploads' pins.
+async fn heartbeat(db: Arc<dyn KvStore>, gateway: gateways::GatewayId, me: GatewayIdentity) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(limits::GATEWAY_HEARTBEAT_INTERVAL_MILLIS));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let (db, me) = (Arc::clone(&db), me.clone());
+        match tokio::task::spawn_blocking(move || gateways::heartbeat(&*db, gateway, &me.listen, &me.host, crate::meta::now_ms())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "heartbeat failed"),
+            Err(e) => tracing::warn!(error = %e, "heartbeat task failed"),
+        }
+    }
+}
+
 /// `granary serve`: run until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let server = Server::start(config.clone()).await?;
-    println!("granary listening on http://{} (data in {})", server.addr, config.data_dir.display());
+    match &config.store.metadata {
+        MetadataBackend::Embedded => println!("granary listening on http://{} (data in {})", server.addr, config.store.data_dir.display()),
+        MetadataBackend::Fdb { cluster_file, root_prefix } => println!(
+            "granary listening on http://{} (metadata: FoundationDB via {} under \"{root_prefix}\", chunks in {})",
+            server.addr,
+            cluster_file.display(),
+            config.store.chunk_dir().display()
+        ),
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => {}

@@ -31,6 +31,22 @@ pub struct Status {
     pub gc_queue: Count,
     /// Chunks pinned by uploads in progress.
     pub pinned_chunks: Count,
+    /// Gateways registered on this metadata store.
+    pub gateways: Vec<GatewayStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GatewayStatus {
+    pub id: String,
+    pub host: String,
+    pub listen: String,
+    pub started_ms: i64,
+    pub heartbeat_age_ms: i64,
+    /// Chunks pinned by this gateway's uploads in progress (of the first `STATUS_COUNT_MAX`).
+    pub pinned_chunks: usize,
+    /// False once the heartbeat is older than the liveness timeout: other gateways then
+    /// release the pins of its uploads.
+    pub live: bool,
 }
 
 /// The narrow handles status needs.
@@ -56,6 +72,22 @@ impl StatusSources {
             release_queue: count(&*self.db, "dq")?,
             gc_queue: count(&*self.db, "z")?,
             pinned_chunks: count(&*self.db, "p")?,
+            gateways: {
+                let now = crate::meta::now_ms();
+                let pins = crate::meta::gateways::pins_by_gateway(&*self.db, STATUS_COUNT_MAX)?;
+                crate::meta::gateways::list(&*self.db)?
+                    .into_iter()
+                    .map(|(id, r)| GatewayStatus {
+                        id: format!("{id:08x}"),
+                        live: r.is_live(now),
+                        pinned_chunks: pins.get(&id).copied().unwrap_or(0),
+                        heartbeat_age_ms: now - r.heartbeat_ms,
+                        host: r.host,
+                        listen: r.listen,
+                        started_ms: r.started_ms,
+                    })
+                    .collect()
+            },
         })
     }
 }

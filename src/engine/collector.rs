@@ -2,12 +2,12 @@
 //! the grace period, then deletes chunk files whose reference count has been zero for the
 //! grace period. Runs in the background; its last pass is visible through `CollectorStatus`.
 //!
-//! Pins of uploads interrupted by a crash are released once, at startup (`server`): the
-//! embedded store admits one process, so at startup no upload is live. Releasing pins by
-//! age while serving would free the chunks of a slow but live upload.
+//! Each pass also releases the pins of uploads whose gateway died (`meta::gateways`; never
+//! by age, which would free the chunks of a slow but live upload) and sweeps expired commit
+//! markers (`kv::markers`).
 
 use super::{Engine, EngineError};
-use crate::meta::{manifest, now_ms, refs};
+use crate::meta::{gateways, manifest, now_ms, refs};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -40,6 +40,11 @@ impl Collector {
 
     /// One full pass: returns how many chunk files were deleted.
     pub async fn run_once(&self) -> Result<u64, EngineError> {
+        let orphaned = self.engine.meta(|db| gateways::release_orphaned_pins(db, now_ms())).await?;
+        if orphaned > 0 {
+            tracing::info!(uploads = orphaned, "released chunks pinned by uploads of gateways that died");
+        }
+        self.engine.meta(|db| Ok(crate::kv::markers::sweep(db)?)).await?;
         // Manifests unreachable for the grace period give up their references first, so the
         // chunks they alone held are queued for collection in this same pass.
         let mut pages = 0u64;

@@ -118,7 +118,7 @@ impl Engine {
         if options.allow_inline && head.len() <= inline_max {
             return Ok(hashing.finish(IngestedBody::Inline(head)));
         }
-        let upload_id = refs::new_upload_id();
+        let upload_id = refs::new_upload_id_of(self.gateway);
         let result = self.store_chunks(std::io::Cursor::new(head).chain(&mut hashing), &upload_id).await;
         match result {
             Ok(chunks) => Ok(hashing.finish(IngestedBody::Chunked { chunks, upload_id })),
@@ -174,7 +174,7 @@ impl Engine {
     }
 
     /// Drops the references an uncommitted upload holds. Failures are logged: the pins are
-    /// released at the next startup.
+    /// released once this gateway is gone (`meta::gateways`).
     pub async fn release(&self, upload_id: [u8; 16]) {
         if let Err(e) = self.meta(move |db| refs::release_pins(db, &upload_id)).await {
             tracing::warn!(error = %e, "could not release upload pins; they expire later");

@@ -8,6 +8,7 @@ pub mod read;
 
 use crate::chunks::ChunkStore;
 use crate::kv::KvStore;
+use crate::meta::gateways::GatewayId;
 use crate::meta::MetaError;
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use std::sync::Arc;
 pub struct Engine {
     pub db: Arc<dyn KvStore>,
     pub chunks: Arc<ChunkStore>,
+    /// This gateway process, stamped into upload ids so its pins can be traced to it.
+    pub gateway: GatewayId,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +38,8 @@ pub enum EngineError {
 }
 
 impl Engine {
-    pub fn new(db: Arc<dyn KvStore>, chunks: Arc<ChunkStore>) -> Self {
-        Self { db, chunks }
+    pub fn new(db: Arc<dyn KvStore>, chunks: Arc<ChunkStore>, gateway: GatewayId) -> Self {
+        Self { db, chunks, gateway }
     }
 
     /// Runs a blocking metadata operation off the async runtime.

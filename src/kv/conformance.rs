@@ -81,7 +81,7 @@ fn versionstamps_order_commits(db: &dyn KvStore) {
     let rows = read(db, |t| t.get_range(b"v/", b"v0", 100, false)).unwrap();
     let order: Vec<u8> = rows.iter().map(|p| p.1[0]).collect();
     assert_eq!(order, vec![0, 100, 1, 101, 2, 102], "stamps follow commit order, then call order");
-    assert!(rows.iter().all(|p| p.0.len() == 2 + 10 + 1));
+    assert!(rows.iter().all(|p| p.0.len() == 2 + super::VERSIONSTAMP_LEN_BYTES + 1));
 }
 
 fn read_your_writes_and_abort(db: &dyn KvStore) {

@@ -1,27 +1,47 @@
 //! A fault-injecting wrapper around any backend (after redb's test backend): the Nth commit
 //! fails with a chosen error, either before applying (`Conflict`: nothing written) or after
 //! applying (`CommitUnknownResult`: the write landed but the caller is told it may not have).
+//! `lose_commit_in` is the other unknown result: nothing landed, and the caller cannot tell.
 
 use super::{KvCommit, KvError, KvPair, KvResult, KvStore, KvTxn};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 pub struct FaultyStore<S> {
     inner: S,
     commits: AtomicU64,
-    /// (commit number, starting at 1, error) pairs still to fire.
-    plan: Mutex<Vec<(u64, KvError)>>,
+    /// (commit number, starting at 1, error, whether the commit applies) still to fire.
+    plan: Mutex<Vec<(u64, KvError, bool)>>,
+    /// While set, every commit applies and then reports `CommitUnknownResult`.
+    every_commit_unknown: AtomicBool,
 }
 
 impl<S: KvStore> FaultyStore<S> {
     pub fn new(inner: S) -> Self {
-        Self { inner, commits: AtomicU64::new(0), plan: Mutex::new(Vec::new()) }
+        Self { inner, commits: AtomicU64::new(0), plan: Mutex::new(Vec::new()), every_commit_unknown: AtomicBool::new(false) }
     }
 
-    /// Makes the `n`th commit from now fail with `error`.
+    /// Makes the `n`th commit from now fail with `error`. `CommitUnknownResult` applies the
+    /// commit first; every other error applies nothing.
     pub fn fail_commit_in(&self, n: u64, error: KvError) {
+        let applies = error == KvError::CommitUnknownResult;
+        self.plan_fault(n, error, applies);
+    }
+
+    /// Makes the `n`th commit from now report `CommitUnknownResult` without applying it.
+    pub fn lose_commit_in(&self, n: u64) {
+        self.plan_fault(n, KvError::CommitUnknownResult, false);
+    }
+
+    /// While `on`, every commit applies and then reports `CommitUnknownResult` (the worst
+    /// case for idempotence: each transaction's retry must notice that it already applied).
+    pub fn set_every_commit_unknown(&self, on: bool) {
+        self.every_commit_unknown.store(on, Ordering::SeqCst);
+    }
+
+    fn plan_fault(&self, n: u64, error: KvError, applies: bool) {
         let at = self.commits.load(Ordering::SeqCst) + n;
-        self.plan.lock().unwrap_or_else(|p| p.into_inner()).push((at, error));
+        self.plan.lock().unwrap_or_else(|p| p.into_inner()).push((at, error, applies));
     }
 
     pub fn commit_count(&self) -> u64 {
@@ -38,6 +58,9 @@ impl<S: KvStore> KvStore for FaultyStore<S> {
     }
     fn name(&self) -> &'static str {
         "faulty"
+    }
+    fn single_process(&self) -> bool {
+        self.inner.single_process()
     }
 }
 
@@ -78,14 +101,15 @@ impl<'a, S: KvStore> KvCommit for FaultyTxn<'a, S> {
         let n = self.store.commits.fetch_add(1, Ordering::SeqCst) + 1;
         let fault = {
             let mut plan = self.store.plan.lock().unwrap_or_else(|p| p.into_inner());
-            plan.iter().position(|(at, _)| *at == n).map(|i| plan.remove(i).1)
-        };
+            plan.iter().position(|(at, _, _)| *at == n).map(|i| plan.remove(i))
+        }
+        .or_else(|| self.store.every_commit_unknown.load(Ordering::SeqCst).then_some((n, KvError::CommitUnknownResult, true)));
         match fault {
-            Some(KvError::CommitUnknownResult) => {
+            Some((_, error, true)) => {
                 self.inner.commit()?;
-                Err(KvError::CommitUnknownResult)
+                Err(error)
             }
-            Some(other) => Err(other),
+            Some((_, error, false)) => Err(error),
             None => self.inner.commit(),
         }
     }

@@ -68,6 +68,10 @@ impl KvStore for FjallStore {
         Ok(Box::new(FjallWriteTxn { tx, store: self, started: Instant::now(), written_bytes: 0, stamped: Vec::new() }))
     }
 
+    fn single_process(&self) -> bool {
+        true // fjall locks its directory
+    }
+
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
         Ok(Box::new(FjallReadTxn { snapshot: self.db.read_tx(), kv: &self.kv, started: Instant::now() }))
     }
@@ -206,7 +210,7 @@ impl KvTxn for FjallWriteTxn<'_> {
     }
 
     fn set_versionstamped_key(&mut self, prefix: &[u8], suffix: &[u8], value: &[u8]) -> KvResult<()> {
-        let key_len = prefix.len() + 10 + suffix.len();
+        let key_len = prefix.len() + super::VERSIONSTAMP_LEN_BYTES + suffix.len();
         if key_len > limits::KEY_SIZE_MAX_BYTES {
             return Err(KvError::KeyTooLarge(key_len));
         }
@@ -234,7 +238,10 @@ impl KvCommit for FjallWriteTxn<'_> {
             let version = *guard + 1;
             for (order, (prefix, suffix, value)) in stamped.iter().enumerate() {
                 let mut key = prefix.clone();
+                // 8 bytes of commit version and 2 of batch order (always 0 here) make
+                // FoundationDB's 10-byte stamp; then the call order within the transaction.
                 key.extend_from_slice(&version.to_be_bytes());
+                key.extend_from_slice(&[0, 0]);
                 key.extend_from_slice(&u16::try_from(order).unwrap_or(u16::MAX).to_be_bytes());
                 key.extend_from_slice(suffix);
                 tx.insert(&store.kv, key, value.as_slice());

@@ -6,7 +6,10 @@
 
 pub mod conformance;
 pub mod faulty;
+#[cfg(feature = "fdb")]
+pub mod fdb_backend;
 pub mod fjall_backend;
+pub mod markers;
 
 use crate::limits;
 
@@ -46,6 +49,9 @@ impl KvError {
 }
 
 pub type KvResult<T> = Result<T, KvError>;
+
+/// Length of the versionstamp `set_versionstamped_key` puts between prefix and suffix.
+pub const VERSIONSTAMP_LEN_BYTES: usize = 12;
 pub type KvPair = (Vec<u8>, Vec<u8>);
 
 /// One transaction. Reads see the transaction's own writes (except versionstamped keys,
@@ -59,9 +65,10 @@ pub trait KvTxn {
     fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> KvResult<()>;
     /// Adds `delta` to the little-endian signed 64-bit integer at `key` (absent = 0).
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> KvResult<()>;
-    /// Writes `value` under `prefix ++ versionstamp(10 bytes) ++ suffix`, where the
-    /// versionstamp orders this transaction's commit after every earlier one. Within one
-    /// transaction, stamps follow call order.
+    /// Writes `value` under `prefix ++ versionstamp ++ suffix`. The stamp is
+    /// `VERSIONSTAMP_LEN_BYTES` long, like the tuple layer's: 10 bytes that order this
+    /// transaction's commit after every earlier one, then 2 bytes of call order within the
+    /// transaction.
     fn set_versionstamped_key(&mut self, prefix: &[u8], suffix: &[u8], value: &[u8]) -> KvResult<()>;
 }
 
@@ -78,6 +85,9 @@ pub trait KvStore: Send + Sync + 'static {
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>>;
     /// Backend name for logs and status.
     fn name(&self) -> &'static str;
+    /// Whether at most one process can have this store open (the embedded backend). Then
+    /// anything a previous process left in flight is known to be dead at startup.
+    fn single_process(&self) -> bool;
 }
 
 /// Errors that a transaction body may return: either a KV error (maybe retryable) or a
@@ -94,23 +104,116 @@ impl TxnError for KvError {
 
 /// Runs `body` in a transaction and commits it, retrying retryable errors like
 /// FoundationDB's `run` loop. `body` may run several times: it must not have side effects
-/// outside the transaction.
+/// outside the transaction. A commit whose result is unknown is never applied twice: see
+/// `markers` (the value returned is then the one of the attempt that committed).
 pub fn transact<T, E: TxnError>(db: &dyn KvStore, mut body: impl FnMut(&mut dyn KvTxn) -> Result<T, E>) -> Result<T, E> {
+    let marker = markers::Marker::new();
+    // Values of attempts whose commit may have applied, by attempt number.
+    let mut maybe_committed: Vec<(u32, T)> = Vec::new();
     let mut attempt = 0u32;
     loop {
-        let result = db.begin().map_err(E::from).and_then(|mut txn| {
-            let value = body(txn.as_txn())?;
-            txn.commit()?;
-            Ok(value)
-        });
-        match result {
-            Err(e) if e.as_kv().is_some_and(KvError::is_retryable) && attempt < limits::TXN_RETRY_MAX_COUNT => {
-                attempt += 1;
-                tracing::debug!(attempt, error = ?e.as_kv(), "retrying transaction");
-                std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(10))));
+        let error = match attempt_once(db, &marker, attempt, !maybe_committed.is_empty(), &mut body) {
+            Attempt::Committed(value) => return Ok(value),
+            Attempt::EarlierCommitted(n) => {
+                let at = maybe_committed.iter().position(|(a, _)| *a == n).unwrap_or(maybe_committed.len() - 1);
+                tracing::debug!(attempt = n, "commit with unknown result had applied; not running it again");
+                return Ok(maybe_committed.swap_remove(at).1);
             }
-            other => return other,
+            Attempt::Unknown(value) => {
+                maybe_committed.push((attempt, value));
+                E::from(KvError::CommitUnknownResult)
+            }
+            Attempt::Failed(e) => e,
+        };
+        if !(error.as_kv().is_some_and(KvError::is_retryable) && attempt < limits::TXN_RETRY_MAX_COUNT) {
+            return Err(error);
         }
+        attempt += 1;
+        tracing::debug!(attempt, error = ?error.as_kv(), "retrying transaction");
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(10))));
+    }
+}
+
+enum Attempt<T, E> {
+    Committed(T),
+    /// The marker shows that attempt `n`, whose commit result was unknown, applied.
+    EarlierCommitted(u32),
+    /// Commit result unknown: the value is kept in case the marker later shows it applied.
+    Unknown(T),
+    Failed(E),
+}
+
+fn attempt_once<T, E: TxnError>(
+    db: &dyn KvStore,
+    marker: &markers::Marker,
+    attempt: u32,
+    check_marker: bool,
+    body: &mut impl FnMut(&mut dyn KvTxn) -> Result<T, E>,
+) -> Attempt<T, E> {
+    let mut txn = match db.begin() {
+        Ok(txn) => txn,
+        Err(e) => return Attempt::Failed(e.into()),
+    };
+    if check_marker {
+        match txn.get(marker.key()) {
+            Ok(Some(v)) => return Attempt::EarlierCommitted(u32::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 4]))),
+            Ok(None) => {}
+            Err(e) => return Attempt::Failed(e.into()),
+        }
+    }
+    let mut tracking = WriteTracking { inner: txn.as_txn(), wrote: false };
+    let value = match body(&mut tracking) {
+        Ok(value) => value,
+        Err(e) => return Attempt::Failed(e),
+    };
+    let wrote = tracking.wrote;
+    if wrote {
+        if let Err(e) = txn.set(marker.key(), &attempt.to_be_bytes()) {
+            return Attempt::Failed(e.into());
+        }
+    }
+    match txn.commit() {
+        Ok(()) => Attempt::Committed(value),
+        // Nothing written, nothing to apply twice.
+        Err(KvError::CommitUnknownResult) if !wrote => Attempt::Committed(value),
+        Err(KvError::CommitUnknownResult) => Attempt::Unknown(value),
+        Err(e) => Attempt::Failed(e.into()),
+    }
+}
+
+/// Forwards to the real transaction and notes whether the body wrote anything, so read-only
+/// bodies stay read-only (no marker).
+struct WriteTracking<'a> {
+    inner: &'a mut dyn KvTxn,
+    wrote: bool,
+}
+
+impl KvTxn for WriteTracking<'_> {
+    fn get(&mut self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn get_range(&mut self, begin: &[u8], end: &[u8], limit: usize, reverse: bool) -> KvResult<Vec<KvPair>> {
+        self.inner.get_range(begin, end, limit, reverse)
+    }
+    fn set(&mut self, key: &[u8], value: &[u8]) -> KvResult<()> {
+        self.wrote = true;
+        self.inner.set(key, value)
+    }
+    fn clear(&mut self, key: &[u8]) -> KvResult<()> {
+        self.wrote = true;
+        self.inner.clear(key)
+    }
+    fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> KvResult<()> {
+        self.wrote = true;
+        self.inner.clear_range(begin, end)
+    }
+    fn atomic_add(&mut self, key: &[u8], delta: i64) -> KvResult<()> {
+        self.wrote = true;
+        self.inner.atomic_add(key, delta)
+    }
+    fn set_versionstamped_key(&mut self, prefix: &[u8], suffix: &[u8], value: &[u8]) -> KvResult<()> {
+        self.wrote = true;
+        self.inner.set_versionstamped_key(prefix, suffix, value)
     }
 }
 

@@ -145,6 +145,9 @@ mod tests {
         fn name(&self) -> &'static str {
             "counting"
         }
+        fn single_process(&self) -> bool {
+            true
+        }
     }
 
     fn bucket_of(keys: usize) -> (tempfile::TempDir, CountingStore) {

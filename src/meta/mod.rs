@@ -15,9 +15,12 @@
 //! - `("c", sha256)`             → `RefCount`
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
 //! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on
+//! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
+//! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 
 pub mod buckets;
 pub mod codec;
+pub mod gateways;
 pub mod list;
 pub mod manifest;
 pub mod objects;

@@ -5,7 +5,8 @@
 //!    chunk's count and records a pin `("p", upload_id, seq)`. If the count was absent the
 //!    upload must write the file; if the chunk is `Collecting`, the upload waits and retries.
 //! 2. Committing the object turns pins into manifest references: the pins are cleared, the
-//!    counts stay. A failed upload releases its pins (count - 1 each).
+//!    counts stay. A failed upload releases its pins (count - 1 each); the pins of an upload
+//!    whose gateway died are released by the survivors (`gateways`).
 //! 3. When a count reaches zero the chunk enters the GC queue `("z", hash)` with the time.
 //! 4. The collector, for a queued chunk at zero for longer than the grace period, marks it
 //!    `Collecting` in one transaction, deletes the file, then clears the record in another.
@@ -59,12 +60,45 @@ fn pins_begin(upload_id: &[u8; 16]) -> Vec<u8> {
     Key::space("p").bytes(upload_id).into_bytes()
 }
 
-/// A fresh upload id: milliseconds then random bytes, so pins sort by age.
+/// The first key after every pin of `upload_id`.
+pub(super) fn pins_end_of(upload_id: &[u8; 16]) -> Vec<u8> {
+    prefix_end(&pins_begin(upload_id))
+}
+
+/// The range holding every pin.
+pub(super) fn pins_space() -> (Vec<u8>, Vec<u8>) {
+    let begin = Key::space("p").into_bytes();
+    let end = prefix_end(&begin);
+    (begin, end)
+}
+
+/// The upload a pin key belongs to.
+pub(super) fn upload_id_of_pin(key: &[u8]) -> MetaResult<[u8; 16]> {
+    let (begin, _) = pins_space();
+    let (id, _) = crate::keys::decode_bytes(&key[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+    id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))
+}
+
+/// A fresh id (uploads, manifests, part lists): milliseconds then random bytes, so ids sort
+/// by age.
 pub fn new_upload_id() -> [u8; 16] {
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&u64::try_from(now_ms()).unwrap_or(0).to_be_bytes());
     id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
     id
+}
+
+/// A fresh id for an upload streamed by `gateway`: milliseconds, the gateway, random bytes.
+/// Its pins can then be traced to the gateway (`gateways::release_orphaned_pins`).
+pub fn new_upload_id_of(gateway: super::gateways::GatewayId) -> [u8; 16] {
+    let mut id = new_upload_id();
+    id[8..12].copy_from_slice(&gateway.to_be_bytes());
+    id
+}
+
+/// The gateway that streams an upload (ids from `new_upload_id_of`).
+pub fn gateway_of_upload(upload_id: &[u8; 16]) -> super::gateways::GatewayId {
+    u32::from_be_bytes([upload_id[8], upload_id[9], upload_id[10], upload_id[11]])
 }
 
 pub fn read_refcount(t: &mut dyn KvTxn, hash: &ChunkHash) -> MetaResult<Option<RefCount>> {
@@ -147,29 +181,6 @@ pub fn release_pins(db: &dyn KvStore, upload_id: &[u8; 16]) -> MetaResult<()> {
         if done {
             return Ok(());
         }
-    }
-}
-
-/// Releases pins of uploads older than `max_age_ms` (the gateway that held them crashed).
-/// Upload ids start with their creation time, so the scan stops at the first young one.
-pub fn release_stale_pins(db: &dyn KvStore, max_age_ms: i64) -> MetaResult<usize> {
-    let begin = Key::space("p").into_bytes();
-    let end = prefix_end(&begin);
-    let cutoff = now_ms() - max_age_ms;
-    let mut released = 0;
-    loop {
-        let oldest = read(db, |t| t.get_range(&begin, &end, 1, false))?;
-        let Some((k, _)) = oldest.first() else {
-            return Ok(released);
-        };
-        let (id, _) = crate::keys::decode_bytes(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))?;
-        let created = i64::try_from(u64::from_be_bytes(id[..8].try_into().unwrap_or([0; 8]))).unwrap_or(0);
-        if created > cutoff {
-            return Ok(released);
-        }
-        release_pins(db, &id)?;
-        released += 1;
     }
 }
 
@@ -284,18 +295,5 @@ mod tests {
         assert_eq!(count(&db, &h), None);
         assert_eq!(gc_queue_len(&db).unwrap(), 0);
         assert!(pin_chunk(&db, &up3, 0, &h).unwrap(), "after collection the upload writes the file again");
-    }
-
-    #[test]
-    fn stale_pins_of_crashed_uploads_are_released() {
-        let (_d, db) = store();
-        let h = ChunkHash::of(b"abandoned");
-        let mut old = new_upload_id();
-        old[..8].copy_from_slice(&1_000u64.to_be_bytes()); // created in 1970
-        pin_chunk(&db, &old, 0, &h).unwrap();
-        let fresh = new_upload_id();
-        pin_chunk(&db, &fresh, 0, &h).unwrap();
-        assert_eq!(release_stale_pins(&db, 3_600_000).unwrap(), 1);
-        assert_eq!(count(&db, &h).unwrap().count, 1, "the live upload's pin stays");
     }
 }

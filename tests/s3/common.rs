@@ -1,16 +1,17 @@
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::Client;
-use granary::config::ServeConfig;
-use granary::server::Server;
+use granary::config::{MetadataBackend, ServeConfig};
+use granary::server::{Server, Stores};
 use std::time::Duration;
 
 pub const ROOT_AK: &str = "ROOTACCESSKEY";
 pub const ROOT_SK: &str = "root-secret-key-for-tests";
 
 pub struct Gateway {
-    _server: Server,
+    pub server: Server,
     pub dir: tempfile::TempDir,
     pub endpoint: String,
+    pub chunk_dir: std::path::PathBuf,
 }
 
 impl Gateway {
@@ -21,12 +22,27 @@ impl Gateway {
     pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServeConfig::for_data_dir(dir.path().to_path_buf());
+        config.store.metadata = backend();
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.root_keys = Some((ROOT_AK.into(), ROOT_SK.into()));
         tweak(&mut config);
+        let chunk_dir = config.store.chunk_dir();
         let server = Server::start(config).await.unwrap();
         let endpoint = format!("http://{}", server.addr);
-        Self { _server: server, dir, endpoint }
+        Self { server, dir, endpoint, chunk_dir }
+    }
+
+    /// A gateway on stores that are already open, possibly shared with other gateways (its
+    /// own data directory holds only its admin socket).
+    pub async fn start_on(stores: Stores, chunk_dir: &std::path::Path, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::for_data_dir(dir.path().to_path_buf());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.root_keys = Some((ROOT_AK.into(), ROOT_SK.into()));
+        tweak(&mut config);
+        let server = Server::start_on(config, stores).await.unwrap();
+        let endpoint = format!("http://{}", server.addr);
+        Self { server, dir, endpoint, chunk_dir: chunk_dir.to_path_buf() }
     }
 
     pub fn client(&self) -> Client {
@@ -51,7 +67,22 @@ impl Gateway {
     }
 
     pub fn chunk_bytes(&self) -> u64 {
-        granary::chunks::ChunkStore::open(&self.dir.path().join("chunks")).unwrap().disk_usage_bytes().unwrap()
+        granary::chunks::ChunkStore::open(&self.chunk_dir).unwrap().disk_usage_bytes().unwrap()
+    }
+}
+
+/// The metadata backend the suite runs on: FoundationDB when `FDB_CLUSTER_FILE` names a
+/// cluster (each gateway under its own root prefix), else the embedded store.
+pub fn backend() -> MetadataBackend {
+    match std::env::var_os("FDB_CLUSTER_FILE") {
+        Some(path) if cfg!(feature = "fdb") => {
+            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+            MetadataBackend::Fdb { cluster_file: path.into(), root_prefix: format!("granary-test-{started}-{}-{n}", std::process::id()) }
+        }
+        Some(_) => panic!("FDB_CLUSTER_FILE is set, but the tests were built without `--features fdb`"),
+        None => MetadataBackend::Embedded,
     }
 }
 

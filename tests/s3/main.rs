@@ -7,6 +7,7 @@ mod checksums;
 mod common;
 mod crash;
 mod dedup;
+mod gateways;
 mod listing;
 mod multipart;
 mod objects;

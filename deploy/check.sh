@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Offline checks of the deployment files: no Docker, no cluster, no network (except installing
+# PyYAML with pip if it is missing). Checks that
+#   - every YAML file under deploy/ parses (yaml.safe_load_all);
+#   - every TOML example parses (tomllib), including the commented-out `key = value` lines
+#     of deploy/systemd/granary.toml and the granary.toml inside deploy/k8s/configmap.yaml,
+#     and uses only keys granary's config file accepts (src/config.rs, deny_unknown_fields);
+#   - every GRANARY_* variable set in compose and k8s files is one granary reads;
+#   - files named by compose (build context, Dockerfile, bind mounts) and by
+#     kustomization.yaml exist, and the expected services and settings are there;
+#   - one FoundationDB version is used throughout;
+#   - the shell scripts parse (bash -n).
+# Usage: deploy/check.sh
+set -euo pipefail
+
+deploy_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    echo "PyYAML missing; installing it with pip --user"
+    python3 -m pip install --user --quiet pyyaml \
+        || python3 -m pip install --user --quiet --break-system-packages pyyaml
+fi
+python3 -c 'import tomllib' 2>/dev/null || { echo "error: python3 >= 3.11 needed (tomllib)" >&2; exit 1; }
+
+for script in "$deploy_dir"/check.sh "$deploy_dir"/compose/*.sh; do
+    bash -n "$script"
+    echo "ok   bash -n ${script#"$deploy_dir"/}"
+done
+
+DEPLOY_DIR="$deploy_dir" python3 - <<'PY'
+import os, re, sys, tomllib
+from pathlib import Path
+import yaml
+
+deploy = Path(os.environ["DEPLOY_DIR"])
+repo = deploy.parent
+failures = []
+
+def ok(msg):
+    print(f"ok   {msg}")
+
+def fail(msg):
+    failures.append(msg)
+    print(f"FAIL {msg}")
+
+def rel(p):
+    return str(Path(p).relative_to(deploy))
+
+# --- keys and variables granary accepts -------------------------------------------------
+NEW_KEYS = {"metadata", "fdb_cluster_file", "fdb_root_prefix", "chunk_dir"}  # issue 8
+config_rs = repo / "src" / "config.rs"
+keys = set(NEW_KEYS)
+m = re.search(r"pub struct FileConfig\s*\{(.*?)\n\}", config_rs.read_text(), re.S) if config_rs.exists() else None
+if m:
+    keys |= set(re.findall(r"pub (\w+):", m.group(1)))
+    ok(f"config keys from src/config.rs FileConfig: {len(keys)}")
+else:
+    fail("could not read FileConfig from src/config.rs")
+env_vars = {"GRANARY_" + k.upper() for k in keys}
+env_vars |= {"GRANARY_CONFIG", "GRANARY_LOG", "GRANARY_ROOT_ACCESS_KEY", "GRANARY_ROOT_SECRET_KEY"}
+# Read by the event relay (issue 5), set ahead of it.
+env_vars |= {"GRANARY_KAFKA_BROKERS", "GRANARY_KAFKA_TOPIC"}
+
+def check_toml(text, where, expect=None):
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        fail(f"{where}: TOML does not parse: {e}")
+        return
+    unknown = sorted(set(data) - keys)
+    if unknown:
+        fail(f"{where}: keys granary rejects: {unknown}")
+        return
+    for k, v in (expect or {}).items():
+        if data.get(k) != v:
+            fail(f"{where}: {k} = {data.get(k)!r}, expected {v!r}")
+            return
+    ok(f"{where}: TOML parses, keys {sorted(data)}")
+
+# --- every YAML file ----------------------------------------------------------------------
+docs = {}
+for path in sorted(list(deploy.rglob("*.yaml")) + list(deploy.rglob("*.yml"))):
+    try:
+        loaded = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except yaml.YAMLError as e:
+        fail(f"{rel(path)}: YAML does not parse: {e}")
+        continue
+    docs[rel(path)] = loaded
+    kinds = ", ".join(d.get("kind", "?") for d in loaded if isinstance(d, dict))
+    ok(f"{rel(path)}: YAML parses ({len(loaded)} document(s){': ' + kinds if kinds.strip('?, ') else ''})")
+
+# --- TOML examples -------------------------------------------------------------------------
+for path in sorted(deploy.rglob("*.toml")):
+    text = path.read_text()
+    check_toml(text, rel(path))
+    commented = "\n".join(
+        l.lstrip("#").strip() for l in text.splitlines()
+        if re.match(r"^#\s*[a-z_]+\s*=\s*\S", l)
+    )
+    if commented:
+        check_toml(commented, f"{rel(path)} (commented-out lines)")
+
+# --- compose -------------------------------------------------------------------------------
+compose_path = "compose/compose.yaml"
+if compose_path in docs:
+    c = docs[compose_path][0]
+    services = c.get("services", {})
+    want = {"fdb", "fdb-init", "kafka", "gateway-1", "gateway-2", "lb"}
+    if want - set(services):
+        fail(f"{compose_path}: missing services {sorted(want - set(services))}")
+    else:
+        ok(f"{compose_path}: services {sorted(services)}")
+    base = deploy / "compose"
+    for name, svc in services.items():
+        b = svc.get("build")
+        if b:
+            ctx = (base / b["context"]).resolve()
+            df = ctx / b.get("dockerfile", "Dockerfile")
+            if not (ctx / "Cargo.toml").exists() or not df.exists():
+                fail(f"{compose_path}: {name}: build context {ctx} / {df} not found")
+            else:
+                ok(f"{compose_path}: {name}: builds {df.relative_to(repo)} with the repository root as context")
+        for v in svc.get("volumes", []):
+            src = v.split(":")[0]
+            if src.startswith("."):
+                if (base / src).exists():
+                    ok(f"{compose_path}: {name}: bind mount {src} exists")
+                else:
+                    fail(f"{compose_path}: {name}: bind mount {src} not found")
+            elif src not in (c.get("volumes") or {}):
+                fail(f"{compose_path}: {name}: volume {src} not declared")
+        env = svc.get("environment") or {}
+        bad = sorted(k for k in env if k.startswith("GRANARY_") and k not in env_vars)
+        if bad:
+            fail(f"{compose_path}: {name}: unknown variables {bad}")
+        for dep in (svc.get("depends_on") or {}):
+            if dep not in services:
+                fail(f"{compose_path}: {name}: depends on unknown service {dep}")
+    for gw in ("gateway-1", "gateway-2"):
+        svc = services.get(gw, {})
+        env = svc.get("environment") or {}
+        checks = {
+            "GRANARY_METADATA=fdb": env.get("GRANARY_METADATA") == "fdb",
+            "GRANARY_CHUNK_DIR=/chunks": env.get("GRANARY_CHUNK_DIR") == "/chunks",
+            "chunks volume at /chunks": "chunks:/chunks" in svc.get("volumes", []),
+            "waits for fdb-init": (svc.get("depends_on") or {}).get("fdb-init", {}).get("condition")
+                == "service_completed_successfully",
+            "kafka variables": {"GRANARY_KAFKA_BROKERS", "GRANARY_KAFKA_TOPIC"} <= set(env),
+        }
+        missing = [k for k, good in checks.items() if not good]
+        if missing:
+            fail(f"{compose_path}: {gw}: {missing}")
+        else:
+            ok(f"{compose_path}: {gw}: {', '.join(checks)}")
+    data_vols = [next(v for v in services.get(g, {}).get("volumes", []) if v.endswith(":/var/lib/granary"))
+                 for g in ("gateway-1", "gateway-2")]
+    if len(set(data_vols)) == 2:
+        ok(f"{compose_path}: separate data volumes {data_vols}")
+    else:
+        fail(f"{compose_path}: gateways share a data volume")
+    cfg = (deploy / "compose" / "haproxy.cfg").read_text()
+    servers = re.findall(r"^\s*server\s+\S+\s+([\w-]+):9000", cfg, re.M)
+    if sorted(servers) == ["gateway-1", "gateway-2"] and "/_granary/health" in cfg and "roundrobin" in cfg:
+        ok("compose/haproxy.cfg: round robin to gateway-1, gateway-2, checks /_granary/health")
+    else:
+        fail(f"compose/haproxy.cfg: servers {servers}, health check or balance missing")
+
+# --- kubernetes ----------------------------------------------------------------------------
+kust = docs.get("k8s/kustomization.yaml", [None])[0]
+if kust:
+    missing = [r for r in kust.get("resources", []) if not (deploy / "k8s" / r).exists()]
+    if missing:
+        fail(f"k8s/kustomization.yaml: resources not found {missing}")
+    else:
+        ok(f"k8s/kustomization.yaml: all {len(kust['resources'])} resources exist")
+    image_names = {i["name"] for i in kust.get("images", [])}
+    k8s_docs = [d for r in kust.get("resources", []) for d in docs.get(f"k8s/{r}", [])]
+    for d in k8s_docs:
+        if d.get("kind") != "Deployment":
+            continue
+        spec = d["spec"]["template"]["spec"]
+        for ctr in spec.get("initContainers", []) + spec["containers"]:
+            if ctr["image"] not in image_names:
+                fail(f"k8s: container {ctr['name']} image {ctr['image']} not set by kustomization images")
+            bad = sorted(e["name"] for e in ctr.get("env", []) if e["name"].startswith("GRANARY_") and e["name"] not in env_vars)
+            if bad:
+                fail(f"k8s: container {ctr['name']}: unknown variables {bad}")
+        main = spec["containers"][0]
+        probes = [main.get(p, {}).get("httpGet", {}).get("path") for p in ("readinessProbe", "livenessProbe")]
+        if probes == ["/_granary/health"] * 2 and spec.get("securityContext", {}).get("runAsNonRoot"):
+            ok(f"k8s: Deployment {d['metadata']['name']}: {d['spec']['replicas']} replicas, probes on /_granary/health, non-root")
+        else:
+            fail(f"k8s: Deployment probes {probes} or runAsNonRoot missing")
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v]
+        cms = [v["configMap"]["name"] for v in spec["volumes"] if "configMap" in v]
+        pvcs = {x["metadata"]["name"]: x for x in k8s_docs if x.get("kind") == "PersistentVolumeClaim"}
+        for claim in claims:
+            if claim in pvcs and pvcs[claim]["spec"]["accessModes"] == ["ReadWriteMany"]:
+                ok(f"k8s: PVC {claim} is ReadWriteMany")
+            else:
+                fail(f"k8s: PVC {claim} missing or not ReadWriteMany")
+        clusters = [x["metadata"]["name"] for x in k8s_docs if x.get("kind") == "FoundationDBCluster"]
+        own_cms = {x["metadata"]["name"] for x in k8s_docs if x.get("kind") == "ConfigMap"}
+        for cm in cms:
+            if cm in own_cms or cm in {f"{n}-config" for n in clusters}:
+                ok(f"k8s: ConfigMap {cm} is defined here or written by the operator")
+            else:
+                fail(f"k8s: ConfigMap {cm} comes from nowhere")
+    for d in k8s_docs:
+        if d.get("kind") == "ConfigMap" and "granary.toml" in d.get("data", {}):
+            check_toml(d["data"]["granary.toml"], f"k8s ConfigMap {d['metadata']['name']} granary.toml",
+                       expect={"metadata": "fdb", "chunk_dir": "/chunks"})
+        if d.get("kind") == "FoundationDBCluster":
+            s = d["spec"]
+            if s["databaseConfiguration"]["redundancy_mode"] == "double" and s["processCounts"]["storage"] == 3:
+                ok(f"k8s: FoundationDBCluster {d['metadata']['name']}: {s['version']}, double, 3 storage")
+            else:
+                fail("k8s: FoundationDBCluster not double / 3 storage")
+
+# --- one FoundationDB version --------------------------------------------------------------
+versions = {}
+for path in sorted(deploy.rglob("*")):
+    if path.is_file() and path.name != "check.sh":
+        for v in re.findall(r"\b7\.3\.\d+\b", path.read_text(errors="replace")):
+            versions.setdefault(v, set()).add(rel(path))
+if len(versions) == 1:
+    v, files = next(iter(versions.items()))
+    ok(f"FoundationDB {v} throughout ({len(files)} files)")
+else:
+    fail(f"several FoundationDB versions: { {v: sorted(f) for v, f in versions.items()} }")
+
+df = (deploy / "Dockerfile").read_text()
+for needle in ('ENTRYPOINT ["granary"]', 'CMD ["serve"]', "EXPOSE 9000", "HEALTHCHECK", "/_granary/health",
+               "--features fdb", "libclang-dev", "USER 10001"):
+    if needle not in df:
+        fail(f"Dockerfile: no {needle!r}")
+ok("Dockerfile: entrypoint, cmd, port, health check, fdb feature, non-root user present")
+
+if failures:
+    print(f"\n{len(failures)} check(s) failed")
+    sys.exit(1)
+print("\nall deploy checks passed")
+PY

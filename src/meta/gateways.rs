@@ -1,0 +1,237 @@
+//! The gateways serving one metadata store, and what happens to the work of one that died.
+//!
+//! Each gateway process registers under a fresh random id `("gw", id)` and refreshes its
+//! heartbeat every `GATEWAY_HEARTBEAT_INTERVAL_MILLIS`. Upload ids carry the id of the
+//! gateway that streams them (`refs::new_upload_id_of`), so the chunk pins of an upload can
+//! be traced to their gateway. A gateway is dead when its record is missing or its heartbeat
+//! is older than `GATEWAY_LIVENESS_TIMEOUT_MILLIS`; `release_orphaned_pins` then releases
+//! its uploads' pins, so chunks that only a crashed upload referenced become collectable.
+//!
+//! Safety argument: a gateway registers before it pins anything, so a pin whose gateway
+//! record is absent belongs to a gateway that is gone (deregistered or expired). A gateway
+//! that stalls past the timeout (paused VM) may lose its pins; its commit then fails the
+//! pin check in `refs::adopt_pins` (the client gets an error, no object refers to missing
+//! chunks). On a single-process store (embedded), every other registration died with its
+//! process, so startup forgets them all and the sweep releases every leftover pin at once.
+
+use super::codec::{decode, encode};
+use super::{MetaError, MetaResult};
+use crate::keys::{prefix_end, Key};
+use crate::kv::{read, transact, KvStore};
+use crate::limits;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A gateway process's id, fresh at every start.
+pub type GatewayId = u32;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GatewayRecord {
+    pub started_ms: i64,
+    pub heartbeat_ms: i64,
+    /// Where it listens and on which host, for operators.
+    pub listen: String,
+    pub host: String,
+}
+
+impl GatewayRecord {
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.heartbeat_ms >= now_ms - limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS
+    }
+}
+
+fn gateway_key(id: GatewayId) -> Vec<u8> {
+    Key::space("gw").u64(u64::from(id)).into_bytes()
+}
+
+fn space() -> (Vec<u8>, Vec<u8>) {
+    let begin = Key::space("gw").into_bytes();
+    let end = prefix_end(&begin);
+    (begin, end)
+}
+
+/// Registers this process under a fresh id. On a single-process store, forgets every other
+/// registration first: those processes are gone.
+pub fn register(db: &dyn KvStore, listen: &str, host: &str, now_ms: i64) -> MetaResult<GatewayId> {
+    let single = db.single_process();
+    transact(db, |t| {
+        if single {
+            let (begin, end) = space();
+            t.clear_range(&begin, &end)?;
+        }
+        let id = loop {
+            let id: GatewayId = rand::random();
+            if t.get(&gateway_key(id))?.is_none() {
+                break id;
+            }
+        };
+        let record = GatewayRecord { started_ms: now_ms, heartbeat_ms: now_ms, listen: listen.into(), host: host.into() };
+        t.set(&gateway_key(id), &encode(&record))?;
+        Ok::<_, MetaError>(id)
+    })
+}
+
+/// Refreshes the heartbeat (re-creating a record that expired and was forgotten).
+pub fn heartbeat(db: &dyn KvStore, id: GatewayId, listen: &str, host: &str, now_ms: i64) -> MetaResult<()> {
+    transact(db, |t| {
+        let mut record = match t.get(&gateway_key(id))? {
+            Some(v) => decode(&v)?,
+            None => {
+                tracing::warn!(gateway = id, "this gateway's registration had expired; uploads it held may fail");
+                GatewayRecord { started_ms: now_ms, heartbeat_ms: now_ms, listen: listen.into(), host: host.into() }
+            }
+        };
+        record.heartbeat_ms = now_ms;
+        t.set(&gateway_key(id), &encode(&record))?;
+        Ok::<_, MetaError>(())
+    })
+}
+
+/// Removes this gateway's registration (clean shutdown, after its uploads finished).
+pub fn deregister(db: &dyn KvStore, id: GatewayId) -> MetaResult<()> {
+    transact(db, |t| t.clear(&gateway_key(id))).map_err(MetaError::from)
+}
+
+/// Every registered gateway (the list is small: one record per gateway process alive
+/// within the liveness timeout, plus dead ones not yet forgotten).
+pub fn list(db: &dyn KvStore) -> MetaResult<Vec<(GatewayId, GatewayRecord)>> {
+    let (begin, end) = space();
+    let rows = read(db, |t| t.get_range(&begin, &end, limits::GATEWAY_COUNT_MAX, false))?;
+    rows.iter()
+        .map(|(k, v)| {
+            let (id, _) = crate::keys::decode_u64(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            Ok((GatewayId::try_from(id).map_err(|_| MetaError::Corrupt("gateway id".into()))?, decode(v)?))
+        })
+        .collect()
+}
+
+/// Releases the pins of every upload whose gateway is dead, then forgets dead gateways.
+/// Bounded work per transaction; returns how many uploads were released.
+pub fn release_orphaned_pins(db: &dyn KvStore, now_ms: i64) -> MetaResult<usize> {
+    let (pins_begin, pins_end) = super::refs::pins_space();
+    let mut verdicts: HashMap<GatewayId, bool> = HashMap::new();
+    let mut cursor = pins_begin.clone();
+    let mut released = 0;
+    loop {
+        let next = read(db, |t| t.get_range(&cursor, &pins_end, 1, false))?;
+        let Some((key, _)) = next.first() else {
+            break;
+        };
+        let upload_id = super::refs::upload_id_of_pin(key)?;
+        let gateway = super::refs::gateway_of_upload(&upload_id);
+        let live = match verdicts.get(&gateway) {
+            Some(&live) => live,
+            None => {
+                // Read after the pin was seen: a gateway registers before it pins.
+                let record = read(db, |t| t.get(&gateway_key(gateway)))?.map(|v| decode::<GatewayRecord>(&v)).transpose()?;
+                let live = record.is_some_and(|r| r.is_live(now_ms));
+                verdicts.insert(gateway, live);
+                live
+            }
+        };
+        if !live {
+            super::refs::release_pins(db, &upload_id)?;
+            released += 1;
+        }
+        cursor = super::refs::pins_end_of(&upload_id);
+    }
+    forget_dead(db, now_ms)?;
+    Ok(released)
+}
+
+/// Chunk pins held per gateway, counting at most `max` pins in all (for status and tests).
+pub fn pins_by_gateway(db: &dyn KvStore, max: usize) -> MetaResult<std::collections::BTreeMap<GatewayId, usize>> {
+    let (begin, end) = super::refs::pins_space();
+    let rows = read(db, |t| t.get_range(&begin, &end, max, false))?;
+    let mut out = std::collections::BTreeMap::new();
+    for (k, _) in rows {
+        *out.entry(super::refs::gateway_of_upload(&super::refs::upload_id_of_pin(&k)?)).or_insert(0) += 1;
+    }
+    Ok(out)
+}
+
+/// Drops the records of gateways whose heartbeat expired.
+fn forget_dead(db: &dyn KvStore, now_ms: i64) -> MetaResult<()> {
+    let dead: Vec<GatewayId> = list(db)?.into_iter().filter(|(_, r)| !r.is_live(now_ms)).map(|(id, _)| id).collect();
+    if dead.is_empty() {
+        return Ok(());
+    }
+    transact(db, |t| {
+        for id in &dead {
+            // Re-checked inside the transaction: it may have sent a heartbeat since.
+            if let Some(v) = t.get(&gateway_key(*id))? {
+                if !decode::<GatewayRecord>(&v)?.is_live(now_ms) {
+                    t.clear(&gateway_key(*id))?;
+                }
+            }
+        }
+        Ok::<_, MetaError>(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunks::ChunkHash;
+    use crate::kv::fjall_backend::FjallStore;
+    use crate::meta::now_ms;
+    use crate::meta::refs::{self, new_upload_id_of, pin_chunk};
+
+    /// The embedded store, seen as if several processes shared it (as FoundationDB is).
+    struct Shared(FjallStore);
+    impl KvStore for Shared {
+        fn begin(&self) -> crate::kv::KvResult<Box<dyn crate::kv::KvCommit + '_>> {
+            self.0.begin()
+        }
+        fn begin_read(&self) -> crate::kv::KvResult<Box<dyn crate::kv::KvTxn + '_>> {
+            self.0.begin_read()
+        }
+        fn name(&self) -> &'static str {
+            "shared"
+        }
+        fn single_process(&self) -> bool {
+            false
+        }
+    }
+
+    fn count(db: &dyn KvStore, h: &ChunkHash) -> i64 {
+        read(db, |t| refs::read_refcount(t, h)).unwrap().map_or(0, |rc| rc.count)
+    }
+
+    #[test]
+    fn only_dead_gateways_lose_their_pins() {
+        let (_d, db) = FjallStore::temporary();
+        let db = Shared(db);
+        let now = now_ms();
+        let alive = register(&db, "a:9000", "a", now).unwrap();
+        let crashed = register(&db, "b:9000", "b", now - limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS - 1).unwrap();
+        let h_alive = ChunkHash::of(b"alive");
+        let h_dead = ChunkHash::of(b"dead");
+        pin_chunk(&db, &new_upload_id_of(alive), 0, &h_alive).unwrap();
+        pin_chunk(&db, &new_upload_id_of(crashed), 0, &h_dead).unwrap();
+        // An upload of a gateway that deregistered (or never existed any more).
+        pin_chunk(&db, &new_upload_id_of(alive.wrapping_add(1)), 0, &h_dead).unwrap();
+
+        assert_eq!(release_orphaned_pins(&db, now).unwrap(), 2);
+        assert_eq!(count(&db, &h_alive), 1, "a live gateway's upload keeps its pin");
+        assert_eq!(count(&db, &h_dead), 0);
+        let ids: Vec<_> = list(&db).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, vec![alive], "the expired gateway is forgotten");
+
+        // The live one stops heartbeating: later it is dead too.
+        assert_eq!(release_orphaned_pins(&db, now + limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS + 1).unwrap(), 1);
+        assert_eq!(count(&db, &h_alive), 0);
+    }
+
+    #[test]
+    fn a_single_process_store_forgets_every_earlier_process_at_startup() {
+        let (_d, db) = FjallStore::temporary();
+        let before = register(&db, "x", "x", now_ms()).unwrap();
+        let h = ChunkHash::of(b"left over");
+        pin_chunk(&db, &new_upload_id_of(before), 0, &h).unwrap();
+        let me = register(&db, "x", "x", now_ms()).unwrap();
+        assert_eq!(list(&db).unwrap().into_iter().map(|(id, _)| id).collect::<Vec<_>>(), vec![me]);
+        assert_eq!(release_orphaned_pins(&db, now_ms()).unwrap(), 1);
+        assert_eq!(count(&db, &h), 0);
+    }
+}
