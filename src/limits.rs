@@ -108,3 +108,8 @@ pub const GATEWAY_HEARTBEAT_INTERVAL_MILLIS: u64 = 5_000;
 pub const GATEWAY_LIVENESS_TIMEOUT_MILLIS: i64 = 30_000;
 /// At most this many gateway registrations are read (status, sweeps).
 pub const GATEWAY_COUNT_MAX: usize = 10_000;
+
+/// A chunk temp file older than this at startup belongs to a write that died; younger ones
+/// may be another gateway's write in progress on a shared chunk directory. A chunk write
+/// (at most `CHUNK_SIZE_MAX_BYTES`) takes far less.
+pub const CHUNK_TMP_ABANDONED_AFTER_SECS: u64 = 3600;

@@ -41,6 +41,9 @@ pub enum ChunkError {
 pub struct ChunkStore {
     root: PathBuf,
     tmp_dir: PathBuf,
+    /// Temp files are `<hash>.<nonce>.<counter>`: the random nonce keeps gateways that share
+    /// the directory (all of them perhaps pid 1 in their containers) from ever sharing a name.
+    tmp_nonce: u64,
     tmp_counter: AtomicU64,
 }
 
@@ -48,11 +51,16 @@ impl ChunkStore {
     pub fn open(root: &Path) -> io::Result<Self> {
         let tmp_dir = root.join("tmp");
         fs::create_dir_all(&tmp_dir)?;
-        // Leftover temp files are from writes that never completed (crash): never referenced.
+        // Old temp files are from writes that never completed (crash): never referenced.
+        // Young ones may be another gateway's write in progress (shared directory).
+        let abandoned_before = std::time::SystemTime::now() - std::time::Duration::from_secs(crate::limits::CHUNK_TMP_ABANDONED_AFTER_SECS);
         for entry in fs::read_dir(&tmp_dir)? {
-            let _ = fs::remove_file(entry?.path());
+            let entry = entry?;
+            if entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < abandoned_before) {
+                let _ = fs::remove_file(entry.path());
+            }
         }
-        Ok(Self { root: root.to_path_buf(), tmp_dir, tmp_counter: AtomicU64::new(0) })
+        Ok(Self { root: root.to_path_buf(), tmp_dir, tmp_nonce: rand::random(), tmp_counter: AtomicU64::new(0) })
     }
 
     pub fn path_of(&self, hash: &ChunkHash) -> PathBuf {
@@ -71,7 +79,7 @@ impl ChunkStore {
         let dir = path.parent().expect("chunk path has a parent");
         fs::create_dir_all(dir)?;
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.tmp_dir.join(format!("{}.{}.{n}", hash.to_hex(), std::process::id()));
+        let tmp = self.tmp_dir.join(format!("{}.{:016x}.{n}", hash.to_hex(), self.tmp_nonce));
         let result = (|| {
             let mut file = File::create(&tmp)?;
             file.write_all(data)?;

@@ -49,15 +49,37 @@ impl Collector {
         // chunks they alone held are queued for collection in this same pass.
         let mut pages = 0u64;
         let cutoff = now_ms() - self.grace_ms;
-        while self.engine.meta(move |db| manifest::release_batch(db, cutoff)).await? {
+        let mut resume = Vec::new();
+        loop {
+            let (more, next) = self
+                .engine
+                .meta(move |db| {
+                    let mut resume = resume;
+                    Ok((manifest::release_batch(db, cutoff, &mut resume)?, resume))
+                })
+                .await?;
+            resume = next;
+            if !more {
+                break;
+            }
             pages += 1;
         }
         let mut deleted = 0u64;
         let mut failures = 0u64;
+        let mut resume = Vec::new();
+        let now = now_ms();
         loop {
             let grace = self.grace_ms;
-            let batch = self.engine.meta(move |db| refs::begin_collect(db, grace, now_ms())).await?;
-            if batch.is_empty() {
+            let (claimed, next) = self
+                .engine
+                .meta(move |db| {
+                    let mut resume = resume;
+                    Ok((refs::begin_collect(db, grace, now, &mut resume)?, resume))
+                })
+                .await?;
+            resume = next;
+            let batch = claimed.chunks;
+            if batch.is_empty() && !claimed.more {
                 break;
             }
             let chunks = std::sync::Arc::clone(&self.engine.chunks);

@@ -106,13 +106,18 @@ pub fn queue_release(t: &mut dyn KvTxn, manifest_id: &[u8; 16], now: i64) -> Met
 /// drops its references and the page, and the queue entry once no page is left. Returns
 /// false when nothing was due. Each call is one transaction of bounded size, so any
 /// manifest, however large, is released in steps that can resume after a crash.
-pub fn release_batch(db: &dyn KvStore, cutoff_ms: i64) -> MetaResult<bool> {
-    let begin = Key::space("dq").into_bytes();
+///
+/// `resume` carries the scan position from one call to the next within a pass (start with an
+/// empty one): rescanning from the queue's start would step over the tombstones of every
+/// entry already released, making a pass quadratic on an LSM store.
+pub fn release_batch(db: &dyn KvStore, cutoff_ms: i64, resume: &mut Vec<u8>) -> MetaResult<bool> {
+    let space = Key::space("dq").into_bytes();
+    let begin = if resume.is_empty() { space.clone() } else { resume.clone() };
     let end = prefix_end(&Key::space("dq").u64(u64::try_from(cutoff_ms).unwrap_or(0)).into_bytes());
-    transact(db, |t| {
-        let Some((entry, _)) = t.get_range(&begin, &end, 1, false)?.into_iter().next() else { return Ok(false) };
+    let (more, next) = transact(db, |t| {
+        let Some((entry, _)) = t.get_range(&begin, &end, 1, false)?.into_iter().next() else { return Ok::<_, MetaError>((false, None)) };
         let corrupt = |e: crate::keys::DecodeError| MetaError::Corrupt(e.to_string());
-        let (_, rest) = decode_u64(&entry[begin.len()..]).map_err(corrupt)?;
+        let (_, rest) = decode_u64(&entry[space.len()..]).map_err(corrupt)?;
         let (id, _) = decode_bytes(rest).map_err(corrupt)?;
         let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("manifest id length".into()))?;
         let pages = pages_begin("m", &id);
@@ -123,11 +128,18 @@ pub fn release_batch(db: &dyn KvStore, cutoff_ms: i64) -> MetaResult<bool> {
                 ref_deltas(&refs, -1, &mut deltas);
                 apply_ref_deltas(t, &deltas, now_ms())?;
                 t.clear(&page_key)?;
+                Ok((true, Some(entry)))
             }
-            None => t.clear(&entry)?,
+            None => {
+                t.clear(&entry)?;
+                Ok((true, Some(crate::keys::key_after(&entry))))
+            }
         }
-        Ok(true)
-    })
+    })?;
+    if let Some(next) = next {
+        *resume = next;
+    }
+    Ok(more)
 }
 
 /// How many manifests wait for release (for status and tests).

@@ -184,17 +184,31 @@ pub fn release_pins(db: &dyn KvStore, upload_id: &[u8; 16]) -> MetaResult<()> {
     }
 }
 
+/// One batch claimed by `begin_collect`.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Chunks now `Collecting`: delete their files, then `finish_collect`.
+    pub chunks: Vec<ChunkHash>,
+    /// Whether the queue may hold more due entries after this batch.
+    pub more: bool,
+}
+
 /// The collector's first step for one batch: chunks in the GC queue whose count has been
 /// zero for at least `grace_ms` are marked `Collecting` and returned, so the caller can
-/// delete their files and then call `finish_collect`.
-pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64) -> MetaResult<Vec<ChunkHash>> {
-    let begin = Key::space("z").into_bytes();
+/// delete their files and then call `finish_collect`. `resume` carries the scan position
+/// through a pass (start empty): the queue's head is full of tombstones of entries already
+/// collected, and stepping over them for every batch would make a pass quadratic.
+pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64, resume: &mut Vec<u8>) -> MetaResult<Claimed> {
+    let space = Key::space("z").into_bytes();
+    let begin = if resume.is_empty() { space.clone() } else { resume.clone() };
     let end = Key::space("z").u64(u64::try_from(now - grace_ms).unwrap_or(0)).into_bytes();
-    transact(db, |t| {
+    let (claimed, next) = transact(db, |t| {
         let due = t.get_range(&begin, &prefix_end(&end), crate::limits::GC_BATCH_MAX_CHUNKS, false)?;
+        let more = due.len() == crate::limits::GC_BATCH_MAX_CHUNKS;
+        let next = due.last().map(|(k, _)| crate::keys::key_after(k));
         let mut chosen = Vec::new();
         for (k, _) in due {
-            let (_, rest) = crate::keys::decode_u64(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let (_, rest) = crate::keys::decode_u64(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
             let (h, _) = crate::keys::decode_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
             let hash = ChunkHash(h.try_into().map_err(|_| MetaError::Corrupt("chunk hash length".into()))?);
             match read_refcount(t, &hash)? {
@@ -207,8 +221,12 @@ pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64) -> MetaResult<Ve
                 _ => t.clear(&k)?,
             }
         }
-        Ok(chosen)
-    })
+        Ok::<_, MetaError>((Claimed { chunks: chosen, more }, next))
+    })?;
+    if let Some(next) = next {
+        *resume = next;
+    }
+    Ok(claimed)
 }
 
 /// The collector's last step: the files are deleted; drop the records.
@@ -276,7 +294,7 @@ mod tests {
         assert_eq!(gc_queue_len(&db).unwrap(), 1);
 
         // Inside the grace period nothing is chosen.
-        assert!(begin_collect(&db, 60_000, now_ms()).unwrap().is_empty());
+        assert!(begin_collect(&db, 60_000, now_ms(), &mut Vec::new()).unwrap().chunks.is_empty());
         // A new reference during the grace period takes the chunk out of the queue.
         let up2 = new_upload_id();
         assert!(!pin_chunk(&db, &up2, 0, &h).unwrap());
@@ -284,13 +302,13 @@ mod tests {
         release_pins(&db, &up2).unwrap();
 
         // Past the grace period the collector claims it; a pin must now wait.
-        let chosen = begin_collect(&db, 0, now_ms() + 1).unwrap();
+        let chosen = begin_collect(&db, 0, now_ms() + 1, &mut Vec::new()).unwrap().chunks;
         assert_eq!(chosen, vec![h]);
         assert_eq!(count(&db, &h).unwrap().state, ChunkState::Collecting);
         let up3 = new_upload_id();
         assert!(matches!(pin_chunk(&db, &up3, 0, &h), Err(MetaError::ChunkBeingCollected)));
         // A claimed chunk is claimed again after a crash between the two steps.
-        assert_eq!(begin_collect(&db, 0, now_ms() + 1).unwrap(), vec![h]);
+        assert_eq!(begin_collect(&db, 0, now_ms() + 1, &mut Vec::new()).unwrap().chunks, vec![h]);
         finish_collect(&db, &chosen).unwrap();
         assert_eq!(count(&db, &h), None);
         assert_eq!(gc_queue_len(&db).unwrap(), 0);
