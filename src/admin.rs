@@ -179,7 +179,8 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
-                let sources = crate::status::StatusSources { db: db_arc.clone(), collector: None, audit_dropped: None };
+                let sources =
+                    crate::status::StatusSources { db: db_arc.clone(), collector: None, audit_dropped: None, relay: None, index: None };
                 json(sources.snapshot())
             }
             AdminRequest::KeyDelete { access_key } => {

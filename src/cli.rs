@@ -69,6 +69,19 @@ enum Command {
         /// Remove audit entries older than this many days (whole chain segments only).
         #[arg(long, env = "GRANARY_AUDIT_RETENTION_DAYS")]
         audit_retention_days: Option<u64>,
+        /// Kafka bootstrap servers (host:port,...); events go there instead of to the
+        /// in-process indexer.
+        #[arg(long, env = "GRANARY_KAFKA_BROKERS")]
+        kafka_brokers: Option<String>,
+        /// Kafka topic for events [default: granary-events].
+        #[arg(long, env = "GRANARY_KAFKA_TOPIC")]
+        kafka_topic: Option<String>,
+        /// Further Kafka client options, key=value, comma-separated (librdkafka names).
+        #[arg(long, env = "GRANARY_KAFKA_OPTIONS", value_delimiter = ',')]
+        kafka_options: Option<Vec<String>>,
+        /// Undelivered events past which writes answer 503 SlowDown [default: 1000000].
+        #[arg(long, env = "GRANARY_OUTBOX_MAX_EVENTS")]
+        outbox_max_events: Option<u64>,
     },
     /// Manage users.
     User {
@@ -235,6 +248,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             audit_reads,
             audit_denied,
             audit_retention_days,
+            kafka_brokers,
+            kafka_topic,
+            kafka_options,
+            outbox_max_events,
         } => {
             let listen = listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
             let mut config = ServeConfig::for_data_dir(data_dir);
@@ -252,6 +269,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             config.audit.enabled = audit.or(file.audit).unwrap_or(true);
             config.audit.categories.reads = audit_reads.or(file.audit_reads).unwrap_or(true);
             config.audit.categories.denied = audit_denied.or(file.audit_denied).unwrap_or(true);
+            config.events.kafka = match kafka_brokers.or(file.kafka_brokers).filter(|b| !b.trim().is_empty()) {
+                Some(brokers) => Some(crate::events::kafka::KafkaConfig {
+                    brokers,
+                    topic: kafka_topic.or(file.kafka_topic).unwrap_or_else(|| crate::config::DEFAULT_KAFKA_TOPIC.into()),
+                    options: crate::config::parse_kafka_options(&kafka_options.or(file.kafka_options).unwrap_or_default())?,
+                }),
+                None => None,
+            };
+            if let Some(n) = outbox_max_events.or(file.outbox_max_events) {
+                config.events.outbox_max_events = n.max(1);
+            }
             config.audit.retention = audit_retention_days.or(file.audit_retention_days).map(|d| Duration::from_secs(d * 86_400));
             config.root_keys = match (std::env::var("GRANARY_ROOT_ACCESS_KEY").ok(), std::env::var("GRANARY_ROOT_SECRET_KEY").ok()) {
                 (Some(a), Some(s)) => Some((a, s)),

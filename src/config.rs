@@ -29,6 +29,10 @@ pub struct FileConfig {
     pub fdb_cluster_file: Option<PathBuf>,
     pub fdb_root_prefix: Option<String>,
     pub chunk_dir: Option<PathBuf>,
+    pub kafka_brokers: Option<String>,
+    pub kafka_topic: Option<String>,
+    pub kafka_options: Option<Vec<String>>,
+    pub outbox_max_events: Option<u64>,
 }
 
 impl FileConfig {
@@ -102,6 +106,37 @@ pub struct ServeConfig {
     /// Peers whose X-Forwarded-For is believed (for the audit trail's source IP).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub audit: AuditSettings,
+    pub events: EventSettings,
+}
+
+pub const DEFAULT_KAFKA_TOPIC: &str = "granary-events";
+
+/// Where change events go: Kafka when brokers are configured, else the in-process indexer.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    pub kafka: Option<crate::events::kafka::KafkaConfig>,
+    /// Undelivered events past which mutations answer 503 SlowDown.
+    pub outbox_max_events: u64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self { kafka: None, outbox_max_events: crate::limits::OUTBOX_EVENTS_MAX_DEFAULT }
+    }
+}
+
+/// `key=value` client options (librdkafka's names).
+pub fn parse_kafka_options<S: AsRef<str>>(items: &[S]) -> Result<Vec<(String, String)>, String> {
+    items
+        .iter()
+        .map(|s| s.as_ref().trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| format!("kafka option '{s}' is not key=value"))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +180,7 @@ impl ServeConfig {
             root_keys: None,
             trusted_proxies: Vec::new(),
             audit: AuditSettings::default(),
+            events: EventSettings::default(),
         }
     }
 }

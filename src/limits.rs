@@ -113,3 +113,27 @@ pub const GATEWAY_COUNT_MAX: usize = 10_000;
 /// may be another gateway's write in progress on a shared chunk directory. A chunk write
 /// (at most `CHUNK_SIZE_MAX_BYTES`) takes far less.
 pub const CHUNK_TMP_ABANDONED_AFTER_SECS: u64 = 3600;
+
+/// Events the relay reads, delivers and removes per round.
+pub const RELAY_BATCH_MAX_EVENTS: usize = 512;
+/// How often an idle relay looks for new events.
+pub const RELAY_IDLE_POLL_MILLIS: u64 = 50;
+/// After a failed delivery the relay waits this long, doubling up to the max.
+pub const RELAY_RETRY_MIN_MILLIS: u64 = 200;
+pub const RELAY_RETRY_MAX_MILLIS: u64 = 5_000;
+/// One gateway relays at a time (others would only duplicate deliveries): it holds a lease
+/// of this length, renewed at half-life, taken over by another gateway when it lapses.
+pub const RELAY_LEASE_MILLIS: i64 = 10_000;
+/// How often every gateway re-reads the outbox depth (the SlowDown gauge).
+pub const OUTBOX_DEPTH_REFRESH_MILLIS: u64 = 250;
+/// The broker must acknowledge a message within this time, or the batch is retried.
+pub const KAFKA_DELIVERY_TIMEOUT_MILLIS: u64 = 10_000;
+/// Default bound on undelivered events: past it, mutations fail with 503 SlowDown rather
+/// than lose events (`outbox_max_events`).
+pub const OUTBOX_EVENTS_MAX_DEFAULT: u64 = 1_000_000;
+
+/// Search results per page at most, and the default.
+pub const SEARCH_PAGE_MAX_RESULTS: usize = 1000;
+pub const SEARCH_PAGE_DEFAULT_RESULTS: usize = 100;
+/// Suggestions look at this many matching keys at most.
+pub const SEARCH_SUGGEST_SCAN_MAX_KEYS: usize = 1000;

@@ -8,6 +8,7 @@ use crate::config::{MetadataBackend, ServeConfig, StoreConfig};
 use crate::edge::{Edge, EdgeConfig};
 use crate::engine::collector::Collector;
 use crate::engine::Engine;
+use crate::events::relay::{OutboxGauge, Relay};
 use crate::kv::fjall_backend::FjallStore;
 use crate::kv::KvStore;
 use crate::limits;
@@ -15,6 +16,7 @@ use crate::meta::gateways;
 use crate::meta::users::{self, NewUser};
 use crate::s3::auth::KeyStoreAuth;
 use crate::s3::GranaryS3;
+use crate::search::SearchIndex;
 use crate::status::StatusSources;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
@@ -165,6 +167,20 @@ impl Server {
             })
         });
 
+        // Change events: the relay drains the outbox into Kafka when brokers are configured,
+        // else into this gateway's search index.
+        let (sink, index): (Arc<dyn crate::events::Sink>, Option<Arc<SearchIndex>>) = match &config.events.kafka {
+            Some(kafka) => (Arc::new(crate::events::kafka::KafkaSink::new(kafka, &config.region)?), None),
+            None => {
+                let index = Arc::new(SearchIndex::open(&config.store.data_dir.join("index")).map_err(|e| e.to_string())?);
+                (Arc::new(crate::search::IndexSink(Arc::clone(&index))), Some(index))
+            }
+        };
+        let outbox_gauge = OutboxGauge::new(config.events.outbox_max_events);
+        let relay = Relay::new(Arc::clone(&stores.db), sink, gateway, Arc::clone(&outbox_gauge));
+        let relay_task = tokio::spawn(Arc::clone(&relay).run());
+        let depth_task = tokio::spawn(Arc::clone(&relay).watch_depth());
+
         let (audit_sink, audit_task) = if config.audit.enabled {
             let (sink, task) = crate::audit::AuditSink::spawn(Arc::clone(&stores.db));
             (Some(sink), Some(task))
@@ -175,6 +191,8 @@ impl Server {
             db: Arc::clone(&stores.db),
             collector: Some(Arc::clone(&collector)),
             audit_dropped: audit_sink.as_ref().map(crate::audit::AuditSink::dropped_counter),
+            relay: Some(Arc::clone(&relay)),
+            index: index.clone(),
         });
 
         let admin_db = Arc::clone(&stores.db);
@@ -187,9 +205,9 @@ impl Server {
             }
         });
 
-        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone(), config.audit.enabled));
+        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone(), config.audit.enabled, outbox_gauge));
         builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
-        builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db), status));
+        builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db), status, index));
         builder.set_validation(crate::s3::admin_route::NamesWithAdminApi);
         let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));
         if let Some(d) = &config.domain {
@@ -239,6 +257,9 @@ impl Server {
             }
             collector_task.abort();
             admin_task.abort();
+            // Undelivered events stay in the outbox; the next relay delivers them.
+            relay_task.abort();
+            depth_task.abort();
             if let Some(t) = retention_task {
                 t.abort();
             }

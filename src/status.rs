@@ -33,6 +33,17 @@ pub struct Status {
     pub pinned_chunks: Count,
     /// Gateways registered on this metadata store.
     pub gateways: Vec<GatewayStatus>,
+    /// The event relay: sink, deliveries, outbox depth and the age of the oldest
+    /// undelivered event (`None` when no gateway runs here).
+    pub events: Option<crate::events::relay::RelayStatus>,
+    /// The in-process search index: documents, and the last event applied.
+    pub search: Option<SearchStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SearchStatus {
+    pub documents: u64,
+    pub applied_sequencer: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,6 +66,8 @@ pub struct StatusSources {
     pub collector: Option<Arc<Collector>>,
     /// The audit writer's drop counter (not a sender: status must not keep the writer alive).
     pub audit_dropped: Option<Arc<std::sync::atomic::AtomicU64>>,
+    pub relay: Option<Arc<crate::events::relay::Relay>>,
+    pub index: Option<Arc<crate::search::SearchIndex>>,
 }
 
 fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
@@ -72,6 +85,8 @@ impl StatusSources {
             release_queue: count(&*self.db, "dq")?,
             gc_queue: count(&*self.db, "z")?,
             pinned_chunks: count(&*self.db, "p")?,
+            events: self.relay.as_ref().map(|r| r.status()),
+            search: self.index.as_ref().map(|i| SearchStatus { documents: i.documents(), applied_sequencer: i.applied_sequencer() }),
             gateways: {
                 let now = crate::meta::now_ms();
                 let pins = crate::meta::gateways::pins_by_gateway(&*self.db, STATUS_COUNT_MAX)?;

@@ -1,6 +1,7 @@
 //! Buckets: records, ownership and the per-owner index.
 
 use super::codec::{decode, encode};
+use super::notifications::notification_key;
 use super::{now_ms, MetaError, MetaResult};
 use crate::audit::{append_opt, Entry};
 use crate::keys::{decode_str, prefix_end, Key};
@@ -36,6 +37,7 @@ pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str, au
         }
         t.set(&bucket_key(name), &encode(&record))?;
         t.set(&owner_index_key(owner, name), b"")?;
+        super::outbox::emit(t, &super::outbox::Event::new("BucketCreated", name, None, audit))?;
         append_opt(t, audit)
     })
 }
@@ -72,6 +74,8 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> Met
         }
         t.clear(&bucket_key(name))?;
         t.clear(&owner_index_key(&record.owner, name))?;
+        t.clear(&notification_key(name))?;
+        super::outbox::emit(t, &super::outbox::Event::new("BucketRemoved", name, None, audit))?;
         append_opt(t, audit)
     })
 }

@@ -15,6 +15,8 @@
 //! - `("c", sha256)`             → `RefCount`
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
 //! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on
+//! - `("ob", versionstamp)`     → `outbox::Event`, in commit order; `("obn", shard)` its depth
+//! - `("bn", bucket)`            → `NotificationRules` (which events go to Kafka)
 //! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 
@@ -23,7 +25,9 @@ pub mod codec;
 pub mod gateways;
 pub mod list;
 pub mod manifest;
+pub mod notifications;
 pub mod objects;
+pub mod outbox;
 pub mod refs;
 pub mod uploads;
 pub mod users;

@@ -4,6 +4,7 @@ use super::buckets::require_owned;
 use super::codec::{decode, encode};
 pub use super::manifest::ChunkRef;
 use super::manifest::{clear_parts, queue_release, read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
+use super::outbox::Event;
 use super::refs::{adopt_pins, apply_ref_deltas};
 use super::{now_ms, MetaError, MetaResult};
 use crate::audit::{append, append_opt, Entry};
@@ -154,6 +155,7 @@ pub fn commit_put(
         }
         t.set(&okey, &encode(record))?;
         adopt_pins(t, upload_id, &hashes)?;
+        super::outbox::emit(t, &Event::created("ObjectCreated:Put", bucket, key, record, audit))?;
         append_opt(t, audit)
     })
 }
@@ -188,6 +190,9 @@ pub fn delete_object(db: &dyn KvStore, owner: &str, bucket: &str, key: &str, aud
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         let existed = unlink_object(t, &object_key(bucket, key))?.is_some();
+        if existed {
+            super::outbox::emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(key), audit))?;
+        }
         append_opt(t, audit)?;
         Ok(existed)
     })
@@ -244,6 +249,7 @@ pub fn copy_object(
             copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
         t.set(&dkey, &encode(&copy))?;
+        super::outbox::emit(t, &Event::created("ObjectCreated:Copy", dst.0, dst.1, &copy, audit))?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("size", copy.size).detail("etag", &copy.etag))?;
         }
@@ -257,8 +263,10 @@ pub fn copy_object(
 pub fn delete_objects(db: &dyn KvStore, owner: &str, bucket: &str, keys: &[String], audits: &[Entry]) -> MetaResult<()> {
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
-        for key in keys {
-            unlink_object(t, &object_key(bucket, key))?;
+        for (i, key) in keys.iter().enumerate() {
+            if unlink_object(t, &object_key(bucket, key))?.is_some() {
+                super::outbox::emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(key), audits.get(i)))?;
+            }
         }
         for e in audits {
             append(t, e)?;

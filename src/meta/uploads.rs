@@ -275,6 +275,7 @@ pub fn complete(
         t.set(&okey, &encode(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
+        super::outbox::emit(t, &super::outbox::Event::created("ObjectCreated:CompleteMultipartUpload", bucket, key, &record, audit))?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("size", record.size).detail("etag", &record.etag).detail("parts", requested.len()))?;
         }

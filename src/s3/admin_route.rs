@@ -10,6 +10,11 @@
 //!
 //! The admin user may query everything; other users their own buckets and their own activity.
 //!
+//! Search (the caller's own buckets; the admin's, any), as JSON (`search::query` has the
+//! query language):
+//! - `GET /_granary/search?bucket=B&q=Q[&limit=N&page_token=T]`
+//! - `GET /_granary/search/suggest?bucket=B&prefix=P[&limit=N]`
+//!
 //! Operations:
 //! - `GET /_granary/health` — unauthenticated liveness for load balancers: `ok`.
 //! - `GET /_granary/status` — (admin) collector, audit writer and queue depths, as JSON.
@@ -41,11 +46,27 @@ impl s3s::validation::NameValidation for NamesWithAdminApi {
 pub struct AdminRoute {
     db: Arc<dyn KvStore>,
     status: Arc<crate::status::StatusSources>,
+    /// The in-process index (absent when events go to Kafka instead).
+    index: Option<Arc<crate::search::SearchIndex>>,
 }
 
 impl AdminRoute {
-    pub fn new(db: Arc<dyn KvStore>, status: Arc<crate::status::StatusSources>) -> Self {
-        Self { db, status }
+    pub fn new(db: Arc<dyn KvStore>, status: Arc<crate::status::StatusSources>, index: Option<Arc<crate::search::SearchIndex>>) -> Self {
+        Self { db, status, index }
+    }
+
+    fn index(&self) -> S3Result<Arc<crate::search::SearchIndex>> {
+        self.index
+            .clone()
+            .ok_or_else(|| s3_error!(NotImplemented, "this gateway sends events to Kafka; its in-process search index is not fed"))
+    }
+}
+
+async fn search_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::search::SearchError> + Send + 'static) -> S3Result<T> {
+    match tokio::task::spawn_blocking(f).await.map_err(|e| s3_error!(InternalError, "{e}"))? {
+        Ok(v) => Ok(v),
+        Err(crate::search::SearchError::BadQuery(m)) => Err(s3_error!(InvalidArgument, "{m}")),
+        Err(e) => Err(s3_error!(InternalError, "{e}")),
     }
 }
 
@@ -205,6 +226,29 @@ impl S3Route for AdminRoute {
                 let mut resp = S3Response::new(Body::from(StreamingBlob::wrap(stream)));
                 resp.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
                 Ok(resp)
+            }
+            "/_granary/search" => {
+                let bucket = required(&p, "bucket")?.to_owned();
+                self.require_bucket_access(&user, &bucket).await?;
+                let q = p.get("q").cloned().unwrap_or_default();
+                let limit = number(&p, "limit")?
+                    .map_or(limits::SEARCH_PAGE_DEFAULT_RESULTS, |l| (l.max(1) as usize).min(limits::SEARCH_PAGE_MAX_RESULTS));
+                let offset = p
+                    .get("page_token")
+                    .map(|t| t.parse::<usize>().map_err(|_| s3_error!(InvalidArgument, "bad page_token")))
+                    .transpose()?
+                    .unwrap_or(0);
+                let index = self.index()?;
+                json(&search_blocking(move || index.search(&bucket, &q, limit, offset)).await?)
+            }
+            "/_granary/search/suggest" => {
+                let bucket = required(&p, "bucket")?.to_owned();
+                self.require_bucket_access(&user, &bucket).await?;
+                let prefix = p.get("prefix").cloned().unwrap_or_default();
+                let limit = number(&p, "limit")?.map_or(10, |l| (l.max(1) as usize).min(limits::SEARCH_PAGE_MAX_RESULTS));
+                let index = self.index()?;
+                let suggestions = search_blocking(move || index.suggest(&bucket, &prefix, limit)).await?;
+                json(&serde_json::json!({ "suggestions": suggestions }))
             }
             _ => Err(s3_error!(NoSuchKey, "no such Granary API path")),
         }

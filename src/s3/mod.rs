@@ -1,7 +1,8 @@
 //! The S3 front: `s3s` does HTTP, SigV4 and XML; this module maps S3 operations onto the
 //! metadata layer and the data path. Split by operation family: `bucket_ops`,
 //! `object_ops` (put/delete/copy), `read_ops` (get/head/attributes), `multipart_ops`,
-//! `list_ops`, `acl_ops`; `common` and `checksums` hold what the families share.
+//! `list_ops`, `acl_ops`, `notification_ops`; `common` and `checksums` hold what the
+//! families share.
 
 pub mod acl_ops;
 pub mod admin_route;
@@ -13,6 +14,7 @@ pub mod errors;
 pub mod host;
 pub mod list_ops;
 pub mod multipart_ops;
+pub mod notification_ops;
 pub mod object_ops;
 pub mod read_ops;
 
@@ -30,6 +32,9 @@ pub struct GranaryS3 {
     pub region: String,
     /// Whether mutations write audit entries (always, except when measuring the cost).
     pub audit: bool,
+    /// Undelivered events: when the outbox is full, mutations answer 503 SlowDown rather
+    /// than add events that could not be kept.
+    pub outbox: std::sync::Arc<crate::events::relay::OutboxGauge>,
 }
 
 /// The authenticated caller.
@@ -39,8 +44,17 @@ pub struct Principal {
 }
 
 impl GranaryS3 {
-    pub fn new(engine: Engine, region: String, audit: bool) -> Self {
-        Self { engine, region, audit }
+    pub fn new(engine: Engine, region: String, audit: bool, outbox: std::sync::Arc<crate::events::relay::OutboxGauge>) -> Self {
+        Self { engine, region, audit, outbox }
+    }
+
+    /// Refuses a mutation while the outbox is full (the event relay is behind, e.g. Kafka is
+    /// down): 503 SlowDown, which S3 clients retry with backoff.
+    pub fn admit_mutation(&self) -> S3Result<()> {
+        if self.outbox.full() {
+            return Err(s3_error!(SlowDown, "{} events await delivery; retry later", self.outbox.depth()));
+        }
+        Ok(())
     }
 
     /// The audit entry for a mutation by `principal`, or `None` when auditing is off. Takes
@@ -112,12 +126,14 @@ impl S3 for GranaryS3 {
         bucket_ops::list_buckets(self, req).await
     }
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.admit_mutation()?;
         bucket_ops::create_bucket(self, req).await
     }
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
         bucket_ops::head_bucket(self, req).await
     }
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.admit_mutation()?;
         bucket_ops::delete_bucket(self, req).await
     }
     async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
@@ -127,6 +143,7 @@ impl S3 for GranaryS3 {
         bucket_ops::get_bucket_location(self, req).await
     }
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        self.admit_mutation()?;
         object_ops::put_object(self, req).await
     }
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
@@ -142,6 +159,7 @@ impl S3 for GranaryS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.admit_mutation()?;
         multipart_ops::create_multipart_upload(self, req).await
     }
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
@@ -154,6 +172,7 @@ impl S3 for GranaryS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.admit_mutation()?;
         multipart_ops::complete_multipart_upload(self, req).await
     }
     async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
@@ -166,12 +185,15 @@ impl S3 for GranaryS3 {
         multipart_ops::list_multipart_uploads(self, req).await
     }
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.admit_mutation()?;
         object_ops::delete_object(self, req).await
     }
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.admit_mutation()?;
         object_ops::delete_objects(self, req).await
     }
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.admit_mutation()?;
         object_ops::copy_object(self, req).await
     }
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
@@ -191,5 +213,17 @@ impl S3 for GranaryS3 {
     }
     async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
         acl_ops::put_object_acl(self, req).await
+    }
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+        notification_ops::put_bucket_notification_configuration(self, req).await
+    }
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+        notification_ops::get_bucket_notification_configuration(self, req).await
     }
 }

@@ -199,3 +199,59 @@ pub async fn proxy(target: String, tamper: Tamper) -> (String, std::sync::Arc<st
     });
     (format!("http://{addr}"), seen)
 }
+
+/// A GET of Granary's own API, signed with aws-sigv4.
+pub async fn api_get(endpoint: &str, path_and_query: &str) -> (u16, String) {
+    api_get_as(endpoint, ROOT_AK, ROOT_SK, path_and_query).await
+}
+
+/// A GET of Granary's own API as the holder of `ak`/`sk`, signed with aws-sigv4.
+pub async fn api_get_as(endpoint: &str, ak: &str, sk: &str, path_and_query: &str) -> (u16, String) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = endpoint.trim_start_matches("http://");
+    let url = format!("{endpoint}{path_and_query}");
+    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new("GET", &url, [("host", host)].into_iter(), SignableBody::Bytes(b"")).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut head = format!("GET {path_and_query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in instructions.headers() {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    conn.read_to_end(&mut reply).await.unwrap();
+    let text = String::from_utf8_lossy(&reply).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, dechunk(&body))
+}
+
+/// Removes HTTP/1.1 chunked framing if present.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else { return body.to_owned() };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { return body.to_owned() };
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+}

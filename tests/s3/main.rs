@@ -11,4 +11,5 @@ mod gateways;
 mod listing;
 mod multipart;
 mod objects;
+mod search;
 mod wire;

@@ -1,0 +1,91 @@
+//! AWS S3 event-notification JSON (event structure version 2.1), so existing consumers
+//! work unchanged: one message per event, `{"Records":[...]}`.
+
+use crate::meta::outbox::Pending;
+use serde_json::{json, Value};
+
+/// The message for one event. `configuration_id` is the notification rule that selected it.
+pub fn message(p: &Pending, region: &str, configuration_id: Option<&str>) -> Value {
+    let e = &p.event;
+    let mut object = json!({ "sequencer": p.sequencer });
+    if let Some(key) = &e.key {
+        object["key"] = json!(url_encode(key));
+    }
+    if let Some(size) = e.size {
+        object["size"] = json!(size);
+    }
+    if let Some(etag) = &e.etag {
+        object["eTag"] = json!(etag);
+    }
+    let principal = e.principal.clone().unwrap_or_default();
+    json!({ "Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": region,
+        "eventTime": event_time(e.time_ms),
+        "eventName": e.name,
+        "userIdentity": { "principalId": principal },
+        "requestParameters": { "sourceIPAddress": e.source_ip.clone().unwrap_or_default() },
+        "responseElements": {
+            "x-amz-request-id": e.request_id.clone().unwrap_or_default(),
+            "x-amz-id-2": e.request_id.clone().unwrap_or_default(),
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id.unwrap_or("granary"),
+            "bucket": {
+                "name": e.bucket,
+                "ownerIdentity": { "principalId": principal },
+                "arn": format!("arn:aws:s3:::{}", e.bucket),
+            },
+            "object": object,
+        },
+    }]})
+}
+
+/// The Kafka message key: one key's events share a partition, so they stay in order.
+pub fn message_key(p: &Pending) -> String {
+    match &p.event.key {
+        Some(k) => format!("{}/{k}", p.event.bucket),
+        None => p.event.bucket.clone(),
+    }
+}
+
+/// `2026-11-29T09:00:00.123Z`, as S3 writes it.
+fn event_time(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&format).unwrap_or_default()
+}
+
+/// Keys in S3 events are form-URL-encoded (a space is `+`).
+fn url_encode(key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'*').remove(b' ');
+    percent_encoding::utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::outbox::Event;
+
+    #[test]
+    fn renders_the_s3_shape() {
+        let mut event = Event::new("ObjectCreated:Put", "photos", Some("2026/my cat.jpg"), None);
+        event.size = Some(1024);
+        event.etag = Some("d41d8cd98f00b204e9800998ecf8427e".into());
+        event.time_ms = 1_764_406_800_123;
+        let p = Pending { key: vec![], sequencer: "0000000000000001000000".into(), event };
+        let m = message(&p, "us-east-1", Some("rule-1"));
+        let r = &m["Records"][0];
+        assert_eq!(r["eventName"], "ObjectCreated:Put");
+        assert_eq!(r["eventSource"], "aws:s3");
+        assert_eq!(r["eventTime"], "2025-11-29T09:00:00.123Z");
+        assert_eq!(r["s3"]["bucket"]["name"], "photos");
+        assert_eq!(r["s3"]["object"]["key"], "2026%2Fmy+cat.jpg");
+        assert_eq!(r["s3"]["object"]["size"], 1024);
+        assert_eq!(r["s3"]["configurationId"], "rule-1");
+        assert_eq!(message_key(&p), "photos/2026/my cat.jpg");
+    }
+}

@@ -1,0 +1,172 @@
+//! The relay: drains the outbox into a sink, oldest first, at least once. An entry is
+//! removed only after the sink accepted it, so a crash or a sink outage between delivery and
+//! removal means a redelivery, never a loss; consumers deduplicate by `sequencer`.
+//! One gateway relays at a time (a lease in the store); every gateway keeps the outbox depth
+//! gauge fresh, which is what turns writes into 503 SlowDown when the outbox is full.
+
+use super::Sink;
+use crate::kv::KvStore;
+use crate::limits;
+use crate::meta::notifications::{self, NotificationRules};
+use crate::meta::outbox::{self, Pending};
+use crate::meta::{now_ms, MetaError};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Undelivered events, as last measured, and the bound past which writes are refused.
+#[derive(Debug)]
+pub struct OutboxGauge {
+    depth: AtomicU64,
+    pub max_events: u64,
+}
+
+impl OutboxGauge {
+    pub fn new(max_events: u64) -> Arc<Self> {
+        Arc::new(Self { depth: AtomicU64::new(0), max_events })
+    }
+    pub fn depth(&self) -> u64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+    /// True when mutations must wait (503 SlowDown) rather than add events.
+    pub fn full(&self) -> bool {
+        self.depth() >= self.max_events
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RelayStatus {
+    pub sink: &'static str,
+    /// Whether this gateway holds the relay lease.
+    pub active: bool,
+    pub delivered: u64,
+    pub outbox_depth: u64,
+    pub outbox_max_events: u64,
+    /// Age of the oldest undelivered event, when there is one.
+    pub oldest_undelivered_age_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+pub struct Relay {
+    db: Arc<dyn KvStore>,
+    sink: Arc<dyn Sink>,
+    gateway: u32,
+    gauge: Arc<OutboxGauge>,
+    status: Mutex<RelayStatus>,
+}
+
+impl Relay {
+    pub fn new(db: Arc<dyn KvStore>, sink: Arc<dyn Sink>, gateway: u32, gauge: Arc<OutboxGauge>) -> Arc<Self> {
+        let status = RelayStatus { sink: sink.name(), outbox_max_events: gauge.max_events, ..Default::default() };
+        Arc::new(Self { db, sink, gateway, gauge, status: Mutex::new(status) })
+    }
+
+    pub fn status(&self) -> RelayStatus {
+        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut RelayStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    async fn meta<T: Send + 'static>(&self, f: impl FnOnce(&dyn KvStore) -> Result<T, MetaError> + Send + 'static) -> Result<T, String> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&*db)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+    }
+
+    /// Keeps the depth gauge fresh, also while a delivery hangs on an unreachable broker
+    /// (that is when writes must learn that the outbox is filling up).
+    pub async fn watch_depth(self: Arc<Self>) {
+        loop {
+            match self.meta(outbox::depth).await {
+                Ok(depth) => {
+                    self.gauge.depth.store(depth, Ordering::Relaxed);
+                    self.update(|s| s.outbox_depth = depth);
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the outbox depth failed"),
+            }
+            tokio::time::sleep(Duration::from_millis(limits::OUTBOX_DEPTH_REFRESH_MILLIS)).await;
+        }
+    }
+
+    /// Runs until the task is aborted.
+    pub async fn run(self: Arc<Self>) {
+        let mut cursor: Vec<u8> = Vec::new();
+        let mut backoff = limits::RELAY_RETRY_MIN_MILLIS;
+        loop {
+            match self.round(&mut cursor).await {
+                Ok(true) => backoff = limits::RELAY_RETRY_MIN_MILLIS,
+                Ok(false) => tokio::time::sleep(Duration::from_millis(limits::RELAY_IDLE_POLL_MILLIS)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, sink = self.sink.name(), "event delivery failed; retrying");
+                    self.update(|s| s.last_error = Some(e));
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                    backoff = (backoff * 2).min(limits::RELAY_RETRY_MAX_MILLIS);
+                }
+            }
+        }
+    }
+
+    /// One round: refresh the gauge; if we hold the lease, deliver and remove one batch.
+    /// Returns whether anything was delivered.
+    async fn round(&self, cursor: &mut Vec<u8>) -> Result<bool, String> {
+        let gateway = self.gateway;
+        let active = self.meta(move |db| outbox::hold_lease(db, gateway, now_ms(), limits::RELAY_LEASE_MILLIS)).await?;
+        self.update(|s| s.active = active);
+        if !active {
+            // Another gateway relays; start from the head if we take over later.
+            cursor.clear();
+            tokio::time::sleep(Duration::from_millis(limits::RELAY_LEASE_MILLIS as u64 / 4)).await;
+            return Ok(false);
+        }
+        let after = cursor.clone();
+        let batch = self.meta(move |db| outbox::read_batch(db, &after, limits::RELAY_BATCH_MAX_EVENTS)).await?;
+        let Some(oldest) = batch.first() else {
+            self.update(|s| s.oldest_undelivered_age_ms = None);
+            return Ok(false);
+        };
+        let age = now_ms() - oldest.event.time_ms;
+        self.update(|s| s.oldest_undelivered_age_ms = Some(age));
+        let selected = self.select(&batch).await?;
+        if !selected.is_empty() {
+            let refs: Vec<(&Pending, Option<&str>)> = selected.iter().map(|(i, rule)| (&batch[*i], rule.as_deref())).collect();
+            self.sink.deliver(&refs).await?;
+        }
+        let last = batch.last().map(|p| p.key.clone()).unwrap_or_default();
+        let n = batch.len() as u64;
+        self.meta(move |db| outbox::remove(db, &batch)).await?;
+        *cursor = last;
+        self.update(|s| {
+            s.delivered += n;
+            s.last_error = None;
+        });
+        Ok(true)
+    }
+
+    /// Which events of the batch go to the sink, each with its rule id: all of them for an
+    /// unfiltered sink, else those the bucket's notification configuration selects.
+    async fn select(&self, batch: &[Pending]) -> Result<Vec<(usize, Option<String>)>, String> {
+        if !self.sink.filtered() {
+            return Ok((0..batch.len()).map(|i| (i, None)).collect());
+        }
+        let buckets: Vec<String> = {
+            let mut b: Vec<String> = batch.iter().map(|p| p.event.bucket.clone()).collect();
+            b.sort();
+            b.dedup();
+            b
+        };
+        let rules: HashMap<String, Option<NotificationRules>> = self
+            .meta(move |db| buckets.into_iter().map(|b| Ok((b.clone(), notifications::get(db, &b)?))).collect::<Result<_, MetaError>>())
+            .await?;
+        Ok(batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match rules.get(&p.event.bucket).and_then(Option::as_ref) {
+                None => Some((i, None)),
+                Some(r) => r.first_match(&p.event).map(|rule| (i, rule.id.clone())),
+            })
+            .collect())
+    }
+}

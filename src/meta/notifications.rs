@@ -1,0 +1,103 @@
+//! A bucket's notification configuration: which of its events the relay sends to Kafka.
+//! No configuration means every event goes out (the operator pointed the gateway at a
+//! broker for the whole store); a configuration, even an empty one, selects (S3's rules:
+//! event-name patterns such as `s3:ObjectCreated:*`, key prefix and suffix filters).
+//! The in-process indexer always gets every event.
+
+use super::buckets::require_owned;
+use super::codec::{decode, encode};
+use super::outbox::Event;
+use super::{MetaError, MetaResult};
+use crate::audit::{append_opt, Entry};
+use crate::keys::Key;
+use crate::kv::{read, transact, KvStore};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum TargetKind {
+    Topic,
+    Queue,
+    LambdaFunction,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rule {
+    pub id: Option<String>,
+    pub kind: TargetKind,
+    /// The ARN the client configured (kept and returned; delivery is to the Kafka topic).
+    pub target: String,
+    /// Patterns: `s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, ...
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NotificationRules {
+    pub rules: Vec<Rule>,
+}
+
+impl Rule {
+    fn matches(&self, event: &Event) -> bool {
+        let Some(key) = event.key.as_deref() else { return false };
+        let name_ok = self.events.iter().any(|p| {
+            let p = p.strip_prefix("s3:").unwrap_or(p);
+            match p.strip_suffix('*') {
+                Some(head) => event.name.starts_with(head),
+                None => event.name == p,
+            }
+        });
+        name_ok && self.prefix.as_deref().is_none_or(|x| key.starts_with(x)) && self.suffix.as_deref().is_none_or(|x| key.ends_with(x))
+    }
+}
+
+impl NotificationRules {
+    /// The first rule `event` matches (its id is the event's `configurationId`).
+    pub fn first_match(&self, event: &Event) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.matches(event))
+    }
+}
+
+pub(super) fn notification_key(bucket: &str) -> Vec<u8> {
+    Key::space("bn").str(bucket).into_bytes()
+}
+
+/// Replaces the bucket's configuration (PutBucketNotificationConfiguration).
+pub fn put(db: &dyn KvStore, owner: &str, bucket: &str, rules: &NotificationRules, audit: Option<&Entry>) -> MetaResult<()> {
+    transact(db, |t| {
+        require_owned(t, bucket, owner)?;
+        t.set(&notification_key(bucket), &encode(rules))?;
+        append_opt(t, audit)
+    })
+}
+
+/// The bucket's configuration; `None` when it never had one.
+pub fn get(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<NotificationRules>> {
+    read(db, |t| t.get(&notification_key(bucket))?.map(|v| decode(&v)).transpose()).map_err(|e: MetaError| e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_and_filters_select_events() {
+        let rules = NotificationRules {
+            rules: vec![Rule {
+                id: Some("logs".into()),
+                kind: TargetKind::Queue,
+                target: "arn:aws:sqs:us-east-1:1:q".into(),
+                events: vec!["s3:ObjectCreated:*".into()],
+                prefix: Some("logs/".into()),
+                suffix: Some(".gz".into()),
+            }],
+        };
+        let ev = |name: &str, key: &str| Event::new(name, "b", Some(key), None);
+        assert!(rules.first_match(&ev("ObjectCreated:Put", "logs/a.gz")).is_some());
+        assert!(rules.first_match(&ev("ObjectCreated:CompleteMultipartUpload", "logs/b.gz")).is_some());
+        assert!(rules.first_match(&ev("ObjectRemoved:Delete", "logs/a.gz")).is_none());
+        assert!(rules.first_match(&ev("ObjectCreated:Put", "data/a.gz")).is_none());
+        assert!(rules.first_match(&ev("ObjectCreated:Put", "logs/a.txt")).is_none());
+        assert!(rules.first_match(&Event::new("BucketCreated", "b", None, None)).is_none());
+    }
+}

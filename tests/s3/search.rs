@@ -1,0 +1,106 @@
+//! Search through the HTTP API, fed by the in-process relay (no Kafka configured): names,
+//! word prefixes, metadata, ranges, content types, permissions, and the index following
+//! overwrites and deletes.
+
+use crate::common::*;
+use std::time::Duration;
+
+async fn search(gw: &Gateway, ak: &str, sk: &str, bucket: &str, q: &str) -> (u16, serde_json::Value) {
+    let q: String = percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let (status, body) = api_get_as(&gw.endpoint, ak, sk, &format!("/_granary/search?bucket={bucket}&q={q}")).await;
+    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+async fn keys(gw: &Gateway, bucket: &str, q: &str) -> Vec<String> {
+    let (status, v) = search(gw, ROOT_AK, ROOT_SK, bucket, q).await;
+    assert_eq!(status, 200, "{q}: {v}");
+    let mut keys: Vec<String> = v["objects"].as_array().unwrap().iter().map(|o| o["key"].as_str().unwrap().to_owned()).collect();
+    keys.sort();
+    keys
+}
+
+/// Waits until the relay has indexed everything written so far: the outbox (its depth is
+/// re-read every 250 ms) is empty. Entries leave it only after the index committed them.
+async fn indexed(gw: &Gateway) {
+    tokio::time::sleep(Duration::from_millis(2 * granary::limits::OUTBOX_DEPTH_REFRESH_MILLIS)).await;
+    for _ in 0..200 {
+        let status = match granary::admin::send(gw.dir.path(), &granary::admin::AdminRequest::Status).await.unwrap().unwrap() {
+            granary::admin::AdminResponse::Json { value } => value,
+            other => panic!("{other:?}"),
+        };
+        if status["events"]["outbox_depth"] == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the relay did not catch up");
+}
+
+#[tokio::test]
+async fn search_finds_objects_by_name_metadata_and_ranges() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("media").send().await.unwrap();
+    let put = |key: &'static str, body: Vec<u8>, ctype: &'static str, meta: Option<(&'static str, &'static str)>| {
+        let mut req = s3.put_object().bucket("media").key(key).body(body.into()).content_type(ctype);
+        if let Some((k, v)) = meta {
+            req = req.metadata(k, v);
+        }
+        req.send()
+    };
+    put("photos/2026/Catalog-spring.pdf", vec![1; 10], "application/pdf", Some(("project", "apollo"))).await.unwrap();
+    put("photos/2026/cat.jpg", vec![2; 5_000], "image/jpeg", Some(("project", "gemini"))).await.unwrap();
+    put("photos/2025/dog.png", vec![3; 70_000], "image/png", None).await.unwrap();
+    put("docs/readme.txt", vec![4; 100], "text/plain", Some(("project", "apollo"))).await.unwrap();
+    indexed(&gw).await;
+
+    assert_eq!(keys(&gw, "media", "cat").await, vec!["photos/2026/Catalog-spring.pdf", "photos/2026/cat.jpg"], "word prefixes, any case");
+    assert_eq!(keys(&gw, "media", "catalog spr").await, vec!["photos/2026/Catalog-spring.pdf"], "every term must match");
+    assert_eq!(keys(&gw, "media", "2026").await.len(), 2, "path segments are words");
+    assert_eq!(keys(&gw, "media", "meta.project:apollo").await, vec!["docs/readme.txt", "photos/2026/Catalog-spring.pdf"]);
+    assert_eq!(keys(&gw, "media", "type:image/*").await, vec!["photos/2025/dog.png", "photos/2026/cat.jpg"]);
+    assert_eq!(keys(&gw, "media", "type:image/png").await, vec!["photos/2025/dog.png"]);
+    assert_eq!(keys(&gw, "media", "size>=1k size<64k").await, vec!["photos/2026/cat.jpg"]);
+    assert_eq!(keys(&gw, "media", "prefix:photos/ size>60000").await, vec!["photos/2025/dog.png"]);
+    assert_eq!(keys(&gw, "media", "modified>2000-01-01").await.len(), 4);
+    assert!(keys(&gw, "media", "modified<2000-01-01").await.is_empty());
+    assert_eq!(keys(&gw, "media", "").await.len(), 4, "an empty query lists the bucket");
+    let (status, body) = search(&gw, ROOT_AK, ROOT_SK, "media", "size>lots").await;
+    assert_eq!(status, 400, "{body}");
+
+    let (_, v) = api_get(&gw.endpoint, "/_granary/search/suggest?bucket=media&prefix=photos/20").await;
+    let v: serde_json::Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(v["suggestions"], serde_json::json!(["photos/2025/", "photos/2026/"]));
+
+    // The index follows overwrites and deletes.
+    put("photos/2026/cat.jpg", vec![2; 10], "image/gif", None).await.unwrap();
+    s3.delete_object().bucket("media").key("docs/readme.txt").send().await.unwrap();
+    indexed(&gw).await;
+    assert_eq!(keys(&gw, "media", "type:image/gif").await, vec!["photos/2026/cat.jpg"]);
+    assert!(keys(&gw, "media", "meta.project:gemini").await.is_empty(), "the overwrite dropped the old metadata");
+    assert!(keys(&gw, "media", "readme").await.is_empty());
+    assert_eq!(keys(&gw, "media", "").await.len(), 3);
+}
+
+#[tokio::test]
+async fn search_shows_only_what_the_caller_may_read() {
+    let gw = Gateway::start().await;
+    let alice = gw.user_client("alice").await;
+    let bob = gw.user_client("bob").await;
+    alice.create_bucket().bucket("alices").send().await.unwrap();
+    bob.create_bucket().bucket("bobs").send().await.unwrap();
+    alice.put_object().bucket("alices").key("secret-plan.txt").body(b"a".to_vec().into()).send().await.unwrap();
+    bob.put_object().bucket("bobs").key("secret-recipe.txt").body(b"b".to_vec().into()).send().await.unwrap();
+    indexed(&gw).await;
+
+    let (status, v) = search(&gw, "AKALICE", "alice-secret-key", "alices", "secret").await;
+    assert_eq!(status, 200);
+    let found: Vec<&str> = v["objects"].as_array().unwrap().iter().map(|o| o["key"].as_str().unwrap()).collect();
+    assert_eq!(found, vec!["secret-plan.txt"], "another user's objects never appear");
+    let (status, _) = search(&gw, "AKALICE", "alice-secret-key", "bobs", "secret").await;
+    assert_eq!(status, 403, "another user's bucket is refused");
+    let (status, _) = search(&gw, "AKALICE", "alice-secret-key", "nobody", "secret").await;
+    assert_eq!(status, 404);
+    let (status, _) = raw_http(&gw.endpoint, "GET", "/_granary/search?bucket=alices&q=secret").await;
+    assert_eq!(status, 403, "unsigned requests are refused");
+}
