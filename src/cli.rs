@@ -69,19 +69,22 @@ enum Command {
         /// Remove audit entries older than this many days (whole chain segments only).
         #[arg(long, env = "GRANARY_AUDIT_RETENTION_DAYS")]
         audit_retention_days: Option<u64>,
-        /// Kafka bootstrap servers (host:port,...); events go there instead of to the
-        /// in-process indexer.
-        #[arg(long, env = "GRANARY_KAFKA_BROKERS")]
-        kafka_brokers: Option<String>,
-        /// Kafka topic for events [default: granary-events].
-        #[arg(long, env = "GRANARY_KAFKA_TOPIC")]
-        kafka_topic: Option<String>,
-        /// Further Kafka client options, key=value, comma-separated (librdkafka names).
-        #[arg(long, env = "GRANARY_KAFKA_OPTIONS", value_delimiter = ',')]
-        kafka_options: Option<Vec<String>>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         /// Undelivered events past which writes answer 503 SlowDown [default: 1000000].
         #[arg(long, env = "GRANARY_OUTBOX_MAX_EVENTS")]
         outbox_max_events: Option<u64>,
+    },
+    /// Index the Kafka event feed into DATA_DIR/index (what a gateway with Kafka does
+    /// in-process), until SIGTERM.
+    Indexer {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+    /// The search index.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
     },
     /// Manage users.
     User {
@@ -100,6 +103,43 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct KafkaArgs {
+    /// Kafka bootstrap servers (host:port,...): events go to Kafka, and the index follows the
+    /// topic, instead of the relay feeding the index directly.
+    #[arg(long, env = "GRANARY_KAFKA_BROKERS")]
+    kafka_brokers: Option<String>,
+    /// Kafka topic of the change feed [default: granary-events].
+    #[arg(long, env = "GRANARY_KAFKA_TOPIC")]
+    kafka_topic: Option<String>,
+    /// Further Kafka client options, key=value, comma-separated (librdkafka names).
+    #[arg(long, env = "GRANARY_KAFKA_OPTIONS", value_delimiter = ',')]
+    kafka_options: Option<Vec<String>>,
+    /// Consumer group of the indexer [default: granary-indexer-HOSTNAME].
+    #[arg(long, env = "GRANARY_KAFKA_INDEXER_GROUP")]
+    kafka_indexer_group: Option<String>,
+}
+
+impl KafkaArgs {
+    fn resolve(self, file: &FileConfig) -> Result<(Option<crate::events::kafka::KafkaConfig>, Option<String>), String> {
+        let kafka = match self.kafka_brokers.or(file.kafka_brokers.clone()).filter(|b| !b.trim().is_empty()) {
+            Some(brokers) => Some(crate::events::kafka::KafkaConfig {
+                brokers,
+                topic: self.kafka_topic.or(file.kafka_topic.clone()).unwrap_or_else(|| crate::config::DEFAULT_KAFKA_TOPIC.into()),
+                options: crate::config::parse_kafka_options(&self.kafka_options.or(file.kafka_options.clone()).unwrap_or_default())?,
+            }),
+            None => None,
+        };
+        Ok((kafka, self.kafka_indexer_group.or(file.kafka_indexer_group.clone())))
+    }
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Rebuild the search index from metadata (through the running gateway, else directly).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -248,14 +288,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             audit_reads,
             audit_denied,
             audit_retention_days,
-            kafka_brokers,
-            kafka_topic,
-            kafka_options,
+            kafka,
             outbox_max_events,
         } => {
-            let listen = listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+            let listen = listen.or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.into());
             let mut config = ServeConfig::for_data_dir(data_dir);
             config.store = store;
+            (config.events.kafka, config.events.indexer_group) = kafka.resolve(&file)?;
             config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
             config.region = region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
             config.domain = domain.or(file.domain);
@@ -265,18 +304,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(s) = gc_interval_secs.or(file.gc_interval_secs) {
                 config.gc_interval = Duration::from_secs(s.max(1));
             }
-            config.trusted_proxies = crate::config::parse_proxies(&trusted_proxies.or(file.trusted_proxies).unwrap_or_default())?;
+            config.trusted_proxies = crate::config::parse_proxies(&trusted_proxies.or(file.trusted_proxies.clone()).unwrap_or_default())?;
             config.audit.enabled = audit.or(file.audit).unwrap_or(true);
             config.audit.categories.reads = audit_reads.or(file.audit_reads).unwrap_or(true);
             config.audit.categories.denied = audit_denied.or(file.audit_denied).unwrap_or(true);
-            config.events.kafka = match kafka_brokers.or(file.kafka_brokers).filter(|b| !b.trim().is_empty()) {
-                Some(brokers) => Some(crate::events::kafka::KafkaConfig {
-                    brokers,
-                    topic: kafka_topic.or(file.kafka_topic).unwrap_or_else(|| crate::config::DEFAULT_KAFKA_TOPIC.into()),
-                    options: crate::config::parse_kafka_options(&kafka_options.or(file.kafka_options).unwrap_or_default())?,
-                }),
-                None => None,
-            };
             if let Some(n) = outbox_max_events.or(file.outbox_max_events) {
                 config.events.outbox_max_events = n.max(1);
             }
@@ -299,6 +330,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Audit { command } => audit_command(&store, command).await,
         Command::Status => admin_command(&store, AdminRequest::Status).await,
+        Command::Indexer { kafka } => {
+            let (kafka, group) = kafka.resolve(&file)?;
+            let kafka = kafka.ok_or("granary indexer needs --kafka-brokers (or GRANARY_KAFKA_BROKERS)")?;
+            crate::server::run_indexer(&store.data_dir, &kafka, group).await
+        }
+        Command::Index { command: IndexCommand::Rebuild } => rebuild_index(&store).await,
         Command::Key { command } => {
             let req = match command {
                 KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
@@ -419,6 +456,23 @@ async fn export(
     }
     out.flush().map_err(|e| e.to_string())?;
     bar.finish_with_message(format!("{count} exported"));
+    Ok(())
+}
+
+/// Rebuilds the search index through the running gateway, else directly (progress bar).
+async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
+    if let Some(response) = admin::send(&store.data_dir, &AdminRequest::IndexRebuild).await.map_err(|e| format!("admin socket: {e}"))? {
+        println!("{}", serde_json::to_string_pretty(&json_of(response)?).unwrap_or_default());
+        return Ok(());
+    }
+    let stores = crate::server::open_stores(store)?;
+    let index = crate::search::SearchIndex::open(&store.data_dir.join("index")).map_err(|e| e.to_string())?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} objects indexed ({per_sec})").map_err(|e| e.to_string())?);
+    let n = tokio::task::spawn_blocking(move || crate::search::rebuild_from_metadata(&*stores.db, &index, |n| bar.set_position(n)))
+        .await
+        .map_err(|e| e.to_string())??;
+    println!("indexed {n} objects");
     Ok(())
 }
 

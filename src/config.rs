@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub kafka_topic: Option<String>,
     pub kafka_options: Option<Vec<String>>,
     pub outbox_max_events: Option<u64>,
+    pub kafka_indexer_group: Option<String>,
 }
 
 impl FileConfig {
@@ -117,11 +118,14 @@ pub struct EventSettings {
     pub kafka: Option<crate::events::kafka::KafkaConfig>,
     /// Undelivered events past which mutations answer 503 SlowDown.
     pub outbox_max_events: u64,
+    /// Consumer group of this gateway's indexer on the Kafka topic [default:
+    /// `granary-indexer-HOSTNAME`]: one group per index.
+    pub indexer_group: Option<String>,
 }
 
 impl Default for EventSettings {
     fn default() -> Self {
-        Self { kafka: None, outbox_max_events: crate::limits::OUTBOX_EVENTS_MAX_DEFAULT }
+        Self { kafka: None, outbox_max_events: crate::limits::OUTBOX_EVENTS_MAX_DEFAULT, indexer_group: None }
     }
 }
 

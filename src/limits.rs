@@ -132,6 +132,8 @@ pub const KAFKA_DELIVERY_TIMEOUT_MILLIS: u64 = 10_000;
 /// than lose events (`outbox_max_events`).
 pub const OUTBOX_EVENTS_MAX_DEFAULT: u64 = 1_000_000;
 
+/// Events the Kafka indexer applies per index commit (and offset commit).
+pub const INDEXER_BATCH_MAX_EVENTS: usize = 128;
 /// Search results per page at most, and the default.
 pub const SEARCH_PAGE_MAX_RESULTS: usize = 1000;
 pub const SEARCH_PAGE_DEFAULT_RESULTS: usize = 100;

@@ -142,7 +142,7 @@ impl Server {
         if released > 0 {
             tracing::info!(uploads = released, "released chunks pinned by uploads interrupted by a crash");
         }
-        let heartbeat_task = tokio::spawn(heartbeat(Arc::clone(&stores.db), gateway, me));
+        let heartbeat_task = tokio::spawn(heartbeat(Arc::clone(&stores.db), gateway, me.clone()));
         let heartbeat_handle = heartbeat_task.abort_handle();
         let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway);
 
@@ -169,13 +169,17 @@ impl Server {
 
         // Change events: the relay drains the outbox into Kafka when brokers are configured,
         // else into this gateway's search index.
-        let (sink, index): (Arc<dyn crate::events::Sink>, Option<Arc<SearchIndex>>) = match &config.events.kafka {
-            Some(kafka) => (Arc::new(crate::events::kafka::KafkaSink::new(kafka, &config.region)?), None),
-            None => {
-                let index = Arc::new(SearchIndex::open(&config.store.data_dir.join("index")).map_err(|e| e.to_string())?);
-                (Arc::new(crate::search::IndexSink(Arc::clone(&index))), Some(index))
+        // With Kafka, this gateway's index follows the topic like any other consumer.
+        let index = Arc::new(SearchIndex::open(&config.store.data_dir.join("index")).map_err(|e| e.to_string())?);
+        let (sink, indexer): (Arc<dyn crate::events::Sink>, _) = match &config.events.kafka {
+            Some(kafka) => {
+                let group = config.events.indexer_group.clone().unwrap_or_else(|| format!("granary-indexer-{}", me.host));
+                let indexer = crate::search::consumer::KafkaIndexer::new(kafka, &group, Arc::clone(&index))?;
+                (Arc::new(crate::events::kafka::KafkaSink::new(kafka, &config.region)?), Some(indexer))
             }
+            None => (Arc::new(crate::search::IndexSink(Arc::clone(&index))), None),
         };
+        let indexer_task = indexer.clone().map(|i| tokio::spawn(i.run()));
         let outbox_gauge = OutboxGauge::new(config.events.outbox_max_events);
         let relay = Relay::new(Arc::clone(&stores.db), sink, gateway, Arc::clone(&outbox_gauge));
         let relay_task = tokio::spawn(Arc::clone(&relay).run());
@@ -192,7 +196,8 @@ impl Server {
             collector: Some(Arc::clone(&collector)),
             audit_dropped: audit_sink.as_ref().map(crate::audit::AuditSink::dropped_counter),
             relay: Some(Arc::clone(&relay)),
-            index: index.clone(),
+            index: Some(Arc::clone(&index)),
+            indexer,
         });
 
         let admin_db = Arc::clone(&stores.db);
@@ -260,6 +265,9 @@ impl Server {
             // Undelivered events stay in the outbox; the next relay delivers them.
             relay_task.abort();
             depth_task.abort();
+            if let Some(t) = indexer_task {
+                t.abort();
+            }
             if let Some(t) = retention_task {
                 t.abort();
             }
@@ -322,6 +330,33 @@ async fn heartbeat(db: Arc<dyn KvStore>, gateway: gateways::GatewayId, me: Gatew
             Err(e) => tracing::warn!(error = %e, "heartbeat task failed"),
         }
     }
+}
+
+/// `granary indexer`: follow the Kafka feed into `DATA_DIR/index` until SIGTERM or Ctrl-C.
+pub async fn run_indexer(
+    data_dir: &std::path::Path,
+    kafka: &crate::events::kafka::KafkaConfig,
+    group: Option<String>,
+) -> Result<(), String> {
+    let index = Arc::new(SearchIndex::open(&data_dir.join("index")).map_err(|e| e.to_string())?);
+    let group = group.unwrap_or_else(|| format!("granary-indexer-{}", host_name()));
+    let indexer = crate::search::consumer::KafkaIndexer::new(kafka, &group, Arc::clone(&index))?;
+    println!("indexing topic {} (group {group}) into {}", kafka.topic, data_dir.join("index").display());
+    let task = tokio::spawn(Arc::clone(&indexer).run());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut report = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = report.tick() => {
+                let s = indexer.status();
+                tracing::info!(consumed = s.events_consumed, lag = ?s.consumer_lag, documents = index.documents(), "indexer");
+            }
+        }
+    }
+    task.abort();
+    Ok(())
 }
 
 /// `granary serve`: run until SIGTERM or Ctrl-C.

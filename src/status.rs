@@ -43,7 +43,10 @@ pub struct Status {
 #[derive(Debug, Serialize)]
 pub struct SearchStatus {
     pub documents: u64,
+    /// The newest event the index has applied.
     pub applied_sequencer: Option<String>,
+    /// When fed from Kafka: partitions, events consumed, consumer lag.
+    pub kafka_consumer: Option<crate::search::consumer::IndexerStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -68,6 +71,8 @@ pub struct StatusSources {
     pub audit_dropped: Option<Arc<std::sync::atomic::AtomicU64>>,
     pub relay: Option<Arc<crate::events::relay::Relay>>,
     pub index: Option<Arc<crate::search::SearchIndex>>,
+    /// The Kafka consumer feeding the index (when events go to Kafka).
+    pub indexer: Option<Arc<crate::search::consumer::KafkaIndexer>>,
 }
 
 fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
@@ -86,7 +91,11 @@ impl StatusSources {
             gc_queue: count(&*self.db, "z")?,
             pinned_chunks: count(&*self.db, "p")?,
             events: self.relay.as_ref().map(|r| r.status()),
-            search: self.index.as_ref().map(|i| SearchStatus { documents: i.documents(), applied_sequencer: i.applied_sequencer() }),
+            search: self.index.as_ref().map(|i| SearchStatus {
+                documents: i.documents(),
+                applied_sequencer: i.applied_sequencer(),
+                kafka_consumer: self.indexer.as_ref().map(|c| c.status()),
+            }),
             gateways: {
                 let now = crate::meta::now_ms();
                 let pins = crate::meta::gateways::pins_by_gateway(&*self.db, STATUS_COUNT_MAX)?;

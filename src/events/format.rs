@@ -1,7 +1,9 @@
 //! AWS S3 event-notification JSON (event structure version 2.1), so existing consumers
-//! work unchanged: one message per event, `{"Records":[...]}`.
+//! work unchanged: one message per event, `{"Records":[...]}`. Like MinIO, the object also
+//! carries `contentType` and `userMetadata` (extra fields S3 consumers ignore), which is
+//! what lets an indexer work from the Kafka feed alone (`parse`).
 
-use crate::meta::outbox::Pending;
+use crate::meta::outbox::{Event, Pending};
 use serde_json::{json, Value};
 
 /// The message for one event. `configuration_id` is the notification rule that selected it.
@@ -16,6 +18,12 @@ pub fn message(p: &Pending, region: &str, configuration_id: Option<&str>) -> Val
     }
     if let Some(etag) = &e.etag {
         object["eTag"] = json!(etag);
+    }
+    if let Some(ct) = &e.content_type {
+        object["contentType"] = json!(ct);
+    }
+    if !e.user_metadata.is_empty() {
+        object["userMetadata"] = e.user_metadata.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
     }
     let principal = e.principal.clone().unwrap_or_default();
     json!({ "Records": [{
@@ -58,6 +66,40 @@ fn event_time(ms: i64) -> String {
     t.format(&format).unwrap_or_default()
 }
 
+/// The event a message carries (the inverse of `message`), for consumers of the feed.
+pub fn parse(payload: &[u8]) -> Option<Pending> {
+    let v: Value = serde_json::from_slice(payload).ok()?;
+    let r = v.get("Records")?.get(0)?;
+    let s3 = r.get("s3")?;
+    let object = s3.get("object")?;
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let time_ms = text(r.get("eventTime"))
+        .and_then(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok())
+        .map_or(0, |t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0));
+    let event = Event {
+        name: text(r.get("eventName"))?,
+        bucket: text(s3.get("bucket").and_then(|b| b.get("name")))?,
+        key: text(object.get("key")).map(|k| url_decode(&k)),
+        size: object.get("size").and_then(Value::as_u64),
+        etag: text(object.get("eTag")),
+        content_type: text(object.get("contentType")),
+        user_metadata: object
+            .get("userMetadata")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+            .unwrap_or_default(),
+        time_ms,
+        principal: text(r.get("userIdentity").and_then(|u| u.get("principalId"))),
+        source_ip: text(r.get("requestParameters").and_then(|p| p.get("sourceIPAddress"))),
+        request_id: text(r.get("responseElements").and_then(|p| p.get("x-amz-request-id"))),
+    };
+    Some(Pending { key: Vec::new(), sequencer: text(object.get("sequencer"))?, event })
+}
+
+fn url_decode(key: &str) -> String {
+    percent_encoding::percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
+
 /// Keys in S3 events are form-URL-encoded (a space is `+`).
 fn url_encode(key: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet =
@@ -87,5 +129,21 @@ mod tests {
         assert_eq!(r["s3"]["object"]["size"], 1024);
         assert_eq!(r["s3"]["configurationId"], "rule-1");
         assert_eq!(message_key(&p), "photos/2026/my cat.jpg");
+        let back = parse(m.to_string().as_bytes()).unwrap();
+        assert_eq!(back.event, p.event.clone().tap_for_test(), "parse inverts message");
+        assert_eq!(back.sequencer, p.sequencer);
+    }
+
+    trait TapForTest {
+        fn tap_for_test(self) -> Self;
+    }
+    impl TapForTest for Event {
+        /// What a message carries: the requester's fields as rendered (empty, not absent).
+        fn tap_for_test(mut self) -> Self {
+            self.principal = Some(self.principal.unwrap_or_default());
+            self.source_ip = Some(self.source_ip.unwrap_or_default());
+            self.request_id = Some(self.request_id.unwrap_or_default());
+            self
+        }
     }
 }

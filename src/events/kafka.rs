@@ -3,8 +3,7 @@
 //! delivered only when the broker acknowledged every message of it.
 
 use super::format;
-use super::Sink;
-use crate::meta::outbox::Pending;
+use super::{Delivery, Sink};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 
@@ -65,11 +64,11 @@ impl Sink for KafkaSink {
         "kafka"
     }
 
-    fn filtered(&self) -> bool {
+    fn routes_by_rules(&self) -> bool {
         true
     }
 
-    async fn deliver(&self, events: &[(&Pending, Option<&str>)]) -> Result<(), String> {
+    async fn deliver(&self, events: &[Delivery<'_>]) -> Result<(), String> {
         let producer = self.producer();
         let result = self.send_all(&producer, events).await;
         if result.is_err() {
@@ -80,14 +79,21 @@ impl Sink for KafkaSink {
 }
 
 impl KafkaSink {
-    async fn send_all(&self, producer: &FutureProducer, events: &[(&Pending, Option<&str>)]) -> Result<(), String> {
-        let messages: Vec<(String, String)> =
-            events.iter().map(|(p, rule)| (format::message_key(p), format::message(p, &self.region, *rule).to_string())).collect();
+    async fn send_all(&self, producer: &FutureProducer, events: &[Delivery<'_>]) -> Result<(), String> {
+        // The change feed gets every event; each selecting rule's topic gets it too.
+        let mut messages: Vec<(&str, String, String)> = Vec::with_capacity(events.len());
+        for d in events {
+            let key = format::message_key(d.event);
+            messages.push((&self.topic, key.clone(), format::message(d.event, &self.region, None).to_string()));
+            for (topic, rule) in &d.selected_by {
+                messages.push((topic, key.clone(), format::message(d.event, &self.region, rule.as_deref()).to_string()));
+            }
+        }
         // Enqueue all in order (the idempotent producer keeps that order per partition),
         // then wait for every acknowledgement.
         let mut pending = Vec::with_capacity(messages.len());
-        for (key, payload) in &messages {
-            let record = FutureRecord::to(&self.topic).key(key).payload(payload);
+        for (topic, key, payload) in &messages {
+            let record = FutureRecord::to(topic).key(key).payload(payload);
             match producer.send_result(record) {
                 Ok(delivery) => pending.push(delivery),
                 Err((e, _)) => return Err(format!("enqueueing for Kafka: {e}")),

@@ -4,7 +4,7 @@
 //! One gateway relays at a time (a lease in the store); every gateway keeps the outbox depth
 //! gauge fresh, which is what turns writes into 503 SlowDown when the outbox is full.
 
-use super::Sink;
+use super::{Delivery, Sink};
 use crate::kv::KvStore;
 use crate::limits;
 use crate::meta::notifications::{self, NotificationRules};
@@ -129,11 +129,8 @@ impl Relay {
         };
         let age = now_ms() - oldest.event.time_ms;
         self.update(|s| s.oldest_undelivered_age_ms = Some(age));
-        let selected = self.select(&batch).await?;
-        if !selected.is_empty() {
-            let refs: Vec<(&Pending, Option<&str>)> = selected.iter().map(|(i, rule)| (&batch[*i], rule.as_deref())).collect();
-            self.sink.deliver(&refs).await?;
-        }
+        let deliveries = self.route(&batch).await?;
+        self.sink.deliver(&deliveries).await?;
         let last = batch.last().map(|p| p.key.clone()).unwrap_or_default();
         let n = batch.len() as u64;
         self.meta(move |db| outbox::remove(db, &batch)).await?;
@@ -145,11 +142,11 @@ impl Relay {
         Ok(true)
     }
 
-    /// Which events of the batch go to the sink, each with its rule id: all of them for an
-    /// unfiltered sink, else those the bucket's notification configuration selects.
-    async fn select(&self, batch: &[Pending]) -> Result<Vec<(usize, Option<String>)>, String> {
-        if !self.sink.filtered() {
-            return Ok((0..batch.len()).map(|i| (i, None)).collect());
+    /// Each event of the batch with the notification rules (topic, id) of its bucket that
+    /// select it.
+    async fn route<'a>(&self, batch: &'a [Pending]) -> Result<Vec<Delivery<'a>>, String> {
+        if !self.sink.routes_by_rules() {
+            return Ok(batch.iter().map(|event| Delivery { event, selected_by: Vec::new() }).collect());
         }
         let buckets: Vec<String> = {
             let mut b: Vec<String> = batch.iter().map(|p| p.event.bucket.clone()).collect();
@@ -162,10 +159,15 @@ impl Relay {
             .await?;
         Ok(batch
             .iter()
-            .enumerate()
-            .filter_map(|(i, p)| match rules.get(&p.event.bucket).and_then(Option::as_ref) {
-                None => Some((i, None)),
-                Some(r) => r.first_match(&p.event).map(|rule| (i, rule.id.clone())),
+            .map(|event| {
+                let selected_by = match rules.get(&event.event.bucket).and_then(Option::as_ref) {
+                    None => Vec::new(),
+                    Some(r) => r
+                        .matching(&event.event)
+                        .filter_map(|rule| super::topic_of_arn(&rule.target).map(|t| (t.to_owned(), rule.id.clone())))
+                        .collect(),
+                };
+                Delivery { event, selected_by }
             })
             .collect())
     }

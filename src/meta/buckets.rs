@@ -95,3 +95,12 @@ pub fn list_buckets(db: &dyn KvStore, owner: &str) -> MetaResult<Vec<(String, Bu
         Ok(out)
     })
 }
+
+/// Bucket names after `after` (all buckets, any owner), at most `limit`: for jobs that visit
+/// every bucket in bounded steps.
+pub fn scan_names(db: &dyn KvStore, after: Option<&str>, limit: usize) -> MetaResult<Vec<String>> {
+    let space = Key::space("b").into_bytes();
+    let begin = after.map_or_else(|| space.clone(), |a| crate::keys::key_after(&bucket_key(a)));
+    let rows = read(db, |t| t.get_range(&begin, &prefix_end(&space), limit, false))?;
+    rows.iter().map(|(k, _)| decode_str(&k[space.len()..]).map(|(n, _)| n).map_err(|e| MetaError::Corrupt(e.to_string()))).collect()
+}

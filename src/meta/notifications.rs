@@ -1,8 +1,6 @@
-//! A bucket's notification configuration: which of its events the relay sends to Kafka.
-//! No configuration means every event goes out (the operator pointed the gateway at a
-//! broker for the whole store); a configuration, even an empty one, selects (S3's rules:
-//! event-name patterns such as `s3:ObjectCreated:*`, key prefix and suffix filters).
-//! The in-process indexer always gets every event.
+//! A bucket's notification configuration: which of its events go to which destination
+//! (S3's rules: event-name patterns such as `s3:ObjectCreated:*`, key prefix and suffix
+//! filters; the relay maps a rule's ARN onto a Kafka topic, see `events`).
 
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
@@ -52,9 +50,9 @@ impl Rule {
 }
 
 impl NotificationRules {
-    /// The first rule `event` matches (its id is the event's `configurationId`).
-    pub fn first_match(&self, event: &Event) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.matches(event))
+    /// The rules `event` matches (each id becomes that message's `configurationId`).
+    pub fn matching<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.rules.iter().filter(move |r| r.matches(event))
     }
 }
 
@@ -93,11 +91,11 @@ mod tests {
             }],
         };
         let ev = |name: &str, key: &str| Event::new(name, "b", Some(key), None);
-        assert!(rules.first_match(&ev("ObjectCreated:Put", "logs/a.gz")).is_some());
-        assert!(rules.first_match(&ev("ObjectCreated:CompleteMultipartUpload", "logs/b.gz")).is_some());
-        assert!(rules.first_match(&ev("ObjectRemoved:Delete", "logs/a.gz")).is_none());
-        assert!(rules.first_match(&ev("ObjectCreated:Put", "data/a.gz")).is_none());
-        assert!(rules.first_match(&ev("ObjectCreated:Put", "logs/a.txt")).is_none());
-        assert!(rules.first_match(&Event::new("BucketCreated", "b", None, None)).is_none());
+        assert!(rules.matching(&ev("ObjectCreated:Put", "logs/a.gz")).next().is_some());
+        assert!(rules.matching(&ev("ObjectCreated:CompleteMultipartUpload", "logs/b.gz")).next().is_some());
+        assert!(rules.matching(&ev("ObjectRemoved:Delete", "logs/a.gz")).next().is_none());
+        assert!(rules.matching(&ev("ObjectCreated:Put", "data/a.gz")).next().is_none());
+        assert!(rules.matching(&ev("ObjectCreated:Put", "logs/a.txt")).next().is_none());
+        assert!(rules.matching(&Event::new("BucketCreated", "b", None, None)).next().is_none());
     }
 }

@@ -274,3 +274,17 @@ pub fn delete_objects(db: &dyn KvStore, owner: &str, bucket: &str, keys: &[Strin
         Ok(())
     })
 }
+
+/// Objects of `bucket` after `after`, at most `limit`, in key order: for jobs that visit a
+/// whole bucket in bounded steps (index rebuild).
+pub fn scan_bucket(db: &dyn KvStore, bucket: &str, after: Option<&str>, limit: usize) -> MetaResult<Vec<(String, ObjectRecord)>> {
+    let space = super::buckets::objects_begin(bucket);
+    let begin = after.map_or_else(|| space.clone(), |a| crate::keys::key_after(&object_key(bucket, a)));
+    let rows = read(db, |t| t.get_range(&begin, &crate::keys::prefix_end(&space), limit, false))?;
+    rows.iter()
+        .map(|(k, v)| {
+            let (key, _) = crate::keys::decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            Ok((key, decode(v)?))
+        })
+        .collect()
+}

@@ -1,7 +1,7 @@
 //! PutBucketNotificationConfiguration / GetBucketNotificationConfiguration: which of a
-//! bucket's events go to Kafka (`meta::notifications` has the rules). Topic, queue and
-//! Lambda configurations are all accepted; their ARNs are kept and echoed, and delivery is
-//! to the gateway's configured Kafka topic.
+//! bucket's events go where (`meta::notifications` has the rules). Topic, queue and Lambda
+//! configurations are all accepted; each ARN's last segment names the Kafka topic its
+//! events go to (`events`).
 
 use super::errors::to_s3;
 use super::GranaryS3;
@@ -29,6 +29,9 @@ fn rule(
     filter: Option<NotificationConfigurationFilter>,
 ) -> S3Result<Rule> {
     let events: Vec<String> = events.into_iter().map(String::from).collect();
+    if crate::events::topic_of_arn(&target).is_none() {
+        return Err(s3_error!(InvalidArgument, "the ARN's last segment must name a Kafka topic ([A-Za-z0-9._-], at most 249): {target}"));
+    }
     if events.is_empty() {
         return Err(s3_error!(InvalidArgument, "a notification configuration needs at least one event"));
     }

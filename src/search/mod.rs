@@ -3,10 +3,13 @@
 //! behind `/_granary/search`. The index lives in `DATA_DIR/index`; it is derived data:
 //! `granary index rebuild` recreates it from metadata.
 //!
-//! Idempotence under redelivery: events arrive in commit order, and each index commit records
-//! the sequencer of the last event it applied (tantivy's commit payload); an event at or below
-//! it is skipped, so a relay that redelivers after a crash changes nothing.
+//! Idempotence under redelivery, in any order across keys: every document carries the
+//! sequencer of the event that wrote it, and a deleted key leaves a tombstone document with
+//! its sequencer; an event no newer than the key's current sequencer is skipped. So a relay
+//! or a Kafka consumer that redelivers after a crash changes nothing, and one key's events,
+//! which stay in order, always end in the right state. Searches see live documents only.
 
+pub mod consumer;
 pub mod query;
 
 use crate::events::Sink;
@@ -44,6 +47,9 @@ struct Fields {
     size: Field,
     modified: Field,
     etag: Field,
+    sequencer: Field,
+    /// `live`, or `gone` for a tombstone.
+    state: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -60,6 +66,8 @@ fn schema() -> (Schema, Fields) {
         size: b.add_u64_field("size", INDEXED | STORED | FAST),
         modified: b.add_i64_field("modified", INDEXED | STORED | FAST),
         etag: b.add_text_field("etag", STORED),
+        sequencer: b.add_text_field("sequencer", STRING | STORED),
+        state: b.add_text_field("state", STRING),
     };
     (b.build(), fields)
 }
@@ -97,12 +105,24 @@ impl SearchIndex {
         self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn document(&self, e: &Event, key: &str) -> TantivyDocument {
+    fn tombstone(&self, bucket: &str, key: &str, sequencer: &str) -> TantivyDocument {
+        let f = self.fields;
+        let mut d = TantivyDocument::default();
+        d.add_text(f.id, doc_id(bucket, key));
+        d.add_text(f.bucket, bucket);
+        d.add_text(f.sequencer, sequencer);
+        d.add_text(f.state, "gone");
+        d
+    }
+
+    fn document(&self, e: &Event, key: &str, sequencer: &str) -> TantivyDocument {
         let f = self.fields;
         let mut d = TantivyDocument::default();
         d.add_text(f.id, doc_id(&e.bucket, key));
         d.add_text(f.bucket, &e.bucket);
         d.add_text(f.key, key);
+        d.add_text(f.sequencer, sequencer);
+        d.add_text(f.state, "live");
         let mut prefixes = std::collections::BTreeSet::new();
         for w in words_of(key) {
             for (i, _) in w.char_indices().skip(1).chain(std::iter::once((w.len(), ' '))).take(PREFIX_MAX_CHARS) {
@@ -127,53 +147,90 @@ impl SearchIndex {
         d
     }
 
-    /// Applies events in order (skipping those already applied) and commits. Blocking.
+    /// The sequencer of the committed document for `id`, if any.
+    fn committed_sequencer(&self, searcher: &tantivy::Searcher, id: &str) -> Result<Option<String>, SearchError> {
+        use tantivy::schema::Value;
+        let query = tantivy::query::TermQuery::new(Term::from_field_text(self.fields.id, id), tantivy::schema::IndexRecordOption::Basic);
+        let top = searcher.search(&query, &tantivy::collector::TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = top.first() else { return Ok(None) };
+        let d: TantivyDocument = searcher.doc(*address)?;
+        Ok(d.get_first(self.fields.sequencer).and_then(|v| v.as_str().map(str::to_owned)))
+    }
+
+    /// Applies events (each key's in order; skipping any no newer than what the index has
+    /// for its key) and commits. Returns how many changed the index. Blocking.
     pub fn apply(&self, events: &[&Pending]) -> Result<usize, SearchError> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let searcher = self.reader.searcher();
+        // Sequencers written by this batch (not visible to the searcher until the commit).
+        let mut written: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         let mut changed = 0;
-        let mut last = applied.clone();
+        let mut newest = applied.clone();
         for p in events {
-            if last.as_deref().is_some_and(|a| p.sequencer.as_str() <= a) {
-                continue;
-            }
             let e = &p.event;
-            match (e.name.split(':').next(), e.key.as_deref()) {
-                (Some("ObjectCreated"), Some(key)) => {
-                    writer.delete_term(Term::from_field_text(self.fields.id, &doc_id(&e.bucket, key)));
-                    writer.add_document(self.document(e, key))?;
-                }
-                (Some("ObjectRemoved"), Some(key)) => {
-                    writer.delete_term(Term::from_field_text(self.fields.id, &doc_id(&e.bucket, key)));
-                }
-                (Some("BucketRemoved"), _) => {
-                    writer.delete_term(Term::from_field_text(self.fields.bucket, &e.bucket));
-                }
-                _ => {}
+            if newest.as_deref().is_none_or(|n| p.sequencer.as_str() > n) {
+                newest = Some(p.sequencer.clone());
             }
+            let kind = e.name.split(':').next();
+            let Some(key) = e.key.as_deref() else {
+                if kind == Some("BucketRemoved") {
+                    // Only an empty bucket can be removed: what is left are tombstones.
+                    writer.delete_term(Term::from_field_text(self.fields.bucket, &e.bucket));
+                    changed += 1;
+                }
+                continue;
+            };
+            let id = doc_id(&e.bucket, key);
+            let current = match written.get(&id) {
+                Some(s) => Some(s.clone()),
+                None => self.committed_sequencer(&searcher, &id)?,
+            };
+            if current.as_deref().is_some_and(|c| p.sequencer.as_str() <= c) {
+                continue; // already applied (a redelivery)
+            }
+            let doc = match kind {
+                Some("ObjectCreated") => self.document(e, key, &p.sequencer),
+                Some("ObjectRemoved") => self.tombstone(&e.bucket, key, &p.sequencer),
+                _ => continue,
+            };
+            writer.delete_term(Term::from_field_text(self.fields.id, &id));
+            writer.add_document(doc)?;
+            written.insert(id, p.sequencer.clone());
             changed += 1;
-            last = Some(p.sequencer.clone());
         }
-        if changed > 0 {
+        // Commit whenever anything changed: with several partitions a batch may hold only
+        // events older than the newest one already applied.
+        if changed > 0 || newest != *applied {
             let mut commit = writer.prepare_commit()?;
-            commit.set_payload(last.as_deref().unwrap_or_default());
+            commit.set_payload(newest.as_deref().unwrap_or_default());
             commit.commit()?;
             self.reader.reload()?;
-            *applied = last;
+            *applied = newest;
         }
         Ok(changed)
     }
 
     /// Replaces the whole index with `objects` (a rebuild from metadata); the applied
     /// sequencer stays, so events still in the outbox replay on top and converge.
-    pub fn rebuild(&self, objects: impl Iterator<Item = Event>, mut progress: impl FnMut(u64)) -> Result<u64, SearchError> {
+    pub fn rebuild(&self, objects: impl Iterator<Item = Result<Event, String>>, mut progress: impl FnMut(u64)) -> Result<u64, SearchError> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
         writer.delete_all_documents()?;
         let mut n = 0u64;
         for e in objects {
+            let e = match e {
+                Ok(e) => e,
+                Err(message) => {
+                    // Nothing of the half-done rebuild becomes visible.
+                    writer.rollback()?;
+                    return Err(SearchError::Directory(format!("reading metadata: {message}")));
+                }
+            };
             if let Some(key) = e.key.clone() {
-                writer.add_document(self.document(&e, &key))?;
+                // The empty sequencer is older than every event: those still on their way
+                // apply on top.
+                writer.add_document(self.document(&e, &key, ""))?;
                 n += 1;
                 progress(n);
             }
@@ -185,8 +242,11 @@ impl SearchIndex {
         Ok(n)
     }
 
+    /// Live documents (objects) in the index.
     pub fn documents(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        let query =
+            tantivy::query::TermQuery::new(Term::from_field_text(self.fields.state, "live"), tantivy::schema::IndexRecordOption::Basic);
+        self.reader.searcher().search(&query, &tantivy::collector::Count).map_or(0, |n| n as u64)
     }
 }
 
@@ -198,16 +258,161 @@ impl Sink for IndexSink {
     fn name(&self) -> &'static str {
         "indexer"
     }
-    fn filtered(&self) -> bool {
+    fn routes_by_rules(&self) -> bool {
         false
     }
-    async fn deliver(&self, events: &[(&Pending, Option<&str>)]) -> Result<(), String> {
-        let owned: Vec<Pending> = events.iter().map(|(p, _)| (*p).clone()).collect();
+    async fn deliver(&self, events: &[crate::events::Delivery<'_>]) -> Result<(), String> {
+        let owned: Vec<Pending> = events.iter().map(|d| d.event.clone()).collect();
         let index = std::sync::Arc::clone(&self.0);
         tokio::task::spawn_blocking(move || index.apply(&owned.iter().collect::<Vec<_>>()))
             .await
             .map_err(|e| e.to_string())?
             .map(drop)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Rebuilds `index` from the metadata store: every object of every bucket, read in bounded
+/// batches (each its own snapshot). `progress` gets the running count.
+pub fn rebuild_from_metadata(db: &dyn crate::kv::KvStore, index: &SearchIndex, progress: impl FnMut(u64)) -> Result<u64, String> {
+    let objects = MetadataObjects {
+        db,
+        buckets: std::collections::VecDeque::new(),
+        bucket_after: None,
+        buckets_done: false,
+        current: None,
+        key_after: None,
+        buffer: std::collections::VecDeque::new(),
+        failed: false,
+    };
+    index.rebuild(objects, progress).map_err(|e| e.to_string())
+}
+
+/// Every object as an `ObjectCreated` event, bucket by bucket, a batch at a time.
+struct MetadataObjects<'a> {
+    db: &'a dyn crate::kv::KvStore,
+    buckets: std::collections::VecDeque<String>,
+    bucket_after: Option<String>,
+    buckets_done: bool,
+    current: Option<String>,
+    key_after: Option<String>,
+    buffer: std::collections::VecDeque<Event>,
+    failed: bool,
+}
+
+const REBUILD_BATCH: usize = 1000;
+
+impl Iterator for MetadataObjects<'_> {
+    type Item = Result<Event, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use crate::meta::{buckets, objects};
+        loop {
+            if let Some(e) = self.buffer.pop_front() {
+                return Some(Ok(e));
+            }
+            if self.failed {
+                return None;
+            }
+            let bucket = match &self.current {
+                Some(b) => b.clone(),
+                None => {
+                    if self.buckets.is_empty() && !self.buckets_done {
+                        match buckets::scan_names(self.db, self.bucket_after.as_deref(), REBUILD_BATCH) {
+                            Ok(names) => {
+                                self.buckets_done = names.len() < REBUILD_BATCH;
+                                self.bucket_after = names.last().cloned();
+                                self.buckets.extend(names);
+                            }
+                            Err(e) => {
+                                self.failed = true;
+                                return Some(Err(e.to_string()));
+                            }
+                        }
+                    }
+                    let b = self.buckets.pop_front()?;
+                    self.current = Some(b.clone());
+                    self.key_after = None;
+                    b
+                }
+            };
+            match objects::scan_bucket(self.db, &bucket, self.key_after.as_deref(), REBUILD_BATCH) {
+                Ok(rows) => {
+                    if rows.len() < REBUILD_BATCH {
+                        self.current = None;
+                    } else {
+                        self.key_after = rows.last().map(|(k, _)| k.clone());
+                    }
+                    self.buffer.extend(rows.into_iter().map(|(k, r)| Event::created("ObjectCreated:Put", &bucket, &k, &r, None)));
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(seq: u64, name: &str, key: &str) -> Pending {
+        let mut e = Event::new(name, "b", Some(key), None);
+        e.size = Some(1);
+        Pending { key: Vec::new(), sequencer: format!("{seq:024X}"), event: e }
+    }
+
+    #[test]
+    fn applying_is_idempotent_per_key_in_any_interleaving() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let mut events = Vec::new();
+        let mut seq = 0;
+        for i in 0..400 {
+            seq += 1;
+            events.push(pending(seq, "ObjectCreated:Put", &format!("doc-{i:03}.txt")));
+        }
+        for i in 0..50 {
+            seq += 1;
+            events.push(pending(seq, "ObjectCreated:Put", &format!("doc-{i:03}.txt")));
+        }
+        for i in 350..400 {
+            seq += 1;
+            events.push(pending(seq, "ObjectRemoved:Delete", &format!("doc-{i:03}.txt")));
+        }
+        // Four "partitions" by key, consumed round-robin in batches, then all redelivered.
+        let mut parts: Vec<Vec<&Pending>> = vec![Vec::new(); 4];
+        for p in &events {
+            let h = p.event.key.as_ref().unwrap().bytes().map(usize::from).sum::<usize>() % 4;
+            parts[h].push(p);
+        }
+        let mut order = Vec::new();
+        let longest = parts.iter().map(Vec::len).max().unwrap();
+        for i in 0..longest {
+            for part in &parts {
+                if let Some(p) = part.get(i) {
+                    order.push(*p);
+                }
+            }
+        }
+        for batch in order.chunks(128) {
+            index.apply(batch).unwrap();
+        }
+        assert_eq!(index.documents(), 350);
+        // Partition by partition: later batches hold only events older than ones applied.
+        let dir2 = tempfile::tempdir().unwrap();
+        let index2 = SearchIndex::open(dir2.path()).unwrap();
+        let grouped: Vec<&Pending> = parts.iter().rev().flatten().copied().collect();
+        for batch in grouped.chunks(128) {
+            index2.apply(batch).unwrap();
+        }
+        assert_eq!(index2.documents(), 350, "every batch is committed");
+        for batch in order.chunks(100) {
+            index.apply(batch).unwrap();
+        }
+        assert_eq!(index.documents(), 350, "redelivery changes nothing");
+        assert_eq!(index.search("b", "", 1000, 0).unwrap().total, 350);
     }
 }

@@ -10,7 +10,7 @@ use super::{words_of, SearchError, SearchIndex};
 use serde::Serialize;
 use std::ops::Bound;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{TantivyDocument, Term};
 
@@ -89,7 +89,7 @@ impl SearchIndex {
         let term = |field, text: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, term(f.bucket, bucket))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, term(f.bucket, bucket)), (Occur::Must, term(f.state, "live"))];
         for token in q.split_whitespace() {
             if let Some((name, op, value)) = comparison(token) {
                 let (lo, hi) = if name == "size" {
@@ -121,9 +121,7 @@ impl SearchIndex {
                 }
             }
         }
-        if clauses.len() == 1 {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
-        }
+
         Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
@@ -159,6 +157,7 @@ impl SearchIndex {
         let f = self.fields;
         let query = BooleanQuery::new(vec![
             (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.bucket, bucket), IndexRecordOption::Basic)) as Box<dyn Query>),
+            (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.state, "live"), IndexRecordOption::Basic))),
             (Occur::Must, Box::new(RegexQuery::from_pattern(&format!("{}.*", regex_literal(prefix)), f.key)?)),
         ]);
         let searcher = self.reader.searcher();

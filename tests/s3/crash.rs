@@ -72,7 +72,7 @@ async fn acknowledged_puts_survive_kill_9() {
     }
 }
 
-async fn spawn_gateway_with(data_dir: &std::path::Path, extra: &[&str]) -> (tokio::process::Child, String) {
+pub async fn spawn_gateway_with(data_dir: &std::path::Path, extra: &[&str]) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_granary"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)

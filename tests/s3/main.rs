@@ -2,11 +2,13 @@
 
 mod audit;
 mod auth;
+mod broker;
 mod buckets;
 mod checksums;
 mod common;
 mod crash;
 mod dedup;
+mod events;
 mod gateways;
 mod listing;
 mod multipart;
