@@ -58,8 +58,7 @@ else:
     fail("could not read FileConfig from src/config.rs")
 env_vars = {"GRANARY_" + k.upper() for k in keys}
 env_vars |= {"GRANARY_CONFIG", "GRANARY_LOG", "GRANARY_ROOT_ACCESS_KEY", "GRANARY_ROOT_SECRET_KEY"}
-# Read by the event relay (issue 5), set ahead of it.
-env_vars |= {"GRANARY_KAFKA_BROKERS", "GRANARY_KAFKA_TOPIC"}
+# Serve flags with environment variables that are not FileConfig keys: none today.
 
 def check_toml(text, where, expect=None):
     try:
