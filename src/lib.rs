@@ -14,6 +14,7 @@ pub mod keys;
 pub mod kv;
 pub mod limits;
 pub mod meta;
+pub mod metrics;
 pub mod s3;
 pub mod search;
 pub mod server;

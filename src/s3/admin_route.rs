@@ -17,6 +17,8 @@
 //!
 //! Operations:
 //! - `GET /_granary/health` — unauthenticated liveness for load balancers: `ok`.
+//! - `GET /_granary/metrics` — unauthenticated OpenMetrics for Prometheus (queues, collector,
+//!   outbox depth and age, deliveries, search index and consumer lag).
 //! - `GET /_granary/status` — (admin) collector, audit writer and queue depths, as JSON.
 
 use crate::audit::query::{self, Selection};
@@ -127,7 +129,7 @@ impl S3Route for AdminRoute {
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
-        if req.uri.path() == "/_granary/health" || req.credentials.is_some() {
+        if matches!(req.uri.path(), "/_granary/health" | "/_granary/metrics") || req.credentials.is_some() {
             Ok(())
         } else {
             Err(s3_error!(AccessDenied, "Signature is required"))
@@ -144,6 +146,13 @@ impl S3Route for AdminRoute {
         }
         if req.uri.path() == "/_granary/health" {
             return Ok(S3Response::new(Body::from("ok\n".to_owned())));
+        }
+        if req.uri.path() == "/_granary/metrics" {
+            let status = Arc::clone(&self.status);
+            let text = blocking(move || status.snapshot().map(|s| crate::metrics::render(&s))).await?;
+            let mut resp = S3Response::new(Body::from(text));
+            resp.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
+            return Ok(resp);
         }
         let user = self.user_of(&req).await?;
         let p = params(&req.uri);

@@ -189,6 +189,16 @@ async fn a_broker_outage_delays_events_and_loses_none() {
     wait_until("the failure to show", 20, async || status_of(gw.dir.path()).await["events"]["last_error"].is_string()).await;
     let status = status_of(gw.dir.path()).await;
     assert!(status["events"]["oldest_undelivered_age_ms"].as_i64().is_some_and(|age| age > 0), "{status}");
+    // And in the metrics Prometheus scrapes.
+    let (code, metrics) = raw_http(&gw.endpoint, "GET", "/_granary/metrics").await;
+    assert_eq!(code, 200);
+    let depth: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("granary_outbox_events "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no outbox gauge in {metrics}"));
+    assert!(depth >= 1000, "{metrics}");
+    assert!(metrics.contains("granary_relay_failing 1"), "{metrics}");
 
     let _broker = Broker::start_on(port).await;
     wait_until("the outbox to drain", 90, async || status_of(gw.dir.path()).await["events"]["outbox_depth"] == 0).await;
