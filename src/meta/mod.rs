@@ -50,6 +50,9 @@ pub enum MetaError {
     BucketNotEmpty,
     #[error("no such key")]
     NoSuchKey,
+    /// A conditional write's If-Match / If-None-Match did not hold (decided in the transaction).
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("no such upload")]
     NoSuchUpload,
     #[error("too many multipart uploads in progress to abort in one step; abort them first")]

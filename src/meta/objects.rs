@@ -129,6 +129,61 @@ pub(super) fn unlink_object(t: &mut dyn KvTxn, okey: &[u8]) -> MetaResult<Option
     Ok(Some(old))
 }
 
+/// An ETag condition of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EtagMatch {
+    /// `*`: any object at the key.
+    Any,
+    /// This ETag (unquoted).
+    Etag(String),
+}
+
+impl EtagMatch {
+    fn matches(&self, record: &ObjectRecord) -> bool {
+        match self {
+            EtagMatch::Any => true,
+            EtagMatch::Etag(e) => *e == record.etag,
+        }
+    }
+}
+
+/// The conditions of a write (PutObject, CompleteMultipartUpload, DeleteObject), decided
+/// inside the write's transaction: of two racing writers with `If-None-Match: *`, exactly one
+/// wins (the other's transaction conflicts, retries, and then sees the winner's object).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteCondition {
+    pub if_match: Option<EtagMatch>,
+    pub if_none_match: Option<EtagMatch>,
+}
+
+impl WriteCondition {
+    /// Checks the conditions against the object at the key now (`None`: no object).
+    pub fn check(&self, current: Option<&ObjectRecord>) -> MetaResult<()> {
+        if let Some(m) = &self.if_match {
+            match current {
+                None => return Err(MetaError::NoSuchKey),
+                Some(r) if !m.matches(r) => return Err(MetaError::PreconditionFailed),
+                Some(_) => {}
+            }
+        }
+        if let Some(m) = &self.if_none_match {
+            if current.is_some_and(|r| m.matches(r)) {
+                return Err(MetaError::PreconditionFailed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the object at `okey` in the transaction and checks the conditions.
+    pub(super) fn check_in(&self, t: &mut dyn KvTxn, okey: &[u8]) -> MetaResult<()> {
+        if *self == WriteCondition::default() {
+            return Ok(());
+        }
+        let current = t.get(okey)?.map(|v| decode::<ObjectRecord>(&v)).transpose()?;
+        self.check(current.as_ref())
+    }
+}
+
 /// Commits a freshly uploaded object. Its chunks were pinned under `upload_id`; the pins
 /// become the manifest's references. Replaces any existing object at the key, in the same
 /// transaction, so readers see the old object or the new one, never a mix.
@@ -139,6 +194,7 @@ pub fn commit_put(
     record: &ObjectRecord,
     chunks: &[ChunkRef],
     upload_id: &[u8; 16],
+    condition: &WriteCondition,
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
     if let ObjectBody::Chunked { chunk_count, .. } = &record.body {
@@ -149,6 +205,7 @@ pub fn commit_put(
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         let okey = object_key(bucket, key);
+        condition.check_in(t, &okey)?;
         unlink_object(t, &okey)?;
         if let ObjectBody::Chunked { manifest_id, .. } = &record.body {
             write_manifest(t, manifest_id, chunks)?;
@@ -186,9 +243,16 @@ pub fn part_chunks(db: &dyn KvStore, part: &PartRef) -> MetaResult<Vec<ChunkRef>
 }
 
 /// Deletes an object; deleting a missing key succeeds, as in S3. Returns whether it existed.
-pub fn delete_object(db: &dyn KvStore, owner: &str, bucket: &str, key: &str, audit: Option<&Entry>) -> MetaResult<bool> {
+pub fn delete_object(
+    db: &dyn KvStore,
+    owner: &str,
+    (bucket, key): (&str, &str),
+    condition: &WriteCondition,
+    audit: Option<&Entry>,
+) -> MetaResult<bool> {
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
+        condition.check_in(t, &object_key(bucket, key))?;
         let existed = unlink_object(t, &object_key(bucket, key))?.is_some();
         if existed {
             super::outbox::emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(key), audit))?;

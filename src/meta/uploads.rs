@@ -205,6 +205,7 @@ pub fn complete(
     (bucket, key, upload_id): (&str, &str, &[u8; 16]),
     requested: &[RequestedPart],
     expected_checksum: Option<(Algorithm, &[u8])>,
+    condition: &super::objects::WriteCondition,
     audit: Option<&Entry>,
 ) -> Result<ObjectRecord, CompleteError> {
     if requested.windows(2).any(|w| w[0].number >= w[1].number) {
@@ -213,6 +214,7 @@ pub fn complete(
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         let upload = get_upload(t, bucket, key, upload_id)?;
+        condition.check_in(t, &object_key(bucket, key))?;
         let now = now_ms();
         let begin = parts_begin(upload_id);
         let mut stored: BTreeMap<i32, PartRecord> = BTreeMap::new();

@@ -6,7 +6,7 @@ use super::errors::to_s3;
 use super::GranaryS3;
 use crate::engine::ingest::{IngestOptions, Ingested, IngestedBody};
 use crate::limits;
-use crate::meta::objects::{self, Layout, ObjectRecord};
+use crate::meta::objects::{self, EtagMatch, Layout, ObjectRecord, WriteCondition};
 use base64::Engine as _;
 use s3s::dto::*;
 use s3s::{s3_error, S3Result, TrailingHeaders};
@@ -213,4 +213,28 @@ pub fn tokio_stream_of<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send + Sync + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The conditions of a write: `If-Match` (an ETag or `*`) and `If-None-Match: *` (S3
+/// supports only `*` there on writes). They are decided in the write's transaction.
+pub fn write_condition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<WriteCondition> {
+    let convert = |c: &ETagCondition| match c {
+        ETagCondition::Any => EtagMatch::Any,
+        ETagCondition::ETag(tag) => EtagMatch::Etag(tag.value().to_owned()),
+    };
+    if let Some(ETagCondition::ETag(_)) = if_none_match {
+        return Err(s3_error!(NotImplemented, "If-None-Match on a write supports only '*'"));
+    }
+    Ok(WriteCondition { if_match: if_match.map(convert), if_none_match: if_none_match.map(convert) })
+}
+
+/// Fails early (before a body is read) when a write's conditions already do not hold; the
+/// transaction decides again at commit.
+pub async fn precheck_write(s3: &GranaryS3, bucket: &str, key: &str, condition: &WriteCondition) -> S3Result<()> {
+    if *condition == WriteCondition::default() {
+        return Ok(());
+    }
+    let (b, k) = (bucket.to_owned(), key.to_owned());
+    let current = s3.engine.meta(move |db| objects::get_object(db, &b, &k)).await.map_err(to_s3)?;
+    condition.check(current.as_ref()).map_err(super::errors::meta_to_s3)
 }

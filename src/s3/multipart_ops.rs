@@ -277,11 +277,20 @@ pub async fn complete_multipart_upload(
     }
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
+    let condition = super::common::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let (o, b, k, id) = (principal.user.clone(), input.bucket.clone(), input.key.clone(), upload_id);
     let completed = tokio::task::spawn_blocking({
         let db = std::sync::Arc::clone(&s3.engine.db);
         move || {
-            uploads::complete(&*db, &o, (&b, &k, &id), &requested, expected.as_ref().map(|(a, raw)| (*a, raw.as_slice())), audit.as_ref())
+            uploads::complete(
+                &*db,
+                &o,
+                (&b, &k, &id),
+                &requested,
+                expected.as_ref().map(|(a, raw)| (*a, raw.as_slice())),
+                &condition,
+                audit.as_ref(),
+            )
         }
     })
     .await

@@ -4,7 +4,7 @@ use super::bucket_ops::timestamp_ms;
 use super::checksums::{self, set_checksum_fields};
 use super::common::{
     check_copy_conditions, check_key, copy_source, copy_source_conditions, etag_of, ingest_checked, load_record, parse_content_md5,
-    require_private_acl, stored_headers, user_metadata, BodyChecks,
+    precheck_write, require_private_acl, stored_headers, user_metadata, write_condition, BodyChecks,
 };
 use super::errors::to_s3;
 use super::GranaryS3;
@@ -31,6 +31,8 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let algorithm = requested.as_ref().map_or(Algorithm::Crc64Nvme, |r| r.algorithm);
     let user_metadata = user_metadata(input.metadata)?;
     let headers = stored_headers!(input);
+    let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    precheck_write(s3, &input.bucket, &input.key, &condition).await?;
 
     let options = IngestOptions { size_max_bytes: limits::PUT_OBJECT_SIZE_MAX_BYTES, allow_inline: true, checksum: Some(algorithm) };
     let checks = BodyChecks { content_md5, checksum: requested.as_ref(), trailers: req.trailing_headers.as_ref() };
@@ -62,8 +64,10 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let (bucket, key) = (input.bucket, input.key);
     let pin_id = pins.unwrap_or([0; 16]);
     let owner = principal.user.clone();
-    let committed =
-        s3.engine.meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, &chunks, &pin_id, audit.as_ref())).await;
+    let committed = s3
+        .engine
+        .meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, &chunks, &pin_id, &condition, audit.as_ref()))
+        .await;
     if let Err(e) = committed {
         if let Some(id) = pins {
             s3.engine.release(id).await;
@@ -78,10 +82,14 @@ pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) ->
     let input = req.input;
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
+    if input.if_match_size.is_some() || input.if_match_last_modified_time.is_some() {
+        return Err(s3_error!(NotImplemented, "DeleteObject supports If-Match, not x-amz-if-match-size or -last-modified-time"));
+    }
+    let condition = write_condition(input.if_match.as_ref(), None)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
     let owner = principal.user.clone();
-    s3.engine.meta(move |db| objects::delete_object(db, &owner, &bucket, &key, audit.as_ref())).await.map_err(to_s3)?;
+    s3.engine.meta(move |db| objects::delete_object(db, &owner, (&bucket, &key), &condition, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 

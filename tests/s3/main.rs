@@ -6,6 +6,7 @@ mod broker;
 mod buckets;
 mod checksums;
 mod common;
+mod conditional;
 mod crash;
 mod dedup;
 mod events;
