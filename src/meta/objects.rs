@@ -192,8 +192,7 @@ pub fn commit_put(
     owner: &str,
     (bucket, key): (&str, &str),
     record: &ObjectRecord,
-    chunks: &[ChunkRef],
-    upload_id: &[u8; 16],
+    (chunks, upload_id): (&[ChunkRef], &[u8; 16]),
     condition: &WriteCondition,
     audit: Option<&Entry>,
 ) -> MetaResult<()> {

@@ -66,7 +66,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let owner = principal.user.clone();
     let committed = s3
         .engine
-        .meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, &chunks, &pin_id, &condition, audit.as_ref()))
+        .meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, (&chunks, &pin_id), &condition, audit.as_ref()))
         .await;
     if let Err(e) = committed {
         if let Some(id) = pins {
