@@ -57,6 +57,10 @@ pub enum AdminRequest {
     },
     /// Rebuild the search index from metadata (the running gateway's index).
     IndexRebuild,
+    /// A collector pass now (or, with `dry_run`, what it would do), by the running gateway.
+    Gc {
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,6 +183,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             AdminRequest::AuditReport { bucket, key } => json(crate::audit::query::compliance_report(db, &bucket, &key)),
             AdminRequest::AuditCount => json(crate::audit::chain::entries_total(db)),
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
+            AdminRequest::Gc { .. } => Err("offline, `granary gc` runs the collector itself".into()),
             AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
@@ -244,6 +249,20 @@ pub async fn serve_socket(
                     .await
                     .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
                     None => AdminResponse::Error { message: "this gateway has no search index".into() },
+                },
+                Ok(AdminRequest::Gc { dry_run }) => match status.collector.clone() {
+                    Some(collector) => {
+                        let result = if dry_run {
+                            collector.preview().await.map(|p| serde_json::to_value(p).unwrap_or_default())
+                        } else {
+                            collector.run_pass(|_| {}).await.map(|r| serde_json::to_value(r).unwrap_or_default())
+                        };
+                        match result {
+                            Ok(value) => AdminResponse::Json { value },
+                            Err(e) => AdminResponse::Error { message: e.to_string() },
+                        }
+                    }
+                    None => AdminResponse::Error { message: "this gateway runs no collector".into() },
                 },
                 Ok(AdminRequest::Status) => {
                     tokio::task::spawn_blocking(move || json(status.snapshot()).unwrap_or_else(|message| AdminResponse::Error { message }))

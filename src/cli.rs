@@ -81,6 +81,21 @@ enum Command {
         #[command(flatten)]
         kafka: KafkaArgs,
     },
+    /// Run the chunk collector now: release references of deleted objects and delete chunk
+    /// files unreferenced for the grace period (through the running gateway, else directly).
+    Gc {
+        /// Report what a pass would release and delete, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Grace period when run directly on a stopped store [default: 3600].
+        #[arg(long)]
+        grace_secs: Option<u64>,
+    },
+    /// Reference counts.
+    Refcount {
+        #[command(subcommand)]
+        command: RefcountCommand,
+    },
     /// The search index.
     Index {
         #[command(subcommand)]
@@ -134,6 +149,17 @@ impl KafkaArgs {
         };
         Ok((kafka, self.kafka_indexer_group.or(file.kafka_indexer_group.clone())))
     }
+}
+
+#[derive(Subcommand)]
+enum RefcountCommand {
+    /// Recount every chunk's references and check chunk files; exits non-zero on drift.
+    /// Needs a stopped store (no live gateway).
+    Verify {
+        /// Fix drifted counts and delete orphan chunk files.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -336,6 +362,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             crate::server::run_indexer(&store.data_dir, &kafka, group).await
         }
         Command::Index { command: IndexCommand::Rebuild } => rebuild_index(&store).await,
+        Command::Gc { dry_run, grace_secs } => gc(&store, dry_run, grace_secs).await,
+        Command::Refcount { command: RefcountCommand::Verify { repair } } => refcount_verify(&store, repair).await,
         Command::Key { command } => {
             let req = match command {
                 KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
@@ -457,6 +485,75 @@ async fn export(
     out.flush().map_err(|e| e.to_string())?;
     bar.finish_with_message(format!("{count} exported"));
     Ok(())
+}
+
+/// `granary gc`: a collector pass through the running gateway, else directly with a
+/// progress spinner; prints what was freed.
+async fn gc(store: &StoreConfig, dry_run: bool, grace_secs: Option<u64>) -> Result<(), String> {
+    let report = match admin::send(&store.data_dir, &AdminRequest::Gc { dry_run }).await.map_err(|e| format!("admin socket: {e}"))? {
+        Some(response) => json_of(response)?,
+        None => {
+            let stores = crate::server::open_stores(store)?;
+            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
+            let grace = Duration::from_secs(grace_secs.unwrap_or(crate::limits::GC_GRACE_DEFAULT_SECS));
+            let collector = crate::engine::collector::Collector::new(engine, grace);
+            if dry_run {
+                serde_json::to_value(collector.preview().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+            } else {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").map_err(|e| e.to_string())?);
+                let report = collector
+                    .run_pass(|r| {
+                        bar.set_message(format!(
+                            "{} manifest pages released, {} chunks deleted, {} freed",
+                            r.manifest_pages_released,
+                            r.chunks_deleted,
+                            indicatif::HumanBytes(r.bytes_freed)
+                        ));
+                        bar.tick();
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                bar.finish_and_clear();
+                serde_json::to_value(report).map_err(|e| e.to_string())?
+            }
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    if let Some(bytes) = report.get("bytes_freed").and_then(serde_json::Value::as_u64) {
+        println!("freed {} in {} chunk files", indicatif::HumanBytes(bytes), report["chunks_deleted"]);
+    }
+    Ok(())
+}
+
+/// `granary refcount verify [--repair]`, directly on a stopped store.
+async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result<(), String> {
+    if admin::send(&store.data_dir, &AdminRequest::Status).await.map_err(|e| format!("admin socket: {e}"))?.is_some() {
+        return Err("a gateway is serving this data directory: stop it first (a recount racing writes reports false drift)".into());
+    }
+    let stores = crate::server::open_stores(store)?;
+    let report = tokio::task::spawn_blocking(move || crate::engine::fsck::verify(&*stores.db, &stores.chunks, repair))
+        .await
+        .map_err(|e| e.to_string())??;
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    let problems = report.refcounts.drift.len() + report.orphan_files.len() + report.missing_files.len();
+    if !report.missing_files.is_empty() {
+        return Err(format!("{} referenced chunk files are missing: objects using them cannot be read", report.missing_files.len()));
+    }
+    match (problems, repair) {
+        (0, _) => {
+            println!(
+                "ok: {} chunks, {} references, every count right",
+                report.refcounts.chunks_checked, report.refcounts.references_counted
+            );
+            Ok(())
+        }
+        (_, true) => {
+            println!("repaired {} counts, removed {} orphan files", report.refcounts.repaired, report.orphan_files.len());
+            Ok(())
+        }
+        (n, false) => Err(format!("{n} problem(s); run with --repair to fix counts and remove orphans")),
+    }
 }
 
 /// Rebuilds the search index through the running gateway, else directly (progress bar).

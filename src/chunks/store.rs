@@ -20,6 +20,11 @@ impl ChunkHash {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(Self(out))
+    }
 }
 
 impl std::fmt::Debug for ChunkHash {
@@ -120,6 +125,31 @@ impl ChunkStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Size of a chunk's file, if it exists.
+    pub fn size_of(&self, hash: &ChunkHash) -> Option<u64> {
+        fs::metadata(self.path_of(hash)).ok().map(|m| m.len())
+    }
+
+    /// Every chunk file (by name), with its size; temp files are not chunks.
+    pub fn list(&self) -> io::Result<Vec<(ChunkHash, u64)>> {
+        let mut out = Vec::new();
+        for a in fs::read_dir(&self.root)? {
+            let a = a?;
+            if a.file_name() == "tmp" || !a.file_type()?.is_dir() {
+                continue;
+            }
+            for b in fs::read_dir(a.path())? {
+                for f in fs::read_dir(b?.path())? {
+                    let f = f?;
+                    let name = f.file_name();
+                    let Some(hash) = name.to_str().and_then(ChunkHash::from_hex) else { continue };
+                    out.push((hash, f.metadata()?.len()));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Bytes of chunk data on disk (walks the tree; for status and tests).

@@ -20,7 +20,29 @@ pub struct CollectorStatus {
     /// Manifest pages whose references were released (deleted multipart objects, replaced
     /// or aborted parts).
     pub manifest_pages_released: u64,
+    /// Bytes of chunk files deleted.
+    pub bytes_freed: u64,
     pub last_error: Option<String>,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PassReport {
+    pub manifest_pages_released: u64,
+    pub chunks_deleted: u64,
+    pub bytes_freed: u64,
+    pub chunk_delete_failures: u64,
+}
+
+/// What a pass would do now (`granary gc --dry-run`): manifests due for release and the
+/// references they hold, and chunks already at zero past the grace period with their bytes.
+/// Chunks that the due releases will bring to zero are collected one grace period later.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PassPreview {
+    pub manifests_due: u64,
+    pub references_to_release: u64,
+    pub chunks_due: u64,
+    pub bytes_due: u64,
 }
 
 pub struct Collector {
@@ -40,6 +62,26 @@ impl Collector {
 
     /// One full pass: returns how many chunk files were deleted.
     pub async fn run_once(&self) -> Result<u64, EngineError> {
+        Ok(self.run_pass(|_| {}).await?.chunks_deleted)
+    }
+
+    /// What a pass would do now, without doing it.
+    pub async fn preview(&self) -> Result<PassPreview, EngineError> {
+        let (grace, chunks) = (self.grace_ms, std::sync::Arc::clone(&self.engine.chunks));
+        self.engine
+            .meta(move |db| {
+                let now = now_ms();
+                let (manifests_due, references_to_release) = manifest::due_for_release(db, now - grace)?;
+                let due = refs::due_for_collection(db, grace, now)?;
+                let bytes_due = due.iter().filter_map(|h| chunks.size_of(h)).sum();
+                Ok(PassPreview { manifests_due, references_to_release, chunks_due: due.len() as u64, bytes_due })
+            })
+            .await
+    }
+
+    /// One full pass, reporting progress after each batch.
+    pub async fn run_pass(&self, progress: impl Fn(&PassReport)) -> Result<PassReport, EngineError> {
+        let mut report = PassReport::default();
         let orphaned = self.engine.meta(|db| gateways::release_orphaned_pins(db, now_ms())).await?;
         if orphaned > 0 {
             tracing::info!(uploads = orphaned, "released chunks pinned by uploads of gateways that died");
@@ -63,6 +105,8 @@ impl Collector {
                 break;
             }
             pages += 1;
+            report.manifest_pages_released = pages;
+            progress(&report);
         }
         let mut deleted = 0u64;
         let mut failures = 0u64;
@@ -84,17 +128,29 @@ impl Collector {
             }
             let chunks = std::sync::Arc::clone(&self.engine.chunks);
             // Each file on its own: one that cannot be deleted must not stall the others.
-            let (gone, stuck): (Vec<_>, Vec<_>) = tokio::task::spawn_blocking(move || {
-                batch.into_iter().partition(|h| match chunks.delete(h) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::error!(chunk = %h.to_hex(), error = %e, "could not delete chunk file; retrying after the grace period");
-                        false
+            let (gone, stuck, bytes): (Vec<_>, Vec<_>, u64) = tokio::task::spawn_blocking(move || {
+                let mut bytes = 0;
+                let (gone, stuck) = batch.into_iter().partition(|h| {
+                    let size = chunks.size_of(h).unwrap_or(0);
+                    match chunks.delete(h) {
+                        Ok(()) => {
+                            bytes += size;
+                            true
+                        }
+                        Err(e) => {
+                            tracing::error!(chunk = %h.to_hex(), error = %e, "could not delete chunk file; retrying after the grace period");
+                            false
+                        }
                     }
-                })
+                });
+                (gone, stuck, bytes)
             })
             .await?;
             deleted += gone.len() as u64;
+            report.bytes_freed += bytes;
+            report.chunks_deleted = deleted;
+            report.chunk_delete_failures += stuck.len() as u64;
+            progress(&report);
             failures += stuck.len() as u64;
             self.engine.meta(move |db| refs::finish_collect(db, &gone)).await?;
             if !stuck.is_empty() {
@@ -106,8 +162,10 @@ impl Collector {
         status.chunks_deleted += deleted;
         status.chunk_delete_failures += failures;
         status.manifest_pages_released += pages;
+        status.bytes_freed += report.bytes_freed;
         status.last_error = None;
-        Ok(deleted)
+        report.manifest_pages_released = pages;
+        Ok(report)
     }
 
     /// Runs passes every `interval` until the process ends.

@@ -3,6 +3,7 @@
 //! HTTP or S3 wire formats.
 
 pub mod collector;
+pub mod fsck;
 pub mod ingest;
 pub mod read;
 

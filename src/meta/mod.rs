@@ -28,6 +28,7 @@ pub mod manifest;
 pub mod notifications;
 pub mod objects;
 pub mod outbox;
+pub mod recount;
 pub mod refs;
 pub mod uploads;
 pub mod users;

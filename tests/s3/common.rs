@@ -45,6 +45,12 @@ impl Gateway {
         Self { server, dir, endpoint, chunk_dir: chunk_dir.to_path_buf() }
     }
 
+    /// Stops the gateway (drained, deregistered) and hands back its data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.server.stop().await;
+        self.dir
+    }
+
     pub fn client(&self) -> Client {
         client_for(&self.endpoint, ROOT_AK, ROOT_SK)
     }

@@ -11,6 +11,7 @@ mod crash;
 mod dedup;
 mod events;
 mod gateways;
+mod gc;
 mod listing;
 mod multipart;
 mod objects;
