@@ -101,6 +101,10 @@ pub const AUDIT_PAGE_MAX_ENTRIES: usize = 1000;
 /// Audit retention removes whole segments of this many entries of a chain.
 pub const AUDIT_SEGMENT_ENTRIES: u64 = 1024;
 
+/// A chunk claimed for collection (`Collecting`) is taken over by another collector only
+/// after this long: far longer than deleting a batch of files takes, so a live collector
+/// never loses its claim mid-delete.
+pub const COLLECT_CLAIM_STALE_MILLIS: i64 = 10 * 60 * 1000;
 /// A gateway refreshes its registration this often (`meta::gateways`).
 pub const GATEWAY_HEARTBEAT_INTERVAL_MILLIS: u64 = 5_000;
 /// A gateway whose heartbeat is older than this is dead: other gateways release the chunk
@@ -122,8 +126,9 @@ pub const RELAY_IDLE_POLL_MILLIS: u64 = 50;
 pub const RELAY_RETRY_MIN_MILLIS: u64 = 200;
 pub const RELAY_RETRY_MAX_MILLIS: u64 = 5_000;
 /// One gateway relays at a time (others would only duplicate deliveries): it holds a lease
-/// of this length, renewed at half-life, taken over by another gateway when it lapses.
-pub const RELAY_LEASE_MILLIS: i64 = 10_000;
+/// of this length, renewed at half-life, taken over by another gateway when it lapses. Three
+/// times the Kafka delivery timeout, so a slow delivery does not outlive the lease.
+pub const RELAY_LEASE_MILLIS: i64 = 30_000;
 /// How often every gateway re-reads the outbox depth (the SlowDown gauge).
 pub const OUTBOX_DEPTH_REFRESH_MILLIS: u64 = 250;
 /// The broker must acknowledge a message within this time, or the batch is retried.
@@ -137,5 +142,7 @@ pub const INDEXER_BATCH_MAX_EVENTS: usize = 128;
 /// Search results per page at most, and the default.
 pub const SEARCH_PAGE_MAX_RESULTS: usize = 1000;
 pub const SEARCH_PAGE_DEFAULT_RESULTS: usize = 100;
+/// Search pages reach this far into the results at most (the index collects offset + limit).
+pub const SEARCH_OFFSET_MAX_RESULTS: usize = 10_000;
 /// Suggestions look at this many matching keys at most.
 pub const SEARCH_SUGGEST_SCAN_MAX_KEYS: usize = 1000;

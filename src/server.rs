@@ -173,7 +173,7 @@ impl Server {
         let index = Arc::new(SearchIndex::open(&config.store.data_dir.join("index")).map_err(|e| e.to_string())?);
         let (sink, indexer): (Arc<dyn crate::events::Sink>, _) = match &config.events.kafka {
             Some(kafka) => {
-                let group = config.events.indexer_group.clone().unwrap_or_else(|| format!("granary-indexer-{}", me.host));
+                let group = config.events.indexer_group.clone().unwrap_or_else(|| default_indexer_group(&config.store.data_dir));
                 let indexer = crate::search::consumer::KafkaIndexer::new(kafka, &group, Arc::clone(&index))?;
                 (Arc::new(crate::events::kafka::KafkaSink::new(kafka, &config.region)?), Some(indexer))
             }
@@ -257,7 +257,8 @@ impl Server {
             }
             drop(listener);
             tracing::info!("draining in-flight requests");
-            if tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), graceful.shutdown()).await.is_err() {
+            let drained = tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), graceful.shutdown()).await.is_ok();
+            if !drained {
                 tracing::warn!("some requests did not finish within the drain period");
             }
             collector_task.abort();
@@ -278,9 +279,11 @@ impl Server {
                 let _ = tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), task).await;
             }
             let _ = std::fs::remove_file(admin::socket_path(&data_dir));
-            // Requests are drained, so no upload of ours holds pins any more.
+            // Requests are drained, so no upload of ours holds pins any more. (If some are
+            // still running, leave the registration to expire instead of failing them now.)
             heartbeat_task.abort();
-            match tokio::task::spawn_blocking(move || gateways::deregister(&*db, gateway)).await {
+            let deregister = move || if drained { gateways::deregister(&*db, gateway) } else { Ok(()) };
+            match tokio::task::spawn_blocking(deregister).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "could not deregister; other gateways will expire this one"),
                 Err(e) => tracing::warn!(error = %e, "deregistering failed"),
@@ -301,6 +304,15 @@ impl Server {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }
+}
+
+/// One consumer group per index: the host and the index's directory (two gateways, or a
+/// gateway and `granary indexer`, on one host keep separate indexes).
+fn default_indexer_group(data_dir: &std::path::Path) -> String {
+    use sha2::Digest;
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(dir.to_string_lossy().as_bytes());
+    format!("granary-indexer-{}-{}", host_name(), &hex::encode(digest)[..8])
 }
 
 #[derive(Clone)]
@@ -339,7 +351,7 @@ pub async fn run_indexer(
     group: Option<String>,
 ) -> Result<(), String> {
     let index = Arc::new(SearchIndex::open(&data_dir.join("index")).map_err(|e| e.to_string())?);
-    let group = group.unwrap_or_else(|| format!("granary-indexer-{}", host_name()));
+    let group = group.unwrap_or_else(|| default_indexer_group(data_dir));
     let indexer = crate::search::consumer::KafkaIndexer::new(kafka, &group, Arc::clone(&index))?;
     println!("indexing topic {} (group {group}) into {}", kafka.topic, data_dir.join("index").display());
     let task = tokio::spawn(Arc::clone(&indexer).run());

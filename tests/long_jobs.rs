@@ -64,7 +64,7 @@ fn releasing_and_collecting_the_largest_object_spans_many_bounded_transactions()
         if claimed.chunks.is_empty() && !claimed.more {
             break;
         }
-        refs::finish_collect(&db, &claimed.chunks).unwrap();
+        refs::finish_collect(&db, &claimed.chunks, claimed.claim_ms).unwrap();
         batches += 1;
     }
     assert!(batches >= total / granary::limits::GC_BATCH_MAX_CHUNKS, "{batches} collect transactions");

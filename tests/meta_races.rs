@@ -24,10 +24,11 @@ fn a_bucket_recreated_by_someone_else_rejects_the_first_owners_commit() {
     // Alice's PUT was authorised here; meanwhile the bucket changes hands.
     buckets::delete_bucket(&db, "shared-name", None).unwrap();
     buckets::create_bucket(&db, "shared-name", "mallory", "us-east-1", None).unwrap();
-    let r = objects::commit_put(&db, "alice", ("shared-name", "k"), &record(), (&[], &[0; 16]), &Default::default(), None);
+    let r = objects::commit_put(&db, "alice", ("shared-name", "k"), &record(), (&[], &[0; 16]), (&Default::default(), &Vec::new()), None);
     assert!(matches!(r, Err(MetaError::AccessDenied)), "{r:?}");
     assert!(objects::get_object(&db, "shared-name", "k").unwrap().is_none(), "nothing lands in mallory's bucket");
     let r = objects::delete_object(&db, "alice", ("shared-name", "k"), &Default::default(), None);
     assert!(matches!(r, Err(MetaError::AccessDenied)), "{r:?}");
-    objects::commit_put(&db, "mallory", ("shared-name", "k"), &record(), (&[], &[0; 16]), &Default::default(), None).unwrap();
+    objects::commit_put(&db, "mallory", ("shared-name", "k"), &record(), (&[], &[0; 16]), (&Default::default(), &Vec::new()), None)
+        .unwrap();
 }

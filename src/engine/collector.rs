@@ -122,15 +122,20 @@ impl Collector {
                 })
                 .await?;
             resume = next;
-            let batch = claimed.chunks;
+            let (batch, claim_ms) = (claimed.chunks, claimed.claim_ms);
             if batch.is_empty() && !claimed.more {
                 break;
             }
-            let chunks = std::sync::Arc::clone(&self.engine.chunks);
+            let (chunks, db) = (std::sync::Arc::clone(&self.engine.chunks), std::sync::Arc::clone(&self.engine.db));
             // Each file on its own: one that cannot be deleted must not stall the others.
             let (gone, stuck, bytes): (Vec<_>, Vec<_>, u64) = tokio::task::spawn_blocking(move || {
                 let mut bytes = 0;
                 let (gone, stuck) = batch.into_iter().partition(|h| {
+                    // Only while the claim is ours: a collector taking it over (ours looked
+                    // dead) may already have finished, and an upload rewritten the file.
+                    if !refs::still_claimed(&*db, h, claim_ms).unwrap_or(false) {
+                        return false;
+                    }
                     let size = chunks.size_of(h).unwrap_or(0);
                     match chunks.delete(h) {
                         Ok(()) => {
@@ -152,9 +157,9 @@ impl Collector {
             report.chunk_delete_failures += stuck.len() as u64;
             progress(&report);
             failures += stuck.len() as u64;
-            self.engine.meta(move |db| refs::finish_collect(db, &gone)).await?;
+            self.engine.meta(move |db| refs::finish_collect(db, &gone, claim_ms)).await?;
             if !stuck.is_empty() {
-                self.engine.meta(move |db| refs::abandon_collect(db, &stuck, now_ms())).await?;
+                self.engine.meta(move |db| refs::abandon_collect(db, &stuck, claim_ms, now_ms())).await?;
             }
         }
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());

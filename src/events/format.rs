@@ -1,6 +1,6 @@
 //! AWS S3 event-notification JSON (event structure version 2.1), so existing consumers
 //! work unchanged: one message per event, `{"Records":[...]}`. Like MinIO, the object also
-//! carries `contentType` and `userMetadata` (extra fields S3 consumers ignore), which is
+//! carries `contentType`, `userMetadata` and `tags` (extra fields S3 consumers ignore), which is
 //! what lets an indexer work from the Kafka feed alone (`parse`).
 
 use crate::meta::outbox::{Event, Pending};
@@ -24,6 +24,9 @@ pub fn message(p: &Pending, region: &str, configuration_id: Option<&str>) -> Val
     }
     if !e.user_metadata.is_empty() {
         object["userMetadata"] = e.user_metadata.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
+    }
+    if !e.tags.is_empty() {
+        object["tags"] = e.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
     }
     let principal = e.principal.clone().unwrap_or_default();
     json!({ "Records": [{
@@ -83,17 +86,21 @@ pub fn parse(payload: &[u8]) -> Option<Pending> {
         size: object.get("size").and_then(Value::as_u64),
         etag: text(object.get("eTag")),
         content_type: text(object.get("contentType")),
-        user_metadata: object
-            .get("userMetadata")
-            .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
-            .unwrap_or_default(),
+        user_metadata: pairs(object.get("userMetadata")),
+        tags: pairs(object.get("tags")),
+        routes: Vec::new(),
         time_ms,
         principal: text(r.get("userIdentity").and_then(|u| u.get("principalId"))),
         source_ip: text(r.get("requestParameters").and_then(|p| p.get("sourceIPAddress"))),
         request_id: text(r.get("responseElements").and_then(|p| p.get("x-amz-request-id"))),
     };
     Some(Pending { key: Vec::new(), sequencer: text(object.get("sequencer"))?, event })
+}
+
+fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+        .unwrap_or_default()
 }
 
 fn url_decode(key: &str) -> String {

@@ -3,7 +3,8 @@
 //! delivered only when the broker acknowledged every message of it.
 
 use super::format;
-use super::{Delivery, Sink};
+use super::Sink;
+use crate::meta::outbox::Pending;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 
@@ -64,11 +65,7 @@ impl Sink for KafkaSink {
         "kafka"
     }
 
-    fn routes_by_rules(&self) -> bool {
-        true
-    }
-
-    async fn deliver(&self, events: &[Delivery<'_>]) -> Result<(), String> {
+    async fn deliver(&self, events: &[Pending]) -> Result<(), String> {
         let producer = self.producer();
         let result = self.send_all(&producer, events).await;
         if result.is_err() {
@@ -79,14 +76,14 @@ impl Sink for KafkaSink {
 }
 
 impl KafkaSink {
-    async fn send_all(&self, producer: &FutureProducer, events: &[Delivery<'_>]) -> Result<(), String> {
+    async fn send_all(&self, producer: &FutureProducer, events: &[Pending]) -> Result<(), String> {
         // The change feed gets every event; each selecting rule's topic gets it too.
         let mut messages: Vec<(&str, String, String)> = Vec::with_capacity(events.len());
-        for d in events {
-            let key = format::message_key(d.event);
-            messages.push((&self.topic, key.clone(), format::message(d.event, &self.region, None).to_string()));
-            for (topic, rule) in &d.selected_by {
-                messages.push((topic, key.clone(), format::message(d.event, &self.region, rule.as_deref()).to_string()));
+        for p in events {
+            let key = format::message_key(p);
+            messages.push((&self.topic, key.clone(), format::message(p, &self.region, None).to_string()));
+            for (topic, rule) in &p.event.routes {
+                messages.push((topic, key.clone(), format::message(p, &self.region, rule.as_deref()).to_string()));
             }
         }
         // Enqueue all in order (the idempotent producer keeps that order per partition),

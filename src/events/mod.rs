@@ -14,27 +14,14 @@ pub mod relay;
 
 use crate::meta::outbox::Pending;
 
-/// One event to deliver, with the notification rules of its bucket that selected it.
-pub struct Delivery<'a> {
-    pub event: &'a Pending,
-    /// (topic, rule id) per matching rule.
-    pub selected_by: Vec<(String, Option<String>)>,
-}
-
 /// Where the relay delivers events.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync {
     /// For status and logs.
     fn name(&self) -> &'static str;
-    /// Whether the sink routes by notification rules (the relay then looks them up).
-    fn routes_by_rules(&self) -> bool;
-    /// Delivers every event (oldest first). Ok means all of them are durably accepted.
-    async fn deliver(&self, events: &[Delivery<'_>]) -> Result<(), String>;
+    /// Delivers every event (oldest first), including to the topics its `routes` name where
+    /// the sink has topics. Ok means all of them are durably accepted.
+    async fn deliver(&self, events: &[Pending]) -> Result<(), String>;
 }
 
-/// The Kafka topic a notification rule's ARN names (its last `:` segment), if valid.
-pub fn topic_of_arn(arn: &str) -> Option<&str> {
-    let name = arn.rsplit(':').next()?;
-    let valid = !name.is_empty() && name.len() <= 249 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    valid.then_some(name)
-}
+pub use crate::meta::notifications::topic_of_arn;

@@ -4,14 +4,12 @@
 //! One gateway relays at a time (a lease in the store); every gateway keeps the outbox depth
 //! gauge fresh, which is what turns writes into 503 SlowDown when the outbox is full.
 
-use super::{Delivery, Sink};
+use super::Sink;
 use crate::kv::KvStore;
 use crate::limits;
-use crate::meta::notifications::{self, NotificationRules};
-use crate::meta::outbox::{self, Pending};
+use crate::meta::outbox;
 use crate::meta::{now_ms, MetaError};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,6 +45,8 @@ pub struct RelayStatus {
     /// Age of the oldest undelivered event, when there is one.
     pub oldest_undelivered_age_ms: Option<i64>,
     pub last_error: Option<String>,
+    /// Outbox entries that did not decode, set aside under `("obx", key)`.
+    pub quarantined: u64,
 }
 
 pub struct Relay {
@@ -123,52 +123,29 @@ impl Relay {
         }
         let after = cursor.clone();
         let batch = self.meta(move |db| outbox::read_batch(db, &after, limits::RELAY_BATCH_MAX_EVENTS)).await?;
-        let Some(oldest) = batch.first() else {
+        let Some(last) = batch.last_key.clone() else {
             self.update(|s| s.oldest_undelivered_age_ms = None);
             return Ok(false);
         };
-        let age = now_ms() - oldest.event.time_ms;
-        self.update(|s| s.oldest_undelivered_age_ms = Some(age));
-        let deliveries = self.route(&batch).await?;
-        self.sink.deliver(&deliveries).await?;
-        let last = batch.last().map(|p| p.key.clone()).unwrap_or_default();
-        let n = batch.len() as u64;
-        self.meta(move |db| outbox::remove(db, &batch)).await?;
+        if !batch.undecodable.is_empty() {
+            let bad = batch.undecodable.clone();
+            tracing::error!(entries = bad.len(), "outbox entries that do not decode were set aside under (\"obx\", key)");
+            self.meta(move |db| outbox::quarantine(db, &bad)).await?;
+            self.update(|s| s.quarantined += batch.undecodable.len() as u64);
+        }
+        if let Some(oldest) = batch.events.first() {
+            let age = now_ms() - oldest.event.time_ms;
+            self.update(|s| s.oldest_undelivered_age_ms = Some(age));
+            self.sink.deliver(&batch.events).await?;
+        }
+        let n = batch.events.len() as u64;
+        let events = batch.events;
+        self.meta(move |db| outbox::remove(db, &events)).await?;
         *cursor = last;
         self.update(|s| {
             s.delivered += n;
             s.last_error = None;
         });
         Ok(true)
-    }
-
-    /// Each event of the batch with the notification rules (topic, id) of its bucket that
-    /// select it.
-    async fn route<'a>(&self, batch: &'a [Pending]) -> Result<Vec<Delivery<'a>>, String> {
-        if !self.sink.routes_by_rules() {
-            return Ok(batch.iter().map(|event| Delivery { event, selected_by: Vec::new() }).collect());
-        }
-        let buckets: Vec<String> = {
-            let mut b: Vec<String> = batch.iter().map(|p| p.event.bucket.clone()).collect();
-            b.sort();
-            b.dedup();
-            b
-        };
-        let rules: HashMap<String, Option<NotificationRules>> = self
-            .meta(move |db| buckets.into_iter().map(|b| Ok((b.clone(), notifications::get(db, &b)?))).collect::<Result<_, MetaError>>())
-            .await?;
-        Ok(batch
-            .iter()
-            .map(|event| {
-                let selected_by = match rules.get(&event.event.bucket).and_then(Option::as_ref) {
-                    None => Vec::new(),
-                    Some(r) => r
-                        .matching(&event.event)
-                        .filter_map(|rule| super::topic_of_arn(&rule.target).map(|t| (t.to_owned(), rule.id.clone())))
-                        .collect(),
-                };
-                Delivery { event, selected_by }
-            })
-            .collect())
     }
 }

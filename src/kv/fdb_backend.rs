@@ -222,6 +222,11 @@ impl KvCommit for FdbTxn<'_> {
         if self.read_only {
             return Err(KvError::ReadOnly);
         }
-        block_on(self.trx.commit()).map(drop).map_err(|e| classify(FdbError::from(e)))
+        block_on(self.trx.commit()).map(drop).map_err(|e| match FdbError::from(e) {
+            // transaction_timed_out during commit: the commit may yet apply (FDB's docs), so
+            // it is an unknown result, resolved by `transact` through the commit marker.
+            e if e.code() == 1031 => KvError::CommitUnknownResult,
+            e => classify(e),
+        })
     }
 }

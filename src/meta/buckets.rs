@@ -75,6 +75,7 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> Met
         t.clear(&bucket_key(name))?;
         t.clear(&owner_index_key(&record.owner, name))?;
         t.clear(&notification_key(name))?;
+        super::tagging::clear_bucket_tags(t, name)?;
         super::outbox::emit(t, &super::outbox::Event::new("BucketRemoved", name, None, audit))?;
         append_opt(t, audit)
     })

@@ -17,6 +17,7 @@
 //! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on
 //! - `("ob", versionstamp)`     → `outbox::Event`, in commit order; `("obn", shard)` its depth
 //! - `("bn", bucket)`            → `NotificationRules` (which events go to Kafka)
+//! - `("tg", bucket, key)`      → an object's tags; `("btg", bucket)` a bucket's
 //! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 
@@ -30,6 +31,7 @@ pub mod objects;
 pub mod outbox;
 pub mod recount;
 pub mod refs;
+pub mod tagging;
 pub mod uploads;
 pub mod users;
 
@@ -54,6 +56,8 @@ pub enum MetaError {
     /// A conditional write's If-Match / If-None-Match did not hold (decided in the transaction).
     #[error("precondition failed")]
     PreconditionFailed,
+    #[error("invalid tag: {0}")]
+    InvalidTag(String),
     #[error("no such upload")]
     NoSuchUpload,
     #[error("too many multipart uploads in progress to abort in one step; abort them first")]

@@ -56,6 +56,24 @@ impl NotificationRules {
     }
 }
 
+/// The Kafka topic a rule's ARN names: its last `:` segment, if a valid topic name.
+pub fn topic_of_arn(arn: &str) -> Option<&str> {
+    let name = arn.rsplit(':').next()?;
+    let valid = !name.is_empty() && name.len() <= 249 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    valid.then_some(name)
+}
+
+/// Inside the emitting transaction: (topic, rule id) of each rule of the event's bucket that
+/// selects it.
+pub(super) fn routes_in(t: &mut dyn crate::kv::KvTxn, event: &Event) -> MetaResult<Vec<(String, Option<String>)>> {
+    if event.key.is_none() {
+        return Ok(Vec::new());
+    }
+    let Some(v) = t.get(&notification_key(&event.bucket))? else { return Ok(Vec::new()) };
+    let rules: NotificationRules = decode(&v)?;
+    Ok(rules.matching(event).filter_map(|r| topic_of_arn(&r.target).map(|topic| (topic.to_owned(), r.id.clone()))).collect())
+}
+
 pub(super) fn notification_key(bucket: &str) -> Vec<u8> {
     Key::space("bn").str(bucket).into_bytes()
 }

@@ -111,8 +111,12 @@ fn all_chunks(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkR
 
 /// Removes the object at `okey` (if any) inside `t`: its record, and its manifests go to
 /// the release queue, so this costs O(parts) writes however many chunks the object has.
-pub(super) fn unlink_object(t: &mut dyn KvTxn, okey: &[u8]) -> MetaResult<Option<ObjectRecord>> {
+pub(super) fn unlink_object(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
+    let okey = object_key(bucket, key);
+    let okey = okey.as_slice();
     let Some(old) = t.get(okey)? else { return Ok(None) };
+    // Tags belong to the object being unlinked.
+    t.clear(&super::tagging::object_tags_key(bucket, key))?;
     let old: ObjectRecord = decode(&old)?;
     let now = now_ms();
     match &old.body {
@@ -193,9 +197,10 @@ pub fn commit_put(
     (bucket, key): (&str, &str),
     record: &ObjectRecord,
     (chunks, upload_id): (&[ChunkRef], &[u8; 16]),
-    condition: &WriteCondition,
+    (condition, tags): (&WriteCondition, &super::tagging::Tags),
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
+    super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
     if let ObjectBody::Chunked { chunk_count, .. } = &record.body {
         assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), record.size, "manifest covers the object");
         assert_eq!(chunks.len(), *chunk_count as usize);
@@ -205,13 +210,16 @@ pub fn commit_put(
         require_owned(t, bucket, owner)?;
         let okey = object_key(bucket, key);
         condition.check_in(t, &okey)?;
-        unlink_object(t, &okey)?;
+        unlink_object(t, bucket, key)?;
         if let ObjectBody::Chunked { manifest_id, .. } = &record.body {
             write_manifest(t, manifest_id, chunks)?;
         }
         t.set(&okey, &encode(record))?;
         adopt_pins(t, upload_id, &hashes)?;
-        super::outbox::emit(t, &Event::created("ObjectCreated:Put", bucket, key, record, audit))?;
+        super::tagging::write_object_tags(t, bucket, key, tags)?;
+        let mut event = Event::created("ObjectCreated:Put", bucket, key, record, audit);
+        event.tags = tags.clone();
+        super::outbox::emit(t, &event)?;
         append_opt(t, audit)
     })
 }
@@ -252,7 +260,7 @@ pub fn delete_object(
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         condition.check_in(t, &object_key(bucket, key))?;
-        let existed = unlink_object(t, &object_key(bucket, key))?.is_some();
+        let existed = unlink_object(t, bucket, key)?.is_some();
         if existed {
             super::outbox::emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(key), audit))?;
         }
@@ -267,6 +275,12 @@ pub enum CopyMetadata {
     Replace { headers: StoredHeaders, user_metadata: Vec<(String, String)> },
 }
 
+/// Tags of a copy: the source's (x-amz-tagging-directive COPY, the default) or new ones.
+pub enum CopyTags {
+    Copy,
+    Replace(super::tagging::Tags),
+}
+
 /// Copies an object by reference: the new manifest lists the same chunks and each gains a
 /// reference; no chunk data is read or written. One transaction.
 pub fn copy_object(
@@ -274,9 +288,12 @@ pub fn copy_object(
     owner: &str,
     src: (&str, &str),
     dst: (&str, &str),
-    metadata: &CopyMetadata,
+    (metadata, tags): (&CopyMetadata, &CopyTags),
     audit: Option<&Entry>,
 ) -> MetaResult<ObjectRecord> {
+    if let CopyTags::Replace(tags) = tags {
+        super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
+    }
     transact(db, |t| {
         require_owned(t, src.0, owner)?;
         require_owned(t, dst.0, owner)?;
@@ -288,8 +305,12 @@ pub fn copy_object(
             return Err(MetaError::CopySourceTooLarge);
         }
         let chunks = all_chunks(t, &source)?;
+        let new_tags = match tags {
+            CopyTags::Copy => super::tagging::read_object_tags(t, src.0, src.1)?,
+            CopyTags::Replace(tags) => tags.clone(),
+        };
         let dkey = object_key(dst.0, dst.1);
-        unlink_object(t, &dkey)?;
+        unlink_object(t, dst.0, dst.1)?;
         let mut copy = source.clone();
         copy.last_modified_ms = now_ms();
         if let CopyMetadata::Replace { headers, user_metadata } = metadata {
@@ -312,7 +333,10 @@ pub fn copy_object(
             copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
         t.set(&dkey, &encode(&copy))?;
-        super::outbox::emit(t, &Event::created("ObjectCreated:Copy", dst.0, dst.1, &copy, audit))?;
+        super::tagging::write_object_tags(t, dst.0, dst.1, &new_tags)?;
+        let mut event = Event::created("ObjectCreated:Copy", dst.0, dst.1, &copy, audit);
+        event.tags = new_tags;
+        super::outbox::emit(t, &event)?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("size", copy.size).detail("etag", &copy.etag))?;
         }
@@ -327,7 +351,7 @@ pub fn delete_objects(db: &dyn KvStore, owner: &str, bucket: &str, keys: &[Strin
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         for (i, key) in keys.iter().enumerate() {
-            if unlink_object(t, &object_key(bucket, key))?.is_some() {
+            if unlink_object(t, bucket, key)?.is_some() {
                 super::outbox::emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(key), audits.get(i)))?;
             }
         }

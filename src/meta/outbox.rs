@@ -30,6 +30,12 @@ pub struct Event {
     pub etag: Option<String>,
     pub content_type: Option<String>,
     pub user_metadata: Vec<(String, String)>,
+    /// The object's tags (created and tagging events).
+    pub tags: Vec<(String, String)>,
+    /// (Kafka topic, rule id) of each notification rule of the bucket that selected this
+    /// event, decided when it was committed (not at delivery, when the bucket's rules, or
+    /// even its owner, may have changed).
+    pub routes: Vec<(String, Option<String>)>,
     pub time_ms: i64,
     pub principal: Option<String>,
     pub source_ip: Option<String>,
@@ -48,6 +54,8 @@ impl Event {
             etag: None,
             content_type: None,
             user_metadata: Vec::new(),
+            tags: Vec::new(),
+            routes: Vec::new(),
             time_ms: super::now_ms(),
             principal: requester.and_then(|e| e.actor.user.clone()),
             source_ip: requester.and_then(|e| e.actor.source_ip.clone()),
@@ -75,9 +83,12 @@ fn depth_key(shard: u64) -> Vec<u8> {
     Key::space("obn").u64(shard).into_bytes()
 }
 
-/// Appends `event` inside the caller's transaction.
+/// Appends `event` inside the caller's transaction, with the routes its bucket's
+/// notification rules select now.
 pub fn emit(t: &mut dyn KvTxn, event: &Event) -> MetaResult<()> {
-    t.set_versionstamped_key(&outbox_prefix(), b"", &encode(event))?;
+    let mut event = event.clone();
+    event.routes = super::notifications::routes_in(t, &event)?;
+    t.set_versionstamped_key(&outbox_prefix(), b"", &encode(&event))?;
     t.atomic_add(&depth_key(rand::random::<u64>() % DEPTH_SHARDS), 1)?;
     Ok(())
 }
@@ -92,29 +103,64 @@ pub struct Pending {
     pub event: Event,
 }
 
+/// A batch read from the outbox.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Pending>,
+    /// Keys of entries that do not decode (written by an incompatible version, or damaged):
+    /// the relay sets them aside (`quarantine`) rather than stop on them forever.
+    pub undecodable: Vec<Vec<u8>>,
+    /// The last key read, where the next batch starts.
+    pub last_key: Option<Vec<u8>>,
+}
+
 /// Up to `limit` entries after `after` (empty: from the start), oldest first. The relay
-/// passes the last key it deleted: stamps only grow, so nothing new appears before it, and
+/// passes the last key it handled: stamps only grow, so nothing new appears before it, and
 /// the outbox's head of tombstones is not scanned again.
-pub fn read_batch(db: &dyn KvStore, after: &[u8], limit: usize) -> MetaResult<Vec<Pending>> {
+pub fn read_batch(db: &dyn KvStore, after: &[u8], limit: usize) -> MetaResult<Batch> {
     let prefix = outbox_prefix();
     let begin = if after.is_empty() { prefix.clone() } else { crate::keys::key_after(after) };
     let rows = read(db, |t| t.get_range(&begin, &prefix_end(&prefix), limit, false))?;
-    rows.into_iter()
-        .map(|(key, value)| {
-            let stamp =
-                key.get(prefix.len()..prefix.len() + VERSIONSTAMP_LEN_BYTES).ok_or_else(|| MetaError::Corrupt("outbox key".into()))?;
-            Ok(Pending { sequencer: hex::encode_upper(stamp), event: decode(&value)?, key })
-        })
-        .collect()
+    let mut batch = Batch { last_key: rows.last().map(|(k, _)| k.clone()), ..Default::default() };
+    for (key, value) in rows {
+        let stamp = key.get(prefix.len()..prefix.len() + VERSIONSTAMP_LEN_BYTES);
+        match (stamp, decode::<Event>(&value)) {
+            (Some(stamp), Ok(event)) => batch.events.push(Pending { sequencer: hex::encode_upper(stamp), event, key }),
+            _ => batch.undecodable.push(key),
+        }
+    }
+    Ok(batch)
 }
 
-/// Removes delivered entries.
+/// Removes delivered entries. The depth goes down by the entries this call removed (another
+/// relay that lost its lease mid-delivery may have removed some already).
 pub fn remove(db: &dyn KvStore, delivered: &[Pending]) -> MetaResult<()> {
+    let keys: Vec<&[u8]> = delivered.iter().map(|p| p.key.as_slice()).collect();
+    remove_keys(db, &keys, None)
+}
+
+/// Moves undecodable entries to `("obx", key)`, out of the relay's way but kept for an
+/// operator to inspect.
+pub fn quarantine(db: &dyn KvStore, keys: &[Vec<u8>]) -> MetaResult<()> {
+    let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    remove_keys(db, &keys, Some("obx"))
+}
+
+fn remove_keys(db: &dyn KvStore, keys: &[&[u8]], keep_in: Option<&str>) -> MetaResult<()> {
     transact(db, |t| {
-        for p in delivered {
-            t.clear(&p.key)?;
+        let mut removed = 0i64;
+        for k in keys {
+            if let Some(v) = t.get(k)? {
+                if let Some(space) = keep_in {
+                    t.set(&Key::space(space).bytes(k).into_bytes(), &v)?;
+                }
+                t.clear(k)?;
+                removed += 1;
+            }
         }
-        t.atomic_add(&depth_key(0), -i64::try_from(delivered.len()).unwrap_or(i64::MAX))?;
+        if removed > 0 {
+            t.atomic_add(&depth_key(0), -removed)?;
+        }
         Ok::<_, MetaError>(())
     })
 }
@@ -176,7 +222,7 @@ mod tests {
             Err(MetaError::NoSuchKey)
         });
         assert!(aborted.is_err());
-        let all = read_batch(&db, &[], 100).unwrap();
+        let all = read_batch(&db, &[], 100).unwrap().events;
         let names: Vec<_> = all.iter().map(|p| format!("{}/{}", p.event.name, p.event.key.as_deref().unwrap())).collect();
         assert_eq!(names.len(), 10);
         assert_eq!(names[0], "ObjectCreated:Put/k0");
@@ -187,7 +233,9 @@ mod tests {
         let (first, rest) = all.split_at(4);
         remove(&db, first).unwrap();
         assert_eq!(depth(&db).unwrap(), 6);
-        let after = read_batch(&db, &first[3].key, 100).unwrap();
+        remove(&db, first).unwrap();
+        assert_eq!(depth(&db).unwrap(), 6, "removing again (a second relay) counts nothing");
+        let after = read_batch(&db, &first[3].key, 100).unwrap().events;
         assert_eq!(after.len(), rest.len());
     }
 }

@@ -187,8 +187,12 @@ pub fn release_pins(db: &dyn KvStore, upload_id: &[u8; 16]) -> MetaResult<()> {
 /// One batch claimed by `begin_collect`.
 #[derive(Debug, Default)]
 pub struct Claimed {
-    /// Chunks now `Collecting`: delete their files, then `finish_collect`.
+    /// Chunks now `Collecting` under this claim: delete their files (each only while
+    /// `still_claimed`), then `finish_collect`.
     pub chunks: Vec<ChunkHash>,
+    /// The claim's time, recorded in each chunk's record (`zero_since_ms`) and queue entry:
+    /// only this claim may finish or abandon the collection.
+    pub claim_ms: i64,
     /// Whether the queue may hold more due entries after this batch.
     pub more: bool,
 }
@@ -198,6 +202,11 @@ pub struct Claimed {
 /// delete their files and then call `finish_collect`. `resume` carries the scan position
 /// through a pass (start empty): the queue's head is full of tombstones of entries already
 /// collected, and stepping over them for every batch would make a pass quadratic.
+///
+/// Several collectors (one per gateway) share the queue. A claim records its time and moves
+/// the chunk's queue entry to it; a chunk already `Collecting` is claimed again only once
+/// that claim is older than `COLLECT_CLAIM_STALE_MILLIS` (its collector died), so two live
+/// collectors never hold the same chunk, and only the current claimant may finish it.
 pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64, resume: &mut Vec<u8>) -> MetaResult<Claimed> {
     let space = Key::space("z").into_bytes();
     let begin = if resume.is_empty() { space.clone() } else { resume.clone() };
@@ -212,8 +221,18 @@ pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64, resume: &mut Vec
             let (h, _) = crate::keys::decode_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
             let hash = ChunkHash(h.try_into().map_err(|_| MetaError::Corrupt("chunk hash length".into()))?);
             match read_refcount(t, &hash)? {
+                Some(rc)
+                    if rc.count == 0
+                        && rc.state == ChunkState::Collecting
+                        && now - rc.zero_since_ms < crate::limits::COLLECT_CLAIM_STALE_MILLIS =>
+                {
+                    // Another collector is at work on it.
+                }
                 Some(mut rc) if rc.count == 0 => {
+                    t.clear(&k)?;
                     rc.state = ChunkState::Collecting;
+                    rc.zero_since_ms = now;
+                    t.set(&gc_queue_key(now, &hash), b"")?;
                     t.set(&refcount_key(&hash), &encode(&rc))?;
                     chosen.push(hash);
                 }
@@ -221,7 +240,7 @@ pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64, resume: &mut Vec
                 _ => t.clear(&k)?,
             }
         }
-        Ok::<_, MetaError>((Claimed { chunks: chosen, more }, next))
+        Ok::<_, MetaError>((Claimed { chunks: chosen, claim_ms: now, more }, next))
     })?;
     if let Some(next) = next {
         *resume = next;
@@ -229,14 +248,27 @@ pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64, resume: &mut Vec
     Ok(claimed)
 }
 
-/// The collector's last step: the files are deleted; drop the records.
-pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash]) -> MetaResult<()> {
+/// Whether `hash` is still `Collecting` under the claim made at `claim_ms`: checked right
+/// before its file is deleted (a claim taken over by another collector is not ours).
+pub fn still_claimed(db: &dyn KvStore, hash: &ChunkHash, claim_ms: i64) -> MetaResult<bool> {
+    let rc = read(db, |t| read_refcount(t, hash))?;
+    Ok(rc.is_some_and(|rc| is_claim(&rc, claim_ms)))
+}
+
+fn is_claim(rc: &RefCount, claim_ms: i64) -> bool {
+    rc.count == 0 && rc.state == ChunkState::Collecting && rc.zero_since_ms == claim_ms
+}
+
+/// The collector's last step: the files are deleted; drop the records still under this
+/// claim (never a record that is live again or claimed by someone else).
+pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash], claim_ms: i64) -> MetaResult<()> {
     transact(db, |t| {
         for hash in hashes {
             if let Some(rc) = read_refcount(t, hash)? {
-                debug_assert!(rc.count == 0 && rc.state == ChunkState::Collecting);
-                t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
-                t.clear(&refcount_key(hash))?;
+                if is_claim(&rc, claim_ms) {
+                    t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
+                    t.clear(&refcount_key(hash))?;
+                }
             }
         }
         Ok(())
@@ -245,11 +277,11 @@ pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash]) -> MetaResult<()> 
 
 /// The collector could not delete these files: back to `Live` at zero, queued again from
 /// `now`, so the next attempt comes a grace period later and uploads need not wait.
-pub fn abandon_collect(db: &dyn KvStore, hashes: &[ChunkHash], now: i64) -> MetaResult<()> {
+pub fn abandon_collect(db: &dyn KvStore, hashes: &[ChunkHash], claim_ms: i64, now: i64) -> MetaResult<()> {
     transact(db, |t| {
         for hash in hashes {
             if let Some(mut rc) = read_refcount(t, hash)? {
-                if rc.state == ChunkState::Collecting {
+                if is_claim(&rc, claim_ms) {
                     t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
                     rc.state = ChunkState::Live;
                     rc.zero_since_ms = now;
@@ -344,14 +376,23 @@ mod tests {
         release_pins(&db, &up2).unwrap();
 
         // Past the grace period the collector claims it; a pin must now wait.
-        let chosen = begin_collect(&db, 0, now_ms() + 1, &mut Vec::new()).unwrap().chunks;
+        let claim = begin_collect(&db, 0, now_ms() + 1, &mut Vec::new()).unwrap();
+        let chosen = claim.chunks.clone();
         assert_eq!(chosen, vec![h]);
         assert_eq!(count(&db, &h).unwrap().state, ChunkState::Collecting);
         let up3 = new_upload_id();
         assert!(matches!(pin_chunk(&db, &up3, 0, &h), Err(MetaError::ChunkBeingCollected)));
-        // A claimed chunk is claimed again after a crash between the two steps.
-        assert_eq!(begin_collect(&db, 0, now_ms() + 1, &mut Vec::new()).unwrap().chunks, vec![h]);
-        finish_collect(&db, &chosen).unwrap();
+        // Another collector does not take a fresh claim...
+        assert!(begin_collect(&db, 0, now_ms() + 2, &mut Vec::new()).unwrap().chunks.is_empty());
+        // ...but takes over a stale one (its collector died), and then the old claim can
+        // neither finish nor delete.
+        let stale = now_ms() + crate::limits::COLLECT_CLAIM_STALE_MILLIS + 10;
+        let takeover = begin_collect(&db, 0, stale, &mut Vec::new()).unwrap();
+        assert_eq!(takeover.chunks, vec![h]);
+        assert!(!still_claimed(&db, &h, claim.claim_ms).unwrap());
+        finish_collect(&db, &chosen, claim.claim_ms).unwrap();
+        assert!(count(&db, &h).is_some(), "the old claim finishes nothing");
+        finish_collect(&db, &chosen, takeover.claim_ms).unwrap();
         assert_eq!(count(&db, &h), None);
         assert_eq!(gc_queue_len(&db).unwrap(), 0);
         assert!(pin_chunk(&db, &up3, 0, &h).unwrap(), "after collection the upload writes the file again");

@@ -81,12 +81,15 @@ pub fn create_upload(
     bucket: &str,
     key: &str,
     record: &UploadRecord,
+    tags: &super::tagging::Tags,
     audit: Option<&Entry>,
 ) -> MetaResult<[u8; 16]> {
+    super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
     let id = super::refs::new_upload_id();
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         t.set(&upload_key(bucket, key, &id), &encode(record))?;
+        super::tagging::set_upload_tags(t, &id, tags)?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("upload_id", format_upload_id(&id)))?;
         }
@@ -273,11 +276,15 @@ pub fn complete(
             checksum,
         };
         let okey = object_key(bucket, key);
-        unlink_object(t, &okey)?;
+        unlink_object(t, bucket, key)?;
         t.set(&okey, &encode(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
-        super::outbox::emit(t, &super::outbox::Event::created("ObjectCreated:CompleteMultipartUpload", bucket, key, &record, audit))?;
+        let tags = super::tagging::take_upload_tags(t, upload_id)?;
+        super::tagging::write_object_tags(t, bucket, key, &tags)?;
+        let mut event = super::outbox::Event::created("ObjectCreated:CompleteMultipartUpload", bucket, key, &record, audit);
+        event.tags = tags;
+        super::outbox::emit(t, &event)?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("size", record.size).detail("etag", &record.etag).detail("parts", requested.len()))?;
         }
@@ -316,6 +323,7 @@ pub(super) fn abort_all_in_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult
         }
         t.clear_range(&parts, &prefix_end(&parts))?;
         t.clear(k)?;
+        super::tagging::take_upload_tags(t, &id)?;
     }
     let now = now_ms();
     for m in &manifests {
@@ -337,6 +345,7 @@ pub fn abort(db: &dyn KvStore, owner: &str, bucket: &str, key: &str, upload_id: 
         }
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
+        super::tagging::take_upload_tags(t, upload_id)?;
         append_opt(t, audit)
     })
 }

@@ -244,6 +244,13 @@ impl S3Route for AdminRoute {
                     .map(|t| t.parse::<usize>().map_err(|_| s3_error!(InvalidArgument, "bad page_token")))
                     .transpose()?
                     .unwrap_or(0);
+                if offset > limits::SEARCH_OFFSET_MAX_RESULTS {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "results beyond the first {} are not served; narrow the query",
+                        limits::SEARCH_OFFSET_MAX_RESULTS
+                    ));
+                }
                 let index = self.index()?;
                 json(&search_blocking(move || index.search(&bucket, &q, limit, offset)).await?)
             }

@@ -238,3 +238,21 @@ pub async fn precheck_write(s3: &GranaryS3, bucket: &str, key: &str, condition: 
     let current = s3.engine.meta(move |db| objects::get_object(db, &b, &k)).await.map_err(to_s3)?;
     condition.check(current.as_ref()).map_err(super::errors::meta_to_s3)
 }
+
+/// The `x-amz-tagging` header: tags in URL query form (`k1=v1&k2=v2`).
+pub fn tagging_header(value: Option<&str>) -> S3Result<crate::meta::tagging::Tags> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else { return Ok(Vec::new()) };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| s3_error!(InvalidArgument, "x-amz-tagging is not valid UTF-8"))
+    };
+    value
+        .split('&')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}

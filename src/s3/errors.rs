@@ -13,6 +13,7 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
         MetaError::BucketAlreadyOwnedByYou => s3_error!(BucketAlreadyOwnedByYou),
         MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),
         MetaError::NoSuchKey => s3_error!(NoSuchKey),
+        MetaError::InvalidTag(m) => s3_error!(InvalidTag, "{m}"),
         MetaError::PreconditionFailed => s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"),
         MetaError::NoSuchUpload => s3_error!(NoSuchUpload),
         MetaError::TooManyUploads => {

@@ -65,11 +65,12 @@ pub async fn create_multipart_upload(
         headers: stored_headers!(input),
         checksum,
     };
+    let tags = super::common::tagging_header(input.tagging.as_deref())?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
     let (b, k) = (bucket.clone(), key.clone());
     let owner = principal.user.clone();
-    let id = s3.engine.meta(move |db| uploads::create_upload(db, &owner, &b, &k, &record, audit.as_ref())).await.map_err(to_s3)?;
+    let id = s3.engine.meta(move |db| uploads::create_upload(db, &owner, &b, &k, &record, &tags, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(bucket),
         key: Some(key),

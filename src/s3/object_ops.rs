@@ -4,7 +4,7 @@ use super::bucket_ops::timestamp_ms;
 use super::checksums::{self, set_checksum_fields};
 use super::common::{
     check_copy_conditions, check_key, copy_source, copy_source_conditions, etag_of, ingest_checked, load_record, parse_content_md5,
-    precheck_write, require_private_acl, stored_headers, user_metadata, write_condition, BodyChecks,
+    precheck_write, require_private_acl, stored_headers, tagging_header, user_metadata, write_condition, BodyChecks,
 };
 use super::errors::to_s3;
 use super::GranaryS3;
@@ -12,7 +12,7 @@ use crate::checksum::{Algorithm, Checksum};
 use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
 use crate::meta::now_ms;
-use crate::meta::objects::{self, CopyMetadata, ObjectBody, ObjectRecord};
+use crate::meta::objects::{self, CopyMetadata, CopyTags, ObjectBody, ObjectRecord};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -32,6 +32,8 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let user_metadata = user_metadata(input.metadata)?;
     let headers = stored_headers!(input);
     let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let tags = tagging_header(input.tagging.as_deref())?;
+    crate::meta::tagging::validate(&tags, crate::meta::tagging::OBJECT_TAGS_MAX).map_err(super::errors::meta_to_s3)?;
     precheck_write(s3, &input.bucket, &input.key, &condition).await?;
 
     let options = IngestOptions { size_max_bytes: limits::PUT_OBJECT_SIZE_MAX_BYTES, allow_inline: true, checksum: Some(algorithm) };
@@ -66,7 +68,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let owner = principal.user.clone();
     let committed = s3
         .engine
-        .meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, (&chunks, &pin_id), &condition, audit.as_ref()))
+        .meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, (&chunks, &pin_id), (&condition, &tags), audit.as_ref()))
         .await;
     if let Err(e) = committed {
         if let Some(id) = pins {
@@ -165,13 +167,18 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     } else {
         CopyMetadata::Copy
     };
+    let tags = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+        None | Some(TaggingDirective::COPY) => CopyTags::Copy,
+        Some(TaggingDirective::REPLACE) => CopyTags::Replace(tagging_header(input.tagging.as_deref())?),
+        Some(other) => return Err(s3_error!(InvalidArgument, "unknown tagging directive {other}")),
+    };
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "CopyObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{sb}/{sk}")).detail("metadata_directive", if replace { "REPLACE" } else { "COPY" }));
     let (db_, dk, owner) = (input.bucket, input.key, principal.user.clone());
     let copy = s3
         .engine
-        .meta(move |db| objects::copy_object(db, &owner, (&sb, &sk), (&db_, &dk), &metadata, audit.as_ref()))
+        .meta(move |db| objects::copy_object(db, &owner, (&sb, &sk), (&db_, &dk), (&metadata, &tags), audit.as_ref()))
         .await
         .map_err(to_s3)?;
     let mut result =

@@ -136,6 +136,9 @@ impl SearchIndex {
         for (k, v) in &e.user_metadata {
             d.add_text(f.meta, format!("{}={v}", k.to_lowercase()));
         }
+        for (k, v) in &e.tags {
+            d.add_text(f.tag, format!("{k}={v}"));
+        }
         if let Some(ct) = &e.content_type {
             d.add_text(f.content_type, ct.to_lowercase());
         }
@@ -173,14 +176,10 @@ impl SearchIndex {
                 newest = Some(p.sequencer.clone());
             }
             let kind = e.name.split(':').next();
-            let Some(key) = e.key.as_deref() else {
-                if kind == Some("BucketRemoved") {
-                    // Only an empty bucket can be removed: what is left are tombstones.
-                    writer.delete_term(Term::from_field_text(self.fields.bucket, &e.bucket));
-                    changed += 1;
-                }
-                continue;
-            };
+            // Bucket events change no document: only an empty bucket can be removed, so its
+            // objects' own delete events have already been applied (and a bucket-wide delete,
+            // redelivered or overtaking the other partitions, would erase a recreated bucket).
+            let Some(key) = e.key.as_deref() else { continue };
             let id = doc_id(&e.bucket, key);
             let current = match written.get(&id) {
                 Some(s) => Some(s.clone()),
@@ -190,7 +189,8 @@ impl SearchIndex {
                 continue; // already applied (a redelivery)
             }
             let doc = match kind {
-                Some("ObjectCreated") => self.document(e, key, &p.sequencer),
+                // A tagging event carries the whole object: it rewrites the document.
+                Some("ObjectCreated" | "ObjectTagging") => self.document(e, key, &p.sequencer),
                 Some("ObjectRemoved") => self.tombstone(&e.bucket, key, &p.sequencer),
                 _ => continue,
             };
@@ -258,11 +258,8 @@ impl Sink for IndexSink {
     fn name(&self) -> &'static str {
         "indexer"
     }
-    fn routes_by_rules(&self) -> bool {
-        false
-    }
-    async fn deliver(&self, events: &[crate::events::Delivery<'_>]) -> Result<(), String> {
-        let owned: Vec<Pending> = events.iter().map(|d| d.event.clone()).collect();
+    async fn deliver(&self, events: &[Pending]) -> Result<(), String> {
+        let owned: Vec<Pending> = events.to_vec();
         let index = std::sync::Arc::clone(&self.0);
         tokio::task::spawn_blocking(move || index.apply(&owned.iter().collect::<Vec<_>>()))
             .await

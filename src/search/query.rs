@@ -32,16 +32,10 @@ pub struct Page {
     pub next_page_token: Option<String>,
 }
 
-/// Escapes a literal for tantivy's regex syntax.
+/// Escapes a literal for tantivy's regex syntax (regex-syntax's own rules: escaping every
+/// punctuation character would turn `<` and `>` into word-boundary assertions).
 fn regex_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 2);
-    for c in s.chars() {
-        if c.is_ascii_punctuation() || c == ' ' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    regex_syntax::escape(s)
 }
 
 fn parse_size(v: &str) -> Result<u64, SearchError> {

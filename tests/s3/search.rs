@@ -67,6 +67,12 @@ async fn search_finds_objects_by_name_metadata_and_ranges() {
     assert_eq!(keys(&gw, "media", "").await.len(), 4, "an empty query lists the bucket");
     let (status, body) = search(&gw, ROOT_AK, ROOT_SK, "media", "size>lots").await;
     assert_eq!(status, 400, "{body}");
+    let (status, _) = api_get(&gw.endpoint, "/_granary/search?bucket=media&q=&page_token=1000000000000").await;
+    assert_eq!(status, 400, "a page far beyond the results is refused, not allocated");
+    put("odd/<a>|b(c)*.txt", vec![5; 3], "text/plain", None).await.unwrap();
+    indexed(&gw).await;
+    assert_eq!(keys(&gw, "media", "prefix:odd/<a>|b(c)*").await, vec!["odd/<a>|b(c)*.txt"], "regex characters in a prefix are literal");
+    s3.delete_object().bucket("media").key("odd/<a>|b(c)*.txt").send().await.unwrap();
 
     let (_, v) = api_get(&gw.endpoint, "/_granary/search/suggest?bucket=media&prefix=photos/20").await;
     let v: serde_json::Value = serde_json::from_str(&v).unwrap();

@@ -1,0 +1,138 @@
+//! Object and bucket tags. An object's tags live beside its record, `("tg", bucket, key)`,
+//! and go with it: unlinking an object (overwrite, delete) clears them, in the same
+//! transaction. A bucket's tags are `("btg", bucket)`. Tag changes are events
+//! (`ObjectTagging:Put` / `ObjectTagging:Delete`, carrying the object as it now is, so an
+//! indexer can rebuild its document from the event alone).
+
+use super::buckets::require_owned;
+use super::codec::{decode, encode};
+use super::objects::{object_key, ObjectRecord};
+use super::outbox::{emit, Event};
+use super::{MetaError, MetaResult};
+use crate::audit::{append_opt, Entry};
+use crate::keys::Key;
+use crate::kv::{read, transact, KvStore, KvTxn};
+
+pub type Tags = Vec<(String, String)>;
+
+/// S3's limits: 10 tags per object, 50 per bucket; keys up to 128 and values up to 256
+/// characters; keys unique and not in the reserved `aws:` namespace.
+pub const OBJECT_TAGS_MAX: usize = 10;
+pub const BUCKET_TAGS_MAX: usize = 50;
+const TAG_KEY_MAX_CHARS: usize = 128;
+const TAG_VALUE_MAX_CHARS: usize = 256;
+
+pub fn validate(tags: &Tags, max: usize) -> MetaResult<()> {
+    if tags.len() > max {
+        return Err(MetaError::InvalidTag(format!("at most {max} tags")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > TAG_KEY_MAX_CHARS {
+            return Err(MetaError::InvalidTag(format!("tag keys are 1 to {TAG_KEY_MAX_CHARS} characters")));
+        }
+        if v.chars().count() > TAG_VALUE_MAX_CHARS {
+            return Err(MetaError::InvalidTag(format!("tag values are at most {TAG_VALUE_MAX_CHARS} characters")));
+        }
+        if k.starts_with("aws:") {
+            return Err(MetaError::InvalidTag("the aws: prefix is reserved".into()));
+        }
+        if !seen.insert(k) {
+            return Err(MetaError::InvalidTag(format!("duplicate tag key {k}")));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn object_tags_key(bucket: &str, key: &str) -> Vec<u8> {
+    Key::space("tg").str(bucket).str(key).into_bytes()
+}
+
+fn bucket_tags_key(bucket: &str) -> Vec<u8> {
+    Key::space("btg").str(bucket).into_bytes()
+}
+
+/// Inside the caller's transaction: the object's tags (empty when none).
+pub fn read_object_tags(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Tags> {
+    Ok(t.get(&object_tags_key(bucket, key))?.map(|v| decode(&v)).transpose()?.unwrap_or_default())
+}
+
+/// Inside the caller's transaction: sets (or, when empty, clears) the object's tags.
+pub fn write_object_tags(t: &mut dyn KvTxn, bucket: &str, key: &str, tags: &Tags) -> MetaResult<()> {
+    if tags.is_empty() {
+        t.clear(&object_tags_key(bucket, key))?;
+    } else {
+        t.set(&object_tags_key(bucket, key), &encode(tags))?;
+    }
+    Ok(())
+}
+
+pub fn get_object_tags(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Tags> {
+    read(db, |t| {
+        if t.get(&object_key(bucket, key))?.is_none() {
+            return Err(MetaError::NoSuchKey);
+        }
+        read_object_tags(t, bucket, key)
+    })
+}
+
+/// PutObjectTagging (`tags`) or DeleteObjectTagging (empty): replaces the object's tags.
+pub fn put_object_tags(db: &dyn KvStore, owner: &str, (bucket, key): (&str, &str), tags: &Tags, audit: Option<&Entry>) -> MetaResult<()> {
+    validate(tags, OBJECT_TAGS_MAX)?;
+    transact(db, |t| {
+        require_owned(t, bucket, owner)?;
+        let Some(v) = t.get(&object_key(bucket, key))? else { return Err(MetaError::NoSuchKey) };
+        let record: ObjectRecord = decode(&v)?;
+        write_object_tags(t, bucket, key, tags)?;
+        let name = if tags.is_empty() { "ObjectTagging:Delete" } else { "ObjectTagging:Put" };
+        let mut event = Event::created(name, bucket, key, &record, audit);
+        event.tags = tags.clone();
+        emit(t, &event)?;
+        append_opt(t, audit)
+    })
+}
+
+pub fn get_bucket_tags(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<Tags>> {
+    read(db, |t| t.get(&bucket_tags_key(bucket))?.map(|v| decode(&v)).transpose())
+}
+
+/// PutBucketTagging (`Some`) or DeleteBucketTagging (`None`).
+pub fn put_bucket_tags(db: &dyn KvStore, owner: &str, bucket: &str, tags: Option<&Tags>, audit: Option<&Entry>) -> MetaResult<()> {
+    if let Some(tags) = tags {
+        validate(tags, BUCKET_TAGS_MAX)?;
+    }
+    transact(db, |t| {
+        require_owned(t, bucket, owner)?;
+        match tags {
+            Some(tags) => t.set(&bucket_tags_key(bucket), &encode(tags))?,
+            None => t.clear(&bucket_tags_key(bucket))?,
+        }
+        append_opt(t, audit)
+    })
+}
+
+fn upload_tags_key(upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("ut").bytes(upload_id).into_bytes()
+}
+
+/// Inside CreateMultipartUpload's transaction: the tags the completed object will get.
+pub(super) fn set_upload_tags(t: &mut dyn KvTxn, upload_id: &[u8; 16], tags: &Tags) -> MetaResult<()> {
+    if !tags.is_empty() {
+        t.set(&upload_tags_key(upload_id), &encode(tags))?;
+    }
+    Ok(())
+}
+
+/// Inside a transaction that ends an upload (complete, abort): takes its tags away.
+pub(super) fn take_upload_tags(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<Tags> {
+    let key = upload_tags_key(upload_id);
+    let tags = t.get(&key)?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
+    t.clear(&key)?;
+    Ok(tags)
+}
+
+/// Inside DeleteBucket's transaction.
+pub(super) fn clear_bucket_tags(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
+    t.clear(&bucket_tags_key(bucket))?;
+    Ok(())
+}
