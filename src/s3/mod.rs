@@ -1,7 +1,7 @@
 //! The S3 front: `s3s` does HTTP, SigV4 and XML; this module maps S3 operations onto the
 //! metadata layer and the data path. Split by operation family: `bucket_ops`,
 //! `object_ops` (put/delete/copy), `read_ops` (get/head/attributes), `multipart_ops`,
-//! `list_ops`, `acl_ops`, `notification_ops`; `common` and `checksums` hold what the
+//! `list_ops`, `acl_ops`, `notification_ops`, `tagging_ops`; `common` and `checksums` hold what the
 //! families share.
 
 pub mod acl_ops;
@@ -17,6 +17,7 @@ pub mod multipart_ops;
 pub mod notification_ops;
 pub mod object_ops;
 pub mod read_ops;
+pub mod tagging_ops;
 
 use crate::engine::Engine;
 use crate::meta::buckets::BucketRecord;
@@ -213,6 +214,26 @@ impl S3 for GranaryS3 {
     }
     async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
         acl_ops::put_object_acl(self, req).await
+    }
+    async fn put_object_tagging(&self, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        self.admit_mutation()?;
+        tagging_ops::put_object_tagging(self, req).await
+    }
+    async fn get_object_tagging(&self, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        tagging_ops::get_object_tagging(self, req).await
+    }
+    async fn delete_object_tagging(&self, req: S3Request<DeleteObjectTaggingInput>) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        self.admit_mutation()?;
+        tagging_ops::delete_object_tagging(self, req).await
+    }
+    async fn put_bucket_tagging(&self, req: S3Request<PutBucketTaggingInput>) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        tagging_ops::put_bucket_tagging(self, req).await
+    }
+    async fn get_bucket_tagging(&self, req: S3Request<GetBucketTaggingInput>) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        tagging_ops::get_bucket_tagging(self, req).await
+    }
+    async fn delete_bucket_tagging(&self, req: S3Request<DeleteBucketTaggingInput>) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        tagging_ops::delete_bucket_tagging(self, req).await
     }
     async fn put_bucket_notification_configuration(
         &self,

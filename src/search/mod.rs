@@ -340,7 +340,17 @@ impl Iterator for MetadataObjects<'_> {
                     } else {
                         self.key_after = rows.last().map(|(k, _)| k.clone());
                     }
-                    self.buffer.extend(rows.into_iter().map(|(k, r)| Event::created("ObjectCreated:Put", &bucket, &k, &r, None)));
+                    for (k, r) in rows {
+                        let mut e = Event::created("ObjectCreated:Put", &bucket, &k, &r, None);
+                        match crate::kv::read(self.db, |t| crate::meta::tagging::read_object_tags(t, &bucket, &k)) {
+                            Ok(tags) => e.tags = tags,
+                            Err(err) => {
+                                self.failed = true;
+                                return Some(Err(err.to_string()));
+                            }
+                        }
+                        self.buffer.push_back(e);
+                    }
                 }
                 Err(e) => {
                     self.failed = true;

@@ -16,4 +16,5 @@ mod listing;
 mod multipart;
 mod objects;
 mod search;
+mod tagging;
 mod wire;

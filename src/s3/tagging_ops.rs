@@ -1,0 +1,100 @@
+//! Object and bucket tagging: Put/Get/DeleteObjectTagging, Put/Get/DeleteBucketTagging
+//! (`meta::tagging` keeps the tags and their limits). `x-amz-tagging` on PutObject,
+//! CopyObject and CreateMultipartUpload is parsed in `common::tagging_header`.
+
+use super::errors::to_s3;
+use super::GranaryS3;
+use crate::meta::tagging::{self, Tags};
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+fn tags_of(tag_set: TagSet) -> S3Result<Tags> {
+    tag_set
+        .into_iter()
+        .map(|t| match (t.key, t.value) {
+            (Some(k), Some(v)) => Ok((k, v)),
+            _ => Err(s3_error!(MalformedXML, "every Tag needs a Key and a Value")),
+        })
+        .collect()
+}
+
+fn tag_set(tags: Tags) -> TagSet {
+    tags.into_iter().map(|(k, v)| Tag { key: Some(k), value: Some(v) }).collect()
+}
+
+/// Versions arrive with issue 4's versioning; until then only the current object exists.
+fn no_versions(version_id: Option<&String>) -> S3Result<()> {
+    match version_id.map(String::as_str) {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_error!(NoSuchVersion)),
+    }
+}
+
+pub async fn put_object_tagging(s3: &GranaryS3, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    no_versions(req.input.version_id.as_ref())?;
+    let audit =
+        s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectTagging", &req.input.bucket, Some(&req.input.key));
+    let input = req.input;
+    let tags = tags_of(input.tagging.tag_set)?;
+    let (owner, bucket, key) = (principal.user, input.bucket, input.key);
+    s3.engine.meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), &tags, audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+}
+
+pub async fn get_object_tagging(s3: &GranaryS3, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    no_versions(req.input.version_id.as_ref())?;
+    let (bucket, key) = (req.input.bucket, req.input.key);
+    let tags = s3.engine.meta(move |db| tagging::get_object_tags(db, &bucket, &key)).await.map_err(to_s3)?;
+    Ok(S3Response::new(GetObjectTaggingOutput { tag_set: tag_set(tags), version_id: None }))
+}
+
+pub async fn delete_object_tagging(
+    s3: &GranaryS3,
+    req: S3Request<DeleteObjectTaggingInput>,
+) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    no_versions(req.input.version_id.as_ref())?;
+    let audit =
+        s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObjectTagging", &req.input.bucket, Some(&req.input.key));
+    let (owner, bucket, key) = (principal.user, req.input.bucket, req.input.key);
+    s3.engine.meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), &Vec::new(), audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+}
+
+pub async fn put_bucket_tagging(s3: &GranaryS3, req: S3Request<PutBucketTaggingInput>) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketTagging", &req.input.bucket, None);
+    let input = req.input;
+    let tags = tags_of(input.tagging.tag_set)?;
+    let (owner, bucket) = (principal.user, input.bucket);
+    s3.engine.meta(move |db| tagging::put_bucket_tags(db, &owner, &bucket, Some(&tags), audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(PutBucketTaggingOutput::default()))
+}
+
+pub async fn get_bucket_tagging(s3: &GranaryS3, req: S3Request<GetBucketTaggingInput>) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let bucket = req.input.bucket;
+    match s3.engine.meta(move |db| tagging::get_bucket_tags(db, &bucket)).await.map_err(to_s3)? {
+        Some(tags) => Ok(S3Response::new(GetBucketTaggingOutput { tag_set: tag_set(tags) })),
+        None => Err(s3_error!(NoSuchTagSet)),
+    }
+}
+
+pub async fn delete_bucket_tagging(
+    s3: &GranaryS3,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucketTagging", &req.input.bucket, None);
+    let (owner, bucket) = (principal.user, req.input.bucket);
+    s3.engine.meta(move |db| tagging::put_bucket_tags(db, &owner, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
+}
