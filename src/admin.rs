@@ -61,6 +61,10 @@ pub enum AdminRequest {
     Gc {
         dry_run: bool,
     },
+    /// Right-to-deletion of a user's, bucket's or prefix's data, by the running gateway.
+    Purge {
+        scope: crate::engine::purge::PurgeScope,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,7 +133,7 @@ pub fn export_lines(
 }
 
 /// Administration happens on the machine, as its OS user: that is the actor recorded.
-fn admin_entry(op: &str) -> crate::audit::Entry {
+pub fn admin_entry(op: &str) -> crate::audit::Entry {
     let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let actor = crate::audit::Actor { user: Some(format!("os:{os_user}")), source_ip: Some("local".into()), ..Default::default() };
     crate::audit::Entry::new(op, &actor, None, None)
@@ -183,6 +187,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             AdminRequest::AuditReport { bucket, key } => json(crate::audit::query::compliance_report(db, &bucket, &key)),
             AdminRequest::AuditCount => json(crate::audit::chain::entries_total(db)),
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
+            AdminRequest::Purge { .. } => Err("offline, `granary purge` runs the purge itself".into()),
             AdminRequest::Gc { .. } => Err("offline, `granary gc` runs the collector itself".into()),
             AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
             // Without a running gateway there is no collector or audit writer to report on.
@@ -249,6 +254,15 @@ pub async fn serve_socket(
                     .await
                     .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
                     None => AdminResponse::Error { message: "this gateway has no search index".into() },
+                },
+                Ok(AdminRequest::Purge { scope }) => match status.collector.clone() {
+                    Some(collector) => {
+                        match crate::engine::purge::purge(collector.engine(), &scope, Some(admin_entry("Purge")), |_| {}).await {
+                            Ok(report) => AdminResponse::Json { value: serde_json::to_value(report).unwrap_or_default() },
+                            Err(e) => AdminResponse::Error { message: e.to_string() },
+                        }
+                    }
+                    None => AdminResponse::Error { message: "this gateway runs no collector".into() },
                 },
                 Ok(AdminRequest::Gc { dry_run }) => match status.collector.clone() {
                     Some(collector) => {

@@ -91,6 +91,20 @@ enum Command {
         #[arg(long)]
         grace_secs: Option<u64>,
     },
+    /// Right-to-deletion: remove every object, tag and upload of a user (and their
+    /// buckets), a bucket or a prefix, and every chunk nothing else references, now (no
+    /// grace period); then scrub the metadata store. Audited; asks nothing, so be sure.
+    Purge {
+        /// Every bucket this user owns.
+        #[arg(long, conflicts_with = "bucket", required_unless_present = "bucket")]
+        user: Option<String>,
+        /// One bucket's content.
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Only keys under this prefix (with --bucket).
+        #[arg(long, requires = "bucket", default_value = "")]
+        prefix: String,
+    },
     /// Reference counts.
     Refcount {
         #[command(subcommand)]
@@ -363,6 +377,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Index { command: IndexCommand::Rebuild } => rebuild_index(&store).await,
         Command::Gc { dry_run, grace_secs } => gc(&store, dry_run, grace_secs).await,
+        Command::Purge { user, bucket, prefix } => purge(&store, crate::engine::purge::PurgeScope { user, bucket, prefix }).await,
         Command::Refcount { command: RefcountCommand::Verify { repair } } => refcount_verify(&store, repair).await,
         Command::Key { command } => {
             let req = match command {
@@ -522,6 +537,39 @@ async fn gc(store: &StoreConfig, dry_run: bool, grace_secs: Option<u64>) -> Resu
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     if let Some(bytes) = report.get("bytes_freed").and_then(serde_json::Value::as_u64) {
         println!("freed {} in {} chunk files", indicatif::HumanBytes(bytes), report["chunks_deleted"]);
+    }
+    Ok(())
+}
+
+/// `granary purge`: through the running gateway, else directly with a progress spinner.
+async fn purge(store: &StoreConfig, scope: crate::engine::purge::PurgeScope) -> Result<(), String> {
+    let report = match admin::send(&store.data_dir, &AdminRequest::Purge { scope: scope.clone() })
+        .await
+        .map_err(|e| format!("admin socket: {e}"))?
+    {
+        Some(response) => json_of(response)?,
+        None => {
+            let stores = crate::server::open_stores(store)?;
+            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").map_err(|e| e.to_string())?);
+            let report = crate::engine::purge::purge(&engine, &scope, Some(admin::admin_entry("Purge")), |r| {
+                bar.set_message(format!(
+                    "{} objects, {} uploads removed; {} chunks deleted",
+                    r.objects_removed, r.uploads_aborted, r.chunks_deleted
+                ));
+                bar.tick();
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            bar.finish_and_clear();
+            serde_json::to_value(report).map_err(|e| e.to_string())?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    let refused = report["refused"].as_array().map_or(0, Vec::len);
+    if refused > 0 {
+        return Err(format!("{refused} item(s) were not purged (see \"refused\")"));
     }
     Ok(())
 }

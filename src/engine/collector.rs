@@ -56,6 +56,11 @@ impl Collector {
         Self { engine, grace_ms: i64::try_from(grace.as_millis()).unwrap_or(i64::MAX), status: Mutex::new(CollectorStatus::default()) }
     }
 
+    /// The data path this collector works on (for admin jobs run by the gateway).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub fn status(&self) -> CollectorStatus {
         self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

@@ -5,6 +5,7 @@
 pub mod collector;
 pub mod fsck;
 pub mod ingest;
+pub mod purge;
 pub mod read;
 
 use crate::chunks::ChunkStore;

@@ -62,6 +62,9 @@ impl<S: KvStore> KvStore for FaultyStore<S> {
     fn single_process(&self) -> bool {
         self.inner.single_process()
     }
+    fn scrub(&self) -> KvResult<()> {
+        self.inner.scrub()
+    }
 }
 
 struct FaultyTxn<'a, S> {

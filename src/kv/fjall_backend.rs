@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// fjall seals its journal once it passes this size (`worker_pool.rs`, fjall 3.1).
+const FJALL_JOURNAL_ROTATE_BYTES: usize = 64_000_000;
+
 /// Where the last commit version handed out for versionstamps is kept.
 const COMMIT_VERSION_KEY: &[u8] = b"commit_version";
 
@@ -70,6 +73,38 @@ impl KvStore for FjallStore {
 
     fn single_process(&self) -> bool {
         true // fjall locks its directory
+    }
+
+    fn scrub(&self) -> KvResult<()> {
+        // Flush both keyspaces into tables, then rewrite every table (dropping deleted
+        // values and their tombstones' shadows).
+        for keyspace in [&self.kv, &self.meta] {
+            keyspace.inner().rotate_memtable_and_wait().map_err(storage)?;
+            keyspace.inner().major_compact().map_err(storage)?;
+        }
+        // The journal logged every write, deleted values included, and fjall seals it only
+        // once it passes JOURNAL_ROTATE_BYTES (then deletes it when everything in it is
+        // flushed). Push it past that with filler (random: a compressed journal would not
+        // grow on zeros) in the private keyspace, flush, and drop the filler.
+        let filler_value_bytes = 64 * 1024;
+        let filler_keys = FJALL_JOURNAL_ROTATE_BYTES / filler_value_bytes + 16;
+        for i in 0..filler_keys {
+            let mut tx = self.db.write_tx().map_err(storage)?;
+            let mut value = vec![0u8; filler_value_bytes];
+            rand::Rng::fill(&mut rand::thread_rng(), value.as_mut_slice());
+            tx.insert(&self.meta, format!("scrub-filler-{i:08}").as_bytes(), value);
+            tx.commit().map_err(storage)?.map_err(|_| KvError::Conflict)?;
+        }
+        self.meta.inner().rotate_memtable_and_wait().map_err(storage)?;
+        self.kv.inner().rotate_memtable_and_wait().map_err(storage)?;
+        let mut tx = self.db.write_tx().map_err(storage)?.durability(Some(PersistMode::SyncAll));
+        for i in 0..filler_keys {
+            tx.remove(&self.meta, format!("scrub-filler-{i:08}").as_bytes());
+        }
+        tx.commit().map_err(storage)?.map_err(|_| KvError::Conflict)?;
+        self.meta.inner().rotate_memtable_and_wait().map_err(storage)?;
+        self.meta.inner().major_compact().map_err(storage)?;
+        self.db.persist(PersistMode::SyncAll).map_err(storage)
     }
 
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {

@@ -88,6 +88,12 @@ pub trait KvStore: Send + Sync + 'static {
     /// Whether at most one process can have this store open (the embedded backend). Then
     /// anything a previous process left in flight is known to be dead at startup.
     fn single_process(&self) -> bool;
+    /// Makes deleted data leave the disk now (a purge): the embedded LSM flushes and fully
+    /// compacts, so old values survive in no segment or journal. FoundationDB reclaims space
+    /// by itself and offers no such call: a no-op there.
+    fn scrub(&self) -> KvResult<()> {
+        Ok(())
+    }
 }
 
 /// Errors that a transaction body may return: either a KV error (maybe retryable) or a

@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod notifications;
 pub mod objects;
 pub mod outbox;
+pub mod purge;
 pub mod recount;
 pub mod refs;
 pub mod tagging;

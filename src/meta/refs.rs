@@ -46,6 +46,11 @@ pub fn refcount_key(hash: &ChunkHash) -> Vec<u8> {
     Key::space("c").bytes(&hash.0).into_bytes()
 }
 
+/// The GC queue entry of `hash` at `since_ms` (for the purge's immediate claims).
+pub(super) fn gc_queue_key_of(since_ms: i64, hash: &ChunkHash) -> Vec<u8> {
+    gc_queue_key(since_ms, hash)
+}
+
 /// Queue entries sort by the time the count reached zero, so the collector's scan stops at
 /// the first entry still inside its grace period.
 fn gc_queue_key(zero_since_ms: i64, hash: &ChunkHash) -> Vec<u8> {

@@ -15,6 +15,7 @@ mod gc;
 mod listing;
 mod multipart;
 mod objects;
+mod purge;
 mod search;
 mod tagging;
 mod wire;

@@ -1,0 +1,125 @@
+//! Right-to-deletion, the metadata side: remove a scope's objects, tags and uploads in
+//! bounded batches, release the references of what they held at once (no grace period),
+//! and claim the chunks that nothing else references for immediate deletion.
+//! `engine::purge` drives it and deletes the files.
+
+use super::buckets::objects_begin;
+use super::codec::decode;
+use super::manifest::{read_manifest, read_parts, ref_deltas, ChunkRef};
+use super::objects::{ObjectBody, ObjectRecord};
+use super::outbox::{emit, Event};
+use super::refs::{apply_ref_deltas, read_refcount, refcount_key, ChunkState, Claimed};
+use super::{MetaError, MetaResult};
+use crate::chunks::ChunkHash;
+use crate::keys::{decode_str, key_after, prefix_end, Key};
+use crate::kv::{transact, KvStore};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Objects removed per transaction.
+const PURGE_BATCH_OBJECTS: usize = 20;
+
+/// What one batch removed.
+#[derive(Debug, Default)]
+pub struct PurgedBatch {
+    pub objects: u64,
+    /// Manifests whose references are to be released now.
+    pub manifests: Vec<[u8; 16]>,
+    /// Chunks those manifests referenced: candidates for immediate deletion.
+    pub chunks: BTreeSet<ChunkHash>,
+    /// Where the next batch starts; `None` when the scope is empty.
+    pub next: Option<Vec<u8>>,
+}
+
+fn manifests_of(t: &mut dyn crate::kv::KvTxn, record: &ObjectRecord) -> MetaResult<Vec<[u8; 16]>> {
+    Ok(match &record.body {
+        ObjectBody::Inline(_) => Vec::new(),
+        ObjectBody::Chunked { manifest_id, .. } => vec![*manifest_id],
+        ObjectBody::Multipart { parts_id, .. } => read_parts(t, parts_id)?.into_iter().map(|p| p.manifest_id).collect(),
+    })
+}
+
+/// Removes up to a batch of the objects of `bucket` under `prefix`, starting at `from`
+/// (`None`: the first), with their tags; each leaves an `ObjectRemoved:Delete` event.
+pub fn purge_objects(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option<&[u8]>) -> MetaResult<PurgedBatch> {
+    let space = objects_begin(bucket);
+    let scope = Key::space("o").str(bucket).str_prefix(prefix);
+    let begin = from.map_or_else(|| scope.clone(), <[u8]>::to_vec);
+    transact(db, |t| {
+        let rows = t.get_range(&begin, &prefix_end(&scope), PURGE_BATCH_OBJECTS, false)?;
+        let mut batch = PurgedBatch {
+            next: (rows.len() == PURGE_BATCH_OBJECTS).then(|| rows.last().map(|(k, _)| key_after(k))).flatten(),
+            ..Default::default()
+        };
+        for (k, v) in &rows {
+            let (key, _) = decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let record: ObjectRecord = decode(v)?;
+            for m in manifests_of(t, &record)? {
+                batch.chunks.extend(read_manifest(t, &m)?.iter().map(|c| c.hash));
+                batch.manifests.push(m);
+            }
+            super::objects::unlink_object(t, bucket, &key)?;
+            emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(&key), None))?;
+            batch.objects += 1;
+        }
+        Ok::<_, MetaError>(batch)
+    })
+}
+
+/// Releases every reference a manifest holds, now, a page per transaction. Its release
+/// queue entry, if any, is dropped by the collector when it finds no pages left.
+pub fn release_manifest_now(db: &dyn KvStore, manifest_id: &[u8; 16]) -> MetaResult<()> {
+    let pages = Key::space("m").bytes(manifest_id).into_bytes();
+    loop {
+        let done = transact(db, |t| {
+            let Some((page_key, value)) = t.get_range(&pages, &prefix_end(&pages), 1, false)?.into_iter().next() else {
+                return Ok::<_, MetaError>(true);
+            };
+            let refs: Vec<ChunkRef> = decode(&value)?;
+            let mut deltas = BTreeMap::new();
+            ref_deltas(&refs, -1, &mut deltas);
+            apply_ref_deltas(t, &deltas, super::now_ms())?;
+            t.clear(&page_key)?;
+            Ok(false)
+        })?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// Claims, for deletion now, those of `chunks` that nothing references any more (their
+/// count is zero): like `refs::begin_collect`, without waiting out the grace period.
+pub fn claim_unreferenced_now(db: &dyn KvStore, chunks: &[ChunkHash], now: i64) -> MetaResult<Claimed> {
+    transact(db, |t| {
+        let mut claimed = Claimed { claim_ms: now, ..Default::default() };
+        for hash in chunks {
+            if let Some(mut rc) = read_refcount(t, hash)? {
+                if rc.count == 0 && rc.state == ChunkState::Live {
+                    t.clear(&super::refs::gc_queue_key_of(rc.zero_since_ms, hash))?;
+                    rc.state = ChunkState::Collecting;
+                    rc.zero_since_ms = now;
+                    t.set(&super::refs::gc_queue_key_of(now, hash), b"")?;
+                    t.set(&refcount_key(hash), &super::codec::encode(&rc))?;
+                    claimed.chunks.push(*hash);
+                }
+            }
+        }
+        Ok::<_, MetaError>(claimed)
+    })
+}
+
+/// The part manifests of an upload in progress and the chunks they reference (read before
+/// the upload is aborted, so the purge can release them at once).
+pub fn upload_holdings(db: &dyn KvStore, upload_id: &[u8; 16]) -> MetaResult<(Vec<[u8; 16]>, BTreeSet<ChunkHash>)> {
+    let begin = Key::space("pt").bytes(upload_id).into_bytes();
+    crate::kv::read(db, |t| {
+        let mut manifests = Vec::new();
+        let mut chunks = BTreeSet::new();
+        for (_, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
+            let part: super::uploads::PartRecord = decode(&v)?;
+            chunks.extend(read_manifest(t, &part.manifest_id)?.iter().map(|c| c.hash));
+            manifests.push(part.manifest_id);
+        }
+        Ok::<_, MetaError>((manifests, chunks))
+    })
+}
