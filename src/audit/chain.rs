@@ -38,6 +38,20 @@ fn stream_begin(stream: u16) -> Vec<u8> {
     Key::space("a").u64(u64::from(stream)).into_bytes()
 }
 
+/// The commit-order index: `("ac", versionstamp, stream, seq)`, one per entry. Chains order
+/// entries within a chain; this orders them across chains, as committed (export reads it).
+pub fn commit_order_prefix() -> Vec<u8> {
+    Key::space("ac").into_bytes()
+}
+
+/// (stream, seq) of a commit-order index key.
+pub fn commit_order_target(key: &[u8]) -> Option<(u16, u64)> {
+    let rest = key.get(commit_order_prefix().len() + crate::kv::VERSIONSTAMP_LEN_BYTES..)?;
+    let (stream, rest) = crate::keys::decode_u64(rest).ok()?;
+    let (seq, _) = crate::keys::decode_u64(rest).ok()?;
+    Some((u16::try_from(stream).ok()?, seq))
+}
+
 fn head_key(stream: u16) -> Vec<u8> {
     Key::space("ah").u64(u64::from(stream)).into_bytes()
 }
@@ -100,6 +114,7 @@ pub fn append(t: &mut dyn KvTxn, entry: &Entry) -> MetaResult<(u16, u64)> {
     let hash = chain_hash(stream, seq, &head.last, &bytes);
     t.set(&entry_key(stream, seq), &encode(&StoredEntry { entry: bytes, prev: head.last, hash }))?;
     t.set(&head_key(stream), &encode(&Head { next_seq: seq + 1, last: hash }))?;
+    t.set_versionstamped_key(&commit_order_prefix(), &Key::new().u64(u64::from(stream)).u64(seq).into_bytes(), b"")?;
     if let (Some(b), Some(k)) = (&entry.bucket, &entry.key) {
         t.set(&object_index_key(b, k, entry.time_ms, stream, seq), b"")?;
     }

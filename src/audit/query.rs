@@ -5,7 +5,7 @@ use super::chain::{activity_space, day_of, decode_entry, entry_key, StoredEntry}
 use super::Entry;
 use crate::keys::{decode_str, decode_u64, key_after, prefix_end, Key};
 use crate::kv::{read, KvStore};
-use crate::limits::{AUDIT_STREAM_COUNT, AUDIT_VERIFY_BATCH_ENTRIES};
+use crate::limits::AUDIT_VERIFY_BATCH_ENTRIES;
 use crate::meta::codec::decode;
 use crate::meta::{MetaError, MetaResult};
 use base64::Engine as _;
@@ -156,35 +156,42 @@ impl Selection {
     }
 }
 
-/// Calls `each` for every entry the selection matches, stream by stream, in batches.
-/// Returns how many matched. `progress(scanned)` reports entries scanned so far.
+/// Every entry matching `selection`, in commit order across all chains (the versionstamped
+/// index `("ac", ...)`), a batch per snapshot. Index entries whose entry retention removed
+/// are skipped.
 pub fn export(
     db: &dyn KvStore,
     selection: &Selection,
     mut each: impl FnMut(&Entry) -> std::io::Result<()>,
     mut progress: impl FnMut(u64),
 ) -> MetaResult<u64> {
-    let mut matched = 0;
-    let mut scanned = 0;
-    for stream in 0..AUDIT_STREAM_COUNT {
-        let space = Key::space("a").u64(u64::from(stream)).into_bytes();
-        let end = prefix_end(&space);
-        let mut begin = space.clone();
-        loop {
-            let rows = read(db, |t| t.get_range(&begin, &end, AUDIT_VERIFY_BATCH_ENTRIES, false))?;
-            let Some(last) = rows.last().map(|(k, _)| k.clone()) else { break };
-            for (_, v) in rows {
-                let stored: StoredEntry = decode(&v)?;
-                let e = decode_entry(&stored)?;
-                scanned += 1;
-                if selection.matches(&e) {
-                    each(&e).map_err(|io| MetaError::Corrupt(format!("export output: {io}")))?;
-                    matched += 1;
+    let space = crate::audit::chain::commit_order_prefix();
+    let end = prefix_end(&space);
+    let mut begin = space.clone();
+    let (mut matched, mut scanned) = (0, 0);
+    loop {
+        let batch = read(db, |t| {
+            let rows = t.get_range(&begin, &end, AUDIT_VERIFY_BATCH_ENTRIES, false)?;
+            let mut entries = Vec::with_capacity(rows.len());
+            for (k, _) in &rows {
+                let Some((stream, seq)) = crate::audit::chain::commit_order_target(k) else { continue };
+                if let Some(v) = t.get(&crate::audit::chain::entry_key(stream, seq))? {
+                    entries.push(decode::<StoredEntry>(&v)?);
                 }
             }
-            progress(scanned);
-            begin = key_after(&last);
+            Ok::<_, MetaError>((rows.last().map(|(k, _)| k.clone()), entries))
+        })?;
+        let (Some(last), stored) = batch else { break };
+        for s in stored {
+            let e = decode_entry(&s)?;
+            scanned += 1;
+            if selection.matches(&e) {
+                each(&e).map_err(|io| MetaError::Corrupt(format!("export output: {io}")))?;
+                matched += 1;
+            }
         }
+        progress(scanned);
+        begin = key_after(&last);
     }
     Ok(matched)
 }

@@ -38,7 +38,35 @@ pub fn apply(db: &dyn KvStore, cutoff_ms: i64, segment_entries: u64) -> MetaResu
             removed += step;
         }
     }
+    drop_dangling_commit_order(db)?;
     Ok(removed)
+}
+
+/// Removes commit-order index entries from the front whose entries retention removed; stops
+/// at the first that still has its entry (the index is in commit order, so that is where
+/// the oldest remaining entry of some chain sits).
+fn drop_dangling_commit_order(db: &dyn KvStore) -> MetaResult<()> {
+    let space = super::chain::commit_order_prefix();
+    let end = crate::keys::prefix_end(&space);
+    loop {
+        let done = transact(db, |t| {
+            let rows = t.get_range(&space, &end, crate::limits::AUDIT_VERIFY_BATCH_ENTRIES, false)?;
+            for (k, _) in &rows {
+                let live = match super::chain::commit_order_target(k) {
+                    Some((stream, seq)) => t.get(&entry_key(stream, seq))?.is_some(),
+                    None => false,
+                };
+                if live {
+                    return Ok::<_, MetaError>(true);
+                }
+                t.clear(k)?;
+            }
+            Ok(rows.len() < crate::limits::AUDIT_VERIFY_BATCH_ENTRIES)
+        })?;
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 #[cfg(test)]
