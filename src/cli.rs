@@ -146,7 +146,7 @@ struct KafkaArgs {
     /// Further Kafka client options, key=value, comma-separated (librdkafka names).
     #[arg(long, env = "GRANARY_KAFKA_OPTIONS", value_delimiter = ',')]
     kafka_options: Option<Vec<String>>,
-    /// Consumer group of the indexer [default: granary-indexer-HOSTNAME].
+    /// Consumer group of the indexer [default: granary-indexer-HOSTNAME-DIRHASH: one per index].
     #[arg(long, env = "GRANARY_KAFKA_INDEXER_GROUP")]
     kafka_indexer_group: Option<String>,
 }

@@ -119,7 +119,7 @@ pub struct EventSettings {
     /// Undelivered events past which mutations answer 503 SlowDown.
     pub outbox_max_events: u64,
     /// Consumer group of this gateway's indexer on the Kafka topic [default:
-    /// `granary-indexer-HOSTNAME`]: one group per index.
+    /// `granary-indexer-HOSTNAME-DIRHASH`]: one group per index.
     pub indexer_group: Option<String>,
 }
 

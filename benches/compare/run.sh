@@ -28,15 +28,33 @@ command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --features binary --
 cargo build --release --locked --bin granary --bench loadgen 2>&1 | tail -1
 LOADGEN="$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -1)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done; echo "port $1 never opened" >&2; return 1; }
+# A free port low enough that SeaweedFS's gRPC port (port + 10000) is valid and free too.
+free_port() {
+    python3 -c '
+import random, socket
+while True:
+    p = random.randrange(20000, 45000)
+    try:
+        for q in (p, p + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass'
+}
+# wait_port PORT LOG: until something listens on PORT; else show LOG and fail.
+wait_port() {
+    for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done
+    echo "port $1 never opened; last lines of $2:" >&2
+    tail -n 20 "$2" >&2
+    return 1
+}
 
 declare -A endpoint
 start_granary() {
     local p; p="$(free_port)"
     GRANARY_ROOT_ACCESS_KEY=$AK GRANARY_ROOT_SECRET_KEY=$SK target/release/granary serve --listen "127.0.0.1:$p" \
         --data-dir "$work/granary" >"$work/granary.log" 2>&1 &
-    pids+=($!); wait_port "$p"; endpoint[granary]="http://127.0.0.1:$p"
+    pids+=($!); wait_port "$p" "$work/granary.log"; endpoint[granary]="http://127.0.0.1:$p"
 }
 start_seaweedfs() {
     local p; p="$(free_port)"
@@ -46,7 +64,7 @@ start_seaweedfs() {
 JSON
     weed server -ip=127.0.0.1 -dir="$work/weed" -s3 -s3.port="$p" -s3.config="$work/weed-s3.json" \
         -master.port="$(free_port)" -volume.port="$(free_port)" -filer.port="$(free_port)" -volume.max=0 >"$work/weed.log" 2>&1 &
-    pids+=($!); wait_port "$p"; sleep 3; endpoint[seaweedfs]="http://127.0.0.1:$p"
+    pids+=($!); wait_port "$p" "$work/weed.log"; sleep 3; endpoint[seaweedfs]="http://127.0.0.1:$p"
 }
 start_juicefs() {
     local p; p="$(free_port)"
@@ -54,13 +72,13 @@ start_juicefs() {
     juicefs format --no-update "sqlite3://$work/jfs.db" bench --storage file --bucket "$work/jfs-data/" >"$work/jfs-format.log" 2>&1
     MINIO_ROOT_USER=$AK MINIO_ROOT_PASSWORD=$SK juicefs gateway --no-usage-report --multi-buckets \
         "sqlite3://$work/jfs.db" "127.0.0.1:$p" >"$work/jfs.log" 2>&1 &
-    pids+=($!); wait_port "$p"; endpoint[juicefs]="http://127.0.0.1:$p"
+    pids+=($!); wait_port "$p" "$work/jfs.log"; endpoint[juicefs]="http://127.0.0.1:$p"
 }
 start_s3s_fs() {
     local p; p="$(free_port)"
     mkdir -p "$work/s3s-fs"
     s3s-fs --host 127.0.0.1 --port "$p" --access-key "$AK" --secret-key "$SK" "$work/s3s-fs" >"$work/s3s-fs.log" 2>&1 &
-    pids+=($!); wait_port "$p"; endpoint[s3s-fs]="http://127.0.0.1:$p"
+    pids+=($!); wait_port "$p" "$work/s3s-fs.log"; endpoint[s3s-fs]="http://127.0.0.1:$p"
 }
 for s in $SERVERS; do "start_${s//-/_}"; done
 
@@ -92,25 +110,27 @@ servers = sys.argv[2].split()
 by = collections.defaultdict(list)
 errors = collections.Counter()
 for server, rnd, name, ops, mib, err in rows:
-    by[(name, server)].append((float(ops), float(mib)))
     errors[server] += int(err)
+    if int(err) == 0:   # a round with errors does not count (it is reported below)
+        by[(name, server)].append((float(ops), float(mib)))
 phases = list(dict.fromkeys(r[2] for r in rows))
-print(f"medians of {max(len(v) for v in by.values())} interleaved rounds; ratio = Granary / server")
+print("medians of the error-free interleaved rounds; ratio = Granary / server")
 print(f"{'phase':<18}" + "".join(f"{s:>22}" for s in servers))
 for p in phases:
-    unit = 1 if p.startswith(("PUT 4", "GET 4")) else 0   # small: ops/s; large: MiB/s
-    med = {s: statistics.median(x[unit] for x in by[(p, s)]) for s in servers if by[(p, s)]}
+    small = p.startswith(("PUT 4KiB", "GET 4KiB"))   # small: ops/s; large: MiB/s
+    idx = 0 if small else 1
+    med = {s: statistics.median(x[idx] for x in by[(p, s)]) for s in servers if by[(p, s)]}
     g = med.get("granary")
     cells = []
     for s in servers:
         if s not in med:
             cells.append(f"{'-':>22}")
-        elif s == "granary" or not g:
-            cells.append(f"{med[s]:>14.1f} {'ops/s' if unit else 'MiB/s':>7}")
+        elif s == "granary" or not g or not med[s]:
+            cells.append(f"{med[s]:>14.1f} {'ops/s' if small else 'MiB/s':>7}")
         else:
             cells.append(f"{med[s]:>10.1f} ({g / med[s]:>5.2f}x)   ")
     print(f"{p:<18}" + "".join(cells))
-print("errors:", dict(errors))
+print("errors:", dict(errors), " rounds counted:", {s: min(len(by[(p, s)]) for p in phases) for s in servers})
 PY
 echo "durability: Granary fsyncs chunk files and the metadata journal before acknowledging a write."
 echo "The others ran with their defaults (SeaweedFS 'weed server', JuiceFS gateway over SQLite and the"
