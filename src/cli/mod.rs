@@ -1,4 +1,6 @@
-//! The `granary` command line.
+//! The `granary` command line. Maintenance jobs (gc, purge, refcount, index) are in `jobs`.
+
+mod jobs;
 
 use crate::admin::{self, AdminRequest, AdminResponse};
 use crate::config::{FileConfig, MetadataBackend, ServeConfig, StoreConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
@@ -375,10 +377,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let kafka = kafka.ok_or("granary indexer needs --kafka-brokers (or GRANARY_KAFKA_BROKERS)")?;
             crate::server::run_indexer(&store.data_dir, &kafka, group).await
         }
-        Command::Index { command: IndexCommand::Rebuild } => rebuild_index(&store).await,
-        Command::Gc { dry_run, grace_secs } => gc(&store, dry_run, grace_secs).await,
-        Command::Purge { user, bucket, prefix } => purge(&store, crate::engine::purge::PurgeScope { user, bucket, prefix }).await,
-        Command::Refcount { command: RefcountCommand::Verify { repair } } => refcount_verify(&store, repair).await,
+        Command::Index { command: IndexCommand::Rebuild } => jobs::rebuild_index(&store).await,
+        Command::Gc { dry_run, grace_secs } => jobs::gc(&store, dry_run, grace_secs).await,
+        Command::Purge { user, bucket, prefix } => jobs::purge(&store, crate::engine::purge::PurgeScope { user, bucket, prefix }).await,
+        Command::Refcount { command: RefcountCommand::Verify { repair } } => jobs::refcount_verify(&store, repair).await,
         Command::Key { command } => {
             let req = match command {
                 KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
@@ -499,125 +501,6 @@ async fn export(
     }
     out.flush().map_err(|e| e.to_string())?;
     bar.finish_with_message(format!("{count} exported"));
-    Ok(())
-}
-
-/// `granary gc`: a collector pass through the running gateway, else directly with a
-/// progress spinner; prints what was freed.
-async fn gc(store: &StoreConfig, dry_run: bool, grace_secs: Option<u64>) -> Result<(), String> {
-    let report = match admin::send(&store.data_dir, &AdminRequest::Gc { dry_run }).await.map_err(|e| format!("admin socket: {e}"))? {
-        Some(response) => json_of(response)?,
-        None => {
-            let stores = crate::server::open_stores(store)?;
-            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
-            let grace = Duration::from_secs(grace_secs.unwrap_or(crate::limits::GC_GRACE_DEFAULT_SECS));
-            let collector = crate::engine::collector::Collector::new(engine, grace);
-            if dry_run {
-                serde_json::to_value(collector.preview().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
-            } else {
-                let bar = indicatif::ProgressBar::new_spinner();
-                bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").map_err(|e| e.to_string())?);
-                let report = collector
-                    .run_pass(|r| {
-                        bar.set_message(format!(
-                            "{} manifest pages released, {} chunks deleted, {} freed",
-                            r.manifest_pages_released,
-                            r.chunks_deleted,
-                            indicatif::HumanBytes(r.bytes_freed)
-                        ));
-                        bar.tick();
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                bar.finish_and_clear();
-                serde_json::to_value(report).map_err(|e| e.to_string())?
-            }
-        }
-    };
-    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    if let Some(bytes) = report.get("bytes_freed").and_then(serde_json::Value::as_u64) {
-        println!("freed {} in {} chunk files", indicatif::HumanBytes(bytes), report["chunks_deleted"]);
-    }
-    Ok(())
-}
-
-/// `granary purge`: through the running gateway, else directly with a progress spinner.
-async fn purge(store: &StoreConfig, scope: crate::engine::purge::PurgeScope) -> Result<(), String> {
-    let report = match admin::send(&store.data_dir, &AdminRequest::Purge { scope: scope.clone() })
-        .await
-        .map_err(|e| format!("admin socket: {e}"))?
-    {
-        Some(response) => json_of(response)?,
-        None => {
-            let stores = crate::server::open_stores(store)?;
-            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").map_err(|e| e.to_string())?);
-            let report = crate::engine::purge::purge(&engine, &scope, Some(admin::admin_entry("Purge")), |r| {
-                bar.set_message(format!(
-                    "{} objects, {} uploads removed; {} chunks deleted",
-                    r.objects_removed, r.uploads_aborted, r.chunks_deleted
-                ));
-                bar.tick();
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            bar.finish_and_clear();
-            serde_json::to_value(report).map_err(|e| e.to_string())?
-        }
-    };
-    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    let refused = report["refused"].as_array().map_or(0, Vec::len);
-    if refused > 0 {
-        return Err(format!("{refused} item(s) were not purged (see \"refused\")"));
-    }
-    Ok(())
-}
-
-/// `granary refcount verify [--repair]`, directly on a stopped store.
-async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result<(), String> {
-    if admin::send(&store.data_dir, &AdminRequest::Status).await.map_err(|e| format!("admin socket: {e}"))?.is_some() {
-        return Err("a gateway is serving this data directory: stop it first (a recount racing writes reports false drift)".into());
-    }
-    let stores = crate::server::open_stores(store)?;
-    let report = tokio::task::spawn_blocking(move || crate::engine::fsck::verify(&*stores.db, &stores.chunks, repair))
-        .await
-        .map_err(|e| e.to_string())??;
-    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    let problems = report.refcounts.drift.len() + report.orphan_files.len() + report.missing_files.len();
-    if !report.missing_files.is_empty() {
-        return Err(format!("{} referenced chunk files are missing: objects using them cannot be read", report.missing_files.len()));
-    }
-    match (problems, repair) {
-        (0, _) => {
-            println!(
-                "ok: {} chunks, {} references, every count right",
-                report.refcounts.chunks_checked, report.refcounts.references_counted
-            );
-            Ok(())
-        }
-        (_, true) => {
-            println!("repaired {} counts, removed {} orphan files", report.refcounts.repaired, report.orphan_files.len());
-            Ok(())
-        }
-        (n, false) => Err(format!("{n} problem(s); run with --repair to fix counts and remove orphans")),
-    }
-}
-
-/// Rebuilds the search index through the running gateway, else directly (progress bar).
-async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
-    if let Some(response) = admin::send(&store.data_dir, &AdminRequest::IndexRebuild).await.map_err(|e| format!("admin socket: {e}"))? {
-        println!("{}", serde_json::to_string_pretty(&json_of(response)?).unwrap_or_default());
-        return Ok(());
-    }
-    let stores = crate::server::open_stores(store)?;
-    let index = crate::search::SearchIndex::open(&store.data_dir.join("index")).map_err(|e| e.to_string())?;
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} objects indexed ({per_sec})").map_err(|e| e.to_string())?);
-    let n = tokio::task::spawn_blocking(move || crate::search::rebuild_from_metadata(&*stores.db, &index, |n| bar.set_position(n)))
-        .await
-        .map_err(|e| e.to_string())??;
-    println!("indexed {n} objects");
     Ok(())
 }
 
