@@ -72,20 +72,26 @@ fn transact_retries_conflicts_and_surfaces_other_errors() {
     assert_eq!(granary::kv::decode_counter(v.as_deref()), 1, "the failed attempt wrote nothing");
 }
 
-#[test]
-fn a_commit_with_unknown_result_that_applied_is_not_applied_again() {
-    let (_dir, store) = fresh_fjall();
-    let store = FaultyStore::new(store);
-    store.fail_commit_in(1, KvError::CommitUnknownResult);
+/// Adds 1 to counter `n` through `transact`: (times the body ran, value returned, counter).
+fn increment(store: &dyn granary::kv::KvStore) -> (u32, u32, i64) {
     let mut runs = 0;
-    let returned = transact(&store, |t| {
+    let returned = transact(store, |t| {
         runs += 1;
         t.atomic_add(b"n", 1)?;
         Ok::<_, KvError>(runs)
     })
     .unwrap();
-    let v = granary::kv::read(&store, |t| t.get(b"n")).unwrap();
-    assert_eq!(granary::kv::decode_counter(v.as_deref()), 1, "applied exactly once");
+    let v = granary::kv::read(store, |t| t.get(b"n")).unwrap();
+    (runs, returned, granary::kv::decode_counter(v.as_deref()))
+}
+
+#[test]
+fn a_commit_with_unknown_result_that_applied_is_not_applied_again() {
+    let (_dir, store) = fresh_fjall();
+    let store = FaultyStore::new(store);
+    store.fail_commit_in(1, KvError::CommitUnknownResult);
+    let (runs, returned, n) = increment(&store);
+    assert_eq!(n, 1, "applied exactly once");
     assert_eq!((runs, returned), (1, 1), "the body ran once and its value is returned");
 }
 
@@ -95,15 +101,8 @@ fn a_commit_with_unknown_result_that_was_lost_is_applied_by_the_retry() {
     let store = FaultyStore::new(store);
     store.lose_commit_in(1);
     store.fail_commit_in(2, KvError::CommitUnknownResult);
-    let mut runs = 0;
-    let returned = transact(&store, |t| {
-        runs += 1;
-        t.atomic_add(b"n", 1)?;
-        Ok::<_, KvError>(runs)
-    })
-    .unwrap();
-    let v = granary::kv::read(&store, |t| t.get(b"n")).unwrap();
-    assert_eq!(granary::kv::decode_counter(v.as_deref()), 1);
+    let (runs, returned, n) = increment(&store);
+    assert_eq!(n, 1);
     assert_eq!(runs, 2, "the lost attempt was rerun");
     assert_eq!(returned, 2, "the value of the attempt that committed");
 }

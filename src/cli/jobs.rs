@@ -7,6 +7,13 @@ use crate::admin::{self, AdminRequest};
 use crate::config::StoreConfig;
 use std::time::Duration;
 
+/// A progress spinner on stderr drawn with `template` (indicatif's syntax).
+fn spinner(template: &str) -> Result<indicatif::ProgressBar, String> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(indicatif::ProgressStyle::with_template(template).map_err(|e| e.to_string())?);
+    Ok(bar)
+}
+
 /// `granary gc`: a collector pass through the running gateway, else directly with a
 /// progress spinner; prints what was freed.
 pub(super) async fn gc(store: &StoreConfig, dry_run: bool, grace_secs: Option<u64>) -> Result<(), String> {
@@ -20,8 +27,7 @@ pub(super) async fn gc(store: &StoreConfig, dry_run: bool, grace_secs: Option<u6
             if dry_run {
                 serde_json::to_value(collector.preview().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
             } else {
-                let bar = indicatif::ProgressBar::new_spinner();
-                bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").map_err(|e| e.to_string())?);
+                let bar = spinner("{spinner} {msg} ({elapsed})")?;
                 let report = collector
                     .run_pass(|r| {
                         bar.set_message(format!(
@@ -56,8 +62,7 @@ pub(super) async fn purge(store: &StoreConfig, scope: crate::engine::purge::Purg
         None => {
             let stores = crate::server::open_stores(store)?;
             let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").map_err(|e| e.to_string())?);
+            let bar = spinner("{spinner} {msg} ({elapsed})")?;
             let report = crate::engine::purge::purge(&engine, &scope, Some(admin::admin_entry("Purge")), |r| {
                 bar.set_message(format!(
                     "{} objects, {} uploads removed; {} chunks deleted",
@@ -117,8 +122,7 @@ pub(super) async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
     }
     let stores = crate::server::open_stores(store)?;
     let index = crate::search::SearchIndex::open(&store.data_dir.join("index")).map_err(|e| e.to_string())?;
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} objects indexed ({per_sec})").map_err(|e| e.to_string())?);
+    let bar = spinner("{spinner} {pos} objects indexed ({per_sec})")?;
     let n = tokio::task::spawn_blocking(move || crate::search::rebuild_from_metadata(&*stores.db, &index, |n| bar.set_position(n)))
         .await
         .map_err(|e| e.to_string())??;

@@ -42,19 +42,12 @@ pub fn verify(db: &dyn KvStore, chunks: &ChunkStore, repair: bool) -> Result<Fsc
             }
         }
     }
-    let on_disk: std::collections::HashSet<_> = files.iter().map(|(h, _)| *h).collect();
-    let mut missing_files = Vec::new();
-    for d in refcounts.drift.iter().map(|d| d.chunk.clone()).chain(referenced_chunks(db)?) {
-        if let Some(h) = crate::chunks::ChunkHash::from_hex(&d) {
-            if !on_disk.contains(&h) && !missing_files.contains(&d) {
-                missing_files.push(d);
-            }
-        }
-    }
+    // Every chunk something references must have a file: those with a positive stored count,
+    // and those the recount found referenced (a record may be missing or undercounted).
+    let on_disk: std::collections::HashSet<_> = files.iter().map(|(h, _)| h.to_hex()).collect();
+    let mut needed: std::collections::BTreeSet<String> =
+        crate::meta::refs::referenced(db).map_err(|e| e.to_string())?.into_iter().map(|h| h.to_hex()).collect();
+    needed.extend(refcounts.drift.iter().filter(|d| d.expected > 0).map(|d| d.chunk.clone()));
+    let missing_files = needed.into_iter().filter(|c| !on_disk.contains(c)).collect();
     Ok(FsckReport { refcounts, chunk_files: files.len(), orphan_files, missing_files })
-}
-
-/// Chunks with a positive count (they must have a file).
-fn referenced_chunks(db: &dyn KvStore) -> Result<Vec<String>, String> {
-    crate::meta::refs::referenced(db).map(|v| v.into_iter().map(|h| h.to_hex()).collect()).map_err(|e| e.to_string())
 }

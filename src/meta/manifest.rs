@@ -154,20 +154,14 @@ pub fn due_for_release(db: &dyn KvStore, cutoff_ms: i64) -> MetaResult<(u64, u64
     let space = Key::space("dq").into_bytes();
     let end = prefix_end(&Key::space("dq").u64(u64::try_from(cutoff_ms).unwrap_or(0)).into_bytes());
     let (mut manifests, mut references) = (0u64, 0u64);
-    let mut from = space.clone();
-    loop {
-        let rows = crate::kv::read(db, |t| t.get_range(&from, &end, 1000, false))?;
-        for (k, _) in &rows {
-            let corrupt = |e: crate::keys::DecodeError| MetaError::Corrupt(e.to_string());
-            let (_, rest) = decode_u64(&k[space.len()..]).map_err(corrupt)?;
-            let (id, _) = decode_bytes(rest).map_err(corrupt)?;
-            let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("manifest id length".into()))?;
-            manifests += 1;
-            references += crate::kv::read(db, |t| read_manifest(t, &id))?.len() as u64;
-        }
-        match rows.last() {
-            Some((k, _)) if rows.len() == 1000 => from = crate::keys::key_after(k),
-            _ => return Ok((manifests, references)),
-        }
-    }
+    super::scan_range(db, &space, &end, |k, _| {
+        let corrupt = |e: crate::keys::DecodeError| MetaError::Corrupt(e.to_string());
+        let (_, rest) = decode_u64(&k[space.len()..]).map_err(corrupt)?;
+        let (id, _) = decode_bytes(rest).map_err(corrupt)?;
+        let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("manifest id length".into()))?;
+        manifests += 1;
+        references += crate::kv::read(db, |t| read_manifest(t, &id))?.len() as u64;
+        Ok(())
+    })?;
+    Ok((manifests, references))
 }

@@ -91,6 +91,28 @@ impl TxnError for MetaError {
 
 pub type MetaResult<T> = Result<T, MetaError>;
 
+/// Visits every row with `begin <= key < end` in bounded batches, each read from its own
+/// snapshot (so a scan of any size stays within one transaction's limits).
+pub fn scan_range(
+    db: &dyn crate::kv::KvStore,
+    begin: &[u8],
+    end: &[u8],
+    mut visit: impl FnMut(&[u8], &[u8]) -> MetaResult<()>,
+) -> MetaResult<()> {
+    const BATCH_ROWS: usize = 1000;
+    let mut from = begin.to_vec();
+    loop {
+        let rows = crate::kv::read(db, |t| t.get_range(&from, end, BATCH_ROWS, false))?;
+        for (k, v) in &rows {
+            visit(k, v)?;
+        }
+        match rows.last() {
+            Some((k, _)) if rows.len() == BATCH_ROWS => from = crate::keys::key_after(k),
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

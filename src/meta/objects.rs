@@ -217,9 +217,7 @@ pub fn commit_put(
         t.set(&okey, &encode(record))?;
         adopt_pins(t, upload_id, &hashes)?;
         super::tagging::write_object_tags(t, bucket, key, tags)?;
-        let mut event = Event::created("ObjectCreated:Put", bucket, key, record, audit);
-        event.tags = tags.clone();
-        super::outbox::emit(t, &event)?;
+        super::outbox::emit(t, &Event::created("ObjectCreated:Put", (bucket, key), record, tags, audit))?;
         append_opt(t, audit)
     })
 }
@@ -334,9 +332,7 @@ pub fn copy_object(
         }
         t.set(&dkey, &encode(&copy))?;
         super::tagging::write_object_tags(t, dst.0, dst.1, &new_tags)?;
-        let mut event = Event::created("ObjectCreated:Copy", dst.0, dst.1, &copy, audit);
-        event.tags = new_tags;
-        super::outbox::emit(t, &event)?;
+        super::outbox::emit(t, &Event::created("ObjectCreated:Copy", dst, &copy, &new_tags, audit))?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("size", copy.size).detail("etag", &copy.etag))?;
         }

@@ -63,9 +63,17 @@ impl Event {
         }
     }
 
-    /// An object-created event describing `record`.
-    pub fn created(name: &str, bucket: &str, key: &str, record: &ObjectRecord, requester: Option<&Entry>) -> Self {
+    /// An event describing the object `record` now is, with its tags (created and tagging
+    /// events: an indexer rebuilds its document from one of these alone).
+    pub fn created(
+        name: &str,
+        (bucket, key): (&str, &str),
+        record: &ObjectRecord,
+        tags: &[(String, String)],
+        requester: Option<&Entry>,
+    ) -> Self {
         let mut e = Self::new(name, bucket, Some(key), requester);
+        e.tags = tags.to_vec();
         e.size = Some(record.size);
         e.etag = Some(record.etag.clone());
         e.content_type = record.headers.content_type.clone();

@@ -12,12 +12,10 @@ use super::manifest::ChunkRef;
 use super::refs::{read_refcount, refcount_key, ChunkState, Pin, RefCount};
 use super::{MetaError, MetaResult};
 use crate::chunks::ChunkHash;
-use crate::keys::{key_after, prefix_end, Key};
-use crate::kv::{read, transact, KvStore};
+use crate::keys::{prefix_end, Key};
+use crate::kv::{transact, KvStore};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-const SCAN_BATCH_ROWS: usize = 1000;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Drift {
@@ -34,21 +32,10 @@ pub struct RecountReport {
     pub repaired: usize,
 }
 
-/// Visits every row of a subspace in bounded batches, each from its own snapshot.
-fn scan(db: &dyn KvStore, space: &str, mut visit: impl FnMut(&[u8], &[u8]) -> MetaResult<()>) -> MetaResult<()> {
+/// Visits every row of a subspace in bounded batches.
+fn scan(db: &dyn KvStore, space: &str, visit: impl FnMut(&[u8], &[u8]) -> MetaResult<()>) -> MetaResult<()> {
     let begin = Key::space(space).into_bytes();
-    let end = prefix_end(&begin);
-    let mut from = begin.clone();
-    loop {
-        let rows = read(db, |t| t.get_range(&from, &end, SCAN_BATCH_ROWS, false))?;
-        for (k, v) in &rows {
-            visit(k, v)?;
-        }
-        match rows.last() {
-            Some((k, _)) if rows.len() == SCAN_BATCH_ROWS => from = key_after(k),
-            _ => return Ok(()),
-        }
-    }
+    super::scan_range(db, &begin, &prefix_end(&begin), visit)
 }
 
 /// The references every chunk should have.

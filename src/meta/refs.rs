@@ -304,41 +304,32 @@ pub fn abandon_collect(db: &dyn KvStore, hashes: &[ChunkHash], claim_ms: i64, no
 pub fn due_for_collection(db: &dyn KvStore, grace_ms: i64, now: i64) -> MetaResult<Vec<ChunkHash>> {
     let space = Key::space("z").into_bytes();
     let end = prefix_end(&Key::space("z").u64(u64::try_from(now - grace_ms).unwrap_or(0)).into_bytes());
-    let mut from = space.clone();
     let mut out = Vec::new();
-    loop {
-        let rows = read(db, |t| t.get_range(&from, &end, crate::limits::GC_BATCH_MAX_CHUNKS, false))?;
-        for (k, _) in &rows {
-            let (_, rest) = crate::keys::decode_u64(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-            let (h, _) = crate::keys::decode_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-            out.push(ChunkHash(h.try_into().map_err(|_| MetaError::Corrupt("chunk hash length".into()))?));
-        }
-        match rows.last() {
-            Some((k, _)) if rows.len() == crate::limits::GC_BATCH_MAX_CHUNKS => from = crate::keys::key_after(k),
-            _ => return Ok(out),
-        }
-    }
+    super::scan_range(db, &space, &end, |k, _| {
+        let (_, rest) = crate::keys::decode_u64(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        out.push(hash_of(rest)?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Every chunk with a positive reference count (bounded batches).
 pub fn referenced(db: &dyn KvStore) -> MetaResult<Vec<ChunkHash>> {
     let space = Key::space("c").into_bytes();
-    let end = prefix_end(&space);
-    let mut from = space.clone();
     let mut out = Vec::new();
-    loop {
-        let rows = read(db, |t| t.get_range(&from, &end, 1000, false))?;
-        for (k, v) in &rows {
-            if decode::<RefCount>(v)?.count > 0 {
-                let (h, _) = crate::keys::decode_bytes(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-                out.push(ChunkHash(h.try_into().map_err(|_| MetaError::Corrupt("chunk hash length".into()))?));
-            }
+    super::scan_range(db, &space, &prefix_end(&space), |k, v| {
+        if decode::<RefCount>(v)?.count > 0 {
+            out.push(hash_of(&k[space.len()..])?);
         }
-        match rows.last() {
-            Some((k, _)) if rows.len() == 1000 => from = crate::keys::key_after(k),
-            _ => return Ok(out),
-        }
-    }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The chunk hash encoded at the start of `key_rest` (a key element of 32 bytes).
+fn hash_of(key_rest: &[u8]) -> MetaResult<ChunkHash> {
+    let (h, _) = crate::keys::decode_bytes(key_rest).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+    Ok(ChunkHash(h.try_into().map_err(|_| MetaError::Corrupt("chunk hash length".into()))?))
 }
 
 /// How many chunks are queued for collection (for tests; status counts with a cap).

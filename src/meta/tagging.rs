@@ -85,9 +85,7 @@ pub fn put_object_tags(db: &dyn KvStore, owner: &str, (bucket, key): (&str, &str
         let record: ObjectRecord = decode(&v)?;
         write_object_tags(t, bucket, key, tags)?;
         let name = if tags.is_empty() { "ObjectTagging:Delete" } else { "ObjectTagging:Put" };
-        let mut event = Event::created(name, bucket, key, &record, audit);
-        event.tags = tags.clone();
-        emit(t, &event)?;
+        emit(t, &Event::created(name, (bucket, key), &record, tags, audit))?;
         append_opt(t, audit)
     })
 }

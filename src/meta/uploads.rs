@@ -282,9 +282,10 @@ pub fn complete(
         t.clear(&upload_key(bucket, key, upload_id))?;
         let tags = super::tagging::take_upload_tags(t, upload_id)?;
         super::tagging::write_object_tags(t, bucket, key, &tags)?;
-        let mut event = super::outbox::Event::created("ObjectCreated:CompleteMultipartUpload", bucket, key, &record, audit);
-        event.tags = tags;
-        super::outbox::emit(t, &event)?;
+        super::outbox::emit(
+            t,
+            &super::outbox::Event::created("ObjectCreated:CompleteMultipartUpload", (bucket, key), &record, &tags, audit),
+        )?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("size", record.size).detail("etag", &record.etag).detail("parts", requested.len()))?;
         }

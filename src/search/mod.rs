@@ -341,15 +341,13 @@ impl Iterator for MetadataObjects<'_> {
                         self.key_after = rows.last().map(|(k, _)| k.clone());
                     }
                     for (k, r) in rows {
-                        let mut e = Event::created("ObjectCreated:Put", &bucket, &k, &r, None);
                         match crate::kv::read(self.db, |t| crate::meta::tagging::read_object_tags(t, &bucket, &k)) {
-                            Ok(tags) => e.tags = tags,
+                            Ok(tags) => self.buffer.push_back(Event::created("ObjectCreated:Put", (&bucket, &k), &r, &tags, None)),
                             Err(err) => {
                                 self.failed = true;
                                 return Some(Err(err.to_string()));
                             }
                         }
-                        self.buffer.push_back(e);
                     }
                 }
                 Err(e) => {
