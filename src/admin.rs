@@ -61,6 +61,11 @@ pub enum AdminRequest {
     Gc {
         dry_run: bool,
     },
+    /// A lifecycle pass now, by the running gateway, as if the time were `at_ms` (default:
+    /// now). Running at a later time shows what the rules will do then, and does it.
+    Lifecycle {
+        at_ms: Option<i64>,
+    },
     /// Right-to-deletion of a user's, bucket's or prefix's data, by the running gateway.
     Purge {
         scope: crate::engine::purge::PurgeScope,
@@ -189,6 +194,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
             AdminRequest::Purge { .. } => Err("offline, `granary purge` runs the purge itself".into()),
             AdminRequest::Gc { .. } => Err("offline, `granary gc` runs the collector itself".into()),
+            AdminRequest::Lifecycle { .. } => Err("offline, `granary lifecycle run` runs the pass itself".into()),
             AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
@@ -258,6 +264,15 @@ pub async fn serve_socket(
                 Ok(AdminRequest::Purge { scope }) => match status.collector.clone() {
                     Some(collector) => {
                         match crate::engine::purge::purge(collector.engine(), &scope, Some(admin_entry("Purge")), |_| {}).await {
+                            Ok(report) => AdminResponse::Json { value: serde_json::to_value(report).unwrap_or_default() },
+                            Err(e) => AdminResponse::Error { message: e.to_string() },
+                        }
+                    }
+                    None => AdminResponse::Error { message: "this gateway runs no collector".into() },
+                },
+                Ok(AdminRequest::Lifecycle { at_ms }) => match status.collector.clone() {
+                    Some(collector) => {
+                        match crate::engine::lifecycle::run_pass(collector.engine(), at_ms.unwrap_or_else(crate::meta::now_ms)).await {
                             Ok(report) => AdminResponse::Json { value: serde_json::to_value(report).unwrap_or_default() },
                             Err(e) => AdminResponse::Error { message: e.to_string() },
                         }

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub domain: Option<String>,
     pub gc_grace_secs: Option<u64>,
     pub gc_interval_secs: Option<u64>,
+    pub lifecycle_interval_secs: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
     pub audit: Option<bool>,
     pub audit_reads: Option<bool>,
@@ -102,6 +103,8 @@ pub struct ServeConfig {
     pub domain: Option<String>,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
+    /// Between lifecycle passes (`engine::lifecycle`).
+    pub lifecycle_interval: Duration,
     /// Keys for the admin user created on first start (else generated and printed once).
     pub root_keys: Option<(String, String)>,
     /// Peers whose X-Forwarded-For is believed (for the audit trail's source IP).
@@ -181,6 +184,7 @@ impl ServeConfig {
             domain: None,
             gc_grace: Duration::from_secs(crate::limits::GC_GRACE_DEFAULT_SECS),
             gc_interval: Duration::from_secs(60),
+            lifecycle_interval: Duration::from_secs(crate::limits::LIFECYCLE_INTERVAL_DEFAULT_SECS),
             root_keys: None,
             trusted_proxies: Vec::new(),
             audit: AuditSettings::default(),

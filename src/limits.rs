@@ -75,6 +75,14 @@ pub const GC_GRACE_DEFAULT_SECS: u64 = 3600;
 /// Chunks the collector examines per transaction.
 pub const GC_BATCH_MAX_CHUNKS: usize = 256;
 
+/// Lifecycle: items (objects, versions) acted on per transaction, and candidates one rule
+/// collects per bucket per pass (the rest wait for the next pass, so a pass's memory is
+/// bounded whatever the bucket's size).
+pub const LIFECYCLE_TXN_ITEMS_MAX: usize = 20;
+pub const LIFECYCLE_PASS_ITEMS_MAX: usize = 100_000;
+/// How often each gateway applies lifecycle rules.
+pub const LIFECYCLE_INTERVAL_DEFAULT_SECS: u64 = 3600;
+
 /// Admin socket: one request line at most this long.
 pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
 /// A client must send its request headers within this long.

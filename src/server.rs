@@ -148,6 +148,7 @@ impl Server {
 
         let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace));
         let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));
+        let lifecycle_task = tokio::spawn(crate::engine::lifecycle::run_forever(engine.clone(), config.lifecycle_interval));
         let retention_task = config.audit.retention.map(|period| {
             let db = Arc::clone(&stores.db);
             let interval = config.gc_interval;
@@ -262,6 +263,7 @@ impl Server {
                 tracing::warn!("some requests did not finish within the drain period");
             }
             collector_task.abort();
+            lifecycle_task.abort();
             admin_task.abort();
             // Undelivered events stay in the outbox; the next relay delivers them.
             relay_task.abort();

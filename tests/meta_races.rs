@@ -13,6 +13,8 @@ fn record() -> ObjectRecord {
         user_metadata: Vec::new(),
         body: ObjectBody::Inline(b"hi".to_vec()),
         checksum: None,
+        version: Default::default(),
+        lock: Default::default(),
     }
 }
 
@@ -27,7 +29,7 @@ fn a_bucket_recreated_by_someone_else_rejects_the_first_owners_commit() {
     let r = objects::commit_put(&db, "alice", ("shared-name", "k"), &record(), (&[], &[0; 16]), (&Default::default(), &Vec::new()), None);
     assert!(matches!(r, Err(MetaError::AccessDenied)), "{r:?}");
     assert!(objects::get_object(&db, "shared-name", "k").unwrap().is_none(), "nothing lands in mallory's bucket");
-    let r = objects::delete_object(&db, "alice", ("shared-name", "k"), &Default::default(), None);
+    let r = granary::meta::deletes::delete_object(&db, "alice", ("shared-name", "k"), Default::default(), &Default::default(), None);
     assert!(matches!(r, Err(MetaError::AccessDenied)), "{r:?}");
     objects::commit_put(&db, "mallory", ("shared-name", "k"), &record(), (&[], &[0; 16]), (&Default::default(), &Vec::new()), None)
         .unwrap();

@@ -56,6 +56,9 @@ enum Command {
         /// Seconds between collector passes [default: 60].
         #[arg(long, env = "GRANARY_GC_INTERVAL_SECS")]
         gc_interval_secs: Option<u64>,
+        /// Seconds between lifecycle passes [default: 3600].
+        #[arg(long, env = "GRANARY_LIFECYCLE_INTERVAL_SECS")]
+        lifecycle_interval_secs: Option<u64>,
         /// Proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For is believed.
         #[arg(long, env = "GRANARY_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Option<Vec<String>>,
@@ -325,6 +328,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             domain,
             gc_grace_secs,
             gc_interval_secs,
+            lifecycle_interval_secs,
             trusted_proxies,
             audit,
             audit_reads,
@@ -345,6 +349,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             if let Some(s) = gc_interval_secs.or(file.gc_interval_secs) {
                 config.gc_interval = Duration::from_secs(s.max(1));
+            }
+            if let Some(s) = lifecycle_interval_secs.or(file.lifecycle_interval_secs) {
+                config.lifecycle_interval = Duration::from_secs(s.max(1));
             }
             config.trusted_proxies = crate::config::parse_proxies(&trusted_proxies.or(file.trusted_proxies.clone()).unwrap_or_default())?;
             config.audit.enabled = audit.or(file.audit).unwrap_or(true);

@@ -5,6 +5,7 @@
 pub mod collector;
 pub mod fsck;
 pub mod ingest;
+pub mod lifecycle;
 pub mod purge;
 pub mod read;
 

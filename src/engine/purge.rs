@@ -5,8 +5,9 @@
 //! shared with other data stay (their other references keep them). The purge itself is
 //! audited (scope and counts), not the content.
 //!
-//! Object lock (retention, legal holds) does not exist yet (issue 4); once it does, the
-//! purge must refuse locked versions and say which (`PurgeReport::refused`).
+//! Every version and delete marker goes too. Versions under a legal hold or an unexpired
+//! COMPLIANCE retention are kept and listed in `PurgeReport::refused` (with them, a user's
+//! bucket stays); GOVERNANCE retention yields to the operator's purge.
 
 use super::{Engine, EngineError};
 use crate::meta::uploads::{self, UploadListRequest};
@@ -34,7 +35,7 @@ pub struct PurgeReport {
     pub bytes_freed: u64,
     /// Chunks of the purged data that other data still references (kept).
     pub chunks_still_shared: u64,
-    /// What could not be purged and why (locked data, once object lock exists).
+    /// What could not be purged and why (locked versions; buckets kept because of them).
     pub refused: Vec<String>,
 }
 
@@ -70,18 +71,29 @@ pub async fn purge(
     let mut manifests: Vec<[u8; 16]> = Vec::new();
     let mut candidates: BTreeSet<crate::chunks::ChunkHash> = BTreeSet::new();
     for bucket in &bucket_names {
-        // Objects, a bounded batch per transaction.
-        let mut from: Option<Vec<u8>> = None;
-        loop {
-            let (b, p, f) = (bucket.clone(), scope.prefix.clone(), from.clone());
-            let batch = meta(engine, move |db| purge::purge_objects(db, &b, &p, f.as_deref())).await?;
-            report.objects_removed += batch.objects;
-            manifests.extend(batch.manifests);
-            candidates.extend(batch.chunks);
-            progress(&report);
-            match batch.next {
-                Some(next) => from = Some(next),
-                None => break,
+        // Current objects, then every other version and marker, a bounded batch per
+        // transaction.
+        for versions in [false, true] {
+            let mut from: Option<Vec<u8>> = None;
+            loop {
+                let (b, p, f) = (bucket.clone(), scope.prefix.clone(), from.clone());
+                let batch = meta(engine, move |db| {
+                    if versions {
+                        purge::purge_versions(db, &b, &p, f.as_deref())
+                    } else {
+                        purge::purge_objects(db, &b, &p, f.as_deref())
+                    }
+                })
+                .await?;
+                report.objects_removed += batch.objects;
+                report.refused.extend(batch.refused);
+                manifests.extend(batch.manifests);
+                candidates.extend(batch.chunks);
+                progress(&report);
+                match batch.next {
+                    Some(next) => from = Some(next),
+                    None => break,
+                }
             }
         }
         // Uploads in progress under the scope.

@@ -19,6 +19,13 @@ pub fn message(p: &Pending, region: &str, configuration_id: Option<&str>) -> Val
     if let Some(etag) = &e.etag {
         object["eTag"] = json!(etag);
     }
+    if let Some(v) = &e.version_id {
+        object["versionId"] = json!(v);
+    }
+    if e.noncurrent {
+        // Granary's extra: the event does not change the key's current object.
+        object["noncurrent"] = json!(true);
+    }
     if let Some(ct) = &e.content_type {
         object["contentType"] = json!(ct);
     }
@@ -93,6 +100,8 @@ pub fn parse(payload: &[u8]) -> Option<Pending> {
         principal: text(r.get("userIdentity").and_then(|u| u.get("principalId"))),
         source_ip: text(r.get("requestParameters").and_then(|p| p.get("sourceIPAddress"))),
         request_id: text(r.get("responseElements").and_then(|p| p.get("x-amz-request-id"))),
+        version_id: text(object.get("versionId")),
+        noncurrent: object.get("noncurrent").and_then(Value::as_bool).unwrap_or(false),
     };
     Some(Pending { key: Vec::new(), sequencer: text(object.get("sequencer"))?, event })
 }

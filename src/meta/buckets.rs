@@ -2,6 +2,7 @@
 
 use super::codec::{decode, encode};
 use super::notifications::notification_key;
+use super::versions::Versioning;
 use super::{now_ms, MetaError, MetaResult};
 use crate::audit::{append_opt, Entry};
 use crate::keys::{decode_str, prefix_end, Key};
@@ -29,6 +30,18 @@ pub fn objects_begin(bucket: &str) -> Vec<u8> {
 }
 
 pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str, audit: Option<&Entry>) -> MetaResult<()> {
+    create_bucket_with(db, name, owner, region, false, audit)
+}
+
+/// CreateBucket; `object_lock` enables object lock (and with it versioning, for good).
+pub fn create_bucket_with(
+    db: &dyn KvStore,
+    name: &str,
+    owner: &str,
+    region: &str,
+    object_lock: bool,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
     let record = BucketRecord { owner: owner.to_owned(), created_ms: now_ms(), region: region.to_owned() };
     transact(db, |t| {
         if let Some(existing) = t.get(&bucket_key(name))? {
@@ -37,6 +50,10 @@ pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str, au
         }
         t.set(&bucket_key(name), &encode(&record))?;
         t.set(&owner_index_key(owner, name), b"")?;
+        if object_lock {
+            super::lock::enable_in(t, name)?;
+            super::versions::set_versioning_in(t, name, Versioning::Enabled)?;
+        }
         super::outbox::emit(t, &super::outbox::Event::new("BucketCreated", name, None, audit))?;
         append_opt(t, audit)
     })
@@ -64,7 +81,7 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> Met
             None => return Err(MetaError::NoSuchBucket),
         };
         let begin = objects_begin(name);
-        if !t.get_range(&begin, &prefix_end(&begin), 1, false)?.is_empty() {
+        if !t.get_range(&begin, &prefix_end(&begin), 1, false)?.is_empty() || super::versions::any_versions(t, name)? {
             return Err(MetaError::BucketNotEmpty);
         }
         // Uploads in progress die with their bucket (else their parts would leak, and a user
@@ -76,9 +93,31 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> Met
         t.clear(&owner_index_key(&record.owner, name))?;
         t.clear(&notification_key(name))?;
         super::tagging::clear_bucket_tags(t, name)?;
+        super::versions::clear_bucket_state(t, name)?;
+        super::lock::clear_in(t, name)?;
+        super::lifecycle::clear_in(t, name)?;
         super::outbox::emit(t, &super::outbox::Event::new("BucketRemoved", name, None, audit))?;
         append_opt(t, audit)
     })
+}
+
+/// PutBucketVersioning. A bucket with object lock cannot suspend versioning.
+pub fn put_versioning(db: &dyn KvStore, owner: &str, bucket: &str, state: Versioning, audit: Option<&Entry>) -> MetaResult<()> {
+    transact(db, |t| {
+        require_owned(t, bucket, owner)?;
+        if state == Versioning::Suspended && super::lock::bucket_lock_in(t, bucket)?.is_some() {
+            return Err(MetaError::InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+            ));
+        }
+        super::versions::set_versioning_in(t, bucket, state)?;
+        append_opt(t, audit)
+    })
+}
+
+/// GetBucketVersioning: `None` for a bucket that never had versioning enabled.
+pub fn get_versioning(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<Versioning>> {
+    read(db, |t| super::versions::versioning_in(t, bucket))
 }
 
 /// The buckets `owner` owns, by name.

@@ -161,13 +161,28 @@ mod tests {
             user_metadata: Vec::new(),
             body: crate::meta::objects::ObjectBody::Inline(Vec::new()),
             checksum: None,
+            version: Default::default(),
+            lock: Default::default(),
         });
-        for batch in (0..keys).collect::<Vec<_>>().chunks(5000) {
+        // Every key also has two noncurrent versions (for ListObjectVersions).
+        let noncurrent = |seq: u64| {
+            crate::meta::codec::encode(&crate::meta::versions::VersionEntry {
+                version: crate::meta::versions::Version { seq, tag: 7, null: false },
+                last_modified_ms: 0,
+                noncurrent_since_ms: 0,
+                object: Some(crate::meta::codec::decode(&record).unwrap()),
+                tags: Vec::new(),
+            })
+        };
+        let (old, older) = (noncurrent(2), noncurrent(1));
+        for batch in (0..keys).collect::<Vec<_>>().chunks(2000) {
             transact(&store, |t| {
                 for i in batch {
                     // Ten directories holding almost everything, plus a few top-level keys.
                     let key = if i % 100 == 0 { format!("top-{i:08}") } else { format!("dir{}/file-{i:08}", i % 10) };
                     t.set(&crate::meta::objects::object_key("b", &key), &record)?;
+                    t.set(&crate::meta::versions::version_key("b", &key, 2), &old)?;
+                    t.set(&crate::meta::versions::version_key("b", &key, 1), &older)?;
                 }
                 Ok::<_, KvError>(())
             })
@@ -200,5 +215,42 @@ mod tests {
         assert_eq!(page.objects.len(), 100);
         assert_eq!(s, l, "plain page: {s} rows vs {l}");
         assert!(l <= 102, "plain page of 100 reads {l} rows");
+    }
+
+    #[test]
+    fn a_version_page_costs_the_same_in_small_and_large_buckets() {
+        use crate::meta::list_versions::{list_versions, VersionListRequest};
+        let (_d1, small) = bucket_of(3_000);
+        let (_d2, large) = bucket_of(60_000);
+        let rows = |store: &CountingStore, req: &VersionListRequest<'_>| {
+            store.rows_read.store(0, Ordering::Relaxed);
+            let page = list_versions(store, req).unwrap();
+            (store.rows_read.load(Ordering::Relaxed), page)
+        };
+        let delimited =
+            VersionListRequest { bucket: "b", prefix: "", delimiter: Some("/"), key_marker: None, version_marker: None, max_keys: 12 };
+        let (s, small_page) = rows(&small, &delimited);
+        let (l, large_page) = rows(&large, &delimited);
+        assert_eq!(small_page.common_prefixes.len(), 10);
+        assert_eq!(large_page.common_prefixes, small_page.common_prefixes);
+        assert_eq!(s, l, "delimiter page: {s} rows vs {l}");
+        assert!(l <= 4 * 12 + 8, "a page of 12 reads {l} rows");
+
+        let marker = crate::meta::versions::VersionRef::Id { seq: 2, tag: 7 };
+        let plain = VersionListRequest {
+            bucket: "b",
+            prefix: "dir3/",
+            delimiter: None,
+            key_marker: Some("dir3/file-00000503"),
+            version_marker: Some(marker),
+            max_keys: 99,
+        };
+        let (s, _) = rows(&small, &plain);
+        let (l, page) = rows(&large, &plain);
+        assert_eq!(page.versions.len(), 99);
+        assert_eq!((page.versions[0].key.as_str(), page.versions[0].version.seq), ("dir3/file-00000503", 1), "resumes after the marker");
+        assert!(page.versions[1].is_latest && !page.versions[2].is_latest);
+        assert_eq!(s, l, "plain page: {s} rows vs {l}");
+        assert!(l <= 2 * 99 + 8, "a page of 99 reads {l} rows");
     }
 }

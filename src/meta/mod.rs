@@ -7,7 +7,11 @@
 //! - `("ak", access_key)`        → `AccessKeyRecord`
 //! - `("b", bucket)`             → `BucketRecord`
 //! - `("ub", owner, bucket)`     → empty (a user's buckets, for ListBuckets)
-//! - `("o", bucket, key)`        → `ObjectRecord` (small bodies inline)
+//! - `("o", bucket, key)`        → `ObjectRecord`: the current version (small bodies inline)
+//! - `("ov", bucket, key, !seq)` → `VersionEntry`: noncurrent versions and delete markers,
+//!   newest first; `("onl", bucket, key)` → seq of the noncurrent `null` version (`versions`)
+//! - `("bv", bucket)` → `Versioning`; `("bol", bucket)` → `BucketLock`; `("blc", bucket)` →
+//!   lifecycle rules
 //! - `("m", manifest_id, page)`  → `Vec<ChunkRef>` (a chunked body's chunk list, in pages)
 //! - `("mp", parts_id, page)`    → `Vec<PartRef>` (a multipart object's parts)
 //! - `("dq", since_ms, manifest_id)` → empty: manifest whose references are to be released
@@ -23,8 +27,13 @@
 
 pub mod buckets;
 pub mod codec;
+pub mod deletes;
+pub mod expiry;
 pub mod gateways;
+pub mod lifecycle;
 pub mod list;
+pub mod list_versions;
+pub mod lock;
 pub mod manifest;
 pub mod notifications;
 pub mod objects;
@@ -35,6 +44,7 @@ pub mod refs;
 pub mod tagging;
 pub mod uploads;
 pub mod users;
+pub mod versions;
 
 use crate::kv::{KvError, TxnError};
 
@@ -76,6 +86,23 @@ pub enum MetaError {
     /// A chunk this upload needs is being deleted by the collector right now; wait and retry.
     #[error("chunk is being collected")]
     ChunkBeingCollected,
+    #[error("invalid version id")]
+    InvalidVersionId,
+    #[error("no such version")]
+    NoSuchVersion,
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
+    /// Object lock (retention or legal hold) forbids destroying or weakening this version.
+    #[error("object locked: {0}")]
+    ObjectLocked(String),
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("malformed XML: {0}")]
+    MalformedXml(String),
     #[error("corrupt metadata record: {0}")]
     Corrupt(String),
 }

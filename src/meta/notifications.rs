@@ -38,6 +38,9 @@ pub struct NotificationRules {
 impl Rule {
     fn matches(&self, event: &Event) -> bool {
         let Some(key) = event.key.as_deref() else { return false };
+        if event.name.starts_with("Granary:") {
+            return false; // Granary's own events go only to the change feed
+        }
         let name_ok = self.events.iter().any(|p| {
             let p = p.strip_prefix("s3:").unwrap_or(p);
             match p.strip_suffix('*') {

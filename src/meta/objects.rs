@@ -2,10 +2,12 @@
 
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
+use super::lock::check_destroy;
 pub use super::manifest::ChunkRef;
-use super::manifest::{clear_parts, queue_release, read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
+use super::manifest::{read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
 use super::outbox::Event;
 use super::refs::{adopt_pins, apply_ref_deltas};
+use super::versions::{self, make_room, Found, Version, VersionEntry, VersionRef};
 use super::{now_ms, MetaError, MetaResult};
 use crate::audit::{append, append_opt, Entry};
 use crate::checksum::Checksum;
@@ -52,6 +54,11 @@ pub struct ObjectRecord {
     /// The flexible checksum stored with the object (S3 computes CRC64NVME when the
     /// client sends none).
     pub checksum: Option<Checksum>,
+    /// Which version this is (assigned by the commit: callers pass `Version::default()`).
+    pub version: super::versions::Version,
+    /// Retention and legal hold. Callers pass what the request asked for; the commit adds
+    /// the bucket's default retention.
+    pub lock: super::lock::ObjectLock,
 }
 
 /// Where an object's bytes are, as read from one snapshot.
@@ -113,23 +120,12 @@ fn all_chunks(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkR
 /// the release queue, so this costs O(parts) writes however many chunks the object has.
 pub(super) fn unlink_object(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
     let okey = object_key(bucket, key);
-    let okey = okey.as_slice();
-    let Some(old) = t.get(okey)? else { return Ok(None) };
+    let Some(old) = t.get(&okey)? else { return Ok(None) };
     // Tags belong to the object being unlinked.
     t.clear(&super::tagging::object_tags_key(bucket, key))?;
     let old: ObjectRecord = decode(&old)?;
-    let now = now_ms();
-    match &old.body {
-        ObjectBody::Inline(_) => {}
-        ObjectBody::Chunked { manifest_id, .. } => queue_release(t, manifest_id, now)?,
-        ObjectBody::Multipart { parts_id, .. } => {
-            for part in read_parts(t, parts_id)? {
-                queue_release(t, &part.manifest_id, now)?;
-            }
-            clear_parts(t, parts_id)?;
-        }
-    }
-    t.clear(okey)?;
+    super::versions::release_body(t, &old, now_ms())?;
+    t.clear(&okey)?;
     Ok(Some(old))
 }
 
@@ -189,8 +185,10 @@ impl WriteCondition {
 }
 
 /// Commits a freshly uploaded object. Its chunks were pinned under `upload_id`; the pins
-/// become the manifest's references. Replaces any existing object at the key, in the same
-/// transaction, so readers see the old object or the new one, never a mix.
+/// become the manifest's references. The new version becomes current in the same
+/// transaction that retires the old one (kept as a noncurrent version when versioning is
+/// on), so readers see the old object or the new one, never a mix. Returns the record as
+/// committed (with its version and lock).
 pub fn commit_put(
     db: &dyn KvStore,
     owner: &str,
@@ -199,7 +197,7 @@ pub fn commit_put(
     (chunks, upload_id): (&[ChunkRef], &[u8; 16]),
     (condition, tags): (&WriteCondition, &super::tagging::Tags),
     audit: Option<&Entry>,
-) -> MetaResult<()> {
+) -> MetaResult<ObjectRecord> {
     super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
     if let ObjectBody::Chunked { chunk_count, .. } = &record.body {
         assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), record.size, "manifest covers the object");
@@ -210,15 +208,19 @@ pub fn commit_put(
         require_owned(t, bucket, owner)?;
         let okey = object_key(bucket, key);
         condition.check_in(t, &okey)?;
-        unlink_object(t, bucket, key)?;
+        let now = now_ms();
+        let mut record = record.clone();
+        record.lock = super::lock::initial_lock(t, bucket, &record.lock, now)?;
+        record.version = make_room(t, (bucket, key), now, &|old| check_destroy(old, false, now))?;
         if let ObjectBody::Chunked { manifest_id, .. } = &record.body {
             write_manifest(t, manifest_id, chunks)?;
         }
-        t.set(&okey, &encode(record))?;
+        t.set(&okey, &encode(&record))?;
         adopt_pins(t, upload_id, &hashes)?;
         super::tagging::write_object_tags(t, bucket, key, tags)?;
-        super::outbox::emit(t, &Event::created("ObjectCreated:Put", (bucket, key), record, tags, audit))?;
-        append_opt(t, audit)
+        super::outbox::emit(t, &Event::created("ObjectCreated:Put", (bucket, key), &record, tags, audit))?;
+        append_opt(t, audit)?;
+        Ok(record)
     })
 }
 
@@ -247,23 +249,46 @@ pub fn part_chunks(db: &dyn KvStore, part: &PartRef) -> MetaResult<Vec<ChunkRef>
     })
 }
 
-/// Deletes an object; deleting a missing key succeeds, as in S3. Returns whether it existed.
-pub fn delete_object(
-    db: &dyn KvStore,
-    owner: &str,
-    (bucket, key): (&str, &str),
-    condition: &WriteCondition,
-    audit: Option<&Entry>,
-) -> MetaResult<bool> {
-    transact(db, |t| {
-        require_owned(t, bucket, owner)?;
-        condition.check_in(t, &object_key(bucket, key))?;
-        let existed = unlink_object(t, bucket, key)?.is_some();
-        if existed {
-            super::outbox::emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(key), audit))?;
-        }
-        append_opt(t, audit)?;
-        Ok(existed)
+/// What a read of one key (and maybe one version) finds.
+#[derive(Debug)]
+pub enum Lookup {
+    /// An object version, and its layout when one was asked for.
+    Object(Box<ObjectRecord>, Option<Layout>),
+    /// A delete marker: the key's current version (a read without versionId) or the version
+    /// asked for.
+    DeleteMarker {
+        version: Version,
+        last_modified_ms: i64,
+    },
+    NoSuchKey,
+    NoSuchVersion,
+}
+
+/// Reads the current version of a key, or the version `version` names, from one snapshot.
+pub fn lookup(db: &dyn KvStore, (bucket, key): (&str, &str), version: Option<VersionRef>, with_layout: bool) -> MetaResult<Lookup> {
+    read(db, |t| {
+        let found = match version {
+            None => match versions::read_current(t, bucket, key)? {
+                Some(record) => Found::Current(record),
+                None => match versions::newest_entry(t, bucket, key)? {
+                    Some(marker) if marker.is_marker() => Found::Noncurrent(marker),
+                    _ => return Ok(Lookup::NoSuchKey),
+                },
+            },
+            Some(v) => match versions::find_version(t, bucket, key, v)? {
+                Some(found) => found,
+                None => return Ok(Lookup::NoSuchVersion),
+            },
+        };
+        let record = match found {
+            Found::Current(record) => record,
+            Found::Noncurrent(VersionEntry { object: Some(record), .. }) => record,
+            Found::Noncurrent(marker) => {
+                return Ok(Lookup::DeleteMarker { version: marker.version, last_modified_ms: marker.last_modified_ms });
+            }
+        };
+        let layout = if with_layout { Some(read_layout(t, &record)?) } else { None };
+        Ok(Lookup::Object(Box::new(record), layout))
     })
 }
 
@@ -279,38 +304,67 @@ pub enum CopyTags {
     Replace(super::tagging::Tags),
 }
 
-/// Copies an object by reference: the new manifest lists the same chunks and each gains a
-/// reference; no chunk data is read or written. One transaction.
+/// The source of a copy: a key, and maybe one of its versions.
+pub struct CopySource<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub version: Option<VersionRef>,
+}
+
+/// Reads a copy's source version and its tags inside the copy's transaction.
+fn read_copy_source(t: &mut dyn KvTxn, src: &CopySource<'_>) -> MetaResult<(ObjectRecord, super::tagging::Tags)> {
+    match src.version {
+        None => {
+            let record = versions::read_current(t, src.bucket, src.key)?.ok_or(MetaError::NoSuchKey)?;
+            let tags = super::tagging::read_object_tags(t, src.bucket, src.key)?;
+            Ok((record, tags))
+        }
+        Some(v) => match versions::find_version(t, src.bucket, src.key, v)? {
+            None => Err(MetaError::NoSuchVersion),
+            Some(Found::Current(record)) => {
+                let tags = super::tagging::read_object_tags(t, src.bucket, src.key)?;
+                Ok((record, tags))
+            }
+            Some(Found::Noncurrent(VersionEntry { object: Some(record), tags, .. })) => Ok((record, tags)),
+            Some(Found::Noncurrent(_)) => Err(MetaError::InvalidRequest(
+                "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
+            )),
+        },
+    }
+}
+
+/// Copies an object (version) by reference: the new manifest lists the same chunks and each
+/// gains a reference; no chunk data is read or written. One transaction. Returns the new
+/// record and the source's record.
 pub fn copy_object(
     db: &dyn KvStore,
     owner: &str,
-    src: (&str, &str),
+    src: &CopySource<'_>,
     dst: (&str, &str),
     (metadata, tags): (&CopyMetadata, &CopyTags),
     audit: Option<&Entry>,
-) -> MetaResult<ObjectRecord> {
+) -> MetaResult<(ObjectRecord, ObjectRecord)> {
     if let CopyTags::Replace(tags) = tags {
         super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
     }
     transact(db, |t| {
-        require_owned(t, src.0, owner)?;
+        require_owned(t, src.bucket, owner)?;
         require_owned(t, dst.0, owner)?;
-        let Some(v) = t.get(&object_key(src.0, src.1))? else {
-            return Err(MetaError::NoSuchKey);
-        };
-        let source: ObjectRecord = decode(&v)?;
+        let (source, source_tags) = read_copy_source(t, src)?;
         if source.size > crate::limits::COPY_SOURCE_MAX_BYTES {
             return Err(MetaError::CopySourceTooLarge);
         }
         let chunks = all_chunks(t, &source)?;
         let new_tags = match tags {
-            CopyTags::Copy => super::tagging::read_object_tags(t, src.0, src.1)?,
+            CopyTags::Copy => source_tags,
             CopyTags::Replace(tags) => tags.clone(),
         };
-        let dkey = object_key(dst.0, dst.1);
-        unlink_object(t, dst.0, dst.1)?;
+        let now = now_ms();
         let mut copy = source.clone();
-        copy.last_modified_ms = now_ms();
+        copy.version = make_room(t, dst, now, &|old| check_destroy(old, false, now))?;
+        // A copy does not inherit the source's protection; it gets the bucket's default.
+        copy.lock = super::lock::initial_lock(t, dst.0, &super::lock::ObjectLock::default(), now)?;
+        copy.last_modified_ms = now;
         if let CopyMetadata::Replace { headers, user_metadata } = metadata {
             copy.headers = headers.clone();
             copy.user_metadata = user_metadata.clone();
@@ -327,34 +381,16 @@ pub fn copy_object(
             write_manifest(t, &manifest_id, &chunks)?;
             let mut deltas = BTreeMap::new();
             ref_deltas(&chunks, 1, &mut deltas);
-            apply_ref_deltas(t, &deltas, now_ms())?;
+            apply_ref_deltas(t, &deltas, now)?;
             copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
-        t.set(&dkey, &encode(&copy))?;
+        t.set(&object_key(dst.0, dst.1), &encode(&copy))?;
         super::tagging::write_object_tags(t, dst.0, dst.1, &new_tags)?;
         super::outbox::emit(t, &Event::created("ObjectCreated:Copy", dst, &copy, &new_tags, audit))?;
         if let Some(e) = audit {
             append(t, &e.clone().detail("size", copy.size).detail("etag", &copy.etag))?;
         }
-        Ok(copy)
-    })
-}
-
-/// Deletes several keys of one bucket in one transaction (DeleteObjects). Missing keys are
-/// fine, as in S3.
-/// `audits` holds one entry per key (or is empty when auditing is off).
-pub fn delete_objects(db: &dyn KvStore, owner: &str, bucket: &str, keys: &[String], audits: &[Entry]) -> MetaResult<()> {
-    transact(db, |t| {
-        require_owned(t, bucket, owner)?;
-        for (i, key) in keys.iter().enumerate() {
-            if unlink_object(t, bucket, key)?.is_some() {
-                super::outbox::emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(key), audits.get(i)))?;
-            }
-        }
-        for e in audits {
-            append(t, e)?;
-        }
-        Ok(())
+        Ok((copy, source))
     })
 }
 

@@ -40,7 +40,16 @@ pub struct Event {
     pub principal: Option<String>,
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
+    /// The version the event is about (absent for the `null` version).
+    pub version_id: Option<String>,
+    /// The event concerns a version that is not, and did not become, the key's current one
+    /// (a noncurrent version deleted or re-tagged): indexers of current objects skip it.
+    pub noncurrent: bool,
 }
+
+/// Granary's own event (not an S3 one): after the current version or a current delete
+/// marker was deleted, an older version became current again. Carries that object.
+pub const CURRENT_RESTORED: &str = "Granary:CurrentVersionRestored";
 
 impl Event {
     /// An event about `bucket`/`key`, with the requester taken from the audit entry when
@@ -60,6 +69,8 @@ impl Event {
             principal: requester.and_then(|e| e.actor.user.clone()),
             source_ip: requester.and_then(|e| e.actor.source_ip.clone()),
             request_id: requester.map(|e| e.actor.request_id.clone()).filter(|r| !r.is_empty()),
+            version_id: None,
+            noncurrent: false,
         }
     }
 
@@ -79,6 +90,7 @@ impl Event {
         e.content_type = record.headers.content_type.clone();
         e.user_metadata = record.user_metadata.clone();
         e.time_ms = record.last_modified_ms;
+        e.version_id = record.version.header_id();
         e
     }
 }

@@ -5,10 +5,12 @@
 
 use super::buckets::objects_begin;
 use super::codec::decode;
+use super::lock::check_destroy;
 use super::manifest::{read_manifest, read_parts, ref_deltas, ChunkRef};
 use super::objects::{ObjectBody, ObjectRecord};
 use super::outbox::{emit, Event};
 use super::refs::{apply_ref_deltas, read_refcount, refcount_key, ChunkState, Claimed};
+use super::versions::{decode_version_key, versions_begin, VersionEntry};
 use super::{MetaError, MetaResult};
 use crate::chunks::ChunkHash;
 use crate::keys::{decode_str, key_after, prefix_end, Key};
@@ -28,6 +30,9 @@ pub struct PurgedBatch {
     pub chunks: BTreeSet<ChunkHash>,
     /// Where the next batch starts; `None` when the scope is empty.
     pub next: Option<Vec<u8>>,
+    /// Versions kept because object lock protects them (legal hold, COMPLIANCE retention),
+    /// each with the reason. GOVERNANCE retention yields to a purge (an operator's act).
+    pub refused: Vec<String>,
 }
 
 fn manifests_of(t: &mut dyn crate::kv::KvTxn, record: &ObjectRecord) -> MetaResult<Vec<[u8; 16]>> {
@@ -38,28 +43,84 @@ fn manifests_of(t: &mut dyn crate::kv::KvTxn, record: &ObjectRecord) -> MetaResu
     })
 }
 
-/// Removes up to a batch of the objects of `bucket` under `prefix`, starting at `from`
-/// (`None`: the first), with their tags; each leaves an `ObjectRemoved:Delete` event.
+/// Removes up to a batch of the current objects of `bucket` under `prefix`, starting at
+/// `from` (`None`: the first), with their tags; each leaves an `ObjectRemoved:Delete` event.
 pub fn purge_objects(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option<&[u8]>) -> MetaResult<PurgedBatch> {
     let space = objects_begin(bucket);
     let scope = Key::space("o").str(bucket).str_prefix(prefix);
-    let begin = from.map_or_else(|| scope.clone(), <[u8]>::to_vec);
+    purge_batch(db, &scope, from, |t, k, v, batch| {
+        let (key, _) = decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let record: ObjectRecord = decode(v)?;
+        if let Err(refusal) = check_destroy(&record, true, super::now_ms()) {
+            batch.refused.push(format!("{bucket}/{key}: {refusal}"));
+            return Ok(());
+        }
+        take_manifests(t, &record, batch)?;
+        // The body's release-queue entries are harmless: the collector drops entries whose
+        // manifest pages are gone.
+        super::objects::unlink_object(t, bucket, &key)?;
+        emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(&key), None))?;
+        batch.objects += 1;
+        Ok(())
+    })
+}
+
+/// Removes up to a batch of the noncurrent versions and delete markers of `bucket` under
+/// `prefix` (after the current objects: a purge never promotes a version).
+pub fn purge_versions(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option<&[u8]>) -> MetaResult<PurgedBatch> {
+    let space = versions_begin(bucket);
+    let scope = Key::space("ov").str(bucket).str_prefix(prefix);
+    purge_batch(db, &scope, from, |t, k, v, batch| {
+        let (key, _) = decode_version_key(&k[space.len()..])?;
+        let entry: VersionEntry = decode(v)?;
+        if let Some(record) = &entry.object {
+            if let Err(refusal) = check_destroy(record, true, super::now_ms()) {
+                batch.refused.push(format!("{bucket}/{key} version {}: {refusal}", entry.version.id()));
+                return Ok(());
+            }
+            take_manifests(t, record, batch)?;
+        }
+        t.clear(k)?;
+        if entry.version.null {
+            t.clear(&Key::space("onl").str(bucket).str(&key).into_bytes())?;
+        }
+        let mut event = Event::new("ObjectRemoved:Delete", bucket, Some(&key), None);
+        event.version_id = Some(entry.version.id());
+        event.noncurrent = true;
+        emit(t, &event)?;
+        batch.objects += 1;
+        Ok(())
+    })
+}
+
+/// Notes an object's manifests and chunks for immediate release, and drops its part list.
+fn take_manifests(t: &mut dyn crate::kv::KvTxn, record: &ObjectRecord, batch: &mut PurgedBatch) -> MetaResult<()> {
+    for m in manifests_of(t, record)? {
+        batch.chunks.extend(read_manifest(t, &m)?.iter().map(|c| c.hash));
+        batch.manifests.push(m);
+    }
+    if let ObjectBody::Multipart { parts_id, .. } = &record.body {
+        super::manifest::clear_parts(t, parts_id)?;
+    }
+    Ok(())
+}
+
+/// One transaction over up to `PURGE_BATCH_OBJECTS` rows of `scope` from `from`.
+fn purge_batch(
+    db: &dyn KvStore,
+    scope: &[u8],
+    from: Option<&[u8]>,
+    mut each: impl FnMut(&mut dyn crate::kv::KvTxn, &[u8], &[u8], &mut PurgedBatch) -> MetaResult<()>,
+) -> MetaResult<PurgedBatch> {
+    let begin = from.map_or_else(|| scope.to_vec(), <[u8]>::to_vec);
     transact(db, |t| {
-        let rows = t.get_range(&begin, &prefix_end(&scope), PURGE_BATCH_OBJECTS, false)?;
+        let rows = t.get_range(&begin, &prefix_end(scope), PURGE_BATCH_OBJECTS, false)?;
         let mut batch = PurgedBatch {
             next: (rows.len() == PURGE_BATCH_OBJECTS).then(|| rows.last().map(|(k, _)| key_after(k))).flatten(),
             ..Default::default()
         };
         for (k, v) in &rows {
-            let (key, _) = decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-            let record: ObjectRecord = decode(v)?;
-            for m in manifests_of(t, &record)? {
-                batch.chunks.extend(read_manifest(t, &m)?.iter().map(|c| c.hash));
-                batch.manifests.push(m);
-            }
-            super::objects::unlink_object(t, bucket, &key)?;
-            emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(&key), None))?;
-            batch.objects += 1;
+            each(t, k, v, &mut batch)?;
         }
         Ok::<_, MetaError>(batch)
     })

@@ -6,8 +6,8 @@
 
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
-use super::objects::{object_key, ObjectRecord};
 use super::outbox::{emit, Event};
+use super::versions::{find_version, read_current, set_entry_tags, Found, Version, VersionRef};
 use super::{MetaError, MetaResult};
 use crate::audit::{append_opt, Entry};
 use crate::keys::Key;
@@ -67,26 +67,58 @@ pub fn write_object_tags(t: &mut dyn KvTxn, bucket: &str, key: &str, tags: &Tags
     Ok(())
 }
 
-pub fn get_object_tags(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Tags> {
-    read(db, |t| {
-        if t.get(&object_key(bucket, key))?.is_none() {
-            return Err(MetaError::NoSuchKey);
-        }
-        read_object_tags(t, bucket, key)
+/// An object version's tags (the current version without a versionId), and that version.
+pub fn get_object_tags(db: &dyn KvStore, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<(Tags, Version)> {
+    read(db, |t| match locate(t, bucket, key, version)? {
+        Found::Current(record) => Ok((read_object_tags(t, bucket, key)?, record.version)),
+        Found::Noncurrent(entry) => Ok((entry.tags, entry.version)),
     })
 }
 
-/// PutObjectTagging (`tags`) or DeleteObjectTagging (empty): replaces the object's tags.
-pub fn put_object_tags(db: &dyn KvStore, owner: &str, (bucket, key): (&str, &str), tags: &Tags, audit: Option<&Entry>) -> MetaResult<()> {
+/// The object version a tagging request names; delete markers have no tags.
+fn locate(t: &mut dyn KvTxn, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<Found> {
+    let found = match version {
+        None => read_current(t, bucket, key)?.map(Found::Current).ok_or(MetaError::NoSuchKey)?,
+        Some(v) => find_version(t, bucket, key, v)?.ok_or(MetaError::NoSuchVersion)?,
+    };
+    match &found {
+        Found::Noncurrent(e) if e.is_marker() => Err(MetaError::MethodNotAllowed("delete markers have no tags".into())),
+        _ => Ok(found),
+    }
+}
+
+/// PutObjectTagging (`tags`) or DeleteObjectTagging (empty): replaces an object version's
+/// tags. Returns the version.
+pub fn put_object_tags(
+    db: &dyn KvStore,
+    owner: &str,
+    (bucket, key): (&str, &str),
+    version: Option<VersionRef>,
+    tags: &Tags,
+    audit: Option<&Entry>,
+) -> MetaResult<Version> {
     validate(tags, OBJECT_TAGS_MAX)?;
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
-        let Some(v) = t.get(&object_key(bucket, key))? else { return Err(MetaError::NoSuchKey) };
-        let record: ObjectRecord = decode(&v)?;
-        write_object_tags(t, bucket, key, tags)?;
         let name = if tags.is_empty() { "ObjectTagging:Delete" } else { "ObjectTagging:Put" };
-        emit(t, &Event::created(name, (bucket, key), &record, tags, audit))?;
-        append_opt(t, audit)
+        let version = match locate(t, bucket, key, version)? {
+            Found::Current(record) => {
+                write_object_tags(t, bucket, key, tags)?;
+                emit(t, &Event::created(name, (bucket, key), &record, tags, audit))?;
+                record.version
+            }
+            Found::Noncurrent(entry) => {
+                let record = entry.object.clone().expect("markers are refused by locate");
+                let mut event = Event::created(name, (bucket, key), &record, tags, audit);
+                event.noncurrent = true;
+                emit(t, &event)?;
+                let version = entry.version;
+                set_entry_tags(t, (bucket, key), entry, tags)?;
+                version
+            }
+        };
+        append_opt(t, audit)?;
+        Ok(version)
     })
 }
 

@@ -11,7 +11,7 @@
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
 use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
-use super::objects::{object_key, unlink_object, ObjectBody, ObjectRecord, StoredHeaders};
+use super::objects::{object_key, ObjectBody, ObjectRecord, StoredHeaders};
 use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
 use crate::audit::{append, append_opt, Entry};
@@ -29,6 +29,8 @@ pub struct UploadRecord {
     pub headers: StoredHeaders,
     pub user_metadata: Vec<(String, String)>,
     pub checksum: Option<(Algorithm, Kind)>,
+    /// Retention / legal hold asked for at CreateMultipartUpload, given at completion.
+    pub lock: super::lock::ObjectLock,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -274,9 +276,12 @@ pub fn complete(
             user_metadata: upload.user_metadata.clone(),
             body: ObjectBody::Multipart { parts_id, part_count: parts.len() as u32 },
             checksum,
+            version: super::versions::Version::default(),
+            lock: super::lock::initial_lock(t, bucket, &upload.lock, now)?,
         };
+        let mut record = record;
+        record.version = super::versions::make_room(t, (bucket, key), now, &|old| super::lock::check_destroy(old, false, now))?;
         let okey = object_key(bucket, key);
-        unlink_object(t, bucket, key)?;
         t.set(&okey, &encode(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;

@@ -42,7 +42,9 @@ pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) ->
     }
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateBucket", &input.bucket, None);
     let (name, owner, region) = (input.bucket.clone(), principal.user, s3.region.clone());
-    s3.engine.meta(move |db| buckets::create_bucket(db, &name, &owner, &region, audit.as_ref())).await.map_err(to_s3)?;
+    let object_lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
+    let audit = audit.map(|e| if object_lock { e.detail("object_lock", true) } else { e });
+    s3.engine.meta(move |db| buckets::create_bucket_with(db, &name, &owner, &region, object_lock, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
 }
 
@@ -63,15 +65,6 @@ pub async fn delete_bucket(s3: &GranaryS3, req: S3Request<DeleteBucketInput>) ->
 
 /// Buckets are never versioned yet (issue 4): S3 answers an empty configuration for a bucket
 /// that never had versioning, which is what clients like rclone probe for.
-pub async fn get_bucket_versioning(
-    s3: &GranaryS3,
-    req: S3Request<GetBucketVersioningInput>,
-) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
-    Ok(S3Response::new(GetBucketVersioningOutput::default()))
-}
-
 pub async fn get_bucket_location(s3: &GranaryS3, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
     let principal = s3.principal(&req).await?;
     let record = s3.owned_bucket(&principal, &req.input.bucket).await?;

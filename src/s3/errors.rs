@@ -16,6 +16,14 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
         MetaError::InvalidTag(m) => s3_error!(InvalidTag, "{m}"),
         MetaError::PreconditionFailed => s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"),
         MetaError::NoSuchUpload => s3_error!(NoSuchUpload),
+        MetaError::InvalidVersionId => s3_error!(InvalidArgument, "Invalid version id specified"),
+        MetaError::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
+        MetaError::MethodNotAllowed(m) => s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource: {m}"),
+        MetaError::ObjectLocked(m) => s3_error!(AccessDenied, "Access Denied because object protected by object lock: {m}"),
+        MetaError::InvalidBucketState(m) => s3_error!(InvalidBucketState, "{m}"),
+        MetaError::InvalidRequest(m) => s3_error!(InvalidRequest, "{m}"),
+        MetaError::InvalidArgument(m) => s3_error!(InvalidArgument, "{m}"),
+        MetaError::MalformedXml(m) => s3_error!(MalformedXML, "{m}"),
         MetaError::TooManyUploads => {
             s3_error!(BucketNotEmpty, "The bucket has more multipart uploads in progress than can be aborted at once; abort them first")
         }

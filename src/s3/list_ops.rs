@@ -13,17 +13,17 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 /// S3's `encoding-type=url`: everything but unreserved characters and `/` is escaped.
 const KEY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
-struct Encoder(bool);
+pub(super) struct Encoder(bool);
 
 impl Encoder {
-    fn new(encoding_type: Option<&EncodingType>) -> S3Result<Self> {
+    pub(super) fn new(encoding_type: Option<&EncodingType>) -> S3Result<Self> {
         match encoding_type.map(EncodingType::as_str) {
             None => Ok(Self(false)),
             Some(EncodingType::URL) => Ok(Self(true)),
             Some(other) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request: {other}")),
         }
     }
-    fn enc(&self, s: String) -> String {
+    pub(super) fn enc(&self, s: String) -> String {
         if self.0 {
             utf8_percent_encode(&s, KEY_ESCAPE).to_string()
         } else {
@@ -35,7 +35,7 @@ impl Encoder {
     }
 }
 
-fn max_keys(requested: Option<i32>) -> S3Result<usize> {
+pub(super) fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     match requested {
         None => Ok(limits::LIST_PAGE_MAX_KEYS),
         Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must be non-negative")),

@@ -12,12 +12,15 @@ pub mod checksums;
 pub mod common;
 pub mod errors;
 pub mod host;
+pub mod lifecycle_ops;
 pub mod list_ops;
+pub mod lock_ops;
 pub mod multipart_ops;
 pub mod notification_ops;
 pub mod object_ops;
 pub mod read_ops;
 pub mod tagging_ops;
+pub mod versioning_ops;
 
 use crate::engine::Engine;
 use crate::meta::buckets::BucketRecord;
@@ -138,7 +141,55 @@ impl S3 for GranaryS3 {
         bucket_ops::delete_bucket(self, req).await
     }
     async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        bucket_ops::get_bucket_versioning(self, req).await
+        versioning_ops::get_bucket_versioning(self, req).await
+    }
+    async fn put_bucket_versioning(&self, req: S3Request<PutBucketVersioningInput>) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        versioning_ops::put_bucket_versioning(self, req).await
+    }
+    async fn list_object_versions(&self, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        versioning_ops::list_object_versions(self, req).await
+    }
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        lock_ops::put_object_lock_configuration(self, req).await
+    }
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        lock_ops::get_object_lock_configuration(self, req).await
+    }
+    async fn put_object_retention(&self, req: S3Request<PutObjectRetentionInput>) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        lock_ops::put_object_retention(self, req).await
+    }
+    async fn get_object_retention(&self, req: S3Request<GetObjectRetentionInput>) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        lock_ops::get_object_retention(self, req).await
+    }
+    async fn put_object_legal_hold(&self, req: S3Request<PutObjectLegalHoldInput>) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        lock_ops::put_object_legal_hold(self, req).await
+    }
+    async fn get_object_legal_hold(&self, req: S3Request<GetObjectLegalHoldInput>) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        lock_ops::get_object_legal_hold(self, req).await
+    }
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        lifecycle_ops::put_bucket_lifecycle_configuration(self, req).await
+    }
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        lifecycle_ops::get_bucket_lifecycle_configuration(self, req).await
+    }
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        lifecycle_ops::delete_bucket_lifecycle(self, req).await
     }
     async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
         bucket_ops::get_bucket_location(self, req).await

@@ -64,6 +64,11 @@ pub async fn create_multipart_upload(
         user_metadata: user_metadata(input.metadata.clone())?,
         headers: stored_headers!(input),
         checksum,
+        lock: super::lock_ops::requested_lock(
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )?,
     };
     let tags = super::common::tagging_header(input.tagging.as_deref())?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
@@ -200,14 +205,19 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
 pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let (src_bucket, src_key) = copy_source(&input.copy_source)?;
+    let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
+    let src_version_id = match &input.copy_source {
+        CopySource::Bucket { version_id, .. } => version_id.as_deref().map(str::to_owned),
+        _ => None,
+    };
+    let _ = src_version;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "UploadPartCopy", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
     let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
     let upload = load_upload(s3, &principal, target.bucket, target.key, target.upload_id).await?;
     s3.owned_bucket(&principal, src_bucket).await?;
-    let (source, layout) = load_with_layout(s3, src_bucket, src_key).await?;
+    let (source, layout) = load_with_layout(s3, src_bucket, src_key, src_version_id.as_deref()).await?;
     check_copy_conditions(&source, &copy_source_conditions!(input))?;
     let range = match &input.copy_source_range {
         None => 0..source.size,
@@ -312,6 +322,7 @@ pub async fn complete_multipart_upload(
         key: Some(input.key.clone()),
         e_tag: Some(etag_of(&record)),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
+        version_id: record.version.header_id(),
         ..Default::default()
     };
     set_checksum_fields!(output, record.checksum.as_ref());

@@ -4,13 +4,14 @@ use super::bucket_ops::timestamp_ms;
 use super::checksums::{self, set_checksum_fields};
 use super::common::{
     check_copy_conditions, check_key, copy_source, copy_source_conditions, etag_of, ingest_checked, load_record, parse_content_md5,
-    precheck_write, require_private_acl, stored_headers, tagging_header, user_metadata, write_condition, BodyChecks,
+    parse_version, precheck_write, require_private_acl, stored_headers, tagging_header, user_metadata, write_condition, BodyChecks,
 };
 use super::errors::to_s3;
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Checksum};
 use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
+use crate::meta::deletes::{self, DeleteTarget};
 use crate::meta::now_ms;
 use crate::meta::objects::{self, CopyMetadata, CopyTags, ObjectBody, ObjectRecord};
 use s3s::dto::*;
@@ -34,6 +35,11 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let tags = tagging_header(input.tagging.as_deref())?;
     crate::meta::tagging::validate(&tags, crate::meta::tagging::OBJECT_TAGS_MAX).map_err(super::errors::meta_to_s3)?;
+    let lock = super::lock_ops::requested_lock(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     precheck_write(s3, &input.bucket, &input.key, &condition).await?;
 
     let options = IngestOptions { size_max_bytes: limits::PUT_OBJECT_SIZE_MAX_BYTES, allow_inline: true, checksum: Some(algorithm) };
@@ -55,6 +61,8 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         user_metadata,
         body,
         checksum,
+        version: Default::default(),
+        lock,
     };
     let mut output = PutObjectOutput { e_tag: Some(etag_of(&record)), size: Some(ingested.size as i64), ..Default::default() };
     if requested.is_some() {
@@ -70,11 +78,14 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         .engine
         .meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, (&chunks, &pin_id), (&condition, &tags), audit.as_ref()))
         .await;
-    if let Err(e) = committed {
-        if let Some(id) = pins {
-            s3.engine.release(id).await;
+    match committed {
+        Ok(record) => output.version_id = record.version.header_id(),
+        Err(e) => {
+            if let Some(id) = pins {
+                s3.engine.release(id).await;
+            }
+            return Err(to_s3(e));
         }
-        return Err(to_s3(e));
     }
     Ok(S3Response::new(output))
 }
@@ -88,15 +99,32 @@ pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) ->
         return Err(s3_error!(NotImplemented, "DeleteObject supports If-Match, not x-amz-if-match-size or -last-modified-time"));
     }
     let condition = write_condition(input.if_match.as_ref(), None)?;
-    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(&input.key));
+    let target = DeleteTarget {
+        version: parse_version(input.version_id.as_deref())?,
+        bypass_governance: input.bypass_governance_retention.unwrap_or(false),
+    };
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(&input.key)).map(|e| {
+        match &input.version_id {
+            Some(v) => e.detail("version_id", v),
+            None => e,
+        }
+    });
     let (bucket, key) = (input.bucket, input.key);
     let owner = principal.user.clone();
-    s3.engine.meta(move |db| objects::delete_object(db, &owner, (&bucket, &key), &condition, audit.as_ref())).await.map_err(to_s3)?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    let outcome = s3
+        .engine
+        .meta(move |db| deletes::delete_object(db, &owner, (&bucket, &key), target, &condition, audit.as_ref()))
+        .await
+        .map_err(to_s3)?;
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: outcome.delete_marker.then_some(true),
+        version_id: outcome.version_id,
+        ..Default::default()
+    }))
 }
 
-fn delete_error(key: String, e: &s3s::S3Error) -> Error {
-    Error { code: Some(e.code().as_str().to_owned()), key: Some(key), message: e.message().map(str::to_owned), version_id: None }
+fn delete_error(key: String, version_id: Option<String>, e: &s3s::S3Error) -> Error {
+    Error { code: Some(e.code().as_str().to_owned()), key: Some(key), message: e.message().map(str::to_owned), version_id }
 }
 
 pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
@@ -108,30 +136,48 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
         return Err(s3_error!(MalformedXML, "DeleteObjects takes 1 to {} keys", limits::DELETE_OBJECTS_MAX_KEYS));
     }
     let quiet = input.delete.quiet.unwrap_or(false);
-    let mut deleted = Vec::new();
+    let bypass_governance = input.bypass_governance_retention.unwrap_or(false);
     let mut errors = Vec::new();
     let mut valid = Vec::new();
+    let mut asked_ids = Vec::new();
     for obj in requested {
-        match check_key(&obj.key) {
-            Ok(()) => valid.push(obj.key),
-            Err(e) => errors.push(delete_error(obj.key, &e)),
+        let checked = check_key(&obj.key).and_then(|()| parse_version(obj.version_id.as_deref()));
+        match checked {
+            Ok(version) => {
+                valid.push((obj.key, DeleteTarget { version, bypass_governance }));
+                asked_ids.push(obj.version_id);
+            }
+            Err(e) => errors.push(delete_error(obj.key, obj.version_id, &e)),
         }
     }
     // One entry per key: each deleted object's trail shows its deletion.
     let audits: Vec<_> = valid
         .iter()
-        .filter_map(|k| s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(k)))
+        .filter_map(|(k, _)| s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(k)))
         .map(|e| e.detail("via", "DeleteObjects"))
         .collect();
     let bucket = input.bucket.clone();
-    let keys = valid.clone();
+    let items = valid.clone();
     let owner = principal.user.clone();
-    match s3.engine.meta(move |db| objects::delete_objects(db, &owner, &bucket, &keys, &audits)).await {
-        Ok(()) if !quiet => deleted = valid.into_iter().map(|k| DeletedObject { key: Some(k), ..Default::default() }).collect(),
-        Ok(()) => {}
+    let mut deleted = Vec::new();
+    match s3.engine.meta(move |db| deletes::delete_objects(db, &owner, &bucket, &items, &audits)).await {
+        Ok(outcomes) => {
+            for (((key, target), asked), outcome) in valid.into_iter().zip(asked_ids).zip(outcomes) {
+                match outcome {
+                    Ok(o) if !quiet => deleted.push(DeletedObject {
+                        key: Some(key),
+                        version_id: asked.clone(),
+                        delete_marker: o.delete_marker.then_some(true),
+                        delete_marker_version_id: if target.version.is_none() && o.delete_marker { o.version_id } else { None },
+                    }),
+                    Ok(_) => {}
+                    Err(e) => errors.push(delete_error(key, asked, &super::errors::meta_to_s3(e))),
+                }
+            }
+        }
         Err(e) => {
             let e = to_s3(e);
-            errors.extend(valid.into_iter().map(|k| delete_error(k, &e)));
+            errors.extend(valid.into_iter().zip(asked_ids).map(|((k, _), v)| delete_error(k, v, &e)));
         }
     }
     Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
@@ -141,7 +187,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let principal = s3.principal(&req).await?;
     let input = req.input;
     check_key(&input.key)?;
-    let (src_bucket, src_key) = copy_source(&input.copy_source)?;
+    let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
     s3.owned_bucket(&principal, src_bucket).await?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     require_private_acl(&req.headers, input.acl.as_ref())?;
@@ -150,7 +196,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
         Some(MetadataDirective::REPLACE) => true,
         Some(other) => return Err(s3_error!(InvalidArgument, "unknown metadata directive {other}")),
     };
-    if !replace && src_bucket == input.bucket && src_key == input.key {
+    if !replace && src_version.is_none() && src_bucket == input.bucket && src_key == input.key {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -158,7 +204,11 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     }
     let conditions = copy_source_conditions!(input);
     if conditions.any() {
-        check_copy_conditions(&load_record(s3, src_bucket, src_key).await?, &conditions)?;
+        let src_version_id = match &input.copy_source {
+            CopySource::Bucket { version_id, .. } => version_id.as_deref(),
+            _ => None,
+        };
+        check_copy_conditions(&load_record(s3, src_bucket, src_key, src_version_id).await?, &conditions)?;
     }
     let (sb, sk) = (src_bucket.to_string(), src_key.to_string());
     let metadata = if replace {
@@ -176,13 +226,21 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
         .audit_entry((&req.extensions, &req.credentials), &principal, "CopyObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{sb}/{sk}")).detail("metadata_directive", if replace { "REPLACE" } else { "COPY" }));
     let (db_, dk, owner) = (input.bucket, input.key, principal.user.clone());
-    let copy = s3
+    let (copy, source) = s3
         .engine
-        .meta(move |db| objects::copy_object(db, &owner, (&sb, &sk), (&db_, &dk), (&metadata, &tags), audit.as_ref()))
+        .meta(move |db| {
+            let src = objects::CopySource { bucket: &sb, key: &sk, version: src_version };
+            objects::copy_object(db, &owner, &src, (&db_, &dk), (&metadata, &tags), audit.as_ref())
+        })
         .await
         .map_err(to_s3)?;
     let mut result =
         CopyObjectResult { e_tag: Some(etag_of(&copy)), last_modified: Some(timestamp_ms(copy.last_modified_ms)), ..Default::default() };
     set_checksum_fields!(result, copy.checksum.as_ref());
-    Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(result),
+        version_id: copy.version.header_id(),
+        copy_source_version_id: source.version.header_id(),
+        ..Default::default()
+    }))
 }

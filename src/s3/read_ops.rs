@@ -88,6 +88,14 @@ macro_rules! object_fields {
         $out.content_language = $input.response_content_language.or_else(|| h.content_language.clone());
         $out.cache_control = $input.response_cache_control.or_else(|| h.cache_control.clone());
         $out.expires = $input.response_expires.or_else(|| expires_of(record));
+        $out.version_id = record.version.header_id();
+        if let Some(r) = record.lock.retention {
+            $out.object_lock_mode = Some(super::lock_ops::mode_to_s3(r.mode));
+            $out.object_lock_retain_until_date = Some(timestamp_ms(r.until_ms));
+        }
+        if record.lock.legal_hold {
+            $out.object_lock_legal_hold_status = Some(ObjectLockLegalHoldStatus::from_static(ObjectLockLegalHoldStatus::ON));
+        }
         set_checksum_fields!($out, $checksum);
     }};
 }
@@ -107,7 +115,7 @@ pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Res
     let input = req.input;
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
-    let (record, layout) = load_with_layout(s3, &input.bucket, &input.key).await?;
+    let (record, layout) = load_with_layout(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?;
     check_conditions(&record, &request_conditions!(input))?;
     let sel = select(&record, Some(&layout), input.range.as_ref(), input.part_number)?;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
@@ -124,10 +132,10 @@ pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3R
     s3.owned_bucket(&principal, &input.bucket).await?;
     // The layout is only needed to find a part's bytes.
     let (record, layout) = if input.part_number.is_some() {
-        let (r, l) = load_with_layout(s3, &input.bucket, &input.key).await?;
+        let (r, l) = load_with_layout(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?;
         (r, Some(l))
     } else {
-        (load_record(s3, &input.bucket, &input.key).await?, None)
+        (load_record(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?, None)
     };
     check_conditions(&record, &request_conditions!(input))?;
     let sel = select(&record, layout.as_ref(), input.range.as_ref(), input.part_number)?;
@@ -148,8 +156,12 @@ pub async fn get_object_attributes(
     s3.owned_bucket(&principal, &input.bucket).await?;
     // s3s keeps each header line whole; clients send one comma-separated line.
     let wants = |name: &str| input.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim() == name);
-    let (record, layout) = load_with_layout(s3, &input.bucket, &input.key).await?;
-    let mut output = GetObjectAttributesOutput { last_modified: Some(timestamp_ms(record.last_modified_ms)), ..Default::default() };
+    let (record, layout) = load_with_layout(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?;
+    let mut output = GetObjectAttributesOutput {
+        last_modified: Some(timestamp_ms(record.last_modified_ms)),
+        version_id: record.version.header_id(),
+        ..Default::default()
+    };
     if wants(ObjectAttributes::ETAG) {
         // S3 reports this ETag without quotes; s3s 0.14 always quotes ETags in XML (a known
         // difference: clients compare ETags with quotes stripped).

@@ -2,6 +2,7 @@
 //! (`meta::tagging` keeps the tags and their limits). `x-amz-tagging` on PutObject,
 //! CopyObject and CreateMultipartUpload is parsed in `common::tagging_header`.
 
+use super::common::parse_version;
 use super::errors::to_s3;
 use super::GranaryS3;
 use crate::meta::tagging::{self, Tags};
@@ -22,34 +23,30 @@ fn tag_set(tags: Tags) -> TagSet {
     tags.into_iter().map(|(k, v)| Tag { key: Some(k), value: Some(v) }).collect()
 }
 
-/// Versions arrive with issue 4's versioning; until then only the current object exists.
-fn no_versions(version_id: Option<&String>) -> S3Result<()> {
-    match version_id.map(String::as_str) {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(s3_error!(NoSuchVersion)),
-    }
-}
-
 pub async fn put_object_tagging(s3: &GranaryS3, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
-    no_versions(req.input.version_id.as_ref())?;
+    let version = parse_version(req.input.version_id.as_deref())?;
     let audit =
         s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectTagging", &req.input.bucket, Some(&req.input.key));
     let input = req.input;
     let tags = tags_of(input.tagging.tag_set)?;
     let (owner, bucket, key) = (principal.user, input.bucket, input.key);
-    s3.engine.meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), &tags, audit.as_ref())).await.map_err(to_s3)?;
-    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    let v = s3
+        .engine
+        .meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), version, &tags, audit.as_ref()))
+        .await
+        .map_err(to_s3)?;
+    Ok(S3Response::new(PutObjectTaggingOutput { version_id: v.header_id() }))
 }
 
 pub async fn get_object_tagging(s3: &GranaryS3, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
-    no_versions(req.input.version_id.as_ref())?;
+    let version = parse_version(req.input.version_id.as_deref())?;
     let (bucket, key) = (req.input.bucket, req.input.key);
-    let tags = s3.engine.meta(move |db| tagging::get_object_tags(db, &bucket, &key)).await.map_err(to_s3)?;
-    Ok(S3Response::new(GetObjectTaggingOutput { tag_set: tag_set(tags), version_id: None }))
+    let (tags, v) = s3.engine.meta(move |db| tagging::get_object_tags(db, &bucket, &key, version)).await.map_err(to_s3)?;
+    Ok(S3Response::new(GetObjectTaggingOutput { tag_set: tag_set(tags), version_id: v.header_id() }))
 }
 
 pub async fn delete_object_tagging(
@@ -58,12 +55,16 @@ pub async fn delete_object_tagging(
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let principal = s3.principal(&req).await?;
     s3.owned_bucket(&principal, &req.input.bucket).await?;
-    no_versions(req.input.version_id.as_ref())?;
+    let version = parse_version(req.input.version_id.as_deref())?;
     let audit =
         s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObjectTagging", &req.input.bucket, Some(&req.input.key));
     let (owner, bucket, key) = (principal.user, req.input.bucket, req.input.key);
-    s3.engine.meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), &Vec::new(), audit.as_ref())).await.map_err(to_s3)?;
-    Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+    let v = s3
+        .engine
+        .meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), version, &Vec::new(), audit.as_ref()))
+        .await
+        .map_err(to_s3)?;
+    Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: v.header_id() }))
 }
 
 pub async fn put_bucket_tagging(s3: &GranaryS3, req: S3Request<PutBucketTaggingInput>) -> S3Result<S3Response<PutBucketTaggingOutput>> {

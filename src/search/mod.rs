@@ -180,6 +180,9 @@ impl SearchIndex {
             // objects' own delete events have already been applied (and a bucket-wide delete,
             // redelivered or overtaking the other partitions, would erase a recreated bucket).
             let Some(key) = e.key.as_deref() else { continue };
+            if e.noncurrent {
+                continue; // about a noncurrent version: the key's current object is unchanged
+            }
             let id = doc_id(&e.bucket, key);
             let current = match written.get(&id) {
                 Some(s) => Some(s.clone()),
@@ -191,7 +194,8 @@ impl SearchIndex {
             let doc = match kind {
                 // A tagging event carries the whole object: it rewrites the document.
                 Some("ObjectCreated" | "ObjectTagging") => self.document(e, key, &p.sequencer),
-                Some("ObjectRemoved") => self.tombstone(&e.bucket, key, &p.sequencer),
+                _ if e.name == crate::meta::outbox::CURRENT_RESTORED => self.document(e, key, &p.sequencer),
+                Some("ObjectRemoved" | "LifecycleExpiration") => self.tombstone(&e.bucket, key, &p.sequencer),
                 _ => continue,
             };
             writer.delete_term(Term::from_field_text(self.fields.id, &id));

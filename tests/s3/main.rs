@@ -16,6 +16,8 @@ mod listing;
 mod multipart;
 mod objects;
 mod purge;
+mod retention;
 mod search;
 mod tagging;
+mod versioning;
 mod wire;

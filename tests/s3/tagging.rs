@@ -90,7 +90,9 @@ async fn tagging_errors_are_s3s() {
     let e = s3.get_object_tagging().bucket("tagerr").key("missing").send().await.unwrap_err();
     assert_eq!((code(&e).as_str(), status(&e)), ("NoSuchKey", 404));
     let e = s3.get_object_tagging().bucket("tagerr").key("k").version_id("v123").send().await.unwrap_err();
-    assert_eq!(code(&e).as_str(), "NoSuchVersion");
+    assert_eq!((code(&e).as_str(), status(&e)), ("InvalidArgument", 400), "a malformed version id");
+    let e = s3.get_object_tagging().bucket("tagerr").key("k").version_id("0000000000000001deadbeef").send().await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("NoSuchVersion", 404));
 }
 
 #[tokio::test]

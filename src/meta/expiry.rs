@@ -1,0 +1,243 @@
+//! Applying lifecycle rules, the metadata side. Candidates are found by bounded scans (each
+//! batch its own snapshot) and acted on in small transactions that decide again whether the
+//! item is still due: the scan may be stale, another gateway may be applying the same rules,
+//! and a version may have been locked since. Every action is an event and an audit entry
+//! (actor `lifecycle`) in its own transaction, like a user's delete.
+
+use super::lifecycle::{due_ms, Rule};
+use super::lock::check_destroy;
+use super::objects::{unlink_object, ObjectRecord};
+use super::outbox::{emit, Event};
+use super::versions::{self, destroy_version, make_room, write_marker, VersionEntry, VersionRef};
+use super::{MetaError, MetaResult};
+use crate::audit::{append, Actor, Entry};
+use crate::keys::{decode_str, prefix_end, Key};
+use crate::kv::{read, transact, KvStore};
+use crate::limits::{LIFECYCLE_PASS_ITEMS_MAX, LIFECYCLE_TXN_ITEMS_MAX};
+use serde::Serialize;
+
+/// What a pass did (or, for `locked`, declined to do).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ExpiryReport {
+    /// Current objects expired (deleted, or hidden behind a delete marker when versioned).
+    pub expired: u64,
+    pub noncurrent_removed: u64,
+    pub delete_markers_removed: u64,
+    pub uploads_aborted: u64,
+    /// Versions due but protected by object lock.
+    pub locked: u64,
+}
+
+fn entry(op: &str, bucket: &str, key: &str, rule: &Rule) -> Entry {
+    let actor = Actor { user: Some("lifecycle".into()), ..Default::default() };
+    Entry::new(op, &actor, Some(bucket), Some(key)).detail("rule", &rule.id)
+}
+
+/// Current objects the rule's Expiration (Days or Date) makes due at `now_ms`.
+fn current_due(rule: &Rule, record: &ObjectRecord, now_ms: i64) -> bool {
+    let Some(e) = &rule.expiration else { return false };
+    match (e.days, e.date_ms) {
+        (Some(days), _) => due_ms(record.last_modified_ms, days) <= now_ms,
+        (None, Some(date)) => date <= now_ms,
+        (None, None) => false,
+    }
+}
+
+/// Visits the rows of `space ++ prefix` in batches of their own snapshots, up to the pass
+/// limit of candidates.
+fn scan(db: &dyn KvStore, scope: &[u8], mut visit: impl FnMut(&[u8], &[u8]) -> MetaResult<bool>) -> MetaResult<()> {
+    let mut found = 0usize;
+    super::scan_range(db, scope, &prefix_end(scope), |k, v| {
+        if found < LIFECYCLE_PASS_ITEMS_MAX && visit(k, v)? {
+            found += 1;
+        }
+        Ok(())
+    })
+}
+
+/// Expiration of current objects under `rule` in `bucket`.
+fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+    let space = Key::space("o").str(bucket);
+    let space_len = space.as_bytes().len();
+    let mut candidates = Vec::new();
+    scan(db, &space.str_prefix(&rule.filter.prefix), |k, v| {
+        let record: ObjectRecord = super::codec::decode(v)?;
+        let due = current_due(rule, &record, now_ms);
+        if due {
+            candidates.push(decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?.0);
+        }
+        Ok(due)
+    })?;
+    for batch in candidates.chunks(LIFECYCLE_TXN_ITEMS_MAX) {
+        report.expired += transact(db, |t| {
+            let mut expired = 0;
+            let versioning = versions::versioning_in(t, bucket)?;
+            for key in batch {
+                let Some(record) = versions::read_current(t, bucket, key)? else { continue };
+                let tags = super::tagging::read_object_tags(t, bucket, key)?;
+                if !current_due(rule, &record, now_ms) || !rule.filter.matches(key, record.size, &tags) {
+                    continue;
+                }
+                let audit = entry("LifecycleExpiration", bucket, key, rule);
+                let mut event = if versioning.is_none() {
+                    unlink_object(t, bucket, key)?;
+                    Event::new("LifecycleExpiration:Delete", bucket, Some(key), Some(&audit))
+                } else {
+                    // Hiding the current version behind a marker destroys nothing, so object
+                    // lock does not stand in the way (S3 does the same).
+                    let version = make_room(t, (bucket, key), now_ms, &|old| check_destroy(old, false, now_ms))?;
+                    write_marker(t, (bucket, key), version, now_ms)?;
+                    let mut e = Event::new("LifecycleExpiration:DeleteMarkerCreated", bucket, Some(key), Some(&audit));
+                    e.version_id = Some(version.id());
+                    e
+                };
+                event.principal = Some("lifecycle".into());
+                emit(t, &event)?;
+                append(t, &audit)?;
+                expired += 1;
+            }
+            Ok::<_, MetaError>(expired)
+        })?;
+    }
+    Ok(())
+}
+
+/// NoncurrentVersionExpiration and ExpiredObjectDeleteMarker under `rule` in `bucket`.
+fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+    let space = Key::space("ov").str(bucket);
+    let space_len = space.as_bytes().len();
+    let noncurrent = rule.noncurrent_expiration.as_ref();
+    let markers = rule.expiration.as_ref().is_some_and(|e| e.expired_object_delete_marker);
+    if noncurrent.is_none() && !markers {
+        return Ok(());
+    }
+    // (key, version, is-a-marker-to-check)
+    let mut candidates: Vec<(String, VersionRef, bool)> = Vec::new();
+    let mut key_now = String::new();
+    let mut rank = 0u32; // noncurrent object versions of `key_now` seen so far
+    let mut first_of_key = true;
+    scan(db, &space.str_prefix(&rule.filter.prefix), |k, v| {
+        let (key, _) = versions::decode_version_key(&k[space_len..])?;
+        if key != key_now {
+            key_now = key.clone();
+            rank = 0;
+            first_of_key = true;
+        }
+        let entry: VersionEntry = super::codec::decode(v)?;
+        let newest = std::mem::replace(&mut first_of_key, false);
+        let vref = if entry.version.null { VersionRef::Null } else { VersionRef::Id { seq: entry.version.seq, tag: entry.version.tag } };
+        let Some(record) = &entry.object else {
+            // A marker that may be the key's last version: checked in the transaction.
+            if markers && newest {
+                candidates.push((key, vref, true));
+                return Ok(true);
+            }
+            return Ok(false);
+        };
+        rank += 1;
+        let Some(n) = noncurrent else { return Ok(false) };
+        let kept_newer = n.newer_noncurrent_versions.is_some_and(|keep| rank <= keep);
+        let due = due_ms(entry.noncurrent_since_ms, n.noncurrent_days) <= now_ms;
+        if kept_newer || !due || !rule.filter.matches(&key, record.size, &entry.tags) {
+            return Ok(false);
+        }
+        if check_destroy(record, false, now_ms).is_err() {
+            report.locked += 1;
+            return Ok(false);
+        }
+        candidates.push((key, vref, false));
+        Ok(true)
+    })?;
+    for batch in candidates.chunks(LIFECYCLE_TXN_ITEMS_MAX) {
+        let (removed, markers_removed) = transact(db, |t| {
+            let (mut removed, mut markers_removed) = (0, 0);
+            for (key, vref, is_marker) in batch {
+                if *is_marker {
+                    // Only a marker with no other version left, and no current object.
+                    let begin = Key::space("ov").str(bucket).str(key).into_bytes();
+                    let rows = t.get_range(&begin, &prefix_end(&begin), 2, false)?;
+                    let lone = rows.len() == 1
+                        && versions::read_current(t, bucket, key)?.is_none()
+                        && super::codec::decode::<VersionEntry>(&rows[0].1)?.is_marker();
+                    if !lone {
+                        continue;
+                    }
+                }
+                let audit = entry("LifecycleExpiration", bucket, key, rule).detail("noncurrent", true);
+                let Some(gone) = destroy_version(t, (bucket, key), *vref, now_ms, &|r| check_destroy(r, false, now_ms))? else { continue };
+                let mut event = Event::new("LifecycleExpiration:Delete", bucket, Some(key), Some(&audit));
+                event.version_id = Some(gone.version.id());
+                event.noncurrent = !gone.was_current;
+                event.principal = Some("lifecycle".into());
+                emit(t, &event)?;
+                append(t, &audit.detail("version_id", gone.version.id()))?;
+                if gone.was_marker {
+                    markers_removed += 1;
+                } else {
+                    removed += 1;
+                }
+            }
+            Ok::<_, MetaError>((removed, markers_removed))
+        })?;
+        report.noncurrent_removed += removed;
+        report.delete_markers_removed += markers_removed;
+    }
+    Ok(())
+}
+
+/// AbortIncompleteMultipartUpload under `rule` in `bucket`.
+fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+    let Some(days) = rule.abort_incomplete_upload_days else { return Ok(()) };
+    let owner = match super::buckets::get_bucket(db, bucket)? {
+        Some(b) => b.owner,
+        None => return Ok(()),
+    };
+    let mut due = Vec::new();
+    let (mut key_marker, mut id_marker): (Option<String>, Option<[u8; 16]>) = (None, None);
+    loop {
+        let page = super::uploads::list_uploads(
+            db,
+            &super::uploads::UploadListRequest {
+                bucket,
+                prefix: &rule.filter.prefix,
+                delimiter: None,
+                key_marker: key_marker.as_deref(),
+                upload_id_marker: id_marker,
+                max: 1000,
+            },
+        )?;
+        for (key, id, record) in &page.uploads {
+            if due_ms(record.initiated_ms, days) <= now_ms && due.len() < LIFECYCLE_PASS_ITEMS_MAX {
+                due.push((key.clone(), *id));
+            }
+        }
+        match page.uploads.last() {
+            Some((k, id, _)) if page.truncated => (key_marker, id_marker) = (Some(k.clone()), Some(*id)),
+            _ => break,
+        }
+    }
+    for (key, id) in due {
+        let audit = entry("LifecycleAbortIncompleteMultipartUpload", bucket, &key, rule);
+        match super::uploads::abort(db, &owner, bucket, &key, &id, Some(&audit)) {
+            Ok(()) => report.uploads_aborted += 1,
+            Err(MetaError::NoSuchUpload) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Applies every enabled rule of `bucket` at time `now_ms`.
+pub fn apply_rules(db: &dyn KvStore, bucket: &str, rules: &[Rule], now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+    for rule in rules.iter().filter(|r| r.enabled) {
+        expire_current(db, bucket, rule, now_ms, report)?;
+        expire_versions(db, bucket, rule, now_ms, report)?;
+        abort_uploads(db, bucket, rule, now_ms, report)?;
+    }
+    Ok(())
+}
+
+/// Whether `bucket` still exists (a configuration read earlier may be stale).
+pub fn bucket_exists(db: &dyn KvStore, bucket: &str) -> MetaResult<bool> {
+    read(db, |t| Ok(t.get(&super::buckets::bucket_key(bucket))?.is_some()))
+}

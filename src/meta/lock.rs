@@ -1,0 +1,236 @@
+//! Object lock: a bucket's lock configuration (enabled at creation, optional default
+//! retention) and each version's retention and legal hold.
+//!
+//! A version under a legal hold, or retained until a time not yet reached, cannot be
+//! destroyed by anyone: not by DeleteObject with its versionId, not by a `null` overwrite,
+//! not by lifecycle, not by purge. GOVERNANCE retention yields to a request that carries
+//! `x-amz-bypass-governance-retention: true` (the bucket owner may always send it here: there
+//! are no IAM policies to withhold the permission); COMPLIANCE yields to nobody, and its date
+//! can only move later.
+
+use super::buckets::require_owned;
+use super::codec::{decode, encode};
+use super::objects::{object_key, ObjectRecord};
+use super::versions::{find_version, set_entry_object, Found, VersionRef};
+use super::{MetaError, MetaResult};
+use crate::audit::{append_opt, Entry};
+use crate::keys::Key;
+use crate::kv::{read, transact, KvStore, KvTxn};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RetentionMode {
+    Governance,
+    Compliance,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    pub until_ms: i64,
+}
+
+/// A version's protection.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectLock {
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+/// A bucket's default retention: a mode and a period in days (S3's Years are stored as days).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DefaultRetention {
+    pub mode: RetentionMode,
+    pub days: u32,
+}
+
+/// `("bol", bucket)`: present only for buckets created with object lock enabled.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketLock {
+    pub default_retention: Option<DefaultRetention>,
+}
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// S3 caps a default retention period at 100 years.
+pub const DEFAULT_RETENTION_MAX_DAYS: u32 = 36_500;
+
+fn bucket_lock_key(bucket: &str) -> Vec<u8> {
+    Key::space("bol").str(bucket).into_bytes()
+}
+
+pub fn bucket_lock_in(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<Option<BucketLock>> {
+    t.get(&bucket_lock_key(bucket))?.map(|v| decode(&v)).transpose()
+}
+
+pub fn get_bucket_lock(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<BucketLock>> {
+    read(db, |t| bucket_lock_in(t, bucket))
+}
+
+/// Inside CreateBucket's transaction.
+pub(super) fn enable_in(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
+    Ok(t.set(&bucket_lock_key(bucket), &encode(&BucketLock::default()))?)
+}
+
+/// Inside DeleteBucket's transaction.
+pub(super) fn clear_in(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
+    Ok(t.clear(&bucket_lock_key(bucket))?)
+}
+
+/// PutObjectLockConfiguration: sets or clears the default retention. Only a bucket created
+/// with object lock has a configuration to change.
+pub fn put_bucket_lock(db: &dyn KvStore, owner: &str, bucket: &str, config: &BucketLock, audit: Option<&Entry>) -> MetaResult<()> {
+    if config.default_retention.is_some_and(|d| d.days == 0 || d.days > DEFAULT_RETENTION_MAX_DAYS) {
+        return Err(MetaError::InvalidArgument(format!("the default retention period is 1 to {DEFAULT_RETENTION_MAX_DAYS} days")));
+    }
+    transact(db, |t| {
+        require_owned(t, bucket, owner)?;
+        if bucket_lock_in(t, bucket)?.is_none() {
+            return Err(MetaError::InvalidBucketState("Object Lock configuration cannot be enabled on existing buckets".into()));
+        }
+        t.set(&bucket_lock_key(bucket), &encode(config))?;
+        append_opt(t, audit)
+    })
+}
+
+/// The protection a new version gets: what the request asked for, else the bucket's default.
+/// Asking for any protection in a bucket without object lock is an error, as in S3.
+pub(super) fn initial_lock(t: &mut dyn KvTxn, bucket: &str, requested: &ObjectLock, now_ms: i64) -> MetaResult<ObjectLock> {
+    let config = bucket_lock_in(t, bucket)?;
+    let Some(config) = config else {
+        if *requested != ObjectLock::default() {
+            return Err(MetaError::InvalidRequest("Bucket is missing Object Lock Configuration".into()));
+        }
+        return Ok(ObjectLock::default());
+    };
+    let mut lock = *requested;
+    if lock.retention.is_none() {
+        lock.retention = config
+            .default_retention
+            .map(|d| Retention { mode: d.mode, until_ms: now_ms.saturating_add(i64::from(d.days) * MILLIS_PER_DAY) });
+    }
+    Ok(lock)
+}
+
+/// Why `record` may not be destroyed now, if it may not.
+pub fn check_destroy(record: &ObjectRecord, bypass_governance: bool, now_ms: i64) -> MetaResult<()> {
+    let lock = &record.lock;
+    if lock.legal_hold {
+        return Err(MetaError::ObjectLocked(format!("version {} is under a legal hold", record.version.id())));
+    }
+    match lock.retention {
+        Some(r) if r.until_ms > now_ms && (r.mode == RetentionMode::Compliance || !bypass_governance) => Err(MetaError::ObjectLocked(
+            format!("version {} is retained in {:?} mode until {} ms", record.version.id(), r.mode, r.until_ms),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a retention change is allowed: COMPLIANCE can only be extended; GOVERNANCE can
+/// be shortened, removed or downgraded only with the bypass.
+fn check_retention_change(old: Option<Retention>, new: Option<Retention>, bypass_governance: bool, now_ms: i64) -> MetaResult<()> {
+    let Some(old) = old.filter(|o| o.until_ms > now_ms) else { return Ok(()) };
+    let weakens = match new {
+        None => true,
+        Some(n) => n.until_ms < old.until_ms || (old.mode == RetentionMode::Compliance && n.mode == RetentionMode::Governance),
+    };
+    match old.mode {
+        _ if !weakens => Ok(()),
+        RetentionMode::Governance if bypass_governance => Ok(()),
+        mode => Err(MetaError::ObjectLocked(format!("the object is retained in {mode:?} mode until {} ms", old.until_ms))),
+    }
+}
+
+/// The change PutObjectRetention / PutObjectLegalHold makes.
+#[derive(Debug, Clone, Copy)]
+pub enum LockChange {
+    Retention { retention: Option<Retention>, bypass_governance: bool },
+    LegalHold(bool),
+}
+
+/// Reads a version's protection (GetObjectRetention / GetObjectLegalHold).
+pub fn get_lock(db: &dyn KvStore, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<ObjectLock> {
+    read(db, |t| {
+        if bucket_lock_in(t, bucket)?.is_none() {
+            return Err(MetaError::InvalidRequest("Bucket is missing Object Lock Configuration".into()));
+        }
+        Ok(locate(t, bucket, key, version)?.object().map(|r| r.lock).unwrap_or_default())
+    })
+}
+
+/// Changes a version's protection (PutObjectRetention / PutObjectLegalHold).
+pub fn change_lock(
+    db: &dyn KvStore,
+    owner: &str,
+    (bucket, key): (&str, &str),
+    version: Option<VersionRef>,
+    change: LockChange,
+    now_ms: i64,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
+    transact(db, |t| {
+        require_owned(t, bucket, owner)?;
+        if bucket_lock_in(t, bucket)?.is_none() {
+            return Err(MetaError::InvalidRequest("Bucket is missing Object Lock Configuration".into()));
+        }
+        let found = locate(t, bucket, key, version)?;
+        let Some(mut record) = found.object().cloned() else {
+            return Err(MetaError::MethodNotAllowed("delete markers have no lock".into()));
+        };
+        match change {
+            LockChange::Retention { retention, bypass_governance } => {
+                check_retention_change(record.lock.retention, retention, bypass_governance, now_ms)?;
+                record.lock.retention = retention;
+            }
+            LockChange::LegalHold(on) => record.lock.legal_hold = on,
+        }
+        match found {
+            Found::Current(_) => t.set(&object_key(bucket, key), &encode(&record))?,
+            Found::Noncurrent(entry) => set_entry_object(t, (bucket, key), entry, record)?,
+        }
+        append_opt(t, audit)
+    })
+}
+
+/// The object version a lock request names (the current one without a versionId); a
+/// delete marker has no lock to read or set.
+fn locate(t: &mut dyn KvTxn, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<Found> {
+    let found = match version {
+        None => super::versions::read_current(t, bucket, key)?.map(Found::Current).ok_or(MetaError::NoSuchKey)?,
+        Some(v) => find_version(t, bucket, key, v)?.ok_or(MetaError::NoSuchVersion)?,
+    };
+    match &found {
+        Found::Noncurrent(e) if e.is_marker() => Err(MetaError::MethodNotAllowed("delete markers have no lock".into())),
+        _ => Ok(found),
+    }
+}
+
+impl Found {
+    /// The object record of a found version (`None`: a delete marker).
+    pub fn object(&self) -> Option<&ObjectRecord> {
+        match self {
+            Found::Current(r) => Some(r),
+            Found::Noncurrent(e) => e.object.as_ref(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compliance_only_extends_and_governance_needs_the_bypass() {
+        let now = 1_000;
+        let c = |until_ms| Some(Retention { mode: RetentionMode::Compliance, until_ms });
+        let g = |until_ms| Some(Retention { mode: RetentionMode::Governance, until_ms });
+        assert!(check_retention_change(c(5_000), c(6_000), false, now).is_ok());
+        assert!(check_retention_change(c(5_000), c(4_000), true, now).is_err());
+        assert!(check_retention_change(c(5_000), None, true, now).is_err());
+        assert!(check_retention_change(c(5_000), g(9_000), true, now).is_err());
+        assert!(check_retention_change(g(5_000), c(5_000), false, now).is_ok());
+        assert!(check_retention_change(g(5_000), None, false, now).is_err());
+        assert!(check_retention_change(g(5_000), None, true, now).is_ok());
+        assert!(check_retention_change(c(500), None, false, now).is_ok(), "an expired retention protects nothing");
+    }
+}

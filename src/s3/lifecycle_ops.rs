@@ -1,0 +1,197 @@
+//! Put/Get/DeleteBucketLifecycleConfiguration (`meta::lifecycle` validates and keeps the
+//! rules; `engine::lifecycle` applies them).
+
+use super::bucket_ops::timestamp_ms;
+use super::errors::to_s3;
+use super::GranaryS3;
+use crate::meta::lifecycle::{self, Expiration, Filter, LifecycleConfig, NoncurrentExpiration, Rule};
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+fn tag_pair(t: Tag) -> S3Result<(String, String)> {
+    match (t.key, t.value) {
+        (Some(k), Some(v)) => Ok((k, v)),
+        _ => Err(s3_error!(MalformedXML, "every Tag needs a Key and a Value")),
+    }
+}
+
+fn size_of(n: Option<i64>) -> S3Result<Option<u64>> {
+    n.map(|n| u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "object size filters cannot be negative"))).transpose()
+}
+
+fn days_of(n: Option<i32>, what: &str) -> S3Result<Option<u32>> {
+    n.map(|n| u32::try_from(n).map_err(|_| s3_error!(InvalidArgument, "'{what}' must be a positive integer"))).transpose()
+}
+
+fn filter_of(rule: &LifecycleRule) -> S3Result<Filter> {
+    let Some(f) = &rule.filter else {
+        // The legacy top-level Prefix.
+        return Ok(Filter { prefix: rule.prefix.clone().unwrap_or_default(), ..Default::default() });
+    };
+    if rule.prefix.is_some() {
+        return Err(s3_error!(MalformedXML, "a rule takes Filter or Prefix, not both"));
+    }
+    let set = usize::from(f.prefix.is_some())
+        + usize::from(f.tag.is_some())
+        + usize::from(f.and.is_some())
+        + usize::from(f.object_size_greater_than.is_some())
+        + usize::from(f.object_size_less_than.is_some());
+    if set > 1 {
+        return Err(s3_error!(MalformedXML, "a Filter holds one condition; combine several with And"));
+    }
+    let mut filter = Filter {
+        prefix: f.prefix.clone().unwrap_or_default(),
+        tags: f.tag.clone().map(tag_pair).transpose()?.into_iter().collect(),
+        size_greater_than: size_of(f.object_size_greater_than)?,
+        size_less_than: size_of(f.object_size_less_than)?,
+    };
+    if let Some(and) = &f.and {
+        filter.prefix = and.prefix.clone().unwrap_or_default();
+        filter.tags = and.tags.clone().unwrap_or_default().into_iter().map(tag_pair).collect::<S3Result<_>>()?;
+        filter.size_greater_than = size_of(and.object_size_greater_than)?;
+        filter.size_less_than = size_of(and.object_size_less_than)?;
+    }
+    Ok(filter)
+}
+
+fn rule_of(rule: LifecycleRule) -> S3Result<Rule> {
+    if rule.transitions.as_ref().is_some_and(|t| !t.is_empty())
+        || rule.noncurrent_version_transitions.as_ref().is_some_and(|t| !t.is_empty())
+    {
+        return Err(s3_error!(NotImplemented, "transitions are not supported: Granary has one storage class"));
+    }
+    let enabled = match rule.status.as_str() {
+        ExpirationStatus::ENABLED => true,
+        ExpirationStatus::DISABLED => false,
+        _ => return Err(s3_error!(MalformedXML, "Status must be Enabled or Disabled")),
+    };
+    let filter = filter_of(&rule)?;
+    let expiration = rule
+        .expiration
+        .map(|e| {
+            let date_ms = e.date.map(|d| {
+                let t = time::OffsetDateTime::from(d);
+                i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+            });
+            Ok::<_, s3s::S3Error>(Expiration {
+                days: days_of(e.days, "Days")?,
+                date_ms,
+                expired_object_delete_marker: e.expired_object_delete_marker.unwrap_or(false),
+            })
+        })
+        .transpose()?;
+    let noncurrent_expiration = rule
+        .noncurrent_version_expiration
+        .map(|n| {
+            Ok::<_, s3s::S3Error>(NoncurrentExpiration {
+                noncurrent_days: days_of(n.noncurrent_days, "NoncurrentDays")?
+                    .ok_or_else(|| s3_error!(MalformedXML, "NoncurrentVersionExpiration needs NoncurrentDays"))?,
+                newer_noncurrent_versions: days_of(n.newer_noncurrent_versions, "NewerNoncurrentVersions")?,
+            })
+        })
+        .transpose()?;
+    let abort_incomplete_upload_days = match rule.abort_incomplete_multipart_upload {
+        Some(a) => Some(
+            days_of(a.days_after_initiation, "DaysAfterInitiation")?
+                .ok_or_else(|| s3_error!(MalformedXML, "AbortIncompleteMultipartUpload needs DaysAfterInitiation"))?,
+        ),
+        None => None,
+    };
+    Ok(Rule { id: rule.id.unwrap_or_default(), enabled, filter, expiration, noncurrent_expiration, abort_incomplete_upload_days })
+}
+
+fn rule_to_s3(rule: Rule) -> LifecycleRule {
+    let f = rule.filter;
+    let tags: Vec<Tag> = f.tags.into_iter().map(|(k, v)| Tag { key: Some(k), value: Some(v) }).collect();
+    let conditions = usize::from(!f.prefix.is_empty())
+        + tags.len()
+        + usize::from(f.size_greater_than.is_some())
+        + usize::from(f.size_less_than.is_some());
+    let (gt, lt) = (f.size_greater_than.map(|n| n as i64), f.size_less_than.map(|n| n as i64));
+    let filter = if conditions > 1 {
+        LifecycleRuleFilter {
+            and: Some(LifecycleRuleAndOperator {
+                prefix: (!f.prefix.is_empty()).then_some(f.prefix),
+                tags: (!tags.is_empty()).then_some(tags),
+                object_size_greater_than: gt,
+                object_size_less_than: lt,
+            }),
+            ..Default::default()
+        }
+    } else {
+        LifecycleRuleFilter {
+            prefix: Some(f.prefix),
+            tag: tags.into_iter().next(),
+            object_size_greater_than: gt,
+            object_size_less_than: lt,
+            ..Default::default()
+        }
+    };
+    LifecycleRule {
+        id: (!rule.id.is_empty()).then_some(rule.id),
+        status: ExpirationStatus::from_static(if rule.enabled { ExpirationStatus::ENABLED } else { ExpirationStatus::DISABLED }),
+        filter: Some(filter),
+        expiration: rule.expiration.map(|e| LifecycleExpiration {
+            days: e.days.map(|d| d as i32),
+            date: e.date_ms.map(timestamp_ms),
+            expired_object_delete_marker: e.expired_object_delete_marker.then_some(true),
+        }),
+        noncurrent_version_expiration: rule.noncurrent_expiration.map(|n| NoncurrentVersionExpiration {
+            noncurrent_days: Some(n.noncurrent_days as i32),
+            newer_noncurrent_versions: n.newer_noncurrent_versions.map(|v| v as i32),
+        }),
+        abort_incomplete_multipart_upload: rule
+            .abort_incomplete_upload_days
+            .map(|d| AbortIncompleteMultipartUpload { days_after_initiation: Some(d as i32) }),
+        noncurrent_version_transitions: None,
+        prefix: None,
+        transitions: None,
+    }
+}
+
+pub async fn put_bucket_lifecycle_configuration(
+    s3: &GranaryS3,
+    req: S3Request<PutBucketLifecycleConfigurationInput>,
+) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let Some(config) = req.input.lifecycle_configuration else {
+        return Err(s3_error!(MalformedXML, "a LifecycleConfiguration is required"));
+    };
+    let rules = config.rules.into_iter().map(rule_of).collect::<S3Result<Vec<_>>>()?;
+    let config = LifecycleConfig { rules };
+    let audit = s3
+        .audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketLifecycleConfiguration", &req.input.bucket, None)
+        .map(|e| e.detail("rules", config.rules.len()));
+    let (owner, bucket) = (principal.user, req.input.bucket);
+    s3.engine.meta(move |db| lifecycle::put_config(db, &owner, &bucket, Some(&config), audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+}
+
+pub async fn get_bucket_lifecycle_configuration(
+    s3: &GranaryS3,
+    req: S3Request<GetBucketLifecycleConfigurationInput>,
+) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let bucket = req.input.bucket;
+    let Some(config) = s3.engine.meta(move |db| lifecycle::get_config(db, &bucket)).await.map_err(to_s3)? else {
+        return Err(s3_error!(NoSuchLifecycleConfiguration, "The lifecycle configuration does not exist"));
+    };
+    Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
+        rules: Some(config.rules.into_iter().map(rule_to_s3).collect()),
+        ..Default::default()
+    }))
+}
+
+pub async fn delete_bucket_lifecycle(
+    s3: &GranaryS3,
+    req: S3Request<DeleteBucketLifecycleInput>,
+) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucketLifecycle", &req.input.bucket, None);
+    let (owner, bucket) = (principal.user, req.input.bucket);
+    s3.engine.meta(move |db| lifecycle::put_config(db, &owner, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
+}

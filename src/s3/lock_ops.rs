@@ -1,0 +1,222 @@
+//! Object lock: Put/GetObjectLockConfiguration, Put/GetObjectRetention,
+//! Put/GetObjectLegalHold, and the `x-amz-object-lock-*` headers of writes
+//! (`meta::lock` keeps the rules).
+
+use super::bucket_ops::timestamp_ms;
+use super::common::{check_key, parse_version};
+use super::errors::to_s3;
+use super::GranaryS3;
+use crate::meta::lock::{self, BucketLock, DefaultRetention, LockChange, ObjectLock, Retention, RetentionMode};
+use crate::meta::now_ms;
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+pub fn mode_to_s3(mode: RetentionMode) -> ObjectLockMode {
+    ObjectLockMode::from_static(match mode {
+        RetentionMode::Governance => ObjectLockMode::GOVERNANCE,
+        RetentionMode::Compliance => ObjectLockMode::COMPLIANCE,
+    })
+}
+
+fn mode_of(mode: &str) -> S3Result<RetentionMode> {
+    match mode {
+        "GOVERNANCE" => Ok(RetentionMode::Governance),
+        "COMPLIANCE" => Ok(RetentionMode::Compliance),
+        other => Err(s3_error!(InvalidArgument, "Unknown object lock mode: {other}")),
+    }
+}
+
+fn ms_of(t: &Timestamp) -> i64 {
+    let t = time::OffsetDateTime::from(t.clone());
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn legal_hold_of(status: &str) -> S3Result<bool> {
+    match status {
+        "ON" => Ok(true),
+        "OFF" => Ok(false),
+        other => Err(s3_error!(InvalidArgument, "Unknown legal hold status: {other}")),
+    }
+}
+
+/// The protection a write asks for with `x-amz-object-lock-mode`,
+/// `x-amz-object-lock-retain-until-date` (both or neither, a date in the future) and
+/// `x-amz-object-lock-legal-hold`.
+pub fn requested_lock(
+    mode: Option<&ObjectLockMode>,
+    until: Option<&Timestamp>,
+    legal_hold: Option<&ObjectLockLegalHoldStatus>,
+) -> S3Result<ObjectLock> {
+    let retention = match (mode, until) {
+        (None, None) => None,
+        (Some(mode), Some(until)) => {
+            let until_ms = ms_of(until);
+            if until_ms <= now_ms() {
+                return Err(s3_error!(InvalidArgument, "The retain until date must be in the future!"));
+            }
+            Some(Retention { mode: mode_of(mode.as_str())?, until_ms })
+        }
+        _ => {
+            return Err(s3_error!(InvalidArgument, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"))
+        }
+    };
+    Ok(ObjectLock { retention, legal_hold: legal_hold.map(|s| legal_hold_of(s.as_str())).transpose()?.unwrap_or(false) })
+}
+
+pub async fn put_object_lock_configuration(
+    s3: &GranaryS3,
+    req: S3Request<PutObjectLockConfigurationInput>,
+) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let config = req.input.object_lock_configuration.unwrap_or_default();
+    if config.object_lock_enabled.as_ref().is_none_or(|e| e.as_str() != ObjectLockEnabled::ENABLED) {
+        return Err(s3_error!(MalformedXML, "ObjectLockEnabled must be Enabled"));
+    }
+    let default_retention = match config.rule.and_then(|r| r.default_retention) {
+        None => None,
+        Some(d) => {
+            let mode = mode_of(d.mode.as_ref().map(ObjectLockRetentionMode::as_str).unwrap_or_default())
+                .map_err(|_| s3_error!(MalformedXML, "DefaultRetention needs a Mode of GOVERNANCE or COMPLIANCE"))?;
+            let days = match (d.days, d.years) {
+                (Some(days), None) if days > 0 => days,
+                (None, Some(years)) if years > 0 => years.saturating_mul(365),
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(s3_error!(MalformedXML, "DefaultRetention takes exactly one of Days and Years"))
+                }
+                _ => return Err(s3_error!(InvalidArgument, "Default retention period must be a positive integer value")),
+            };
+            Some(DefaultRetention { mode, days: u32::try_from(days).unwrap_or(u32::MAX) })
+        }
+    };
+    let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectLockConfiguration", &req.input.bucket, None);
+    let (owner, bucket) = (principal.user, req.input.bucket);
+    let config = BucketLock { default_retention };
+    s3.engine.meta(move |db| lock::put_bucket_lock(db, &owner, &bucket, &config, audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
+}
+
+pub async fn get_object_lock_configuration(
+    s3: &GranaryS3,
+    req: S3Request<GetObjectLockConfigurationInput>,
+) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let bucket = req.input.bucket;
+    let Some(config) = s3.engine.meta(move |db| lock::get_bucket_lock(db, &bucket)).await.map_err(to_s3)? else {
+        return Err(s3_error!(ObjectLockConfigurationNotFoundError, "Object Lock configuration does not exist for this bucket"));
+    };
+    let rule = config.default_retention.map(|d| ObjectLockRule {
+        default_retention: Some(s3s::dto::DefaultRetention {
+            mode: Some(ObjectLockRetentionMode::from(mode_to_s3(d.mode).as_str().to_owned())),
+            days: Some(i32::try_from(d.days).unwrap_or(i32::MAX)),
+            years: None,
+        }),
+    });
+    Ok(S3Response::new(GetObjectLockConfigurationOutput {
+        object_lock_configuration: Some(ObjectLockConfiguration {
+            object_lock_enabled: Some(ObjectLockEnabled::from_static(ObjectLockEnabled::ENABLED)),
+            rule,
+        }),
+    }))
+}
+
+async fn change(
+    s3: &GranaryS3,
+    principal: &super::Principal,
+    (bucket, key, version_id): (String, String, Option<String>),
+    change: LockChange,
+    audit: Option<crate::audit::Entry>,
+) -> S3Result<()> {
+    check_key(&key)?;
+    s3.owned_bucket(principal, &bucket).await?;
+    let version = parse_version(version_id.as_deref())?;
+    let owner = principal.user.clone();
+    s3.engine.meta(move |db| lock::change_lock(db, &owner, (&bucket, &key), version, change, now_ms(), audit.as_ref())).await.map_err(to_s3)
+}
+
+async fn read_lock(
+    s3: &GranaryS3,
+    principal: &super::Principal,
+    (bucket, key, version_id): (String, String, Option<String>),
+) -> S3Result<ObjectLock> {
+    check_key(&key)?;
+    s3.owned_bucket(principal, &bucket).await?;
+    let version = parse_version(version_id.as_deref())?;
+    s3.engine.meta(move |db| lock::get_lock(db, &bucket, &key, version)).await.map_err(to_s3)
+}
+
+pub async fn put_object_retention(
+    s3: &GranaryS3,
+    req: S3Request<PutObjectRetentionInput>,
+) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let retention = match input.retention {
+        None => return Err(s3_error!(MalformedXML, "a Retention element is required")),
+        Some(ObjectLockRetention { mode: None, retain_until_date: None }) => None,
+        Some(ObjectLockRetention { mode: Some(mode), retain_until_date: Some(until) }) => {
+            let until_ms = ms_of(&until);
+            if until_ms <= now_ms() {
+                return Err(s3_error!(InvalidArgument, "The retain until date must be in the future!"));
+            }
+            Some(Retention { mode: mode_of(mode.as_str())?, until_ms })
+        }
+        Some(_) => return Err(s3_error!(MalformedXML, "Retention takes both Mode and RetainUntilDate")),
+    };
+    let bypass_governance = input.bypass_governance_retention.unwrap_or(false);
+    let audit = s3
+        .audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectRetention", &input.bucket, Some(&input.key))
+        .map(|e| e.detail("bypass_governance", bypass_governance));
+    let what = LockChange::Retention { retention, bypass_governance };
+    change(s3, &principal, (input.bucket, input.key, input.version_id), what, audit).await?;
+    Ok(S3Response::new(PutObjectRetentionOutput::default()))
+}
+
+pub async fn get_object_retention(
+    s3: &GranaryS3,
+    req: S3Request<GetObjectRetentionInput>,
+) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let lock = read_lock(s3, &principal, (input.bucket, input.key, input.version_id)).await?;
+    let Some(r) = lock.retention else {
+        return Err(s3_error!(NoSuchObjectLockConfiguration, "The specified object does not have a ObjectLock configuration"));
+    };
+    Ok(S3Response::new(GetObjectRetentionOutput {
+        retention: Some(ObjectLockRetention {
+            mode: Some(ObjectLockRetentionMode::from(mode_to_s3(r.mode).as_str().to_owned())),
+            retain_until_date: Some(timestamp_ms(r.until_ms)),
+        }),
+    }))
+}
+
+pub async fn put_object_legal_hold(
+    s3: &GranaryS3,
+    req: S3Request<PutObjectLegalHoldInput>,
+) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let Some(status) = input.legal_hold.and_then(|h| h.status) else {
+        return Err(s3_error!(MalformedXML, "a LegalHold element with a Status is required"));
+    };
+    let on = legal_hold_of(status.as_str())?;
+    let audit = s3
+        .audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectLegalHold", &input.bucket, Some(&input.key))
+        .map(|e| e.detail("status", status.as_str()));
+    change(s3, &principal, (input.bucket, input.key, input.version_id), LockChange::LegalHold(on), audit).await?;
+    Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
+}
+
+pub async fn get_object_legal_hold(
+    s3: &GranaryS3,
+    req: S3Request<GetObjectLegalHoldInput>,
+) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let lock = read_lock(s3, &principal, (input.bucket, input.key, input.version_id)).await?;
+    let status = if lock.legal_hold { ObjectLockLegalHoldStatus::ON } else { ObjectLockLegalHoldStatus::OFF };
+    Ok(S3Response::new(GetObjectLegalHoldOutput {
+        legal_hold: Some(ObjectLockLegalHold { status: Some(ObjectLockLegalHoldStatus::from_static(status)) }),
+    }))
+}

@@ -1,0 +1,305 @@
+//! Object lock and lifecycle with the real aws-sdk-s3; lifecycle runs at a driven time
+//! through the admin socket (`AdminRequest::Lifecycle { at_ms }`).
+
+use crate::common::*;
+use aws_sdk_s3::primitives::DateTime;
+use aws_sdk_s3::types::*;
+use aws_sdk_s3::Client;
+use granary::admin::{AdminRequest, AdminResponse};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    granary::meta::now_ms()
+}
+
+async fn put(s3: &Client, bucket: &str, key: &str, body: &[u8]) -> String {
+    s3.put_object().bucket(bucket).key(key).body(body.to_vec().into()).send().await.unwrap().version_id.unwrap_or_default()
+}
+
+async fn lifecycle_at(gw: &Gateway, at_ms: i64) -> serde_json::Value {
+    match granary::admin::send(gw.dir.path(), &AdminRequest::Lifecycle { at_ms: Some(at_ms) }).await.unwrap().unwrap() {
+        AdminResponse::Json { value } => value,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn locked_versions_cannot_be_destroyed_until_released() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("vault").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    assert_eq!(s3.get_bucket_versioning().bucket("vault").send().await.unwrap().status(), Some(&BucketVersioningStatus::Enabled));
+    let e = s3
+        .put_bucket_versioning()
+        .bucket("vault")
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidBucketState");
+
+    let until = DateTime::from_millis(now_ms() + 3_600_000);
+    let v = s3
+        .put_object()
+        .bucket("vault")
+        .key("ledger")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(until)
+        .body(b"entries".to_vec().into())
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    let head = s3.head_object().bucket("vault").key("ledger").send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    // Nobody destroys a COMPLIANCE version, bypass or not; a plain delete only adds a marker.
+    for bypass in [false, true] {
+        let e =
+            s3.delete_object().bucket("vault").key("ledger").version_id(&v).bypass_governance_retention(bypass).send().await.unwrap_err();
+        assert_eq!((code(&e).as_str(), status(&e)), ("AccessDenied", 403));
+    }
+    let shorter = ObjectLockRetention::builder()
+        .mode(ObjectLockRetentionMode::Compliance)
+        .retain_until_date(DateTime::from_millis(now_ms() + 60_000))
+        .build();
+    let e = s3
+        .put_object_retention()
+        .bucket("vault")
+        .key("ledger")
+        .retention(shorter)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied", "COMPLIANCE cannot be shortened");
+    let marker = s3.delete_object().bucket("vault").key("ledger").send().await.unwrap();
+    assert_eq!(marker.delete_marker(), Some(true));
+    let got = s3.get_object().bucket("vault").key("ledger").version_id(&v).send().await.unwrap();
+    assert_eq!(body_of(got).await, b"entries");
+
+    // GOVERNANCE yields to the bypass header; a legal hold to nothing until it is lifted.
+    let g = s3
+        .put_object()
+        .bucket("vault")
+        .key("draft")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(until)
+        .body(b"d".to_vec().into())
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    let e = s3.delete_object().bucket("vault").key("draft").version_id(&g).send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let r = s3.get_object_retention().bucket("vault").key("draft").version_id(&g).send().await.unwrap();
+    assert_eq!(r.retention().unwrap().mode(), Some(&ObjectLockRetentionMode::Governance));
+    s3.put_object_legal_hold()
+        .bucket("vault")
+        .key("draft")
+        .version_id(&g)
+        .legal_hold(ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::On).build())
+        .send()
+        .await
+        .unwrap();
+    let e = s3.delete_object().bucket("vault").key("draft").version_id(&g).bypass_governance_retention(true).send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied", "held");
+    s3.put_object_legal_hold()
+        .bucket("vault")
+        .key("draft")
+        .version_id(&g)
+        .legal_hold(ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::Off).build())
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object().bucket("vault").key("draft").version_id(&g).bypass_governance_retention(true).send().await.unwrap();
+
+    // Default retention applies to new versions.
+    let rule = ObjectLockRule::builder()
+        .default_retention(DefaultRetention::builder().mode(ObjectLockRetentionMode::Governance).days(2).build())
+        .build();
+    s3.put_object_lock_configuration()
+        .bucket("vault")
+        .object_lock_configuration(ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build())
+        .send()
+        .await
+        .unwrap();
+    let cfg = s3.get_object_lock_configuration().bucket("vault").send().await.unwrap();
+    assert_eq!(cfg.object_lock_configuration().unwrap().rule().unwrap().default_retention().unwrap().days(), Some(2));
+    put(&s3, "vault", "auto", b"a").await;
+    let r = s3.get_object_retention().bucket("vault").key("auto").send().await.unwrap();
+    let until_ms = r.retention().unwrap().retain_until_date().unwrap().to_millis().unwrap();
+    assert!((until_ms - (now_ms() + 2 * DAY_MS)).abs() < 60_000, "two days from now");
+
+    // A bucket without object lock refuses lock requests.
+    s3.create_bucket().bucket("plain").send().await.unwrap();
+    let e = s3.get_object_lock_configuration().bucket("plain").send().await.unwrap_err();
+    assert_eq!(code(&e), "ObjectLockConfigurationNotFoundError");
+    let e = s3
+        .put_object()
+        .bucket("plain")
+        .key("k")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(until)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
+
+    // Purge refuses locked versions and names them.
+    let scope = granary::engine::purge::PurgeScope { user: None, bucket: Some("vault".into()), prefix: String::new() };
+    let report = match granary::admin::send(gw.dir.path(), &AdminRequest::Purge { scope }).await.unwrap().unwrap() {
+        AdminResponse::Json { value } => value,
+        other => panic!("{other:?}"),
+    };
+    let refused = report["refused"].as_array().unwrap();
+    assert!(refused.iter().any(|r| r.as_str().unwrap().contains("ledger")), "{report}");
+    let got = s3.get_object().bucket("vault").key("ledger").version_id(&v).send().await.unwrap();
+    assert_eq!(body_of(got).await, b"entries", "the locked version survived the purge");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lifecycle_expires_on_the_right_day_and_spares_locked_versions() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("logs").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let expire = LifecycleRule::builder()
+        .id("expire-tmp")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
+        .expiration(LifecycleExpiration::builder().days(3).build())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).build())
+        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(2).build())
+        .build()
+        .unwrap();
+    let tagged = LifecycleRule::builder()
+        .id("scratch")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().tag(Tag::builder().key("class").value("scratch").build().unwrap()).build())
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("logs")
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(expire).rules(tagged).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let cfg = s3.get_bucket_lifecycle_configuration().bucket("logs").send().await.unwrap();
+    assert_eq!(cfg.rules().len(), 2);
+
+    let old = put(&s3, "logs", "tmp/a", b"old").await;
+    put(&s3, "logs", "tmp/a", b"new").await; // `old` is noncurrent from now
+    let locked_until = DateTime::from_millis(now_ms() + 10 * DAY_MS);
+    let locked = s3
+        .put_object()
+        .bucket("logs")
+        .key("tmp/locked")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(locked_until)
+        .body(b"keep".to_vec().into())
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    put(&s3, "logs", "tmp/locked", b"newer").await; // the locked version is noncurrent now
+    put(&s3, "logs", "keep/b", b"other prefix").await;
+    s3.put_object().bucket("logs").key("scratch1").tagging("class=scratch").body(b"s".to_vec().into()).send().await.unwrap();
+    let upload = s3.create_multipart_upload().bucket("logs").key("tmp/upload").send().await.unwrap();
+
+    // Nothing is due yet.
+    let report = lifecycle_at(&gw, now_ms()).await;
+    assert_eq!(report["expired"], 0, "{report}");
+    // Due dates round up to the next midnight UTC, so three days on: the noncurrent `old`
+    // (1 day), the tagged object (1 day) and the upload (2 days) are due, the current tmp/
+    // objects (3 days) not yet; the locked noncurrent version is not removed.
+    let report = lifecycle_at(&gw, now_ms() + 3 * DAY_MS).await;
+    assert_eq!(report["noncurrent_removed"], 1, "{report}");
+    assert_eq!(report["expired"], 1, "the tagged object: {report}");
+    assert_eq!(report["uploads_aborted"], 1, "{report}");
+    assert_eq!(report["locked"], 1, "{report}");
+    let e = s3.get_object().bucket("logs").key("tmp/a").version_id(&old).send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchVersion");
+    assert_eq!(body_of(s3.get_object().bucket("logs").key("tmp/a").send().await.unwrap()).await, b"new");
+    assert_eq!(code(&s3.get_object().bucket("logs").key("scratch1").send().await.unwrap_err()), "NoSuchKey");
+    let e = s3.list_parts().bucket("logs").key("tmp/upload").upload_id(upload.upload_id().unwrap()).send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchUpload");
+    // Five days on: the current tmp/ objects (3 days) expire behind delete markers; keep/
+    // is untouched; the locked version still reads back.
+    let report = lifecycle_at(&gw, now_ms() + 5 * DAY_MS).await;
+    assert_eq!(report["expired"], 2, "tmp/a and tmp/locked: {report}");
+    assert_eq!(code(&s3.get_object().bucket("logs").key("tmp/a").send().await.unwrap_err()), "NoSuchKey");
+    assert_eq!(body_of(s3.get_object().bucket("logs").key("keep/b").send().await.unwrap()).await, b"other prefix");
+    let got = s3.get_object().bucket("logs").key("tmp/locked").version_id(&locked).send().await.unwrap();
+    assert_eq!(body_of(got).await, b"keep");
+
+    s3.delete_bucket_lifecycle().bucket("logs").send().await.unwrap();
+    let e = s3.get_bucket_lifecycle_configuration().bucket("logs").send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchLifecycleConfiguration");
+    // Invalid rules get S3's errors.
+    let bad = LifecycleRule::builder()
+        .id("none")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .build()
+        .unwrap();
+    let e = s3
+        .put_bucket_lifecycle_configuration()
+        .bucket("logs")
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(bad).build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_delete_markers_and_newer_noncurrent_versions() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("hist").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("hist")
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
+    let rule = LifecycleRule::builder()
+        .id("tidy")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .expiration(LifecycleExpiration::builder().expired_object_delete_marker(true).build())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).newer_noncurrent_versions(2).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("hist")
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(put(&s3, "hist", "k", format!("v{i}").as_bytes()).await);
+    }
+    // A lone marker: its only version is deleted for good, leaving just the marker.
+    let lone = put(&s3, "hist", "gone", b"x").await;
+    s3.delete_object().bucket("hist").key("gone").send().await.unwrap();
+    s3.delete_object().bucket("hist").key("gone").version_id(&lone).send().await.unwrap();
+
+    let report = lifecycle_at(&gw, now_ms() + 3 * DAY_MS).await;
+    // k has 4 noncurrent versions; the 2 newest are kept.
+    assert_eq!(report["noncurrent_removed"], 2, "{report}");
+    assert_eq!(report["delete_markers_removed"], 1, "{report}");
+    let listed = s3.list_object_versions().bucket("hist").send().await.unwrap();
+    let kept: Vec<&str> = listed.versions().iter().map(|v| v.version_id().unwrap()).collect();
+    assert_eq!(kept.len(), 3, "current + 2 newest noncurrent: {kept:?}");
+    for id in &ids[2..] {
+        assert!(kept.contains(&id.as_str()), "{id} kept");
+    }
+    assert!(listed.delete_markers().is_empty(), "the lone marker is gone");
+}
