@@ -205,6 +205,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                     relay: None,
                     index: None,
                     indexer: None,
+                    cache: None,
                 };
                 json(sources.snapshot())
             }

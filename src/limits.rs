@@ -75,6 +75,9 @@ pub const GC_GRACE_DEFAULT_SECS: u64 = 3600;
 /// Chunks the collector examines per transaction.
 pub const GC_BATCH_MAX_CHUNKS: usize = 256;
 
+/// Records of each kind (credentials, buckets, manifests) the metadata cache keeps.
+pub const METADATA_CACHE_ENTRIES: usize = 10_000;
+
 /// Lifecycle: items (objects, versions) acted on per transaction, and candidates one rule
 /// collects per bucket per pass (the rest wait for the next pass, so a pass's memory is
 /// bounded whatever the bucket's size).

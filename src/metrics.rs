@@ -71,6 +71,12 @@ pub fn render(s: &Status) -> String {
             );
         }
     }
+    if let Some(c) = &s.metadata_cache {
+        for (kind, n) in [("credentials", c.credentials), ("buckets", c.buckets), ("manifests", c.manifests)] {
+            counter(&mut r, &format!("metadata_cache_{kind}_hits"), &format!("Metadata cache hits for {kind}"), n.hits);
+            counter(&mut r, &format!("metadata_cache_{kind}_misses"), &format!("Metadata cache misses for {kind}"), n.misses);
+        }
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &r);

@@ -199,6 +199,7 @@ impl Server {
             relay: Some(Arc::clone(&relay)),
             index: Some(Arc::clone(&index)),
             indexer,
+            cache: Some(Arc::clone(&engine.cache)),
         });
 
         let admin_db = Arc::clone(&stores.db);
@@ -211,8 +212,8 @@ impl Server {
             }
         });
 
-        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine, config.region.clone(), config.audit.enabled, outbox_gauge));
-        builder.set_auth(KeyStoreAuth::new(Arc::clone(&stores.db)));
+        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled, outbox_gauge));
+        builder.set_auth(KeyStoreAuth::new(engine.clone()));
         builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db), status, index));
         builder.set_validation(crate::s3::admin_route::NamesWithAdminApi);
         let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));

@@ -38,6 +38,8 @@ pub struct Status {
     pub events: Option<crate::events::relay::RelayStatus>,
     /// The in-process search index: documents, and the last event applied.
     pub search: Option<SearchStatus>,
+    /// Metadata cache hits and misses by kind (`None` when no gateway runs here).
+    pub metadata_cache: Option<crate::meta::cache::CacheStats>,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,6 +75,7 @@ pub struct StatusSources {
     pub index: Option<Arc<crate::search::SearchIndex>>,
     /// The Kafka consumer feeding the index (when events go to Kafka).
     pub indexer: Option<Arc<crate::search::consumer::KafkaIndexer>>,
+    pub cache: Option<Arc<crate::meta::cache::MetaCache>>,
 }
 
 fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
@@ -91,6 +94,7 @@ impl StatusSources {
             gc_queue: count(&*self.db, "z")?,
             pinned_chunks: count(&*self.db, "p")?,
             events: self.relay.as_ref().map(|r| r.status()),
+            metadata_cache: self.cache.as_ref().map(|c| c.stats()),
             search: self.index.as_ref().map(|i| SearchStatus {
                 documents: i.documents(),
                 applied_sequencer: i.applied_sequencer(),

@@ -1,4 +1,5 @@
-//! Maintenance jobs of the command line: `gc`, `purge`, `refcount verify`, `index rebuild`.
+//! Maintenance jobs of the command line: `gc`, `purge`, `refcount verify`, `index rebuild`,
+//! `lifecycle run`.
 //! Each runs through the running gateway's admin socket when one serves the data directory,
 //! else directly on the stores (with a progress display).
 
@@ -127,5 +128,30 @@ pub(super) async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())??;
     println!("indexed {n} objects");
+    Ok(())
+}
+
+/// `granary lifecycle run [--at TIME]`: a lifecycle pass through the running gateway, else
+/// directly on the stores; prints what it did.
+pub(super) async fn lifecycle(store: &StoreConfig, at: Option<&str>) -> Result<(), String> {
+    let at_ms = match at {
+        None => None,
+        Some(text) => {
+            let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| format!("--at {text}: {e} (RFC 3339, e.g. 2027-01-01T00:00:00Z)"))?;
+            Some(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|e| e.to_string())?)
+        }
+    };
+    let report = match admin::send(&store.data_dir, &AdminRequest::Lifecycle { at_ms }).await.map_err(|e| format!("admin socket: {e}"))? {
+        Some(response) => json_of(response)?,
+        None => {
+            let stores = crate::server::open_stores(store)?;
+            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
+            let report =
+                crate::engine::lifecycle::run_pass(&engine, at_ms.unwrap_or_else(crate::meta::now_ms)).await.map_err(|e| e.to_string())?;
+            serde_json::to_value(report).map_err(|e| e.to_string())?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     Ok(())
 }

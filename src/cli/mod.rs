@@ -120,6 +120,11 @@ enum Command {
         #[command(subcommand)]
         command: IndexCommand,
     },
+    /// Lifecycle rules.
+    Lifecycle {
+        #[command(subcommand)]
+        command: LifecycleCommand,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -178,6 +183,16 @@ enum RefcountCommand {
         /// Fix drifted counts and delete orphan chunk files.
         #[arg(long)]
         repair: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LifecycleCommand {
+    /// Apply every bucket's lifecycle rules now (through the running gateway, else directly),
+    /// or as if it were `--at` (RFC 3339): shows, and does, what the rules will do by then.
+    Run {
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -385,6 +400,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             crate::server::run_indexer(&store.data_dir, &kafka, group).await
         }
         Command::Index { command: IndexCommand::Rebuild } => jobs::rebuild_index(&store).await,
+        Command::Lifecycle { command: LifecycleCommand::Run { at } } => jobs::lifecycle(&store, at.as_deref()).await,
         Command::Gc { dry_run, grace_secs } => jobs::gc(&store, dry_run, grace_secs).await,
         Command::Purge { user, bucket, prefix } => jobs::purge(&store, crate::engine::purge::PurgeScope { user, bucket, prefix }).await,
         Command::Refcount { command: RefcountCommand::Verify { repair } } => jobs::refcount_verify(&store, repair).await,

@@ -11,6 +11,7 @@ pub mod read;
 
 use crate::chunks::ChunkStore;
 use crate::kv::KvStore;
+use crate::meta::cache::MetaCache;
 use crate::meta::gateways::GatewayId;
 use crate::meta::MetaError;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct Engine {
     pub chunks: Arc<ChunkStore>,
     /// This gateway process, stamped into upload ids so its pins can be traced to it.
     pub gateway: GatewayId,
+    /// Hot metadata (`meta::cache`): credentials, buckets, manifests.
+    pub cache: Arc<MetaCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +45,17 @@ pub enum EngineError {
 
 impl Engine {
     pub fn new(db: Arc<dyn KvStore>, chunks: Arc<ChunkStore>, gateway: GatewayId) -> Self {
-        Self { db, chunks, gateway }
+        Self { db, chunks, gateway, cache: Arc::new(MetaCache::new(crate::limits::METADATA_CACHE_ENTRIES)) }
+    }
+
+    /// The configuration generation (`meta::cache`), read where it is cheapest: inline on
+    /// the embedded store (an in-memory read), off the async runtime on a networked one.
+    pub async fn config_generation(&self) -> Result<u64, EngineError> {
+        if self.db.single_process() {
+            Ok(crate::meta::cache::generation(&*self.db)?)
+        } else {
+            self.meta(crate::meta::cache::generation).await
+        }
     }
 
     /// Runs a blocking metadata operation off the async runtime.

@@ -56,8 +56,8 @@ impl Engine {
             if start >= range.end {
                 break;
             }
-            let db = Arc::clone(&self.db);
-            let chunks = tokio::task::spawn_blocking(move || objects::part_chunks(&*db, &part))
+            let (db, cache) = (Arc::clone(&self.db), Arc::clone(&self.cache));
+            let chunks = tokio::task::spawn_blocking(move || objects::part_chunks(&*db, &cache, &part))
                 .await
                 .map_err(std::io::Error::other)?
                 .map_err(std::io::Error::other)?;

@@ -55,6 +55,7 @@ pub fn create_bucket_with(
             super::versions::set_versioning_in(t, name, Versioning::Enabled)?;
         }
         super::outbox::emit(t, &super::outbox::Event::new("BucketCreated", name, None, audit))?;
+        super::cache::bump_in(t)?;
         append_opt(t, audit)
     })
 }
@@ -97,6 +98,7 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> Met
         super::lock::clear_in(t, name)?;
         super::lifecycle::clear_in(t, name)?;
         super::outbox::emit(t, &super::outbox::Event::new("BucketRemoved", name, None, audit))?;
+        super::cache::bump_in(t)?;
         append_opt(t, audit)
     })
 }

@@ -23,9 +23,12 @@
 //! - `("bn", bucket)`            → `NotificationRules` (which events go to Kafka)
 //! - `("tg", bucket, key)`      → an object's tags; `("btg", bucket)` a bucket's
 //! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
+//! - `("cgen",)` → the configuration generation (`cache`): bumped with every change to users,
+//!   access keys and buckets
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 
 pub mod buckets;
+pub mod cache;
 pub mod codec;
 pub mod deletes;
 pub mod expiry;

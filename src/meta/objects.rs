@@ -75,13 +75,16 @@ pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
 }
 
 /// Reads an object's layout and checks it against the record that points at it.
-pub fn read_layout(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Layout> {
+pub fn read_layout(t: &mut dyn KvTxn, record: &ObjectRecord, cache: Option<&super::cache::MetaCache>) -> MetaResult<Layout> {
     let (count, total) = match &record.body {
         ObjectBody::Inline(data) => {
             return if data.len() as u64 == record.size { Ok(Layout::Inline) } else { Err(MetaError::Corrupt("inline size".into())) };
         }
         ObjectBody::Chunked { manifest_id, chunk_count } => {
-            let chunks = read_manifest(t, manifest_id)?;
+            let chunks = match cache {
+                Some(cache) => cache.manifest_in(t, manifest_id)?.as_ref().clone(),
+                None => read_manifest(t, manifest_id)?,
+            };
             let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
             if chunks.len() == *chunk_count as usize && total == record.size {
                 return Ok(Layout::Chunks(chunks));
@@ -103,7 +106,7 @@ pub fn read_layout(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Layou
 /// Every chunk of the object in order (multipart objects flattened). Only for objects up to
 /// the copy limit, which bounds the list.
 fn all_chunks(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkRef>> {
-    Ok(match read_layout(t, record)? {
+    Ok(match read_layout(t, record, None)? {
         Layout::Inline => Vec::new(),
         Layout::Chunks(chunks) => chunks,
         Layout::Parts(parts) => {
@@ -233,20 +236,19 @@ pub fn get_object_with_layout(db: &dyn KvStore, bucket: &str, key: &str) -> Meta
     read(db, |t| {
         let Some(v) = t.get(&object_key(bucket, key))? else { return Ok(None) };
         let record: ObjectRecord = decode(&v)?;
-        let layout = read_layout(t, &record)?;
+        let layout = read_layout(t, &record, None)?;
         Ok(Some((record, layout)))
     })
 }
 
-/// One part's chunk list (for streaming multipart objects part by part).
-pub fn part_chunks(db: &dyn KvStore, part: &PartRef) -> MetaResult<Vec<ChunkRef>> {
-    read(db, |t| {
-        let chunks = read_manifest(t, &part.manifest_id)?;
-        if chunks.len() != part.chunk_count as usize || chunks.iter().map(|c| u64::from(c.len)).sum::<u64>() != part.size {
-            return Err(MetaError::Corrupt("part manifest does not match its part".into()));
-        }
-        Ok(chunks)
-    })
+/// One part's chunk list (for streaming multipart objects part by part), checked against
+/// the part.
+pub fn part_chunks(db: &dyn KvStore, cache: &super::cache::MetaCache, part: &PartRef) -> MetaResult<std::sync::Arc<Vec<ChunkRef>>> {
+    let chunks = cache.manifest(db, &part.manifest_id)?;
+    if chunks.len() != part.chunk_count as usize || chunks.iter().map(|c| u64::from(c.len)).sum::<u64>() != part.size {
+        return Err(MetaError::Corrupt("part manifest does not match its part".into()));
+    }
+    Ok(chunks)
 }
 
 /// What a read of one key (and maybe one version) finds.
@@ -265,7 +267,13 @@ pub enum Lookup {
 }
 
 /// Reads the current version of a key, or the version `version` names, from one snapshot.
-pub fn lookup(db: &dyn KvStore, (bucket, key): (&str, &str), version: Option<VersionRef>, with_layout: bool) -> MetaResult<Lookup> {
+/// `layout`: whether to read the layout too (`Some`), through the cache if one is given.
+pub fn lookup(
+    db: &dyn KvStore,
+    (bucket, key): (&str, &str),
+    version: Option<VersionRef>,
+    layout: Option<Option<&super::cache::MetaCache>>,
+) -> MetaResult<Lookup> {
     read(db, |t| {
         let found = match version {
             None => match versions::read_current(t, bucket, key)? {
@@ -287,7 +295,7 @@ pub fn lookup(db: &dyn KvStore, (bucket, key): (&str, &str), version: Option<Ver
                 return Ok(Lookup::DeleteMarker { version: marker.version, last_modified_ms: marker.last_modified_ms });
             }
         };
-        let layout = if with_layout { Some(read_layout(t, &record)?) } else { None };
+        let layout = layout.map(|cache| read_layout(t, &record, cache)).transpose()?;
         Ok(Lookup::Object(Box::new(record), layout))
     })
 }

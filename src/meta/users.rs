@@ -22,11 +22,11 @@ pub struct AccessKeyRecord {
     pub created_ms: i64,
 }
 
-fn user_key(name: &str) -> Vec<u8> {
+pub(super) fn user_key(name: &str) -> Vec<u8> {
     Key::space("user").str(name).into_bytes()
 }
 
-fn access_key_key(ak: &str) -> Vec<u8> {
+pub(super) fn access_key_key(ak: &str) -> Vec<u8> {
     Key::space("ak").str(ak).into_bytes()
 }
 
@@ -55,6 +55,7 @@ pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secre
         t.set(&user_key(user.name), &encode(&record))?;
         let key = AccessKeyRecord { user: user.name.to_owned(), secret_key: secret_key.to_owned(), created_ms: now };
         t.set(&access_key_key(access_key), &encode(&key))?;
+        super::cache::bump_in(t)?;
         append_opt(t, audit)
     })
 }
@@ -69,6 +70,7 @@ pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &s
         }
         let key = AccessKeyRecord { user: user.to_owned(), secret_key: secret_key.to_owned(), created_ms: now_ms() };
         t.set(&access_key_key(access_key), &encode(&key))?;
+        super::cache::bump_in(t)?;
         append_opt(t, audit)
     })
 }
@@ -79,6 +81,7 @@ pub fn delete_key(db: &dyn KvStore, access_key: &str, audit: Option<&Entry>) -> 
             return Err(MetaError::NoSuchAccessKey(access_key.to_owned()));
         }
         t.clear(&access_key_key(access_key))?;
+        super::cache::bump_in(t)?;
         append_opt(t, audit)
     })
 }

@@ -24,7 +24,6 @@ pub mod versioning_ops;
 
 use crate::engine::Engine;
 use crate::meta::buckets::BucketRecord;
-use crate::meta::{buckets, users};
 use errors::to_s3;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
@@ -91,33 +90,38 @@ impl GranaryS3 {
         let Some(creds) = &req.credentials else {
             return Err(s3_error!(AccessDenied, "Signature is required"));
         };
-        let ak = creds.access_key.clone();
-        let user = self
-            .engine
-            .meta(move |db| {
-                let Some(key) = users::lookup_key(db, &ak)? else {
-                    return Ok(None);
-                };
-                users::get_user(db, &key.user)
-            })
-            .await
-            .map_err(to_s3)?;
-        match user {
-            Some(u) => Ok(Principal { user: u.name, display_name: u.display_name }),
+        match &*cached_credentials(&self.engine, &creds.access_key).await? {
+            Some((_, u)) => Ok(Principal { user: u.name.clone(), display_name: u.display_name.clone() }),
             None => Err(s3_error!(InvalidAccessKeyId)),
         }
     }
 
     /// The bucket, if it exists and the caller owns it (else NoSuchBucket / AccessDenied).
     async fn owned_bucket(&self, principal: &Principal, bucket: &str) -> S3Result<BucketRecord> {
-        let name = bucket.to_owned();
-        let record = self.engine.meta(move |db| buckets::get_bucket(db, &name)).await.map_err(to_s3)?;
+        let generation = self.engine.config_generation().await.map_err(to_s3)?;
+        let record = match self.engine.cache.peek_bucket(generation, bucket) {
+            Some(hit) => hit,
+            None => {
+                let (cache, name) = (std::sync::Arc::clone(&self.engine.cache), bucket.to_owned());
+                self.engine.meta(move |db| cache.bucket(db, generation, &name)).await.map_err(to_s3)?
+            }
+        };
         match record {
             None => Err(s3_error!(NoSuchBucket)),
             Some(r) if r.owner != principal.user => Err(s3_error!(AccessDenied)),
             Some(r) => Ok(r),
         }
     }
+}
+
+/// An access key and its user, from the cache while the configuration generation holds.
+pub(crate) async fn cached_credentials(engine: &Engine, access_key: &str) -> S3Result<std::sync::Arc<crate::meta::cache::Credentials>> {
+    let generation = engine.config_generation().await.map_err(to_s3)?;
+    if let Some(hit) = engine.cache.peek_credentials(generation, access_key) {
+        return Ok(hit);
+    }
+    let (cache, ak) = (std::sync::Arc::clone(&engine.cache), access_key.to_owned());
+    engine.meta(move |db| cache.credentials(db, generation, &ak)).await.map_err(to_s3)
 }
 
 fn owner_of(principal: &Principal) -> Owner {

@@ -1,0 +1,215 @@
+//! The in-process metadata cache (`quick_cache`), and the rules that keep it from serving
+//! anything stale:
+//!
+//! - **Immutable records are cached freely**: a manifest (a chunk list) never changes under
+//!   its id, and ids are random and never reused.
+//! - **Configuration is cached per generation**: access keys with their users, and bucket
+//!   records. Every transaction that changes one of them bumps the configuration
+//!   generation `("cgen")` in the same transaction (`bump_in`). A cached entry carries the
+//!   generation it was read at, and is used only while the generation is still the same, so
+//!   a request pays one small read (of the generation) instead of several, and a change made
+//!   by any gateway is seen by the next request everywhere. Writes re-check ownership inside
+//!   their own transaction in any case (`buckets::require_owned`).
+//! - **Which version is current is never cached**: object records are read on every request.
+
+use super::buckets::{bucket_key, BucketRecord};
+use super::codec::decode;
+use super::manifest::{read_manifest, ChunkRef};
+use super::users::{AccessKeyRecord, UserRecord};
+use super::MetaResult;
+use crate::keys::Key;
+use crate::kv::{read, KvStore, KvTxn};
+use quick_cache::sync::Cache;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+fn generation_key() -> Vec<u8> {
+    Key::space("cgen").into_bytes()
+}
+
+/// Inside a transaction that changes users, access keys or buckets.
+pub(super) fn bump_in(t: &mut dyn KvTxn) -> MetaResult<()> {
+    Ok(t.atomic_add(&generation_key(), 1)?)
+}
+
+fn generation_in(t: &mut dyn KvTxn) -> MetaResult<u64> {
+    Ok(u64::try_from(crate::kv::decode_counter(t.get(&generation_key())?.as_deref())).unwrap_or(0))
+}
+
+/// The configuration generation now.
+pub fn generation(db: &dyn KvStore) -> MetaResult<u64> {
+    read(db, generation_in)
+}
+
+/// An access key and the user it belongs to (`None`: no such key, or a key whose user is gone).
+pub type Credentials = Option<(AccessKeyRecord, UserRecord)>;
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Counters {
+    fn count(&self, hit: bool) {
+        if hit { &self.hits } else { &self.misses }.fetch_add(1, Ordering::Relaxed);
+    }
+    fn snapshot(&self) -> HitCount {
+        HitCount { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct HitCount {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// Hits and misses per kind of record, since the gateway started.
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct CacheStats {
+    pub credentials: HitCount,
+    pub buckets: HitCount,
+    pub manifests: HitCount,
+}
+
+pub struct MetaCache {
+    credentials: Cache<String, (u64, Arc<Credentials>)>,
+    buckets: Cache<String, (u64, Option<BucketRecord>)>,
+    manifests: Cache<[u8; 16], Arc<Vec<ChunkRef>>>,
+    credential_counts: Counters,
+    bucket_counts: Counters,
+    manifest_counts: Counters,
+}
+
+impl MetaCache {
+    /// A cache of at most `entries` records of each kind.
+    pub fn new(entries: usize) -> Self {
+        Self {
+            credentials: Cache::new(entries),
+            buckets: Cache::new(entries),
+            manifests: Cache::new(entries),
+            credential_counts: Counters::default(),
+            bucket_counts: Counters::default(),
+            manifest_counts: Counters::default(),
+        }
+    }
+
+    /// The cached credentials if they are of generation `generation` (counts only hits).
+    pub fn peek_credentials(&self, generation: u64, access_key: &str) -> Option<Arc<Credentials>> {
+        let (g, found) = self.credentials.get(access_key)?;
+        (g == generation).then(|| {
+            self.credential_counts.count(true);
+            found
+        })
+    }
+
+    /// The cached bucket record if it is of generation `generation` (counts only hits).
+    pub fn peek_bucket(&self, generation: u64, name: &str) -> Option<Option<BucketRecord>> {
+        let (g, found) = self.buckets.get(name)?;
+        (g == generation).then(|| {
+            self.bucket_counts.count(true);
+            found
+        })
+    }
+
+    /// The access key's record and user, as of generation `generation` or later.
+    pub fn credentials(&self, db: &dyn KvStore, generation: u64, access_key: &str) -> MetaResult<Arc<Credentials>> {
+        if let Some((g, found)) = self.credentials.get(access_key) {
+            if g == generation {
+                self.credential_counts.count(true);
+                return Ok(found);
+            }
+        }
+        self.credential_counts.count(false);
+        let (g, found) = read(db, |t| {
+            let g = generation_in(t)?;
+            let Some(key) = t.get(&super::users::access_key_key(access_key))?.map(|v| decode::<AccessKeyRecord>(&v)).transpose()? else {
+                return Ok::<_, super::MetaError>((g, None));
+            };
+            let user = t.get(&super::users::user_key(&key.user))?.map(|v| decode::<UserRecord>(&v)).transpose()?;
+            Ok((g, user.map(|u| (key, u))))
+        })?;
+        let found = Arc::new(found);
+        self.credentials.insert(access_key.to_owned(), (g, Arc::clone(&found)));
+        Ok(found)
+    }
+
+    /// The bucket's record, as of generation `generation` or later.
+    pub fn bucket(&self, db: &dyn KvStore, generation: u64, name: &str) -> MetaResult<Option<BucketRecord>> {
+        if let Some((g, found)) = self.buckets.get(name) {
+            if g == generation {
+                self.bucket_counts.count(true);
+                return Ok(found);
+            }
+        }
+        self.bucket_counts.count(false);
+        let (g, found) = read(db, |t| {
+            let g = generation_in(t)?;
+            let found = t.get(&bucket_key(name))?.map(|v| decode::<BucketRecord>(&v)).transpose()?;
+            Ok::<_, super::MetaError>((g, found))
+        })?;
+        self.buckets.insert(name.to_owned(), (g, found.clone()));
+        Ok(found)
+    }
+
+    /// A manifest's chunk list (immutable under its id).
+    pub fn manifest(&self, db: &dyn KvStore, manifest_id: &[u8; 16]) -> MetaResult<Arc<Vec<ChunkRef>>> {
+        read(db, |t| self.manifest_in(t, manifest_id))
+    }
+
+    /// A manifest's chunk list, read in `t` on a miss.
+    pub fn manifest_in(&self, t: &mut dyn KvTxn, manifest_id: &[u8; 16]) -> MetaResult<Arc<Vec<ChunkRef>>> {
+        if let Some(found) = self.manifests.get(manifest_id) {
+            self.manifest_counts.count(true);
+            return Ok(found);
+        }
+        self.manifest_counts.count(false);
+        let chunks = Arc::new(read_manifest(t, manifest_id)?);
+        // An empty list may be a manifest whose pages are not visible yet or already gone:
+        // not worth keeping.
+        if !chunks.is_empty() {
+            self.manifests.insert(*manifest_id, Arc::clone(&chunks));
+        }
+        Ok(chunks)
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            credentials: self.credential_counts.snapshot(),
+            buckets: self.bucket_counts.snapshot(),
+            manifests: self.manifest_counts.snapshot(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::fjall_backend::FjallStore;
+    use crate::meta::{buckets, users};
+
+    #[test]
+    fn configuration_is_served_from_cache_only_while_its_generation_holds() {
+        let (_d, db) = FjallStore::temporary();
+        let cache = MetaCache::new(100);
+        users::create_user(&db, &users::NewUser { name: "alice", display_name: None, email: None }, "AK1", "secret", None).unwrap();
+        buckets::create_bucket(&db, "photos", "alice", "r", None).unwrap();
+        let g = generation(&db).unwrap();
+        assert!(cache.credentials(&db, g, "AK1").unwrap().is_some());
+        assert!(cache.credentials(&db, g, "AK1").unwrap().is_some());
+        assert_eq!(cache.bucket(&db, g, "photos").unwrap().unwrap().owner, "alice");
+        assert_eq!(cache.bucket(&db, g, "photos").unwrap().unwrap().owner, "alice");
+        assert_eq!(cache.stats().credentials, HitCount { hits: 1, misses: 1 });
+        assert_eq!(cache.stats().buckets, HitCount { hits: 1, misses: 1 });
+
+        // Changes bump the generation: the next lookups see them.
+        users::delete_key(&db, "AK1", None).unwrap();
+        buckets::delete_bucket(&db, "photos", None).unwrap();
+        let g2 = generation(&db).unwrap();
+        assert!(g2 > g);
+        assert!(cache.credentials(&db, g2, "AK1").unwrap().is_none(), "a deleted key is not served");
+        assert!(cache.bucket(&db, g2, "photos").unwrap().is_none(), "a deleted bucket is not served");
+    }
+}
