@@ -75,6 +75,10 @@ pub const GC_GRACE_DEFAULT_SECS: u64 = 3600;
 /// Chunks the collector examines per transaction.
 pub const GC_BATCH_MAX_CHUNKS: usize = 256;
 
+/// Chunks of one request body hashed, pinned and written concurrently (memory per upload:
+/// this many chunks of at most `CHUNK_SIZE_MAX_BYTES`, plus the one being cut).
+pub const INGEST_CHUNKS_IN_FLIGHT_MAX: usize = 3;
+
 /// Records of each kind (credentials, buckets, manifests) the metadata cache keeps.
 pub const METADATA_CACHE_ENTRIES: usize = 10_000;
 

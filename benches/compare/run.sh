@@ -63,7 +63,7 @@ start_seaweedfs() {
 {"identities":[{"name":"bench","credentials":[{"accessKey":"$AK","secretKey":"$SK"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
 JSON
     weed server -ip=127.0.0.1 -dir="$work/weed" -s3 -s3.port="$p" -s3.config="$work/weed-s3.json" \
-        -master.port="$(free_port)" -volume.port="$(free_port)" -filer.port="$(free_port)" -volume.max=0 >"$work/weed.log" 2>&1 &
+        -master.port="$(free_port)" -volume.port="$(free_port)" -filer.port="$(free_port)" -volume.max=64 -master.volumeSizeLimitMB=256 >"$work/weed.log" 2>&1 &
     pids+=($!); wait_port "$p" "$work/weed.log"; sleep 3; endpoint[seaweedfs]="http://127.0.0.1:$p"
 }
 start_juicefs() {

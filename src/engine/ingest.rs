@@ -1,7 +1,8 @@
 //! Ingest: request body → (inline bytes | pinned, stored chunks), with MD5 and size.
 //!
-//! Memory per request: the inline buffer (≤ `INLINE_OBJECT_MAX_BYTES`) or one chunk
-//! (≤ `CHUNK_SIZE_MAX_BYTES`), never the whole object.
+//! Memory per request: the inline buffer (≤ `INLINE_OBJECT_MAX_BYTES`) or at most
+//! `INGEST_CHUNKS_IN_FLIGHT_MAX` chunks (each ≤ `CHUNK_SIZE_MAX_BYTES`), never the whole
+//! object.
 
 use super::{Engine, EngineError};
 use crate::checksum;
@@ -129,20 +130,61 @@ impl Engine {
         }
     }
 
+    /// Chunks `reader` and stores the chunks. Up to `INGEST_CHUNKS_IN_FLIGHT_MAX` chunks of
+    /// one body are hashed, pinned and written at once, on their own tasks, while the body
+    /// keeps streaming in: reading, MD5 and chunking of the next chunk overlap with SHA-256
+    /// and the fsyncs of the previous ones (and use the other core).
     async fn store_chunks<R: AsyncRead + Unpin + Send>(&self, reader: R, upload_id: &[u8; 16]) -> Result<Vec<ChunkRef>, EngineError> {
         let mut chunks = Vec::new();
+        let mut in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<ChunkRef, EngineError>>> =
+            std::collections::VecDeque::new();
         let stream = chunker::chunks(reader);
         futures::pin_mut!(stream);
         let mut seq = 0u64;
+        let mut failure = None;
         while let Some(data) = stream.next().await {
-            let data = data.map_err(classify)?;
-            let (hash, data) = tokio::task::spawn_blocking(move || (ChunkHash::of(&data), data)).await?;
-            let len = u32::try_from(data.len()).expect("chunks are at most CHUNK_SIZE_MAX_BYTES");
-            self.pin_and_store(upload_id, seq, hash, data).await?;
-            chunks.push(ChunkRef { hash, len });
+            let data = match data {
+                Ok(d) => d,
+                Err(e) => {
+                    failure = Some(classify(e));
+                    break;
+                }
+            };
+            let (engine, id) = (self.clone(), *upload_id);
+            in_flight.push_back(tokio::spawn(async move { engine.hash_pin_store(&id, seq, data).await }));
             seq += 1;
+            if in_flight.len() >= crate::limits::INGEST_CHUNKS_IN_FLIGHT_MAX {
+                match in_flight.pop_front().expect("non-empty").await? {
+                    Ok(c) => chunks.push(c),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
         }
-        Ok(chunks)
+        // Every task finishes before this returns, so none pins a chunk after the caller
+        // released the upload's pins.
+        for task in in_flight {
+            match task.await? {
+                Ok(c) if failure.is_none() => chunks.push(c),
+                Ok(_) => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(chunks),
+        }
+    }
+
+    async fn hash_pin_store(&self, upload_id: &[u8; 16], seq: u64, data: Vec<u8>) -> Result<ChunkRef, EngineError> {
+        let (hash, data) = tokio::task::spawn_blocking(move || (ChunkHash::of(&data), data)).await?;
+        let len = u32::try_from(data.len()).expect("chunks are at most CHUNK_SIZE_MAX_BYTES");
+        self.pin_and_store(upload_id, seq, hash, data).await?;
+        Ok(ChunkRef { hash, len })
     }
 
     /// Pins a chunk (waiting out a concurrent collection of the same content), then makes

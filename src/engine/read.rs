@@ -1,5 +1,6 @@
-//! Read path: an object's bytes (or a range of them) as a stream, one verified chunk at a
-//! time, with one chunk of read-ahead so disk reads overlap the network. A multipart
+//! Read path: an object's bytes (or a range of them) as a stream of verified chunks: two
+//! chunks are read and hash-checked ahead on blocking tasks, one more waits in the channel,
+//! so disk reads and SHA-256 overlap each other and the network. A multipart
 //! object's part manifests are loaded one part at a time, only for parts the range touches.
 
 use super::Engine;
@@ -13,6 +14,9 @@ pub type ReadError = std::io::Error;
 
 /// Chunks in flight between the reader task and the response body.
 const READ_AHEAD_CHUNKS: usize = 1;
+/// Chunks of one response being read and verified at once (memory: this many chunks of at
+/// most `CHUNK_SIZE_MAX_BYTES`, plus the read-ahead).
+const READ_CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
 impl Engine {
     /// Streams `range` of the object. The record and layout come from one snapshot; the
@@ -78,6 +82,14 @@ impl Engine {
         range: &Range<u64>,
         tx: &mpsc::Sender<Result<Bytes, ReadError>>,
     ) -> Result<(), ReadError> {
+        // Chunks read and verified ahead of the one being sent, each on its own blocking
+        // task: disk reads and SHA-256 checks overlap each other and the network.
+        let mut pending: std::collections::VecDeque<(
+            tokio::task::JoinHandle<Result<Vec<u8>, crate::chunks::store::ChunkError>>,
+            Range<u64>,
+            u64,
+        )> = std::collections::VecDeque::new();
+        let mut wanted = Vec::new();
         let mut offset = base;
         for chunk in chunks {
             let (start, end) = (offset, offset + u64::from(chunk.len));
@@ -88,19 +100,24 @@ impl Engine {
             if start >= range.end {
                 break;
             }
-            let store = Arc::clone(&self.chunks);
-            let hash = chunk.hash;
-            let data = tokio::task::spawn_blocking(move || store.read(&hash))
-                .await
-                .map_err(std::io::Error::other)?
-                .map_err(std::io::Error::other)?;
-            debug_assert_eq!(data.len() as u64, end - start);
-            let from = range.start.max(start) - start;
-            let to = range.end.min(end) - start;
-            if tx.send(Ok(Bytes::from(data).slice(from as usize..to as usize))).await.is_err() {
-                return Ok(());
+            wanted.push((chunk.hash, start, end));
+        }
+        let mut next = wanted.into_iter();
+        loop {
+            while pending.len() < READ_CHUNKS_IN_FLIGHT_MAX {
+                let Some((hash, start, end)) = next.next() else { break };
+                let store = Arc::clone(&self.chunks);
+                let task = tokio::task::spawn_blocking(move || store.read(&hash));
+                let from = range.start.max(start) - start;
+                let to = range.end.min(end) - start;
+                pending.push_back((task, from..to, end - start));
+            }
+            let Some((task, slice, len)) = pending.pop_front() else { return Ok(()) };
+            let data = task.await.map_err(std::io::Error::other)?.map_err(std::io::Error::other)?;
+            debug_assert_eq!(data.len() as u64, len);
+            if tx.send(Ok(Bytes::from(data).slice(slice.start as usize..slice.end as usize))).await.is_err() {
+                return Ok(()); // the client went away; reads still in flight finish on their own
             }
         }
-        Ok(())
     }
 }

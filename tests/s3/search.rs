@@ -110,3 +110,35 @@ async fn search_shows_only_what_the_caller_may_read() {
     let (status, _) = raw_http(&gw.endpoint, "GET", "/_granary/search?bucket=alices&q=secret").await;
     assert_eq!(status, 403, "unsigned requests are refused");
 }
+
+#[tokio::test]
+async fn the_index_follows_the_current_version() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("versioned").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("versioned")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put =
+        |ctype: &'static str| s3.put_object().bucket("versioned").key("report.txt").content_type(ctype).body(b"x".to_vec().into()).send();
+    let v1 = put("text/plain").await.unwrap().version_id.unwrap();
+    let v2 = put("text/csv").await.unwrap().version_id.unwrap();
+    indexed(&gw).await;
+    assert_eq!(keys(&gw, "versioned", "type:text/csv").await, vec!["report.txt"]);
+    // Deleting a noncurrent version leaves the current object indexed.
+    s3.delete_object().bucket("versioned").key("report.txt").version_id(&v1).send().await.unwrap();
+    indexed(&gw).await;
+    assert_eq!(keys(&gw, "versioned", "report").await, vec!["report.txt"], "a noncurrent delete is not the key's delete");
+    // A delete marker hides it; deleting the marker brings v2 back.
+    let marker = s3.delete_object().bucket("versioned").key("report.txt").send().await.unwrap().version_id.unwrap();
+    indexed(&gw).await;
+    assert!(keys(&gw, "versioned", "report").await.is_empty(), "hidden behind a delete marker");
+    s3.delete_object().bucket("versioned").key("report.txt").version_id(&marker).send().await.unwrap();
+    indexed(&gw).await;
+    assert_eq!(keys(&gw, "versioned", "type:text/csv").await, vec!["report.txt"], "v2 is current again: {v2}");
+}
