@@ -2,7 +2,7 @@
 //! and 10 million keys, through the metadata layer directly (no HTTP, no SigV4, no XML).
 //!
 //! cargo bench --bench listing -- [--sizes 10000,1000000,10000000] [--dir DIR] [--reps 200]
-//!     [--warmup 20] [--batch 5000] [--json]
+//!     [--warmup 20] [--batch 5000] [--json] [--fresh]
 //!
 //! Each size gets its own embedded store, `DIR/listing-SIZE/meta`, holding one user and one
 //! bucket whose keys are `dirAA/subBB/objNNNNNNNNN` (AA = i % 100, BB = (i / 100) % 100), so
@@ -16,7 +16,13 @@
 //! - `first_page`: no prefix, no delimiter;
 //! - `middle_page`: start-after the first key of `dir50/`, the middle of the bucket;
 //! - `delimiter_top`: delimiter `/` at the top (100 common prefixes);
-//! - `delimiter_dir42`: delimiter `/` under prefix `dir42/` (100 common prefixes).
+//! - `delimiter_dir42`: delimiter `/` under prefix `dir42/` (100 common prefixes);
+//! - the same four through ListObjectVersions (`versions_*`; the merge of current and
+//!   noncurrent spaces, the latter empty here).
+//!
+//! Each store is compacted before it is measured (the state background compaction reaches):
+//! right after a bulk load, every flushed table spans the whole key range and each seek
+//! visits all of them. `--fresh` measures without compacting.
 //!
 //! Reports the median and p99 in microseconds per size, and for each case the ratio of the
 //! largest size's median to the smallest's (1.0 = listing cost independent of bucket size).
@@ -51,6 +57,8 @@ struct Options {
     warmup: usize,
     batch: u64,
     json: bool,
+    /// Measure right after loading, without compacting first.
+    fresh: bool,
 }
 
 /// A count, optionally with a decimal `k` or `m` suffix (`10k`, `1m`).
@@ -82,6 +90,7 @@ fn options() -> Options {
         warmup: get("--warmup").map_or(20, |s| parse_count(&s) as usize),
         batch: get("--batch").map_or(5000, |s| parse_count(&s)).max(1),
         json: args.iter().any(|a| a == "--json"),
+        fresh: args.iter().any(|a| a == "--fresh"),
     }
 }
 
@@ -186,6 +195,8 @@ fn time_reps(reps: usize, warmup: usize, mut list: impl FnMut() -> usize) -> Sam
 
 struct Case {
     name: &'static str,
+    /// ListObjectVersions instead of ListObjects.
+    versions: bool,
     prefix: &'static str,
     delimiter: Option<&'static str>,
     start_after: Option<String>,
@@ -195,12 +206,29 @@ fn cases(size: u64) -> Vec<Case> {
     // The first key of dir50/ ("dir50/sub00/obj000000050") sits in the middle of the bucket
     // in key order (exactly, when the size is a multiple of 100).
     let middle = if size > 50 { key_of(50) } else { key_of(size / 2) };
-    vec![
-        Case { name: "first_page", prefix: "", delimiter: None, start_after: None },
-        Case { name: "middle_page", prefix: "", delimiter: None, start_after: Some(middle) },
-        Case { name: "delimiter_top", prefix: "", delimiter: Some("/"), start_after: None },
-        Case { name: "delimiter_dir42", prefix: "dir42/", delimiter: Some("/"), start_after: None },
-    ]
+    let mut all = Vec::new();
+    for versions in [false, true] {
+        let name = |plain: &'static str, v: &'static str| if versions { v } else { plain };
+        all.extend([
+            Case { name: name("first_page", "versions_first_page"), versions, prefix: "", delimiter: None, start_after: None },
+            Case {
+                name: name("middle_page", "versions_middle_page"),
+                versions,
+                prefix: "",
+                delimiter: None,
+                start_after: Some(middle.clone()),
+            },
+            Case { name: name("delimiter_top", "versions_delimiter_top"), versions, prefix: "", delimiter: Some("/"), start_after: None },
+            Case {
+                name: name("delimiter_dir42", "versions_delimiter_dir42"),
+                versions,
+                prefix: "dir42/",
+                delimiter: Some("/"),
+                start_after: None,
+            },
+        ]);
+    }
+    all
 }
 
 fn list_case(db: &dyn KvStore, case: &Case, reps: usize, warmup: usize) -> Sample {
@@ -217,24 +245,22 @@ fn list_case(db: &dyn KvStore, case: &Case, reps: usize, warmup: usize) -> Sampl
     })
 }
 
-// TODO(versioning): ListObjectVersions does not exist yet (issue 4). When it lands, time it
-// here like the ListObjects cases and add it to the loop in `main` (and give the buckets
-// noncurrent versions, `("ov", bucket, key, !seq)` rows, so it has something to skip), e.g.:
-//
-// fn list_versions_case(db: &dyn KvStore, reps: usize, warmup: usize) -> Sample {
-//     let req = ListVersionsRequest {
-//         bucket: BUCKET,
-//         prefix: "",
-//         delimiter: None,
-//         key_marker: None,
-//         version_id_marker: None,
-//         max_keys: PAGE_KEYS,
-//     };
-//     time_reps(reps, warmup, || {
-//         let page = granary::meta::list::list_object_versions(db, &req).expect("list versions");
-//         page.versions.len() + page.delete_markers.len() + page.common_prefixes.len()
-//     })
-// }
+/// ListObjectVersions over the same buckets (current versions only: the merge of the two
+/// key spaces must cost the same whatever the bucket's size).
+fn list_versions_case(db: &dyn KvStore, case: &Case, reps: usize, warmup: usize) -> Sample {
+    let req = granary::meta::list_versions::VersionListRequest {
+        bucket: BUCKET,
+        prefix: case.prefix,
+        delimiter: case.delimiter,
+        key_marker: case.start_after.as_deref(),
+        version_marker: None,
+        max_keys: PAGE_KEYS,
+    };
+    time_reps(reps, warmup, || {
+        let page = granary::meta::list_versions::list_versions(db, &req).expect("list versions");
+        page.versions.len() + page.common_prefixes.len()
+    })
+}
 
 fn main() {
     let o = options();
@@ -259,9 +285,16 @@ fn main() {
     for &size in &o.sizes {
         let (db, built) = open_bucket(&root, size, o.batch);
         builds.push(built);
+        if !o.fresh {
+            // Measure the tree background compaction converges to, not a just-loaded one
+            // (whose many overlapping flushed tables every seek must visit).
+            let start = Instant::now();
+            db.compact().expect("compact the store");
+            eprintln!("{size} keys: compacted in {:.1} s", start.elapsed().as_secs_f64());
+        }
         let mut row = Vec::new();
         for case in cases(size) {
-            let sample = list_case(&db, &case, o.reps, o.warmup);
+            let sample = if case.versions { list_versions_case(&db, &case, o.reps, o.warmup) } else { list_case(&db, &case, o.reps, o.warmup) };
             eprintln!(
                 "{size} keys, {}: {} entries, median {:.0} us, p99 {:.0} us",
                 case.name, sample.entries, sample.median_us, sample.p99_us
@@ -279,17 +312,17 @@ fn main() {
     let ratios: Vec<f64> = (0..case_names.len()).map(|c| results[last][c].median_us / results[0][c].median_us).collect();
 
     let mut table = format!(
-        "ListObjects, pages of up to {PAGE_KEYS} entries: median (p99) in microseconds, {} reps after {} warm-up\n",
+        "ListObjects and ListObjectVersions, pages of up to {PAGE_KEYS} entries: median (p99) in microseconds, {} reps after {} warm-up\n",
         o.reps, o.warmup
     );
-    table.push_str(&format!("{:<18}", "case"));
+    table.push_str(&format!("{:<26}", "case"));
     for size in &o.sizes {
         let label = format!("{size} keys");
         table.push_str(&format!(" {label:>22}"));
     }
     table.push_str(&format!(" {:>18}\n", "largest/smallest"));
     for (c, name) in case_names.iter().enumerate() {
-        table.push_str(&format!("{name:<18}"));
+        table.push_str(&format!("{name:<26}"));
         for row in &results {
             let cell = format!("{:.0} ({:.0})", row[c].median_us, row[c].p99_us);
             table.push_str(&format!(" {cell:>22}"));

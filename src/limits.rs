@@ -137,6 +137,9 @@ pub const CHUNK_TMP_ABANDONED_AFTER_SECS: u64 = 3600;
 pub const RELAY_BATCH_MAX_EVENTS: usize = 512;
 /// How often an idle relay looks for new events.
 pub const RELAY_IDLE_POLL_MILLIS: u64 = 50;
+/// After delivering a batch that was not full, the relay waits this long for the next one to
+/// fill (Kafka's `linger.ms`, for the outbox).
+pub const RELAY_LINGER_MILLIS: u64 = 200;
 /// After a failed delivery the relay waits this long, doubling up to the max.
 pub const RELAY_RETRY_MIN_MILLIS: u64 = 200;
 pub const RELAY_RETRY_MAX_MILLIS: u64 = 5_000;

@@ -132,6 +132,7 @@ for p in phases:
     print(f"{p:<18}" + "".join(cells))
 print("errors:", dict(errors), " rounds counted:", {s: min(len(by[(p, s)]) for p in phases) for s in servers})
 PY
-echo "durability: Granary fsyncs chunk files and the metadata journal before acknowledging a write."
-echo "The others ran with their defaults (SeaweedFS 'weed server', JuiceFS gateway over SQLite and the"
-echo "local file store, s3s-fs on plain files); whether they fsync each write was not verified here."
+echo "durability: Granary fsyncs chunk files and the metadata journal before acknowledging a write"
+echo "(concurrent writes share a journal fsync). The others, at their defaults, do not fsync object data:"
+echo "s3s-fs 0.14.1 has no fsync call at all; JuiceFS's file store writes a temp file and renames it"
+echo "without fsync (pkg/object/file.go); 'weed server' was started without any fsync option."

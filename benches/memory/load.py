@@ -237,9 +237,9 @@ def main():
         use_threads=False,
     )
 
-    def upload(i):
+    def upload(i, prefix="obj"):
         path, md5 = objs[i]
-        key = f"obj-{i:02d}"
+        key = f"{prefix}-{i:02d}"
         t0 = time.monotonic()
         with open(path, "rb") as f:
             if args.method == "put" or (args.method == "mixed" and i % 2 == 0):
@@ -286,6 +286,16 @@ def main():
 
     up_results, up_secs = run_phase("upload", upload)
     down_results, down_secs = run_phase("download", download)
+    # Both at once: n new uploads while the n stored objects are downloaded (2n requests).
+    print(f"phase both: {n} uploads + {n} downloads concurrent ...", file=sys.stderr)
+    sampler.set_phase("both")
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2 * n) as ex:
+        both_futures = [ex.submit(upload, i, "again") for i in range(n)] + [ex.submit(download, i) for i in range(n)]
+        for f in both_futures:
+            f.result()
+    both_secs = time.monotonic() - t0
+    sampler.set_phase(None)
 
     # After the load: does RSS come back down? (allocator caching may keep some)
     sampler.set_phase("after")
@@ -296,17 +306,18 @@ def main():
     if end is None:
         sys.exit("load.py: the server died during the run")
 
-    for key in [f"obj-{i:02d}" for i in range(n)]:
+    for key in [f"{p}-{i:02d}" for i in range(n) for p in ("obj", "again")]:
         s3.delete_object(Bucket=bucket, Key=key)
     if not args.keep_files:
         for path, _ in objs:
             os.unlink(path)
 
     up, down, after = sampler.summary("upload"), sampler.summary("download"), sampler.summary("after")
+    both = sampler.summary("both")
     idle_rss = idle["last_rss"]
     total = n * size
     in_flight = n * size
-    peak = max(up["peak_rss"], down["peak_rss"])
+    peak = max(up["peak_rss"], down["peak_rss"], both["peak_rss"])
     client_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
 
     result = {
@@ -327,6 +338,7 @@ def main():
         "upload": {**up, "bytes": total, "secs": round(up_secs, 3), "mib_per_s": round(total / MiB / up_secs, 1)},
         "download": {**down, "bytes": total, "secs": round(down_secs, 3),
                      "mib_per_s": round(total / MiB / down_secs, 1)},
+        "both": {**both, "bytes": 2 * total, "secs": round(both_secs, 3), "mib_per_s": round(2 * total / MiB / both_secs, 1)},
         "after": after,
         "vm_hwm": end["VmHWM"],
         "peak_rss": peak,
@@ -338,11 +350,11 @@ def main():
             "peak_minus_idle_over_bytes_in_flight": round((peak - idle_rss) / in_flight, 4),
             "hwm_over_bytes_in_flight": round(end["VmHWM"] / in_flight, 4),
         },
-        "total_bytes_moved": 2 * total,
+        "total_bytes_moved": 4 * total,
         "client_max_rss": client_maxrss,
         "generate_secs": round(gen_secs, 2),
         "wall_secs": round(time.monotonic() - started, 2),
-        "series_mib": {p: sampler.series(p) for p in ("idle", "upload", "download", "after")},
+        "series_mib": {p: sampler.series(p) for p in ("idle", "upload", "download", "both", "after")},
     }
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
@@ -361,9 +373,11 @@ def main():
           f"{fmt_mib(up['peak_rss_anon']):>14}{result['upload']['mib_per_s']:>9.1f}{up_secs:>8.1f}")
     print(f"  {'peak during downloads':28}{fmt_mib(down['peak_rss']):>14}{r['download_peak_over_idle']:>9.2f}"
           f"{fmt_mib(down['peak_rss_anon']):>14}{result['download']['mib_per_s']:>9.1f}{down_secs:>8.1f}")
+    print(f"  {'peak, uploads + downloads':28}{fmt_mib(both['peak_rss']):>14}{both['peak_rss'] / idle_rss:>9.2f}"
+          f"{fmt_mib(both['peak_rss_anon']):>14}{result['both']['mib_per_s']:>9.1f}{both_secs:>8.1f}")
     print(f"  {'2 s after the load':28}{fmt_mib(after['last_rss']):>14}{after['last_rss'] / idle_rss:>9.2f}")
     print(f"  {'VmHWM (lifetime peak)':28}{fmt_mib(end['VmHWM']):>14}{end['VmHWM'] / idle_rss:>9.2f}")
-    print(f"  bytes moved: {fmt_mib(2 * total)} ({fmt_mib(total)} each way); bytes in flight per phase: "
+    print(f"  bytes moved: {fmt_mib(4 * total)}; bytes in flight per phase: "
           f"{fmt_mib(in_flight)}")
     print(f"  peak / bytes in flight = {r['peak_over_bytes_in_flight']:.4f}; "
           f"(peak - idle) / bytes in flight = {r['peak_minus_idle_over_bytes_in_flight']:.4f}")

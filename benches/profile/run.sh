@@ -6,7 +6,7 @@
 #   benches/profile/run.sh get 64MiB 20      # phase, object size, seconds of load
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PHASE="${1:-put}"; SIZE="${2:-4KiB}"; SECS="${3:-15}"; CONC="${CONC:-16}"
+PHASE="${1:-put}"; SIZE="${2:-4KiB}"; SECS="${3:-15}"; CONC="${CONC:-16}"; KEYS="${KEYS:-16}"
 AK=PROFACCESSKEY; SK=profile-secret-key-0123456789
 command -v perf >/dev/null || { echo "needs perf (Debian: linux-perf)" >&2; exit 1; }
 command -v inferno-flamegraph >/dev/null || cargo install inferno --locked
@@ -21,15 +21,16 @@ trap 'kill $gw 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EX
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 args=(--endpoint "http://127.0.0.1:$port" --access-key $AK --secret-key $SK --bucket profile --size "$SIZE" --concurrency "$CONC")
 if [ "$PHASE" = get ]; then   # objects to read first
-    "$LOADGEN" "${args[@]}" --phase put --count 64 --keys 64 >/dev/null
-    args+=(--keys 64)
+    "$LOADGEN" "${args[@]}" --phase put --count "$KEYS" --keys "$KEYS" >/dev/null
+    args+=(--keys "$KEYS")
 fi
-perf record -e cpu-clock -F 999 -g -p "$gw" -o "$work/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
+perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$gw" -o "$work/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
 rec=$!
 "$LOADGEN" "${args[@]}" --phase "$PHASE" --duration "$SECS"
 wait $rec || true
 out="benches/profile/$PHASE-$SIZE"
 perf script -i "$work/perf.data" 2>/dev/null | inferno-collapse-perf >"$out.folded"
+gzip -kf "$out.folded"
 inferno-flamegraph --title "granary $PHASE $SIZE x$CONC" <"$out.folded" >"$out.svg"
 echo "wrote $out.svg"
 # The heaviest frames by self time, for the report.

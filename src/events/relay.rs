@@ -97,8 +97,16 @@ impl Relay {
         let mut backoff = limits::RELAY_RETRY_MIN_MILLIS;
         loop {
             match self.round(&mut cursor).await {
-                Ok(true) => backoff = limits::RELAY_RETRY_MIN_MILLIS,
-                Ok(false) => tokio::time::sleep(Duration::from_millis(limits::RELAY_IDLE_POLL_MILLIS)).await,
+                Ok(Some(full)) => {
+                    backoff = limits::RELAY_RETRY_MIN_MILLIS;
+                    if !full {
+                        // Let the next batch fill: under a stream of writes this turns many
+                        // small deliveries (each a search-index commit or a Kafka flush, and an
+                        // outbox removal) into few large ones, at the cost of this much latency.
+                        tokio::time::sleep(Duration::from_millis(limits::RELAY_LINGER_MILLIS)).await;
+                    }
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(limits::RELAY_IDLE_POLL_MILLIS)).await,
                 Err(e) => {
                     tracing::warn!(error = %e, sink = self.sink.name(), "event delivery failed; retrying");
                     self.update(|s| s.last_error = Some(e));
@@ -110,8 +118,8 @@ impl Relay {
     }
 
     /// One round: refresh the gauge; if we hold the lease, deliver and remove one batch.
-    /// Returns whether anything was delivered.
-    async fn round(&self, cursor: &mut Vec<u8>) -> Result<bool, String> {
+    /// Returns `None` when there was nothing to deliver, else whether the batch was full.
+    async fn round(&self, cursor: &mut Vec<u8>) -> Result<Option<bool>, String> {
         let gateway = self.gateway;
         let active = self.meta(move |db| outbox::hold_lease(db, gateway, now_ms(), limits::RELAY_LEASE_MILLIS)).await?;
         self.update(|s| s.active = active);
@@ -119,13 +127,13 @@ impl Relay {
             // Another gateway relays; start from the head if we take over later.
             cursor.clear();
             tokio::time::sleep(Duration::from_millis(limits::RELAY_LEASE_MILLIS as u64 / 4)).await;
-            return Ok(false);
+            return Ok(None);
         }
         let after = cursor.clone();
         let batch = self.meta(move |db| outbox::read_batch(db, &after, limits::RELAY_BATCH_MAX_EVENTS)).await?;
         let Some(last) = batch.last_key.clone() else {
             self.update(|s| s.oldest_undelivered_age_ms = None);
-            return Ok(false);
+            return Ok(None);
         };
         if !batch.undecodable.is_empty() {
             let bad = batch.undecodable.clone();
@@ -139,6 +147,7 @@ impl Relay {
             self.sink.deliver(&batch.events).await?;
         }
         let n = batch.events.len() as u64;
+        let full = batch.events.len() + batch.undecodable.len() >= limits::RELAY_BATCH_MAX_EVENTS;
         let events = batch.events;
         self.meta(move |db| outbox::remove(db, &events)).await?;
         *cursor = last;
@@ -146,6 +155,6 @@ impl Relay {
             s.delivered += n;
             s.last_error = None;
         });
-        Ok(true)
+        Ok(Some(full))
     }
 }

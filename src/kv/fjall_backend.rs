@@ -123,6 +123,17 @@ impl FjallStore {
         })
     }
 
+    /// Flushes both keyspaces into tables and rewrites every table into one sorted run
+    /// (dropping deleted values): the state background compaction converges to, at once.
+    /// Used by `scrub`, and by benchmarks that must not measure a freshly bulk-loaded tree.
+    pub fn compact(&self) -> KvResult<()> {
+        for keyspace in [&self.kv, &self.meta] {
+            keyspace.inner().rotate_memtable_and_wait().map_err(storage)?;
+            keyspace.inner().major_compact().map_err(storage)?;
+        }
+        Ok(())
+    }
+
     /// (commits, fsyncs) since opening: how well group commit batches.
     pub fn group_commit_stats(&self) -> (u64, u64) {
         let state = self.group_sync.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -155,12 +166,7 @@ impl KvStore for FjallStore {
     }
 
     fn scrub(&self) -> KvResult<()> {
-        // Flush both keyspaces into tables, then rewrite every table (dropping deleted
-        // values and their tombstones' shadows).
-        for keyspace in [&self.kv, &self.meta] {
-            keyspace.inner().rotate_memtable_and_wait().map_err(storage)?;
-            keyspace.inner().major_compact().map_err(storage)?;
-        }
+        self.compact()?;
         // The journal logged every write, deleted values included, and fjall seals it only
         // once it passes JOURNAL_ROTATE_BYTES (then deletes it when everything in it is
         // flushed). Push it past that with filler (random: a compressed journal would not
