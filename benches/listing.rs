@@ -294,7 +294,8 @@ fn main() {
         }
         let mut row = Vec::new();
         for case in cases(size) {
-            let sample = if case.versions { list_versions_case(&db, &case, o.reps, o.warmup) } else { list_case(&db, &case, o.reps, o.warmup) };
+            let sample =
+                if case.versions { list_versions_case(&db, &case, o.reps, o.warmup) } else { list_case(&db, &case, o.reps, o.warmup) };
             eprintln!(
                 "{size} keys, {}: {} entries, median {:.0} us, p99 {:.0} us",
                 case.name, sample.entries, sample.median_us, sample.p99_us

@@ -160,6 +160,14 @@ pub fn copy_source(source: &CopySource) -> S3Result<(&str, &str, Option<VersionR
     Ok((bucket, key, parse_version(version_id.as_deref())?))
 }
 
+/// The `versionId` of a copy source as the client wrote it (for conditions and responses).
+pub fn copy_source_version_id(source: &CopySource) -> Option<&str> {
+    match source {
+        CopySource::Bucket { version_id, .. } => version_id.as_deref(),
+        _ => None,
+    }
+}
+
 /// A request's `versionId`.
 pub fn parse_version(id: Option<&str>) -> S3Result<Option<VersionRef>> {
     id.map(VersionRef::parse).transpose().map_err(super::errors::meta_to_s3)

@@ -4,8 +4,8 @@
 use super::bucket_ops::timestamp_ms;
 use super::checksums::{self, set_checksum_fields, set_checksum_values};
 use super::common::{
-    check_copy_conditions, check_key, copy_source, copy_source_conditions, etag_of, ingest_checked, load_with_layout, parse_content_md5,
-    require_private_acl, stored_headers, tokio_stream_of, user_metadata, BodyChecks,
+    check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked,
+    load_with_layout, parse_content_md5, require_private_acl, stored_headers, tokio_stream_of, user_metadata, BodyChecks,
 };
 use super::errors::{meta_to_s3, to_s3};
 use super::{owner_of, GranaryS3, Principal};
@@ -205,12 +205,8 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
 pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
-    let src_version_id = match &input.copy_source {
-        CopySource::Bucket { version_id, .. } => version_id.as_deref().map(str::to_owned),
-        _ => None,
-    };
-    let _ = src_version;
+    let (src_bucket, src_key, _) = copy_source(&input.copy_source)?;
+    let src_version_id = copy_source_version_id(&input.copy_source).map(str::to_owned);
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "UploadPartCopy", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));

@@ -3,8 +3,9 @@
 use super::bucket_ops::timestamp_ms;
 use super::checksums::{self, set_checksum_fields};
 use super::common::{
-    check_copy_conditions, check_key, copy_source, copy_source_conditions, etag_of, ingest_checked, load_record, parse_content_md5,
-    parse_version, precheck_write, require_private_acl, stored_headers, tagging_header, user_metadata, write_condition, BodyChecks,
+    check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked, load_record,
+    parse_content_md5, parse_version, precheck_write, require_private_acl, stored_headers, tagging_header, user_metadata, write_condition,
+    BodyChecks,
 };
 use super::errors::to_s3;
 use super::GranaryS3;
@@ -204,10 +205,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     }
     let conditions = copy_source_conditions!(input);
     if conditions.any() {
-        let src_version_id = match &input.copy_source {
-            CopySource::Bucket { version_id, .. } => version_id.as_deref(),
-            _ => None,
-        };
+        let src_version_id = copy_source_version_id(&input.copy_source);
         check_copy_conditions(&load_record(s3, src_bucket, src_key, src_version_id).await?, &conditions)?;
     }
     let (sb, sk) = (src_bucket.to_string(), src_key.to_string());
