@@ -18,6 +18,14 @@ const READ_AHEAD_CHUNKS: usize = 1;
 /// most `CHUNK_SIZE_MAX_BYTES`, plus the read-ahead).
 const READ_CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
+/// A chunk being read and verified for a response: the part of it the range wants, and its
+/// length (checked against what was read).
+struct PendingRead {
+    task: tokio::task::JoinHandle<Result<Vec<u8>, crate::chunks::store::ChunkError>>,
+    slice: Range<u64>,
+    len: u64,
+}
+
 impl Engine {
     /// Streams `range` of the object. The record and layout come from one snapshot; the
     /// chunks and part manifests they name are immutable (and outlive a concurrent delete
@@ -84,11 +92,7 @@ impl Engine {
     ) -> Result<(), ReadError> {
         // Chunks read and verified ahead of the one being sent, each on its own blocking
         // task: disk reads and SHA-256 checks overlap each other and the network.
-        let mut pending: std::collections::VecDeque<(
-            tokio::task::JoinHandle<Result<Vec<u8>, crate::chunks::store::ChunkError>>,
-            Range<u64>,
-            u64,
-        )> = std::collections::VecDeque::new();
+        let mut pending: std::collections::VecDeque<PendingRead> = std::collections::VecDeque::new();
         let mut wanted = Vec::new();
         let mut offset = base;
         for chunk in chunks {
@@ -110,9 +114,9 @@ impl Engine {
                 let task = tokio::task::spawn_blocking(move || store.read(&hash));
                 let from = range.start.max(start) - start;
                 let to = range.end.min(end) - start;
-                pending.push_back((task, from..to, end - start));
+                pending.push_back(PendingRead { task, slice: from..to, len: end - start });
             }
-            let Some((task, slice, len)) = pending.pop_front() else { return Ok(()) };
+            let Some(PendingRead { task, slice, len }) = pending.pop_front() else { return Ok(()) };
             let data = task.await.map_err(std::io::Error::other)?.map_err(std::io::Error::other)?;
             debug_assert_eq!(data.len() as u64, len);
             if tx.send(Ok(Bytes::from(data).slice(slice.start as usize..slice.end as usize))).await.is_err() {

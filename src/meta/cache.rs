@@ -74,6 +74,15 @@ pub struct CacheStats {
     pub manifests: HitCount,
 }
 
+/// A configuration entry of `cache` if it was read at `generation` (counts the hit).
+fn at_generation<V: Clone>(cache: &Cache<String, (u64, V)>, counts: &Counters, key: &str, generation: u64) -> Option<V> {
+    let (g, found) = cache.get(key)?;
+    (g == generation).then(|| {
+        counts.count(true);
+        found
+    })
+}
+
 pub struct MetaCache {
     credentials: Cache<String, (u64, Arc<Credentials>)>,
     buckets: Cache<String, (u64, Option<BucketRecord>)>,
@@ -98,29 +107,18 @@ impl MetaCache {
 
     /// The cached credentials if they are of generation `generation` (counts only hits).
     pub fn peek_credentials(&self, generation: u64, access_key: &str) -> Option<Arc<Credentials>> {
-        let (g, found) = self.credentials.get(access_key)?;
-        (g == generation).then(|| {
-            self.credential_counts.count(true);
-            found
-        })
+        at_generation(&self.credentials, &self.credential_counts, access_key, generation)
     }
 
     /// The cached bucket record if it is of generation `generation` (counts only hits).
     pub fn peek_bucket(&self, generation: u64, name: &str) -> Option<Option<BucketRecord>> {
-        let (g, found) = self.buckets.get(name)?;
-        (g == generation).then(|| {
-            self.bucket_counts.count(true);
-            found
-        })
+        at_generation(&self.buckets, &self.bucket_counts, name, generation)
     }
 
     /// The access key's record and user, as of generation `generation` or later.
     pub fn credentials(&self, db: &dyn KvStore, generation: u64, access_key: &str) -> MetaResult<Arc<Credentials>> {
-        if let Some((g, found)) = self.credentials.get(access_key) {
-            if g == generation {
-                self.credential_counts.count(true);
-                return Ok(found);
-            }
+        if let Some(found) = self.peek_credentials(generation, access_key) {
+            return Ok(found);
         }
         self.credential_counts.count(false);
         let (g, found) = read(db, |t| {
@@ -138,11 +136,8 @@ impl MetaCache {
 
     /// The bucket's record, as of generation `generation` or later.
     pub fn bucket(&self, db: &dyn KvStore, generation: u64, name: &str) -> MetaResult<Option<BucketRecord>> {
-        if let Some((g, found)) = self.buckets.get(name) {
-            if g == generation {
-                self.bucket_counts.count(true);
-                return Ok(found);
-            }
+        if let Some(found) = self.peek_bucket(generation, name) {
+            return Ok(found);
         }
         self.bucket_counts.count(false);
         let (g, found) = read(db, |t| {
