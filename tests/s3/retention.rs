@@ -237,6 +237,25 @@ async fn lifecycle_expires_on_the_right_day_and_spares_locked_versions() {
     let got = s3.get_object().bucket("logs").key("tmp/locked").version_id(&locked).send().await.unwrap();
     assert_eq!(body_of(got).await, b"keep");
 
+    // Expiration by Date: due from that midnight UTC on, whatever the object's age.
+    let midnight = (now_ms() / DAY_MS + 2) * DAY_MS;
+    let dated = LifecycleRule::builder()
+        .id("dated")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("keep/").build())
+        .expiration(LifecycleExpiration::builder().date(DateTime::from_millis(midnight)).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("logs")
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(dated).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lifecycle_at(&gw, midnight - 1).await["expired"], 0, "not before the date");
+    assert_eq!(lifecycle_at(&gw, midnight).await["expired"], 1, "keep/b on the date");
+    assert_eq!(code(&s3.get_object().bucket("logs").key("keep/b").send().await.unwrap_err()), "NoSuchKey");
+
     s3.delete_bucket_lifecycle().bucket("logs").send().await.unwrap();
     let e = s3.get_bucket_lifecycle_configuration().bucket("logs").send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchLifecycleConfiguration");
