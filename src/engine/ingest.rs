@@ -154,10 +154,14 @@ impl Engine {
             in_flight.push_back(tokio::spawn(async move { engine.hash_pin_store(&id, seq, data).await }));
             seq += 1;
             if in_flight.len() >= crate::limits::INGEST_CHUNKS_IN_FLIGHT_MAX {
-                match in_flight.pop_front().expect("non-empty").await? {
-                    Ok(c) => chunks.push(c),
-                    Err(e) => {
+                match in_flight.pop_front().expect("non-empty").await {
+                    Ok(Ok(c)) => chunks.push(c),
+                    Ok(Err(e)) => {
                         failure = Some(e);
+                        break;
+                    }
+                    Err(join) => {
+                        failure = Some(join.into());
                         break;
                     }
                 }
@@ -166,11 +170,14 @@ impl Engine {
         // Every task finishes before this returns, so none pins a chunk after the caller
         // released the upload's pins.
         for task in in_flight {
-            match task.await? {
-                Ok(c) if failure.is_none() => chunks.push(c),
-                Ok(_) => {}
-                Err(e) => {
+            match task.await {
+                Ok(Ok(c)) if failure.is_none() => chunks.push(c),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
                     failure.get_or_insert(e);
+                }
+                Err(join) => {
+                    failure.get_or_insert(join.into());
                 }
             }
         }

@@ -11,8 +11,9 @@ use crate::meta::lifecycle;
 /// Buckets whose configurations are read per metadata read.
 const BUCKETS_PER_READ: usize = 100;
 
-/// One pass over every configured bucket at `now_ms`.
-pub async fn run_pass(engine: &Engine, now_ms: i64) -> Result<ExpiryReport, EngineError> {
+/// One pass over every configured bucket, with the rules evaluated as of `at_ms` (object
+/// lock is always checked at the real time: `meta::expiry::Clock`).
+pub async fn run_pass(engine: &Engine, at_ms: i64) -> Result<ExpiryReport, EngineError> {
     engine
         .meta(move |db| {
             let mut report = ExpiryReport::default();
@@ -21,7 +22,13 @@ pub async fn run_pass(engine: &Engine, now_ms: i64) -> Result<ExpiryReport, Engi
                 let buckets = lifecycle::configured_buckets(db, after.as_deref(), BUCKETS_PER_READ)?;
                 for (bucket, config) in &buckets {
                     if expiry::bucket_exists(db, bucket)? {
-                        expiry::apply_rules(db, bucket, &config.rules, now_ms, &mut report)?;
+                        let clock = expiry::Clock { at_ms, now_ms: crate::meta::now_ms() };
+                        // One bucket's failure (a conflict storm, a corrupt record) must not
+                        // stop every other bucket's rules.
+                        if let Err(e) = expiry::apply_rules(db, bucket, &config.rules, clock, &mut report) {
+                            tracing::warn!(bucket = %bucket, error = %e, "lifecycle rules failed; retried next pass");
+                            report.buckets_failed += 1;
+                        }
                     }
                 }
                 match buckets.last() {

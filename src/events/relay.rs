@@ -144,6 +144,8 @@ impl Relay {
         if let Some(oldest) = batch.events.first() {
             let age = now_ms() - oldest.event.time_ms;
             self.update(|s| s.oldest_undelivered_age_ms = Some(age));
+            // Never tell the world about a commit that a crash could still take back.
+            self.meta(|db| Ok(db.barrier()?)).await?;
             self.sink.deliver(&batch.events).await?;
         }
         let n = batch.events.len() as u64;

@@ -65,6 +65,9 @@ impl<S: KvStore> KvStore for FaultyStore<S> {
     fn scrub(&self) -> KvResult<()> {
         self.inner.scrub()
     }
+    fn barrier(&self) -> KvResult<()> {
+        self.inner.barrier()
+    }
 }
 
 struct FaultyTxn<'a, S> {

@@ -84,7 +84,10 @@ impl GroupSync {
             state.syncing = true;
             let target = state.issued;
             drop(state);
-            let result = sync();
+            // A panicking fsync must not leave `syncing` set (every later commit would wait
+            // forever): it counts as a failed one.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&sync))
+                .unwrap_or_else(|_| Err(KvError::Storage("the journal fsync panicked".into())));
             state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             state.syncing = false;
             state.syncs += 1;
@@ -163,6 +166,12 @@ impl KvStore for FjallStore {
 
     fn single_process(&self) -> bool {
         true // fjall locks its directory
+    }
+
+    fn barrier(&self) -> KvResult<()> {
+        // A fresh ticket: the fsync that satisfies it started after every earlier commit
+        // reached the journal's buffer.
+        self.group_sync.wait_durable(|| self.db.persist(PersistMode::SyncAll).map_err(storage))
     }
 
     fn scrub(&self) -> KvResult<()> {

@@ -94,6 +94,14 @@ pub trait KvStore: Send + Sync + 'static {
     fn scrub(&self) -> KvResult<()> {
         Ok(())
     }
+    /// Returns once every transaction committed before the call is durable. A commit is
+    /// acknowledged only when durable, but on the embedded store (group commit) its writes
+    /// are visible to readers a moment before: whoever passes what it read to the outside
+    /// world (the event relay) calls this first. FoundationDB makes commits durable before
+    /// they are visible: a no-op there.
+    fn barrier(&self) -> KvResult<()> {
+        Ok(())
+    }
 }
 
 /// Errors that a transaction body may return: either a KV error (maybe retryable) or a

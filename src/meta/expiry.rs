@@ -26,6 +26,8 @@ pub struct ExpiryReport {
     pub uploads_aborted: u64,
     /// Versions due but protected by object lock.
     pub locked: u64,
+    /// Buckets whose rules failed to apply this pass (logged; retried next pass).
+    pub buckets_failed: u64,
 }
 
 fn entry(op: &str, bucket: &str, key: &str, rule: &Rule) -> Entry {
@@ -33,18 +35,28 @@ fn entry(op: &str, bucket: &str, key: &str, rule: &Rule) -> Entry {
     Entry::new(op, &actor, Some(bucket), Some(key)).detail("rule", &rule.id)
 }
 
-/// Current objects the rule's Expiration (Days or Date) makes due at `now_ms`.
-fn current_due(rule: &Rule, record: &ObjectRecord, now_ms: i64) -> bool {
+/// Current objects the rule's Expiration (Days or Date) makes due at `at_ms`.
+fn current_due(rule: &Rule, record: &ObjectRecord, at_ms: i64) -> bool {
     let Some(e) = &rule.expiration else { return false };
     match (e.days, e.date_ms) {
-        (Some(days), _) => due_ms(record.last_modified_ms, days) <= now_ms,
-        (None, Some(date)) => date <= now_ms,
+        (Some(days), _) => due_ms(record.last_modified_ms, days) <= at_ms,
+        (None, Some(date)) => date <= at_ms,
         (None, None) => false,
     }
 }
 
-/// Visits the rows of `space ++ prefix` in batches of their own snapshots, up to the pass
-/// limit of candidates.
+/// When rules are applied, and when that happens: rules are evaluated at `at_ms` (the wall
+/// clock, or a driven one: `granary lifecycle run --at`), but object lock is checked, and
+/// markers, release-queue entries and noncurrent times are written, at the real time, so
+/// asking "what happens by next year?" can never destroy a version still locked today.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub at_ms: i64,
+    pub now_ms: i64,
+}
+
+/// Visits the rows of `scope` in batches of their own snapshots; `visit` says whether the
+/// row became a candidate, and the scan stops collecting at the pass limit.
 fn scan(db: &dyn KvStore, scope: &[u8], mut visit: impl FnMut(&[u8], &[u8]) -> MetaResult<bool>) -> MetaResult<()> {
     let mut found = 0usize;
     super::scan_range(db, scope, &prefix_end(scope), |k, v| {
@@ -55,27 +67,48 @@ fn scan(db: &dyn KvStore, scope: &[u8], mut visit: impl FnMut(&[u8], &[u8]) -> M
     })
 }
 
+/// The tags a rule's filter needs (read only when it has tag conditions).
+fn tags_for(db: &dyn KvStore, rule: &Rule, bucket: &str, key: &str) -> MetaResult<super::tagging::Tags> {
+    if rule.filter.tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    read(db, |t| super::tagging::read_object_tags(t, bucket, key))
+}
+
 /// Expiration of current objects under `rule` in `bucket`.
-fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
     let space = Key::space("o").str(bucket);
     let space_len = space.as_bytes().len();
     let mut candidates = Vec::new();
     scan(db, &space.str_prefix(&rule.filter.prefix), |k, v| {
         let record: ObjectRecord = super::codec::decode(v)?;
-        let due = current_due(rule, &record, now_ms);
-        if due {
-            candidates.push(decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?.0);
+        if !current_due(rule, &record, clock.at_ms) {
+            return Ok(false);
         }
-        Ok(due)
+        let key = decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?.0;
+        // Candidates count against the pass limit only if the whole filter matches, so
+        // objects a tag or size filter rejects cannot crowd out those it selects.
+        if !rule.filter.matches(&key, record.size, &tags_for(db, rule, bucket, &key)?) {
+            return Ok(false);
+        }
+        candidates.push(key);
+        Ok(true)
     })?;
     for batch in candidates.chunks(LIFECYCLE_TXN_ITEMS_MAX) {
-        report.expired += transact(db, |t| {
-            let mut expired = 0;
+        let (expired, locked) = transact(db, |t| {
+            let (mut expired, mut locked) = (0, 0);
             let versioning = versions::versioning_in(t, bucket)?;
             for key in batch {
                 let Some(record) = versions::read_current(t, bucket, key)? else { continue };
                 let tags = super::tagging::read_object_tags(t, bucket, key)?;
-                if !current_due(rule, &record, now_ms) || !rule.filter.matches(key, record.size, &tags) {
+                if !current_due(rule, &record, clock.at_ms) || !rule.filter.matches(key, record.size, &tags) {
+                    continue;
+                }
+                // With versioning on, a marker hides the current version and destroys
+                // nothing, so object lock does not stand in the way (as in S3). Otherwise the
+                // object itself goes, which its lock may forbid.
+                if versioning != Some(versions::Versioning::Enabled) && check_destroy(&record, false, clock.now_ms).is_err() {
+                    locked += 1;
                     continue;
                 }
                 let audit = entry("LifecycleExpiration", bucket, key, rule);
@@ -83,10 +116,9 @@ fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, repo
                     unlink_object(t, bucket, key)?;
                     Event::new("LifecycleExpiration:Delete", bucket, Some(key), Some(&audit))
                 } else {
-                    // Hiding the current version behind a marker destroys nothing, so object
-                    // lock does not stand in the way (S3 does the same).
-                    let version = make_room(t, (bucket, key), now_ms, &|old| check_destroy(old, false, now_ms))?;
-                    write_marker(t, (bucket, key), version, now_ms)?;
+                    let now = clock.now_ms;
+                    let version = make_room(t, (bucket, key), now, &|old| check_destroy(old, false, now))?;
+                    write_marker(t, (bucket, key), version, now)?;
                     let mut e = Event::new("LifecycleExpiration:DeleteMarkerCreated", bucket, Some(key), Some(&audit));
                     e.version_id = Some(version.id());
                     e
@@ -96,14 +128,46 @@ fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, repo
                 append(t, &audit)?;
                 expired += 1;
             }
-            Ok::<_, MetaError>(expired)
+            Ok::<_, MetaError>((expired, locked))
         })?;
+        report.expired += expired;
+        report.locked += locked;
     }
     Ok(())
 }
 
+/// Whether a noncurrent object version is due under `rule` now, decided in `t` (the scan
+/// that proposed it may be stale): still noncurrent, past NoncurrentDays, matching the
+/// filter, and with at least NewerNoncurrentVersions newer noncurrent versions above it.
+fn noncurrent_due(
+    t: &mut dyn crate::kv::KvTxn,
+    bucket: &str,
+    key: &str,
+    entry: &VersionEntry,
+    rule: &Rule,
+    clock: Clock,
+) -> MetaResult<bool> {
+    let (Some(n), Some(record)) = (&rule.noncurrent_expiration, &entry.object) else { return Ok(false) };
+    if due_ms(entry.noncurrent_since_ms, n.noncurrent_days) > clock.at_ms || !rule.filter.matches(key, record.size, &entry.tags) {
+        return Ok(false);
+    }
+    let Some(keep) = n.newer_noncurrent_versions else { return Ok(true) };
+    let newer_begin = Key::space("ov").str(bucket).str(key).into_bytes();
+    let newer_end = versions::version_key(bucket, key, entry.version.seq);
+    let mut newer = 0u32;
+    for (_, v) in t.get_range(&newer_begin, &newer_end, usize::MAX, false)? {
+        if !super::codec::decode::<VersionEntry>(&v)?.is_marker() {
+            newer += 1;
+            if newer >= keep {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// NoncurrentVersionExpiration and ExpiredObjectDeleteMarker under `rule` in `bucket`.
-fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
     let space = Key::space("ov").str(bucket);
     let space_len = space.as_bytes().len();
     let noncurrent = rule.noncurrent_expiration.as_ref();
@@ -137,11 +201,11 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, rep
         rank += 1;
         let Some(n) = noncurrent else { return Ok(false) };
         let kept_newer = n.newer_noncurrent_versions.is_some_and(|keep| rank <= keep);
-        let due = due_ms(entry.noncurrent_since_ms, n.noncurrent_days) <= now_ms;
+        let due = due_ms(entry.noncurrent_since_ms, n.noncurrent_days) <= clock.at_ms;
         if kept_newer || !due || !rule.filter.matches(&key, record.size, &entry.tags) {
             return Ok(false);
         }
-        if check_destroy(record, false, now_ms).is_err() {
+        if check_destroy(record, false, clock.now_ms).is_err() {
             report.locked += 1;
             return Ok(false);
         }
@@ -149,8 +213,8 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, rep
         Ok(true)
     })?;
     for batch in candidates.chunks(LIFECYCLE_TXN_ITEMS_MAX) {
-        let (removed, markers_removed) = transact(db, |t| {
-            let (mut removed, mut markers_removed) = (0, 0);
+        let (removed, markers_removed, locked) = transact(db, |t| {
+            let (mut removed, mut markers_removed, mut locked) = (0, 0, 0);
             for (key, vref, is_marker) in batch {
                 if *is_marker {
                     // Only a marker with no other version left, and no current object.
@@ -162,9 +226,21 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, rep
                     if !lone {
                         continue;
                     }
+                } else {
+                    // Decided again: the version may have become current (a rollback), been
+                    // re-tagged, gained a lock, or lost the newer versions that made it due.
+                    let Some(versions::Found::Noncurrent(entry)) = versions::find_version(t, bucket, key, *vref)? else { continue };
+                    if !noncurrent_due(t, bucket, key, &entry, rule, clock)? {
+                        continue;
+                    }
+                    if entry.object.as_ref().is_some_and(|r| check_destroy(r, false, clock.now_ms).is_err()) {
+                        locked += 1;
+                        continue;
+                    }
                 }
                 let audit = entry("LifecycleExpiration", bucket, key, rule).detail("noncurrent", true);
-                let Some(gone) = destroy_version(t, (bucket, key), *vref, now_ms, &|r| check_destroy(r, false, now_ms))? else { continue };
+                let now = clock.now_ms;
+                let Some(gone) = destroy_version(t, (bucket, key), *vref, now, &|r| check_destroy(r, false, now))? else { continue };
                 let mut event = Event::new("LifecycleExpiration:Delete", bucket, Some(key), Some(&audit));
                 event.version_id = Some(gone.version.id());
                 event.noncurrent = !gone.was_current;
@@ -177,16 +253,17 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, rep
                     removed += 1;
                 }
             }
-            Ok::<_, MetaError>((removed, markers_removed))
+            Ok::<_, MetaError>((removed, markers_removed, locked))
         })?;
         report.noncurrent_removed += removed;
         report.delete_markers_removed += markers_removed;
+        report.locked += locked;
     }
     Ok(())
 }
 
 /// AbortIncompleteMultipartUpload under `rule` in `bucket`.
-fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
     let Some(days) = rule.abort_incomplete_upload_days else { return Ok(()) };
     let owner = match super::buckets::get_bucket(db, bucket)? {
         Some(b) => b.owner,
@@ -207,7 +284,7 @@ fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, repor
             },
         )?;
         for (key, id, record) in &page.uploads {
-            if due_ms(record.initiated_ms, days) <= now_ms && due.len() < LIFECYCLE_PASS_ITEMS_MAX {
+            if due_ms(record.initiated_ms, days) <= clock.at_ms && due.len() < LIFECYCLE_PASS_ITEMS_MAX {
                 due.push((key.clone(), *id));
             }
         }
@@ -227,12 +304,12 @@ fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, now_ms: i64, repor
     Ok(())
 }
 
-/// Applies every enabled rule of `bucket` at time `now_ms`.
-pub fn apply_rules(db: &dyn KvStore, bucket: &str, rules: &[Rule], now_ms: i64, report: &mut ExpiryReport) -> MetaResult<()> {
+/// Applies every enabled rule of `bucket` as of `clock.at_ms`.
+pub fn apply_rules(db: &dyn KvStore, bucket: &str, rules: &[Rule], clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
     for rule in rules.iter().filter(|r| r.enabled) {
-        expire_current(db, bucket, rule, now_ms, report)?;
-        expire_versions(db, bucket, rule, now_ms, report)?;
-        abort_uploads(db, bucket, rule, now_ms, report)?;
+        expire_current(db, bucket, rule, clock, report)?;
+        expire_versions(db, bucket, rule, clock, report)?;
+        abort_uploads(db, bucket, rule, clock, report)?;
     }
     Ok(())
 }

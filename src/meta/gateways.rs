@@ -192,6 +192,9 @@ mod tests {
         fn single_process(&self) -> bool {
             false
         }
+        fn barrier(&self) -> crate::kv::KvResult<()> {
+            self.0.barrier()
+        }
     }
 
     fn count(db: &dyn KvStore, h: &ChunkHash) -> i64 {

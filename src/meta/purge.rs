@@ -76,6 +76,12 @@ pub fn purge_versions(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option
         if let Some(record) = &entry.object {
             if let Err(refusal) = check_destroy(record, true, super::now_ms()) {
                 batch.refused.push(format!("{bucket}/{key} version {}: {refusal}", entry.version.id()));
+                // Everything newer of this key is gone by now (newest first): the kept
+                // version becomes current, so the key does not read as missing while
+                // ListObjectVersions shows a latest object.
+                if let Some((record, tags)) = super::versions::promote_newest(t, (bucket, &key))? {
+                    emit(t, &Event::created(super::outbox::CURRENT_RESTORED, (bucket, &key), &record, &tags, None))?;
+                }
                 return Ok(());
             }
             take_manifests(t, record, batch)?;

@@ -30,6 +30,9 @@ impl KvStore for Shared {
     fn single_process(&self) -> bool {
         false
     }
+    fn barrier(&self) -> KvResult<()> {
+        self.0.barrier()
+    }
 }
 
 async fn status(gw: &Gateway) -> serde_json::Value {
