@@ -307,6 +307,8 @@ pub enum CopyMetadata {
 }
 
 /// Tags of a copy: the source's (x-amz-tagging-directive COPY, the default) or new ones.
+/// (A copy never takes the source's lock: it gets what the request asks, else the
+/// destination bucket's default.)
 pub enum CopyTags {
     Copy,
     Replace(super::tagging::Tags),
@@ -349,7 +351,7 @@ pub fn copy_object(
     owner: &str,
     src: &CopySource<'_>,
     dst: (&str, &str),
-    (metadata, tags): (&CopyMetadata, &CopyTags),
+    (metadata, tags, lock): (&CopyMetadata, &CopyTags, &super::lock::ObjectLock),
     audit: Option<&Entry>,
 ) -> MetaResult<(ObjectRecord, ObjectRecord)> {
     if let CopyTags::Replace(tags) = tags {
@@ -370,8 +372,9 @@ pub fn copy_object(
         let now = now_ms();
         let mut copy = source.clone();
         copy.version = make_room(t, dst, now, &|old| check_destroy(old, false, now))?;
-        // A copy does not inherit the source's protection; it gets the bucket's default.
-        copy.lock = super::lock::initial_lock(t, dst.0, &super::lock::ObjectLock::default(), now)?;
+        // A copy does not inherit the source's protection: it gets what the request asked
+        // for, else the destination bucket's default.
+        copy.lock = super::lock::initial_lock(t, dst.0, lock, now)?;
         copy.last_modified_ms = now;
         if let CopyMetadata::Replace { headers, user_metadata } = metadata {
             copy.headers = headers.clone();

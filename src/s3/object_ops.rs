@@ -220,6 +220,11 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
         Some(TaggingDirective::REPLACE) => CopyTags::Replace(tagging_header(input.tagging.as_deref())?),
         Some(other) => return Err(s3_error!(InvalidArgument, "unknown tagging directive {other}")),
     };
+    let lock = super::lock_ops::requested_lock(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "CopyObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{sb}/{sk}")).detail("metadata_directive", if replace { "REPLACE" } else { "COPY" }));
@@ -228,7 +233,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
         .engine
         .meta(move |db| {
             let src = objects::CopySource { bucket: &sb, key: &sk, version: src_version };
-            objects::copy_object(db, &owner, &src, (&db_, &dk), (&metadata, &tags), audit.as_ref())
+            objects::copy_object(db, &owner, &src, (&db_, &dk), (&metadata, &tags, &lock), audit.as_ref())
         })
         .await
         .map_err(to_s3)?;

@@ -133,6 +133,19 @@ async fn locked_versions_cannot_be_destroyed_until_released() {
     let until_ms = r.retention().unwrap().retain_until_date().unwrap().to_millis().unwrap();
     assert!((until_ms - (now_ms() + 2 * DAY_MS)).abs() < 60_000, "two days from now");
 
+    // A copy takes the lock its request asks for (not the source's).
+    s3.copy_object()
+        .bucket("vault")
+        .key("ledger-copy")
+        .copy_source(format!("vault/ledger?versionId={v}"))
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(until)
+        .send()
+        .await
+        .unwrap();
+    let r = s3.get_object_retention().bucket("vault").key("ledger-copy").send().await.unwrap();
+    assert_eq!(r.retention().unwrap().mode(), Some(&ObjectLockRetentionMode::Compliance), "the request's, not the default");
+
     // A bucket without object lock refuses lock requests.
     s3.create_bucket().bucket("plain").send().await.unwrap();
     let e = s3.get_object_lock_configuration().bucket("plain").send().await.unwrap_err();
