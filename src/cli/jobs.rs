@@ -15,37 +15,51 @@ fn spinner(template: &str) -> Result<indicatif::ProgressBar, String> {
     Ok(bar)
 }
 
+/// Runs a job through the running gateway's admin socket when one serves the data directory,
+/// else `local` on the stores opened here; the job's report as JSON.
+async fn through_gateway_or<F, Fut>(store: &StoreConfig, request: AdminRequest, local: F) -> Result<serde_json::Value, String>
+where
+    F: FnOnce(crate::engine::Engine) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, String>>,
+{
+    match admin::send(&store.data_dir, &request).await.map_err(|e| format!("admin socket: {e}"))? {
+        Some(response) => json_of(response),
+        None => {
+            let stores = crate::server::open_stores(store)?;
+            local(crate::engine::Engine::new(stores.db, stores.chunks, 0)).await
+        }
+    }
+}
+
+fn to_json<T: serde::Serialize, E: std::fmt::Display>(report: Result<T, E>) -> Result<serde_json::Value, String> {
+    serde_json::to_value(report.map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
 /// `granary gc`: a collector pass through the running gateway, else directly with a
 /// progress spinner; prints what was freed.
 pub(super) async fn gc(store: &StoreConfig, dry_run: bool, grace_secs: Option<u64>) -> Result<(), String> {
-    let report = match admin::send(&store.data_dir, &AdminRequest::Gc { dry_run }).await.map_err(|e| format!("admin socket: {e}"))? {
-        Some(response) => json_of(response)?,
-        None => {
-            let stores = crate::server::open_stores(store)?;
-            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
-            let grace = Duration::from_secs(grace_secs.unwrap_or(crate::limits::GC_GRACE_DEFAULT_SECS));
-            let collector = crate::engine::collector::Collector::new(engine, grace);
-            if dry_run {
-                serde_json::to_value(collector.preview().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
-            } else {
-                let bar = spinner("{spinner} {msg} ({elapsed})")?;
-                let report = collector
-                    .run_pass(|r| {
-                        bar.set_message(format!(
-                            "{} manifest pages released, {} chunks deleted, {} freed",
-                            r.manifest_pages_released,
-                            r.chunks_deleted,
-                            indicatif::HumanBytes(r.bytes_freed)
-                        ));
-                        bar.tick();
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                bar.finish_and_clear();
-                serde_json::to_value(report).map_err(|e| e.to_string())?
-            }
+    let report = through_gateway_or(store, AdminRequest::Gc { dry_run }, |engine| async move {
+        let grace = Duration::from_secs(grace_secs.unwrap_or(crate::limits::GC_GRACE_DEFAULT_SECS));
+        let collector = crate::engine::collector::Collector::new(engine, grace);
+        if dry_run {
+            return to_json(collector.preview().await);
         }
-    };
+        let bar = spinner("{spinner} {msg} ({elapsed})")?;
+        let report = collector
+            .run_pass(|r| {
+                bar.set_message(format!(
+                    "{} manifest pages released, {} chunks deleted, {} freed",
+                    r.manifest_pages_released,
+                    r.chunks_deleted,
+                    indicatif::HumanBytes(r.bytes_freed)
+                ));
+                bar.tick();
+            })
+            .await;
+        bar.finish_and_clear();
+        to_json(report)
+    })
+    .await?;
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     if let Some(bytes) = report.get("bytes_freed").and_then(serde_json::Value::as_u64) {
         println!("freed {} in {} chunk files", indicatif::HumanBytes(bytes), report["chunks_deleted"]);
@@ -55,28 +69,20 @@ pub(super) async fn gc(store: &StoreConfig, dry_run: bool, grace_secs: Option<u6
 
 /// `granary purge`: through the running gateway, else directly with a progress spinner.
 pub(super) async fn purge(store: &StoreConfig, scope: crate::engine::purge::PurgeScope) -> Result<(), String> {
-    let report = match admin::send(&store.data_dir, &AdminRequest::Purge { scope: scope.clone() })
-        .await
-        .map_err(|e| format!("admin socket: {e}"))?
-    {
-        Some(response) => json_of(response)?,
-        None => {
-            let stores = crate::server::open_stores(store)?;
-            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
-            let bar = spinner("{spinner} {msg} ({elapsed})")?;
-            let report = crate::engine::purge::purge(&engine, &scope, Some(admin::admin_entry("Purge")), |r| {
-                bar.set_message(format!(
-                    "{} objects, {} uploads removed; {} chunks deleted",
-                    r.objects_removed, r.uploads_aborted, r.chunks_deleted
-                ));
-                bar.tick();
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            bar.finish_and_clear();
-            serde_json::to_value(report).map_err(|e| e.to_string())?
-        }
-    };
+    let report = through_gateway_or(store, AdminRequest::Purge { scope: scope.clone() }, |engine| async move {
+        let bar = spinner("{spinner} {msg} ({elapsed})")?;
+        let report = crate::engine::purge::purge(&engine, &scope, Some(admin::admin_entry("Purge")), |r| {
+            bar.set_message(format!(
+                "{} objects, {} uploads removed; {} chunks deleted",
+                r.objects_removed, r.uploads_aborted, r.chunks_deleted
+            ));
+            bar.tick();
+        })
+        .await;
+        bar.finish_and_clear();
+        to_json(report)
+    })
+    .await?;
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     let refused = report["refused"].as_array().map_or(0, Vec::len);
     if refused > 0 {
@@ -131,27 +137,14 @@ pub(super) async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// `granary lifecycle run [--at TIME]`: a lifecycle pass through the running gateway, else
-/// directly on the stores; prints what it did.
+/// `granary lifecycle run [--at TIME]` (RFC 3339 or epoch milliseconds): a lifecycle pass
+/// through the running gateway, else directly on the stores; prints what it did.
 pub(super) async fn lifecycle(store: &StoreConfig, at: Option<&str>) -> Result<(), String> {
-    let at_ms = match at {
-        None => None,
-        Some(text) => {
-            let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                .map_err(|e| format!("--at {text}: {e} (RFC 3339, e.g. 2027-01-01T00:00:00Z)"))?;
-            Some(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|e| e.to_string())?)
-        }
-    };
-    let report = match admin::send(&store.data_dir, &AdminRequest::Lifecycle { at_ms }).await.map_err(|e| format!("admin socket: {e}"))? {
-        Some(response) => json_of(response)?,
-        None => {
-            let stores = crate::server::open_stores(store)?;
-            let engine = crate::engine::Engine::new(stores.db, stores.chunks, 0);
-            let report =
-                crate::engine::lifecycle::run_pass(&engine, at_ms.unwrap_or_else(crate::meta::now_ms)).await.map_err(|e| e.to_string())?;
-            serde_json::to_value(report).map_err(|e| e.to_string())?
-        }
-    };
+    let at_ms = super::parse_time(at)?;
+    let report = through_gateway_or(store, AdminRequest::Lifecycle { at_ms }, |engine| async move {
+        to_json(crate::engine::lifecycle::run_pass(&engine, at_ms.unwrap_or_else(crate::meta::now_ms)).await)
+    })
+    .await?;
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     Ok(())
 }

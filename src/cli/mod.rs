@@ -189,7 +189,8 @@ enum RefcountCommand {
 #[derive(Subcommand)]
 enum LifecycleCommand {
     /// Apply every bucket's lifecycle rules now (through the running gateway, else directly),
-    /// or as if it were `--at` (RFC 3339): shows, and does, what the rules will do by then.
+    /// or as if it were `--at` (RFC 3339 or epoch milliseconds): shows, and does, what the
+    /// rules will do by then (object lock is still judged at the real time).
     Run {
         #[arg(long)]
         at: Option<String>,
@@ -257,7 +258,7 @@ enum AuditCommand {
 }
 
 /// A time given as milliseconds since the epoch or as RFC 3339.
-fn parse_time(s: Option<&str>) -> Result<Option<i64>, String> {
+pub(super) fn parse_time(s: Option<&str>) -> Result<Option<i64>, String> {
     let Some(s) = s else { return Ok(None) };
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(Some(ms));

@@ -94,6 +94,22 @@ fn classify(e: io::Error) -> EngineError {
     }
 }
 
+/// Takes one finished chunk task's outcome, in order: its chunk while all went well, else
+/// the first failure (a task's error, or its panic).
+fn settle(
+    joined: Result<Result<ChunkRef, EngineError>, tokio::task::JoinError>,
+    chunks: &mut Vec<ChunkRef>,
+    failure: &mut Option<EngineError>,
+) {
+    match joined.map_err(EngineError::from).and_then(|r| r) {
+        Ok(c) if failure.is_none() => chunks.push(c),
+        Ok(_) => {}
+        Err(e) => {
+            failure.get_or_insert(e);
+        }
+    }
+}
+
 /// How long an upload waits for the collector to finish deleting a chunk it needs.
 const PIN_RETRY_MAX_COUNT: u32 = 200;
 
@@ -154,32 +170,16 @@ impl Engine {
             in_flight.push_back(tokio::spawn(async move { engine.hash_pin_store(&id, seq, data).await }));
             seq += 1;
             if in_flight.len() >= crate::limits::INGEST_CHUNKS_IN_FLIGHT_MAX {
-                match in_flight.pop_front().expect("non-empty").await {
-                    Ok(Ok(c)) => chunks.push(c),
-                    Ok(Err(e)) => {
-                        failure = Some(e);
-                        break;
-                    }
-                    Err(join) => {
-                        failure = Some(join.into());
-                        break;
-                    }
+                settle(in_flight.pop_front().expect("non-empty").await, &mut chunks, &mut failure);
+                if failure.is_some() {
+                    break;
                 }
             }
         }
         // Every task finishes before this returns, so none pins a chunk after the caller
         // released the upload's pins.
         for task in in_flight {
-            match task.await {
-                Ok(Ok(c)) if failure.is_none() => chunks.push(c),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    failure.get_or_insert(e);
-                }
-                Err(join) => {
-                    failure.get_or_insert(join.into());
-                }
-            }
+            settle(task.await, &mut chunks, &mut failure);
         }
         match failure {
             Some(e) => Err(e),

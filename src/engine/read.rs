@@ -93,20 +93,17 @@ impl Engine {
         // Chunks read and verified ahead of the one being sent, each on its own blocking
         // task: disk reads and SHA-256 checks overlap each other and the network.
         let mut pending: std::collections::VecDeque<PendingRead> = std::collections::VecDeque::new();
-        let mut wanted = Vec::new();
-        let mut offset = base;
-        for chunk in chunks {
-            let (start, end) = (offset, offset + u64::from(chunk.len));
-            offset = end;
-            if end <= range.start {
-                continue;
-            }
-            if start >= range.end {
-                break;
-            }
-            wanted.push((chunk.hash, start, end));
-        }
-        let mut next = wanted.into_iter();
+        // (hash, object offset of its first byte, of the byte after it) of each chunk the
+        // range touches.
+        let mut next = chunks
+            .iter()
+            .scan(base, |offset, chunk| {
+                let start = *offset;
+                *offset += u64::from(chunk.len);
+                Some((chunk.hash, start, *offset))
+            })
+            .skip_while(|&(_, _, end)| end <= range.start)
+            .take_while(|&(_, start, _)| start < range.end);
         loop {
             while pending.len() < READ_CHUNKS_IN_FLIGHT_MAX {
                 let Some((hash, start, end)) = next.next() else { break };

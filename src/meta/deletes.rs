@@ -53,10 +53,7 @@ fn delete_in(t: &mut dyn KvTxn, (bucket, key): (&str, &str), target: DeleteTarge
         emit(t, &event)?;
         return Ok(DeleteOutcome { version_id: Some(version.id()), delete_marker: true });
     };
-    let requested_id = match wanted {
-        VersionRef::Null => "null".to_owned(),
-        VersionRef::Id { seq, tag } => versions::Version { seq, tag, null: false }.id(),
-    };
+    let requested_id = wanted.id();
     let Some(destroyed) = destroy_version(t, (bucket, key), wanted, now, &may_destroy)? else {
         // S3 answers a delete of a version that does not exist with success.
         return Ok(DeleteOutcome { version_id: Some(requested_id), delete_marker: false });

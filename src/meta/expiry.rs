@@ -6,7 +6,7 @@
 
 use super::lifecycle::{due_ms, Rule};
 use super::lock::check_destroy;
-use super::objects::{unlink_object, ObjectRecord};
+use super::objects::{unlink_record, ObjectRecord};
 use super::outbox::{emit, Event};
 use super::versions::{self, destroy_version, make_room, write_marker, VersionEntry, VersionRef};
 use super::{MetaError, MetaResult};
@@ -113,7 +113,7 @@ fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, rep
                 }
                 let audit = entry("LifecycleExpiration", bucket, key, rule);
                 let mut event = if versioning.is_none() {
-                    unlink_object(t, bucket, key)?;
+                    unlink_record(t, (bucket, key), &record)?;
                     Event::new("LifecycleExpiration:Delete", bucket, Some(key), Some(&audit))
                 } else {
                     let now = clock.now_ms;
@@ -152,7 +152,7 @@ fn noncurrent_due(
         return Ok(false);
     }
     let Some(keep) = n.newer_noncurrent_versions else { return Ok(true) };
-    let newer_begin = Key::space("ov").str(bucket).str(key).into_bytes();
+    let newer_begin = versions::key_versions_begin(bucket, key);
     let newer_end = versions::version_key(bucket, key, entry.version.seq);
     let mut newer = 0u32;
     for (_, v) in t.get_range(&newer_begin, &newer_end, usize::MAX, false)? {
@@ -189,7 +189,7 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, re
         }
         let entry: VersionEntry = super::codec::decode(v)?;
         let newest = std::mem::replace(&mut first_of_key, false);
-        let vref = if entry.version.null { VersionRef::Null } else { VersionRef::Id { seq: entry.version.seq, tag: entry.version.tag } };
+        let vref = VersionRef::of(&entry.version);
         let Some(record) = &entry.object else {
             // A marker that may be the key's last version: checked in the transaction.
             if markers && newest {
@@ -218,7 +218,7 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, re
             for (key, vref, is_marker) in batch {
                 if *is_marker {
                     // Only a marker with no other version left, and no current object.
-                    let begin = Key::space("ov").str(bucket).str(key).into_bytes();
+                    let begin = versions::key_versions_begin(bucket, key);
                     let rows = t.get_range(&begin, &prefix_end(&begin), 2, false)?;
                     let lone = rows.len() == 1
                         && versions::read_current(t, bucket, key)?.is_none()

@@ -11,7 +11,7 @@
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
 use super::objects::{object_key, ObjectRecord};
-use super::versions::{find_version, set_entry_object, Found, VersionRef};
+use super::versions::{locate_object_version, set_entry_object, Found, VersionRef};
 use super::{MetaError, MetaResult};
 use crate::audit::{append_opt, Entry};
 use crate::keys::Key;
@@ -93,15 +93,20 @@ pub fn put_bucket_lock(db: &dyn KvStore, owner: &str, bucket: &str, config: &Buc
     })
 }
 
+/// S3's error for a lock request in a bucket created without object lock.
+fn missing_configuration() -> MetaError {
+    MetaError::InvalidRequest("Bucket is missing Object Lock Configuration".into())
+}
+
+fn require_lock_enabled(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<BucketLock> {
+    bucket_lock_in(t, bucket)?.ok_or_else(missing_configuration)
+}
+
 /// The protection a new version gets: what the request asked for, else the bucket's default.
 /// Asking for any protection in a bucket without object lock is an error, as in S3.
 pub(super) fn initial_lock(t: &mut dyn KvTxn, bucket: &str, requested: &ObjectLock, now_ms: i64) -> MetaResult<ObjectLock> {
-    let config = bucket_lock_in(t, bucket)?;
-    let Some(config) = config else {
-        if *requested != ObjectLock::default() {
-            return Err(MetaError::InvalidRequest("Bucket is missing Object Lock Configuration".into()));
-        }
-        return Ok(ObjectLock::default());
+    let Some(config) = bucket_lock_in(t, bucket)? else {
+        return if *requested == ObjectLock::default() { Ok(ObjectLock::default()) } else { Err(missing_configuration()) };
     };
     let mut lock = *requested;
     if lock.retention.is_none() {
@@ -151,10 +156,8 @@ pub enum LockChange {
 /// Reads a version's protection (GetObjectRetention / GetObjectLegalHold).
 pub fn get_lock(db: &dyn KvStore, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<ObjectLock> {
     read(db, |t| {
-        if bucket_lock_in(t, bucket)?.is_none() {
-            return Err(MetaError::InvalidRequest("Bucket is missing Object Lock Configuration".into()));
-        }
-        Ok(locate(t, bucket, key, version)?.object().map(|r| r.lock).unwrap_or_default())
+        require_lock_enabled(t, bucket)?;
+        Ok(locate_object_version(t, (bucket, key), version, "lock")?.object().map(|r| r.lock).unwrap_or_default())
     })
 }
 
@@ -170,10 +173,8 @@ pub fn change_lock(
 ) -> MetaResult<()> {
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
-        if bucket_lock_in(t, bucket)?.is_none() {
-            return Err(MetaError::InvalidRequest("Bucket is missing Object Lock Configuration".into()));
-        }
-        let found = locate(t, bucket, key, version)?;
+        require_lock_enabled(t, bucket)?;
+        let found = locate_object_version(t, (bucket, key), version, "lock")?;
         let Some(mut record) = found.object().cloned() else {
             return Err(MetaError::MethodNotAllowed("delete markers have no lock".into()));
         };
@@ -190,29 +191,6 @@ pub fn change_lock(
         }
         append_opt(t, audit)
     })
-}
-
-/// The object version a lock request names (the current one without a versionId); a
-/// delete marker has no lock to read or set.
-fn locate(t: &mut dyn KvTxn, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<Found> {
-    let found = match version {
-        None => super::versions::read_current(t, bucket, key)?.map(Found::Current).ok_or(MetaError::NoSuchKey)?,
-        Some(v) => find_version(t, bucket, key, v)?.ok_or(MetaError::NoSuchVersion)?,
-    };
-    match &found {
-        Found::Noncurrent(e) if e.is_marker() => Err(MetaError::MethodNotAllowed("delete markers have no lock".into())),
-        _ => Ok(found),
-    }
-}
-
-impl Found {
-    /// The object record of a found version (`None`: a delete marker).
-    pub fn object(&self) -> Option<&ObjectRecord> {
-        match self {
-            Found::Current(r) => Some(r),
-            Found::Noncurrent(e) => e.object.as_ref(),
-        }
-    }
 }
 
 #[cfg(test)]

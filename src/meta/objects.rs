@@ -122,14 +122,18 @@ fn all_chunks(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkR
 /// Removes the object at `okey` (if any) inside `t`: its record, and its manifests go to
 /// the release queue, so this costs O(parts) writes however many chunks the object has.
 pub(super) fn unlink_object(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
-    let okey = object_key(bucket, key);
-    let Some(old) = t.get(&okey)? else { return Ok(None) };
+    let Some(old) = t.get(&object_key(bucket, key))? else { return Ok(None) };
+    let old: ObjectRecord = decode(&old)?;
+    unlink_record(t, (bucket, key), &old)?;
+    Ok(Some(old))
+}
+
+/// `unlink_object` for a caller that has already read the current record in `t`.
+pub(super) fn unlink_record(t: &mut dyn KvTxn, (bucket, key): (&str, &str), current: &ObjectRecord) -> MetaResult<()> {
     // Tags belong to the object being unlinked.
     t.clear(&super::tagging::object_tags_key(bucket, key))?;
-    let old: ObjectRecord = decode(&old)?;
-    super::versions::release_body(t, &old, now_ms())?;
-    t.clear(&okey)?;
-    Ok(Some(old))
+    super::versions::release_body(t, current, now_ms())?;
+    Ok(t.clear(&object_key(bucket, key))?)
 }
 
 /// An ETag condition of a conditional write.
@@ -231,16 +235,6 @@ pub fn get_object(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Optio
     read(db, |t| t.get(&object_key(bucket, key))?.map(|v| decode(&v)).transpose())
 }
 
-/// Reads an object and its layout from one snapshot.
-pub fn get_object_with_layout(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRecord, Layout)>> {
-    read(db, |t| {
-        let Some(v) = t.get(&object_key(bucket, key))? else { return Ok(None) };
-        let record: ObjectRecord = decode(&v)?;
-        let layout = read_layout(t, &record, None)?;
-        Ok(Some((record, layout)))
-    })
-}
-
 /// One part's chunk list (for streaming multipart objects part by part), checked against
 /// the part.
 pub fn part_chunks(db: &dyn KvStore, cache: &super::cache::MetaCache, part: &PartRef) -> MetaResult<std::sync::Arc<Vec<ChunkRef>>> {
@@ -267,12 +261,12 @@ pub enum Lookup {
 }
 
 /// Reads the current version of a key, or the version `version` names, from one snapshot.
-/// `layout`: whether to read the layout too (`Some`), through the cache if one is given.
+/// `layout`: read the layout too (its manifest through this cache), or not.
 pub fn lookup(
     db: &dyn KvStore,
     (bucket, key): (&str, &str),
     version: Option<VersionRef>,
-    layout: Option<Option<&super::cache::MetaCache>>,
+    layout: Option<&super::cache::MetaCache>,
 ) -> MetaResult<Lookup> {
     read(db, |t| {
         let found = match version {
@@ -295,7 +289,7 @@ pub fn lookup(
                 return Ok(Lookup::DeleteMarker { version: marker.version, last_modified_ms: marker.last_modified_ms });
             }
         };
-        let layout = layout.map(|cache| read_layout(t, &record, cache)).transpose()?;
+        let layout = layout.map(|cache| read_layout(t, &record, Some(cache))).transpose()?;
         Ok(Lookup::Object(Box::new(record), layout))
     })
 }

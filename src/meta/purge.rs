@@ -58,7 +58,7 @@ pub fn purge_objects(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option<
         take_manifests(t, &record, batch)?;
         // The body's release-queue entries are harmless: the collector drops entries whose
         // manifest pages are gone.
-        super::objects::unlink_object(t, bucket, &key)?;
+        super::objects::unlink_record(t, (bucket, &key), &record)?;
         emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(&key), None))?;
         batch.objects += 1;
         Ok(())
@@ -86,10 +86,7 @@ pub fn purge_versions(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option
             }
             take_manifests(t, record, batch)?;
         }
-        t.clear(k)?;
-        if entry.version.null {
-            t.clear(&Key::space("onl").str(bucket).str(&key).into_bytes())?;
-        }
+        super::versions::clear_entry(t, bucket, &key, &entry.version)?;
         let mut event = Event::new("ObjectRemoved:Delete", bucket, Some(&key), None);
         event.version_id = Some(entry.version.id());
         event.noncurrent = true;

@@ -7,7 +7,7 @@
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
 use super::outbox::{emit, Event};
-use super::versions::{find_version, read_current, set_entry_tags, Found, Version, VersionRef};
+use super::versions::{locate_object_version, set_entry_tags, Found, Version, VersionRef};
 use super::{MetaError, MetaResult};
 use crate::audit::{append_opt, Entry};
 use crate::keys::Key;
@@ -69,22 +69,10 @@ pub fn write_object_tags(t: &mut dyn KvTxn, bucket: &str, key: &str, tags: &Tags
 
 /// An object version's tags (the current version without a versionId), and that version.
 pub fn get_object_tags(db: &dyn KvStore, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<(Tags, Version)> {
-    read(db, |t| match locate(t, bucket, key, version)? {
+    read(db, |t| match locate_object_version(t, (bucket, key), version, "tags")? {
         Found::Current(record) => Ok((read_object_tags(t, bucket, key)?, record.version)),
         Found::Noncurrent(entry) => Ok((entry.tags, entry.version)),
     })
-}
-
-/// The object version a tagging request names; delete markers have no tags.
-fn locate(t: &mut dyn KvTxn, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<Found> {
-    let found = match version {
-        None => read_current(t, bucket, key)?.map(Found::Current).ok_or(MetaError::NoSuchKey)?,
-        Some(v) => find_version(t, bucket, key, v)?.ok_or(MetaError::NoSuchVersion)?,
-    };
-    match &found {
-        Found::Noncurrent(e) if e.is_marker() => Err(MetaError::MethodNotAllowed("delete markers have no tags".into())),
-        _ => Ok(found),
-    }
 }
 
 /// PutObjectTagging (`tags`) or DeleteObjectTagging (empty): replaces an object version's
@@ -101,14 +89,14 @@ pub fn put_object_tags(
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         let name = if tags.is_empty() { "ObjectTagging:Delete" } else { "ObjectTagging:Put" };
-        let version = match locate(t, bucket, key, version)? {
+        let version = match locate_object_version(t, (bucket, key), version, "tags")? {
             Found::Current(record) => {
                 write_object_tags(t, bucket, key, tags)?;
                 emit(t, &Event::created(name, (bucket, key), &record, tags, audit))?;
                 record.version
             }
             Found::Noncurrent(entry) => {
-                let record = entry.object.clone().expect("markers are refused by locate");
+                let record = entry.object.clone().expect("markers are refused by locate_object_version");
                 let mut event = Event::created(name, (bucket, key), &record, tags, audit);
                 event.noncurrent = true;
                 emit(t, &event)?;

@@ -81,6 +81,23 @@ impl VersionRef {
         parsed.ok_or(MetaError::InvalidVersionId)
     }
 
+    /// The id as the request wrote it.
+    pub fn id(&self) -> String {
+        match *self {
+            Self::Null => "null".to_owned(),
+            Self::Id { seq, tag } => Version { seq, tag, null: false }.id(),
+        }
+    }
+
+    /// The reference to `v`.
+    pub fn of(v: &Version) -> Self {
+        if v.null {
+            Self::Null
+        } else {
+            Self::Id { seq: v.seq, tag: v.tag }
+        }
+    }
+
     pub fn matches(&self, v: &Version) -> bool {
         match self {
             Self::Null => v.null,
@@ -121,7 +138,8 @@ pub fn versions_begin(bucket: &str) -> Vec<u8> {
     Key::space("ov").str(bucket).into_bytes()
 }
 
-fn key_versions_begin(bucket: &str, key: &str) -> Vec<u8> {
+/// The range of one key's noncurrent versions and markers (newest first).
+pub(super) fn key_versions_begin(bucket: &str, key: &str) -> Vec<u8> {
     Key::space("ov").str(bucket).str(key).into_bytes()
 }
 
@@ -179,7 +197,7 @@ fn write_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, entry: &VersionEntry)
     Ok(())
 }
 
-fn clear_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, version: &Version) -> MetaResult<()> {
+pub(super) fn clear_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, version: &Version) -> MetaResult<()> {
     t.clear(&version_key(bucket, key, version.seq))?;
     if version.null {
         t.clear(&null_pointer_key(bucket, key))?;
@@ -226,6 +244,35 @@ pub fn find_version(t: &mut dyn KvTxn, bucket: &str, key: &str, wanted: VersionR
     Ok(read_entry(t, bucket, key, seq)?.filter(|e| wanted.matches(&e.version)).map(Found::Noncurrent))
 }
 
+impl Found {
+    /// The object record of a found version (`None`: a delete marker).
+    pub fn object(&self) -> Option<&ObjectRecord> {
+        match self {
+            Found::Current(r) => Some(r),
+            Found::Noncurrent(e) => e.object.as_ref(),
+        }
+    }
+}
+
+/// The object version a request about one version's attributes (tags, lock) names: the
+/// current one without a versionId. Delete markers have none (405 MethodNotAllowed, naming
+/// `what` they lack).
+pub(super) fn locate_object_version(
+    t: &mut dyn KvTxn,
+    (bucket, key): (&str, &str),
+    version: Option<VersionRef>,
+    what: &str,
+) -> MetaResult<Found> {
+    let found = match version {
+        None => read_current(t, bucket, key)?.map(Found::Current).ok_or(MetaError::NoSuchKey)?,
+        Some(v) => find_version(t, bucket, key, v)?.ok_or(MetaError::NoSuchVersion)?,
+    };
+    match &found {
+        Found::Noncurrent(e) if e.is_marker() => Err(MetaError::MethodNotAllowed(format!("delete markers have no {what}"))),
+        _ => Ok(found),
+    }
+}
+
 /// Makes room for a new current version (or delete marker) of the key and returns the
 /// version it gets. What happens to the old current version depends on the bucket:
 /// versioning enabled keeps it as a noncurrent version; otherwise the new version is the
@@ -252,7 +299,7 @@ pub(super) fn make_room(
     if let Some(current) = current {
         if current.version.null && null {
             may_destroy(&current)?;
-            super::objects::unlink_object(t, bucket, key)?;
+            super::objects::unlink_record(t, (bucket, key), &current)?;
         } else {
             demote_current(t, (bucket, key), current, now_ms)?;
         }
@@ -342,7 +389,7 @@ pub(super) fn destroy_version(
     let (version, was_marker, was_current) = match found {
         Found::Current(record) => {
             may_destroy(&record)?;
-            super::objects::unlink_object(t, bucket, key)?;
+            super::objects::unlink_record(t, (bucket, key), &record)?;
             (record.version, false, true)
         }
         Found::Noncurrent(entry) => {

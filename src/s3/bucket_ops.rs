@@ -11,6 +11,12 @@ pub fn timestamp_ms(ms: i64) -> Timestamp {
     Timestamp::from(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
 }
 
+/// Milliseconds since the epoch of an S3 timestamp (the inverse of `timestamp_ms`).
+pub fn ms_of(t: &Timestamp) -> i64 {
+    let t = time::OffsetDateTime::from(t.clone());
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 pub async fn list_buckets(s3: &GranaryS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let principal = s3.principal(&req).await?;
     let user = principal.user.clone();

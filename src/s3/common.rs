@@ -210,7 +210,7 @@ pub async fn load_version(
 ) -> S3Result<(ObjectRecord, Option<Layout>)> {
     let version = parse_version(version_id)?;
     let (b, k, cache) = (bucket.to_owned(), key.to_owned(), std::sync::Arc::clone(&s3.engine.cache));
-    let found = s3.engine.meta(move |db| objects::lookup(db, (&b, &k), version, with_layout.then_some(Some(&*cache)))).await;
+    let found = s3.engine.meta(move |db| objects::lookup(db, (&b, &k), version, with_layout.then_some(&*cache))).await;
     match found.map_err(to_s3)? {
         Lookup::Object(record, layout) => Ok((*record, layout)),
         Lookup::DeleteMarker { version: v, last_modified_ms } => Err(delete_marker_error(v, last_modified_ms, version.is_some())),

@@ -1,7 +1,7 @@
 //! Put/Get/DeleteBucketLifecycleConfiguration (`meta::lifecycle` validates and keeps the
 //! rules; `engine::lifecycle` applies them).
 
-use super::bucket_ops::timestamp_ms;
+use super::bucket_ops::{ms_of, timestamp_ms};
 use super::errors::to_s3;
 use super::GranaryS3;
 use crate::meta::lifecycle::{self, Expiration, Filter, LifecycleConfig, NoncurrentExpiration, Rule};
@@ -19,7 +19,7 @@ fn size_of(n: Option<i64>) -> S3Result<Option<u64>> {
     n.map(|n| u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "object size filters cannot be negative"))).transpose()
 }
 
-fn days_of(n: Option<i32>, what: &str) -> S3Result<Option<u32>> {
+fn non_negative(n: Option<i32>, what: &str) -> S3Result<Option<u32>> {
     n.map(|n| u32::try_from(n).map_err(|_| s3_error!(InvalidArgument, "'{what}' must be a positive integer"))).transpose()
 }
 
@@ -69,13 +69,9 @@ fn rule_of(rule: LifecycleRule) -> S3Result<Rule> {
     let expiration = rule
         .expiration
         .map(|e| {
-            let date_ms = e.date.map(|d| {
-                let t = time::OffsetDateTime::from(d);
-                i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-            });
             Ok::<_, s3s::S3Error>(Expiration {
-                days: days_of(e.days, "Days")?,
-                date_ms,
+                days: non_negative(e.days, "Days")?,
+                date_ms: e.date.as_ref().map(ms_of),
                 expired_object_delete_marker: e.expired_object_delete_marker.unwrap_or(false),
             })
         })
@@ -84,15 +80,15 @@ fn rule_of(rule: LifecycleRule) -> S3Result<Rule> {
         .noncurrent_version_expiration
         .map(|n| {
             Ok::<_, s3s::S3Error>(NoncurrentExpiration {
-                noncurrent_days: days_of(n.noncurrent_days, "NoncurrentDays")?
+                noncurrent_days: non_negative(n.noncurrent_days, "NoncurrentDays")?
                     .ok_or_else(|| s3_error!(MalformedXML, "NoncurrentVersionExpiration needs NoncurrentDays"))?,
-                newer_noncurrent_versions: days_of(n.newer_noncurrent_versions, "NewerNoncurrentVersions")?,
+                newer_noncurrent_versions: non_negative(n.newer_noncurrent_versions, "NewerNoncurrentVersions")?,
             })
         })
         .transpose()?;
     let abort_incomplete_upload_days = match rule.abort_incomplete_multipart_upload {
         Some(a) => Some(
-            days_of(a.days_after_initiation, "DaysAfterInitiation")?
+            non_negative(a.days_after_initiation, "DaysAfterInitiation")?
                 .ok_or_else(|| s3_error!(MalformedXML, "AbortIncompleteMultipartUpload needs DaysAfterInitiation"))?,
         ),
         None => None,

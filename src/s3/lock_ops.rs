@@ -2,7 +2,7 @@
 //! Put/GetObjectLegalHold, and the `x-amz-object-lock-*` headers of writes
 //! (`meta::lock` keeps the rules).
 
-use super::bucket_ops::timestamp_ms;
+use super::bucket_ops::{ms_of, timestamp_ms};
 use super::common::{check_key, parse_version};
 use super::errors::to_s3;
 use super::GranaryS3;
@@ -24,11 +24,6 @@ fn mode_of(mode: &str) -> S3Result<RetentionMode> {
         "COMPLIANCE" => Ok(RetentionMode::Compliance),
         other => Err(s3_error!(InvalidArgument, "Unknown object lock mode: {other}")),
     }
-}
-
-fn ms_of(t: &Timestamp) -> i64 {
-    let t = time::OffsetDateTime::from(t.clone());
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn legal_hold_of(status: &str) -> S3Result<bool> {

@@ -44,6 +44,9 @@ pub struct GranaryS3 {
 pub struct Principal {
     pub user: String,
     pub display_name: String,
+    /// The configuration generation the credentials were checked at: the request's view of
+    /// users and buckets (`meta::cache`), read once per request.
+    generation: u64,
 }
 
 impl GranaryS3 {
@@ -90,15 +93,16 @@ impl GranaryS3 {
         let Some(creds) = &req.credentials else {
             return Err(s3_error!(AccessDenied, "Signature is required"));
         };
-        match &*cached_credentials(&self.engine, &creds.access_key).await? {
-            Some((_, u)) => Ok(Principal { user: u.name.clone(), display_name: u.display_name.clone() }),
+        let generation = self.engine.config_generation().await.map_err(to_s3)?;
+        match &*cached_credentials(&self.engine, generation, &creds.access_key).await? {
+            Some((_, u)) => Ok(Principal { user: u.name.clone(), display_name: u.display_name.clone(), generation }),
             None => Err(s3_error!(InvalidAccessKeyId)),
         }
     }
 
     /// The bucket, if it exists and the caller owns it (else NoSuchBucket / AccessDenied).
     async fn owned_bucket(&self, principal: &Principal, bucket: &str) -> S3Result<BucketRecord> {
-        let generation = self.engine.config_generation().await.map_err(to_s3)?;
+        let generation = principal.generation;
         let record = match self.engine.cache.peek_bucket(generation, bucket) {
             Some(hit) => hit,
             None => {
@@ -115,8 +119,11 @@ impl GranaryS3 {
 }
 
 /// An access key and its user, from the cache while the configuration generation holds.
-pub(crate) async fn cached_credentials(engine: &Engine, access_key: &str) -> S3Result<std::sync::Arc<crate::meta::cache::Credentials>> {
-    let generation = engine.config_generation().await.map_err(to_s3)?;
+pub(crate) async fn cached_credentials(
+    engine: &Engine,
+    generation: u64,
+    access_key: &str,
+) -> S3Result<std::sync::Arc<crate::meta::cache::Credentials>> {
     if let Some(hit) = engine.cache.peek_credentials(generation, access_key) {
         return Ok(hit);
     }
