@@ -136,9 +136,32 @@ fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, rep
     Ok(())
 }
 
-/// Whether a noncurrent object version is due under `rule` now, decided in `t` (the scan
-/// that proposed it may be stale): still noncurrent, past NoncurrentDays, matching the
-/// filter, and with at least NewerNoncurrentVersions newer noncurrent versions above it.
+/// Whether a rule applies to delete markers at all: they have no tags, so a rule that
+/// filters by tag never matches one (size conditions are not applied to markers).
+fn applies_to_markers(rule: &Rule) -> bool {
+    rule.filter.tags.is_empty()
+}
+
+/// Whether a key's lone delete marker (its only version, nothing current) is due: at once
+/// under ExpiredObjectDeleteMarker, and under Expiration Days once the marker is that old
+/// (S3 does this cleanup for Days rules, which cannot also name ExpiredObjectDeleteMarker).
+fn lone_marker_due(rule: &Rule, marker: &VersionEntry, at_ms: i64) -> bool {
+    let Some(e) = &rule.expiration else { return false };
+    applies_to_markers(rule)
+        && (e.expired_object_delete_marker || e.days.is_some_and(|days| due_ms(marker.last_modified_ms, days) <= at_ms))
+}
+
+/// Whether `marker` is the key's current version: its newest entry, with no object above.
+fn is_current_marker(t: &mut dyn crate::kv::KvTxn, bucket: &str, key: &str, marker: &VersionEntry) -> MetaResult<bool> {
+    Ok(versions::read_current(t, bucket, key)?.is_none()
+        && versions::newest_entry(t, bucket, key)?.is_some_and(|n| n.version == marker.version))
+}
+
+/// Whether a noncurrent version or delete marker is due under `rule` now, decided in `t`
+/// (the scan that proposed it may be stale): still noncurrent, past NoncurrentDays, matching
+/// the filter, and with at least NewerNoncurrentVersions newer noncurrent object versions
+/// above it. Markers are expired like versions (so the rules that empty a bucket in S3 empty
+/// it here) but hold no data, so they never count toward NewerNoncurrentVersions.
 fn noncurrent_due(
     t: &mut dyn crate::kv::KvTxn,
     bucket: &str,
@@ -147,8 +170,15 @@ fn noncurrent_due(
     rule: &Rule,
     clock: Clock,
 ) -> MetaResult<bool> {
-    let (Some(n), Some(record)) = (&rule.noncurrent_expiration, &entry.object) else { return Ok(false) };
-    if due_ms(entry.noncurrent_since_ms, n.noncurrent_days) > clock.at_ms || !rule.filter.matches(key, record.size, &entry.tags) {
+    let Some(n) = &rule.noncurrent_expiration else { return Ok(false) };
+    if due_ms(entry.noncurrent_since_ms, n.noncurrent_days) > clock.at_ms {
+        return Ok(false);
+    }
+    let matches = match &entry.object {
+        Some(record) => rule.filter.matches(key, record.size, &entry.tags),
+        None => applies_to_markers(rule) && !is_current_marker(t, bucket, key, entry)?,
+    };
+    if !matches {
         return Ok(false);
     }
     let Some(keep) = n.newer_noncurrent_versions else { return Ok(true) };
@@ -166,17 +196,34 @@ fn noncurrent_due(
     Ok(false)
 }
 
-/// NoncurrentVersionExpiration and ExpiredObjectDeleteMarker under `rule` in `bucket`.
+/// How a candidate from the versions space is decided again in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// A noncurrent object version or delete marker: NoncurrentVersionExpiration.
+    Noncurrent,
+    /// A key's newest delete marker: noncurrent if an object is current above it, else an
+    /// expired object delete marker if it is the key's only version.
+    NewestMarker,
+}
+
+/// NoncurrentVersionExpiration and expired object delete markers under `rule` in `bucket`.
 fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
     let space = Key::space("ov").str(bucket);
     let space_len = space.as_bytes().len();
     let noncurrent = rule.noncurrent_expiration.as_ref();
-    let markers = rule.expiration.as_ref().is_some_and(|e| e.expired_object_delete_marker);
-    if noncurrent.is_none() && !markers {
+    let lone_markers = rule.expiration.as_ref().is_some_and(|e| e.expired_object_delete_marker || e.days.is_some());
+    if noncurrent.is_none() && !lone_markers {
         return Ok(());
     }
-    // (key, version, is-a-marker-to-check)
-    let mut candidates: Vec<(String, VersionRef, bool)> = Vec::new();
+    // Whether the scan's view makes an entry with `newer` noncurrent object versions above
+    // it due under NoncurrentVersionExpiration (by time and NewerNoncurrentVersions).
+    let noncurrent_time_due = |entry: &VersionEntry, newer: u32| {
+        noncurrent.is_some_and(|n| {
+            n.newer_noncurrent_versions.is_none_or(|keep| newer >= keep)
+                && due_ms(entry.noncurrent_since_ms, n.noncurrent_days) <= clock.at_ms
+        })
+    };
+    let mut candidates: Vec<(String, VersionRef, Check)> = Vec::new();
     let mut key_now = String::new();
     let mut rank = 0u32; // noncurrent object versions of `key_now` seen so far
     let mut first_of_key = true;
@@ -191,56 +238,60 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, re
         let newest = std::mem::replace(&mut first_of_key, false);
         let vref = VersionRef::of(&entry.version);
         let Some(record) = &entry.object else {
-            // A marker that may be the key's last version: checked in the transaction.
-            if markers && newest {
-                candidates.push((key, vref, true));
-                return Ok(true);
+            if !applies_to_markers(rule) {
+                return Ok(false);
             }
-            return Ok(false);
+            // The newest marker may be current (then it can only be a lone marker) or sit
+            // under a current object (then it is noncurrent): the transaction tells which.
+            let check = if newest && (lone_marker_due(rule, &entry, clock.at_ms) || noncurrent_time_due(&entry, rank)) {
+                Check::NewestMarker
+            } else if !newest && noncurrent_time_due(&entry, rank) {
+                Check::Noncurrent
+            } else {
+                return Ok(false);
+            };
+            candidates.push((key, vref, check));
+            return Ok(true);
         };
+        let newer = rank;
         rank += 1;
-        let Some(n) = noncurrent else { return Ok(false) };
-        let kept_newer = n.newer_noncurrent_versions.is_some_and(|keep| rank <= keep);
-        let due = due_ms(entry.noncurrent_since_ms, n.noncurrent_days) <= clock.at_ms;
-        if kept_newer || !due || !rule.filter.matches(&key, record.size, &entry.tags) {
+        if !noncurrent_time_due(&entry, newer) || !rule.filter.matches(&key, record.size, &entry.tags) {
             return Ok(false);
         }
         if check_destroy(record, false, clock.now_ms).is_err() {
             report.locked += 1;
             return Ok(false);
         }
-        candidates.push((key, vref, false));
+        candidates.push((key, vref, Check::Noncurrent));
         Ok(true)
     })?;
+    // Markers last: a marker the pass leaves alone with its key goes in the same pass.
+    candidates.sort_by_key(|(_, _, check)| *check == Check::NewestMarker);
     for batch in candidates.chunks(LIFECYCLE_TXN_ITEMS_MAX) {
         let (removed, markers_removed, locked) = transact(db, |t| {
             let (mut removed, mut markers_removed, mut locked) = (0, 0, 0);
-            for (key, vref, is_marker) in batch {
-                if *is_marker {
-                    // Only a marker with no other version left, and no current object.
-                    let begin = versions::key_versions_begin(bucket, key);
-                    let rows = t.get_range(&begin, &prefix_end(&begin), 2, false)?;
-                    let lone = rows.len() == 1
-                        && versions::read_current(t, bucket, key)?.is_none()
-                        && super::codec::decode::<VersionEntry>(&rows[0].1)?.is_marker();
-                    if !lone {
-                        continue;
+            for (key, vref, check) in batch {
+                // Decided again: the version may have become current (a rollback), been
+                // re-tagged, gained a lock, or lost the newer versions that made it due.
+                let Some(versions::Found::Noncurrent(found)) = versions::find_version(t, bucket, key, *vref)? else { continue };
+                let due = match check {
+                    Check::NewestMarker if is_current_marker(t, bucket, key, &found)? => {
+                        // Only a marker with no other version left.
+                        let begin = versions::key_versions_begin(bucket, key);
+                        t.get_range(&begin, &prefix_end(&begin), 2, false)?.len() == 1 && lone_marker_due(rule, &found, clock.at_ms)
                     }
-                } else {
-                    // Decided again: the version may have become current (a rollback), been
-                    // re-tagged, gained a lock, or lost the newer versions that made it due.
-                    let Some(versions::Found::Noncurrent(entry)) = versions::find_version(t, bucket, key, *vref)? else { continue };
-                    if !noncurrent_due(t, bucket, key, &entry, rule, clock)? {
-                        continue;
-                    }
-                    if entry.object.as_ref().is_some_and(|r| check_destroy(r, false, clock.now_ms).is_err()) {
-                        locked += 1;
-                        continue;
-                    }
+                    _ => noncurrent_due(t, bucket, key, &found, rule, clock)?,
+                };
+                if !due {
+                    continue;
                 }
-                let audit = entry("LifecycleExpiration", bucket, key, rule).detail("noncurrent", true);
+                if found.object.as_ref().is_some_and(|r| check_destroy(r, false, clock.now_ms).is_err()) {
+                    locked += 1;
+                    continue;
+                }
                 let now = clock.now_ms;
                 let Some(gone) = destroy_version(t, (bucket, key), *vref, now, &|r| check_destroy(r, false, now))? else { continue };
+                let audit = entry("LifecycleExpiration", bucket, key, rule).detail("noncurrent", !gone.was_current);
                 let mut event = Event::new("LifecycleExpiration:Delete", bucket, Some(key), Some(&audit));
                 event.version_id = Some(gone.version.id());
                 event.noncurrent = !gone.was_current;

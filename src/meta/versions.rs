@@ -112,7 +112,7 @@ pub struct VersionEntry {
     pub version: Version,
     pub last_modified_ms: i64,
     /// When it stopped being current (lifecycle's NoncurrentDays count from here); for a
-    /// delete marker, when it was written.
+    /// delete marker that is still the key's current version, when it was written.
     pub noncurrent_since_ms: i64,
     /// `None`: a delete marker.
     pub object: Option<ObjectRecord>,
@@ -286,15 +286,19 @@ pub(super) fn make_room(
 ) -> MetaResult<Version> {
     let state = versioning_in(t, bucket)?;
     let current = read_current(t, bucket, key)?;
-    let newest_seq = match (&current, state) {
-        (Some(c), _) => c.version.seq,
-        // A bucket that never had versioning has no versions beyond the current one.
-        (None, None) => 0,
-        (None, Some(_)) => newest_entry(t, bucket, key)?.map_or(0, |e| e.version.seq),
-    };
+    // Without a current object the newest entry may be a current delete marker. A bucket
+    // that never had versioning has no versions beyond the current one.
+    let newest = if current.is_none() && state.is_some() { newest_entry(t, bucket, key)? } else { None };
+    let newest_seq = current.as_ref().map(|c| c.version.seq).or(newest.as_ref().map(|e| e.version.seq)).unwrap_or(0);
     let null = state != Some(Versioning::Enabled);
     if null && state.is_some() {
         destroy_noncurrent_null(t, bucket, key, now_ms, may_destroy)?;
+    }
+    // A current marker that survives stops being current now: lifecycle's NoncurrentDays
+    // count from here, as for a demoted object.
+    if let Some(mut marker) = newest.filter(|e| e.is_marker() && !(null && e.version.null)) {
+        marker.noncurrent_since_ms = now_ms;
+        write_entry(t, bucket, key, &marker)?;
     }
     if let Some(current) = current {
         if current.version.null && null {
@@ -427,6 +431,7 @@ pub(super) fn set_entry_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kv::KvStore;
 
     #[test]
     fn version_ids_round_trip_and_reject_garbage() {
@@ -440,6 +445,35 @@ mod tests {
         for bad in ["", "NULL", "xyz", &v.id().to_uppercase(), &format!("{}0", v.id()), "zzzzzzzzzzzzzzzzzzzzzzzz"] {
             assert!(matches!(VersionRef::parse(bad), Err(MetaError::InvalidVersionId)), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_current_marker_becomes_noncurrent_when_something_newer_is_written() {
+        let (_dir, db) = crate::kv::fjall_backend::FjallStore::temporary();
+        let (bucket, key) = ("b", "k");
+        let allow = |_: &ObjectRecord| Ok(());
+        crate::kv::transact(&db, |t| {
+            set_versioning_in(t, bucket, Versioning::Enabled)?;
+            let v = make_room(t, (bucket, key), 1_000, &allow)?;
+            write_marker(t, (bucket, key), v, 1_000)
+        })
+        .unwrap();
+        let newest = |db: &dyn KvStore| crate::kv::read(db, |t| newest_entry(t, bucket, key)).unwrap().unwrap();
+        assert_eq!(newest(&db).noncurrent_since_ms, 1_000, "written as the current version");
+        // A second marker on top: the first one stops being current at 5,000.
+        crate::kv::transact(&db, |t| {
+            let v = make_room(t, (bucket, key), 5_000, &allow)?;
+            write_marker(t, (bucket, key), v, 5_000)
+        })
+        .unwrap();
+        let entries: Vec<VersionEntry> = crate::kv::read(&db, |t| {
+            let begin = key_versions_begin(bucket, key);
+            t.get_range(&begin, &prefix_end(&begin), 10, false)?.iter().map(|(_, v)| decode(v)).collect::<MetaResult<Vec<_>>>()
+        })
+        .unwrap();
+        let since: Vec<i64> = entries.iter().map(|e| e.noncurrent_since_ms).collect();
+        assert_eq!(since, vec![5_000, 5_000], "newest (current) marker, then the demoted one");
+        assert!(entries[0].version.seq > entries[1].version.seq);
     }
 
     #[test]

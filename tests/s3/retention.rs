@@ -343,3 +343,59 @@ async fn expired_delete_markers_and_newer_noncurrent_versions() {
     }
     assert!(listed.delete_markers().is_empty(), "the lone marker is gone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expiration_days_and_noncurrent_expiration_empty_a_bucket() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("churn").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("churn")
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
+    // S3's recipe for emptying a bucket: Days for current versions, NoncurrentDays for the
+    // rest; delete markers (noncurrent ones, and lone ones once Days old) go too.
+    let rule = LifecycleRule::builder()
+        .id("age")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .expiration(LifecycleExpiration::builder().days(2).build())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("churn")
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // a: a version, a marker over it, then a new current version over both.
+    put(&s3, "churn", "a", b"a1").await;
+    s3.delete_object().bucket("churn").key("a").send().await.unwrap();
+    let a2 = put(&s3, "churn", "a", b"a2").await;
+    // b: a lone marker (its only version deleted for good).
+    let b1 = put(&s3, "churn", "b", b"b1").await;
+    let b_marker = s3.delete_object().bucket("churn").key("b").send().await.unwrap().version_id.unwrap();
+    s3.delete_object().bucket("churn").key("b").version_id(&b1).send().await.unwrap();
+
+    // Due dates round up to the next midnight UTC. Two midnights on, a's noncurrent version
+    // and its noncurrent marker (NoncurrentDays 1) are due; b's lone marker and the current
+    // a2 (Days 2: three midnights on) are not.
+    let second_midnight = (now_ms() / DAY_MS + 2) * DAY_MS;
+    let report = lifecycle_at(&gw, second_midnight).await;
+    assert_eq!((report["noncurrent_removed"].as_u64(), report["delete_markers_removed"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(report["expired"], 0, "{report}");
+    let listed = s3.list_object_versions().bucket("churn").send().await.unwrap();
+    let versions: Vec<&str> = listed.versions().iter().map(|v| v.version_id().unwrap()).collect();
+    let markers: Vec<&str> = listed.delete_markers().iter().map(|m| m.version_id().unwrap()).collect();
+    assert_eq!((versions, markers), (vec![a2.as_str()], vec![b_marker.as_str()]));
+    // Four days on everything is due: a2 expires behind a marker, a2 then goes as a
+    // noncurrent version, and both markers are left alone with their keys and go too.
+    let report = lifecycle_at(&gw, now_ms() + 4 * DAY_MS).await;
+    assert_eq!(report["expired"], 1, "{report}");
+    let listed = s3.list_object_versions().bucket("churn").send().await.unwrap();
+    assert!(listed.versions().is_empty() && listed.delete_markers().is_empty(), "{listed:?} after {report}");
+    s3.delete_bucket().bucket("churn").send().await.unwrap();
+}
