@@ -11,6 +11,8 @@
 //! 4. Auditing of reads and of failed or denied requests (including those s3s rejects
 //!    before any handler runs), off the request path through the `AuditSink`. Successful
 //!    mutations are audited by their handlers, in their own transaction.
+//! 5. Error bodies carry a `<Message>` and the `<RequestId>` (s3s often writes a bare
+//!    `<Code>`; see `s3::error_messages`).
 
 use crate::audit::{Actor, AuditSink, Categories, Entry};
 use crate::limits;
@@ -159,6 +161,16 @@ fn error_code(body: &[u8]) -> Option<String> {
     Some(text[start..end].to_owned())
 }
 
+/// Adds what S3 error bodies carry and s3s may have left out (step 5).
+fn complete_error_body(resp: &mut s3s::HttpResponse, request_id: &str) {
+    let Some(body) = resp.body().bytes() else { return };
+    if let Some(done) = crate::s3::error_messages::completed_error_body(&body, request_id) {
+        // The length follows the new body.
+        resp.headers_mut().remove(CONTENT_LENGTH);
+        *resp.body_mut() = s3s::Body::from(done);
+    }
+}
+
 impl Service<http::Request<Incoming>> for Edge {
     type Response = s3s::HttpResponse;
     type Error = s3s::HttpError;
@@ -183,8 +195,11 @@ impl Service<http::Request<Incoming>> for Edge {
             if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
                 resp.headers_mut().insert("x-amz-request-id", id);
             }
-            if has_body && failed {
-                resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            if failed {
+                complete_error_body(&mut resp, &ctx.request_id);
+                if has_body {
+                    resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                }
             }
             if method == http::Method::HEAD && status == http::StatusCode::OK && resp.headers().contains_key(CONTENT_RANGE) {
                 *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;

@@ -42,11 +42,15 @@ pub struct RelayStatus {
     pub delivered: u64,
     pub outbox_depth: u64,
     pub outbox_max_events: u64,
-    /// Age of the oldest undelivered event, when there is one.
+    /// Age of the oldest undelivered event, when there is one, as of this reading (it keeps
+    /// growing while a delivery hangs on an unreachable broker).
     pub oldest_undelivered_age_ms: Option<i64>,
     pub last_error: Option<String>,
     /// Outbox entries that did not decode, set aside under `("obx", key)`.
     pub quarantined: u64,
+    /// When the oldest undelivered event was committed; the age is computed from it.
+    #[serde(skip)]
+    oldest_undelivered_ms: Option<i64>,
 }
 
 pub struct Relay {
@@ -64,7 +68,9 @@ impl Relay {
     }
 
     pub fn status(&self) -> RelayStatus {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        status.oldest_undelivered_age_ms = status.oldest_undelivered_ms.map(|t| (now_ms() - t).max(0));
+        status
     }
 
     fn update(&self, f: impl FnOnce(&mut RelayStatus)) {
@@ -132,7 +138,7 @@ impl Relay {
         let after = cursor.clone();
         let batch = self.meta(move |db| outbox::read_batch(db, &after, limits::RELAY_BATCH_MAX_EVENTS)).await?;
         let Some(last) = batch.last_key.clone() else {
-            self.update(|s| s.oldest_undelivered_age_ms = None);
+            self.update(|s| s.oldest_undelivered_ms = None);
             return Ok(None);
         };
         if !batch.undecodable.is_empty() {
@@ -142,8 +148,7 @@ impl Relay {
             self.update(|s| s.quarantined += batch.undecodable.len() as u64);
         }
         if let Some(oldest) = batch.events.first() {
-            let age = now_ms() - oldest.event.time_ms;
-            self.update(|s| s.oldest_undelivered_age_ms = Some(age));
+            self.update(|s| s.oldest_undelivered_ms = Some(oldest.event.time_ms));
             // Never tell the world about a commit that a crash could still take back.
             self.meta(|db| Ok(db.barrier()?)).await?;
             self.sink.deliver(&batch.events).await?;

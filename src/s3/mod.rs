@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bucket_ops;
 pub mod checksums;
 pub mod common;
+pub mod error_messages;
 pub mod errors;
 pub mod host;
 pub mod lifecycle_ops;

@@ -1,4 +1,5 @@
 use crate::common::*;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use std::time::{Duration, SystemTime};
 
@@ -31,6 +32,10 @@ async fn bad_credentials_are_rejected_precisely() {
     assert_eq!(code(&e), "InvalidAccessKeyId");
     let e = client_for(&gw.endpoint, ROOT_AK, "wrong-secret").list_buckets().send().await.unwrap_err();
     assert_eq!(code(&e), "SignatureDoesNotMatch");
+    // s3s answers this one itself with a bare code: the edge adds S3's message and the id.
+    let service = e.as_service_error().unwrap();
+    assert!(service.message().is_some_and(|m| m.starts_with("The request signature we calculated")), "{e:?}");
+    assert!(aws_sdk_s3::operation::RequestId::request_id(service).is_some_and(|id| !id.is_empty()), "{e:?}");
     let (status, body) = raw_http(&gw.endpoint, "GET", "/").await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("AccessDenied"), "{body}");

@@ -1,4 +1,5 @@
 use crate::common::*;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{Delete, MetadataDirective, ObjectIdentifier};
 use base64::Engine as _;
@@ -164,6 +165,7 @@ async fn deletes_single_and_multiple() {
     s3.delete_object().bucket("del").key("never-existed").send().await.unwrap();
     let e = s3.get_object().bucket("del").key("k0").send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchKey");
+    assert_eq!(e.as_service_error().and_then(|s| s.message()), Some("The specified key does not exist."), "S3's message");
 
     let ids = |keys: &[&str]| {
         Delete::builder().set_objects(Some(keys.iter().map(|k| ObjectIdentifier::builder().key(*k).build().unwrap()).collect()))
