@@ -130,6 +130,8 @@ impl Relay {
         let active = self.meta(move |db| outbox::hold_lease(db, gateway, now_ms(), limits::RELAY_LEASE_MILLIS)).await?;
         self.update(|s| s.active = active);
         if !active {
+            // What is undelivered is the lease holder's to report.
+            self.update(|s| s.oldest_undelivered_ms = None);
             // Another gateway relays; start from the head if we take over later.
             cursor.clear();
             tokio::time::sleep(Duration::from_millis(limits::RELAY_LEASE_MILLIS as u64 / 4)).await;
@@ -161,6 +163,8 @@ impl Relay {
         self.update(|s| {
             s.delivered += n;
             s.last_error = None;
+            // Until the next round reads the outbox again.
+            s.oldest_undelivered_ms = None;
         });
         Ok(Some(full))
     }

@@ -55,13 +55,13 @@ pub struct Clock {
     pub now_ms: i64,
 }
 
-/// Visits the rows of `scope` in batches of their own snapshots; `visit` says whether the
-/// row became a candidate, and the scan stops collecting at the pass limit.
-fn scan(db: &dyn KvStore, scope: &[u8], mut visit: impl FnMut(&[u8], &[u8]) -> MetaResult<bool>) -> MetaResult<()> {
+/// Visits the rows of `scope` in batches of their own snapshots; `visit` says how many
+/// candidates the row added, and the scan stops collecting at the pass limit.
+fn scan(db: &dyn KvStore, scope: &[u8], mut visit: impl FnMut(&[u8], &[u8]) -> MetaResult<usize>) -> MetaResult<()> {
     let mut found = 0usize;
     super::scan_range(db, scope, &prefix_end(scope), |k, v| {
-        if found < LIFECYCLE_PASS_ITEMS_MAX && visit(k, v)? {
-            found += 1;
+        if found < LIFECYCLE_PASS_ITEMS_MAX {
+            found += visit(k, v)?;
         }
         Ok(())
     })
@@ -83,16 +83,16 @@ fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, rep
     scan(db, &space.str_prefix(&rule.filter.prefix), |k, v| {
         let record: ObjectRecord = super::codec::decode(v)?;
         if !current_due(rule, &record, clock.at_ms) {
-            return Ok(false);
+            return Ok(0);
         }
         let key = decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?.0;
         // Candidates count against the pass limit only if the whole filter matches, so
         // objects a tag or size filter rejects cannot crowd out those it selects.
         if !rule.filter.matches(&key, record.size, &tags_for(db, rule, bucket, &key)?) {
-            return Ok(false);
+            return Ok(0);
         }
         candidates.push(key);
-        Ok(true)
+        Ok(1)
     })?;
     for batch in candidates.chunks(LIFECYCLE_TXN_ITEMS_MAX) {
         let (expired, locked) = transact(db, |t| {
@@ -201,19 +201,39 @@ fn noncurrent_due(
 enum Check {
     /// A noncurrent object version or delete marker: NoncurrentVersionExpiration.
     Noncurrent,
-    /// A key's newest delete marker: noncurrent if an object is current above it, else an
-    /// expired object delete marker if it is the key's only version.
-    NewestMarker,
+    /// A key's current delete marker, once every other entry of the key is a candidate
+    /// before it: removed if it is then the key's only version.
+    LoneMarker,
 }
 
-/// NoncurrentVersionExpiration and expired object delete markers under `rule` in `bucket`.
-fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
+/// A key's current delete marker, held back while the scan visits the key's other entries.
+struct HeldMarker {
+    key: String,
+    vref: VersionRef,
+    /// Whether every entry of the key after the marker became a candidate so far.
+    others_go: bool,
+}
+
+/// A version-space entry the scan proposes, to be decided again in a transaction.
+type VersionCandidate = (String, VersionRef, Check);
+
+/// The versions space's candidates under `rule` in `bucket` (in key order, a key's lone
+/// marker after its other entries), up to the pass limit; locked versions are counted in
+/// `report` instead.
+fn version_candidates(
+    db: &dyn KvStore,
+    bucket: &str,
+    rule: &Rule,
+    clock: Clock,
+    report: &mut ExpiryReport,
+) -> MetaResult<Vec<VersionCandidate>> {
     let space = Key::space("ov").str(bucket);
     let space_len = space.as_bytes().len();
     let noncurrent = rule.noncurrent_expiration.as_ref();
-    let lone_markers = rule.expiration.as_ref().is_some_and(|e| e.expired_object_delete_marker || e.days.is_some());
+    let lone_markers =
+        applies_to_markers(rule) && rule.expiration.as_ref().is_some_and(|e| e.expired_object_delete_marker || e.days.is_some());
     if noncurrent.is_none() && !lone_markers {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // Whether the scan's view makes an entry with `newer` noncurrent object versions above
     // it due under NoncurrentVersionExpiration (by time and NewerNoncurrentVersions).
@@ -223,13 +243,26 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, re
                 && due_ms(entry.noncurrent_since_ms, n.noncurrent_days) <= clock.at_ms
         })
     };
-    let mut candidates: Vec<(String, VersionRef, Check)> = Vec::new();
+    let mut candidates: Vec<VersionCandidate> = Vec::new();
+    // A current marker becomes a candidate only if the pass takes every other entry of its
+    // key: markers kept company by locked or not-yet-due versions would otherwise fill the
+    // pass limit, pass after pass, with candidates the transaction always declines.
+    let mut held: Option<HeldMarker> = None;
+    let release = |held: &mut Option<HeldMarker>, candidates: &mut Vec<VersionCandidate>| match held.take() {
+        Some(h) if h.others_go => {
+            candidates.push((h.key, h.vref, Check::LoneMarker));
+            1
+        }
+        _ => 0,
+    };
     let mut key_now = String::new();
     let mut rank = 0u32; // noncurrent object versions of `key_now` seen so far
     let mut first_of_key = true;
     scan(db, &space.str_prefix(&rule.filter.prefix), |k, v| {
         let (key, _) = versions::decode_version_key(&k[space_len..])?;
+        let mut found = 0;
         if key != key_now {
+            found += release(&mut held, &mut candidates);
             key_now = key.clone();
             rank = 0;
             first_of_key = true;
@@ -237,36 +270,62 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, re
         let entry: VersionEntry = super::codec::decode(v)?;
         let newest = std::mem::replace(&mut first_of_key, false);
         let vref = VersionRef::of(&entry.version);
-        let Some(record) = &entry.object else {
-            if !applies_to_markers(rule) {
-                return Ok(false);
+        let pushed = match &entry.object {
+            None if !applies_to_markers(rule) => false,
+            None if newest => {
+                let lone_due = lone_markers && lone_marker_due(rule, &entry, clock.at_ms);
+                let noncurrent_due = noncurrent_time_due(&entry, rank);
+                // The newest marker is noncurrent if an object is current above it.
+                if (lone_due || noncurrent_due) && read(db, |t| versions::read_current(t, bucket, &key))?.is_some() {
+                    if noncurrent_due {
+                        candidates.push((key, vref, Check::Noncurrent));
+                    }
+                    noncurrent_due
+                } else {
+                    if lone_due {
+                        held = Some(HeldMarker { key, vref, others_go: true });
+                    }
+                    return Ok(found);
+                }
             }
-            // The newest marker may be current (then it can only be a lone marker) or sit
-            // under a current object (then it is noncurrent): the transaction tells which.
-            let check = if newest && (lone_marker_due(rule, &entry, clock.at_ms) || noncurrent_time_due(&entry, rank)) {
-                Check::NewestMarker
-            } else if !newest && noncurrent_time_due(&entry, rank) {
-                Check::Noncurrent
-            } else {
-                return Ok(false);
-            };
-            candidates.push((key, vref, check));
-            return Ok(true);
+            None => {
+                let due = noncurrent_time_due(&entry, rank);
+                if due {
+                    candidates.push((key, vref, Check::Noncurrent));
+                }
+                due
+            }
+            Some(record) => {
+                let newer = rank;
+                rank += 1;
+                let due = noncurrent_time_due(&entry, newer) && rule.filter.matches(&key, record.size, &entry.tags);
+                if due && check_destroy(record, false, clock.now_ms).is_err() {
+                    report.locked += 1;
+                    false
+                } else {
+                    if due {
+                        candidates.push((key, vref, Check::Noncurrent));
+                    }
+                    due
+                }
+            }
         };
-        let newer = rank;
-        rank += 1;
-        if !noncurrent_time_due(&entry, newer) || !rule.filter.matches(&key, record.size, &entry.tags) {
-            return Ok(false);
+        if !pushed {
+            if let Some(h) = &mut held {
+                h.others_go = false;
+            }
         }
-        if check_destroy(record, false, clock.now_ms).is_err() {
-            report.locked += 1;
-            return Ok(false);
-        }
-        candidates.push((key, vref, Check::Noncurrent));
-        Ok(true)
+        Ok(found + usize::from(pushed))
     })?;
-    // Markers last: a marker the pass leaves alone with its key goes in the same pass.
-    candidates.sort_by_key(|(_, _, check)| *check == Check::NewestMarker);
+    if candidates.len() < LIFECYCLE_PASS_ITEMS_MAX {
+        release(&mut held, &mut candidates);
+    }
+    Ok(candidates)
+}
+
+/// NoncurrentVersionExpiration and expired object delete markers under `rule` in `bucket`.
+fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
+    let candidates = version_candidates(db, bucket, rule, clock, report)?;
     for batch in candidates.chunks(LIFECYCLE_TXN_ITEMS_MAX) {
         let (removed, markers_removed, locked) = transact(db, |t| {
             let (mut removed, mut markers_removed, mut locked) = (0, 0, 0);
@@ -275,12 +334,14 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, re
                 // re-tagged, gained a lock, or lost the newer versions that made it due.
                 let Some(versions::Found::Noncurrent(found)) = versions::find_version(t, bucket, key, *vref)? else { continue };
                 let due = match check {
-                    Check::NewestMarker if is_current_marker(t, bucket, key, &found)? => {
-                        // Only a marker with no other version left.
+                    Check::LoneMarker => {
+                        // Only a current marker with no other version left.
                         let begin = versions::key_versions_begin(bucket, key);
-                        t.get_range(&begin, &prefix_end(&begin), 2, false)?.len() == 1 && lone_marker_due(rule, &found, clock.at_ms)
+                        is_current_marker(t, bucket, key, &found)?
+                            && t.get_range(&begin, &prefix_end(&begin), 2, false)?.len() == 1
+                            && lone_marker_due(rule, &found, clock.at_ms)
                     }
-                    _ => noncurrent_due(t, bucket, key, &found, rule, clock)?,
+                    Check::Noncurrent => noncurrent_due(t, bucket, key, &found, rule, clock)?,
                 };
                 if !due {
                     continue;
@@ -368,4 +429,71 @@ pub fn apply_rules(db: &dyn KvStore, bucket: &str, rules: &[Rule], clock: Clock,
 /// Whether `bucket` still exists (a configuration read earlier may be stale).
 pub fn bucket_exists(db: &dyn KvStore, bucket: &str) -> MetaResult<bool> {
     read(db, |t| Ok(t.get(&super::buckets::bucket_key(bucket))?.is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::fjall_backend::FjallStore;
+    use crate::meta::lifecycle::{Expiration, NoncurrentExpiration};
+    use crate::meta::lock::{ObjectLock, Retention, RetentionMode};
+    use crate::meta::objects::{object_key, ObjectBody, StoredHeaders};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    /// Writes `key` of bucket "b" as an object version (with `lock`) at 1,000 and a delete
+    /// marker over it at 2,000.
+    fn deleted_key(db: &dyn KvStore, key: &str, lock: ObjectLock) {
+        let allow = |_: &ObjectRecord| Ok(());
+        transact(db, |t| {
+            let version = make_room(t, ("b", key), 1_000, &allow)?;
+            let record = ObjectRecord {
+                size: 1,
+                etag: String::new(),
+                last_modified_ms: 1_000,
+                headers: StoredHeaders::default(),
+                user_metadata: Vec::new(),
+                body: ObjectBody::Inline(vec![b'x']),
+                checksum: None,
+                version,
+                lock,
+            };
+            t.set(&object_key("b", key), &super::super::codec::encode(&record))?;
+            let marker = make_room(t, ("b", key), 2_000, &allow)?;
+            write_marker(t, ("b", key), marker, 2_000)
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_current_marker_is_proposed_only_when_every_other_version_of_its_key_goes() {
+        let (_dir, db) = FjallStore::temporary();
+        transact(&db, |t| versions::set_versioning_in(t, "b", versions::Versioning::Enabled)).unwrap();
+        deleted_key(&db, "free", ObjectLock::default());
+        let forever = Retention { mode: RetentionMode::Compliance, until_ms: i64::MAX };
+        deleted_key(&db, "locked", ObjectLock { retention: Some(forever), legal_hold: false });
+        let rule = Rule {
+            id: "r".into(),
+            enabled: true,
+            expiration: Some(Expiration { expired_object_delete_marker: true, ..Default::default() }),
+            noncurrent_expiration: Some(NoncurrentExpiration { noncurrent_days: 1, newer_noncurrent_versions: None }),
+            ..Default::default()
+        };
+        let clock = Clock { at_ms: 10 * DAY_MS, now_ms: 3_000 };
+        let mut report = ExpiryReport::default();
+        let proposed = version_candidates(&db, "b", &rule, clock, &mut report).unwrap();
+        let proposed: Vec<(&str, Check)> = proposed.iter().map(|(k, _, c)| (k.as_str(), *c)).collect();
+        // The locked key's marker stays out: it could not go while its version stays.
+        assert_eq!(proposed, vec![("free", Check::Noncurrent), ("free", Check::LoneMarker)]);
+        assert_eq!(report.locked, 1);
+
+        let mut report = ExpiryReport::default();
+        expire_versions(&db, "b", &rule, clock, &mut report).unwrap();
+        assert_eq!((report.noncurrent_removed, report.delete_markers_removed, report.locked), (1, 1, 1));
+        let left = |key: &str| {
+            let begin = versions::key_versions_begin("b", key);
+            read(&db, |t| Ok::<_, MetaError>(t.get_range(&begin, &prefix_end(&begin), 10, false)?.len())).unwrap()
+        };
+        assert_eq!((left("free"), left("locked")), (0, 2));
+    }
 }

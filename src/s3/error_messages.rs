@@ -61,14 +61,14 @@ pub fn completed_error_body(body: &[u8], request_id: &str) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(body).ok()?;
     let code_start = text.find("<Error><Code>")? + "<Error><Code>".len();
     let code_end = text[code_start..].find("</Code>")? + code_start;
-    let error_end = text.rfind("</Error>")?;
+    let after_code = code_end + "</Code>".len();
+    let error_end = text[after_code..].find("</Error>")? + after_code;
     let message = if text.contains("<Message>") { None } else { standard_message(&text[code_start..code_end]) };
     // Request ids are ours: upper-case hex, nothing to escape.
     let add_request_id = !text.contains("<RequestId>") && request_id.bytes().all(|b| b.is_ascii_alphanumeric());
     if message.is_none() && !add_request_id {
         return None;
     }
-    let after_code = code_end + "</Code>".len();
     let mut out = String::with_capacity(text.len() + 200);
     out.push_str(&text[..after_code]);
     if let Some(message) = message {
@@ -111,5 +111,6 @@ mod tests {
         assert_eq!(completed_error_body(complete, "X"), None);
         assert_eq!(completed_error_body(b"<ListBucketResult/>", "X"), None);
         assert_eq!(completed_error_body(&[0xff, 0xfe], "X"), None);
+        assert_eq!(completed_error_body(b"</Error><Error><Code>NoSuchKey</Code>", "X"), None, "no end after the code");
     }
 }
