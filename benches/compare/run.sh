@@ -5,6 +5,8 @@
 #
 #   benches/compare/run.sh                      # ROUNDS=3 SMALL_PUTS=2000 BIG_MIB=64 BIG_PUTS=16
 #   SERVERS="granary seaweedfs" benches/compare/run.sh
+#   GRANARY_BASE_BIN=/tmp/granary-old SERVERS="granary granary-base" benches/compare/run.sh
+#                                               # this tree against an earlier build (regressions)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS="${ROUNDS:-3}"
@@ -50,12 +52,15 @@ wait_port() {
 }
 
 declare -A endpoint
-start_granary() {
+# start_granary_with NAME BINARY
+start_granary_with() {
     local p; p="$(free_port)"
-    GRANARY_ROOT_ACCESS_KEY=$AK GRANARY_ROOT_SECRET_KEY=$SK target/release/granary serve --listen "127.0.0.1:$p" \
-        --data-dir "$work/granary" >"$work/granary.log" 2>&1 &
-    pids+=($!); wait_port "$p" "$work/granary.log"; endpoint[granary]="http://127.0.0.1:$p"
+    GRANARY_ROOT_ACCESS_KEY=$AK GRANARY_ROOT_SECRET_KEY=$SK "$2" serve --listen "127.0.0.1:$p" \
+        --data-dir "$work/$1" >"$work/$1.log" 2>&1 &
+    pids+=($!); wait_port "$p" "$work/$1.log"; endpoint[$1]="http://127.0.0.1:$p"
 }
+start_granary() { start_granary_with granary target/release/granary; }
+start_granary_base() { start_granary_with granary-base "${GRANARY_BASE_BIN:?GRANARY_BASE_BIN names the earlier build}"; }
 start_seaweedfs() {
     local p; p="$(free_port)"
     mkdir -p "$work/weed"
