@@ -40,7 +40,7 @@ pub fn message(p: &Pending, region: &str, configuration_id: Option<&str>) -> Val
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": region,
-        "eventTime": event_time(e.time_ms),
+        "eventTime": crate::meta::utc_text(e.time_ms),
         "eventName": e.name,
         "userIdentity": { "principalId": principal },
         "requestParameters": { "sourceIPAddress": e.source_ip.clone().unwrap_or_default() },
@@ -67,13 +67,6 @@ pub fn message_key(p: &Pending) -> String {
         Some(k) => format!("{}/{k}", p.event.bucket),
         None => p.event.bucket.clone(),
     }
-}
-
-/// `2026-11-29T09:00:00.123Z`, as S3 writes it.
-fn event_time(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.format(&format).unwrap_or_default()
 }
 
 /// The event a message carries (the inverse of `message`), for consumers of the feed.

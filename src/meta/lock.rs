@@ -24,6 +24,16 @@ pub enum RetentionMode {
     Compliance,
 }
 
+impl std::fmt::Display for RetentionMode {
+    /// As S3 spells the mode.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Governance => "GOVERNANCE",
+            Self::Compliance => "COMPLIANCE",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Retention {
     pub mode: RetentionMode,
@@ -125,7 +135,7 @@ pub fn check_destroy(record: &ObjectRecord, bypass_governance: bool, now_ms: i64
     }
     match lock.retention {
         Some(r) if r.until_ms > now_ms && (r.mode == RetentionMode::Compliance || !bypass_governance) => Err(MetaError::ObjectLocked(
-            format!("version {} is retained in {:?} mode until {} ms", record.version.id(), r.mode, r.until_ms),
+            format!("version {} is retained in {} mode until {}", record.version.id(), r.mode, super::utc_text(r.until_ms)),
         )),
         _ => Ok(()),
     }
@@ -142,7 +152,7 @@ fn check_retention_change(old: Option<Retention>, new: Option<Retention>, bypass
     match old.mode {
         _ if !weakens => Ok(()),
         RetentionMode::Governance if bypass_governance => Ok(()),
-        mode => Err(MetaError::ObjectLocked(format!("the object is retained in {mode:?} mode until {} ms", old.until_ms))),
+        mode => Err(MetaError::ObjectLocked(format!("the object is retained in {mode} mode until {}", super::utc_text(old.until_ms)))),
     }
 }
 
@@ -210,5 +220,8 @@ mod tests {
         assert!(check_retention_change(g(5_000), None, false, now).is_err());
         assert!(check_retention_change(g(5_000), None, true, now).is_ok());
         assert!(check_retention_change(c(500), None, false, now).is_ok(), "an expired retention protects nothing");
+        // The refusal says why in S3's terms, with a readable time.
+        let Err(MetaError::ObjectLocked(why)) = check_retention_change(c(1_796_053_059_669), None, true, now) else { panic!() };
+        assert_eq!(why, "the object is retained in COMPLIANCE mode until 2026-11-30T15:37:39.669Z");
     }
 }
