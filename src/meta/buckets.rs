@@ -29,6 +29,32 @@ pub fn objects_begin(bucket: &str) -> Vec<u8> {
     Key::space("o").str(bucket).into_bytes()
 }
 
+/// Sets (`Some`) or clears (`None`) one of a bucket's configuration documents (lifecycle,
+/// tags, notification rules) at `key`: as the bucket's owner, with its audit entry, in one
+/// transaction.
+pub(super) fn put_document<T: Serialize>(
+    db: &dyn KvStore,
+    owner: &str,
+    bucket: &str,
+    key: &[u8],
+    document: Option<&T>,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
+    transact(db, |t| {
+        require_owned(t, bucket, owner)?;
+        match document {
+            Some(d) => t.set(key, &encode(d))?,
+            None => t.clear(key)?,
+        }
+        append_opt(t, audit)
+    })
+}
+
+/// A bucket's configuration document at `key`; `None` when it has none.
+pub(super) fn get_document<T: serde::de::DeserializeOwned>(db: &dyn KvStore, key: &[u8]) -> MetaResult<Option<T>> {
+    read(db, |t| t.get(key)?.map(|v| decode(&v)).transpose())
+}
+
 pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str, audit: Option<&Entry>) -> MetaResult<()> {
     create_bucket_with(db, name, owner, region, false, audit)
 }

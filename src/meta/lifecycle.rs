@@ -1,13 +1,12 @@
 //! Lifecycle configuration: a bucket's rules, `("blc", bucket)`, validated as S3 validates
 //! them. The worker that applies them is `engine::lifecycle`.
 
-use super::buckets::require_owned;
-use super::codec::{decode, encode};
+use super::codec::decode;
 use super::tagging::Tags;
 use super::{MetaError, MetaResult};
-use crate::audit::{append_opt, Entry};
+use crate::audit::Entry;
 use crate::keys::{decode_str, key_after, prefix_end, Key};
-use crate::kv::{read, transact, KvStore, KvTxn};
+use crate::kv::{read, KvStore, KvTxn};
 use serde::{Deserialize, Serialize};
 
 /// S3 allows up to 1,000 rules per bucket, with ids up to 255 characters.
@@ -138,18 +137,11 @@ pub fn put_config(db: &dyn KvStore, owner: &str, bucket: &str, config: Option<&L
     if let Some(c) = config {
         validate(c)?;
     }
-    transact(db, |t| {
-        require_owned(t, bucket, owner)?;
-        match config {
-            Some(c) => t.set(&config_key(bucket), &encode(c))?,
-            None => t.clear(&config_key(bucket))?,
-        }
-        append_opt(t, audit)
-    })
+    super::buckets::put_document(db, owner, bucket, &config_key(bucket), config, audit)
 }
 
 pub fn get_config(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<LifecycleConfig>> {
-    read(db, |t| t.get(&config_key(bucket))?.map(|v| decode(&v)).transpose())
+    super::buckets::get_document(db, &config_key(bucket))
 }
 
 /// Inside DeleteBucket's transaction.

@@ -2,13 +2,12 @@
 //! (S3's rules: event-name patterns such as `s3:ObjectCreated:*`, key prefix and suffix
 //! filters; the relay maps a rule's ARN onto a Kafka topic, see `events`).
 
-use super::buckets::require_owned;
-use super::codec::{decode, encode};
+use super::codec::decode;
 use super::outbox::Event;
-use super::{MetaError, MetaResult};
-use crate::audit::{append_opt, Entry};
+use super::MetaResult;
+use crate::audit::Entry;
 use crate::keys::Key;
-use crate::kv::{read, transact, KvStore};
+use crate::kv::KvStore;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,16 +82,12 @@ pub(super) fn notification_key(bucket: &str) -> Vec<u8> {
 
 /// Replaces the bucket's configuration (PutBucketNotificationConfiguration).
 pub fn put(db: &dyn KvStore, owner: &str, bucket: &str, rules: &NotificationRules, audit: Option<&Entry>) -> MetaResult<()> {
-    transact(db, |t| {
-        require_owned(t, bucket, owner)?;
-        t.set(&notification_key(bucket), &encode(rules))?;
-        append_opt(t, audit)
-    })
+    super::buckets::put_document(db, owner, bucket, &notification_key(bucket), Some(rules), audit)
 }
 
 /// The bucket's configuration; `None` when it never had one.
 pub fn get(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<NotificationRules>> {
-    read(db, |t| t.get(&notification_key(bucket))?.map(|v| decode(&v)).transpose()).map_err(|e: MetaError| e)
+    super::buckets::get_document(db, &notification_key(bucket))
 }
 
 #[cfg(test)]

@@ -111,7 +111,7 @@ pub fn put_object_tags(
 }
 
 pub fn get_bucket_tags(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<Tags>> {
-    read(db, |t| t.get(&bucket_tags_key(bucket))?.map(|v| decode(&v)).transpose())
+    super::buckets::get_document(db, &bucket_tags_key(bucket))
 }
 
 /// PutBucketTagging (`Some`) or DeleteBucketTagging (`None`).
@@ -119,14 +119,7 @@ pub fn put_bucket_tags(db: &dyn KvStore, owner: &str, bucket: &str, tags: Option
     if let Some(tags) = tags {
         validate(tags, BUCKET_TAGS_MAX)?;
     }
-    transact(db, |t| {
-        require_owned(t, bucket, owner)?;
-        match tags {
-            Some(tags) => t.set(&bucket_tags_key(bucket), &encode(tags))?,
-            None => t.clear(&bucket_tags_key(bucket))?,
-        }
-        append_opt(t, audit)
-    })
+    super::buckets::put_document(db, owner, bucket, &bucket_tags_key(bucket), tags, audit)
 }
 
 fn upload_tags_key(upload_id: &[u8; 16]) -> Vec<u8> {

@@ -177,11 +177,7 @@ pub fn parse_version(id: Option<&str>) -> S3Result<Option<VersionRef>> {
 /// current version, 405 MethodNotAllowed when the request named it; both carry
 /// `x-amz-delete-marker: true` and the marker's version id (and, for 405, Last-Modified).
 fn delete_marker_error(version: Version, last_modified_ms: i64, named: bool) -> s3s::S3Error {
-    let mut e = if named {
-        s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource.")
-    } else {
-        s3_error!(NoSuchKey)
-    };
+    let mut e = if named { s3_error!(MethodNotAllowed) } else { s3_error!(NoSuchKey) };
     let mut headers = http::HeaderMap::new();
     headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
     if let Ok(v) = http::HeaderValue::from_str(&version.id()) {
@@ -215,7 +211,7 @@ pub async fn load_version(
         Lookup::Object(record, layout) => Ok((*record, layout)),
         Lookup::DeleteMarker { version: v, last_modified_ms } => Err(delete_marker_error(v, last_modified_ms, version.is_some())),
         Lookup::NoSuchKey => Err(s3_error!(NoSuchKey)),
-        Lookup::NoSuchVersion => Err(s3_error!(NoSuchVersion, "The specified version does not exist.")),
+        Lookup::NoSuchVersion => Err(s3_error!(NoSuchVersion)),
     }
 }
 

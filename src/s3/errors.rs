@@ -17,7 +17,7 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
         MetaError::PreconditionFailed => s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"),
         MetaError::NoSuchUpload => s3_error!(NoSuchUpload),
         MetaError::InvalidVersionId => s3_error!(InvalidArgument, "Invalid version id specified"),
-        MetaError::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
+        MetaError::NoSuchVersion => s3_error!(NoSuchVersion),
         MetaError::MethodNotAllowed(m) => s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource: {m}"),
         MetaError::ObjectLocked(m) => s3_error!(AccessDenied, "Access Denied because object protected by object lock: {m}"),
         MetaError::InvalidBucketState(m) => s3_error!(InvalidBucketState, "{m}"),

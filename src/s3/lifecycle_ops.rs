@@ -172,7 +172,7 @@ pub async fn get_bucket_lifecycle_configuration(
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     let bucket = req.input.bucket;
     let Some(config) = s3.engine.meta(move |db| lifecycle::get_config(db, &bucket)).await.map_err(to_s3)? else {
-        return Err(s3_error!(NoSuchLifecycleConfiguration, "The lifecycle configuration does not exist"));
+        return Err(s3_error!(NoSuchLifecycleConfiguration));
     };
     Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
         rules: Some(config.rules.into_iter().map(rule_to_s3).collect()),

@@ -12,10 +12,7 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 pub fn mode_to_s3(mode: RetentionMode) -> ObjectLockMode {
-    ObjectLockMode::from_static(match mode {
-        RetentionMode::Governance => ObjectLockMode::GOVERNANCE,
-        RetentionMode::Compliance => ObjectLockMode::COMPLIANCE,
-    })
+    ObjectLockMode::from(mode.to_string())
 }
 
 fn mode_of(mode: &str) -> S3Result<RetentionMode> {
@@ -99,11 +96,11 @@ pub async fn get_object_lock_configuration(
     s3.owned_bucket(&principal, &req.input.bucket).await?;
     let bucket = req.input.bucket;
     let Some(config) = s3.engine.meta(move |db| lock::get_bucket_lock(db, &bucket)).await.map_err(to_s3)? else {
-        return Err(s3_error!(ObjectLockConfigurationNotFoundError, "Object Lock configuration does not exist for this bucket"));
+        return Err(s3_error!(ObjectLockConfigurationNotFoundError));
     };
     let rule = config.default_retention.map(|d| ObjectLockRule {
         default_retention: Some(s3s::dto::DefaultRetention {
-            mode: Some(ObjectLockRetentionMode::from(mode_to_s3(d.mode).as_str().to_owned())),
+            mode: Some(ObjectLockRetentionMode::from(d.mode.to_string())),
             days: Some(i32::try_from(d.days).unwrap_or(i32::MAX)),
             years: None,
         }),
@@ -176,11 +173,11 @@ pub async fn get_object_retention(
     let input = req.input;
     let lock = read_lock(s3, &principal, (input.bucket, input.key, input.version_id)).await?;
     let Some(r) = lock.retention else {
-        return Err(s3_error!(NoSuchObjectLockConfiguration, "The specified object does not have a ObjectLock configuration"));
+        return Err(s3_error!(NoSuchObjectLockConfiguration));
     };
     Ok(S3Response::new(GetObjectRetentionOutput {
         retention: Some(ObjectLockRetention {
-            mode: Some(ObjectLockRetentionMode::from(mode_to_s3(r.mode).as_str().to_owned())),
+            mode: Some(ObjectLockRetentionMode::from(r.mode.to_string())),
             retain_until_date: Some(timestamp_ms(r.until_ms)),
         }),
     }))
