@@ -49,7 +49,8 @@ pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
         MetadataBackend::Fdb { cluster_file, root_prefix } => open_fdb(cluster_file, root_prefix)?,
     };
     let chunk_dir = config.chunk_dir();
-    let chunks = ChunkStore::open(&chunk_dir).map_err(|e| format!("opening chunk store {}: {e}", chunk_dir.display()))?;
+    let chunks = if db.single_process() { ChunkStore::open_exclusive(&chunk_dir) } else { ChunkStore::open(&chunk_dir) };
+    let chunks = chunks.map_err(|e| format!("opening chunk store {}: {e}", chunk_dir.display()))?;
     Ok(Stores { db, chunks: Arc::new(chunks) })
 }
 

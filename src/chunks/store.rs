@@ -53,12 +53,26 @@ pub struct ChunkStore {
 }
 
 impl ChunkStore {
+    /// Opens a chunk directory that other gateways may share (FoundationDB metadata): temp
+    /// files younger than `CHUNK_TMP_ABANDONED_AFTER_SECS` may be their writes in progress
+    /// and are kept.
     pub fn open(root: &Path) -> io::Result<Self> {
+        Self::open_removing_temps_before(
+            root,
+            std::time::SystemTime::now() - std::time::Duration::from_secs(crate::limits::CHUNK_TMP_ABANDONED_AFTER_SECS),
+        )
+    }
+
+    /// Opens a chunk directory this process alone writes (the embedded metadata store locks
+    /// the data directory): every temp file is a write that a crash cut off.
+    pub fn open_exclusive(root: &Path) -> io::Result<Self> {
+        Self::open_removing_temps_before(root, std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+    }
+
+    fn open_removing_temps_before(root: &Path, abandoned_before: std::time::SystemTime) -> io::Result<Self> {
         let tmp_dir = root.join("tmp");
         fs::create_dir_all(&tmp_dir)?;
-        // Old temp files are from writes that never completed (crash): never referenced.
-        // Young ones may be another gateway's write in progress (shared directory).
-        let abandoned_before = std::time::SystemTime::now() - std::time::Duration::from_secs(crate::limits::CHUNK_TMP_ABANDONED_AFTER_SECS);
+        // Temp files are from writes that never completed (crash): never referenced.
         for entry in fs::read_dir(&tmp_dir)? {
             let entry = entry?;
             if entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < abandoned_before) {
@@ -170,6 +184,18 @@ impl ChunkStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_off_write_is_removed_when_no_other_gateway_can_share_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        ChunkStore::open(dir.path()).unwrap();
+        let cut_off = dir.path().join("tmp").join("abc.0000000000000000.0");
+        fs::write(&cut_off, b"half a chunk").unwrap();
+        ChunkStore::open(dir.path()).unwrap();
+        assert!(cut_off.exists(), "a shared directory keeps young temp files (another gateway's writes)");
+        ChunkStore::open_exclusive(dir.path()).unwrap();
+        assert!(!cut_off.exists());
+    }
 
     #[test]
     fn write_read_and_detect_corruption() {
