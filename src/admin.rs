@@ -34,6 +34,9 @@ pub enum AdminRequest {
     AuditVerify,
     AuditTrail {
         bucket: String,
+        /// The incarnation of `bucket` (an id, or `legacy`); `None`: the bucket that exists now.
+        #[serde(default)]
+        bucket_id: Option<String>,
         key: String,
         since_ms: Option<i64>,
         until_ms: Option<i64>,
@@ -46,6 +49,8 @@ pub enum AdminRequest {
     },
     AuditReport {
         bucket: String,
+        #[serde(default)]
+        bucket_id: Option<String>,
         key: String,
     },
     AuditCount,
@@ -173,15 +178,19 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                 Ok(AdminResponse::Key { user, access_key: ak, secret_key: sk })
             }
             AdminRequest::AuditVerify => json(crate::audit::verify(db, |_| {})),
-            AdminRequest::AuditTrail { bucket, key, since_ms, until_ms, limit, page_token } => json(crate::audit::query::object_trail(
-                db,
-                &bucket,
-                &key,
-                since_ms,
-                until_ms,
-                page_token.as_deref(),
-                limit.clamp(1, limits::AUDIT_PAGE_MAX_ENTRIES),
-            )),
+            AdminRequest::AuditTrail { bucket, bucket_id, key, since_ms, until_ms, limit, page_token } => {
+                json(crate::audit::query::incarnation_of(db, &bucket, bucket_id.as_deref()).and_then(|incarnation| {
+                    crate::audit::query::object_trail(
+                        db,
+                        &incarnation,
+                        &key,
+                        since_ms,
+                        until_ms,
+                        page_token.as_deref(),
+                        limit.clamp(1, limits::AUDIT_PAGE_MAX_ENTRIES),
+                    )
+                }))
+            }
             AdminRequest::AuditActivity { user, days } => {
                 json(crate::audit::query::user_activity(db, &user, days, crate::meta::now_ms()).map(|rows| {
                     rows.into_iter()
@@ -189,7 +198,10 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                     .collect::<Vec<_>>()
                 }))
             }
-            AdminRequest::AuditReport { bucket, key } => json(crate::audit::query::compliance_report(db, &bucket, &key)),
+            AdminRequest::AuditReport { bucket, bucket_id, key } => json(
+                crate::audit::query::incarnation_of(db, &bucket, bucket_id.as_deref())
+                    .and_then(|incarnation| crate::audit::query::compliance_report(db, &bucket, &incarnation, &key)),
+            ),
             AdminRequest::AuditCount => json(crate::audit::chain::entries_total(db)),
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),
             AdminRequest::Purge { .. } => Err("offline, `granary purge` runs the purge itself".into()),
@@ -206,6 +218,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                     index: None,
                     indexer: None,
                     cache: None,
+                    connections: None,
                 };
                 json(sources.snapshot())
             }

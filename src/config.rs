@@ -35,6 +35,12 @@ pub struct FileConfig {
     pub kafka_options: Option<Vec<String>>,
     pub outbox_max_events: Option<u64>,
     pub kafka_indexer_group: Option<String>,
+    pub metrics_auth: Option<String>,
+    pub metrics_token: Option<String>,
+    pub connection_idle_secs: Option<u64>,
+    pub request_body_idle_secs: Option<u64>,
+    pub connections_max: Option<usize>,
+    pub connections_per_source_max: Option<usize>,
 }
 
 impl FileConfig {
@@ -111,9 +117,52 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub audit: AuditSettings,
     pub events: EventSettings,
+    /// Who may read `/_granary/metrics`.
+    pub metrics_auth: MetricsAuth,
+    /// Idle and body timeouts, connection caps (`connections`).
+    pub connections: crate::connections::ConnectionSettings,
 }
 
 pub const DEFAULT_KAFKA_TOPIC: &str = "granary-events";
+
+/// Who may read `/_granary/metrics` (`--metrics-auth`). A request signed by the admin is
+/// served whatever the setting.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MetricsAuth {
+    /// Anyone, unauthenticated (Prometheus' default scrape).
+    Open,
+    /// Requests with `Authorization: Bearer <token>` (`--metrics-token`).
+    Token(String),
+    /// Only requests signed by the admin.
+    Signed,
+}
+
+/// The token stays out of logs and debug output.
+impl std::fmt::Debug for MetricsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MetricsAuth::Open => "Open",
+            MetricsAuth::Token(_) => "Token(<redacted>)",
+            MetricsAuth::Signed => "Signed",
+        })
+    }
+}
+
+impl MetricsAuth {
+    /// From `metrics_auth` (`open` when unset) and `metrics_token`. A token without `token`
+    /// mode is refused rather than ignored: whoever set it expects metrics to need it.
+    pub fn parse(mode: Option<&str>, token: Option<String>) -> Result<Self, String> {
+        let token = token.filter(|t| !t.is_empty());
+        match (mode.unwrap_or("open"), token) {
+            ("token", Some(t)) => Ok(MetricsAuth::Token(t)),
+            ("token", None) => Err("metrics_auth = \"token\" needs a non-empty metrics_token (--metrics-token)".into()),
+            (_, Some(_)) => Err("metrics_token is set, but metrics_auth is not \"token\"".into()),
+            ("open", None) => Ok(MetricsAuth::Open),
+            ("signed", None) => Ok(MetricsAuth::Signed),
+            (other, None) => Err(format!("metrics_auth = \"{other}\": expected \"open\", \"token\" or \"signed\"")),
+        }
+    }
+}
 
 /// Where change events go: Kafka when brokers are configured, else the in-process indexer.
 #[derive(Debug, Clone)]
@@ -153,11 +202,20 @@ pub struct AuditSettings {
     pub categories: crate::audit::Categories,
     /// Entries older than this are removed, in whole chain segments.
     pub retention: Option<Duration>,
+    /// Requests refused without a verified signature are counted over windows this long
+    /// and recorded as one entry per source and error code (`audit::unauthenticated`; at
+    /// most `AUDIT_UNAUTHENTICATED_WINDOW_MAX_SECS`; tests shorten it).
+    pub unauthenticated_window: Duration,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
-        Self { enabled: true, categories: crate::audit::Categories::default(), retention: None }
+        Self {
+            enabled: true,
+            categories: crate::audit::Categories::default(),
+            retention: None,
+            unauthenticated_window: Duration::from_secs(crate::limits::AUDIT_UNAUTHENTICATED_WINDOW_MAX_SECS),
+        }
     }
 }
 
@@ -189,6 +247,8 @@ impl ServeConfig {
             trusted_proxies: Vec::new(),
             audit: AuditSettings::default(),
             events: EventSettings::default(),
+            metrics_auth: MetricsAuth::Open,
+            connections: crate::connections::ConnectionSettings::default(),
         }
     }
 }

@@ -13,6 +13,10 @@
 //!    mutations are audited by their handlers, in their own transaction.
 //! 5. Error bodies carry a `<Message>` and the `<RequestId>` (s3s often writes a bare
 //!    `<Code>`; see `s3::error_messages`).
+//! 6. Timeouts (`connections`): each request is in flight on its connection until its
+//!    response body is fully sent (the idle watchdog closes only connections with none), and
+//!    its body fails when it stalls; such a request answers 400 RequestTimeout whichever
+//!    layer (s3s, a handler, ingest) was reading it.
 
 use crate::audit::{Actor, AuditSink, Categories, Entry};
 use crate::limits;
@@ -24,21 +28,22 @@ use hyper::service::Service;
 use s3s::host::S3Host;
 use s3s::service::S3Service;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Per-request facts the handlers need for auditing; in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    pub request_id: String,
-    pub source_ip: IpAddr,
-    pub user_agent: Option<String>,
-}
+pub use crate::s3::request::RequestContext;
+use crate::s3::request::RequestFacts;
 
 pub struct EdgeConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub audit: Option<AuditSink>,
     pub categories: Categories,
     pub domain: Option<VirtualHostDomain>,
+    /// A request body that delivers nothing for this long fails (RequestTimeout).
+    pub body_idle: Duration,
+    /// Where body timeouts are counted (status, metrics).
+    pub connections: Arc<crate::connections::Limiter>,
 }
 
 /// The service for one connection.
@@ -47,6 +52,8 @@ pub struct Edge {
     pub inner: S3Service,
     pub peer: IpAddr,
     pub config: Arc<EdgeConfig>,
+    /// This connection's requests in flight, watched by the idle timeout.
+    pub activity: Arc<crate::connections::Activity>,
 }
 
 fn may_carry_body(req: &http::Request<Incoming>) -> bool {
@@ -90,54 +97,35 @@ fn access_key_of(req: &http::Request<Incoming>) -> Option<String> {
     from_header.map(str::to_owned).or_else(from_query)
 }
 
-/// What a request is, for the audit trail: (operation, bucket, key).
-fn classify(config: &EdgeConfig, req: &http::Request<Incoming>) -> (String, Option<String>, Option<String>) {
+/// What a request is about, for the audit trail: (bucket, key), from the path (or the
+/// virtual host). The operation comes from s3s (`RequestFacts`), not from a guess here.
+fn resource_of(config: &EdgeConfig, req: &http::Request<Incoming>) -> (Option<String>, Option<String>) {
     let path = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8_lossy().into_owned();
     let host_bucket = config.domain.as_ref().and_then(|d| {
         let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
         d.parse_host_header(host).ok()?.bucket().map(str::to_owned)
     });
     let trimmed = path.trim_start_matches('/');
-    let (bucket, key) = match host_bucket {
+    match host_bucket {
         Some(b) => (Some(b), Some(trimmed.to_owned()).filter(|k| !k.is_empty())),
         None => {
             let mut it = trimmed.splitn(2, '/');
             (it.next().filter(|b| !b.is_empty()).map(str::to_owned), it.next().filter(|k| !k.is_empty()).map(str::to_owned))
         }
-    };
-    let q = req.uri().query().unwrap_or("");
-    let has = |name: &str| q.split('&').any(|kv| kv == name || kv.starts_with(&format!("{name}=")));
-    let copy = req.headers().contains_key("x-amz-copy-source");
-    let m = req.method().as_str();
-    let op = match (m, bucket.is_some(), key.is_some()) {
-        (_, false, _) if path.starts_with("/_granary") => "GranaryAdmin",
-        ("GET", false, _) => "ListBuckets",
-        ("GET", true, false) if has("acl") => "GetBucketAcl",
-        ("GET", true, false) if has("location") => "GetBucketLocation",
-        ("GET", true, false) if has("uploads") => "ListMultipartUploads",
-        ("GET", true, false) => "ListObjects",
-        ("HEAD", true, false) => "HeadBucket",
-        ("PUT", true, false) if has("acl") => "PutBucketAcl",
-        ("PUT", true, false) => "CreateBucket",
-        ("DELETE", true, false) => "DeleteBucket",
-        ("POST", true, false) if has("delete") => "DeleteObjects",
-        ("GET", true, true) if has("acl") => "GetObjectAcl",
-        ("GET", true, true) if has("uploadId") => "ListParts",
-        ("GET", true, true) if has("attributes") => "GetObjectAttributes",
-        ("GET", true, true) => "GetObject",
-        ("HEAD", true, true) => "HeadObject",
-        ("PUT", true, true) if has("acl") => "PutObjectAcl",
-        ("PUT", true, true) if has("uploadId") && copy => "UploadPartCopy",
-        ("PUT", true, true) if has("uploadId") => "UploadPart",
-        ("PUT", true, true) if copy => "CopyObject",
-        ("PUT", true, true) => "PutObject",
-        ("DELETE", true, true) if has("uploadId") => "AbortMultipartUpload",
-        ("DELETE", true, true) => "DeleteObject",
-        ("POST", true, true) if has("uploads") => "CreateMultipartUpload",
-        ("POST", true, true) if has("uploadId") => "CompleteMultipartUpload",
-        _ => "Unknown",
-    };
-    (op.to_owned(), bucket, key)
+    }
+}
+
+/// The request line as sent (method, path, and the names of its query arguments, not
+/// their values, which may carry signatures), for entries of requests s3s never routed.
+fn request_line(req: &http::Request<Incoming>) -> String {
+    let names: Vec<&str> =
+        req.uri().query().unwrap_or("").split('&').filter(|kv| !kv.is_empty()).map(|kv| kv.split('=').next().unwrap_or(kv)).collect();
+    let line = format!("{} {}", req.method(), req.uri().path());
+    if names.is_empty() {
+        line
+    } else {
+        format!("{line}?{}", names.join("&"))
+    }
 }
 
 /// Caps a client-supplied string recorded in the audit trail (keys are bounded for valid
@@ -161,6 +149,15 @@ fn error_code(body: &[u8]) -> Option<String> {
     Some(text[start..end].to_owned())
 }
 
+/// An S3 error answered by the edge itself (the request id is added like any other's).
+fn error_response(refusal: &crate::s3::request_rules::EarlyRefusal) -> s3s::HttpResponse {
+    let body = crate::s3::error_messages::error_body(refusal.code, &refusal.message);
+    let mut resp = http::Response::new(s3s::Body::from(body));
+    *resp.status_mut() = refusal.status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    resp
+}
+
 /// Adds what S3 error bodies carry and s3s may have left out (step 5).
 fn complete_error_body(resp: &mut s3s::HttpResponse, request_id: &str) {
     let Some(body) = resp.body().bytes() else { return };
@@ -182,14 +179,32 @@ impl Service<http::Request<Incoming>> for Edge {
             request_id: hex::encode(rand::random::<[u8; 8]>()).to_uppercase(),
             source_ip: client_ip(self.peer, req.headers(), &config.trusted_proxies),
             user_agent: req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            facts: Arc::new(RequestFacts::default()),
         };
         let has_body = may_carry_body(&req);
         let method = req.method().clone();
-        let audit_facts = config.audit.as_ref().map(|_| (classify(&config, &req), access_key_of(&req)));
+        let audit_facts = config.audit.as_ref().map(|_| (resource_of(&config, &req), access_key_of(&req), request_line(&req)));
+        // s3s would answer a malformed SigV4 header with a vaguer code; S3's is answered here.
+        let early = crate::s3::request_rules::check_authorization_header(req.headers()).err();
         req.extensions_mut().insert(ctx.clone());
-        let fut = Service::call(&self.inner, req);
+        // Dropped with the response body once it is fully sent, or with this future.
+        let in_flight = self.activity.begin();
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let req = req.map(|body| s3s::Body::http_body(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))));
+        let inner = self.inner.clone();
         Box::pin(async move {
-            let mut resp = fut.await?;
+            let result = match early {
+                Some(refusal) => Ok(error_response(&refusal)),
+                None => inner.call(req).await,
+            };
+            // Whoever read the body (s3s for XML, ingest for objects) saw only a stream
+            // error and answered IncompleteBody or InternalError; the cause was the client.
+            let mut resp = if timed_out.load(Ordering::Relaxed) {
+                config.connections.body_timeouts.fetch_add(1, Ordering::Relaxed);
+                request_timeout_response()
+            } else {
+                result?
+            };
             let status = resp.status();
             let failed = status.is_client_error() || status.is_server_error();
             if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
@@ -204,31 +219,65 @@ impl Service<http::Request<Incoming>> for Edge {
             if method == http::Method::HEAD && status == http::StatusCode::OK && resp.headers().contains_key(CONTENT_RANGE) {
                 *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
             }
-            if let (Some(sink), Some(((op, bucket, key), access_key))) = (&config.audit, audit_facts) {
-                let is_read = method == http::Method::GET || method == http::Method::HEAD;
-                let wanted = if failed { config.categories.denied } else { is_read && config.categories.reads };
-                if wanted {
-                    let outcome = if failed {
-                        resp.body().bytes().and_then(|b| error_code(&b[..])).unwrap_or_else(|| status.as_u16().to_string())
-                    } else {
-                        "ok".to_owned()
-                    };
-                    let cap = |s: Option<String>, max: usize| s.map(|s| bounded(&s, max));
-                    let actor = Actor {
-                        user: None,
-                        access_key: cap(access_key, 128),
-                        source_ip: Some(ctx.source_ip.to_string()),
-                        user_agent: cap(ctx.user_agent.clone(), limits::AUDIT_FIELD_MAX_BYTES),
-                        request_id: ctx.request_id.clone(),
-                    };
-                    let (bucket, key) = (cap(bucket, 256), cap(key, limits::OBJECT_KEY_MAX_BYTES));
-                    let entry = Entry::new(&op, &actor, bucket.as_deref(), key.as_deref()).outcome(&bounded(&outcome, 64));
-                    sink.record(entry.detail("status", status.as_u16()));
+            let facts = ctx.facts.get();
+            if !failed && facts.op.as_deref().is_some_and(crate::s3::xml_text::is_listing) {
+                crate::s3::xml_text::escape_carriage_returns(&mut resp);
+            }
+            if let (Some(sink), Some(((bucket, key), claimed_key, line))) = (&config.audit, audit_facts) {
+                let outcome = || resp.body().bytes().and_then(|b| error_code(&b[..])).unwrap_or_else(|| status.as_u16().to_string());
+                match facts.principal {
+                    // Signed by a known key: the user is accountable, each request is recorded.
+                    Some(who) => {
+                        let is_read = method == http::Method::GET || method == http::Method::HEAD;
+                        let wanted = if failed { config.categories.denied } else { is_read && config.categories.reads };
+                        if wanted {
+                            let outcome = if failed { outcome() } else { "ok".to_owned() };
+                            let actor = Actor {
+                                user: Some(who.user),
+                                access_key: Some(who.access_key),
+                                source_ip: Some(ctx.source_ip.to_string()),
+                                user_agent: ctx.user_agent.as_deref().map(|s| bounded(s, limits::AUDIT_FIELD_MAX_BYTES)),
+                                request_id: ctx.request_id.clone(),
+                            };
+                            let (bucket, key) = (bucket.map(|b| bounded(&b, 256)), key.map(|k| bounded(&k, limits::OBJECT_KEY_MAX_BYTES)));
+                            let op = facts.op.as_deref().unwrap_or("Unknown");
+                            let entry = Entry::new(op, &actor, bucket.as_deref(), key.as_deref()).outcome(&bounded(&outcome, 64));
+                            sink.record(entry.detail("status", status.as_u16()));
+                        }
+                    }
+                    // Anyone can send these: counted per source and code, never one entry each.
+                    None if failed && config.categories.denied => {
+                        sink.record_unauthenticated(crate::audit::unauthenticated::Attempt {
+                            source_ip: ctx.source_ip,
+                            outcome: bounded(&outcome(), 64),
+                            op: facts.op,
+                            request_line: line,
+                            bucket,
+                            key,
+                            claimed_access_key: claimed_key,
+                            user_agent: ctx.user_agent.clone(),
+                            request_id: ctx.request_id.clone(),
+                        });
+                    }
+                    // Unauthenticated successes (health, open metrics) change and reveal nothing.
+                    None => {}
                 }
             }
-            Ok(resp)
+            Ok(resp.map(|body| s3s::Body::http_body(crate::connections::TrackedBody::new(body, in_flight))))
         })
     }
+}
+
+/// S3's answer to a request body that stalled (code, status and message as S3 sends them).
+fn request_timeout_response() -> s3s::HttpResponse {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>RequestTimeout</Code><Message>{}</Message></Error>",
+        crate::connections::BodyTimedOut
+    );
+    let mut resp = http::Response::new(s3s::Body::from(body));
+    *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    resp
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod checksum;
 pub mod chunks;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod edge;
 pub mod engine;
 pub mod events;

@@ -92,8 +92,27 @@ pub const LIFECYCLE_INTERVAL_DEFAULT_SECS: u64 = 3600;
 
 /// Admin socket: one request line at most this long.
 pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
-/// A client must send its request headers within this long.
-pub const HTTP_HEADER_READ_MAX_SECS: u64 = 60;
+/// A client must send its request headers within this long (HTTP/1; every protocol is
+/// also bound by the idle timeout, and this never exceeds it).
+pub const HTTP_HEADER_READ_MAX_SECS: u64 = 20;
+/// Default: a connection with no request in flight for this long is closed, whatever bytes
+/// trickle in (S3 closes idle connections after about 20 s). `--connection-idle-secs`.
+pub const CONNECTION_IDLE_MAX_SECS: u64 = 20;
+/// Default: a request body that delivers no bytes for this long fails with 400
+/// RequestTimeout, as S3's does. `--request-body-idle-secs`.
+pub const REQUEST_BODY_IDLE_MAX_SECS: u64 = 20;
+/// Default: connections open at once, in all (`--connections-max`); beyond, new ones are
+/// closed on arrival. Below the usual descriptor limit of a server, with room for chunk files.
+pub const CONNECTIONS_MAX_COUNT: usize = 4096;
+/// Default: connections open at once from one source address (`--connections-per-source-max`).
+/// An SDK with a large pool uses 50-100; one client must not be able to take them all.
+pub const CONNECTIONS_PER_SOURCE_MAX_COUNT: usize = 256;
+/// Refused connections are logged as one summary line at most this often.
+pub const CONNECTION_REFUSED_LOG_INTERVAL_SECS: u64 = 10;
+/// After a failed accept (e.g. out of descriptors) the loop waits this long, doubling up to
+/// the max, instead of retrying at once (which spins a core and helps nothing).
+pub const ACCEPT_RETRY_MIN_MILLIS: u64 = 10;
+pub const ACCEPT_RETRY_MAX_MILLIS: u64 = 1_000;
 /// Graceful shutdown: in-flight requests get this long to finish after SIGTERM.
 pub const SHUTDOWN_DRAIN_MAX_SECS: u64 = 30;
 
@@ -113,6 +132,15 @@ pub const AUDIT_QUEUE_MAX_ENTRIES: usize = 65_536;
 pub const AUDIT_FIELD_MAX_BYTES: usize = 512;
 /// Audit query pages hold at most this many entries.
 pub const AUDIT_PAGE_MAX_ENTRIES: usize = 1000;
+/// An audit `page_token` (an index key, base64) is at most this long: index keys hold a key
+/// of at most `OBJECT_KEY_MAX_BYTES`, escaped (so at most doubled), plus fixed fields.
+pub const AUDIT_PAGE_TOKEN_MAX_BYTES: usize = 4096;
+/// A `bucket_id` query parameter is at most this long (ids are 32 hex digits).
+pub const AUDIT_BUCKET_ID_MAX_BYTES: usize = 64;
+/// A `user` query parameter of the audit API is at most this long.
+pub const AUDIT_QUERY_USER_MAX_BYTES: usize = 1024;
+/// Audit activity covers at most this many days (larger `days` get this many).
+pub const AUDIT_ACTIVITY_MAX_DAYS: u64 = 3660;
 /// Audit retention removes whole segments of this many entries of a chain.
 pub const AUDIT_SEGMENT_ENTRIES: u64 = 1024;
 
@@ -157,10 +185,43 @@ pub const OUTBOX_EVENTS_MAX_DEFAULT: u64 = 1_000_000;
 
 /// Events the Kafka indexer applies per index commit (and offset commit).
 pub const INDEXER_BATCH_MAX_EVENTS: usize = 128;
+/// While the search index keeps failing, its error is logged at most once per this many
+/// seconds (with the count of failures in between); status and metrics show every one.
+pub const INDEX_ERROR_LOG_INTERVAL_SECS: u64 = 60;
 /// Search results per page at most, and the default.
 pub const SEARCH_PAGE_MAX_RESULTS: usize = 1000;
 pub const SEARCH_PAGE_DEFAULT_RESULTS: usize = 100;
+/// A search query (`q`) is at most this long: room for a `prefix:` of a longest key and more
+/// terms, while each term's automaton stays small.
+pub const SEARCH_QUERY_MAX_BYTES: usize = 4096;
 /// Search pages reach this far into the results at most (the index collects offset + limit).
 pub const SEARCH_OFFSET_MAX_RESULTS: usize = 10_000;
 /// Suggestions look at this many matching keys at most.
 pub const SEARCH_SUGGEST_SCAN_MAX_KEYS: usize = 1000;
+
+/// Request rules (`s3::request_rules`), as S3 enforces them.
+/// A header-signed request's date may differ from the gateway's clock by at most this much
+/// (S3: 15 minutes, RequestTimeTooSkewed): a captured request cannot be replayed later.
+pub const REQUEST_TIME_SKEW_MAX_SECS: i64 = 15 * 60;
+/// S3: a presigned URL lives at most a week (`X-Amz-Expires` ≤ 604800).
+pub const PRESIGNED_URL_EXPIRES_MAX_SECS: i64 = 604_800;
+/// A presigned URL dated this far ahead of the gateway's clock is already valid (clock
+/// skew between the signer and the gateway); later ones are "not valid yet".
+pub const PRESIGNED_URL_FUTURE_SKEW_MAX_SECS: i64 = 60;
+/// S3: an XML request body (DeleteObjects, CompleteMultipartUpload, configurations) is at
+/// most this large; s3s reads such bodies whole, so the declared length is checked first.
+pub const XML_BODY_MAX_BYTES: u64 = 20 * 1024 * 1024;
+/// Unsigned header names quoted in one AccessDenied message at most.
+pub const UNSIGNED_HEADERS_REPORTED_MAX_COUNT: usize = 8;
+
+/// Requests that fail without a verified signature (anonymous, unknown key, bad signature)
+/// are not audited one by one: anyone can send them. They are counted per (source address,
+/// error code) and written as one entry per group when the window closes, so an
+/// unauthenticated flood adds a bounded number of entries however fast it is sent.
+pub const AUDIT_UNAUTHENTICATED_WINDOW_MAX_SECS: u64 = 60;
+/// Groups kept per window; requests of further groups are counted in one overflow entry
+/// (source `*`), so many source addresses cannot grow the trail either.
+pub const AUDIT_UNAUTHENTICATED_GROUPS_MAX_COUNT: usize = 64;
+/// Each client-supplied text in an unauthenticated request's entry (key, user agent,
+/// claimed access key, request line) is cut to this length.
+pub const AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES: usize = 128;

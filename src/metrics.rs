@@ -43,6 +43,13 @@ pub fn render(s: &Status) -> String {
         counter(&mut r, "collector_chunk_delete_failures", "Chunk files the collector could not delete", c.chunk_delete_failures);
         counter(&mut r, "collector_manifest_pages_released", "Manifest pages whose references were released", c.manifest_pages_released);
     }
+    if let Some(c) = &s.connections {
+        gauge(&mut r, "connections_open", "Client connections open", int(c.open));
+        counter(&mut r, "connections_refused", "Connections closed on arrival over the connection caps", c.refused);
+        counter(&mut r, "connections_idle_closed", "Connections closed after the idle timeout", c.idle_closed);
+        counter(&mut r, "request_body_timeouts", "Requests whose body stalled past the body timeout (RequestTimeout)", c.body_timeouts);
+        counter(&mut r, "accept_errors", "Failed accepts (e.g. out of descriptors), each followed by a back-off", c.accept_errors);
+    }
     if let Some(n) = s.audit_entries_dropped {
         counter(&mut r, "audit_entries_dropped", "Read/denied audit entries dropped under overload", n);
     }
@@ -61,6 +68,8 @@ pub fn render(s: &Status) -> String {
     }
     if let Some(search) = &s.search {
         gauge(&mut r, "search_documents", "Objects in this gateway's search index", int(search.documents));
+        gauge(&mut r, "search_index_healthy", "0 while search index writes fail (events wait)", i64::from(search.health.healthy));
+        counter(&mut r, "search_index_errors", "Failed search index writes", search.health.errors_total);
         if let Some(k) = &search.kafka_consumer {
             counter(&mut r, "search_events_consumed", "Events the index consumed from Kafka", k.events_consumed);
             gauge(

@@ -107,6 +107,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// This process's id among the gateways sharing the metadata store.
     pub gateway: gateways::GatewayId,
+    /// This gateway's search index (tests inject write faults through it).
+    pub index: Arc<SearchIndex>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::AbortHandle,
@@ -188,11 +190,12 @@ impl Server {
         let depth_task = tokio::spawn(Arc::clone(&relay).watch_depth());
 
         let (audit_sink, audit_task) = if config.audit.enabled {
-            let (sink, task) = crate::audit::AuditSink::spawn(Arc::clone(&stores.db));
+            let (sink, task) = crate::audit::AuditSink::spawn(Arc::clone(&stores.db), config.audit.unauthenticated_window);
             (Some(sink), Some(task))
         } else {
             (None, None)
         };
+        let limiter = crate::connections::Limiter::new(&config.connections, config.trusted_proxies.clone());
         let status = Arc::new(StatusSources {
             db: Arc::clone(&stores.db),
             collector: Some(Arc::clone(&collector)),
@@ -201,6 +204,7 @@ impl Server {
             index: Some(Arc::clone(&index)),
             indexer,
             cache: Some(Arc::clone(&engine.cache)),
+            connections: Some(Arc::clone(&limiter)),
         });
 
         let admin_db = Arc::clone(&stores.db);
@@ -215,7 +219,11 @@ impl Server {
 
         let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled, outbox_gauge));
         builder.set_auth(KeyStoreAuth::new(engine.clone()));
-        builder.set_route(crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db), status, index));
+        builder.set_access(crate::s3::access::GranaryAccess::new(engine.clone()));
+        builder.set_route(
+            crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db), status, Arc::clone(&index))
+                .with_metrics_auth(config.metrics_auth.clone()),
+        );
         builder.set_validation(crate::s3::admin_route::NamesWithAdminApi);
         let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));
         if let Some(d) = &config.domain {
@@ -228,7 +236,10 @@ impl Server {
             audit: audit_sink,
             categories: config.audit.categories,
             domain: config.domain.as_ref().map(domain).transpose()?,
+            body_idle: config.connections.body_idle,
+            connections: Arc::clone(&limiter),
         });
+        let idle = config.connections.idle;
 
         let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -237,21 +248,46 @@ impl Server {
         let db = Arc::clone(&stores.db);
         let task = tokio::spawn(async move {
             let mut http = ConnBuilder::new(TokioExecutor::new());
-            // A client that never finishes its headers must not hold a connection forever.
+            // A client that never finishes its headers must not hold a connection forever
+            // (the idle watchdog below covers every protocol; this is HTTP/1's own).
             http.http1()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(limits::HTTP_HEADER_READ_MAX_SECS));
+                .header_read_timeout(Duration::from_secs(limits::HTTP_HEADER_READ_MAX_SECS).min(idle));
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            let mut backoff = crate::connections::AcceptBackoff::default();
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
-                        let Ok((socket, peer)) = accepted else { continue };
-                        let edge = Edge { inner: service.clone(), peer: peer.ip(), config: Arc::clone(&edge_config) };
+                        let (socket, peer) = match accepted {
+                            Ok(accepted) => accepted,
+                            Err(e) => {
+                                limiter.accept_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let wait = backoff.failed(&e);
+                                tokio::select! {
+                                    _ = tokio::time::sleep(wait) => continue,
+                                    _ = stop.changed() => break,
+                                }
+                            }
+                        };
+                        backoff.succeeded();
+                        // Over a cap: closed at once, counted (no log line each).
+                        let Some(slot) = limiter.admit(peer.ip()) else { continue };
+                        let activity = crate::connections::Activity::new();
+                        let edge = Edge { inner: service.clone(), peer: peer.ip(), config: Arc::clone(&edge_config), activity: Arc::clone(&activity) };
+                        let edge = crate::s3::admin_route::BearerForMetrics(edge);
                         let conn = http.serve_connection(TokioIo::new(socket), edge).into_owned();
                         let conn = graceful.watch(conn);
+                        let limiter = Arc::clone(&limiter);
                         tokio::spawn(async move {
-                            if let Err(e) = conn.await {
-                                tracing::debug!(error = %e, "connection ended with an error");
+                            let _slot = slot;
+                            tokio::select! {
+                                ended = conn => if let Err(e) = ended {
+                                    tracing::debug!(error = %e, "connection ended with an error");
+                                },
+                                // Dropping the connection closes the socket.
+                                () = activity.idle(idle) => {
+                                    limiter.idle_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
                             }
                         });
                     }
@@ -293,7 +329,7 @@ impl Server {
                 Err(e) => tracing::warn!(error = %e, "deregistering failed"),
             }
         });
-        Ok(Self { addr, gateway, shutdown, task, heartbeat: heartbeat_handle })
+        Ok(Self { addr, gateway, index, shutdown, task, heartbeat: heartbeat_handle })
     }
 
     /// Stops the way a crash would, for tests of what other gateways then do: no drain, no

@@ -40,6 +40,9 @@ pub struct Status {
     pub search: Option<SearchStatus>,
     /// Metadata cache hits and misses by kind (`None` when no gateway runs here).
     pub metadata_cache: Option<crate::meta::cache::CacheStats>,
+    /// Open connections, the caps, and connections refused or closed (`None` when no
+    /// gateway runs here).
+    pub connections: Option<crate::connections::ConnectionStats>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +52,9 @@ pub struct SearchStatus {
     pub applied_sequencer: Option<String>,
     /// When fed from Kafka: partitions, events consumed, consumer lag.
     pub kafka_consumer: Option<crate::search::consumer::IndexerStatus>,
+    /// Whether the index writer is applying events (`healthy`), and its failures.
+    #[serde(flatten)]
+    pub health: crate::search::IndexHealth,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +82,7 @@ pub struct StatusSources {
     /// The Kafka consumer feeding the index (when events go to Kafka).
     pub indexer: Option<Arc<crate::search::consumer::KafkaIndexer>>,
     pub cache: Option<Arc<crate::meta::cache::MetaCache>>,
+    pub connections: Option<Arc<crate::connections::Limiter>>,
 }
 
 fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
@@ -95,10 +102,12 @@ impl StatusSources {
             pinned_chunks: count(&*self.db, "p")?,
             events: self.relay.as_ref().map(|r| r.status()),
             metadata_cache: self.cache.as_ref().map(|c| c.stats()),
+            connections: self.connections.as_ref().map(|l| l.stats()),
             search: self.index.as_ref().map(|i| SearchStatus {
                 documents: i.documents(),
                 applied_sequencer: i.applied_sequencer(),
                 kafka_consumer: self.indexer.as_ref().map(|c| c.status()),
+                health: i.health(),
             }),
             gateways: {
                 let now = crate::meta::now_ms();

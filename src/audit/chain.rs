@@ -60,8 +60,18 @@ pub fn checkpoint_key(stream: u16) -> Vec<u8> {
     Key::space("acp").u64(u64::from(stream)).into_bytes()
 }
 
-pub fn object_index_key(bucket: &str, key: &str, time_ms: i64, stream: u16, seq: u64) -> Vec<u8> {
-    Key::space("ao").str(bucket).str(key).u64(u64::try_from(time_ms).unwrap_or(0)).u64(u64::from(stream)).u64(seq).into_bytes()
+/// Where an object's trail is indexed: under its bucket's incarnation when the bucket has an
+/// id (`("aoi", id, key)`), else under the bucket's name (`("ao", bucket, key)`: legacy
+/// buckets, and names no bucket held).
+pub fn trail_space(bucket: &str, bucket_id: Option<&str>, key: &str) -> Key {
+    match bucket_id {
+        Some(id) => Key::space("aoi").str(id).str(key),
+        None => Key::space("ao").str(bucket).str(key),
+    }
+}
+
+pub fn object_index_key(bucket: &str, bucket_id: Option<&str>, key: &str, time_ms: i64, stream: u16, seq: u64) -> Vec<u8> {
+    trail_space(bucket, bucket_id, key).u64(u64::try_from(time_ms).unwrap_or(0)).u64(u64::from(stream)).u64(seq).into_bytes()
 }
 
 pub fn day_of(time_ms: i64) -> u64 {
@@ -105,8 +115,23 @@ fn chain_hash(stream: u16, seq: u64, prev: &[u8; 32], entry: &[u8]) -> [u8; 32] 
 }
 
 /// Appends an entry inside the caller's transaction: it commits or aborts with the change it
-/// describes. Returns (stream, seq).
+/// describes. Returns (stream, seq). An entry about a bucket is stamped with the bucket's
+/// incarnation as this transaction sees it (`Entry::bucket_id`), unless the caller did.
 pub fn append(t: &mut dyn KvTxn, entry: &Entry) -> MetaResult<(u16, u64)> {
+    let stamped;
+    let entry = match &entry.bucket {
+        Some(b) if entry.bucket_id.is_none() => {
+            let record = t.get(&crate::meta::buckets::bucket_key(b))?.map(|v| crate::meta::buckets::decode_record(&v)).transpose()?;
+            // Reads and denied requests are written in batches after the request (`sink`):
+            // by then the bucket may have been deleted and its name taken again. A bucket
+            // created after the request cannot be the one it was about; such an entry stays
+            // without an id, which no current owner reads (the admin still does, by name).
+            let id = record.filter(|r| r.created_ms <= entry.time_ms).and_then(|r| r.id);
+            stamped = Entry { bucket_id: id, ..entry.clone() };
+            &stamped
+        }
+        _ => entry,
+    };
     let stream = stream_of(entry);
     let head: Head = t.get(&head_key(stream))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
     let seq = head.next_seq;
@@ -116,7 +141,7 @@ pub fn append(t: &mut dyn KvTxn, entry: &Entry) -> MetaResult<(u16, u64)> {
     t.set(&head_key(stream), &encode(&Head { next_seq: seq + 1, last: hash }))?;
     t.set_versionstamped_key(&commit_order_prefix(), &Key::new().u64(u64::from(stream)).u64(seq).into_bytes(), b"")?;
     if let (Some(b), Some(k)) = (&entry.bucket, &entry.key) {
-        t.set(&object_index_key(b, k, entry.time_ms, stream, seq), b"")?;
+        t.set(&object_index_key(b, entry.bucket_id.as_deref(), k, entry.time_ms, stream, seq), b"")?;
     }
     if let Some(user) = &entry.actor.user {
         t.atomic_add(&activity_key(user, day_of(entry.time_ms), &entry.op, stream), 1)?;
@@ -132,8 +157,70 @@ pub fn append_opt(t: &mut dyn KvTxn, entry: Option<&Entry>) -> MetaResult<()> {
     Ok(())
 }
 
+/// An entry, current or as written before `Entry::bucket_id` existed. The current layout
+/// only appends a field, so an older entry ends early and fails to decode as current
+/// (postcard is not self-describing); it is then read with the layout it was written in.
+/// The stored bytes are what the chain hashes, so reading them differently changes nothing
+/// `verify` checks.
 pub fn decode_entry(stored: &StoredEntry) -> MetaResult<Entry> {
-    postcard::from_bytes(&stored.entry).map_err(|e| MetaError::Corrupt(e.to_string()))
+    postcard::from_bytes::<Entry>(&stored.entry).or_else(|current| match postcard::from_bytes::<legacy::EntryV1>(&stored.entry) {
+        Ok(old) => Ok(old.into()),
+        Err(_) => Err(MetaError::Corrupt(current.to_string())),
+    })
+}
+
+/// Entry layouts of earlier releases, frozen: they must keep describing bytes already stored.
+mod legacy {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct ActorV1 {
+        user: Option<String>,
+        access_key: Option<String>,
+        source_ip: Option<String>,
+        user_agent: Option<String>,
+        request_id: String,
+    }
+
+    /// Before `bucket_id`.
+    #[derive(Deserialize)]
+    pub struct EntryV1 {
+        time_ms: i64,
+        op: String,
+        bucket: Option<String>,
+        key: Option<String>,
+        version_id: Option<String>,
+        actor: ActorV1,
+        outcome: String,
+        details: Vec<(String, String)>,
+    }
+
+    impl From<EntryV1> for super::Entry {
+        fn from(e: EntryV1) -> Self {
+            let a = e.actor;
+            // `..Default` for fields `Actor` gained after this layout.
+            #[allow(clippy::needless_update)]
+            let actor = crate::audit::Actor {
+                user: a.user,
+                access_key: a.access_key,
+                source_ip: a.source_ip,
+                user_agent: a.user_agent,
+                request_id: a.request_id,
+                ..Default::default()
+            };
+            Self {
+                time_ms: e.time_ms,
+                op: e.op,
+                bucket: e.bucket,
+                key: e.key,
+                version_id: e.version_id,
+                actor,
+                outcome: e.outcome,
+                details: e.details,
+                bucket_id: None,
+            }
+        }
+    }
 }
 
 /// One thing `verify` found wrong, and where.
@@ -369,6 +456,30 @@ mod tests {
         put(&db, (last.0, last.1 + 1), &forged);
         let report = verify(&db, |_| {}).unwrap();
         assert!(report.problems.iter().any(|p| p.what.contains("inserted") && p.seq == last.1 + 1), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn entries_written_before_bucket_ids_still_read_and_verify() {
+        let (_d, db) = store();
+        // The pre-`bucket_id` layout, field by field (postcard writes a struct as its fields).
+        let actor = (Some("alice"), Some("AKALICE"), Some("10.0.0.1"), Some("curl"), "r1");
+        let old =
+            postcard::to_allocvec(&(7_i64, "PutObject", Some("b"), Some("k"), None::<String>, actor, "ok", vec![("size", "3")])).unwrap();
+        let hash = chain_hash(0, 0, &[0; 32], &old);
+        transact(&db, |t| {
+            t.set(&entry_key(0, 0), &encode(&StoredEntry { entry: old.clone(), prev: [0; 32], hash }))?;
+            t.set(&head_key(0), &encode(&Head { next_seq: 1, last: hash }))
+        })
+        .unwrap();
+        let e = decode_entry(&stored(&db, (0, 0))).unwrap();
+        assert_eq!((e.time_ms, e.op.as_str(), e.key.as_deref(), e.bucket_id), (7, "PutObject", Some("k"), None));
+        assert_eq!(e.actor.source_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(e.details, vec![("size".to_owned(), "3".to_owned())]);
+        assert!(verify(&db, |_| {}).unwrap().problems.is_empty());
+        // A new entry after it links on and carries no id (bucket "b" does not exist).
+        let at = transact(&db, |t| append(t, &Entry::new("GetObject", &Actor::default(), Some("b"), Some("k")))).unwrap();
+        assert_eq!(decode_entry(&stored(&db, at)).unwrap().bucket_id, None);
+        assert!(decode_entry(&StoredEntry { entry: vec![1, 2], prev: [0; 32], hash: [0; 32] }).is_err(), "garbage is not an entry");
     }
 
     #[test]

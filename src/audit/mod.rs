@@ -6,7 +6,10 @@
 //! - `("a", stream, seq)`            → `StoredEntry` (entry + previous hash + own hash)
 //! - `("ah", stream)`                → `Head` (next sequence number, hash of the last entry)
 //! - `("acp", stream)`               → `Checkpoint` (where a stream starts after retention)
-//! - `("ao", bucket, key, time, stream, seq)` → empty: an object's trail, by time
+//! - `("aoi", bucket_id, key, time, stream, seq)` → empty: an object's trail, by time, in
+//!   one incarnation of its bucket (`Entry::bucket_id`)
+//! - `("ao", bucket, key, time, stream, seq)` → empty: the same for entries without a bucket
+//!   id (legacy buckets, names no bucket held)
 //! - `("au", user, day, op)`         → counter: a user's activity per day and operation
 //!
 //! Entries go to one of `AUDIT_STREAM_COUNT` chains chosen by what they are about (the
@@ -17,6 +20,7 @@ pub mod chain;
 pub mod query;
 pub mod retention;
 pub mod sink;
+pub mod unauthenticated;
 
 pub use chain::{append, append_opt, verify, Problem, VerifyReport};
 pub use sink::AuditSink;
@@ -47,6 +51,13 @@ pub struct Entry {
     pub outcome: String,
     /// Operation details: size, ETag, changed fields, ...
     pub details: Vec<(String, String)>,
+    /// The incarnation of `bucket` the entry is about (`BucketRecord::id`), filled in by
+    /// `chain::append` from the bucket record in the entry's own transaction: a bucket name
+    /// can be deleted and created again by someone else, and the trail must not follow the
+    /// name. `None` for buckets without an id (created before ids existed) and for names no
+    /// bucket held. Last, so entries written before it decode (`chain::decode_entry`).
+    #[serde(default)]
+    pub bucket_id: Option<String>,
 }
 
 impl Entry {
@@ -60,6 +71,7 @@ impl Entry {
             actor: actor.clone(),
             outcome: "ok".to_owned(),
             details: Vec::new(),
+            bucket_id: None,
         }
     }
 

@@ -16,8 +16,71 @@ fn corrupt(e: crate::keys::DecodeError) -> MetaError {
     MetaError::Corrupt(e.to_string())
 }
 
-fn trail_space(bucket: &str, key: &str) -> Key {
-    Key::space("ao").str(bucket).str(key)
+/// Which incarnation of a bucket name a query reads. A name can be deleted and created
+/// again by another user; the trail belongs to the incarnation, not the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incarnation {
+    /// A bucket with an id (`BucketRecord::id`): exactly the entries stamped with it.
+    Id(String),
+    /// A bucket created before ids existed: the entries under its name without an id, from
+    /// `since_ms` on (its creation: older ones belong to earlier buckets of that name).
+    Legacy { bucket: String, since_ms: i64 },
+}
+
+impl Incarnation {
+    /// The incarnation of a bucket record.
+    pub fn of(bucket: &str, record: &crate::meta::buckets::BucketRecord) -> Self {
+        match &record.id {
+            Some(id) => Incarnation::Id(id.clone()),
+            None => Incarnation::Legacy { bucket: bucket.to_owned(), since_ms: record.created_ms },
+        }
+    }
+
+    /// As named by a caller: an id, or `legacy` for every id-less entry of `bucket`.
+    pub fn named(bucket: &str, id: &str) -> Self {
+        match id {
+            crate::meta::buckets::LEGACY_BUCKET_ID => Incarnation::Legacy { bucket: bucket.to_owned(), since_ms: 0 },
+            id => Incarnation::Id(id.to_owned()),
+        }
+    }
+
+    fn trail_space(&self, key: &str) -> Key {
+        match self {
+            Incarnation::Id(id) => super::chain::trail_space("", Some(id), key),
+            Incarnation::Legacy { bucket, .. } => super::chain::trail_space(bucket, None, key),
+        }
+    }
+
+    /// The earliest time this incarnation's entries can have.
+    fn since_ms(&self) -> i64 {
+        match self {
+            Incarnation::Id(_) => 0,
+            Incarnation::Legacy { since_ms, .. } => *since_ms,
+        }
+    }
+
+    fn matches(&self, e: &Entry) -> bool {
+        match self {
+            Incarnation::Id(id) => e.bucket_id.as_ref() == Some(id),
+            Incarnation::Legacy { bucket, since_ms } => {
+                e.bucket_id.is_none() && e.bucket.as_ref() == Some(bucket) && e.time_ms >= *since_ms
+            }
+        }
+    }
+}
+
+/// The incarnation `bucket_id` names (an id, or `legacy`), else the bucket that holds the
+/// name now.
+pub fn incarnation_of(db: &dyn KvStore, bucket: &str, bucket_id: Option<&str>) -> MetaResult<Incarnation> {
+    match bucket_id {
+        Some(id) => Ok(Incarnation::named(bucket, id)),
+        None => crate::meta::buckets::get_bucket(db, bucket)?.map(|r| Incarnation::of(bucket, &r)).ok_or(MetaError::NoSuchBucket),
+    }
+}
+
+/// A `page_token` that is not one this API handed out.
+fn bad_token() -> MetaError {
+    MetaError::InvalidArgument("page_token is not a token this query returned".into())
 }
 
 fn ms_key(space: &Key, ms: i64) -> Vec<u8> {
@@ -50,26 +113,31 @@ pub struct TrailPage {
     pub next_page_token: Option<String>,
 }
 
-/// One object's trail, newest first, between `since_ms` and `until_ms` (inclusive).
+/// One object's trail in one incarnation of its bucket, newest first, between `since_ms`
+/// and `until_ms` (inclusive).
 pub fn object_trail(
     db: &dyn KvStore,
-    bucket: &str,
+    incarnation: &Incarnation,
     key: &str,
     since_ms: Option<i64>,
     until_ms: Option<i64>,
     page_token: Option<&str>,
     limit: usize,
 ) -> MetaResult<TrailPage> {
-    let space = trail_space(bucket, key);
+    let space = incarnation.trail_space(key);
     let space_len = space.as_bytes().len();
-    let begin = ms_key(&space, since_ms.unwrap_or(0));
+    let begin = ms_key(&space, since_ms.unwrap_or(0).max(incarnation.since_ms()));
     let mut end = match until_ms {
         Some(u) => ms_key(&space, u.saturating_add(1)),
         None => prefix_end(space.as_bytes()),
     };
     if let Some(token) = page_token {
-        let raw =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| MetaError::Corrupt("bad page token".into()))?;
+        // A token is the index key the previous page ended at. Anything else (garbage, or a
+        // key of another trail) is refused: it must not steer the scan outside this trail.
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad_token())?;
+        if !raw.starts_with(space.as_bytes()) || !is_index_suffix(&raw[space_len..]) {
+            return Err(bad_token());
+        }
         end = end.min(raw);
     }
     let rows = read(db, |t| t.get_range(&begin, &end, limit + 1, true))?;
@@ -77,6 +145,13 @@ pub fn object_trail(
     let keys: Vec<Vec<u8>> = rows.into_iter().take(limit).map(|(k, _)| k).collect();
     let next_page_token = more.then(|| keys.last().map(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k))).flatten();
     Ok(TrailPage { entries: entries_for(db, space_len, &keys)?, next_page_token })
+}
+
+/// Whether `rest` is (time, stream, seq) as an index key ends.
+fn is_index_suffix(rest: &[u8]) -> bool {
+    let Ok((_, rest)) = decode_u64(rest) else { return false };
+    let Ok((_, rest)) = decode_u64(rest) else { return false };
+    matches!(decode_u64(rest), Ok((_, tail)) if tail.is_empty())
 }
 
 /// A user's activity: count per (day, operation) over the last `days` days up to `now_ms`.
@@ -99,6 +174,8 @@ pub fn user_activity(db: &dyn KvStore, user: &str, days: u64, now_ms: i64) -> Me
 #[derive(Debug, Default, Serialize)]
 pub struct ComplianceReport {
     pub bucket: String,
+    /// The incarnation reported on (`legacy` for a bucket without an id).
+    pub bucket_id: String,
     pub key: String,
     pub entries: u64,
     pub operations: BTreeMap<String, u64>,
@@ -110,13 +187,18 @@ pub struct ComplianceReport {
 
 const WRITE_OPS: &[&str] = &["PutObject", "CopyObject", "CompleteMultipartUpload"];
 
-/// Everything known about one object's history, from its whole trail.
-pub fn compliance_report(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<ComplianceReport> {
-    let mut report = ComplianceReport { bucket: bucket.to_owned(), key: key.to_owned(), ..Default::default() };
-    let space = trail_space(bucket, key);
+/// Everything known about one object's history in one incarnation of its bucket, from its
+/// whole trail.
+pub fn compliance_report(db: &dyn KvStore, bucket: &str, incarnation: &Incarnation, key: &str) -> MetaResult<ComplianceReport> {
+    let bucket_id = match incarnation {
+        Incarnation::Id(id) => id.clone(),
+        Incarnation::Legacy { .. } => crate::meta::buckets::LEGACY_BUCKET_ID.to_owned(),
+    };
+    let mut report = ComplianceReport { bucket: bucket.to_owned(), bucket_id, key: key.to_owned(), ..Default::default() };
+    let space = incarnation.trail_space(key);
     let space_len = space.as_bytes().len();
     let end = prefix_end(space.as_bytes());
-    let mut begin = space.as_bytes().to_vec();
+    let mut begin = ms_key(&space, incarnation.since_ms());
     loop {
         let rows = read(db, |t| t.get_range(&begin, &end, AUDIT_VERIFY_BATCH_ENTRIES, false))?;
         let Some(last) = rows.last().map(|(k, _)| k.clone()) else { break };
@@ -139,16 +221,22 @@ pub fn compliance_report(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResul
 /// What to export.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Selection {
+    /// By name: every incarnation of the name (the admin's view; the HTTP API narrows a
+    /// name to the bucket that holds it now with `incarnation`).
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub user: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
+    /// Only this incarnation of a bucket.
+    #[serde(skip)]
+    pub incarnation: Option<Incarnation>,
 }
 
 impl Selection {
     fn matches(&self, e: &Entry) -> bool {
-        self.bucket.as_ref().is_none_or(|b| e.bucket.as_ref() == Some(b))
+        self.incarnation.as_ref().is_none_or(|i| i.matches(e))
+            && self.bucket.as_ref().is_none_or(|b| e.bucket.as_ref() == Some(b))
             && self.key.as_ref().is_none_or(|k| e.key.as_ref() == Some(k))
             && self.user.as_ref().is_none_or(|u| e.actor.user.as_ref() == Some(u))
             && self.since_ms.is_none_or(|s| e.time_ms >= s)

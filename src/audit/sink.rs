@@ -2,6 +2,7 @@
 //! batches (one transaction per batch), so they cost the request a channel send. Mutations
 //! never come through here: they commit with their own entry.
 
+use super::unauthenticated::{Aggregator, Attempt};
 use super::{append, Entry};
 use crate::kv::{transact, KvStore};
 use crate::limits::{AUDIT_BATCH_MAX_DELAY_MILLIS, AUDIT_BATCH_MAX_ENTRIES, AUDIT_QUEUE_MAX_ENTRIES};
@@ -15,15 +16,34 @@ use tokio::sync::mpsc;
 pub struct AuditSink {
     tx: mpsc::Sender<Entry>,
     dropped: Arc<AtomicU64>,
+    unauthenticated: Arc<Aggregator>,
 }
 
 impl AuditSink {
-    /// Starts the batch writer; it ends (after writing what is queued) when every sink clone
-    /// has been dropped.
-    pub fn spawn(db: Arc<dyn KvStore>) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the batch writer; it ends (after writing what is queued, and the open window
+    /// of unauthenticated requests) when every sink clone has been dropped.
+    pub fn spawn(db: Arc<dyn KvStore>, unauthenticated_window: Duration) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Entry>(AUDIT_QUEUE_MAX_ENTRIES);
         let dropped = Arc::new(AtomicU64::new(0));
         let dropped_by_writer = Arc::clone(&dropped);
+        let unauthenticated = Arc::new(Aggregator::new(unauthenticated_window));
+        // Closes windows of unauthenticated requests as they end; holds no sender, so it
+        // does not keep the writer alive, and stops once the writer is gone.
+        let (weak, closer) = (tx.downgrade(), Arc::clone(&unauthenticated));
+        let dropped_by_closer = Arc::clone(&dropped);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval((closer.window() / 4).min(Duration::from_secs(1)));
+            loop {
+                ticks.tick().await;
+                let Some(tx) = weak.upgrade() else { break };
+                for entry in closer.take_closed(false) {
+                    if tx.try_send(entry).is_err() {
+                        dropped_by_closer.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        let last_window = Arc::clone(&unauthenticated);
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -44,8 +64,27 @@ impl AuditSink {
                     dropped_by_writer.fetch_add(lost, Ordering::Relaxed);
                 }
             }
+            let mut rest = last_window.take_closed(true);
+            if !rest.is_empty() {
+                let db = Arc::clone(&db);
+                let lost = tokio::task::spawn_blocking(move || write_batch(&*db, &mut rest)).await.unwrap_or(0);
+                dropped_by_writer.fetch_add(lost, Ordering::Relaxed);
+            }
         });
-        (Self { tx, dropped }, task)
+        (Self { tx, dropped, unauthenticated }, task)
+    }
+
+    /// Counts a request refused without a verified signature (`unauthenticated`): it
+    /// reaches the trail only as part of its group's entry when the window closes.
+    pub fn record_unauthenticated(&self, attempt: Attempt) {
+        self.unauthenticated.record(attempt, crate::meta::now_ms());
+    }
+
+    /// How many unauthenticated requests were refused, and how many of them only reached
+    /// the overflow entry.
+    pub fn unauthenticated_counts(&self) -> (u64, u64) {
+        let c = &self.unauthenticated.counters;
+        (c.requests.load(Ordering::Relaxed), c.overflowed.load(Ordering::Relaxed))
     }
 
     /// Queues an entry; if the queue is full the entry is counted as dropped rather than

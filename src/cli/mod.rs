@@ -2,6 +2,11 @@
 
 mod jobs;
 
+/// s3s logs every failed request at ERROR, twice, with the client's input: any client
+/// could fill the log. Granary logs its own internal errors, and refused requests reach the
+/// audit trail in bounded form, so s3s's lines are off unless `GRANARY_LOG` asks for them.
+const DEFAULT_LOG_FILTER: &str = "info,s3s=off";
+
 use crate::admin::{self, AdminRequest, AdminResponse};
 use crate::config::{FileConfig, MetadataBackend, ServeConfig, StoreConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
 use clap::{Parser, Subcommand};
@@ -76,9 +81,18 @@ enum Command {
         audit_retention_days: Option<u64>,
         #[command(flatten)]
         kafka: KafkaArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
         /// Undelivered events past which writes answer 503 SlowDown [default: 1000000].
         #[arg(long, env = "GRANARY_OUTBOX_MAX_EVENTS")]
         outbox_max_events: Option<u64>,
+        /// Who may read /_granary/metrics: open, token (Authorization: Bearer), signed (admin
+        /// only) [default: open]. A request signed by the admin is always served.
+        #[arg(long, env = "GRANARY_METRICS_AUTH")]
+        metrics_auth: Option<String>,
+        /// The bearer token of --metrics-auth token.
+        #[arg(long, env = "GRANARY_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
     /// Index the Kafka event feed into DATA_DIR/index (what a gateway with Kafka does
     /// in-process), until SIGTERM.
@@ -175,6 +189,41 @@ impl KafkaArgs {
     }
 }
 
+#[derive(clap::Args)]
+struct ConnectionArgs {
+    /// Close a connection with no request in flight for this many seconds [default: 20].
+    #[arg(long, env = "GRANARY_CONNECTION_IDLE_SECS")]
+    connection_idle_secs: Option<u64>,
+    /// Fail a request whose body sends nothing for this many seconds (400 RequestTimeout)
+    /// [default: 20].
+    #[arg(long, env = "GRANARY_REQUEST_BODY_IDLE_SECS")]
+    request_body_idle_secs: Option<u64>,
+    /// Connections open at once, in all; more are closed on arrival [default: 4096].
+    #[arg(long, env = "GRANARY_CONNECTIONS_MAX")]
+    connections_max: Option<usize>,
+    /// Connections open at once from one source address (IPv6: one /64) [default: 256].
+    #[arg(long, env = "GRANARY_CONNECTIONS_PER_SOURCE_MAX")]
+    connections_per_source_max: Option<usize>,
+}
+
+impl ConnectionArgs {
+    fn apply(self, file: &FileConfig, settings: &mut crate::connections::ConnectionSettings) {
+        // Zero would close every connection (or refuse all): the least is one.
+        if let Some(s) = self.connection_idle_secs.or(file.connection_idle_secs) {
+            settings.idle = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.request_body_idle_secs.or(file.request_body_idle_secs) {
+            settings.body_idle = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = self.connections_max.or(file.connections_max) {
+            settings.max_count = n.max(1);
+        }
+        if let Some(n) = self.connections_per_source_max.or(file.connections_per_source_max) {
+            settings.per_source_max_count = n.max(1);
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum RefcountCommand {
     /// Recount every chunk's references and check chunk files; exits non-zero on drift.
@@ -212,6 +261,10 @@ enum AuditCommand {
     Trail {
         #[arg(long)]
         bucket: String,
+        /// Which incarnation of the bucket name (an id from the trail, or `legacy`) [default:
+        /// the bucket that exists now].
+        #[arg(long)]
+        bucket_id: Option<String>,
         #[arg(long)]
         key: String,
         /// Only entries at or after this time (RFC 3339 or milliseconds since the epoch).
@@ -237,6 +290,9 @@ enum AuditCommand {
     Report {
         #[arg(long)]
         bucket: String,
+        /// Which incarnation of the bucket name [default: the bucket that exists now].
+        #[arg(long)]
+        bucket_id: Option<String>,
         #[arg(long)]
         key: String,
     },
@@ -302,7 +358,7 @@ enum KeyCommand {
 
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRANARY_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRANARY_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -351,12 +407,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             audit_denied,
             audit_retention_days,
             kafka,
+            connections,
             outbox_max_events,
+            metrics_auth,
+            metrics_token,
         } => {
             let listen = listen.or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.into());
             let mut config = ServeConfig::for_data_dir(data_dir);
             config.store = store;
             (config.events.kafka, config.events.indexer_group) = kafka.resolve(&file)?;
+            connections.apply(&file, &mut config.connections);
             config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
             config.region = region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
             config.domain = domain.or(file.domain);
@@ -377,6 +437,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 config.events.outbox_max_events = n.max(1);
             }
             config.audit.retention = audit_retention_days.or(file.audit_retention_days).map(|d| Duration::from_secs(d * 86_400));
+            config.metrics_auth = crate::config::MetricsAuth::parse(
+                metrics_auth.or(file.metrics_auth.clone()).as_deref(),
+                metrics_token.or(file.metrics_token.clone()),
+            )?;
             config.root_keys = match (std::env::var("GRANARY_ROOT_ACCESS_KEY").ok(), std::env::var("GRANARY_ROOT_SECRET_KEY").ok()) {
                 (Some(a), Some(s)) => Some((a, s)),
                 (None, None) => None,
@@ -452,9 +516,10 @@ async fn audit_command(store: &StoreConfig, command: AuditCommand) -> Result<(),
                 Err(format!("{} problem(s) found", report.problems.len()))
             }
         }
-        AuditCommand::Trail { bucket, key, since, until, limit, page_token } => {
+        AuditCommand::Trail { bucket, bucket_id, key, since, until, limit, page_token } => {
             let req = AdminRequest::AuditTrail {
                 bucket,
+                bucket_id,
                 key,
                 since_ms: parse_time(since.as_deref())?,
                 until_ms: parse_time(until.as_deref())?,
@@ -468,8 +533,8 @@ async fn audit_command(store: &StoreConfig, command: AuditCommand) -> Result<(),
             print(&json_of(admin_response(store, AdminRequest::AuditActivity { user, days }).await?)?);
             Ok(())
         }
-        AuditCommand::Report { bucket, key } => {
-            print(&json_of(admin_response(store, AdminRequest::AuditReport { bucket, key }).await?)?);
+        AuditCommand::Report { bucket, bucket_id, key } => {
+            print(&json_of(admin_response(store, AdminRequest::AuditReport { bucket, bucket_id, key }).await?)?);
             Ok(())
         }
         AuditCommand::Export { bucket, key, user, since, until, output } => {
@@ -479,6 +544,8 @@ async fn audit_command(store: &StoreConfig, command: AuditCommand) -> Result<(),
                 user,
                 since_ms: parse_time(since.as_deref())?,
                 until_ms: parse_time(until.as_deref())?,
+                // By name: the admin exports every incarnation of a bucket name.
+                incarnation: None,
             };
             let total = json_of(admin_response(store, AdminRequest::AuditCount).await?)?.as_u64().unwrap_or(0);
             export(store, &selection, output.as_deref(), total).await

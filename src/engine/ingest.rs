@@ -45,11 +45,22 @@ pub struct IngestOptions {
     /// Small bodies may stay inline in the metadata record (objects, not parts).
     pub allow_inline: bool,
     pub checksum: Option<checksum::Algorithm>,
+    /// The length the request declared (`Content-Length`, or for aws-chunked bodies
+    /// `x-amz-decoded-content-length`): the body must be exactly this long. hyper holds a
+    /// plain body to its Content-Length, but an aws-chunked body's decoded length is only
+    /// the client's word.
+    pub declared_size_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("body exceeds {0} bytes")]
 struct TooLarge(u64);
+
+#[derive(Debug, thiserror::Error)]
+#[error("the body is not as long as declared ({declared} bytes)")]
+struct LengthMismatch {
+    declared: u64,
+}
 
 /// Counts and hashes (MD5, and the flexible checksum if any) everything read through it;
 /// fails past `size_max_bytes`.
@@ -59,6 +70,7 @@ struct HashingReader<R> {
     checksum: Option<checksum::Hasher>,
     size: u64,
     size_max_bytes: u64,
+    declared_size_bytes: Option<u64>,
 }
 
 impl<R> HashingReader<R> {
@@ -70,6 +82,7 @@ impl<R> HashingReader<R> {
 impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
+        let asked = buf.remaining() > 0;
         let this = &mut *self;
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &poll {
@@ -82,16 +95,27 @@ impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
             if this.size > this.size_max_bytes {
                 return Poll::Ready(Err(io::Error::other(TooLarge(this.size_max_bytes))));
             }
+            if let Some(declared) = this.declared_size_bytes {
+                // More than declared, or the end (nothing read into room) before it.
+                let at_end = new.is_empty() && asked;
+                if this.size > declared || (at_end && this.size < declared) {
+                    return Poll::Ready(Err(io::Error::other(LengthMismatch { declared })));
+                }
+            }
         }
         poll
     }
 }
 
 fn classify(e: io::Error) -> EngineError {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<TooLarge>()) {
-        Some(TooLarge(max)) => EngineError::TooLarge(*max),
-        None => EngineError::Body(e),
+    let inner = e.get_ref();
+    if let Some(TooLarge(max)) = inner.and_then(|i| i.downcast_ref::<TooLarge>()) {
+        return EngineError::TooLarge(*max);
     }
+    if let Some(LengthMismatch { declared }) = inner.and_then(|i| i.downcast_ref::<LengthMismatch>()) {
+        return EngineError::LengthMismatch(*declared);
+    }
+    EngineError::Body(e)
 }
 
 /// Takes one finished chunk task's outcome, in order: its chunk while all went well, else
@@ -128,6 +152,7 @@ impl Engine {
             checksum: options.checksum.map(checksum::Hasher::new),
             size: 0,
             size_max_bytes: options.size_max_bytes,
+            declared_size_bytes: options.declared_size_bytes,
         };
         let mut head = Vec::new();
         let inline_max = if options.allow_inline { INLINE_OBJECT_MAX_BYTES } else { 0 };

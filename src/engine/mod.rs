@@ -33,6 +33,8 @@ pub enum EngineError {
     Meta(#[from] MetaError),
     #[error("object larger than {0} bytes")]
     TooLarge(u64),
+    #[error("request body not as long as declared ({0} bytes)")]
+    LengthMismatch(u64),
     #[error("request body: {0}")]
     Body(std::io::Error),
     #[error("chunk store: {0}")]

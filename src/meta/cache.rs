@@ -142,7 +142,7 @@ impl MetaCache {
         self.bucket_counts.count(false);
         let (g, found) = read(db, |t| {
             let g = generation_in(t)?;
-            let found = t.get(&bucket_key(name))?.map(|v| decode::<BucketRecord>(&v)).transpose()?;
+            let found = t.get(&bucket_key(name))?.map(|v| super::buckets::decode_record(&v)).transpose()?;
             Ok::<_, super::MetaError>((g, found))
         })?;
         self.buckets.insert(name.to_owned(), (g, found.clone()));

@@ -2,13 +2,20 @@
 //! (bucket names cannot start with `_`, so these paths never collide with S3's).
 //!
 //! Audit queries, as JSON (export as JSON lines):
-//! - `GET /_granary/audit/object?bucket=B&key=K[&since=MS&until=MS&limit=N&page_token=T]`
+//! - `GET /_granary/audit/object?bucket=B&key=K[&bucket_id=ID&since=MS&until=MS&limit=N&page_token=T]`
 //! - `GET /_granary/audit/activity?user=U[&days=N]`
-//! - `GET /_granary/audit/report?bucket=B&key=K`
-//! - `GET /_granary/audit/export[?bucket=B&key=K&user=U&since=MS&until=MS]`
+//! - `GET /_granary/audit/report?bucket=B&key=K[&bucket_id=ID]`
+//! - `GET /_granary/audit/export[?bucket=B&bucket_id=ID&key=K&user=U&since=MS&until=MS]`
 //! - `GET /_granary/audit/verify`
 //!
 //! The admin user may query everything; other users their own buckets and their own activity.
+//! `bucket=B` means the bucket that holds the name now: a trail belongs to one incarnation of
+//! a bucket (`BucketRecord::id`), so whoever creates a deleted bucket's name again does not
+//! read its predecessor's history. The admin reads another incarnation with `bucket_id=ID`
+//! (ids are in the entries' `bucket_id`; `legacy` for buckets created before ids existed).
+//!
+//! Parameters are checked before anything is read: a malformed or oversized value (bucket
+//! name, key, number, page token, query) is 400 InvalidArgument naming the parameter.
 //!
 //! Search (the caller's own buckets; the admin's, any), as JSON (`search::query` has the
 //! query language):
@@ -17,11 +24,14 @@
 //!
 //! Operations:
 //! - `GET /_granary/health` — unauthenticated liveness for load balancers: `ok`.
-//! - `GET /_granary/metrics` — unauthenticated OpenMetrics for Prometheus (queues, collector,
-//!   outbox depth and age, deliveries, search index and consumer lag).
+//! - `GET /_granary/metrics` — OpenMetrics for Prometheus (queues, collector, outbox depth and
+//!   age, deliveries, search index and consumer lag). Who may read it is `--metrics-auth`:
+//!   `open` (anyone), `token` (`Authorization: Bearer TOKEN`), `signed` (admin-signed only);
+//!   a request signed by the admin is always served.
 //! - `GET /_granary/status` — (admin) collector, audit writer and queue depths, as JSON.
 
-use crate::audit::query::{self, Selection};
+use crate::audit::query::{self, Incarnation, Selection};
+use crate::config::MetricsAuth;
 use crate::kv::KvStore;
 use crate::limits;
 use crate::meta::{buckets, now_ms, users};
@@ -49,11 +59,84 @@ pub struct AdminRoute {
     db: Arc<dyn KvStore>,
     status: Arc<crate::status::StatusSources>,
     index: Arc<crate::search::SearchIndex>,
+    metrics_auth: MetricsAuth,
+}
+
+const METRICS_PATH: &str = "/_granary/metrics";
+
+/// The token of an `Authorization: Bearer` header sent to the metrics path, moved out of the
+/// headers by `BearerForMetrics` (s3s would refuse the header as a malformed signature).
+#[derive(Clone)]
+struct PresentedBearer(String);
+
+/// Around the whole service: on `/_granary/metrics` only, moves a bearer token from the
+/// `Authorization` header into the request's extensions, where `AdminRoute` checks it. s3s
+/// parses every `Authorization` header as an AWS signature before any route sees it, so the
+/// header cannot reach the route as it is; every other request passes untouched.
+#[derive(Clone)]
+pub struct BearerForMetrics<S>(pub S);
+
+impl<S, B> hyper::service::Service<http::Request<B>> for BearerForMetrics<S>
+where
+    S: hyper::service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: http::Request<B>) -> Self::Future {
+        if req.uri().path() == METRICS_PATH {
+            let bearer = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+            });
+            if let Some(token) = bearer {
+                req.headers_mut().remove(http::header::AUTHORIZATION);
+                req.extensions_mut().insert(PresentedBearer(token));
+            }
+        }
+        self.0.call(req)
+    }
+}
+
+/// Compares a presented token with the configured one in time independent of where they
+/// differ: both are hashed first, so the comparison runs over two fixed-length digests an
+/// attacker cannot steer byte by byte, and it looks at every byte.
+fn token_matches(presented: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(expected.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl AdminRoute {
     pub fn new(db: Arc<dyn KvStore>, status: Arc<crate::status::StatusSources>, index: Arc<crate::search::SearchIndex>) -> Self {
-        Self { db, status, index }
+        Self { db, status, index, metrics_auth: MetricsAuth::Open }
+    }
+
+    /// Who may read `/_granary/metrics` (default: anyone).
+    pub fn with_metrics_auth(mut self, auth: MetricsAuth) -> Self {
+        self.metrics_auth = auth;
+        self
+    }
+
+    /// `--metrics-auth`: a request signed by the admin always passes; else `open` lets anyone
+    /// in, `token` the holder of the token, `signed` nobody else.
+    async fn check_metrics_access(&self, req: &S3Request<Body>) -> S3Result<()> {
+        if self.metrics_auth == MetricsAuth::Open {
+            return Ok(());
+        }
+        // Credentials are present only when s3s verified the request's signature.
+        if req.credentials.is_some() && self.user_of(req).await? == ROOT_USER {
+            return Ok(());
+        }
+        match &self.metrics_auth {
+            MetricsAuth::Token(expected) => match req.extensions.get::<PresentedBearer>() {
+                Some(PresentedBearer(presented)) if token_matches(presented, expected) => Ok(()),
+                Some(_) => Err(s3_error!(AccessDenied, "The metrics bearer token is not valid")),
+                None => Err(s3_error!(AccessDenied, "Metrics need 'Authorization: Bearer <token>' or a request signed by the admin")),
+            },
+            _ => Err(s3_error!(AccessDenied, "Metrics are served only to requests signed by the admin")),
+        }
     }
 
     fn index(&self) -> S3Result<Arc<crate::search::SearchIndex>> {
@@ -93,6 +176,34 @@ fn number(p: &HashMap<String, String>, name: &str) -> S3Result<Option<i64>> {
     p.get(name).map(|v| v.parse::<i64>().map_err(|_| s3_error!(InvalidArgument, "{name} must be an integer"))).transpose()
 }
 
+/// A page size: at least 1 (else 400, as S3 answers `max-keys=-1`), at most `max` (larger
+/// asks get `max`, as S3 caps `max-keys`).
+fn page_limit(p: &HashMap<String, String>, name: &str, default: usize, max: usize) -> S3Result<usize> {
+    match number(p, name)? {
+        None => Ok(default),
+        Some(n) if n < 1 => Err(s3_error!(InvalidArgument, "{name} must be at least 1")),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(max).min(max)),
+    }
+}
+
+/// A text parameter of at most `max_bytes`: longer values name nothing that can exist (keys,
+/// user names) or would only make the gateway work harder (queries).
+fn bounded<'a>(p: &'a HashMap<String, String>, name: &str, max_bytes: usize) -> S3Result<Option<&'a str>> {
+    match p.get(name) {
+        Some(v) if v.len() > max_bytes => Err(s3_error!(InvalidArgument, "{name} is longer than {max_bytes} bytes")),
+        v => Ok(v.map(String::as_str)),
+    }
+}
+
+/// A bucket-name parameter: only a valid bucket name can name a bucket (and its trail).
+fn bucket_name(name: &str, value: &str) -> S3Result<String> {
+    if s3s::path::check_bucket_name(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(s3_error!(InvalidArgument, "{name} is not a valid bucket name"))
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::meta::MetaError> + Send + 'static) -> S3Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| s3_error!(InternalError, "{e}"))?.map_err(crate::s3::errors::meta_to_s3)
 }
@@ -104,22 +215,40 @@ impl AdminRoute {
         blocking(move || users::lookup_key(&*db, &ak)).await?.map(|k| k.user).ok_or_else(|| s3_error!(InvalidAccessKeyId))
     }
 
-    /// The admin may read any bucket's trail; others only their own buckets'.
-    async fn require_bucket_access(&self, user: &str, bucket: &str) -> S3Result<()> {
-        if user == ROOT_USER {
-            return Ok(());
-        }
+    /// The bucket named by `bucket`, as it exists now: the caller must own it (the admin may
+    /// read any). Returns its record.
+    async fn require_bucket_access(&self, user: &str, bucket: &str) -> S3Result<buckets::BucketRecord> {
         let (db, b) = (Arc::clone(&self.db), bucket.to_owned());
         match blocking(move || buckets::get_bucket(&*db, &b)).await? {
-            Some(r) if r.owner == user => Ok(()),
+            Some(r) if r.owner == user || user == ROOT_USER => Ok(r),
             Some(_) => Err(s3_error!(AccessDenied)),
             None => Err(s3_error!(NoSuchBucket)),
+        }
+    }
+
+    /// The incarnation an audit query reads: the one `bucket_id` names (admin only: the
+    /// caller cannot be checked against a deleted bucket's owner), else the bucket holding
+    /// the name now, which the caller must own.
+    async fn audit_incarnation(&self, user: &str, bucket: &str, p: &HashMap<String, String>) -> S3Result<Incarnation> {
+        match bounded(p, "bucket_id", limits::AUDIT_BUCKET_ID_MAX_BYTES)? {
+            Some(_) if user != ROOT_USER => Err(s3_error!(AccessDenied, "only the admin may name a bucket incarnation (bucket_id)")),
+            Some("") => Err(s3_error!(InvalidArgument, "bucket_id is empty")),
+            Some(id) => Ok(Incarnation::named(bucket, id)),
+            None => Ok(Incarnation::of(bucket, &self.require_bucket_access(user, bucket).await?)),
         }
     }
 }
 
 fn required<'a>(p: &'a HashMap<String, String>, name: &str) -> S3Result<&'a str> {
     p.get(name).map(String::as_str).filter(|v| !v.is_empty()).ok_or_else(|| s3_error!(InvalidArgument, "missing query parameter '{name}'"))
+}
+
+/// The `bucket` and `key` of a one-object audit query, checked.
+fn bucket_and_key(p: &HashMap<String, String>) -> S3Result<(String, String)> {
+    let bucket = bucket_name("bucket", required(p, "bucket")?)?;
+    required(p, "key")?;
+    let key = bounded(p, "key", limits::OBJECT_KEY_MAX_BYTES)?.unwrap_or_default().to_owned();
+    Ok((bucket, key))
 }
 
 #[async_trait::async_trait]
@@ -129,7 +258,9 @@ impl S3Route for AdminRoute {
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
-        if matches!(req.uri.path(), "/_granary/health" | "/_granary/metrics") || req.credentials.is_some() {
+        if req.uri.path() == METRICS_PATH {
+            self.check_metrics_access(req).await
+        } else if req.uri.path() == "/_granary/health" || req.credentials.is_some() {
             Ok(())
         } else {
             Err(s3_error!(AccessDenied, "Signature is required"))
@@ -147,7 +278,7 @@ impl S3Route for AdminRoute {
         if req.uri.path() == "/_granary/health" {
             return Ok(S3Response::new(Body::from("ok\n".to_owned())));
         }
-        if req.uri.path() == "/_granary/metrics" {
+        if req.uri.path() == METRICS_PATH {
             let status = Arc::clone(&self.status);
             let text = blocking(move || status.snapshot().map(|s| crate::metrics::render(&s))).await?;
             let mut resp = S3Response::new(Body::from(text));
@@ -159,20 +290,24 @@ impl S3Route for AdminRoute {
         let db = Arc::clone(&self.db);
         match req.uri.path() {
             "/_granary/audit/object" => {
-                let (bucket, key) = (required(&p, "bucket")?.to_owned(), required(&p, "key")?.to_owned());
-                self.require_bucket_access(&user, &bucket).await?;
+                let (bucket, key) = bucket_and_key(&p)?;
                 let (since, until) = (number(&p, "since")?, number(&p, "until")?);
-                let limit = number(&p, "limit")?.map_or(100, |l| (l.max(1) as usize).min(limits::AUDIT_PAGE_MAX_ENTRIES));
-                let token = p.get("page_token").cloned();
-                let page = blocking(move || query::object_trail(&*db, &bucket, &key, since, until, token.as_deref(), limit)).await?;
+                let limit = page_limit(&p, "limit", 100, limits::AUDIT_PAGE_MAX_ENTRIES)?;
+                let token = bounded(&p, "page_token", limits::AUDIT_PAGE_TOKEN_MAX_BYTES)?.map(str::to_owned);
+                let incarnation = self.audit_incarnation(&user, &bucket, &p).await?;
+                let page = blocking(move || query::object_trail(&*db, &incarnation, &key, since, until, token.as_deref(), limit)).await?;
                 json(&page)
             }
             "/_granary/audit/activity" => {
-                let who = p.get("user").cloned().unwrap_or_else(|| user.clone());
+                let who = bounded(&p, "user", limits::AUDIT_QUERY_USER_MAX_BYTES)?.map_or_else(|| user.clone(), str::to_owned);
                 if who != user && user != ROOT_USER {
                     return Err(s3_error!(AccessDenied, "only the admin may read another user's activity"));
                 }
-                let days = number(&p, "days")?.map_or(7, |d| d.clamp(1, 3660) as u64);
+                let days = match number(&p, "days")? {
+                    None => 7,
+                    Some(d) if d < 1 => return Err(s3_error!(InvalidArgument, "days must be at least 1")),
+                    Some(d) => u64::try_from(d).unwrap_or(limits::AUDIT_ACTIVITY_MAX_DAYS).min(limits::AUDIT_ACTIVITY_MAX_DAYS),
+                };
                 let activity = blocking(move || query::user_activity(&*db, &who, days, now_ms())).await?;
                 let rows: Vec<serde_json::Value> = activity
                     .into_iter()
@@ -181,9 +316,9 @@ impl S3Route for AdminRoute {
                 json(&rows)
             }
             "/_granary/audit/report" => {
-                let (bucket, key) = (required(&p, "bucket")?.to_owned(), required(&p, "key")?.to_owned());
-                self.require_bucket_access(&user, &bucket).await?;
-                json(&blocking(move || query::compliance_report(&*db, &bucket, &key)).await?)
+                let (bucket, key) = bucket_and_key(&p)?;
+                let incarnation = self.audit_incarnation(&user, &bucket, &p).await?;
+                json(&blocking(move || query::compliance_report(&*db, &bucket, &incarnation, &key)).await?)
             }
             "/_granary/status" => {
                 if user != ROOT_USER {
@@ -199,16 +334,23 @@ impl S3Route for AdminRoute {
                 json(&blocking(move || crate::audit::verify(&*db, |_| {})).await?)
             }
             "/_granary/audit/export" => {
-                let selection = Selection {
-                    bucket: p.get("bucket").cloned(),
-                    key: p.get("key").cloned(),
-                    user: p.get("user").cloned(),
+                let bucket = p.get("bucket").map(|b| bucket_name("bucket", b)).transpose()?;
+                let mut selection = Selection {
+                    bucket: None,
+                    key: bounded(&p, "key", limits::OBJECT_KEY_MAX_BYTES)?.map(str::to_owned),
+                    user: bounded(&p, "user", limits::AUDIT_QUERY_USER_MAX_BYTES)?.map(str::to_owned),
                     since_ms: number(&p, "since")?,
                     until_ms: number(&p, "until")?,
+                    incarnation: None,
                 };
-                match &selection.bucket {
-                    Some(b) => self.require_bucket_access(&user, b).await?,
+                match bucket {
+                    // One incarnation of the name, never every bucket that ever had it.
+                    Some(b) => {
+                        selection.incarnation = Some(self.audit_incarnation(&user, &b, &p).await?);
+                        selection.bucket = Some(b);
+                    }
                     None if user != ROOT_USER => return Err(s3_error!(AccessDenied, "only the admin may export across buckets")),
+                    None if p.contains_key("bucket_id") => return Err(s3_error!(InvalidArgument, "bucket_id needs bucket")),
                     None => {}
                 }
                 // Streamed: an export can be far larger than memory.
@@ -234,16 +376,17 @@ impl S3Route for AdminRoute {
                 Ok(resp)
             }
             "/_granary/search" => {
-                let bucket = required(&p, "bucket")?.to_owned();
-                self.require_bucket_access(&user, &bucket).await?;
-                let q = p.get("q").cloned().unwrap_or_default();
-                let limit = number(&p, "limit")?
-                    .map_or(limits::SEARCH_PAGE_DEFAULT_RESULTS, |l| (l.max(1) as usize).min(limits::SEARCH_PAGE_MAX_RESULTS));
+                let bucket = bucket_name("bucket", required(&p, "bucket")?)?;
+                // Bounded before parsing: each `prefix:`/`type:` term compiles an automaton
+                // whose size grows with the term (a 50 KB one failed inside the index).
+                let q = bounded(&p, "q", limits::SEARCH_QUERY_MAX_BYTES)?.unwrap_or_default().to_owned();
+                let limit = page_limit(&p, "limit", limits::SEARCH_PAGE_DEFAULT_RESULTS, limits::SEARCH_PAGE_MAX_RESULTS)?;
                 let offset = p
                     .get("page_token")
-                    .map(|t| t.parse::<usize>().map_err(|_| s3_error!(InvalidArgument, "bad page_token")))
+                    .map(|t| t.parse::<usize>().map_err(|_| s3_error!(InvalidArgument, "page_token is not a token this search returned")))
                     .transpose()?
                     .unwrap_or(0);
+                self.require_bucket_access(&user, &bucket).await?;
                 if offset > limits::SEARCH_OFFSET_MAX_RESULTS {
                     return Err(s3_error!(
                         InvalidArgument,
@@ -255,10 +398,11 @@ impl S3Route for AdminRoute {
                 json(&search_blocking(move || index.search(&bucket, &q, limit, offset)).await?)
             }
             "/_granary/search/suggest" => {
-                let bucket = required(&p, "bucket")?.to_owned();
+                let bucket = bucket_name("bucket", required(&p, "bucket")?)?;
+                // No key is longer, and the prefix becomes an automaton (see `q` above).
+                let prefix = bounded(&p, "prefix", limits::OBJECT_KEY_MAX_BYTES)?.unwrap_or_default().to_owned();
+                let limit = page_limit(&p, "limit", 10, limits::SEARCH_PAGE_MAX_RESULTS)?;
                 self.require_bucket_access(&user, &bucket).await?;
-                let prefix = p.get("prefix").cloned().unwrap_or_default();
-                let limit = number(&p, "limit")?.map_or(10, |l| (l.max(1) as usize).min(limits::SEARCH_PAGE_MAX_RESULTS));
                 let index = self.index()?;
                 let suggestions = search_blocking(move || index.suggest(&bucket, &prefix, limit)).await?;
                 json(&serde_json::json!({ "suggestions": suggestions }))

@@ -295,6 +295,16 @@ pub async fn precheck_write(s3: &GranaryS3, bucket: &str, key: &str, condition: 
 pub fn tagging_header(value: Option<&str>) -> S3Result<crate::meta::tagging::Tags> {
     let Some(value) = value.filter(|v| !v.is_empty()) else { return Ok(Vec::new()) };
     let decode = |s: &str| {
+        // Every `%` must begin an escape: S3 refuses `%zz` rather than keep it literally.
+        let bytes = s.as_bytes();
+        let well_formed = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'%')
+            .all(|(i, _)| bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+        if !well_formed {
+            return Err(s3_error!(InvalidArgument, "x-amz-tagging is not correctly percent-encoded"));
+        }
         percent_encoding::percent_decode_str(&s.replace('+', " "))
             .decode_utf8()
             .map(|c| c.into_owned())

@@ -87,6 +87,13 @@ pub fn completed_error_body(body: &[u8], request_id: &str) -> Option<Vec<u8>> {
     Some(out.into_bytes())
 }
 
+/// A complete S3 error document for an error the edge answers itself (the edge adds the
+/// request id like for every other error body).
+pub fn error_body(code: &str, message: &str) -> Vec<u8> {
+    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{escaped}</Message></Error>").into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

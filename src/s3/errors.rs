@@ -51,6 +51,10 @@ pub fn to_s3(e: EngineError) -> S3Error {
     match e {
         EngineError::Meta(m) => meta_to_s3(m),
         EngineError::TooLarge(max) => s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size of {max} bytes"),
+        EngineError::LengthMismatch(declared) => s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header ({declared} declared)"
+        ),
         // A body error may be s3s's own verdict (e.g. a bad aws-chunked signature): keep it.
         EngineError::Body(err) => match err.get_ref().and_then(|inner| inner.downcast_ref::<S3Error>()) {
             Some(s3) => S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("").to_owned()),

@@ -105,15 +105,43 @@ pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S
     }))
 }
 
-fn encode_token(last: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.as_bytes())
+/// Continuation tokens name the last key returned, bound to the bucket they list: a token
+/// is `base64url(check ‖ key)` with `check` the first `LIST_TOKEN_CHECK_BYTES` of
+/// SHA-256(bucket ‖ 0 ‖ key). A token made up, damaged, or taken from another bucket's
+/// listing is refused (400 InvalidArgument) rather than silently used as a start key. It is
+/// not secret: whoever can list the bucket may start anywhere in it with `start-after`.
+const LIST_TOKEN_CHECK_BYTES: usize = 8;
+
+fn token_check(bucket: &str, last: &str) -> [u8; LIST_TOKEN_CHECK_BYTES] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new().chain_update(bucket.as_bytes()).chain_update([0]).chain_update(last.as_bytes()).finalize();
+    let mut check = [0; LIST_TOKEN_CHECK_BYTES];
+    check.copy_from_slice(&digest[..LIST_TOKEN_CHECK_BYTES]);
+    check
 }
 
-fn decode_token(token: &str) -> S3Result<String> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))?;
-    String::from_utf8(raw).map_err(|_| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
+fn encode_token(bucket: &str, last: &str) -> String {
+    let mut raw = token_check(bucket, last).to_vec();
+    raw.extend_from_slice(last.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_token(bucket: &str, token: &str) -> S3Result<String> {
+    let invalid = || s3_error!(InvalidArgument, "The continuation token provided is incorrect");
+    // A token holds a check and a key of at most 1024 bytes; longer input is not one.
+    if token.len() > 4 * (LIST_TOKEN_CHECK_BYTES + limits::OBJECT_KEY_MAX_BYTES).div_ceil(3) {
+        return Err(invalid());
+    }
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    if raw.len() < LIST_TOKEN_CHECK_BYTES {
+        return Err(invalid());
+    }
+    let (check, key) = raw.split_at(LIST_TOKEN_CHECK_BYTES);
+    let key = String::from_utf8(key.to_vec()).map_err(|_| invalid())?;
+    if check != token_check(bucket, &key) {
+        return Err(invalid());
+    }
+    Ok(key)
 }
 
 pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
@@ -124,14 +152,14 @@ pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>)
     let prefix = input.prefix.clone().unwrap_or_default();
     // The token (if any) wins over start-after: it already lies past it.
     let after = match &input.continuation_token {
-        Some(token) => Some(decode_token(token)?),
+        Some(token) => Some(decode_token(&input.bucket, token)?),
         None => input.start_after.clone().filter(|s| !s.is_empty()),
     };
     let mut page = page(s3, &principal, &input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max).await?;
     let owner = input.fetch_owner.unwrap_or(false).then(|| owner_of(&principal));
     let (objects, prefixes) = contents(&mut page, &enc, owner.as_ref());
     let key_count = (objects.len() + prefixes.len()) as i32;
-    let next = page.is_truncated.then(|| page.last.as_deref().map(encode_token)).flatten();
+    let next = page.is_truncated.then(|| page.last.as_deref().map(|last| encode_token(&input.bucket, last))).flatten();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(enc.enc(prefix)),
@@ -147,4 +175,20 @@ pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>)
         encoding_type: input.encoding_type,
         ..Default::default()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_tokens_are_bound_to_their_bucket() {
+        let token = encode_token("photos", "2024/a.jpg");
+        assert_eq!(decode_token("photos", &token).unwrap(), "2024/a.jpg");
+        assert!(decode_token("other", &token).is_err(), "another bucket's token");
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"\0\0\0\0\0\0\0\0zzz");
+        assert!(decode_token("photos", &forged).is_err(), "a made-up token");
+        assert!(decode_token("photos", "!!!").is_err());
+        assert!(decode_token("photos", &"A".repeat(5000)).is_err());
+    }
 }

@@ -4,6 +4,7 @@
 //! `list_ops`, `acl_ops`, `notification_ops`, `tagging_ops`; `common` and `checksums` hold what the
 //! families share.
 
+pub mod access;
 pub mod acl_ops;
 pub mod admin_route;
 pub mod auth;
@@ -20,8 +21,11 @@ pub mod multipart_ops;
 pub mod notification_ops;
 pub mod object_ops;
 pub mod read_ops;
+pub mod request;
+pub mod request_rules;
 pub mod tagging_ops;
 pub mod versioning_ops;
+pub mod xml_text;
 
 use crate::engine::Engine;
 use crate::meta::buckets::BucketRecord;
@@ -77,7 +81,7 @@ impl GranaryS3 {
         if !self.audit {
             return None;
         }
-        let ctx = extensions.get::<crate::edge::RequestContext>();
+        let ctx = extensions.get::<request::RequestContext>();
         let actor = crate::audit::Actor {
             user: Some(principal.user.clone()),
             access_key: credentials.as_ref().map(|c| c.access_key.clone()),

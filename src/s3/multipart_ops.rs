@@ -126,6 +126,7 @@ async fn store_part(
     upload: &UploadRecord,
     body: Option<StreamingBlob>,
     checks: BodyChecks<'_>,
+    declared_size_bytes: Option<u64>,
 ) -> S3Result<PartRecord> {
     let upload_algorithm = upload.checksum.map(|(a, _)| a);
     if let (Some(sent), Some(expected)) = (checks.checksum.map(|r| r.algorithm), upload_algorithm) {
@@ -139,7 +140,8 @@ async fn store_part(
         }
     }
     let algorithm = upload_algorithm.or(checks.checksum.map(|r| r.algorithm));
-    let options = IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm };
+    let options =
+        IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes };
     let ingested = ingest_checked(s3, body, options, checks).await?;
     let IngestedBody::Chunked { chunks, upload_id: pins } = ingested.body else { unreachable!("parts are never inline") };
     let part = PartRecord {
@@ -196,7 +198,8 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
         checksum: requested.as_ref(),
         trailers: req.trailing_headers.as_ref(),
     };
-    let part = store_part(s3, &target, &upload, input.body, checks).await?;
+    let declared = input.content_length.and_then(|n| u64::try_from(n).ok());
+    let part = store_part(s3, &target, &upload, input.body, checks, declared).await?;
     let mut output = UploadPartOutput { e_tag: Some(ETag::Strong(part.etag())), ..Default::default() };
     let _ = set_checksum_values!(output, part_checksum(&upload, &part).as_ref());
     Ok(S3Response::new(output))
@@ -233,7 +236,8 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     // The source range is streamed back in and re-chunked: content-defined chunking finds
     // the same chunks, so the copy shares the source's chunk files instead of rewriting them.
     let body = StreamingBlob::wrap(tokio_stream_of(s3.engine.read_stream(&source, layout, range)));
-    let part = store_part(s3, &target, &upload, Some(body), BodyChecks { content_md5: None, checksum: None, trailers: None }).await?;
+    let checks = BodyChecks { content_md5: None, checksum: None, trailers: None };
+    let part = store_part(s3, &target, &upload, Some(body), checks, None).await?;
     let mut result = CopyPartResult {
         e_tag: Some(ETag::Strong(part.etag())),
         last_modified: Some(timestamp_ms(part.last_modified_ms)),

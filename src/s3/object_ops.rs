@@ -24,9 +24,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     check_key(&input.key)?;
     s3.owned_bucket(&principal, &input.bucket).await?;
     require_private_acl(&req.headers, input.acl.as_ref())?;
-    if input.content_length.is_some_and(|n| n < 0 || n as u64 > limits::PUT_OBJECT_SIZE_MAX_BYTES) {
-        return Err(s3_error!(EntityTooLarge));
-    }
+    // Declared sizes past S3's limits were refused before the handler (`request_rules`).
     let content_md5 = parse_content_md5(input.content_md5.as_deref())?;
     let requested = checksums::requested(&req.headers, input.checksum_algorithm.as_ref())?;
     // Like S3, store a CRC64NVME of every object whose client asked for no checksum.
@@ -43,7 +41,12 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     )?;
     precheck_write(s3, &input.bucket, &input.key, &condition).await?;
 
-    let options = IngestOptions { size_max_bytes: limits::PUT_OBJECT_SIZE_MAX_BYTES, allow_inline: true, checksum: Some(algorithm) };
+    let options = IngestOptions {
+        size_max_bytes: limits::PUT_OBJECT_SIZE_MAX_BYTES,
+        allow_inline: true,
+        checksum: Some(algorithm),
+        declared_size_bytes: input.content_length.and_then(|n| u64::try_from(n).ok()),
+    };
     let checks = BodyChecks { content_md5, checksum: requested.as_ref(), trailers: req.trailing_headers.as_ref() };
     let ingested = ingest_checked(s3, input.body, options, checks).await?;
     let checksum = ingested.checksum.clone().map(|raw| Checksum::full(algorithm, raw));

@@ -2,6 +2,9 @@
 //! sends events to Kafka): reads the change feed, applies it to the index, and commits its
 //! offsets only after the index commit. A crash between the two means a redelivery, which the
 //! index skips by sequencer (`SearchIndex::apply`), so the index converges with no duplicates.
+//! A failed index write fails the batch before its offsets are committed; the next round
+//! re-assigns from the committed offsets, so the same messages are applied again (the index
+//! re-opens its writer after a failure, `SearchIndex::settle`).
 //!
 //! It assigns itself every partition of the topic and resumes from the group's committed
 //! offsets rather than joining the group dynamically (rebalancing would only split one index

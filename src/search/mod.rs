@@ -8,14 +8,23 @@
 //! its sequencer; an event no newer than the key's current sequencer is skipped. So a relay
 //! or a Kafka consumer that redelivers after a crash changes nothing, and one key's events,
 //! which stay in order, always end in the right state. Searches see live documents only.
+//!
+//! A failed write (say "Too many open files") fails the whole delivery, so nothing it held is
+//! acknowledged, and drops the tantivy writer: once its indexing thread died, later commits
+//! would succeed without the documents. The next delivery opens a fresh writer and applies
+//! the retried events. `health` makes the failure visible meanwhile.
 
 pub mod consumer;
+pub mod faults;
+mod health;
 pub mod query;
+
+pub use health::IndexHealth;
 
 use crate::events::Sink;
 use crate::meta::outbox::{Event, Pending};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tantivy::schema::{Field, Schema, FAST, INDEXED, STORED, STRING};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -30,6 +39,9 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("search index directory: {0}")]
     Directory(String),
+    /// Rebuilding: the metadata store could not be read (the index is not at fault).
+    #[error("reading metadata: {0}")]
+    Metadata(String),
     #[error("bad query: {0}")]
     BadQuery(String),
 }
@@ -82,11 +94,15 @@ pub fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 pub struct SearchIndex {
+    index: Index,
     fields: Fields,
-    writer: Mutex<IndexWriter>,
+    /// `None` after a failed write, until the next write opens a fresh one.
+    writer: Mutex<Option<IndexWriter>>,
     reader: IndexReader,
     /// Sequencer of the last event applied (the last commit's payload).
     applied: Mutex<Option<String>>,
+    health: health::Health,
+    faults: Arc<faults::WriteFaults>,
 }
 
 impl SearchIndex {
@@ -94,15 +110,63 @@ impl SearchIndex {
         std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(format!("{}: {e}", dir.display())))?;
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| SearchError::Directory(e.to_string()))?;
-        let index = Index::open_or_create(directory, schema)?;
+        let faults = Arc::new(faults::WriteFaults::default());
+        let index = Index::open_or_create(faults::FaultyDirectory::new(directory, Arc::clone(&faults)), schema)?;
+        // Opened now, not on first use: a second process on the same index fails at startup.
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let applied = index.load_metas()?.payload;
-        Ok(Self { fields, writer: Mutex::new(writer), reader, applied: Mutex::new(applied) })
+        Ok(Self {
+            index,
+            fields,
+            writer: Mutex::new(Some(writer)),
+            reader,
+            applied: Mutex::new(applied),
+            health: health::Health::new(),
+            faults,
+        })
     }
 
     pub fn applied_sequencer(&self) -> Option<String> {
         self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether writes succeed, and the failures so far.
+    pub fn health(&self) -> IndexHealth {
+        self.health.snapshot()
+    }
+
+    /// Fault injection, for tests: the next `n` files the index creates fail with "Too many
+    /// open files" (`u64::MAX`: until called again with 0).
+    pub fn inject_write_faults(&self, n: u64) {
+        self.faults.arm(n);
+    }
+
+    /// The writer, opening a fresh one if a failure dropped the last.
+    fn writer<'a>(&self, slot: &'a mut Option<IndexWriter>) -> Result<&'a mut IndexWriter, SearchError> {
+        if slot.is_none() {
+            let writer = self.index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
+            // The failure may have come after a commit, before the reader saw it: what is
+            // already applied must be visible to the redelivery's sequencer checks.
+            self.reader.reload()?;
+            *slot = Some(writer);
+            self.health.reopened();
+        }
+        slot.as_mut().ok_or_else(|| SearchError::Directory("no index writer".into()))
+    }
+
+    /// Records the outcome of a write. A failed one drops the writer: dropping joins its
+    /// threads and releases the directory lock, and its uncommitted operations go with it
+    /// (the caller did not acknowledge them, so they come back).
+    fn settle<T>(&self, slot: &mut Option<IndexWriter>, result: &Result<T, SearchError>, what: &str) {
+        match result {
+            Ok(_) => self.health.succeeded(),
+            Err(SearchError::Metadata(_)) => {}
+            Err(e) => {
+                *slot = None;
+                self.health.failed(what, &e.to_string());
+            }
+        }
     }
 
     fn tombstone(&self, bucket: &str, key: &str, sequencer: &str) -> TantivyDocument {
@@ -163,8 +227,14 @@ impl SearchIndex {
     /// Applies events (each key's in order; skipping any no newer than what the index has
     /// for its key) and commits. Returns how many changed the index. Blocking.
     pub fn apply(&self, events: &[&Pending]) -> Result<usize, SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let result = self.writer(&mut slot).and_then(|writer| self.apply_with(writer, &mut applied, events));
+        self.settle(&mut slot, &result, "applying events");
+        result
+    }
+
+    fn apply_with(&self, writer: &mut IndexWriter, applied: &mut Option<String>, events: &[&Pending]) -> Result<usize, SearchError> {
         let searcher = self.reader.searcher();
         // Sequencers written by this batch (not visible to the searcher until the commit).
         let mut written: std::collections::HashMap<String, String> = std::collections::HashMap::new();
@@ -199,7 +269,7 @@ impl SearchIndex {
                 _ => continue,
             };
             writer.delete_term(Term::from_field_text(self.fields.id, &id));
-            writer.add_document(doc)?;
+            add(writer, doc)?;
             written.insert(id, p.sequencer.clone());
             changed += 1;
         }
@@ -217,9 +287,21 @@ impl SearchIndex {
 
     /// Replaces the whole index with `objects` (a rebuild from metadata); the applied
     /// sequencer stays, so events still in the outbox replay on top and converge.
-    pub fn rebuild(&self, objects: impl Iterator<Item = Result<Event, String>>, mut progress: impl FnMut(u64)) -> Result<u64, SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn rebuild(&self, objects: impl Iterator<Item = Result<Event, String>>, progress: impl FnMut(u64)) -> Result<u64, SearchError> {
+        let mut slot = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let result = self.writer(&mut slot).and_then(|writer| self.rebuild_with(writer, applied.as_deref(), objects, progress));
+        self.settle(&mut slot, &result, "rebuilding");
+        result
+    }
+
+    fn rebuild_with(
+        &self,
+        writer: &mut IndexWriter,
+        applied: Option<&str>,
+        objects: impl Iterator<Item = Result<Event, String>>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, SearchError> {
         writer.delete_all_documents()?;
         let mut n = 0u64;
         for e in objects {
@@ -228,19 +310,19 @@ impl SearchIndex {
                 Err(message) => {
                     // Nothing of the half-done rebuild becomes visible.
                     writer.rollback()?;
-                    return Err(SearchError::Directory(format!("reading metadata: {message}")));
+                    return Err(SearchError::Metadata(message));
                 }
             };
             if let Some(key) = e.key.clone() {
                 // The empty sequencer is older than every event: those still on their way
                 // apply on top.
-                writer.add_document(self.document(&e, &key, ""))?;
+                add(writer, self.document(&e, &key, ""))?;
                 n += 1;
                 progress(n);
             }
         }
         let mut commit = writer.prepare_commit()?;
-        commit.set_payload(applied.as_deref().unwrap_or_default());
+        commit.set_payload(applied.unwrap_or_default());
         commit.commit()?;
         self.reader.reload()?;
         Ok(n)
@@ -251,6 +333,17 @@ impl SearchIndex {
         let query =
             tantivy::query::TermQuery::new(Term::from_field_text(self.fields.state, "live"), tantivy::schema::IndexRecordOption::Basic);
         self.reader.searcher().search(&query, &tantivy::collector::Count).map_or(0, |n| n as u64)
+    }
+}
+
+/// Adds a document. tantivy reports a dead indexing thread only as "the index writer was
+/// killed"; the thread's own error (say "Too many open files", what an operator needs to
+/// see) comes out of joining it, which preparing a commit does. The writer is dropped after
+/// any error, so that commit is never completed.
+fn add(writer: &mut IndexWriter, doc: TantivyDocument) -> Result<(), SearchError> {
+    match writer.add_document(doc) {
+        Ok(_) => Ok(()),
+        Err(killed) => Err(writer.prepare_commit().err().unwrap_or(killed).into()),
     }
 }
 
@@ -423,5 +516,60 @@ mod tests {
         }
         assert_eq!(index.documents(), 350, "redelivery changes nothing");
         assert_eq!(index.search("b", "", 1000, 0).unwrap().total, 350);
+    }
+
+    /// "Too many open files" while indexing: tantivy's indexing thread dies, and its writer
+    /// then commits later batches without their documents. The failed batch must be an
+    /// error (not acknowledged), and the retry must index everything.
+    #[test]
+    fn a_failed_write_is_reported_and_the_retry_applies_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let first: Vec<Pending> = (1..=3).map(|i| pending(i, "ObjectCreated:Put", &format!("first-{i}.txt"))).collect();
+        index.apply(&first.iter().collect::<Vec<_>>()).unwrap();
+        assert!(index.health().healthy);
+
+        let batch: Vec<Pending> = (10..20).map(|i| pending(i, "ObjectCreated:Put", &format!("during-{i}.txt"))).collect();
+        let refs: Vec<&Pending> = batch.iter().collect();
+        index.inject_write_faults(1);
+        assert!(index.apply(&refs).is_err(), "a batch the index did not store is not acknowledged");
+        let h = index.health();
+        assert!(!h.healthy && h.errors_total == 1 && h.failing_since_ms.is_some(), "{h:?}");
+        assert!(h.last_error.as_deref().is_some_and(|e| e.contains("Too many open files")), "{h:?}");
+        assert_eq!(index.applied_sequencer(), first.last().map(|p| p.sequencer.clone()), "nothing of the batch counts as applied");
+
+        // The redelivery, with the fault gone: a fresh writer applies all of it.
+        assert_eq!(index.apply(&refs).unwrap(), 10);
+        assert_eq!(index.documents(), 13, "every document of the failed batch is indexed");
+        assert_eq!(index.search("b", "during", 100, 0).unwrap().total, 10);
+        let h = index.health();
+        assert!(h.healthy && h.failing_since_ms.is_none() && h.writer_reopens == 1, "{h:?}");
+        // And later batches too (the writer is not left half-dead).
+        index.apply(&[&pending(30, "ObjectCreated:Put", "after.txt")]).unwrap();
+        assert_eq!(index.documents(), 14);
+    }
+
+    #[test]
+    fn a_failed_commit_is_retried_and_a_failed_rebuild_leaves_the_index_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let batch: Vec<Pending> = (1..=5).map(|i| pending(i, "ObjectCreated:Put", &format!("doc-{i}.txt"))).collect();
+        let refs: Vec<&Pending> = batch.iter().collect();
+        // Every file creation fails, the segment's and the commit's (meta.json) alike.
+        index.inject_write_faults(u64::MAX);
+        for _ in 0..3 {
+            assert!(index.apply(&refs).is_err());
+        }
+        assert_eq!(index.health().errors_total, 3);
+        assert!(index.rebuild(std::iter::empty(), |_| {}).is_err());
+        index.inject_write_faults(0);
+        assert_eq!(index.apply(&refs).unwrap(), 5);
+        assert_eq!(index.documents(), 5);
+        assert!(index.health().healthy);
+        // A rebuild whose metadata read fails is not the index's failure.
+        let failing = std::iter::once(Err::<Event, String>("metadata unavailable".into()));
+        assert!(matches!(index.rebuild(failing, |_| {}), Err(SearchError::Metadata(_))));
+        assert!(index.health().healthy);
+        assert_eq!(index.documents(), 5, "the half-done rebuild is rolled back");
     }
 }

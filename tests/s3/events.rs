@@ -1,6 +1,6 @@
 //! Change events through a real Kafka-protocol broker (tansu), read back by an independent
 //! rdkafka consumer: format, order, notification rules, broker outages, a full outbox, a
-//! gateway killed before publishing, and an indexer killed mid-batch.
+//! gateway killed before publishing, an indexer killed mid-batch, and an index that fails.
 
 use crate::broker::{consume, free_port, Broker};
 use crate::common::*;
@@ -352,4 +352,41 @@ async fn an_indexer_killed_mid_batch_converges_without_duplicates() {
         serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|v| v["total"] == 350)
     })
     .await;
+}
+
+/// Issue 13 item 4, the Kafka path: while the index fails, the consumer commits no offset
+/// (the lag stays), and once the fault clears it applies the same messages again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_index_commits_no_offsets_and_catches_up() {
+    let broker = Broker::start().await;
+    let brokers = broker.brokers();
+    let gw = Gateway::start_with(|c| c.events.kafka = Some(kafka(&brokers, "flaky"))).await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("flaky").send().await.unwrap();
+    gw.server.index.inject_write_faults(u64::MAX);
+    for i in 0..20 {
+        s3.put_object().bucket("flaky").key(format!("during-{i:02}.txt")).body(b"d".to_vec().into()).send().await.unwrap();
+    }
+    wait_until("the relay to publish", 60, async || status_of(gw.dir.path()).await["events"]["outbox_depth"] == 0).await;
+    wait_until("status to show the failure", 30, async || {
+        let s = status_of(gw.dir.path()).await;
+        s["search"]["healthy"] == false && s["search"]["errors_total"].as_u64().is_some_and(|n| n >= 2)
+    })
+    .await;
+    let failing = status_of(gw.dir.path()).await;
+    let consumer = &failing["search"]["kafka_consumer"];
+    assert_eq!(consumer["events_consumed"], 0, "no batch counts as consumed: {failing}");
+    assert!(consumer["consumer_lag"].as_i64().is_none_or(|lag| lag >= 20), "no offset was committed: {failing}");
+    assert_eq!(failing["search"]["documents"], 0, "{failing}");
+
+    gw.server.index.inject_write_faults(0);
+    wait_until("the index to catch up", 60, async || {
+        let s = status_of(gw.dir.path()).await;
+        s["search"]["documents"] == 20 && s["search"]["kafka_consumer"]["consumer_lag"] == 0
+    })
+    .await;
+    let healthy = status_of(gw.dir.path()).await;
+    assert_eq!(healthy["search"]["healthy"], true, "{healthy}");
+    let (_, body) = api_get(&gw.endpoint, "/_granary/search?bucket=flaky&q=during").await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"], 20, "{body}");
 }

@@ -19,16 +19,20 @@ async fn keys(gw: &Gateway, bucket: &str, q: &str) -> Vec<String> {
     keys
 }
 
+/// `granary status` of the gateway, through its admin socket.
+async fn status_of(gw: &Gateway) -> serde_json::Value {
+    match granary::admin::send(gw.dir.path(), &granary::admin::AdminRequest::Status).await.unwrap().unwrap() {
+        granary::admin::AdminResponse::Json { value } => value,
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Waits until the relay has indexed everything written so far: the outbox (its depth is
 /// re-read every 250 ms) is empty. Entries leave it only after the index committed them.
 async fn indexed(gw: &Gateway) {
     tokio::time::sleep(Duration::from_millis(2 * granary::limits::OUTBOX_DEPTH_REFRESH_MILLIS)).await;
     for _ in 0..200 {
-        let status = match granary::admin::send(gw.dir.path(), &granary::admin::AdminRequest::Status).await.unwrap().unwrap() {
-            granary::admin::AdminResponse::Json { value } => value,
-            other => panic!("{other:?}"),
-        };
-        if status["events"]["outbox_depth"] == 0 {
+        if status_of(gw).await["events"]["outbox_depth"] == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -141,4 +145,58 @@ async fn the_index_follows_the_current_version() {
     s3.delete_object().bucket("versioned").key("report.txt").version_id(&marker).send().await.unwrap();
     indexed(&gw).await;
     assert_eq!(keys(&gw, "versioned", "type:text/csv").await, vec!["report.txt"], "v2 is current again: {v2}");
+}
+
+/// Issue 13 item 4: after "Too many open files" the index stopped adding documents while the
+/// relay went on removing their events from the outbox. A failing index must keep its
+/// events (outbox), say so (status, metrics), and catch up by itself once the fault clears.
+#[tokio::test]
+async fn a_failing_index_keeps_its_events_and_recovers_without_a_rebuild() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("flaky").send().await.unwrap();
+    s3.put_object().bucket("flaky").key("before.txt").body(b"b".to_vec().into()).send().await.unwrap();
+    indexed(&gw).await;
+    let delivered_before = status_of(&gw).await["events"]["delivered"].as_u64().unwrap();
+
+    // Every file the index creates fails from now on, as when descriptors run out.
+    gw.server.index.inject_write_faults(u64::MAX);
+    for i in 0..20 {
+        s3.put_object().bucket("flaky").key(format!("during-{i:02}.txt")).body(b"d".to_vec().into()).send().await.unwrap();
+    }
+    let mut failing = serde_json::Value::Null;
+    for _ in 0..100 {
+        failing = status_of(&gw).await;
+        if failing["search"]["healthy"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failing["search"]["healthy"], false, "status says the index is failing: {failing}");
+    // Several retries later (the relay backs off from 200 ms), nothing was acknowledged.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let failing = status_of(&gw).await;
+    assert!(failing["events"]["outbox_depth"].as_u64().unwrap() >= 20, "the events wait in the outbox: {failing}");
+    assert_eq!(failing["events"]["delivered"].as_u64().unwrap(), delivered_before, "none counts as delivered: {failing}");
+    assert!(failing["search"]["errors_total"].as_u64().unwrap() >= 2, "the relay retried: {failing}");
+    assert!(failing["search"]["last_error"].as_str().unwrap().contains("Too many open files"), "{failing}");
+    assert!(failing["search"]["failing_since_ms"].is_i64(), "{failing}");
+    let (code, metrics) = api_get(&gw.endpoint, "/_granary/metrics").await;
+    assert_eq!(code, 200, "{metrics}");
+    assert!(metrics.contains("granary_search_index_healthy 0"), "{metrics}");
+    assert!(metrics.lines().any(|l| l.starts_with("granary_search_index_errors_total ") && !l.ends_with(" 0")), "{metrics}");
+
+    // The fault clears: the next retry re-opens the writer and applies everything.
+    gw.server.index.inject_write_faults(0);
+    indexed(&gw).await;
+    let during = keys(&gw, "flaky", "during").await;
+    assert_eq!(during.len(), 20, "every object written meanwhile is searchable, no rebuild: {during:?}");
+    assert_eq!(keys(&gw, "flaky", "before").await, vec!["before.txt"]);
+    let healthy = status_of(&gw).await;
+    assert_eq!(healthy["search"]["healthy"], true, "{healthy}");
+    assert!(healthy["search"]["failing_since_ms"].is_null(), "{healthy}");
+    assert!(healthy["search"]["writer_reopens"].as_u64().unwrap() >= 1, "{healthy}");
+    assert_eq!(healthy["search"]["documents"], 21);
+    let (_, metrics) = api_get(&gw.endpoint, "/_granary/metrics").await;
+    assert!(metrics.contains("granary_search_index_healthy 1"), "{metrics}");
 }

@@ -1,0 +1,442 @@
+//! What one client may hold of the gateway's connections, and for how long.
+//!
+//! - Idle connections are closed, whatever the protocol: hyper's HTTP/1 header timeout does
+//!   not cover a socket that sends nothing, a partial `PRI * HTTP/2.0` preface or an h2c
+//!   connection that opens no stream. Each connection has an [`Activity`] record, shared by
+//!   its `Edge` service (which counts requests in flight until their response body is fully
+//!   sent, so a long download is never cut) and a watchdog ([`Activity::idle`]) that the
+//!   accept loop selects against the connection; dropping the connection closes the socket.
+//! - A request body that delivers nothing for a while fails ([`TimedBody`]); the edge then
+//!   answers 400 RequestTimeout, as S3 does, and the handler's failure path releases what
+//!   the upload pinned.
+//! - A [`Limiter`] caps connections in all and per source address; over a cap a connection
+//!   is closed at once, counted, and summarised in the log at most every
+//!   `CONNECTION_REFUSED_LOG_INTERVAL_SECS`.
+
+use crate::limits;
+use bytes::Bytes;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future as _;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Connection limits and timeouts (`ServeConfig::connections`).
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// A connection with no request in flight for this long is closed.
+    pub idle: Duration,
+    /// A request body that delivers no bytes for this long fails with RequestTimeout.
+    pub body_idle: Duration,
+    /// Connections open at once, in all.
+    pub max_count: usize,
+    /// Connections open at once from one source address (IPv6: one /64). Trusted proxies
+    /// count only towards `max_count`: they carry many clients.
+    pub per_source_max_count: usize,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(limits::CONNECTION_IDLE_MAX_SECS),
+            body_idle: Duration::from_secs(limits::REQUEST_BODY_IDLE_MAX_SECS),
+            max_count: limits::CONNECTIONS_MAX_COUNT,
+            per_source_max_count: limits::CONNECTIONS_PER_SOURCE_MAX_COUNT,
+        }
+    }
+}
+
+/// What status and metrics show of the connections.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionStats {
+    pub open: u64,
+    pub max: u64,
+    pub per_source_max: u64,
+    /// Connections closed on arrival because a cap was reached (since start).
+    pub refused: u64,
+    /// Connections closed for idleness (since start).
+    pub idle_closed: u64,
+    /// Requests whose body stalled past the body timeout (since start).
+    pub body_timeouts: u64,
+    /// Failed `accept` calls (e.g. out of descriptors), each followed by a back-off.
+    pub accept_errors: u64,
+}
+
+/// Counts open connections, in all and per source, and refuses those over the caps.
+pub struct Limiter {
+    max_count: usize,
+    per_source_max_count: usize,
+    exempt: Vec<ipnet::IpNet>,
+    by_source: Mutex<HashMap<IpAddr, usize>>,
+    open: AtomicU64,
+    refused: AtomicU64,
+    refused_logged: AtomicU64,
+    last_refusal_log_ms: AtomicU64,
+    started: Instant,
+    pub idle_closed: AtomicU64,
+    pub body_timeouts: AtomicU64,
+    pub accept_errors: AtomicU64,
+}
+
+/// One admitted connection; gives its place back when dropped.
+pub struct Slot {
+    limiter: Arc<Limiter>,
+    source: Option<IpAddr>,
+}
+
+/// The address a per-source cap counts under: IPv6 clients get a /64 (one host's share of
+/// addresses), so one host cannot multiply its cap by changing the low bits.
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
+impl Limiter {
+    /// `exempt`: peers (trusted proxies) that only count towards the global cap.
+    pub fn new(settings: &ConnectionSettings, exempt: Vec<ipnet::IpNet>) -> Arc<Self> {
+        Arc::new(Self {
+            max_count: settings.max_count.max(1),
+            per_source_max_count: settings.per_source_max_count.max(1),
+            exempt,
+            by_source: Mutex::new(HashMap::new()),
+            open: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            refused_logged: AtomicU64::new(0),
+            last_refusal_log_ms: AtomicU64::new(0),
+            started: Instant::now(),
+            idle_closed: AtomicU64::new(0),
+            body_timeouts: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// A slot for a connection from `peer`, or `None` when a cap is reached (the caller
+    /// closes the connection).
+    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Slot> {
+        let open = self.open.fetch_add(1, Ordering::SeqCst);
+        if open >= self.max_count as u64 {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+            self.refuse();
+            return None;
+        }
+        let source = (!self.exempt.iter().any(|net| net.contains(&peer))).then(|| source_key(peer));
+        if let Some(source) = source {
+            // A poisoned map only means another connection's task panicked mid-update; the
+            // counts themselves are still whole numbers.
+            let mut by_source = self.by_source.lock().unwrap_or_else(|p| p.into_inner());
+            let n = by_source.entry(source).or_insert(0);
+            if *n >= self.per_source_max_count {
+                drop(by_source);
+                self.open.fetch_sub(1, Ordering::SeqCst);
+                self.refuse();
+                return None;
+            }
+            *n += 1;
+        }
+        Some(Slot { limiter: Arc::clone(self), source })
+    }
+
+    /// Counts a refusal; logs a summary at most once per interval (a flood of refused
+    /// connections must not become a flood of log lines).
+    fn refuse(&self) {
+        let total = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_refusal_log_ms.load(Ordering::Relaxed);
+        let interval_ms = limits::CONNECTION_REFUSED_LOG_INTERVAL_SECS * 1000;
+        let due = last == 0 || now_ms.saturating_sub(last) >= interval_ms;
+        if due && self.last_refusal_log_ms.compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            let before = self.refused_logged.swap(total, Ordering::Relaxed);
+            tracing::warn!(
+                refused = total - before,
+                refused_total = total,
+                max = self.max_count,
+                per_source_max = self.per_source_max_count,
+                "connections refused over the connection limits (summary, at most one line per {} s)",
+                limits::CONNECTION_REFUSED_LOG_INTERVAL_SECS
+            );
+        }
+    }
+
+    pub fn stats(&self) -> ConnectionStats {
+        ConnectionStats {
+            open: self.open.load(Ordering::Relaxed),
+            max: self.max_count as u64,
+            per_source_max: self.per_source_max_count as u64,
+            refused: self.refused.load(Ordering::Relaxed),
+            idle_closed: self.idle_closed.load(Ordering::Relaxed),
+            body_timeouts: self.body_timeouts.load(Ordering::Relaxed),
+            accept_errors: self.accept_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(source) = self.source {
+            let mut by_source = self.limiter.by_source.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = by_source.get_mut(&source) {
+                *n -= 1;
+                if *n == 0 {
+                    by_source.remove(&source);
+                }
+            }
+        }
+        self.limiter.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Back-off between failed `accept` calls: out of descriptors, accept fails at once again,
+/// so retrying at once would spin a core while nothing gets better.
+pub struct AcceptBackoff {
+    next: Duration,
+    last_log: Option<Instant>,
+}
+
+impl Default for AcceptBackoff {
+    fn default() -> Self {
+        Self { next: Duration::from_millis(limits::ACCEPT_RETRY_MIN_MILLIS), last_log: None }
+    }
+}
+
+impl AcceptBackoff {
+    pub fn succeeded(&mut self) {
+        self.next = Duration::from_millis(limits::ACCEPT_RETRY_MIN_MILLIS);
+    }
+
+    /// How long to wait after `error` (zero for errors that concern only the one
+    /// connection, such as a client that reset before it was accepted).
+    pub fn failed(&mut self, error: &std::io::Error) -> Duration {
+        use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+        if matches!(error.kind(), ConnectionAborted | ConnectionReset | Interrupted) {
+            return Duration::ZERO;
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(Duration::from_millis(limits::ACCEPT_RETRY_MAX_MILLIS));
+        let quiet = Duration::from_secs(limits::CONNECTION_REFUSED_LOG_INTERVAL_SECS);
+        if self.last_log.is_none_or(|t| t.elapsed() >= quiet) {
+            self.last_log = Some(Instant::now());
+            tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "accepting connections failed; backing off");
+        }
+        wait
+    }
+}
+
+/// One connection's requests in flight, and since when it has had none.
+pub struct Activity {
+    created: Instant,
+    in_flight: AtomicU32,
+    /// Milliseconds after `created` when the last request in flight ended.
+    idle_since_ms: AtomicU64,
+}
+
+impl Activity {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self { created: Instant::now(), in_flight: AtomicU32::new(0), idle_since_ms: AtomicU64::new(0) })
+    }
+
+    /// Marks a request in flight until the guard is dropped.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(Arc::clone(self))
+    }
+
+    fn idle_deadline(&self, idle: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        Some(self.created + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst)) + idle)
+    }
+
+    /// Resolves once the connection has had no request in flight for `idle`.
+    pub async fn idle(&self, idle: Duration) {
+        loop {
+            match self.idle_deadline(idle) {
+                Some(deadline) if deadline <= Instant::now() => return,
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                // Busy: look again one period later (a request ending restarts the period).
+                None => tokio::time::sleep(idle).await,
+            }
+        }
+    }
+}
+
+/// A request in flight on its connection (see `Activity::begin`).
+pub struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let activity = &self.0;
+        let now_ms = u64::try_from(activity.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // The idle period starts now; stored before the count drops so the watchdog never
+        // sees zero requests with an old start.
+        activity.idle_since_ms.store(now_ms, Ordering::SeqCst);
+        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its request in flight until it is fully sent (or dropped).
+pub struct TrackedBody<B> {
+    inner: B,
+    in_flight: Option<InFlight>,
+}
+
+impl<B> TrackedBody<B> {
+    pub fn new(inner: B, in_flight: InFlight) -> Self {
+        Self { inner, in_flight: Some(in_flight) }
+    }
+}
+
+impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for TrackedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let poll = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(poll, Poll::Ready(None | Some(Err(_)))) {
+            self.in_flight = None;
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that delivered nothing for the body timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("Your socket connection to the server was not read from or written to within the timeout period.")]
+pub struct BodyTimedOut;
+
+/// A request body that fails with `BodyTimedOut` when no bytes arrive for `timeout`
+/// (counted from the first read, so time the gateway spends before reading is not the
+/// client's). `timed_out` tells the edge why the request failed, whichever layer read it.
+pub struct TimedBody<B> {
+    inner: B,
+    timeout: Duration,
+    last_data: Option<Instant>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    timed_out: Arc<AtomicBool>,
+}
+
+impl<B> TimedBody<B> {
+    pub fn new(inner: B, timeout: Duration, timed_out: Arc<AtomicBool>) -> Self {
+        Self { inner, timeout, last_data: None, timer: None, timed_out }
+    }
+}
+
+impl<B> HttpBody for TimedBody<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if this.timed_out.load(Ordering::Relaxed) {
+            return Poll::Ready(Some(Err(BodyTimedOut.into())));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                // Only the time of the data is recorded: resetting the timer for every frame
+                // would cost far more than an occasional late wake-up.
+                this.last_data = Some(Instant::now());
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => {}
+        }
+        let last = *this.last_data.get_or_insert_with(Instant::now);
+        let deadline = tokio::time::Instant::from(last + this.timeout);
+        let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.timed_out.store(true, Ordering::Relaxed);
+                Poll::Ready(Some(Err(BodyTimedOut.into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(max: usize, per_source: usize) -> ConnectionSettings {
+        ConnectionSettings { max_count: max, per_source_max_count: per_source, ..ConnectionSettings::default() }
+    }
+
+    #[test]
+    fn caps_count_per_source_and_in_all_and_free_on_drop() {
+        let limiter = Limiter::new(&settings(3, 2), vec!["10.0.0.0/8".parse().unwrap()]);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let a1 = limiter.admit(a).unwrap();
+        let _a2 = limiter.admit(a).unwrap();
+        assert!(limiter.admit(a).is_none(), "a third from one source is over its cap");
+        let _b1 = limiter.admit(b).unwrap();
+        assert!(limiter.admit(b).is_none(), "three open in all");
+        drop(a1);
+        assert!(limiter.admit(a).is_some(), "a closed connection frees its place");
+        assert_eq!(limiter.stats().refused, 2);
+    }
+
+    #[test]
+    fn trusted_proxies_count_only_in_all() {
+        let limiter = Limiter::new(&settings(10, 1), vec!["10.0.0.0/8".parse().unwrap()]);
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let held: Vec<_> = (0..5).map(|_| limiter.admit(proxy).unwrap()).collect();
+        assert_eq!(limiter.stats().open, 5);
+        drop(held);
+        assert_eq!(limiter.stats().open, 0);
+    }
+
+    #[test]
+    fn ipv6_sources_are_counted_per_64() {
+        let limiter = Limiter::new(&settings(10, 1), Vec::new());
+        let _one = limiter.admit("2001:db8::1".parse().unwrap()).unwrap();
+        assert!(limiter.admit("2001:db8::2".parse().unwrap()).is_none());
+        assert!(limiter.admit("2001:db8:0:1::1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn accept_backoff_doubles_to_its_max_and_resets() {
+        let mut backoff = AcceptBackoff::default();
+        let emfile = std::io::Error::from_raw_os_error(24);
+        let waits: Vec<_> = (0..10).map(|_| backoff.failed(&emfile).as_millis()).collect();
+        assert_eq!(waits[..3], [10, 20, 40]);
+        assert_eq!(*waits.last().unwrap(), limits::ACCEPT_RETRY_MAX_MILLIS as u128);
+        backoff.succeeded();
+        assert_eq!(backoff.failed(&emfile).as_millis(), 10);
+        assert_eq!(backoff.failed(&std::io::ErrorKind::ConnectionAborted.into()), Duration::ZERO);
+    }
+}
