@@ -82,7 +82,8 @@ enum Command {
         #[command(flatten)]
         kafka: KafkaArgs,
         #[command(flatten)]
-        connections: ConnectionArgs,
+        // Boxed: the flags would otherwise make `Serve` far larger than the other commands.
+        connections: Box<ConnectionArgs>,
         /// Undelivered events past which writes answer 503 SlowDown [default: 1000000].
         #[arg(long, env = "GRANARY_OUTBOX_MAX_EVENTS")]
         outbox_max_events: Option<u64>,
