@@ -194,6 +194,9 @@ pub const SEARCH_PAGE_DEFAULT_RESULTS: usize = 100;
 /// A search query (`q`) is at most this long: room for a `prefix:` of a longest key and more
 /// terms, while each term's automaton stays small.
 pub const SEARCH_QUERY_MAX_BYTES: usize = 4096;
+/// A search prefix (`prefix:` and `type:...*` terms, suggest's `prefix`) is at most this long:
+/// the index compiles each into an automaton of at most 1000 states, about one per byte.
+pub const SEARCH_PREFIX_MAX_BYTES: usize = 900;
 /// Search pages reach this far into the results at most (the index collects offset + limit).
 pub const SEARCH_OFFSET_MAX_RESULTS: usize = 10_000;
 /// Suggestions look at this many matching keys at most.

@@ -195,6 +195,24 @@ fn bounded<'a>(p: &'a HashMap<String, String>, name: &str, max_bytes: usize) -> 
     }
 }
 
+/// A search query, bounded as a whole and in its prefix terms (each compiles into an
+/// automaton the index caps; past it the index fails the query as an internal error).
+fn search_query(p: &HashMap<String, String>) -> S3Result<String> {
+    let q = bounded(p, "q", limits::SEARCH_QUERY_MAX_BYTES)?.unwrap_or_default();
+    for token in q.split_whitespace() {
+        if let Some(prefix) = token.strip_prefix("prefix:").or_else(|| token.strip_prefix("type:")) {
+            if prefix.len() > limits::SEARCH_PREFIX_MAX_BYTES {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "q: a prefix: or type: term is longer than {} bytes",
+                    limits::SEARCH_PREFIX_MAX_BYTES
+                ));
+            }
+        }
+    }
+    Ok(q.to_owned())
+}
+
 /// A bucket-name parameter: only a valid bucket name can name a bucket (and its trail).
 fn bucket_name(name: &str, value: &str) -> S3Result<String> {
     if s3s::path::check_bucket_name(value) {
@@ -377,9 +395,7 @@ impl S3Route for AdminRoute {
             }
             "/_granary/search" => {
                 let bucket = bucket_name("bucket", required(&p, "bucket")?)?;
-                // Bounded before parsing: each `prefix:`/`type:` term compiles an automaton
-                // whose size grows with the term (a 50 KB one failed inside the index).
-                let q = bounded(&p, "q", limits::SEARCH_QUERY_MAX_BYTES)?.unwrap_or_default().to_owned();
+                let q = search_query(&p)?;
                 let limit = page_limit(&p, "limit", limits::SEARCH_PAGE_DEFAULT_RESULTS, limits::SEARCH_PAGE_MAX_RESULTS)?;
                 let offset = p
                     .get("page_token")
@@ -399,8 +415,8 @@ impl S3Route for AdminRoute {
             }
             "/_granary/search/suggest" => {
                 let bucket = bucket_name("bucket", required(&p, "bucket")?)?;
-                // No key is longer, and the prefix becomes an automaton (see `q` above).
-                let prefix = bounded(&p, "prefix", limits::OBJECT_KEY_MAX_BYTES)?.unwrap_or_default().to_owned();
+                // The prefix becomes an automaton, as `q`'s prefix terms do.
+                let prefix = bounded(&p, "prefix", limits::SEARCH_PREFIX_MAX_BYTES)?.unwrap_or_default().to_owned();
                 let limit = page_limit(&p, "limit", 10, limits::SEARCH_PAGE_MAX_RESULTS)?;
                 self.require_bucket_access(&user, &bucket).await?;
                 let index = self.index()?;

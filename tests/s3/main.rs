@@ -1,5 +1,6 @@
 //! In-process S3 tests: a real gateway on a loopback port, driven by the real aws-sdk-s3.
 
+mod admin_api;
 mod audit;
 mod auth;
 mod broker;
