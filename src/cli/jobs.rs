@@ -97,11 +97,23 @@ pub(super) async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result
         return Err("a gateway is serving this data directory: stop it first (a recount racing writes reports false drift)".into());
     }
     let stores = crate::server::open_stores(store)?;
+    wait_for_gateways(&*stores.db).await?;
     let report = tokio::task::spawn_blocking(move || crate::engine::fsck::verify(&*stores.db, &stores.chunks, repair))
         .await
         .map_err(|e| e.to_string())??;
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     let problems = report.refcounts.drift.len() + report.orphan_files.len() + report.missing_files.len();
+    let abandoned = &report.refcounts.abandoned_pins;
+    if abandoned.pins > 0 {
+        // Not a problem: what a gateway killed with uploads in flight leaves behind.
+        let what = if abandoned.released { "released" } else { "the next gateway start (or collector pass) releases them, or --repair" };
+        println!(
+            "{} pins of {} uploads whose gateway died ({} chunks never written, not missing): {what}",
+            abandoned.pins,
+            abandoned.uploads,
+            abandoned.chunks_without_file.len()
+        );
+    }
     if !report.missing_files.is_empty() {
         return Err(format!("{} referenced chunk files are missing: objects using them cannot be read", report.missing_files.len()));
     }
@@ -119,6 +131,33 @@ pub(super) async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result
         }
         (n, false) => Err(format!("{n} problem(s); run with --repair to fix counts and remove orphans")),
     }
+}
+
+/// On a shared store (FoundationDB), waits while registered gateways may be running: one that
+/// keeps its heartbeat fresh is running (refused); one whose heartbeat stopped (killed) is
+/// waited out until presumed dead, saying which and for how long. An embedded store this
+/// process opened has no other process (`gateways::presumed_running`).
+async fn wait_for_gateways(db: &dyn crate::kv::KvStore) -> Result<(), String> {
+    use crate::meta::{gateways, now_ms};
+    let running = |db: &dyn crate::kv::KvStore| gateways::presumed_running(db, now_ms()).map_err(|e| e.to_string());
+    let mut seen = running(db)?;
+    while !seen.is_empty() {
+        for g in &seen {
+            eprintln!("waiting for {g}");
+        }
+        // A little over one heartbeat interval: a running gateway refreshes within it.
+        let step = (crate::limits::GATEWAY_HEARTBEAT_INTERVAL_MILLIS + 1_000)
+            .min(seen.iter().map(|g| u64::try_from(g.presumed_dead_in_ms).unwrap_or(0)).max().unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(step.max(1))).await;
+        let now = running(db)?;
+        if let Some(alive) = now.iter().find(|g| seen.iter().any(|s| s.id == g.id && g.record.heartbeat_ms > s.record.heartbeat_ms)) {
+            return Err(format!(
+                "{alive} is running (its heartbeat advances): stop it first (a recount racing writes reports false drift)"
+            ));
+        }
+        seen = now;
+    }
+    Ok(())
 }
 
 /// Rebuilds the search index through the running gateway, else directly (progress bar).

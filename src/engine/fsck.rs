@@ -2,6 +2,8 @@
 //! chunk files checked against them: a file no record knows is an orphan (repair deletes
 //! it); a referenced chunk without its file is data loss, reported, never "repaired".
 //! Only on a stopped store (no live gateway): a recount racing writes sees false drift.
+//! Pins left by uploads of a dead gateway are reported apart (`abandoned_pins`): a chunk only
+//! they hold may never have got its file, which is not a missing chunk.
 
 use crate::chunks::ChunkStore;
 use crate::kv::KvStore;
@@ -22,15 +24,15 @@ pub struct FsckReport {
 }
 
 pub fn verify(db: &dyn KvStore, chunks: &ChunkStore, repair: bool) -> Result<FsckReport, String> {
-    let live: Vec<String> =
-        gateways::list(db).map_err(|e| e.to_string())?.into_iter().filter(|(_, r)| r.is_live(now_ms())).map(|(_, r)| r.host).collect();
-    if !live.is_empty() {
+    let running = gateways::presumed_running(db, now_ms()).map_err(|e| e.to_string())?;
+    if !running.is_empty() {
+        let which: Vec<String> = running.iter().map(ToString::to_string).collect();
         return Err(format!(
-            "gateways are running on this store ({}): stop them first; a recount racing writes reports false drift",
-            live.join(", ")
+            "gateways may be running on this store ({}): stop them first; a recount racing writes reports false drift",
+            which.join("; ")
         ));
     }
-    let refcounts = recount::verify(db, repair).map_err(|e| e.to_string())?;
+    let mut refcounts = recount::verify(db, repair).map_err(|e| e.to_string())?;
     let files = chunks.list().map_err(|e| format!("listing chunk files: {e}"))?;
     let mut orphan_files = Vec::new();
     for (hash, _) in &files {
@@ -48,6 +50,15 @@ pub fn verify(db: &dyn KvStore, chunks: &ChunkStore, repair: bool) -> Result<Fsc
     let mut needed: std::collections::BTreeSet<String> =
         crate::meta::refs::referenced(db).map_err(|e| e.to_string())?.into_iter().map(|h| h.to_hex()).collect();
     needed.extend(refcounts.drift.iter().filter(|d| d.expected > 0).map(|d| d.chunk.clone()));
+    // Chunks only abandoned pins hold: no object reads them.
+    let abandoned = &mut refcounts.abandoned_pins;
+    for hash in &abandoned.pinned_only {
+        let hex = hash.to_hex();
+        needed.remove(&hex);
+        if !on_disk.contains(&hex) {
+            abandoned.chunks_without_file.push(hex);
+        }
+    }
     let missing_files = needed.into_iter().filter(|c| !on_disk.contains(c)).collect();
     Ok(FsckReport { refcounts, chunk_files: files.len(), orphan_files, missing_files })
 }

@@ -105,6 +105,48 @@ pub fn list(db: &dyn KvStore) -> MetaResult<Vec<(GatewayId, GatewayRecord)>> {
         .collect()
 }
 
+/// A registered gateway that may still be running, as an offline job sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresumedRunning {
+    pub id: GatewayId,
+    pub record: GatewayRecord,
+    pub heartbeat_age_ms: i64,
+    /// Until its heartbeat is older than the liveness timeout and it counts as dead.
+    pub presumed_dead_in_ms: i64,
+}
+
+impl std::fmt::Display for PresumedRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gateway {:08x} on {} ({}): last heartbeat {:.1} s ago, presumed dead in {:.1} s",
+            self.id,
+            self.record.host,
+            self.record.listen,
+            self.heartbeat_age_ms as f64 / 1000.0,
+            self.presumed_dead_in_ms as f64 / 1000.0
+        )
+    }
+}
+
+/// The gateways that may still be running on `db` (a job that must not race them waits or
+/// refuses). On a single-process store none: the caller has it open, so every registration
+/// in it is of a process that died (kill -9 leaves a fresh-looking heartbeat behind).
+pub fn presumed_running(db: &dyn KvStore, now_ms: i64) -> MetaResult<Vec<PresumedRunning>> {
+    if db.single_process() {
+        return Ok(Vec::new());
+    }
+    Ok(list(db)?
+        .into_iter()
+        .filter(|(_, r)| r.is_live(now_ms))
+        .map(|(id, record)| {
+            let heartbeat_age_ms = (now_ms - record.heartbeat_ms).max(0);
+            let presumed_dead_in_ms = (limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS - heartbeat_age_ms).max(0) + 1;
+            PresumedRunning { id, record, heartbeat_age_ms, presumed_dead_in_ms }
+        })
+        .collect())
+}
+
 /// Releases the pins of every upload whose gateway is dead, then forgets dead gateways.
 /// Bounded work per transaction; returns how many uploads were released.
 pub fn release_orphaned_pins(db: &dyn KvStore, now_ms: i64) -> MetaResult<usize> {
@@ -224,6 +266,25 @@ mod tests {
         // The live one stops heartbeating: later it is dead too.
         assert_eq!(release_orphaned_pins(&db, now + limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS + 1).unwrap(), 1);
         assert_eq!(count(&db, &h_alive), 0);
+    }
+
+    #[test]
+    fn offline_jobs_wait_only_for_gateways_that_may_be_running() {
+        let (_d, db) = FjallStore::temporary();
+        let now = now_ms();
+        register(&db, "x:9000", "x", now - 1000).unwrap();
+        assert!(presumed_running(&db, now).unwrap().is_empty(), "an embedded store this process opened has no other process");
+        let db = Shared(db);
+        let fresh = register(&db, "a:9000", "hosta", now - 4_000).unwrap();
+        register(&db, "b:9000", "hostb", now - limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS - 1).unwrap();
+        let running = presumed_running(&db, now).unwrap();
+        let ids: Vec<_> = running.iter().map(|r| r.id).collect();
+        assert!(ids.contains(&fresh) && !running.iter().any(|r| r.record.host == "hostb"), "{running:?}");
+        let a = running.iter().find(|r| r.id == fresh).unwrap();
+        assert_eq!(a.heartbeat_age_ms, 4_000);
+        assert_eq!(a.presumed_dead_in_ms, limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS - 4_000 + 1);
+        let text = a.to_string();
+        assert!(text.contains("hosta (a:9000)") && text.contains("4.0 s ago") && text.contains("presumed dead in 26.0 s"), "{text}");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! Repair sets each drifted count to the recount (a count reaching zero enters the GC queue
 //! as usual, so the collector frees it after the grace period), and creates records for
 //! referenced chunks that had none.
+//!
+//! Upload pins found here are abandoned: the caller makes sure no gateway runs, and an upload
+//! outlives its gateway only as pins (kill -9). They are counted as the references they still
+//! hold; repair releases them first, as the next gateway start or collector pass would.
 
 use super::codec::{decode, encode};
 use super::manifest::ChunkRef;
@@ -15,7 +19,7 @@ use crate::chunks::ChunkHash;
 use crate::keys::{prefix_end, Key};
 use crate::kv::{transact, KvStore};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Drift {
@@ -30,6 +34,23 @@ pub struct RecountReport {
     pub references_counted: u64,
     pub drift: Vec<Drift>,
     pub repaired: usize,
+    pub abandoned_pins: AbandonedPins,
+}
+
+/// Pins of uploads whose gateway died with them in flight.
+#[derive(Debug, Default, Serialize)]
+pub struct AbandonedPins {
+    pub uploads: usize,
+    pub pins: usize,
+    /// Pinned chunks no manifest references whose file does not exist (filled in by the file
+    /// check): the upload died between pinning a chunk and writing its file. Nothing can
+    /// read them, so this is not data loss.
+    pub chunks_without_file: Vec<String>,
+    /// Whether `--repair` released them (else the next gateway start or collector pass does).
+    pub released: bool,
+    /// Pinned chunks no manifest references (whose files nothing needs).
+    #[serde(skip)]
+    pub pinned_only: BTreeSet<ChunkHash>,
 }
 
 /// Visits every row of a subspace in bounded batches.
@@ -57,10 +78,39 @@ fn expected_counts(db: &dyn KvStore) -> MetaResult<(BTreeMap<ChunkHash, i64>, u6
     Ok((counts, total))
 }
 
-/// Recounts and, if `repair`, fixes the stored counts.
+/// The pins left in the store, by upload; with `release`, releases them (count - 1 each).
+fn abandoned_pins(db: &dyn KvStore, release: bool) -> MetaResult<AbandonedPins> {
+    let mut uploads: BTreeSet<[u8; 16]> = BTreeSet::new();
+    let mut pinned = BTreeSet::new();
+    let mut pins = 0;
+    scan(db, "p", |k, v| {
+        uploads.insert(super::refs::upload_id_of_pin(k)?);
+        pinned.insert(decode::<Pin>(v)?.hash);
+        pins += 1;
+        Ok(())
+    })?;
+    // Those a manifest also references are needed whatever becomes of the pins.
+    scan(db, "m", |_, v| {
+        for r in decode::<Vec<ChunkRef>>(v)? {
+            pinned.remove(&r.hash);
+        }
+        Ok(())
+    })?;
+    if release {
+        for upload in &uploads {
+            super::refs::release_pins(db, upload)?;
+        }
+    }
+    Ok(AbandonedPins { uploads: uploads.len(), pins, released: release && pins > 0, pinned_only: pinned, ..Default::default() })
+}
+
+/// Recounts and, if `repair`, fixes the stored counts. No gateway may be running: every pin
+/// counts as abandoned (see the module comment).
 pub fn verify(db: &dyn KvStore, repair: bool) -> MetaResult<RecountReport> {
+    // Before the recount, so the counts are checked as the release leaves them.
+    let abandoned = abandoned_pins(db, repair)?;
     let (mut expected, total) = expected_counts(db)?;
-    let mut report = RecountReport { references_counted: total, ..Default::default() };
+    let mut report = RecountReport { references_counted: total, abandoned_pins: abandoned, ..Default::default() };
     let space = Key::space("c").into_bytes();
     scan(db, "c", |k, v| {
         let (raw, _) = crate::keys::decode_bytes(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
