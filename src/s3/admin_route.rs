@@ -55,6 +55,9 @@ impl s3s::validation::NameValidation for NamesWithAdminApi {
     }
 }
 
+/// The operation name of every `/_granary` request in the audit trail.
+const ADMIN_API_OP: &str = "GranaryApi";
+
 pub struct AdminRoute {
     db: Arc<dyn KvStore>,
     status: Arc<crate::status::StatusSources>,
@@ -276,6 +279,16 @@ impl S3Route for AdminRoute {
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        // The same one decision as S3 operations (`s3::access`): the operation and the
+        // verified principal for the audit trail, then the request rules.
+        let facts = req.extensions.get::<super::request::RequestContext>().map(|c| Arc::clone(&c.facts));
+        if let Some(f) = &facts {
+            f.set_op(ADMIN_API_OP);
+            if let Some(ak) = req.credentials.as_ref().map(|c| c.access_key.clone()) {
+                f.set_principal(super::request::Authenticated { user: self.user_of(req).await?, access_key: ak });
+            }
+        }
+        super::request_rules::check(ADMIN_API_OP, &req.uri, &req.headers)?;
         if req.uri.path() == METRICS_PATH {
             self.check_metrics_access(req).await
         } else if req.uri.path() == "/_granary/health" || req.credentials.is_some() {
