@@ -13,7 +13,7 @@ use crate::kv::fjall_backend::FjallStore;
 use crate::kv::KvStore;
 use crate::limits;
 use crate::meta::gateways;
-use crate::meta::users::{self, NewUser};
+use crate::meta::users::{self, NewUser, ROOT_USER};
 use crate::s3::auth::KeyStoreAuth;
 use crate::s3::GranaryS3;
 use crate::search::SearchIndex;
@@ -26,8 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-
-pub const ROOT_USER: &str = "admin";
 
 /// The opened stores of a data directory.
 pub struct Stores {
@@ -221,10 +219,10 @@ impl Server {
         builder.set_auth(KeyStoreAuth::new(engine.clone()));
         builder.set_access(crate::s3::access::GranaryAccess::new(engine.clone()));
         builder.set_route(
-            crate::s3::admin_route::AdminRoute::new(Arc::clone(&stores.db), status, Arc::clone(&index))
+            crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index))
                 .with_metrics_auth(config.metrics_auth.clone()),
         );
-        builder.set_validation(crate::s3::admin_route::NamesWithAdminApi);
+        builder.set_validation(crate::s3::granary_api::NamesWithGranaryApi);
         let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));
         if let Some(d) = &config.domain {
             builder.set_host(domain(d)?);
@@ -274,7 +272,7 @@ impl Server {
                         let Some(slot) = limiter.admit(peer.ip()) else { continue };
                         let activity = crate::connections::Activity::new();
                         let edge = Edge { inner: service.clone(), peer: peer.ip(), config: Arc::clone(&edge_config), activity: Arc::clone(&activity) };
-                        let edge = crate::s3::admin_route::BearerForMetrics(edge);
+                        let edge = crate::s3::granary_api::BearerForMetrics(edge);
                         let conn = http.serve_connection(TokioIo::new(socket), edge).into_owned();
                         let conn = graceful.watch(conn);
                         let limiter = Arc::clone(&limiter);

@@ -7,6 +7,9 @@ use crate::keys::{decode_str, prefix_end, Key};
 use crate::kv::{read, transact, KvStore};
 use serde::{Deserialize, Serialize};
 
+/// The user `granary serve` creates on first start (or from GRANARY_ROOT_*): it may administer every bucket and user.
+pub const ROOT_USER: &str = "admin";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserRecord {
     pub name: String,

@@ -6,13 +6,13 @@
 
 pub mod access;
 pub mod acl_ops;
-pub mod admin_route;
 pub mod auth;
 pub mod bucket_ops;
 pub mod checksums;
 pub mod common;
 pub mod error_messages;
 pub mod errors;
+pub mod granary_api;
 pub mod host;
 pub mod lifecycle_ops;
 pub mod list_ops;

@@ -34,8 +34,8 @@ use crate::audit::query::{self, Incarnation, Selection};
 use crate::config::MetricsAuth;
 use crate::kv::KvStore;
 use crate::limits;
-use crate::meta::{buckets, now_ms, users};
-use crate::server::ROOT_USER;
+use crate::meta::users::{self, ROOT_USER};
+use crate::meta::{buckets, now_ms};
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
 use s3s::dto::StreamingBlob;
@@ -47,18 +47,18 @@ use std::sync::Arc;
 /// AWS bucket-name rules, plus the `_granary` prefix of Granary's own API: s3s validates the
 /// first path segment as a bucket before custom routes are consulted. No bucket can be
 /// created under that name (CreateBucket re-checks the AWS rules).
-pub struct NamesWithAdminApi;
+pub struct NamesWithGranaryApi;
 
-impl s3s::validation::NameValidation for NamesWithAdminApi {
+impl s3s::validation::NameValidation for NamesWithGranaryApi {
     fn validate_bucket_name(&self, name: &str) -> bool {
         name == "_granary" || s3s::path::check_bucket_name(name)
     }
 }
 
 /// The operation name of every `/_granary` request in the audit trail.
-const ADMIN_API_OP: &str = "GranaryApi";
+const GRANARY_API_OP: &str = "GranaryApi";
 
-pub struct AdminRoute {
+pub struct GranaryApi {
     db: Arc<dyn KvStore>,
     status: Arc<crate::status::StatusSources>,
     index: Arc<crate::search::SearchIndex>,
@@ -73,7 +73,7 @@ const METRICS_PATH: &str = "/_granary/metrics";
 struct PresentedBearer(String);
 
 /// Around the whole service: on `/_granary/metrics` only, moves a bearer token from the
-/// `Authorization` header into the request's extensions, where `AdminRoute` checks it. s3s
+/// `Authorization` header into the request's extensions, where `GranaryApi` checks it. s3s
 /// parses every `Authorization` header as an AWS signature before any route sees it, so the
 /// header cannot reach the route as it is; every other request passes untouched.
 #[derive(Clone)]
@@ -111,7 +111,7 @@ fn token_matches(presented: &str, expected: &str) -> bool {
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl AdminRoute {
+impl GranaryApi {
     pub fn new(db: Arc<dyn KvStore>, status: Arc<crate::status::StatusSources>, index: Arc<crate::search::SearchIndex>) -> Self {
         Self { db, status, index, metrics_auth: MetricsAuth::Open }
     }
@@ -229,7 +229,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::meta::
     tokio::task::spawn_blocking(f).await.map_err(|e| s3_error!(InternalError, "{e}"))?.map_err(crate::s3::errors::meta_to_s3)
 }
 
-impl AdminRoute {
+impl GranaryApi {
     async fn user_of(&self, req: &S3Request<Body>) -> S3Result<String> {
         let ak = req.credentials.as_ref().map(|c| c.access_key.clone()).ok_or_else(|| s3_error!(AccessDenied))?;
         let db = Arc::clone(&self.db);
@@ -273,7 +273,7 @@ fn bucket_and_key(p: &HashMap<String, String>) -> S3Result<(String, String)> {
 }
 
 #[async_trait::async_trait]
-impl S3Route for AdminRoute {
+impl S3Route for GranaryApi {
     fn is_match(&self, _method: &Method, uri: &Uri, _headers: &HeaderMap, _extensions: &mut Extensions) -> bool {
         uri.path().starts_with("/_granary/")
     }
@@ -283,12 +283,12 @@ impl S3Route for AdminRoute {
         // verified principal for the audit trail, then the request rules.
         let facts = req.extensions.get::<super::request::RequestContext>().map(|c| Arc::clone(&c.facts));
         if let Some(f) = &facts {
-            f.set_op(ADMIN_API_OP);
+            f.set_op(GRANARY_API_OP);
             if let Some(ak) = req.credentials.as_ref().map(|c| c.access_key.clone()) {
                 f.set_principal(super::request::Authenticated { user: self.user_of(req).await?, access_key: ak });
             }
         }
-        super::request_rules::check(ADMIN_API_OP, &req.uri, &req.headers)?;
+        super::request_rules::check(GRANARY_API_OP, &req.uri, &req.headers)?;
         if req.uri.path() == METRICS_PATH {
             self.check_metrics_access(req).await
         } else if req.uri.path() == "/_granary/health" || req.credentials.is_some() {
