@@ -106,11 +106,15 @@ pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S
 }
 
 /// Continuation tokens name the last key returned, bound to the bucket they list: a token
-/// is `base64url(check ‖ key)` with `check` the first `LIST_TOKEN_CHECK_BYTES` of
-/// SHA-256(bucket ‖ 0 ‖ key). A token made up, damaged, or taken from another bucket's
+/// is `base64url(0xFF ‖ check ‖ key)` with `check` the first `LIST_TOKEN_CHECK_BYTES` of
+/// SHA-256(bucket ‖ 0 ‖ key). The leading 0xFF is never UTF-8, so a gateway of the earlier
+/// release (whose tokens were `base64url(key)`) refuses these tokens instead of reading the
+/// check bytes as part of a key; tokens of that release are refused here likewise, which
+/// ends a listing that spans the upgrade with 400 (the client starts it again). A token made up, damaged, or taken from another bucket's
 /// listing is refused (400 InvalidArgument) rather than silently used as a start key. It is
 /// not secret: whoever can list the bucket may start anywhere in it with `start-after`.
 const LIST_TOKEN_CHECK_BYTES: usize = 8;
+const LIST_TOKEN_FORMAT: u8 = 0xFF;
 
 fn token_check(bucket: &str, last: &str) -> [u8; LIST_TOKEN_CHECK_BYTES] {
     use sha2::Digest;
@@ -121,7 +125,8 @@ fn token_check(bucket: &str, last: &str) -> [u8; LIST_TOKEN_CHECK_BYTES] {
 }
 
 fn encode_token(bucket: &str, last: &str) -> String {
-    let mut raw = token_check(bucket, last).to_vec();
+    let mut raw = vec![LIST_TOKEN_FORMAT];
+    raw.extend_from_slice(&token_check(bucket, last));
     raw.extend_from_slice(last.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
@@ -129,14 +134,15 @@ fn encode_token(bucket: &str, last: &str) -> String {
 fn decode_token(bucket: &str, token: &str) -> S3Result<String> {
     let invalid = || s3_error!(InvalidArgument, "The continuation token provided is incorrect");
     // A token holds a check and a key of at most 1024 bytes; longer input is not one.
-    if token.len() > 4 * (LIST_TOKEN_CHECK_BYTES + limits::OBJECT_KEY_MAX_BYTES).div_ceil(3) {
+    if token.len() > 4 * (1 + LIST_TOKEN_CHECK_BYTES + limits::OBJECT_KEY_MAX_BYTES).div_ceil(3) {
         return Err(invalid());
     }
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    if raw.len() < LIST_TOKEN_CHECK_BYTES {
+    let Some((&LIST_TOKEN_FORMAT, rest)) = raw.split_first() else { return Err(invalid()) };
+    if rest.len() < LIST_TOKEN_CHECK_BYTES {
         return Err(invalid());
     }
-    let (check, key) = raw.split_at(LIST_TOKEN_CHECK_BYTES);
+    let (check, key) = rest.split_at(LIST_TOKEN_CHECK_BYTES);
     let key = String::from_utf8(key.to_vec()).map_err(|_| invalid())?;
     if check != token_check(bucket, &key) {
         return Err(invalid());
@@ -188,6 +194,10 @@ mod tests {
         assert!(decode_token("other", &token).is_err(), "another bucket's token");
         let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"\0\0\0\0\0\0\0\0zzz");
         assert!(decode_token("photos", &forged).is_err(), "a made-up token");
+        let earlier_release = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"2024/a.jpg");
+        assert!(decode_token("photos", &earlier_release).is_err());
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&token).unwrap();
+        assert!(String::from_utf8(raw).is_err(), "an earlier release's gateway refuses these tokens");
         assert!(decode_token("photos", "!!!").is_err());
         assert!(decode_token("photos", &"A".repeat(5000)).is_err());
     }

@@ -25,13 +25,19 @@ const SIGV4_ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// last line), and SDKs leave their own user agent out of presigned requests.
 const UNSIGNED_AMZ_HEADERS_ALLOWED: &[&str] = &["x-amz-content-sha256", "x-amz-user-agent"];
 
-/// How the request was signed, as far as the rules care.
+/// How the request was signed, decided in the order s3s checks signatures (so the rules
+/// judge the signature s3s verified, never another one the request also carries): a SigV2
+/// presigned URL, a SigV2 header, a SigV4 presigned URL, a SigV4 header.
 enum Signing<'a> {
     /// SigV4 `Authorization` header, with its `SignedHeaders`.
     Header { signed: Vec<&'a str> },
     /// SigV4 presigned URL, with its decoded `X-Amz-SignedHeaders`.
     Presigned { signed: Vec<String> },
-    /// Anonymous, or SigV2 (which signs every `x-amz-*` header by construction).
+    /// SigV2 `Authorization: AWS key:signature` (signs every `x-amz-*` header by construction).
+    HeaderV2,
+    /// SigV2 presigned URL (`Signature`, `Expires` as a Unix time).
+    PresignedV2,
+    /// Anonymous, or a form POST (s3s checks its policy).
     Other,
 }
 
@@ -65,46 +71,81 @@ fn parse_authorization(value: &str) -> Option<(&str, Vec<&str>)> {
     (scope_ok && signature_ok && signed_ok).then_some((scope[0], signed))
 }
 
-/// Before s3s: a SigV4 `Authorization` header that does not parse is
-/// AuthorizationHeaderMalformed (400), as S3 answers (s3s says InvalidRequest).
-pub fn check_authorization_header(headers: &HeaderMap) -> Result<(), EarlyRefusal> {
+/// Before s3s, what S3 refuses about how a request authenticates:
+/// - a SigV4 `Authorization` header that does not parse: AuthorizationHeaderMalformed (s3s
+///   would say InvalidRequest);
+/// - an `Authorization` scheme that is neither SigV4 nor SigV2: InvalidArgument, as S3
+///   ("Unsupported Authorization Type");
+/// - an `Authorization` header beside a presigned query (SigV4 `X-Amz-Signature` or SigV2
+///   `Signature`): InvalidArgument ("Only one auth mechanism allowed"). s3s would verify one
+///   and ignore the other; refusing both keeps every later rule judging the one verified.
+pub fn check_authentication_form(uri: &Uri, headers: &HeaderMap) -> Result<(), EarlyRefusal> {
+    let refuse = |code: &'static str, message: &str| Err(EarlyRefusal { code, status: http::StatusCode::BAD_REQUEST, message: message.to_owned() });
+    let query = Query::of(uri);
+    let presigned = query.has("X-Amz-Signature") || query.has("Signature");
     let Some(value) = headers.get(http::header::AUTHORIZATION) else { return Ok(()) };
-    let malformed = |message: &str| EarlyRefusal {
-        code: "AuthorizationHeaderMalformed",
-        status: http::StatusCode::BAD_REQUEST,
-        message: message.to_owned(),
-    };
-    let Ok(text) = value.to_str() else { return Err(malformed("The authorization header is not ASCII.")) };
-    if !text.starts_with(SIGV4_ALGORITHM) {
+    if presigned {
+        return refuse(
+            "InvalidArgument",
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+        );
+    }
+    let Ok(text) = value.to_str() else { return refuse("AuthorizationHeaderMalformed", "The authorization header is not ASCII.") };
+    if is_sigv2_authorization(text) {
         return Ok(());
+    }
+    if !text.starts_with(SIGV4_ALGORITHM) {
+        return refuse("InvalidArgument", "Unsupported Authorization Type");
     }
     match parse_authorization(text) {
         Some(_) => Ok(()),
-        None => Err(malformed(
+        None => refuse(
+            "AuthorizationHeaderMalformed",
             "The authorization header is malformed; expected AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...",
-        )),
+        ),
     }
 }
 
-fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<std::borrow::Cow<'a, str>> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
-    })
+/// The request's query arguments, decoded as s3s decodes them (`+` is a space, names are
+/// percent-decoded too: `X-Amz-Signatur%65` is `X-Amz-Signature`).
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn of(uri: &Uri) -> Self {
+        Self(form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
 }
 
-fn signing<'a>(uri: &Uri, headers: &'a HeaderMap) -> Signing<'a> {
-    if let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return match parse_authorization(auth) {
-            Some((_, signed)) => Signing::Header { signed },
-            None => Signing::Other,
-        };
+/// A SigV2 header: `AWS <access key>:<signature>`.
+fn is_sigv2_authorization(value: &str) -> bool {
+    value.strip_prefix("AWS ").and_then(|rest| rest.split_once(':')).is_some_and(|(ak, sig)| !ak.is_empty() && !sig.is_empty())
+}
+
+fn signing<'a>(query: &Query, headers: &'a HeaderMap) -> Signing<'a> {
+    let auth = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if query.has("Signature") {
+        return Signing::PresignedV2;
     }
-    if query_param(uri, "X-Amz-Signature").is_some() {
-        let signed = query_param(uri, "X-Amz-SignedHeaders").unwrap_or_default();
+    if auth.is_some_and(is_sigv2_authorization) {
+        return Signing::HeaderV2;
+    }
+    if query.has("X-Amz-Signature") {
+        let signed = query.get("X-Amz-SignedHeaders").unwrap_or_default();
         return Signing::Presigned { signed: signed.split(';').map(str::to_ascii_lowercase).collect() };
     }
-    Signing::Other
+    match auth.and_then(parse_authorization) {
+        Some((_, signed)) => Signing::Header { signed },
+        // s3s refuses any other Authorization header (and the edge refuses unknown schemes).
+        None => Signing::Other,
+    }
 }
 
 /// Every `x-amz-*` header present must be covered by the signature: otherwise anyone
@@ -115,7 +156,9 @@ fn check_signed_headers(signing: &Signing<'_>, headers: &HeaderMap) -> S3Result<
     let is_signed = |name: &str| match signing {
         Signing::Header { signed } => signed.iter().any(|s| s.eq_ignore_ascii_case(name)),
         Signing::Presigned { signed } => signed.iter().any(|s| s == name),
-        Signing::Other => true,
+        // SigV2 signs every x-amz-* header (its canonical "amz headers"); a form POST signs a
+        // policy that names its fields.
+        Signing::HeaderV2 | Signing::PresignedV2 | Signing::Other => true,
     };
     let mut unsigned: Vec<&str> = headers
         .keys()
@@ -136,12 +179,12 @@ fn parse_amz_date(text: &str) -> Option<time::OffsetDateTime> {
     time::PrimitiveDateTime::parse(text, &format).ok().map(time::PrimitiveDateTime::assume_utc)
 }
 
-/// Signed requests are fresh: a header-signed request within 15 minutes of the gateway's
-/// clock (s3s checks this only for POST policies), a presigned URL for at most a week and
-/// not dated in the future beyond a small clock skew.
-fn check_request_time(signing: &Signing<'_>, uri: &Uri, headers: &HeaderMap, now: time::OffsetDateTime) -> S3Result<()> {
+/// Signed requests are fresh: a header-signed request (SigV4 or SigV2) within 15 minutes
+/// of the gateway's clock (s3s checks this only for POST policies), a presigned URL for at
+/// most a week and not dated in the future beyond a small clock skew.
+fn check_request_time(signing: &Signing<'_>, query: &Query, headers: &HeaderMap, now: time::OffsetDateTime) -> S3Result<()> {
     match signing {
-        Signing::Header { .. } => {
+        Signing::Header { .. } | Signing::HeaderV2 => {
             let date = headers.get("x-amz-date").or_else(|| headers.get(http::header::DATE)).and_then(|v| v.to_str().ok());
             let Some(date) = date.and_then(|d| parse_amz_date(d).or_else(|| httpdate_to_time(d))) else {
                 return Err(s3_error!(AccessDenied, "AWS authentication requires a valid Date or x-amz-date header"));
@@ -151,8 +194,25 @@ fn check_request_time(signing: &Signing<'_>, uri: &Uri, headers: &HeaderMap, now
                 return Err(s3_error!(RequestTimeTooSkewed, "The difference between the request time and the current time is too large."));
             }
         }
+        Signing::PresignedV2 => {
+            let expires: i64 = query
+                .get("Expires")
+                .and_then(|e| e.parse().ok())
+                .ok_or_else(|| s3_error!(AuthorizationQueryParametersError, "Expires must be a Unix time in seconds"))?;
+            let now_secs = now.unix_timestamp();
+            if expires.saturating_sub(now_secs) > limits::PRESIGNED_URL_EXPIRES_MAX_SECS {
+                return Err(s3_error!(
+                    AuthorizationQueryParametersError,
+                    "Expires must be less than a week (in seconds) from now, that is {}",
+                    limits::PRESIGNED_URL_EXPIRES_MAX_SECS
+                ));
+            }
+            if expires < now_secs {
+                return Err(s3_error!(AccessDenied, "Request has expired"));
+            }
+        }
         Signing::Presigned { .. } => {
-            let expires = query_param(uri, "X-Amz-Expires").unwrap_or_default();
+            let expires = query.get("X-Amz-Expires").unwrap_or_default();
             let expires: i64 =
                 expires.parse().map_err(|_| s3_error!(AuthorizationQueryParametersError, "X-Amz-Expires should be a number"))?;
             if !(0..=limits::PRESIGNED_URL_EXPIRES_MAX_SECS).contains(&expires) {
@@ -162,7 +222,7 @@ fn check_request_time(signing: &Signing<'_>, uri: &Uri, headers: &HeaderMap, now
                     limits::PRESIGNED_URL_EXPIRES_MAX_SECS
                 ));
             }
-            let date = query_param(uri, "X-Amz-Date").and_then(|d| parse_amz_date(&d));
+            let date = query.get("X-Amz-Date").and_then(parse_amz_date);
             let Some(date) = date else {
                 return Err(s3_error!(AuthorizationQueryParametersError, "X-Amz-Date must be in the ISO8601 Long Format"));
             };
@@ -211,8 +271,8 @@ fn check_body_size(op: &str, headers: &HeaderMap) -> S3Result<()> {
 }
 
 /// Integer query arguments S3 range-checks (400 InvalidArgument), whatever the operation.
-fn check_query_ranges(uri: &Uri) -> S3Result<()> {
-    let int = |name: &str| query_param(uri, name).map(|v| (v.parse::<i64>().ok(), v.into_owned()));
+fn check_query_ranges(query: &Query) -> S3Result<()> {
+    let int = |name: &str| query.get(name).map(|v| (v.parse::<i64>().ok(), v.to_owned()));
     if let Some((n, raw)) = int("partNumber") {
         if !n.is_some_and(|n| (1..=i64::from(limits::PART_NUMBER_MAX)).contains(&n)) {
             return Err(s3_error!(
@@ -244,7 +304,8 @@ fn bounded(s: &str) -> String {
 }
 
 /// DeleteObjects bodies must carry an integrity check (S3: Content-MD5 or a flexible
-/// checksum), so that a damaged list never deletes the wrong keys.
+/// checksum). Only its presence is checked: s3s reads and parses the body after this
+/// decision and hands the handler the parsed list, not the bytes the digest covers.
 fn check_delete_objects_integrity(op: &str, headers: &HeaderMap) -> S3Result<()> {
     if op != "DeleteObjects" {
         return Ok(());
@@ -275,11 +336,12 @@ fn check_storage_class(headers: &HeaderMap) -> S3Result<()> {
 /// The rules every request passes once s3s has resolved its operation (and verified its
 /// signature, if it has one).
 pub fn check(op: &str, uri: &Uri, headers: &HeaderMap) -> S3Result<()> {
-    let signing = signing(uri, headers);
+    let query = Query::of(uri);
+    let signing = signing(&query, headers);
     check_signed_headers(&signing, headers)?;
-    check_request_time(&signing, uri, headers, time::OffsetDateTime::now_utc())?;
+    check_request_time(&signing, &query, headers, time::OffsetDateTime::now_utc())?;
     check_body_size(op, headers)?;
-    check_query_ranges(uri)?;
+    check_query_ranges(&query)?;
     check_delete_objects_integrity(op, headers)?;
     check_storage_class(headers)?;
     Ok(())
@@ -300,34 +362,48 @@ mod tests {
     const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
 
     #[test]
-    fn authorization_headers_are_parsed_strictly() {
-        assert!(check_authorization_header(&headers(&[("authorization", AUTH)])).is_ok());
+    fn authentication_forms_are_checked_before_s3s() {
+        let uri: Uri = "/b/k".parse().unwrap();
+        let form = |uri: &Uri, value: &str| check_authentication_form(uri, &headers(&[("authorization", value)]));
+        assert!(form(&uri, AUTH).is_ok());
         for bad in [
             "AWS4-HMAC-SHA256 garbage",
             "AWS4-HMAC-SHA256 Credential=AK/2026/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00",
             "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, SignedHeaders=host",
             "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, SignedHeaders=, Signature=0000000000000000000000000000000000000000000000000000000000000000",
         ] {
-            let refusal = check_authorization_header(&headers(&[("authorization", bad)])).unwrap_err();
-            assert_eq!(refusal.code, "AuthorizationHeaderMalformed", "{bad}");
+            assert_eq!(form(&uri, bad).unwrap_err().code, "AuthorizationHeaderMalformed", "{bad}");
         }
-        // SigV2 and other schemes are s3s's to judge.
-        assert!(check_authorization_header(&headers(&[("authorization", "AWS AK:sig")])).is_ok());
+        assert!(form(&uri, "AWS AK:sig").is_ok(), "SigV2 is s3s's to verify");
+        assert_eq!(form(&uri, "Bearer x").unwrap_err().code, "InvalidArgument", "unknown schemes");
+        // A header beside a presigned query, however the query spells the name.
+        for q in ["/b/k?X-Amz-Signature=ab", "/b/k?X-Amz-Signatur%65=ab", "/b/k?Signature=ab"] {
+            let presigned: Uri = q.parse().unwrap();
+            assert_eq!(form(&presigned, AUTH).unwrap_err().code, "InvalidArgument", "{q}");
+            assert_eq!(form(&presigned, "Bearer x").unwrap_err().code, "InvalidArgument", "{q}");
+        }
+    }
+
+    fn signing_of<'a>(uri: &Uri, h: &'a HeaderMap) -> Signing<'a> {
+        signing(&Query::of(uri), h)
     }
 
     #[test]
     fn unsigned_amz_headers_are_refused() {
         let uri: Uri = "/b/k".parse().unwrap();
         let h = headers(&[("authorization", AUTH), ("x-amz-date", "20260101T000000Z"), ("x-amz-object-lock-mode", "COMPLIANCE")]);
-        let err = check_signed_headers(&signing(&uri, &h), &h).unwrap_err();
+        let err = check_signed_headers(&signing_of(&uri, &h), &h).unwrap_err();
         assert_eq!(err.code().as_str(), "AccessDenied");
         assert!(err.message().unwrap().contains("x-amz-object-lock-mode"));
         let presigned: Uri = "/b/k?X-Amz-Signature=ab&X-Amz-SignedHeaders=host".parse().unwrap();
         let h = headers(&[("x-amz-copy-source", "/other/secret"), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]);
-        let err = check_signed_headers(&signing(&presigned, &h), &h).unwrap_err();
+        let err = check_signed_headers(&signing_of(&presigned, &h), &h).unwrap_err();
         assert!(err.message().unwrap().contains("x-amz-copy-source"));
+        // The query name percent-encoded is the same name, as s3s reads it.
+        let encoded: Uri = "/b/k?X-Amz-Signatur%65=ab&X-Amz-SignedHeaders=host".parse().unwrap();
+        assert!(check_signed_headers(&signing_of(&encoded, &h), &h).is_err());
         let signed: Uri = "/b/k?X-Amz-Signature=ab&X-Amz-SignedHeaders=host%3Bx-amz-copy-source".parse().unwrap();
-        assert!(check_signed_headers(&signing(&signed, &h), &h).is_ok());
+        assert!(check_signed_headers(&signing_of(&signed, &h), &h).is_ok());
     }
 
     #[test]
@@ -336,7 +412,8 @@ mod tests {
         let h = HeaderMap::new();
         let at = |q: &str| -> S3Result<()> {
             let uri: Uri = format!("/b/k?X-Amz-Signature=ab&X-Amz-SignedHeaders=host&{q}").parse().unwrap();
-            check_request_time(&signing(&uri, &h), &uri, &h, now)
+            let query = Query::of(&uri);
+            check_request_time(&signing(&query, &h), &query, &h, now)
         };
         let code = |r: S3Result<()>| r.unwrap_err().code().as_str().to_owned();
         assert!(at("X-Amz-Date=20261207T115000Z&X-Amz-Expires=3600").is_ok());
@@ -344,27 +421,40 @@ mod tests {
         assert_eq!(code(at("X-Amz-Date=20261207T121000Z&X-Amz-Expires=3600")), "AccessDenied", "ten minutes ahead");
         assert_eq!(code(at("X-Amz-Date=20261207T100000Z&X-Amz-Expires=3600")), "AccessDenied", "expired");
         assert_eq!(code(at("X-Amz-Date=20261207T115000Z&X-Amz-Expires=-1")), "AuthorizationQueryParametersError");
+        // SigV2: Expires is a Unix time, at most a week ahead.
+        let v2 = |expires: i64| {
+            let uri: Uri = format!("/b/k?AWSAccessKeyId=AK&Signature=ab&Expires={expires}").parse().unwrap();
+            let query = Query::of(&uri);
+            check_request_time(&signing(&query, &h), &query, &h, now)
+        };
+        let now_secs = now.unix_timestamp();
+        assert!(v2(now_secs + 3600).is_ok());
+        assert_eq!(code(v2(now_secs + 8 * 86_400)), "AuthorizationQueryParametersError");
+        assert_eq!(code(v2(now_secs - 1)), "AccessDenied");
     }
 
     #[test]
     fn header_signed_requests_must_be_recent() {
         let now = time::macros::datetime!(2026-12-07 12:00:00 UTC);
         let uri: Uri = "/b/k".parse().unwrap();
-        let at = |date: &str| {
-            let h = headers(&[("authorization", AUTH), ("x-amz-date", date)]);
-            check_request_time(&signing(&uri, &h), &uri, &h, now)
+        let at = |auth: &str, date: &str| {
+            let h = headers(&[("authorization", auth), ("x-amz-date", date)]);
+            let query = Query::of(&uri);
+            check_request_time(&signing(&query, &h), &query, &h, now)
         };
-        assert!(at("20261207T115500Z").is_ok());
-        assert_eq!(at("20261207T113000Z").unwrap_err().code().as_str(), "RequestTimeTooSkewed");
-        assert_eq!(at("20261207T123000Z").unwrap_err().code().as_str(), "RequestTimeTooSkewed");
+        for auth in [AUTH, "AWS AK:c2lnbmF0dXJl"] {
+            assert!(at(auth, "20261207T115500Z").is_ok());
+            assert_eq!(at(auth, "20261207T113000Z").unwrap_err().code().as_str(), "RequestTimeTooSkewed", "{auth}");
+            assert_eq!(at(auth, "20261207T123000Z").unwrap_err().code().as_str(), "RequestTimeTooSkewed", "{auth}");
+        }
     }
 
     #[test]
     fn query_arguments_are_range_checked() {
-        let code = |q: &str| check_query_ranges(&format!("/b/k?{q}").parse().unwrap()).err().map(|e| e.code().as_str().to_owned());
+        let code = |q: &str| check_query_ranges(&Query::of(&format!("/b/k?{q}").parse().unwrap())).err().map(|e| e.code().as_str().to_owned());
         assert_eq!(code("partNumber=1"), None);
         assert_eq!(code("partNumber=10000"), None);
-        for bad in ["partNumber=0", "partNumber=10001", "partNumber=x", "max-parts=-1", "max-keys=-5", "max-uploads=99999999999"] {
+        for bad in ["partNumber=0", "partNumber=10001", "partNumber=x", "max-parts=-1", "max%2Dparts=-1", "max-keys=-5", "max-uploads=99999999999"] {
             assert_eq!(code(bad).as_deref(), Some("InvalidArgument"), "{bad}");
         }
     }

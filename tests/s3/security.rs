@@ -23,6 +23,8 @@ struct Raw<'a> {
     body: Vec<u8>,
     /// The body is aws-chunked with unsigned chunks and a trailer (as SDKs send it).
     aws_chunked: bool,
+    /// Replaces a part of the signed path and query before sending (`from`, `to`).
+    path_edit: Option<(&'a str, &'a str)>,
     signing: Signed,
     time: SystemTime,
 }
@@ -36,6 +38,7 @@ impl<'a> Raw<'a> {
             added: Vec::new(),
             body: Vec::new(),
             aws_chunked: false,
+            path_edit: None,
             signing: Signed::Header,
             time: SystemTime::now(),
         }
@@ -82,7 +85,10 @@ impl<'a> Raw<'a> {
         }
         let mut request = request.body(()).unwrap();
         instructions.apply_to_request_http1x(&mut request);
-        let path = request.uri().path_and_query().unwrap().as_str().to_owned();
+        let mut path = request.uri().path_and_query().unwrap().as_str().to_owned();
+        if let Some((from, to)) = self.path_edit {
+            path = path.replace(from, to);
+        }
         let mut head = format!("{} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", self.method, self.body.len());
         for (k, v) in request.headers() {
             head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
@@ -140,6 +146,30 @@ async fn unsigned_amz_headers_never_take_effect() {
         assert_eq!((status, code_of(&body)), (403, "AccessDenied"), "{name}: {body}");
         assert!(body.contains(name), "the refusal names the unsigned header: {body}");
     }
+    // The same, disguised: a second Authorization header beside the presigned query (so a
+    // rule reading the header would judge a signature s3s never checks), or the query's
+    // signature name percent-encoded (s3s decodes names).
+    let lock = [("x-amz-object-lock-mode", "COMPLIANCE".to_owned()), ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z".to_owned())];
+    let fake_v4 = "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, \
+                   SignedHeaders=host;x-amz-object-lock-mode;x-amz-object-lock-retain-until-date, \
+                   Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    for (authorization, expected) in [("Bearer x", "InvalidArgument"), (fake_v4, "InvalidArgument")] {
+        let mut raw = Raw::new("PUT", "/sec/presigned.txt");
+        raw.signing = Signed::Presigned(Duration::from_secs(600));
+        raw.added.extend(lock.iter().cloned());
+        raw.added.push(("authorization", authorization.to_owned()));
+        raw.body = b"mine".to_vec();
+        let (status, body) = raw.send(&gw).await;
+        assert_eq!((status, code_of(&body)), (400, expected), "{authorization}: {body}");
+    }
+    let mut raw = Raw::new("PUT", "/sec/presigned.txt");
+    raw.signing = Signed::Presigned(Duration::from_secs(600));
+    raw.added.extend(lock.iter().cloned());
+    raw.path_edit = Some(("X-Amz-Signature=", "X-Amz-Signatur%65="));
+    raw.body = b"mine".to_vec();
+    let (status, body) = raw.send(&gw).await;
+    assert_eq!((status, code_of(&body)), (403, "AccessDenied"), "an encoded query name: {body}");
+    assert!(body.contains("not signed"), "refused for the unsigned headers, after s3s verified the URL: {body}");
     let listed = s3.list_objects_v2().bucket("sec").send().await.unwrap();
     assert_eq!(listed.key_count(), Some(0), "nothing was written");
 
