@@ -107,6 +107,8 @@ pub struct Server {
     pub gateway: gateways::GatewayId,
     /// This gateway's search index (tests inject write faults through it).
     pub index: Arc<SearchIndex>,
+    /// This gateway's chunk collector (tests run passes at a driven time through it).
+    pub collector: Arc<Collector>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::AbortHandle,
@@ -188,7 +190,7 @@ impl Server {
         let depth_task = tokio::spawn(Arc::clone(&relay).watch_depth());
 
         let (audit_sink, audit_task) = if config.audit.enabled {
-            let (sink, task) = crate::audit::AuditSink::spawn(Arc::clone(&stores.db), config.audit.unauthenticated_window);
+            let (sink, task) = crate::edge::AuditSink::spawn(Arc::clone(&stores.db), config.audit.unauthenticated_window);
             (Some(sink), Some(task))
         } else {
             (None, None)
@@ -197,7 +199,7 @@ impl Server {
         let status = Arc::new(StatusSources {
             db: Arc::clone(&stores.db),
             collector: Some(Arc::clone(&collector)),
-            audit_dropped: audit_sink.as_ref().map(crate::audit::AuditSink::dropped_counter),
+            audit_dropped: audit_sink.as_ref().map(crate::edge::AuditSink::dropped_counter),
             relay: Some(Arc::clone(&relay)),
             index: Some(Arc::clone(&index)),
             indexer,
@@ -215,9 +217,9 @@ impl Server {
             }
         });
 
-        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled, outbox_gauge));
+        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled));
         builder.set_auth(KeyStoreAuth::new(engine.clone()));
-        builder.set_access(crate::s3::access::GranaryAccess::new(engine.clone()));
+        builder.set_access(crate::s3::access::GranaryAccess::new(engine.clone(), outbox_gauge));
         builder.set_route(
             crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index))
                 .with_metrics_auth(config.metrics_auth.clone()),
@@ -327,7 +329,7 @@ impl Server {
                 Err(e) => tracing::warn!(error = %e, "deregistering failed"),
             }
         });
-        Ok(Self { addr, gateway, index, shutdown, task, heartbeat: heartbeat_handle })
+        Ok(Self { addr, gateway, index, collector, shutdown, task, heartbeat: heartbeat_handle })
     }
 
     /// Stops the way a crash would, for tests of what other gateways then do: no drain, no

@@ -225,8 +225,10 @@ fn bucket_name(name: &str, value: &str) -> S3Result<String> {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::meta::MetaError> + Send + 'static) -> S3Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| s3_error!(InternalError, "{e}"))?.map_err(crate::s3::errors::meta_to_s3)
+async fn blocking<T: Send + 'static, E: Into<crate::meta::MetaError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> S3Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| s3_error!(InternalError, "{e}"))?.map_err(|e| crate::s3::errors::meta_to_s3(e.into()))
 }
 
 impl GranaryApi {
@@ -255,7 +257,7 @@ impl GranaryApi {
             Some(_) if user != ROOT_USER => Err(s3_error!(AccessDenied, "only the admin may name a bucket incarnation (bucket_id)")),
             Some("") => Err(s3_error!(InvalidArgument, "bucket_id is empty")),
             Some(id) => Ok(Incarnation::named(bucket, id)),
-            None => Ok(Incarnation::of(bucket, &self.require_bucket_access(user, bucket).await?)),
+            None => Ok(self.require_bucket_access(user, bucket).await?.incarnation(bucket)),
         }
     }
 }

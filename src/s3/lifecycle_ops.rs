@@ -149,8 +149,7 @@ pub async fn put_bucket_lifecycle_configuration(
     s3: &GranaryS3,
     req: S3Request<PutBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let Some(config) = req.input.lifecycle_configuration else {
         return Err(s3_error!(MalformedXML, "a LifecycleConfiguration is required"));
     };
@@ -168,8 +167,6 @@ pub async fn get_bucket_lifecycle_configuration(
     s3: &GranaryS3,
     req: S3Request<GetBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
     let bucket = req.input.bucket;
     let Some(config) = s3.engine.meta(move |db| lifecycle::get_config(db, &bucket)).await.map_err(to_s3)? else {
         return Err(s3_error!(NoSuchLifecycleConfiguration));
@@ -184,8 +181,7 @@ pub async fn delete_bucket_lifecycle(
     s3: &GranaryS3,
     req: S3Request<DeleteBucketLifecycleInput>,
 ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucketLifecycle", &req.input.bucket, None);
     let (owner, bucket) = (principal.user, req.input.bucket);
     s3.engine.meta(move |db| lifecycle::put_config(db, &owner, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;

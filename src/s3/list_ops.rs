@@ -2,7 +2,7 @@
 
 use super::bucket_ops::timestamp_ms;
 use super::errors::to_s3;
-use super::{owner_of, GranaryS3, Principal};
+use super::{owner_of, GranaryS3};
 use crate::limits;
 use crate::meta::list::{list_objects as list_page, ListPage, ListRequest};
 use base64::Engine as _;
@@ -45,14 +45,12 @@ pub(super) fn max_keys(requested: Option<i32>) -> S3Result<usize> {
 
 async fn page(
     s3: &GranaryS3,
-    principal: &Principal,
     bucket: &str,
     prefix: &str,
     delimiter: Option<&str>,
     start_after: Option<&str>,
     max_keys: usize,
 ) -> S3Result<ListPage> {
-    s3.owned_bucket(principal, bucket).await?;
     let (b, p, d, a) = (bucket.to_owned(), prefix.to_owned(), delimiter.map(str::to_owned), start_after.map(str::to_owned));
     s3.engine
         .meta(move |db| {
@@ -80,13 +78,13 @@ fn contents(page: &mut ListPage, enc: &Encoder, owner: Option<&Owner>) -> (Vec<O
 }
 
 pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     let enc = Encoder::new(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let marker = input.marker.clone().filter(|m| !m.is_empty());
-    let mut page = page(s3, &principal, &input.bucket, &prefix, input.delimiter.as_deref(), marker.as_deref(), max).await?;
+    let mut page = page(s3, &input.bucket, &prefix, input.delimiter.as_deref(), marker.as_deref(), max).await?;
     let owner = owner_of(&principal);
     let (objects, prefixes) = contents(&mut page, &enc, Some(&owner));
     let next_marker = page.is_truncated.then(|| page.last.clone()).flatten();
@@ -151,7 +149,7 @@ fn decode_token(bucket: &str, token: &str) -> S3Result<String> {
 }
 
 pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     let enc = Encoder::new(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
@@ -161,7 +159,7 @@ pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>)
         Some(token) => Some(decode_token(&input.bucket, token)?),
         None => input.start_after.clone().filter(|s| !s.is_empty()),
     };
-    let mut page = page(s3, &principal, &input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max).await?;
+    let mut page = page(s3, &input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max).await?;
     let owner = input.fetch_owner.unwrap_or(false).then(|| owner_of(&principal));
     let (objects, prefixes) = contents(&mut page, &enc, owner.as_ref());
     let key_count = (objects.len() + prefixes.len()) as i32;

@@ -59,8 +59,7 @@ pub async fn put_object_lock_configuration(
     s3: &GranaryS3,
     req: S3Request<PutObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let config = req.input.object_lock_configuration.unwrap_or_default();
     if config.object_lock_enabled.as_ref().is_none_or(|e| e.as_str() != ObjectLockEnabled::ENABLED) {
         return Err(s3_error!(MalformedXML, "ObjectLockEnabled must be Enabled"));
@@ -92,8 +91,6 @@ pub async fn get_object_lock_configuration(
     s3: &GranaryS3,
     req: S3Request<GetObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
     let bucket = req.input.bucket;
     let Some(config) = s3.engine.meta(move |db| lock::get_bucket_lock(db, &bucket)).await.map_err(to_s3)? else {
         return Err(s3_error!(ObjectLockConfigurationNotFoundError));
@@ -121,19 +118,13 @@ async fn change(
     audit: Option<crate::audit::Entry>,
 ) -> S3Result<()> {
     check_key(&key)?;
-    s3.owned_bucket(principal, &bucket).await?;
     let version = parse_version(version_id.as_deref())?;
     let owner = principal.user.clone();
     s3.engine.meta(move |db| lock::change_lock(db, &owner, (&bucket, &key), version, change, now_ms(), audit.as_ref())).await.map_err(to_s3)
 }
 
-async fn read_lock(
-    s3: &GranaryS3,
-    principal: &super::Principal,
-    (bucket, key, version_id): (String, String, Option<String>),
-) -> S3Result<ObjectLock> {
+async fn read_lock(s3: &GranaryS3, (bucket, key, version_id): (String, String, Option<String>)) -> S3Result<ObjectLock> {
     check_key(&key)?;
-    s3.owned_bucket(principal, &bucket).await?;
     let version = parse_version(version_id.as_deref())?;
     s3.engine.meta(move |db| lock::get_lock(db, &bucket, &key, version)).await.map_err(to_s3)
 }
@@ -142,7 +133,7 @@ pub async fn put_object_retention(
     s3: &GranaryS3,
     req: S3Request<PutObjectRetentionInput>,
 ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     let retention = match input.retention {
         None => return Err(s3_error!(MalformedXML, "a Retention element is required")),
@@ -169,9 +160,8 @@ pub async fn get_object_retention(
     s3: &GranaryS3,
     req: S3Request<GetObjectRetentionInput>,
 ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
-    let principal = s3.principal(&req).await?;
     let input = req.input;
-    let lock = read_lock(s3, &principal, (input.bucket, input.key, input.version_id)).await?;
+    let lock = read_lock(s3, (input.bucket, input.key, input.version_id)).await?;
     let Some(r) = lock.retention else {
         return Err(s3_error!(NoSuchObjectLockConfiguration));
     };
@@ -187,7 +177,7 @@ pub async fn put_object_legal_hold(
     s3: &GranaryS3,
     req: S3Request<PutObjectLegalHoldInput>,
 ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     let Some(status) = input.legal_hold.and_then(|h| h.status) else {
         return Err(s3_error!(MalformedXML, "a LegalHold element with a Status is required"));
@@ -204,9 +194,8 @@ pub async fn get_object_legal_hold(
     s3: &GranaryS3,
     req: S3Request<GetObjectLegalHoldInput>,
 ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
-    let principal = s3.principal(&req).await?;
     let input = req.input;
-    let lock = read_lock(s3, &principal, (input.bucket, input.key, input.version_id)).await?;
+    let lock = read_lock(s3, (input.bucket, input.key, input.version_id)).await?;
     let status = if lock.legal_hold { ObjectLockLegalHoldStatus::ON } else { ObjectLockLegalHoldStatus::OFF };
     Ok(S3Response::new(GetObjectLegalHoldOutput {
         legal_hold: Some(ObjectLockLegalHold { status: Some(ObjectLockLegalHoldStatus::from_static(status)) }),

@@ -40,32 +40,21 @@ pub struct GranaryS3 {
     pub region: String,
     /// Whether mutations write audit entries (always, except when measuring the cost).
     pub audit: bool,
-    /// Undelivered events: when the outbox is full, mutations answer 503 SlowDown rather
-    /// than add events that could not be kept.
-    pub outbox: std::sync::Arc<crate::events::relay::OutboxGauge>,
 }
 
-/// The authenticated caller.
+/// The authenticated caller, and the bucket of the request's path it was allowed to act on.
 pub struct Principal {
     pub user: String,
     pub display_name: String,
     /// The configuration generation the credentials were checked at: the request's view of
     /// users and buckets (`meta::cache`), read once per request.
     generation: u64,
+    allowed: Option<request::AuthorizedBucket>,
 }
 
 impl GranaryS3 {
-    pub fn new(engine: Engine, region: String, audit: bool, outbox: std::sync::Arc<crate::events::relay::OutboxGauge>) -> Self {
-        Self { engine, region, audit, outbox }
-    }
-
-    /// Refuses a mutation while the outbox is full (the event relay is behind, e.g. Kafka is
-    /// down): 503 SlowDown, which S3 clients retry with backoff.
-    pub fn admit_mutation(&self) -> S3Result<()> {
-        if self.outbox.full() {
-            return Err(s3_error!(SlowDown, "{} events await delivery; retry later", self.outbox.depth()));
-        }
-        Ok(())
+    pub fn new(engine: Engine, region: String, audit: bool) -> Self {
+        Self { engine, region, audit }
     }
 
     /// The audit entry for a mutation by `principal`, or `None` when auditing is off. Takes
@@ -92,34 +81,28 @@ impl GranaryS3 {
         Some(crate::audit::Entry::new(op, &actor, Some(bucket), key))
     }
 
-    /// Resolves the request's access key to its user. s3s has already verified the
-    /// signature with that key's secret (see `auth`), and rejected anonymous requests.
-    async fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
-        let Some(creds) = &req.credentials else {
-            return Err(s3_error!(AccessDenied, "Signature is required"));
-        };
-        let generation = self.engine.config_generation().await.map_err(to_s3)?;
-        match &*cached_credentials(&self.engine, generation, &creds.access_key).await? {
-            Some((_, u)) => Ok(Principal { user: u.name.clone(), display_name: u.display_name.clone(), generation }),
-            None => Err(s3_error!(InvalidAccessKeyId)),
+    /// The request's principal, as the access decision (`access`) verified it.
+    fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
+        match req.extensions.get::<access::Decision>() {
+            Some(d) => Ok(Principal {
+                user: d.principal.who.user.clone(),
+                display_name: d.principal.display_name.clone(),
+                generation: d.principal.generation,
+                allowed: d.bucket.clone(),
+            }),
+            // s3s runs the decision before every operation: a handler without one is a bug.
+            None => Err(s3_error!(InternalError, "the request reached its handler without an access decision")),
         }
     }
 
-    /// The bucket, if it exists and the caller owns it (else NoSuchBucket / AccessDenied).
-    async fn owned_bucket(&self, principal: &Principal, bucket: &str) -> S3Result<BucketRecord> {
-        let generation = principal.generation;
-        let record = match self.engine.cache.peek_bucket(generation, bucket) {
-            Some(hit) => hit,
-            None => {
-                let (cache, name) = (std::sync::Arc::clone(&self.engine.cache), bucket.to_owned());
-                self.engine.meta(move |db| cache.bucket(db, generation, &name)).await.map_err(to_s3)?
-            }
-        };
-        match record {
-            None => Err(s3_error!(NoSuchBucket)),
-            Some(r) if r.owner != principal.user => Err(s3_error!(AccessDenied)),
-            Some(r) => Ok(r),
+    /// The record of bucket `name` if the principal may act on it: the bucket the access
+    /// decision allowed for the request's path, or, for a second bucket a request names (a
+    /// copy source), decided now by the same rule (`access::authorize_bucket`).
+    async fn allowed_bucket(&self, principal: &Principal, name: &str) -> S3Result<BucketRecord> {
+        if let Some(b) = principal.allowed.as_ref().filter(|b| b.name == name) {
+            return Ok(b.record.clone());
         }
+        access::authorize_bucket(&self.engine, &principal.user, principal.generation, name).await
     }
 }
 
@@ -146,14 +129,12 @@ impl S3 for GranaryS3 {
         bucket_ops::list_buckets(self, req).await
     }
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
-        self.admit_mutation()?;
         bucket_ops::create_bucket(self, req).await
     }
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
         bucket_ops::head_bucket(self, req).await
     }
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.admit_mutation()?;
         bucket_ops::delete_bucket(self, req).await
     }
     async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
@@ -211,7 +192,6 @@ impl S3 for GranaryS3 {
         bucket_ops::get_bucket_location(self, req).await
     }
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        self.admit_mutation()?;
         object_ops::put_object(self, req).await
     }
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
@@ -227,7 +207,6 @@ impl S3 for GranaryS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.admit_mutation()?;
         multipart_ops::create_multipart_upload(self, req).await
     }
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
@@ -240,7 +219,6 @@ impl S3 for GranaryS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        self.admit_mutation()?;
         multipart_ops::complete_multipart_upload(self, req).await
     }
     async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
@@ -253,15 +231,12 @@ impl S3 for GranaryS3 {
         multipart_ops::list_multipart_uploads(self, req).await
     }
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        self.admit_mutation()?;
         object_ops::delete_object(self, req).await
     }
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        self.admit_mutation()?;
         object_ops::delete_objects(self, req).await
     }
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        self.admit_mutation()?;
         object_ops::copy_object(self, req).await
     }
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
@@ -274,7 +249,7 @@ impl S3 for GranaryS3 {
         acl_ops::get_bucket_acl(self, req).await
     }
     async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
-        acl_ops::put_bucket_acl(self, req).await
+        acl_ops::put_bucket_acl(req).await
     }
     async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
         acl_ops::get_object_acl(self, req).await
@@ -283,14 +258,12 @@ impl S3 for GranaryS3 {
         acl_ops::put_object_acl(self, req).await
     }
     async fn put_object_tagging(&self, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-        self.admit_mutation()?;
         tagging_ops::put_object_tagging(self, req).await
     }
     async fn get_object_tagging(&self, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         tagging_ops::get_object_tagging(self, req).await
     }
     async fn delete_object_tagging(&self, req: S3Request<DeleteObjectTaggingInput>) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-        self.admit_mutation()?;
         tagging_ops::delete_object_tagging(self, req).await
     }
     async fn put_bucket_tagging(&self, req: S3Request<PutBucketTaggingInput>) -> S3Result<S3Response<PutBucketTaggingOutput>> {

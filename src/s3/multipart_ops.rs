@@ -43,10 +43,9 @@ pub async fn create_multipart_upload(
     s3: &GranaryS3,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     require_private_acl(&req.headers, input.acl.as_ref())?;
     let checksum = match &input.checksum_algorithm {
         Some(a) => {
@@ -112,9 +111,8 @@ impl<'a> PartTarget<'a> {
     }
 }
 
-async fn load_upload(s3: &GranaryS3, principal: &Principal, bucket: &str, key: &str, upload_id: [u8; 16]) -> S3Result<UploadRecord> {
+async fn load_upload(s3: &GranaryS3, bucket: &str, key: &str, upload_id: [u8; 16]) -> S3Result<UploadRecord> {
     check_key(key)?;
-    s3.owned_bucket(principal, bucket).await?;
     let (b, k) = (bucket.to_owned(), key.to_owned());
     s3.engine.meta(move |db| uploads::upload(db, &b, &k, &upload_id)).await.map_err(to_s3)
 }
@@ -187,11 +185,11 @@ fn part_checksum(upload: &UploadRecord, part: &PartRecord) -> Option<Checksum> {
 }
 
 pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "UploadPart", &input.bucket, Some(&input.key));
     let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
-    let upload = load_upload(s3, &principal, target.bucket, target.key, target.upload_id).await?;
+    let upload = load_upload(s3, target.bucket, target.key, target.upload_id).await?;
     let requested = checksums::requested(&req.headers, input.checksum_algorithm.as_ref())?;
     let checks = BodyChecks {
         content_md5: parse_content_md5(input.content_md5.as_deref())?,
@@ -206,7 +204,7 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
 }
 
 pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     let (src_bucket, src_key, _) = copy_source(&input.copy_source)?;
     let src_version_id = copy_source_version_id(&input.copy_source).map(str::to_owned);
@@ -214,8 +212,8 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
         .audit_entry((&req.extensions, &req.credentials), &principal, "UploadPartCopy", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
     let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
-    let upload = load_upload(s3, &principal, target.bucket, target.key, target.upload_id).await?;
-    s3.owned_bucket(&principal, src_bucket).await?;
+    let upload = load_upload(s3, target.bucket, target.key, target.upload_id).await?;
+    s3.allowed_bucket(&principal, src_bucket).await?;
     let (source, layout) = load_with_layout(s3, src_bucket, src_key, src_version_id.as_deref()).await?;
     check_copy_conditions(&source, &copy_source_conditions!(input))?;
     let range = match &input.copy_source_range {
@@ -269,11 +267,11 @@ pub async fn complete_multipart_upload(
     s3: &GranaryS3,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     let upload_id = upload_id_of(&input.upload_id)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CompleteMultipartUpload", &input.bucket, Some(&input.key));
-    let upload = load_upload(s3, &principal, &input.bucket, &input.key, upload_id).await?;
+    let upload = load_upload(s3, &input.bucket, &input.key, upload_id).await?;
     let algorithm = upload.checksum.map(|(a, _)| a);
     let sent = input.multipart_upload.as_ref().and_then(|m| m.parts.as_ref()).map(Vec::as_slice).unwrap_or_default();
     if sent.is_empty() {
@@ -333,10 +331,9 @@ pub async fn abort_multipart_upload(
     s3: &GranaryS3,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     let id = upload_id_of(&input.upload_id)?;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "AbortMultipartUpload", &input.bucket, Some(&input.key))
@@ -348,10 +345,9 @@ pub async fn abort_multipart_upload(
 }
 
 pub async fn list_parts(s3: &GranaryS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     let id = upload_id_of(&input.upload_id)?;
     let marker = input.part_number_marker.unwrap_or(0).max(0);
     let max = input.max_parts.map_or(limits::LIST_PARTS_MAX, |m| (m.max(0) as usize).min(limits::LIST_PARTS_MAX));
@@ -396,9 +392,8 @@ pub async fn list_multipart_uploads(
     s3: &GranaryS3,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     if input.encoding_type.as_ref().is_some_and(|e| e.as_str() != EncodingType::URL) {
         return Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request"));
     }

@@ -19,10 +19,9 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     require_private_acl(&req.headers, input.acl.as_ref())?;
     // Declared sizes past S3's limits were refused before the handler (`request_rules`).
     let content_md5 = parse_content_md5(input.content_md5.as_deref())?;
@@ -95,10 +94,9 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
 }
 
 pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     if input.if_match_size.is_some() || input.if_match_last_modified_time.is_some() {
         return Err(s3_error!(NotImplemented, "DeleteObject supports If-Match, not x-amz-if-match-size or -last-modified-time"));
     }
@@ -132,9 +130,8 @@ fn delete_error(key: String, version_id: Option<String>, e: &s3s::S3Error) -> Er
 }
 
 pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     let requested = input.delete.objects;
     if requested.is_empty() || requested.len() > limits::DELETE_OBJECTS_MAX_KEYS {
         return Err(s3_error!(MalformedXML, "DeleteObjects takes 1 to {} keys", limits::DELETE_OBJECTS_MAX_KEYS));
@@ -188,12 +185,11 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
 }
 
 pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
     let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
-    s3.owned_bucket(&principal, src_bucket).await?;
-    s3.owned_bucket(&principal, &input.bucket).await?;
+    s3.allowed_bucket(&principal, src_bucket).await?;
     require_private_acl(&req.headers, input.acl.as_ref())?;
     let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
         None | Some(MetadataDirective::COPY) => false,

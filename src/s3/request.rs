@@ -24,6 +24,13 @@ pub struct Authenticated {
     pub access_key: String,
 }
 
+/// The bucket a request acts on, as the access decision found it and allowed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizedBucket {
+    pub name: String,
+    pub record: crate::meta::buckets::BucketRecord,
+}
+
 /// What the access decision learned: the operation s3s resolved (absent when the request
 /// failed before routing, e.g. a bad signature) and the authenticated principal (absent for
 /// anonymous requests and failed signatures; a key named by such a request is only claimed).
@@ -36,6 +43,8 @@ pub struct RequestFacts {
 pub struct Facts {
     pub op: Option<String>,
     pub principal: Option<Authenticated>,
+    /// Set once the decision allowed the request on the bucket of its path.
+    pub bucket: Option<AuthorizedBucket>,
 }
 
 impl RequestFacts {
@@ -45,6 +54,10 @@ impl RequestFacts {
 
     pub fn set_principal(&self, principal: Authenticated) {
         self.lock().principal = Some(principal);
+    }
+
+    pub fn set_bucket(&self, bucket: AuthorizedBucket) {
+        self.lock().bucket = Some(bucket);
     }
 
     pub fn get(&self) -> Facts {

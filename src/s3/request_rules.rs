@@ -80,7 +80,8 @@ fn parse_authorization(value: &str) -> Option<(&str, Vec<&str>)> {
 ///   `Signature`): InvalidArgument ("Only one auth mechanism allowed"). s3s would verify one
 ///   and ignore the other; refusing both keeps every later rule judging the one verified.
 pub fn check_authentication_form(uri: &Uri, headers: &HeaderMap) -> Result<(), EarlyRefusal> {
-    let refuse = |code: &'static str, message: &str| Err(EarlyRefusal { code, status: http::StatusCode::BAD_REQUEST, message: message.to_owned() });
+    let refuse =
+        |code: &'static str, message: &str| Err(EarlyRefusal { code, status: http::StatusCode::BAD_REQUEST, message: message.to_owned() });
     let query = Query::of(uri);
     let presigned = query.has("X-Amz-Signature") || query.has("Signature");
     let Some(value) = headers.get(http::header::AUTHORIZATION) else { return Ok(()) };
@@ -451,10 +452,13 @@ mod tests {
 
     #[test]
     fn query_arguments_are_range_checked() {
-        let code = |q: &str| check_query_ranges(&Query::of(&format!("/b/k?{q}").parse().unwrap())).err().map(|e| e.code().as_str().to_owned());
+        let code =
+            |q: &str| check_query_ranges(&Query::of(&format!("/b/k?{q}").parse().unwrap())).err().map(|e| e.code().as_str().to_owned());
         assert_eq!(code("partNumber=1"), None);
         assert_eq!(code("partNumber=10000"), None);
-        for bad in ["partNumber=0", "partNumber=10001", "partNumber=x", "max-parts=-1", "max%2Dparts=-1", "max-keys=-5", "max-uploads=99999999999"] {
+        for bad in
+            ["partNumber=0", "partNumber=10001", "partNumber=x", "max-parts=-1", "max%2Dparts=-1", "max-keys=-5", "max-uploads=99999999999"]
+        {
             assert_eq!(code(bad).as_deref(), Some("InvalidArgument"), "{bad}");
         }
     }

@@ -5,6 +5,7 @@
 use super::common::parse_version;
 use super::errors::to_s3;
 use super::GranaryS3;
+use crate::meta::object_tagging;
 use crate::meta::tagging::{self, Tags};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -24,8 +25,7 @@ fn tag_set(tags: Tags) -> TagSet {
 }
 
 pub async fn put_object_tagging(s3: &GranaryS3, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let version = parse_version(req.input.version_id.as_deref())?;
     let audit =
         s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectTagging", &req.input.bucket, Some(&req.input.key));
@@ -34,18 +34,16 @@ pub async fn put_object_tagging(s3: &GranaryS3, req: S3Request<PutObjectTaggingI
     let (owner, bucket, key) = (principal.user, input.bucket, input.key);
     let v = s3
         .engine
-        .meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), version, &tags, audit.as_ref()))
+        .meta(move |db| object_tagging::put_object_tags(db, &owner, (&bucket, &key), version, &tags, audit.as_ref()))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(PutObjectTaggingOutput { version_id: v.header_id() }))
 }
 
 pub async fn get_object_tagging(s3: &GranaryS3, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
     let version = parse_version(req.input.version_id.as_deref())?;
     let (bucket, key) = (req.input.bucket, req.input.key);
-    let (tags, v) = s3.engine.meta(move |db| tagging::get_object_tags(db, &bucket, &key, version)).await.map_err(to_s3)?;
+    let (tags, v) = s3.engine.meta(move |db| object_tagging::get_object_tags(db, &bucket, &key, version)).await.map_err(to_s3)?;
     Ok(S3Response::new(GetObjectTaggingOutput { tag_set: tag_set(tags), version_id: v.header_id() }))
 }
 
@@ -53,23 +51,21 @@ pub async fn delete_object_tagging(
     s3: &GranaryS3,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let version = parse_version(req.input.version_id.as_deref())?;
     let audit =
         s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObjectTagging", &req.input.bucket, Some(&req.input.key));
     let (owner, bucket, key) = (principal.user, req.input.bucket, req.input.key);
     let v = s3
         .engine
-        .meta(move |db| tagging::put_object_tags(db, &owner, (&bucket, &key), version, &Vec::new(), audit.as_ref()))
+        .meta(move |db| object_tagging::put_object_tags(db, &owner, (&bucket, &key), version, &Vec::new(), audit.as_ref()))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: v.header_id() }))
 }
 
 pub async fn put_bucket_tagging(s3: &GranaryS3, req: S3Request<PutBucketTaggingInput>) -> S3Result<S3Response<PutBucketTaggingOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketTagging", &req.input.bucket, None);
     let input = req.input;
     let tags = tags_of(input.tagging.tag_set)?;
@@ -79,8 +75,6 @@ pub async fn put_bucket_tagging(s3: &GranaryS3, req: S3Request<PutBucketTaggingI
 }
 
 pub async fn get_bucket_tagging(s3: &GranaryS3, req: S3Request<GetBucketTaggingInput>) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
     let bucket = req.input.bucket;
     match s3.engine.meta(move |db| tagging::get_bucket_tags(db, &bucket)).await.map_err(to_s3)? {
         Some(tags) => Ok(S3Response::new(GetBucketTaggingOutput { tag_set: tag_set(tags) })),
@@ -92,8 +86,7 @@ pub async fn delete_bucket_tagging(
     s3: &GranaryS3,
     req: S3Request<DeleteBucketTaggingInput>,
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucketTagging", &req.input.bucket, None);
     let (owner, bucket) = (principal.user, req.input.bucket);
     s3.engine.meta(move |db| tagging::put_bucket_tags(db, &owner, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;

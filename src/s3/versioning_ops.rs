@@ -6,7 +6,7 @@ use super::common::{etag_of, parse_version};
 use super::errors::to_s3;
 use super::list_ops::{max_keys, Encoder};
 use super::{owner_of, GranaryS3};
-use crate::meta::buckets;
+use crate::meta::bucket_ops;
 use crate::meta::list_versions::{list_versions, VersionListRequest};
 use crate::meta::versions::Versioning;
 use s3s::dto::*;
@@ -16,8 +16,7 @@ pub async fn put_bucket_versioning(
     s3: &GranaryS3,
     req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
+    let principal = s3.principal(&req)?;
     let config = &req.input.versioning_configuration;
     if config.mfa_delete.as_ref().is_some_and(|m| m.as_str() == MFADelete::ENABLED) {
         return Err(s3_error!(NotImplemented, "MFA delete is not supported"));
@@ -31,7 +30,7 @@ pub async fn put_bucket_versioning(
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketVersioning", &req.input.bucket, None)
         .map(|e| e.detail("status", format!("{state:?}")));
     let (owner, bucket) = (principal.user, req.input.bucket);
-    s3.engine.meta(move |db| buckets::put_versioning(db, &owner, &bucket, state, audit.as_ref())).await.map_err(to_s3)?;
+    s3.engine.meta(move |db| bucket_ops::put_versioning(db, &owner, &bucket, state, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }
 
@@ -39,10 +38,8 @@ pub async fn get_bucket_versioning(
     s3: &GranaryS3,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let principal = s3.principal(&req).await?;
-    s3.owned_bucket(&principal, &req.input.bucket).await?;
     let bucket = req.input.bucket;
-    let state = s3.engine.meta(move |db| buckets::get_versioning(db, &bucket)).await.map_err(to_s3)?;
+    let state = s3.engine.meta(move |db| bucket_ops::get_versioning(db, &bucket)).await.map_err(to_s3)?;
     let status = state.map(|s| {
         BucketVersioningStatus::from_static(match s {
             Versioning::Enabled => BucketVersioningStatus::ENABLED,
@@ -56,9 +53,8 @@ pub async fn list_object_versions(
     s3: &GranaryS3,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.principal(&req)?;
     let input = req.input;
-    s3.owned_bucket(&principal, &input.bucket).await?;
     let encoder = Encoder::new(input.encoding_type.as_ref())?;
     let max_keys = max_keys(input.max_keys)?;
     if input.version_id_marker.is_some() && input.key_marker.is_none() {
