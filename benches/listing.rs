@@ -31,7 +31,7 @@
 use granary::checksum::{digest, Algorithm, Checksum};
 use granary::kv::fjall_backend::FjallStore;
 use granary::kv::{transact, KvError, KvStore};
-use granary::meta::buckets::create_bucket;
+use granary::meta::bucket_ops::create_bucket;
 use granary::meta::codec::encode;
 use granary::meta::list::{list_objects, ListRequest};
 use granary::meta::lock::ObjectLock;

@@ -5,7 +5,7 @@ use granary::audit::{Actor, Entry};
 use granary::kv::faulty::FaultyStore;
 use granary::kv::fjall_backend::FjallStore;
 use granary::kv::KvError;
-use granary::meta::{buckets, MetaError};
+use granary::meta::{bucket_ops, buckets, MetaError};
 
 #[test]
 fn a_failed_commit_leaves_neither_change_nor_entry() {
@@ -15,16 +15,19 @@ fn a_failed_commit_leaves_neither_change_nor_entry() {
     let entry = Entry::new("CreateBucket", &actor, Some("photos"), None);
 
     db.fail_commit_in(1, KvError::Storage("injected fsync failure".into()));
-    let r = buckets::create_bucket(&db, "photos", "alice", "us-east-1", Some(&entry));
+    let r = bucket_ops::create_bucket(&db, "photos", "alice", "us-east-1", Some(&entry));
     assert!(matches!(r, Err(MetaError::Kv(KvError::Storage(_)))), "{r:?}");
     assert!(buckets::get_bucket(&db, "photos").unwrap().is_none(), "no bucket");
     assert_eq!(granary::audit::verify(&db, |_| {}).unwrap().entries, 0, "no entry");
 
     // The same call succeeds afterwards and leaves exactly one entry.
-    buckets::create_bucket(&db, "photos", "alice", "us-east-1", Some(&entry)).unwrap();
+    bucket_ops::create_bucket(&db, "photos", "alice", "us-east-1", Some(&entry)).unwrap();
     assert_eq!(granary::audit::verify(&db, |_| {}).unwrap().entries, 1);
     // A domain error aborts the transaction: no second entry.
-    assert!(matches!(buckets::create_bucket(&db, "photos", "alice", "us-east-1", Some(&entry)), Err(MetaError::BucketAlreadyOwnedByYou)));
+    assert!(matches!(
+        bucket_ops::create_bucket(&db, "photos", "alice", "us-east-1", Some(&entry)),
+        Err(MetaError::BucketAlreadyOwnedByYou)
+    ));
     assert_eq!(granary::audit::verify(&db, |_| {}).unwrap().entries, 1);
 }
 
@@ -37,11 +40,11 @@ fn export_follows_commit_order_across_chains() {
     let keys: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
     for k in &keys {
         let e = Entry::new("PutObject", &actor, Some("b"), Some(k));
-        granary::kv::transact(&db, |t| granary::audit::append(t, &e).map(drop)).unwrap();
+        granary::kv::transact(&db, |t| granary::meta::audit_in::append(t, &e).map(drop)).unwrap();
     }
-    let streams: std::collections::BTreeSet<u16> =
-        keys.iter().map(|k| granary::audit::chain::stream_of(&Entry::new("PutObject", &actor, Some("b"), Some(k)))).collect();
-    assert!(streams.len() > 4, "the entries spread over several chains");
+    let chains: std::collections::BTreeSet<u16> =
+        keys.iter().map(|k| granary::audit::chain::chain_of(&Entry::new("PutObject", &actor, Some("b"), Some(k)))).collect();
+    assert!(chains.len() > 4, "the entries spread over several chains");
     let mut exported = Vec::new();
     granary::audit::query::export(
         &db,

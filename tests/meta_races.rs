@@ -2,7 +2,7 @@
 
 use granary::kv::fjall_backend::FjallStore;
 use granary::meta::objects::{self, ObjectBody, ObjectRecord};
-use granary::meta::{buckets, MetaError};
+use granary::meta::{bucket_ops, MetaError};
 
 fn record() -> ObjectRecord {
     ObjectRecord {
@@ -22,10 +22,10 @@ fn record() -> ObjectRecord {
 fn a_bucket_recreated_by_someone_else_rejects_the_first_owners_commit() {
     let dir = tempfile::tempdir().unwrap();
     let db = FjallStore::open(&dir.path().join("meta")).unwrap();
-    buckets::create_bucket(&db, "shared-name", "alice", "us-east-1", None).unwrap();
+    bucket_ops::create_bucket(&db, "shared-name", "alice", "us-east-1", None).unwrap();
     // Alice's PUT was authorised here; meanwhile the bucket changes hands.
-    buckets::delete_bucket(&db, "shared-name", None).unwrap();
-    buckets::create_bucket(&db, "shared-name", "mallory", "us-east-1", None).unwrap();
+    bucket_ops::delete_bucket(&db, "shared-name", None).unwrap();
+    bucket_ops::create_bucket(&db, "shared-name", "mallory", "us-east-1", None).unwrap();
     let r = objects::commit_put(&db, "alice", ("shared-name", "k"), &record(), (&[], &[0; 16]), (&Default::default(), &Vec::new()), None);
     assert!(matches!(r, Err(MetaError::AccessDenied)), "{r:?}");
     assert!(objects::get_object(&db, "shared-name", "k").unwrap().is_none(), "nothing lands in mallory's bucket");

@@ -54,9 +54,9 @@ impl Engine {
     /// the embedded store (an in-memory read), off the async runtime on a networked one.
     pub async fn config_generation(&self) -> Result<u64, EngineError> {
         if self.db.single_process() {
-            Ok(crate::meta::cache::generation(&*self.db)?)
+            Ok(crate::meta::config_generation::generation(&*self.db)?)
         } else {
-            self.meta(crate::meta::cache::generation).await
+            self.meta(crate::meta::config_generation::generation).await
         }
     }
 

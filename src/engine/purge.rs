@@ -11,7 +11,7 @@
 
 use super::{Engine, EngineError};
 use crate::meta::uploads::{self, UploadListRequest};
-use crate::meta::{buckets, now_ms, purge, refs, MetaError};
+use crate::meta::{bucket_ops, buckets, now_ms, purge, refs, MetaError};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -131,7 +131,7 @@ pub async fn purge(
         }
         if scope.user.is_some() {
             let b = bucket.clone();
-            match meta(engine, move |db| buckets::delete_bucket(db, &b, None)).await {
+            match meta(engine, move |db| bucket_ops::delete_bucket(db, &b, None)).await {
                 Ok(()) => report.buckets_removed += 1,
                 Err(e) => report.refused.push(format!("bucket {bucket} kept: {e}")),
             }
@@ -173,7 +173,7 @@ pub async fn purge(
             .detail("buckets_removed", report.buckets_removed)
             .detail("chunks_deleted", report.chunks_deleted)
             .detail("bytes_freed", report.bytes_freed);
-        meta(engine, move |db| crate::kv::transact(db, |t| crate::audit::append(t, &entry).map(drop))).await?;
+        meta(engine, move |db| crate::kv::transact(db, |t| crate::meta::audit_in::append(t, &entry).map(drop))).await?;
     }
     Ok(report)
 }

@@ -5,42 +5,24 @@
 //!   its id, and ids are random and never reused.
 //! - **Configuration is cached per generation**: access keys with their users, and bucket
 //!   records. Every transaction that changes one of them bumps the configuration
-//!   generation `("cgen")` in the same transaction (`bump_in`). A cached entry carries the
-//!   generation it was read at, and is used only while the generation is still the same, so
-//!   a request pays one small read (of the generation) instead of several, and a change made
-//!   by any gateway is seen by the next request everywhere. Writes re-check ownership inside
+//!   generation `("cgen")` in the same transaction (`config_generation::bump_in`). A cached
+//!   entry carries the generation it was read at, and is used only while the generation is
+//!   still the same, so a request pays one small read (of the generation) instead of
+//!   several, and a change made by any gateway is seen by the next request everywhere. Writes re-check ownership inside
 //!   their own transaction in any case (`buckets::require_owned`).
 //! - **Which version is current is never cached**: object records are read on every request.
 
 use super::buckets::{bucket_key, BucketRecord};
 use super::codec::decode;
+use super::config_generation::generation_in;
 use super::manifest::{read_manifest, ChunkRef};
 use super::users::{AccessKeyRecord, UserRecord};
 use super::MetaResult;
-use crate::keys::Key;
 use crate::kv::{read, KvStore, KvTxn};
 use quick_cache::sync::Cache;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-fn generation_key() -> Vec<u8> {
-    Key::space("cgen").into_bytes()
-}
-
-/// Inside a transaction that changes users, access keys or buckets.
-pub(super) fn bump_in(t: &mut dyn KvTxn) -> MetaResult<()> {
-    Ok(t.atomic_add(&generation_key(), 1)?)
-}
-
-fn generation_in(t: &mut dyn KvTxn) -> MetaResult<u64> {
-    Ok(u64::try_from(crate::kv::decode_counter(t.get(&generation_key())?.as_deref())).unwrap_or(0))
-}
-
-/// The configuration generation now.
-pub fn generation(db: &dyn KvStore) -> MetaResult<u64> {
-    read(db, generation_in)
-}
 
 /// An access key and the user it belongs to (`None`: no such key, or a key whose user is gone).
 pub type Credentials = Option<(AccessKeyRecord, UserRecord)>;
@@ -183,14 +165,15 @@ impl MetaCache {
 mod tests {
     use super::*;
     use crate::kv::fjall_backend::FjallStore;
-    use crate::meta::{buckets, users};
+    use crate::meta::config_generation::generation;
+    use crate::meta::{bucket_ops, users};
 
     #[test]
     fn configuration_is_served_from_cache_only_while_its_generation_holds() {
         let (_d, db) = FjallStore::temporary();
         let cache = MetaCache::new(100);
         users::create_user(&db, &users::NewUser { name: "alice", display_name: None, email: None }, "AK1", "secret", None).unwrap();
-        buckets::create_bucket(&db, "photos", "alice", "r", None).unwrap();
+        bucket_ops::create_bucket(&db, "photos", "alice", "r", None).unwrap();
         let g = generation(&db).unwrap();
         assert!(cache.credentials(&db, g, "AK1").unwrap().is_some());
         assert!(cache.credentials(&db, g, "AK1").unwrap().is_some());
@@ -201,7 +184,7 @@ mod tests {
 
         // Changes bump the generation: the next lookups see them.
         users::delete_key(&db, "AK1", None).unwrap();
-        buckets::delete_bucket(&db, "photos", None).unwrap();
+        bucket_ops::delete_bucket(&db, "photos", None).unwrap();
         let g2 = generation(&db).unwrap();
         assert!(g2 > g);
         assert!(cache.credentials(&db, g2, "AK1").unwrap().is_none(), "a deleted key is not served");

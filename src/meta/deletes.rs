@@ -5,13 +5,14 @@
 //! - with a versionId: that version or marker goes for good, unless object lock protects it;
 //!   if it was the current version, the next newest object version becomes current.
 
+use super::audit_in::{append, append_opt, Entry};
 use super::buckets::require_owned;
 use super::lock::check_destroy;
-use super::objects::{unlink_object, WriteCondition};
+use super::objects::WriteCondition;
 use super::outbox::{emit, Event};
-use super::versions::{self, destroy_version, make_room, write_marker, VersionRef};
+use super::version_steps::{destroy_version, make_room, unlink_object, write_marker};
+use super::versions::{self, VersionRef};
 use super::{now_ms, MetaError, MetaResult};
-use crate::audit::{append, append_opt, Entry};
 use crate::kv::TxnError;
 use crate::kv::{transact, KvStore, KvTxn};
 use std::cell::Cell;
@@ -38,7 +39,7 @@ pub struct DeleteOutcome {
 /// Deletes inside the caller's transaction and emits the matching event.
 fn delete_in(t: &mut dyn KvTxn, (bucket, key): (&str, &str), target: DeleteTarget, audit: Option<&Entry>) -> MetaResult<DeleteOutcome> {
     let now = now_ms();
-    let may_destroy = |r: &super::objects::ObjectRecord| check_destroy(r, target.bypass_governance, now);
+    let may_destroy = |r: &super::object_record::ObjectRecord| check_destroy(r, target.bypass_governance, now);
     let Some(wanted) = target.version else {
         if versions::versioning_in(t, bucket)?.is_none() {
             if unlink_object(t, bucket, key)?.is_some() {
@@ -82,7 +83,7 @@ pub fn delete_object(
 ) -> MetaResult<DeleteOutcome> {
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
-        condition.check_in(t, &super::objects::object_key(bucket, key))?;
+        condition.check_in(t, &super::object_record::object_key(bucket, key))?;
         let outcome = delete_in(t, (bucket, key), target, audit)?;
         append_opt(t, audit)?;
         Ok(outcome)

@@ -4,13 +4,14 @@
 //! and a version may have been locked since. Every action is an event and an audit entry
 //! (actor `lifecycle`) in its own transaction, like a user's delete.
 
+use super::audit_in::{append, Actor, Entry};
 use super::lifecycle::{due_ms, Rule};
 use super::lock::check_destroy;
-use super::objects::{unlink_record, ObjectRecord};
+use super::object_record::ObjectRecord;
 use super::outbox::{emit, Event};
-use super::versions::{self, destroy_version, make_room, write_marker, VersionEntry, VersionRef};
+use super::version_steps::{destroy_version, make_room, unlink_record, write_marker};
+use super::versions::{self, VersionEntry, VersionRef};
 use super::{MetaError, MetaResult};
-use crate::audit::{append, Actor, Entry};
 use crate::keys::{decode_str, prefix_end, Key};
 use crate::kv::{read, transact, KvStore};
 use crate::limits::{LIFECYCLE_PASS_ITEMS_MAX, LIFECYCLE_TXN_ITEMS_MAX};
@@ -437,7 +438,7 @@ mod tests {
     use crate::kv::fjall_backend::FjallStore;
     use crate::meta::lifecycle::{Expiration, NoncurrentExpiration};
     use crate::meta::lock::{ObjectLock, Retention, RetentionMode};
-    use crate::meta::objects::{object_key, ObjectBody, StoredHeaders};
+    use crate::meta::object_record::{object_key, ObjectBody, StoredHeaders};
 
     const DAY_MS: i64 = 86_400_000;
 

@@ -2,7 +2,7 @@
 //!
 //! Each gateway process registers under a fresh random id `("gw", id)` and refreshes its
 //! heartbeat every `GATEWAY_HEARTBEAT_INTERVAL_MILLIS`. Upload ids carry the id of the
-//! gateway that streams them (`refs::new_upload_id_of`), so the chunk pins of an upload can
+//! gateway that streams them (`upload_id::new_upload_id_of`), so the chunk pins of an upload can
 //! be traced to their gateway. A gateway is dead when its record is missing or its heartbeat
 //! is older than `GATEWAY_LIVENESS_TIMEOUT_MILLIS`; `release_orphaned_pins` then releases
 //! its uploads' pins, so chunks that only a crashed upload referenced become collectable.
@@ -22,8 +22,7 @@ use crate::limits;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// A gateway process's id, fresh at every start.
-pub type GatewayId = u32;
+pub use super::upload_id::GatewayId;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct GatewayRecord {
@@ -160,7 +159,7 @@ pub fn release_orphaned_pins(db: &dyn KvStore, now_ms: i64) -> MetaResult<usize>
             break;
         };
         let upload_id = super::refs::upload_id_of_pin(key)?;
-        let gateway = super::refs::gateway_of_upload(&upload_id);
+        let gateway = super::upload_id::gateway_of_upload(&upload_id);
         let live = match verdicts.get(&gateway) {
             Some(&live) => live,
             None => {
@@ -187,7 +186,7 @@ pub fn pins_by_gateway(db: &dyn KvStore, max: usize) -> MetaResult<std::collecti
     let rows = read(db, |t| t.get_range(&begin, &end, max, false))?;
     let mut out = std::collections::BTreeMap::new();
     for (k, _) in rows {
-        *out.entry(super::refs::gateway_of_upload(&super::refs::upload_id_of_pin(&k)?)).or_insert(0) += 1;
+        *out.entry(super::upload_id::gateway_of_upload(&super::refs::upload_id_of_pin(&k)?)).or_insert(0) += 1;
     }
     Ok(out)
 }
@@ -217,7 +216,8 @@ mod tests {
     use crate::chunks::ChunkHash;
     use crate::kv::fjall_backend::FjallStore;
     use crate::meta::now_ms;
-    use crate::meta::refs::{self, new_upload_id_of, pin_chunk};
+    use crate::meta::refs::{self, pin_chunk};
+    use crate::meta::upload_id::new_upload_id_of;
 
     /// The embedded store, seen as if several processes shared it (as FoundationDB is).
     struct Shared(FjallStore);

@@ -137,11 +137,11 @@ pub fn put_config(db: &dyn KvStore, owner: &str, bucket: &str, config: Option<&L
     if let Some(c) = config {
         validate(c)?;
     }
-    super::buckets::put_document(db, owner, bucket, &config_key(bucket), config, audit)
+    super::bucket_documents::put_document(db, owner, bucket, &config_key(bucket), config, audit)
 }
 
 pub fn get_config(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<LifecycleConfig>> {
-    super::buckets::get_document(db, &config_key(bucket))
+    super::bucket_documents::get_document(db, &config_key(bucket))
 }
 
 /// Inside DeleteBucket's transaction.

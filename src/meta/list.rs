@@ -4,7 +4,7 @@
 //! it, so a page costs O(page size) reads whatever the bucket's size.
 
 use super::codec::decode;
-use super::objects::ObjectRecord;
+use super::object_record::ObjectRecord;
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, key_after, prefix_end, Key};
 use crate::kv::{read, KvStore};

@@ -6,7 +6,7 @@
 //! many keys and versions the bucket holds — the same argument as `list`.
 
 use super::codec::decode;
-use super::objects::ObjectRecord;
+use super::object_record::ObjectRecord;
 use super::versions::{decode_version_key, find_version, version_key, Found, Version, VersionEntry, VersionRef};
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, key_after, prefix_end, Key};

@@ -8,44 +8,19 @@
 //! are no IAM policies to withhold the permission); COMPLIANCE yields to nobody, and its date
 //! can only move later.
 
+use super::audit_in::{append_opt, Entry};
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
-use super::objects::{object_key, ObjectRecord};
+use super::object_record::{object_key, ObjectRecord};
 use super::versions::{locate_object_version, set_entry_object, Found, VersionRef};
 use super::{MetaError, MetaResult};
-use crate::audit::{append_opt, Entry};
 use crate::keys::Key;
 use crate::kv::{read, transact, KvStore, KvTxn};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub enum RetentionMode {
-    Governance,
-    Compliance,
-}
-
-impl std::fmt::Display for RetentionMode {
-    /// As S3 spells the mode.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Governance => "GOVERNANCE",
-            Self::Compliance => "COMPLIANCE",
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Retention {
-    pub mode: RetentionMode,
-    pub until_ms: i64,
-}
-
-/// A version's protection.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ObjectLock {
-    pub retention: Option<Retention>,
-    pub legal_hold: bool,
-}
+// A version's lock as its record stores it is defined in `object_lock`, below the object
+// record; callers outside meta name the types here.
+pub use super::object_lock::{ObjectLock, Retention, RetentionMode};
 
 /// A bucket's default retention: a mode and a period in days (S3's Years are stored as days).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -27,10 +27,15 @@
 //!   access keys and buckets
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 
+pub mod audit_in;
+pub mod bucket_documents;
+pub mod bucket_ops;
 pub mod buckets;
 pub mod cache;
 pub mod codec;
+pub mod config_generation;
 pub mod deletes;
+pub mod event;
 pub mod expiry;
 pub mod gateways;
 pub mod lifecycle;
@@ -39,14 +44,20 @@ pub mod list_versions;
 pub mod lock;
 pub mod manifest;
 pub mod notifications;
+pub mod object_lock;
+pub mod object_record;
+pub mod object_tagging;
 pub mod objects;
 pub mod outbox;
 pub mod purge;
 pub mod recount;
 pub mod refs;
 pub mod tagging;
+pub mod upload_id;
 pub mod uploads;
 pub mod users;
+pub mod version_id;
+pub mod version_steps;
 pub mod versions;
 
 use crate::kv::{KvError, TxnError};
@@ -143,15 +154,4 @@ pub fn scan_range(
     }
 }
 
-/// `ms` (since the Unix epoch) as S3 writes times: `2026-11-29T09:00:00.123Z`.
-pub fn utc_text(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.format(&format).unwrap_or_default()
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
-}
+pub use crate::clock::{now_ms, utc_text};

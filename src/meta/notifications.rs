@@ -3,7 +3,7 @@
 //! filters; the relay maps a rule's ARN onto a Kafka topic, see `events`).
 
 use super::codec::decode;
-use super::outbox::Event;
+use super::event::Event;
 use super::MetaResult;
 use crate::audit::Entry;
 use crate::keys::Key;
@@ -82,12 +82,12 @@ pub(super) fn notification_key(bucket: &str) -> Vec<u8> {
 
 /// Replaces the bucket's configuration (PutBucketNotificationConfiguration).
 pub fn put(db: &dyn KvStore, owner: &str, bucket: &str, rules: &NotificationRules, audit: Option<&Entry>) -> MetaResult<()> {
-    super::buckets::put_document(db, owner, bucket, &notification_key(bucket), Some(rules), audit)
+    super::bucket_documents::put_document(db, owner, bucket, &notification_key(bucket), Some(rules), audit)
 }
 
 /// The bucket's configuration; `None` when it never had one.
 pub fn get(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<NotificationRules>> {
-    super::buckets::get_document(db, &notification_key(bucket))
+    super::bucket_documents::get_document(db, &notification_key(bucket))
 }
 
 #[cfg(test)]

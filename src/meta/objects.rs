@@ -4,62 +4,18 @@ use super::buckets::require_owned;
 use super::codec::{decode, encode};
 use super::lock::check_destroy;
 pub use super::manifest::ChunkRef;
+// The record types are defined in `object_record`, below the versions that keep copies of
+// them; callers outside meta name them here.
+use super::audit_in::{append, append_opt, Entry};
 use super::manifest::{read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
+pub use super::object_record::{object_key, ObjectBody, ObjectRecord, StoredHeaders};
 use super::outbox::Event;
 use super::refs::{adopt_pins, apply_ref_deltas};
-use super::versions::{self, make_room, Found, Version, VersionEntry, VersionRef};
+use super::version_steps::make_room;
+use super::versions::{self, Found, Version, VersionEntry, VersionRef};
 use super::{now_ms, MetaError, MetaResult};
-use crate::audit::{append, append_opt, Entry};
-use crate::checksum::Checksum;
-use crate::keys::Key;
 use crate::kv::{read, transact, KvStore, KvTxn};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// HTTP headers S3 stores with an object and returns on GET/HEAD.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StoredHeaders {
-    pub content_type: Option<String>,
-    pub content_encoding: Option<String>,
-    pub content_disposition: Option<String>,
-    pub content_language: Option<String>,
-    pub cache_control: Option<String>,
-    /// `Expires`, milliseconds since epoch.
-    pub expires_ms: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub enum ObjectBody {
-    Inline(Vec<u8>),
-    Chunked {
-        manifest_id: [u8; 16],
-        chunk_count: u32,
-    },
-    /// A completed multipart upload: a list of parts, each with its own manifest.
-    Multipart {
-        parts_id: [u8; 16],
-        part_count: u32,
-    },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ObjectRecord {
-    pub size: u64,
-    /// Hex MD5 of the content (single-part ETag), without quotes.
-    pub etag: String,
-    pub last_modified_ms: i64,
-    pub headers: StoredHeaders,
-    pub user_metadata: Vec<(String, String)>,
-    pub body: ObjectBody,
-    /// The flexible checksum stored with the object (S3 computes CRC64NVME when the
-    /// client sends none).
-    pub checksum: Option<Checksum>,
-    /// Which version this is (assigned by the commit: callers pass `Version::default()`).
-    pub version: super::versions::Version,
-    /// Retention and legal hold. Callers pass what the request asked for; the commit adds
-    /// the bucket's default retention.
-    pub lock: super::lock::ObjectLock,
-}
 
 /// Where an object's bytes are, as read from one snapshot.
 #[derive(Debug, Clone)]
@@ -68,10 +24,6 @@ pub enum Layout {
     Chunks(Vec<ChunkRef>),
     /// Part manifests are read lazily while streaming (a 5 TiB object has millions of chunks).
     Parts(Vec<PartRef>),
-}
-
-pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
-    Key::space("o").str(bucket).str(key).into_bytes()
 }
 
 /// Reads an object's layout and checks it against the record that points at it.
@@ -117,23 +69,6 @@ fn all_chunks(t: &mut dyn KvTxn, record: &ObjectRecord) -> MetaResult<Vec<ChunkR
             chunks
         }
     })
-}
-
-/// Removes the object at `okey` (if any) inside `t`: its record, and its manifests go to
-/// the release queue, so this costs O(parts) writes however many chunks the object has.
-pub(super) fn unlink_object(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
-    let Some(old) = t.get(&object_key(bucket, key))? else { return Ok(None) };
-    let old: ObjectRecord = decode(&old)?;
-    unlink_record(t, (bucket, key), &old)?;
-    Ok(Some(old))
-}
-
-/// `unlink_object` for a caller that has already read the current record in `t`.
-pub(super) fn unlink_record(t: &mut dyn KvTxn, (bucket, key): (&str, &str), current: &ObjectRecord) -> MetaResult<()> {
-    // Tags belong to the object being unlinked.
-    t.clear(&super::tagging::object_tags_key(bucket, key))?;
-    super::versions::release_body(t, current, now_ms())?;
-    Ok(t.clear(&object_key(bucket, key))?)
 }
 
 /// An ETag condition of a conditional write.
@@ -382,7 +317,7 @@ pub fn copy_object(
             copy.body = ObjectBody::Inline(Vec::new());
         } else {
             // A copy of a multipart object is stored flattened into one manifest.
-            let manifest_id = super::refs::new_upload_id();
+            let manifest_id = super::upload_id::new_upload_id();
             write_manifest(t, &manifest_id, &chunks)?;
             let mut deltas = BTreeMap::new();
             ref_deltas(&chunks, 1, &mut deltas);

@@ -7,7 +7,7 @@ use super::buckets::objects_begin;
 use super::codec::decode;
 use super::lock::check_destroy;
 use super::manifest::{read_manifest, read_parts, ref_deltas, ChunkRef};
-use super::objects::{ObjectBody, ObjectRecord};
+use super::object_record::{ObjectBody, ObjectRecord};
 use super::outbox::{emit, Event};
 use super::refs::{apply_ref_deltas, read_refcount, refcount_key, ChunkState, Claimed};
 use super::versions::{decode_version_key, versions_begin, VersionEntry};
@@ -58,7 +58,7 @@ pub fn purge_objects(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option<
         take_manifests(t, &record, batch)?;
         // The body's release-queue entries are harmless: the collector drops entries whose
         // manifest pages are gone.
-        super::objects::unlink_record(t, (bucket, &key), &record)?;
+        super::version_steps::unlink_record(t, (bucket, &key), &record)?;
         emit(t, &Event::new("ObjectRemoved:Delete", bucket, Some(&key), None))?;
         batch.objects += 1;
         Ok(())
@@ -79,7 +79,7 @@ pub fn purge_versions(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option
                 // Everything newer of this key is gone by now (newest first): the kept
                 // version becomes current, so the key does not read as missing while
                 // ListObjectVersions shows a latest object.
-                if let Some((record, tags)) = super::versions::promote_newest(t, (bucket, &key))? {
+                if let Some((record, tags)) = super::version_steps::promote_newest(t, (bucket, &key))? {
                     emit(t, &Event::created(super::outbox::CURRENT_RESTORED, (bucket, &key), &record, &tags, None))?;
                 }
                 return Ok(());

@@ -84,27 +84,9 @@ pub(super) fn upload_id_of_pin(key: &[u8]) -> MetaResult<[u8; 16]> {
     id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))
 }
 
-/// A fresh id (uploads, manifests, part lists): milliseconds then random bytes, so ids sort
-/// by age.
-pub fn new_upload_id() -> [u8; 16] {
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&u64::try_from(now_ms()).unwrap_or(0).to_be_bytes());
-    id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
-    id
-}
-
-/// A fresh id for an upload streamed by `gateway`: milliseconds, the gateway, random bytes.
-/// Its pins can then be traced to the gateway (`gateways::release_orphaned_pins`).
-pub fn new_upload_id_of(gateway: super::gateways::GatewayId) -> [u8; 16] {
-    let mut id = new_upload_id();
-    id[8..12].copy_from_slice(&gateway.to_be_bytes());
-    id
-}
-
-/// The gateway that streams an upload (ids from `new_upload_id_of`).
-pub fn gateway_of_upload(upload_id: &[u8; 16]) -> super::gateways::GatewayId {
-    u32::from_be_bytes([upload_id[8], upload_id[9], upload_id[10], upload_id[11]])
-}
+// Upload ids are made in `upload_id` (gateways read them too); callers outside meta still
+// name them here.
+pub use super::upload_id::{gateway_of_upload, new_upload_id, new_upload_id_of};
 
 pub fn read_refcount(t: &mut dyn KvTxn, hash: &ChunkHash) -> MetaResult<Option<RefCount>> {
     t.get(&refcount_key(hash))?.map(|v| decode(&v)).transpose()

@@ -1,17 +1,13 @@
 //! Object and bucket tags. An object's tags live beside its record, `("tg", bucket, key)`,
 //! and go with it: unlinking an object (overwrite, delete) clears them, in the same
-//! transaction. A bucket's tags are `("btg", bucket)`. Tag changes are events
-//! (`ObjectTagging:Put` / `ObjectTagging:Delete`, carrying the object as it now is, so an
-//! indexer can rebuild its document from the event alone).
+//! transaction. A bucket's tags are `("btg", bucket)`. The tag records, their limits and
+//! validation; changing an object version's tags, with its event, is `object_tagging`'s.
 
-use super::buckets::require_owned;
+use super::audit_in::Entry;
 use super::codec::{decode, encode};
-use super::outbox::{emit, Event};
-use super::versions::{locate_object_version, set_entry_tags, Found, Version, VersionRef};
 use super::{MetaError, MetaResult};
-use crate::audit::{append_opt, Entry};
 use crate::keys::Key;
-use crate::kv::{read, transact, KvStore, KvTxn};
+use crate::kv::{KvStore, KvTxn};
 
 pub type Tags = Vec<(String, String)>;
 
@@ -67,51 +63,8 @@ pub fn write_object_tags(t: &mut dyn KvTxn, bucket: &str, key: &str, tags: &Tags
     Ok(())
 }
 
-/// An object version's tags (the current version without a versionId), and that version.
-pub fn get_object_tags(db: &dyn KvStore, bucket: &str, key: &str, version: Option<VersionRef>) -> MetaResult<(Tags, Version)> {
-    read(db, |t| match locate_object_version(t, (bucket, key), version, "tags")? {
-        Found::Current(record) => Ok((read_object_tags(t, bucket, key)?, record.version)),
-        Found::Noncurrent(entry) => Ok((entry.tags, entry.version)),
-    })
-}
-
-/// PutObjectTagging (`tags`) or DeleteObjectTagging (empty): replaces an object version's
-/// tags. Returns the version.
-pub fn put_object_tags(
-    db: &dyn KvStore,
-    owner: &str,
-    (bucket, key): (&str, &str),
-    version: Option<VersionRef>,
-    tags: &Tags,
-    audit: Option<&Entry>,
-) -> MetaResult<Version> {
-    validate(tags, OBJECT_TAGS_MAX)?;
-    transact(db, |t| {
-        require_owned(t, bucket, owner)?;
-        let name = if tags.is_empty() { "ObjectTagging:Delete" } else { "ObjectTagging:Put" };
-        let version = match locate_object_version(t, (bucket, key), version, "tags")? {
-            Found::Current(record) => {
-                write_object_tags(t, bucket, key, tags)?;
-                emit(t, &Event::created(name, (bucket, key), &record, tags, audit))?;
-                record.version
-            }
-            Found::Noncurrent(entry) => {
-                let record = entry.object.clone().expect("markers are refused by locate_object_version");
-                let mut event = Event::created(name, (bucket, key), &record, tags, audit);
-                event.noncurrent = true;
-                emit(t, &event)?;
-                let version = entry.version;
-                set_entry_tags(t, (bucket, key), entry, tags)?;
-                version
-            }
-        };
-        append_opt(t, audit)?;
-        Ok(version)
-    })
-}
-
 pub fn get_bucket_tags(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<Tags>> {
-    super::buckets::get_document(db, &bucket_tags_key(bucket))
+    super::bucket_documents::get_document(db, &bucket_tags_key(bucket))
 }
 
 /// PutBucketTagging (`Some`) or DeleteBucketTagging (`None`).
@@ -119,7 +72,7 @@ pub fn put_bucket_tags(db: &dyn KvStore, owner: &str, bucket: &str, tags: Option
     if let Some(tags) = tags {
         validate(tags, BUCKET_TAGS_MAX)?;
     }
-    super::buckets::put_document(db, owner, bucket, &bucket_tags_key(bucket), tags, audit)
+    super::bucket_documents::put_document(db, owner, bucket, &bucket_tags_key(bucket), tags, audit)
 }
 
 fn upload_tags_key(upload_id: &[u8; 16]) -> Vec<u8> {

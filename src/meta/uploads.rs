@@ -8,13 +8,13 @@
 //! object (no chunk reference changes at all) in one transaction of O(parts) size; manifests
 //! of replaced, unused or aborted parts go to the release queue (see `manifest`).
 
+use super::audit_in::{append, append_opt, Entry};
 use super::buckets::require_owned;
 use super::codec::{decode, encode};
 use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
-use super::objects::{object_key, ObjectBody, ObjectRecord, StoredHeaders};
+use super::object_record::{object_key, ObjectBody, ObjectRecord, StoredHeaders};
 use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
-use crate::audit::{append, append_opt, Entry};
 use crate::checksum::{self, Algorithm, Checksum, Kind};
 use crate::keys::{decode_bytes, decode_str, decode_u64, key_after, prefix_end, Key};
 use crate::kv::{read, transact, KvStore, KvTxn};
@@ -61,14 +61,7 @@ fn parts_begin(upload_id: &[u8; 16]) -> Vec<u8> {
     Key::space("pt").bytes(upload_id).into_bytes()
 }
 
-/// Upload ids travel as 32 hex characters.
-pub fn format_upload_id(id: &[u8; 16]) -> String {
-    hex::encode(id)
-}
-
-pub fn parse_upload_id(s: &str) -> Option<[u8; 16]> {
-    hex::decode(s).ok()?.try_into().ok()
-}
+pub use super::upload_id::{format_upload_id, parse_upload_id};
 
 fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<UploadRecord> {
     match t.get(&upload_key(bucket, key, upload_id))? {
@@ -87,7 +80,7 @@ pub fn create_upload(
     audit: Option<&Entry>,
 ) -> MetaResult<[u8; 16]> {
     super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
-    let id = super::refs::new_upload_id();
+    let id = super::upload_id::new_upload_id();
     transact(db, |t| {
         require_owned(t, bucket, owner)?;
         t.set(&upload_key(bucket, key, &id), &encode(record))?;
@@ -266,7 +259,7 @@ pub fn complete(
                 return Err(CompleteError::ChecksumMismatch);
             }
         }
-        let parts_id = super::refs::new_upload_id();
+        let parts_id = super::upload_id::new_upload_id();
         write_parts(t, &parts_id, &parts)?;
         let record = ObjectRecord {
             size,
@@ -280,7 +273,7 @@ pub fn complete(
             lock: super::lock::initial_lock(t, bucket, &upload.lock, now)?,
         };
         let mut record = record;
-        record.version = super::versions::make_room(t, (bucket, key), now, &|old| super::lock::check_destroy(old, false, now))?;
+        record.version = super::version_steps::make_room(t, (bucket, key), now, &|old| super::lock::check_destroy(old, false, now))?;
         let okey = object_key(bucket, key);
         t.set(&okey, &encode(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;

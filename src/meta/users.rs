@@ -1,8 +1,8 @@
 //! Users and their access keys.
 
+use super::audit_in::{append_opt, Entry};
 use super::codec::{decode, encode};
 use super::{now_ms, MetaError, MetaResult};
-use crate::audit::{append_opt, Entry};
 use crate::keys::{decode_str, prefix_end, Key};
 use crate::kv::{read, transact, KvStore};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,7 @@ pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secre
         t.set(&user_key(user.name), &encode(&record))?;
         let key = AccessKeyRecord { user: user.name.to_owned(), secret_key: secret_key.to_owned(), created_ms: now };
         t.set(&access_key_key(access_key), &encode(&key))?;
-        super::cache::bump_in(t)?;
+        super::config_generation::bump_in(t)?;
         append_opt(t, audit)
     })
 }
@@ -73,7 +73,7 @@ pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &s
         }
         let key = AccessKeyRecord { user: user.to_owned(), secret_key: secret_key.to_owned(), created_ms: now_ms() };
         t.set(&access_key_key(access_key), &encode(&key))?;
-        super::cache::bump_in(t)?;
+        super::config_generation::bump_in(t)?;
         append_opt(t, audit)
     })
 }
@@ -84,7 +84,7 @@ pub fn delete_key(db: &dyn KvStore, access_key: &str, audit: Option<&Entry>) -> 
             return Err(MetaError::NoSuchAccessKey(access_key.to_owned()));
         }
         t.clear(&access_key_key(access_key))?;
-        super::cache::bump_in(t)?;
+        super::config_generation::bump_in(t)?;
         append_opt(t, audit)
     })
 }

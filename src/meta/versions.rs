@@ -17,9 +17,8 @@
 //! is noncurrent, `("onl", bucket, key)` points at it.
 
 use super::codec::{decode, encode};
-use super::manifest::{clear_parts, queue_release, read_parts};
-use super::objects::{object_key, ObjectBody, ObjectRecord};
-use super::tagging::{read_object_tags, write_object_tags, Tags};
+use super::object_record::{object_key, ObjectRecord};
+use super::tagging::Tags;
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, decode_u64, prefix_end, Key};
 use crate::kv::KvTxn;
@@ -32,79 +31,9 @@ pub enum Versioning {
     Suspended,
 }
 
-/// The version of an object or delete marker.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Version {
-    /// Orders the versions of one key (larger: newer).
-    pub seq: u64,
-    /// Random, so a version id cannot be guessed from another.
-    pub tag: u32,
-    /// The `null` version of S3 (versioning off or suspended when it was written).
-    pub null: bool,
-}
-
-/// Length of a non-null version id: 16 hex digits of sequence, 8 of tag.
-const VERSION_ID_LEN: usize = 24;
-
-impl Version {
-    /// The id S3 clients see.
-    pub fn id(&self) -> String {
-        if self.null {
-            "null".to_owned()
-        } else {
-            format!("{:016x}{:08x}", self.seq, self.tag)
-        }
-    }
-
-    /// The id as S3 shows it in headers and events: absent for the null version.
-    pub fn header_id(&self) -> Option<String> {
-        (!self.null).then(|| self.id())
-    }
-}
-
-/// A version named by a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VersionRef {
-    Null,
-    Id { seq: u64, tag: u32 },
-}
-
-impl VersionRef {
-    pub fn parse(id: &str) -> MetaResult<Self> {
-        if id == "null" {
-            return Ok(Self::Null);
-        }
-        let valid = id.len() == VERSION_ID_LEN && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-        let parsed = valid
-            .then(|| Some(Self::Id { seq: u64::from_str_radix(&id[..16], 16).ok()?, tag: u32::from_str_radix(&id[16..], 16).ok()? }))
-            .flatten();
-        parsed.ok_or(MetaError::InvalidVersionId)
-    }
-
-    /// The id as the request wrote it.
-    pub fn id(&self) -> String {
-        match *self {
-            Self::Null => "null".to_owned(),
-            Self::Id { seq, tag } => Version { seq, tag, null: false }.id(),
-        }
-    }
-
-    /// The reference to `v`.
-    pub fn of(v: &Version) -> Self {
-        if v.null {
-            Self::Null
-        } else {
-            Self::Id { seq: v.seq, tag: v.tag }
-        }
-    }
-
-    pub fn matches(&self, v: &Version) -> bool {
-        match self {
-            Self::Null => v.null,
-            Self::Id { seq, tag } => !v.null && v.seq == *seq && v.tag == *tag,
-        }
-    }
-}
+// Version ids are defined in `version_id`, below the object record that carries one;
+// callers outside meta name them here.
+pub use super::version_id::{Version, VersionRef};
 
 /// A version that is not in `("o", ...)`: a noncurrent object or a delete marker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -143,7 +72,7 @@ pub(super) fn key_versions_begin(bucket: &str, key: &str) -> Vec<u8> {
     Key::space("ov").str(bucket).str(key).into_bytes()
 }
 
-fn null_pointer_key(bucket: &str, key: &str) -> Vec<u8> {
+pub(super) fn null_pointer_key(bucket: &str, key: &str) -> Vec<u8> {
     Key::space("onl").str(bucket).str(key).into_bytes()
 }
 
@@ -185,11 +114,11 @@ pub fn newest_entry(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Op
     rows.first().map(|(_, v)| decode(v)).transpose()
 }
 
-fn read_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, seq: u64) -> MetaResult<Option<VersionEntry>> {
+pub(super) fn read_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, seq: u64) -> MetaResult<Option<VersionEntry>> {
     t.get(&version_key(bucket, key, seq))?.map(|v| decode(&v)).transpose()
 }
 
-fn write_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, entry: &VersionEntry) -> MetaResult<()> {
+pub(super) fn write_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, entry: &VersionEntry) -> MetaResult<()> {
     t.set(&version_key(bucket, key, entry.version.seq), &encode(entry))?;
     if entry.version.null {
         t.set(&null_pointer_key(bucket, key), &encode(&entry.version.seq))?;
@@ -201,21 +130,6 @@ pub(super) fn clear_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, version: &
     t.clear(&version_key(bucket, key, version.seq))?;
     if version.null {
         t.clear(&null_pointer_key(bucket, key))?;
-    }
-    Ok(())
-}
-
-/// Queues the manifests of an object's body for release (O(parts) writes).
-pub(super) fn release_body(t: &mut dyn KvTxn, record: &ObjectRecord, now: i64) -> MetaResult<()> {
-    match &record.body {
-        ObjectBody::Inline(_) => {}
-        ObjectBody::Chunked { manifest_id, .. } => queue_release(t, manifest_id, now)?,
-        ObjectBody::Multipart { parts_id, .. } => {
-            for part in read_parts(t, parts_id)? {
-                queue_release(t, &part.manifest_id, now)?;
-            }
-            clear_parts(t, parts_id)?;
-        }
     }
     Ok(())
 }
@@ -273,144 +187,6 @@ pub(super) fn locate_object_version(
     }
 }
 
-/// Makes room for a new current version (or delete marker) of the key and returns the
-/// version it gets. What happens to the old current version depends on the bucket:
-/// versioning enabled keeps it as a noncurrent version; otherwise the new version is the
-/// `null` one, and an existing `null` version (current or not) is replaced. `may_destroy`
-/// is asked before any version is destroyed (object lock).
-pub(super) fn make_room(
-    t: &mut dyn KvTxn,
-    (bucket, key): (&str, &str),
-    now_ms: i64,
-    may_destroy: &dyn Fn(&ObjectRecord) -> MetaResult<()>,
-) -> MetaResult<Version> {
-    let state = versioning_in(t, bucket)?;
-    let current = read_current(t, bucket, key)?;
-    // Without a current object the newest entry may be a current delete marker. A bucket
-    // that never had versioning has no versions beyond the current one.
-    let newest = if current.is_none() && state.is_some() { newest_entry(t, bucket, key)? } else { None };
-    let newest_seq = current.as_ref().map(|c| c.version.seq).or(newest.as_ref().map(|e| e.version.seq)).unwrap_or(0);
-    let null = state != Some(Versioning::Enabled);
-    if null && state.is_some() {
-        destroy_noncurrent_null(t, bucket, key, now_ms, may_destroy)?;
-    }
-    // A current marker that survives stops being current now: lifecycle's NoncurrentDays
-    // count from here, as for a demoted object.
-    if let Some(mut marker) = newest.filter(|e| e.is_marker() && !(null && e.version.null)) {
-        marker.noncurrent_since_ms = now_ms;
-        write_entry(t, bucket, key, &marker)?;
-    }
-    if let Some(current) = current {
-        if current.version.null && null {
-            may_destroy(&current)?;
-            super::objects::unlink_record(t, (bucket, key), &current)?;
-        } else {
-            demote_current(t, (bucket, key), current, now_ms)?;
-        }
-    }
-    let clock_seq = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
-    let seq = clock_seq.max(newest_seq + 1);
-    Ok(Version { seq, tag: if null { 0 } else { rand::random() }, null })
-}
-
-/// Moves the current record to the versions space, with its tags.
-fn demote_current(t: &mut dyn KvTxn, (bucket, key): (&str, &str), current: ObjectRecord, now_ms: i64) -> MetaResult<()> {
-    let tags = read_object_tags(t, bucket, key)?;
-    write_object_tags(t, bucket, key, &Tags::new())?;
-    t.clear(&object_key(bucket, key))?;
-    let entry = VersionEntry {
-        version: current.version,
-        last_modified_ms: current.last_modified_ms,
-        noncurrent_since_ms: now_ms,
-        object: Some(current),
-        tags,
-    };
-    write_entry(t, bucket, key, &entry)
-}
-
-fn destroy_noncurrent_null(
-    t: &mut dyn KvTxn,
-    bucket: &str,
-    key: &str,
-    now_ms: i64,
-    may_destroy: &dyn Fn(&ObjectRecord) -> MetaResult<()>,
-) -> MetaResult<()> {
-    let Some(seq) = t.get(&null_pointer_key(bucket, key))? else { return Ok(()) };
-    let seq: u64 = decode(&seq)?;
-    if let Some(entry) = read_entry(t, bucket, key, seq)? {
-        if let Some(record) = &entry.object {
-            may_destroy(record)?;
-            release_body(t, record, now_ms)?;
-        }
-        clear_entry(t, bucket, key, &entry.version)?;
-    } else {
-        t.clear(&null_pointer_key(bucket, key))?;
-    }
-    Ok(())
-}
-
-/// Writes a delete marker as the newest version of the key (room was made first).
-pub(super) fn write_marker(t: &mut dyn KvTxn, (bucket, key): (&str, &str), version: Version, now_ms: i64) -> MetaResult<()> {
-    let entry = VersionEntry { version, last_modified_ms: now_ms, noncurrent_since_ms: now_ms, object: None, tags: Tags::new() };
-    write_entry(t, bucket, key, &entry)
-}
-
-/// If the key has no current record and its newest version is an object, makes that
-/// object current again (after the current version or a current marker was deleted).
-/// Returns the promoted record and its tags.
-pub(super) fn promote_newest(t: &mut dyn KvTxn, (bucket, key): (&str, &str)) -> MetaResult<Option<(ObjectRecord, Tags)>> {
-    if t.get(&object_key(bucket, key))?.is_some() {
-        return Ok(None);
-    }
-    let Some(entry) = newest_entry(t, bucket, key)? else { return Ok(None) };
-    let Some(record) = entry.object else { return Ok(None) };
-    clear_entry(t, bucket, key, &entry.version)?;
-    t.set(&object_key(bucket, key), &encode(&record))?;
-    write_object_tags(t, bucket, key, &entry.tags)?;
-    Ok(Some((record, entry.tags)))
-}
-
-/// What permanently deleting one version did.
-#[derive(Debug, Clone)]
-pub struct Destroyed {
-    pub version: Version,
-    pub was_marker: bool,
-    /// Whether the deleted version was the current one (object or marker).
-    pub was_current: bool,
-    /// The object that became current in its place.
-    pub promoted: Option<(ObjectRecord, Tags)>,
-}
-
-/// Permanently deletes one version or marker; `Ok(None)` when there is no such version.
-pub(super) fn destroy_version(
-    t: &mut dyn KvTxn,
-    (bucket, key): (&str, &str),
-    wanted: VersionRef,
-    now_ms: i64,
-    may_destroy: &dyn Fn(&ObjectRecord) -> MetaResult<()>,
-) -> MetaResult<Option<Destroyed>> {
-    let Some(found) = find_version(t, bucket, key, wanted)? else { return Ok(None) };
-    let (version, was_marker, was_current) = match found {
-        Found::Current(record) => {
-            may_destroy(&record)?;
-            super::objects::unlink_record(t, (bucket, key), &record)?;
-            (record.version, false, true)
-        }
-        Found::Noncurrent(entry) => {
-            let newest = newest_entry(t, bucket, key)?.is_some_and(|n| n.version == entry.version);
-            let was_current = newest && entry.is_marker() && read_current(t, bucket, key)?.is_none();
-            if let Some(record) = &entry.object {
-                may_destroy(record)?;
-                release_body(t, record, now_ms)?;
-            }
-            clear_entry(t, bucket, key, &entry.version)?;
-            (entry.version, entry.is_marker(), was_current)
-        }
-    };
-    let promoted = if was_current { promote_newest(t, (bucket, key))? } else { None };
-    Ok(Some(Destroyed { version, was_marker, was_current, promoted }))
-}
-
 /// Rewrites a noncurrent version's tags (PutObjectTagging with a versionId).
 pub(super) fn set_entry_tags(t: &mut dyn KvTxn, (bucket, key): (&str, &str), mut entry: VersionEntry, tags: &Tags) -> MetaResult<()> {
     entry.tags = tags.clone();
@@ -431,50 +207,6 @@ pub(super) fn set_entry_object(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::KvStore;
-
-    #[test]
-    fn version_ids_round_trip_and_reject_garbage() {
-        let v = Version { seq: 1_700_000_000_000_123, tag: 0xdead_beef, null: false };
-        assert_eq!(v.id().len(), VERSION_ID_LEN);
-        let parsed = VersionRef::parse(&v.id()).unwrap();
-        assert!(parsed.matches(&v));
-        assert!(!parsed.matches(&Version { tag: 1, ..v }));
-        assert_eq!(VersionRef::parse("null").unwrap(), VersionRef::Null);
-        assert!(VersionRef::Null.matches(&Version { null: true, ..Version::default() }));
-        for bad in ["", "NULL", "xyz", &v.id().to_uppercase(), &format!("{}0", v.id()), "zzzzzzzzzzzzzzzzzzzzzzzz"] {
-            assert!(matches!(VersionRef::parse(bad), Err(MetaError::InvalidVersionId)), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_current_marker_becomes_noncurrent_when_something_newer_is_written() {
-        let (_dir, db) = crate::kv::fjall_backend::FjallStore::temporary();
-        let (bucket, key) = ("b", "k");
-        let allow = |_: &ObjectRecord| Ok(());
-        crate::kv::transact(&db, |t| {
-            set_versioning_in(t, bucket, Versioning::Enabled)?;
-            let v = make_room(t, (bucket, key), 1_000, &allow)?;
-            write_marker(t, (bucket, key), v, 1_000)
-        })
-        .unwrap();
-        let newest = |db: &dyn KvStore| crate::kv::read(db, |t| newest_entry(t, bucket, key)).unwrap().unwrap();
-        assert_eq!(newest(&db).noncurrent_since_ms, 1_000, "written as the current version");
-        // A second marker on top: the first one stops being current at 5,000.
-        crate::kv::transact(&db, |t| {
-            let v = make_room(t, (bucket, key), 5_000, &allow)?;
-            write_marker(t, (bucket, key), v, 5_000)
-        })
-        .unwrap();
-        let entries: Vec<VersionEntry> = crate::kv::read(&db, |t| {
-            let begin = key_versions_begin(bucket, key);
-            t.get_range(&begin, &prefix_end(&begin), 10, false)?.iter().map(|(_, v)| decode(v)).collect::<MetaResult<Vec<_>>>()
-        })
-        .unwrap();
-        let since: Vec<i64> = entries.iter().map(|e| e.noncurrent_since_ms).collect();
-        assert_eq!(since, vec![5_000, 5_000], "newest (current) marker, then the demoted one");
-        assert!(entries[0].version.seq > entries[1].version.seq);
-    }
 
     #[test]
     fn version_keys_order_newest_first() {
