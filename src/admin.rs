@@ -127,7 +127,7 @@ fn key_pair(access_key: Option<String>, secret_key: Option<String>) -> Result<(S
     }
 }
 
-fn json<T: Serialize>(result: Result<T, crate::meta::MetaError>) -> Result<AdminResponse, String> {
+fn json<T: Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Result<AdminResponse, String> {
     let value = result.map_err(|e| e.to_string())?;
     Ok(AdminResponse::Json { value: serde_json::to_value(value).map_err(|e| e.to_string())? })
 }
@@ -179,8 +179,8 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             }
             AdminRequest::AuditVerify => json(crate::audit::verify(db, |_| {})),
             AdminRequest::AuditTrail { bucket, bucket_id, key, since_ms, until_ms, limit, page_token } => {
-                json(crate::audit::query::incarnation_of(db, &bucket, bucket_id.as_deref()).and_then(|incarnation| {
-                    crate::audit::query::object_trail(
+                json(crate::meta::audit_in::incarnation_of(db, &bucket, bucket_id.as_deref()).and_then(|incarnation| {
+                    Ok(crate::audit::query::object_trail(
                         db,
                         &incarnation,
                         &key,
@@ -188,7 +188,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                         until_ms,
                         page_token.as_deref(),
                         limit.clamp(1, limits::AUDIT_PAGE_MAX_ENTRIES),
-                    )
+                    )?)
                 }))
             }
             AdminRequest::AuditActivity { user, days } => {
@@ -199,8 +199,8 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                 }))
             }
             AdminRequest::AuditReport { bucket, bucket_id, key } => json(
-                crate::audit::query::incarnation_of(db, &bucket, bucket_id.as_deref())
-                    .and_then(|incarnation| crate::audit::query::compliance_report(db, &bucket, &incarnation, &key)),
+                crate::meta::audit_in::incarnation_of(db, &bucket, bucket_id.as_deref())
+                    .and_then(|incarnation| Ok(crate::audit::query::compliance_report(db, &bucket, &incarnation, &key)?)),
             ),
             AdminRequest::AuditCount => json(crate::audit::chain::entries_total(db)),
             AdminRequest::AuditExport { .. } => Err("export streams its answer; use `export_lines`".into()),

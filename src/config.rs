@@ -203,7 +203,7 @@ pub struct AuditSettings {
     /// Entries older than this are removed, in whole chain segments.
     pub retention: Option<Duration>,
     /// Requests refused without a verified signature are counted over windows this long
-    /// and recorded as one entry per source and error code (`audit::unauthenticated`; at
+    /// and recorded as one entry per source and error code (`edge::unauthenticated`; at
     /// most `AUDIT_UNAUTHENTICATED_WINDOW_MAX_SECS`; tests shorten it).
     pub unauthenticated_window: Duration,
 }

@@ -9,7 +9,8 @@
 //!    connection (RFC 9110 §10.1.1).
 //! 3. HEAD with a Range answers 206 like GET (s3s sets 206 only for GetObject).
 //! 4. Auditing of reads and of failed or denied requests (including those s3s rejects
-//!    before any handler runs), off the request path through the `AuditSink`. Successful
+//!    before any handler runs), off the request path through the `AuditSink` (`audit_sink`;
+//!    unauthenticated failures aggregated per source in `unauthenticated`). Successful
 //!    mutations are audited by their handlers, in their own transaction.
 //! 5. Error bodies carry a `<Message>` and the `<RequestId>` (s3s often writes a bare
 //!    `<Code>`; see `s3::error_messages`).
@@ -18,7 +19,12 @@
 //!    its body fails when it stalls; such a request answers 400 RequestTimeout whichever
 //!    layer (s3s, a handler, ingest) was reading it.
 
-use crate::audit::{Actor, AuditSink, Categories, Entry};
+pub mod audit_sink;
+pub mod unauthenticated;
+
+pub use audit_sink::AuditSink;
+
+use crate::audit::{Actor, Categories, Entry};
 use crate::limits;
 use crate::s3::host::VirtualHostDomain;
 use futures::future::BoxFuture;
@@ -185,7 +191,7 @@ impl Service<http::Request<Incoming>> for Edge {
         let method = req.method().clone();
         let audit_facts = config.audit.as_ref().map(|_| (resource_of(&config, &req), access_key_of(&req), request_line(&req)));
         // s3s would answer a malformed SigV4 header with a vaguer code; S3's is answered here.
-        let early = crate::s3::request_rules::check_authorization_header(req.headers()).err();
+        let early = crate::s3::request_rules::check_authentication_form(req.uri(), req.headers()).err();
         req.extensions_mut().insert(ctx.clone());
         // Dropped with the response body once it is fully sent, or with this future.
         let in_flight = self.activity.begin();
@@ -247,7 +253,7 @@ impl Service<http::Request<Incoming>> for Edge {
                     }
                     // Anyone can send these: counted per source and code, never one entry each.
                     None if failed && config.categories.denied => {
-                        sink.record_unauthenticated(crate::audit::unauthenticated::Attempt {
+                        sink.record_unauthenticated(unauthenticated::Attempt {
                             source_ip: ctx.source_ip,
                             outcome: bounded(&outcome(), 64),
                             op: facts.op,

@@ -6,6 +6,8 @@ pub mod audit;
 pub mod checksum;
 pub mod chunks;
 pub mod cli;
+pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod connections;
 pub mod edge;

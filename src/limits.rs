@@ -117,7 +117,7 @@ pub const ACCEPT_RETRY_MAX_MILLIS: u64 = 1_000;
 pub const SHUTDOWN_DRAIN_MAX_SECS: u64 = 30;
 
 /// Audit: independent hash chains, so concurrent writers rarely share a chain head.
-pub const AUDIT_STREAM_COUNT: u16 = 16;
+pub const AUDIT_CHAIN_COUNT: u16 = 16;
 /// Audit entries read per transaction when verifying, querying or exporting.
 pub const AUDIT_VERIFY_BATCH_ENTRIES: usize = 1000;
 /// Audit: reads and denied requests are written off the request path in batches of at most

@@ -1,26 +1,28 @@
 //! Audit queries: one object's trail, a user's activity, an object's compliance report, and
 //! export of any selection as JSON lines. Every scan reads in bounded batches.
 
-use super::chain::{activity_space, day_of, decode_entry, entry_key, StoredEntry};
-use super::Entry;
+use super::chain::{activity_space, decode_entry, decode_stored, entry_key};
+use super::{AuditError, AuditResult, Entry};
+use crate::clock::day_of;
 use crate::keys::{decode_str, decode_u64, key_after, prefix_end, Key};
 use crate::kv::{read, KvStore};
 use crate::limits::AUDIT_VERIFY_BATCH_ENTRIES;
-use crate::meta::codec::decode;
-use crate::meta::{MetaError, MetaResult};
 use base64::Engine as _;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-fn corrupt(e: crate::keys::DecodeError) -> MetaError {
-    MetaError::Corrupt(e.to_string())
+fn corrupt(e: crate::keys::DecodeError) -> AuditError {
+    AuditError::Corrupt(e.to_string())
 }
+
+/// How queries name the incarnation of buckets that have no id (never a minted id).
+pub const LEGACY_BUCKET_ID: &str = "legacy";
 
 /// Which incarnation of a bucket name a query reads. A name can be deleted and created
 /// again by another user; the trail belongs to the incarnation, not the name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incarnation {
-    /// A bucket with an id (`BucketRecord::id`): exactly the entries stamped with it.
+    /// A bucket with an id (meta's `BucketRecord::id`): exactly the entries stamped with it.
     Id(String),
     /// A bucket created before ids existed: the entries under its name without an id, from
     /// `since_ms` on (its creation: older ones belong to earlier buckets of that name).
@@ -28,18 +30,19 @@ pub enum Incarnation {
 }
 
 impl Incarnation {
-    /// The incarnation of a bucket record.
-    pub fn of(bucket: &str, record: &crate::meta::buckets::BucketRecord) -> Self {
-        match &record.id {
-            Some(id) => Incarnation::Id(id.clone()),
-            None => Incarnation::Legacy { bucket: bucket.to_owned(), since_ms: record.created_ms },
+    /// The incarnation of the bucket `bucket` holding id `id` (`None`: created before ids
+    /// existed), created at `created_ms`.
+    pub fn of(bucket: &str, id: Option<&str>, created_ms: i64) -> Self {
+        match id {
+            Some(id) => Incarnation::Id(id.to_owned()),
+            None => Incarnation::Legacy { bucket: bucket.to_owned(), since_ms: created_ms },
         }
     }
 
     /// As named by a caller: an id, or `legacy` for every id-less entry of `bucket`.
     pub fn named(bucket: &str, id: &str) -> Self {
         match id {
-            crate::meta::buckets::LEGACY_BUCKET_ID => Incarnation::Legacy { bucket: bucket.to_owned(), since_ms: 0 },
+            LEGACY_BUCKET_ID => Incarnation::Legacy { bucket: bucket.to_owned(), since_ms: 0 },
             id => Incarnation::Id(id.to_owned()),
         }
     }
@@ -69,18 +72,9 @@ impl Incarnation {
     }
 }
 
-/// The incarnation `bucket_id` names (an id, or `legacy`), else the bucket that holds the
-/// name now.
-pub fn incarnation_of(db: &dyn KvStore, bucket: &str, bucket_id: Option<&str>) -> MetaResult<Incarnation> {
-    match bucket_id {
-        Some(id) => Ok(Incarnation::named(bucket, id)),
-        None => crate::meta::buckets::get_bucket(db, bucket)?.map(|r| Incarnation::of(bucket, &r)).ok_or(MetaError::NoSuchBucket),
-    }
-}
-
 /// A `page_token` that is not one this API handed out.
-fn bad_token() -> MetaError {
-    MetaError::InvalidArgument("page_token is not a token this query returned".into())
+fn bad_token() -> AuditError {
+    AuditError::InvalidArgument("page_token is not a token this query returned".into())
 }
 
 fn ms_key(space: &Key, ms: i64) -> Vec<u8> {
@@ -88,15 +82,15 @@ fn ms_key(space: &Key, ms: i64) -> Vec<u8> {
 }
 
 /// Entries named by object-index keys, read from one snapshot.
-fn entries_for(db: &dyn KvStore, space_len: usize, index_keys: &[Vec<u8>]) -> MetaResult<Vec<Entry>> {
+fn entries_for(db: &dyn KvStore, space_len: usize, index_keys: &[Vec<u8>]) -> AuditResult<Vec<Entry>> {
     read(db, |t| {
         let mut out = Vec::with_capacity(index_keys.len());
         for k in index_keys {
             let (_, rest) = decode_u64(&k[space_len..]).map_err(corrupt)?;
-            let (stream, rest) = decode_u64(rest).map_err(corrupt)?;
+            let (chain, rest) = decode_u64(rest).map_err(corrupt)?;
             let (seq, _) = decode_u64(rest).map_err(corrupt)?;
-            let stored: StoredEntry = match t.get(&entry_key(stream as u16, seq))? {
-                Some(v) => decode(&v)?,
+            let stored = match t.get(&entry_key(chain as u16, seq))? {
+                Some(v) => decode_stored(&v)?,
                 // Removed by retention: the index outlived it.
                 None => continue,
             };
@@ -123,7 +117,7 @@ pub fn object_trail(
     until_ms: Option<i64>,
     page_token: Option<&str>,
     limit: usize,
-) -> MetaResult<TrailPage> {
+) -> AuditResult<TrailPage> {
     let space = incarnation.trail_space(key);
     let space_len = space.as_bytes().len();
     let begin = ms_key(&space, since_ms.unwrap_or(0).max(incarnation.since_ms()));
@@ -147,7 +141,7 @@ pub fn object_trail(
     Ok(TrailPage { entries: entries_for(db, space_len, &keys)?, next_page_token })
 }
 
-/// Whether `rest` is (time, stream, seq) as an index key ends.
+/// Whether `rest` is (time, chain, seq) as an index key ends.
 fn is_index_suffix(rest: &[u8]) -> bool {
     let Ok((_, rest)) = decode_u64(rest) else { return false };
     let Ok((_, rest)) = decode_u64(rest) else { return false };
@@ -155,7 +149,7 @@ fn is_index_suffix(rest: &[u8]) -> bool {
 }
 
 /// A user's activity: count per (day, operation) over the last `days` days up to `now_ms`.
-pub fn user_activity(db: &dyn KvStore, user: &str, days: u64, now_ms: i64) -> MetaResult<BTreeMap<(u64, String), u64>> {
+pub fn user_activity(db: &dyn KvStore, user: &str, days: u64, now_ms: i64) -> AuditResult<BTreeMap<(u64, String), u64>> {
     let today = day_of(now_ms);
     let space = activity_space(user);
     let begin = space.clone().u64(today.saturating_sub(days.saturating_sub(1))).into_bytes();
@@ -189,10 +183,10 @@ const WRITE_OPS: &[&str] = &["PutObject", "CopyObject", "CompleteMultipartUpload
 
 /// Everything known about one object's history in one incarnation of its bucket, from its
 /// whole trail.
-pub fn compliance_report(db: &dyn KvStore, bucket: &str, incarnation: &Incarnation, key: &str) -> MetaResult<ComplianceReport> {
+pub fn compliance_report(db: &dyn KvStore, bucket: &str, incarnation: &Incarnation, key: &str) -> AuditResult<ComplianceReport> {
     let bucket_id = match incarnation {
         Incarnation::Id(id) => id.clone(),
-        Incarnation::Legacy { .. } => crate::meta::buckets::LEGACY_BUCKET_ID.to_owned(),
+        Incarnation::Legacy { .. } => LEGACY_BUCKET_ID.to_owned(),
     };
     let mut report = ComplianceReport { bucket: bucket.to_owned(), bucket_id, key: key.to_owned(), ..Default::default() };
     let space = incarnation.trail_space(key);
@@ -252,8 +246,8 @@ pub fn export(
     selection: &Selection,
     mut each: impl FnMut(&Entry) -> std::io::Result<()>,
     mut progress: impl FnMut(u64),
-) -> MetaResult<u64> {
-    let space = crate::audit::chain::commit_order_prefix();
+) -> AuditResult<u64> {
+    let space = super::chain::commit_order_prefix();
     let end = prefix_end(&space);
     let mut begin = space.clone();
     let (mut matched, mut scanned) = (0, 0);
@@ -262,19 +256,19 @@ pub fn export(
             let rows = t.get_range(&begin, &end, AUDIT_VERIFY_BATCH_ENTRIES, false)?;
             let mut entries = Vec::with_capacity(rows.len());
             for (k, _) in &rows {
-                let Some((stream, seq)) = crate::audit::chain::commit_order_target(k) else { continue };
-                if let Some(v) = t.get(&crate::audit::chain::entry_key(stream, seq))? {
-                    entries.push(decode::<StoredEntry>(&v)?);
+                let Some((chain, seq)) = super::chain::commit_order_target(k) else { continue };
+                if let Some(v) = t.get(&entry_key(chain, seq))? {
+                    entries.push(decode_stored(&v)?);
                 }
             }
-            Ok::<_, MetaError>((rows.last().map(|(k, _)| k.clone()), entries))
+            Ok::<_, AuditError>((rows.last().map(|(k, _)| k.clone()), entries))
         })?;
         let (Some(last), stored) = batch else { break };
         for s in stored {
             let e = decode_entry(&s)?;
             scanned += 1;
             if selection.matches(&e) {
-                each(&e).map_err(|io| MetaError::Corrupt(format!("export output: {io}")))?;
+                each(&e).map_err(|io| AuditError::Corrupt(format!("export output: {io}")))?;
                 matched += 1;
             }
         }
@@ -285,7 +279,4 @@ pub fn export(
 }
 
 /// `YYYY-MM-DD` of a day number (days since the Unix epoch).
-pub fn day_string(day: u64) -> String {
-    let date = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(i64::try_from(day).unwrap_or(0));
-    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
-}
+pub use crate::clock::day_text as day_string;

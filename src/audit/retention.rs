@@ -3,34 +3,34 @@
 //! checks everything that remains. The newest segment of a chain is never removed: its
 //! entries link to the chain head.
 
-use super::chain::{checkpoint_key, decode_entry, entry_key, Checkpoint, StoredEntry};
+use super::chain::{checkpoint_key, decode_entry, decode_stored, entry_key, Checkpoint};
+use super::{AuditError, AuditResult};
+use crate::codec::{decode, encode};
 use crate::kv::{transact, KvStore};
-use crate::limits::AUDIT_STREAM_COUNT;
-use crate::meta::codec::{decode, encode};
-use crate::meta::{MetaError, MetaResult};
+use crate::limits::AUDIT_CHAIN_COUNT;
 
 /// Removes every whole segment of `segment_entries` entries whose newest entry is older
 /// than `cutoff_ms`, one segment per transaction. Returns how many entries were removed.
-pub fn apply(db: &dyn KvStore, cutoff_ms: i64, segment_entries: u64) -> MetaResult<u64> {
+pub fn apply(db: &dyn KvStore, cutoff_ms: i64, segment_entries: u64) -> AuditResult<u64> {
     assert!(segment_entries > 0);
     let mut removed = 0;
-    for stream in 0..AUDIT_STREAM_COUNT {
+    for chain in 0..AUDIT_CHAIN_COUNT {
         loop {
             let step = transact(db, |t| {
-                let cp: Checkpoint = t.get(&checkpoint_key(stream))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
+                let cp: Checkpoint = t.get(&checkpoint_key(chain))?.map(|v| decode(&v)).transpose()?.unwrap_or_default();
                 let end = cp.first_seq + segment_entries;
                 // The segment after this one must exist: the newest segment stays.
-                if t.get(&entry_key(stream, end + segment_entries - 1))?.is_none() {
+                if t.get(&entry_key(chain, end + segment_entries - 1))?.is_none() {
                     return Ok(0);
                 }
-                let Some(last) = t.get(&entry_key(stream, end - 1))? else { return Ok(0) };
-                let last: StoredEntry = decode(&last)?;
+                let Some(last) = t.get(&entry_key(chain, end - 1))? else { return Ok(0) };
+                let last = decode_stored(&last)?;
                 if decode_entry(&last)?.time_ms >= cutoff_ms {
                     return Ok(0);
                 }
-                t.clear_range(&entry_key(stream, cp.first_seq), &entry_key(stream, end))?;
-                t.set(&checkpoint_key(stream), &encode(&Checkpoint { first_seq: end, prev: last.hash }))?;
-                Ok::<_, MetaError>(segment_entries)
+                t.clear_range(&entry_key(chain, cp.first_seq), &entry_key(chain, end))?;
+                t.set(&checkpoint_key(chain), &encode(&Checkpoint { first_seq: end, prev: last.hash }))?;
+                Ok::<_, AuditError>(segment_entries)
             })?;
             if step == 0 {
                 break;
@@ -45,7 +45,7 @@ pub fn apply(db: &dyn KvStore, cutoff_ms: i64, segment_entries: u64) -> MetaResu
 /// Removes commit-order index entries from the front whose entries retention removed; stops
 /// at the first that still has its entry (the index is in commit order, so that is where
 /// the oldest remaining entry of some chain sits).
-fn drop_dangling_commit_order(db: &dyn KvStore) -> MetaResult<()> {
+fn drop_dangling_commit_order(db: &dyn KvStore) -> AuditResult<()> {
     let space = super::chain::commit_order_prefix();
     let end = crate::keys::prefix_end(&space);
     loop {
@@ -53,11 +53,11 @@ fn drop_dangling_commit_order(db: &dyn KvStore) -> MetaResult<()> {
             let rows = t.get_range(&space, &end, crate::limits::AUDIT_VERIFY_BATCH_ENTRIES, false)?;
             for (k, _) in &rows {
                 let live = match super::chain::commit_order_target(k) {
-                    Some((stream, seq)) => t.get(&entry_key(stream, seq))?.is_some(),
+                    Some((chain, seq)) => t.get(&entry_key(chain, seq))?.is_some(),
                     None => false,
                 };
                 if live {
-                    return Ok::<_, MetaError>(true);
+                    return Ok::<_, AuditError>(true);
                 }
                 t.clear(k)?;
             }
@@ -72,7 +72,8 @@ fn drop_dangling_commit_order(db: &dyn KvStore) -> MetaResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{append, verify, Actor, Entry};
+    use crate::audit::chain::append;
+    use crate::audit::{verify, Actor, Entry};
     use crate::kv::fjall_backend::FjallStore;
 
     #[test]

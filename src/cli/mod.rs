@@ -506,9 +506,9 @@ async fn audit_command(store: &StoreConfig, command: AuditCommand) -> Result<(),
         AuditCommand::Verify => {
             let report: crate::audit::VerifyReport =
                 serde_json::from_value(json_of(admin_response(store, AdminRequest::AuditVerify).await?)?).map_err(|e| e.to_string())?;
-            println!("checked {} entries in {} chains", report.entries, report.streams);
+            println!("checked {} entries in {} chains", report.entries, report.chains);
             for p in &report.problems {
-                println!("chain {} entry {}: {}", p.stream, p.seq, p.what);
+                println!("chain {} entry {}: {}", p.chain, p.seq, p.what);
             }
             if report.problems.is_empty() {
                 println!("ok: no entry was modified, inserted or removed");

@@ -1,21 +1,24 @@
-//! Record (de)serialisation. Postcard: compact, schema by Rust types. Every record type
-//! carries a format version byte first so later layouts can be told apart.
+//! Record (de)serialisation lives below meta, in `crate::codec` (audit uses it too). Meta's
+//! files name it here, with its errors as `MetaError`s.
 
 use super::{MetaError, MetaResult};
-use serde::{de::DeserializeOwned, Serialize};
+pub use crate::codec::{encode, encode_record, layout, CodecError, CodecResult, Record};
+use serde::de::DeserializeOwned;
 
-const FORMAT_V1: u8 = 1;
-
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_V1];
-    // Serialising our own plain structs into a Vec cannot fail.
-    out.extend(postcard::to_allocvec(value).expect("records serialise"));
-    out
+/// `crate::codec::decode`: a format-1 value.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> MetaResult<T> {
+    Ok(crate::codec::decode(bytes)?)
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> MetaResult<T> {
-    match bytes.split_first() {
-        Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest).map_err(|e| MetaError::Corrupt(e.to_string())),
-        _ => Err(MetaError::Corrupt("unknown record format".into())),
+/// `crate::codec::decode_record`: a record at its current format or an older one.
+pub fn decode_record<T: Record>(bytes: &[u8]) -> MetaResult<T> {
+    Ok(crate::codec::decode_record(bytes)?)
+}
+
+impl From<CodecError> for MetaError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Corrupt(what) => MetaError::Corrupt(what),
+        }
     }
 }

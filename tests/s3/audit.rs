@@ -141,7 +141,7 @@ async fn denied_requests_are_recorded_with_the_callers_ip() {
     // Requests without a verified signature: one aggregated entry per source and code,
     // naming the key they claimed only as a claim.
     let unknown = find("InvalidAccessKeyId");
-    assert_eq!(unknown.op, granary::audit::unauthenticated::OP);
+    assert_eq!(unknown.op, granary::edge::unauthenticated::OP);
     assert_eq!(unknown.actor.access_key, None);
     assert_eq!(detail(unknown, "claimed_access_key"), Some("UNKNOWNKEY"));
     assert_eq!(unknown.actor.source_ip.as_deref(), Some("127.0.0.1"));
@@ -216,7 +216,7 @@ async fn unauthenticated_floods_add_one_bounded_entry_per_source_and_code() {
     let windows = (started.elapsed().as_secs_f64() / window.as_secs_f64()).ceil() as usize + 1;
     tokio::time::sleep(window + Duration::from_millis(500)).await;
     let entries = all_entries(&gw).await;
-    let flood: Vec<&Entry> = entries.iter().filter(|e| e.op == granary::audit::unauthenticated::OP).collect();
+    let flood: Vec<&Entry> = entries.iter().filter(|e| e.op == granary::edge::unauthenticated::OP).collect();
     let counted: u64 = flood.iter().map(|e| detail(e, "requests").unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(counted, 3000, "every refused request is counted: {flood:#?}");
     assert!(flood.len() <= windows, "one entry per source, code and window: {} entries in {windows} windows", flood.len());

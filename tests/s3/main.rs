@@ -12,6 +12,7 @@ mod connections;
 mod crash;
 mod dedup;
 mod events;
+mod formats;
 mod gateways;
 mod gc;
 mod listing;

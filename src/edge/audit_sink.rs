@@ -1,11 +1,14 @@
-//! Off-request-path audit writing: reads and denied requests are queued and written in small
-//! batches (one transaction per batch), so they cost the request a channel send. Mutations
-//! never come through here: they commit with their own entry.
+//! The edge's audit writer, off the request path: reads and denied requests are queued and
+//! written in small batches (one transaction per batch), so they cost the request a channel
+//! send. Mutations never come through here: they commit with their own entry. Entries are
+//! written after the request, so the user is looked up and the bucket's incarnation stamped
+//! here (`meta::audit_in`), at write time.
 
 use super::unauthenticated::{Aggregator, Attempt};
-use super::{append, Entry};
+use crate::audit::Entry;
 use crate::kv::{transact, KvStore};
 use crate::limits::{AUDIT_BATCH_MAX_DELAY_MILLIS, AUDIT_BATCH_MAX_ENTRIES, AUDIT_QUEUE_MAX_ENTRIES};
+use crate::meta::audit_in::append;
 use crate::meta::{users, MetaError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -77,7 +80,7 @@ impl AuditSink {
     /// Counts a request refused without a verified signature (`unauthenticated`): it
     /// reaches the trail only as part of its group's entry when the window closes.
     pub fn record_unauthenticated(&self, attempt: Attempt) {
-        self.unauthenticated.record(attempt, crate::meta::now_ms());
+        self.unauthenticated.record(attempt, crate::clock::now_ms());
     }
 
     /// How many unauthenticated requests were refused, and how many of them only reached

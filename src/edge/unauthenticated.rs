@@ -8,7 +8,7 @@
 //! adds at most `groups + 1` bounded entries per window, however fast and from however many
 //! addresses it is sent.
 
-use super::{Actor, Entry};
+use crate::audit::{Actor, Entry};
 use crate::limits::{AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES, AUDIT_UNAUTHENTICATED_GROUPS_MAX_COUNT};
 use std::collections::HashMap;
 use std::net::IpAddr;
