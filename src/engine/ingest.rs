@@ -7,7 +7,7 @@
 use super::{Engine, EngineError};
 use crate::checksum;
 use crate::chunks::{chunker, ChunkHash};
-use crate::limits::INLINE_OBJECT_MAX_BYTES;
+use crate::limits::{self, INLINE_OBJECT_MAX_BYTES};
 use crate::meta::objects::ChunkRef;
 use crate::meta::{refs, MetaError};
 use bytes::Bytes;
@@ -134,9 +134,6 @@ fn settle(
     }
 }
 
-/// How long an upload waits for the collector to finish deleting a chunk it needs.
-const PIN_RETRY_MAX_COUNT: u32 = 200;
-
 impl Engine {
     /// Reads `body` to the end. Large bodies become chunks that are written durably and
     /// pinned; the caller commits them with `meta::objects::commit_put` or releases them
@@ -226,9 +223,9 @@ impl Engine {
         let mut attempt = 0;
         let must_write = loop {
             match self.meta(move |db| refs::pin_chunk(db, &id, seq, &hash)).await {
-                Err(EngineError::Meta(MetaError::ChunkBeingCollected)) if attempt < PIN_RETRY_MAX_COUNT => {
+                Err(EngineError::Meta(MetaError::ChunkBeingCollected)) if attempt < limits::INGEST_PIN_RETRY_MAX_COUNT => {
                     attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(limits::INGEST_PIN_RETRY_DELAY_MILLIS)).await;
                 }
                 other => break other?,
             }
@@ -253,5 +250,20 @@ impl Engine {
         if let Err(e) = self.meta(move |db| refs::release_pins(db, &upload_id)).await {
             tracing::warn!(error = %e, "could not release upload pins; they expire later");
         }
+    }
+
+    /// The pin protocol's last step, in one place: `commit` turns the pins of an ingested
+    /// body (`pins`: its upload id, if it was chunked) into references in one metadata
+    /// transaction; if that fails, the pins are released, so a refused upload stores nothing.
+    pub async fn commit_pinned<T: Send + 'static>(
+        &self,
+        pins: Option<[u8; 16]>,
+        commit: impl FnOnce(&dyn crate::kv::KvStore) -> Result<T, MetaError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let result = self.meta(commit).await;
+        if let (Err(_), Some(id)) = (&result, pins) {
+            self.release(id).await;
+        }
+        result
     }
 }

@@ -158,9 +158,8 @@ async fn store_part(
             .detail("etag", part.etag())
     });
     let (o, b, k, id, n, p) = (t.owner.to_owned(), t.bucket.to_owned(), t.key.to_owned(), t.upload_id, t.part_number, part.clone());
-    let committed = s3
-        .engine
-        .meta(move |db| {
+    s3.engine
+        .commit_pinned(Some(pins), move |db| {
             uploads::commit_part(
                 db,
                 uploads::UploadRef { owner: &o, bucket: &b, key: &k, upload_id: &id },
@@ -171,11 +170,8 @@ async fn store_part(
                 audit.as_ref(),
             )
         })
-        .await;
-    if let Err(e) = committed {
-        s3.engine.release(pins).await;
-        return Err(to_s3(e));
-    }
+        .await
+        .map_err(to_s3)?;
     Ok(part)
 }
 

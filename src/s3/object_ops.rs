@@ -79,17 +79,12 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let owner = principal.user.clone();
     let committed = s3
         .engine
-        .meta(move |db| objects::commit_put(db, &owner, (&bucket, &key), &record, (&chunks, &pin_id), (&condition, &tags), audit.as_ref()))
-        .await;
-    match committed {
-        Ok(record) => output.version_id = record.version.header_id(),
-        Err(e) => {
-            if let Some(id) = pins {
-                s3.engine.release(id).await;
-            }
-            return Err(to_s3(e));
-        }
-    }
+        .commit_pinned(pins, move |db| {
+            objects::commit_put(db, &owner, (&bucket, &key), &record, (&chunks, &pin_id), (&condition, &tags), audit.as_ref())
+        })
+        .await
+        .map_err(to_s3)?;
+    output.version_id = committed.version.header_id();
     Ok(S3Response::new(output))
 }
 
