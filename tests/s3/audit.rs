@@ -9,12 +9,26 @@ use granary::audit::Entry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Every entry, once whatever was queued for the batch writer has had time to be written: for
+/// checks that something is *not* recorded (and the unauthenticated windows, which close on
+/// the wall clock), where no entry to poll for says the writer is done.
 async fn all_entries(gw: &Gateway) -> Vec<Entry> {
     // Reads and denied requests are written in batches off the request path.
     tokio::time::sleep(Duration::from_millis(granary::limits::AUDIT_BATCH_MAX_DELAY_MILLIS * 3)).await;
+    entries_now(gw).await
+}
+
+/// Every entry written so far.
+async fn entries_now(gw: &Gateway) -> Vec<Entry> {
     let mut out = Vec::new();
     admin::export_via_socket(gw.dir.path(), &Selection::default(), |l| out.push(serde_json::from_str(l).unwrap())).await.unwrap().unwrap();
     out
+}
+
+/// Waits until the batch writer has written `count` entries that `matches` (reads and denied
+/// requests are written off the request path), polling up to a generous deadline.
+async fn written(gw: &Gateway, what: &str, count: usize, matches: impl Fn(&Entry) -> bool) {
+    eventually(what, || async { (entries_now(gw).await.iter().filter(|e| matches(e)).count() >= count).then_some(()) }).await;
 }
 
 async fn verify_clean(gw: &Gateway) {
@@ -258,7 +272,7 @@ async fn queries_answer_a_scripted_history() {
     }
     s3.get_object().bucket("hist").key("doc").send().await.unwrap();
     s3.delete_object().bucket("hist").key("doc").send().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(granary::limits::AUDIT_BATCH_MAX_DELAY_MILLIS * 3)).await;
+    written(&gw, "the read of hist/doc", 1, |e| e.op == "GetObject" && e.bucket.as_deref() == Some("hist")).await;
 
     let (status, body) = api_get(&gw.endpoint, "/_granary/audit/object?bucket=hist&key=doc&limit=2").await;
     assert_eq!(status, 200, "{body}");
@@ -309,7 +323,8 @@ async fn a_recreated_bucket_name_does_not_inherit_the_trail() {
     s3.put_object().bucket("reuseb").key("k").body(b"admin's secret".to_vec().into()).send().await.unwrap();
     s3.get_object().bucket("reuseb").key("k").send().await.unwrap();
     // Reads are written in batches: this one while its bucket still exists...
-    tokio::time::sleep(Duration::from_millis(granary::limits::AUDIT_BATCH_MAX_DELAY_MILLIS * 3)).await;
+    let read_of_reuseb = |e: &Entry| e.op == "GetObject" && e.bucket.as_deref() == Some("reuseb");
+    written(&gw, "the first read of reuseb/k", 1, read_of_reuseb).await;
     // ...this one most likely after bob's bucket took the name: it must not become his.
     s3.get_object().bucket("reuseb").key("k").send().await.unwrap();
     s3.delete_object().bucket("reuseb").key("k").send().await.unwrap();
@@ -317,7 +332,7 @@ async fn a_recreated_bucket_name_does_not_inherit_the_trail() {
     let bob = gw.user_client("bob").await;
     bob.create_bucket().bucket("reuseb").send().await.unwrap();
     bob.put_object().bucket("reuseb").key("k").body(b"bob's".to_vec().into()).send().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(granary::limits::AUDIT_BATCH_MAX_DELAY_MILLIS * 3)).await;
+    written(&gw, "the second read of reuseb/k", 2, read_of_reuseb).await;
     let endpoint = gw.endpoint.clone();
     let as_bob = |path: String| {
         let endpoint = endpoint.clone();
@@ -355,7 +370,7 @@ async fn a_recreated_bucket_name_does_not_inherit_the_trail() {
     let current: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(current["users"], serde_json::json!(["bob"]), "{current}");
     // ...and the deleted one is read by its id, found in the full export.
-    let old_id = all_entries(&gw)
+    let old_id = entries_now(&gw)
         .await
         .into_iter()
         .find(|e| e.op == "DeleteBucket" && e.bucket.as_deref() == Some("reuseb"))

@@ -72,6 +72,28 @@ impl Gateway {
         client_for(&self.endpoint, &ak, &sk)
     }
 
+    /// Runs one pass of the gateway's chunk collector as if `ahead` had passed since now: the
+    /// grace period ages without the test waiting for it.
+    pub async fn collect_after(&self, ahead: Duration) -> granary::engine::collector::PassReport {
+        self.collect_at(now_ms() + i64::try_from(ahead.as_millis()).unwrap()).await
+    }
+
+    /// Runs one pass of the gateway's chunk collector as if the time were `at_ms`.
+    pub async fn collect_at(&self, at_ms: i64) -> granary::engine::collector::PassReport {
+        self.server.collector.run_pass_at(at_ms).await.unwrap()
+    }
+
+    /// Waits (up to a generous deadline) until the gateway's background collector has
+    /// finished `passes` more passes, however slow the machine.
+    pub async fn collector_passes(&self, passes: u64) {
+        let target = self.server.collector.status().passes + passes + 1; // the pass under way may have begun earlier
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.server.collector.status().passes < target {
+            assert!(tokio::time::Instant::now() < deadline, "the collector made no {passes} passes in 30 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn chunk_bytes(&self) -> u64 {
         granary::chunks::ChunkStore::open(&self.chunk_dir).unwrap().disk_usage_bytes().unwrap()
     }
@@ -101,6 +123,24 @@ pub fn client_for(endpoint: &str, ak: &str, sk: &str) -> Client {
         .force_path_style(true)
         .build();
     Client::from_conf(conf)
+}
+
+/// Milliseconds since the Unix epoch, as the gateway stamps its records.
+pub fn now_ms() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
+}
+
+/// Polls `check` until it answers `Some`, every 20 ms up to a generous deadline: fast when
+/// the machine is fast, no flake when it is loaded. Panics with `what` at the deadline.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {

@@ -3,13 +3,14 @@ use std::time::Duration;
 
 const MIB: u64 = 1024 * 1024;
 
+/// The grace period of the gateways below: an hour, which the tests age by running collector
+/// passes at a driven time (`Gateway::collect_after`) instead of waiting; the background
+/// collector, at the wall clock, finds nothing due.
+const GRACE: Duration = Duration::from_secs(3600);
+
 #[tokio::test]
 async fn identical_content_is_stored_once_and_freed_after_grace() {
-    let gw = Gateway::start_with(|c| {
-        c.gc_grace = Duration::from_secs(3);
-        c.gc_interval = Duration::from_millis(500);
-    })
-    .await;
+    let gw = Gateway::start_with(|c| c.gc_grace = GRACE).await;
     let s3 = gw.client();
     s3.create_bucket().bucket("dedup-a").send().await.unwrap();
     s3.create_bucket().bucket("dedup-b").send().await.unwrap();
@@ -27,34 +28,54 @@ async fn identical_content_is_stored_once_and_freed_after_grace() {
     for (bucket, key) in &placements[..4] {
         s3.delete_object().bucket(*bucket).key(*key).send().await.unwrap();
     }
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Long past the grace period, twice: the first pass releases the deleted objects'
+    // references, a second would collect what they brought to zero.
+    gw.collect_after(2 * GRACE).await;
+    gw.collect_after(2 * GRACE).await;
     assert_eq!(gw.chunk_bytes(), stored, "one reference left: nothing is collected");
     s3.delete_object().bucket("dedup-b").key("five").send().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    gw.collect_after(Duration::ZERO).await;
+    gw.collect_after(GRACE / 2).await;
     assert_eq!(gw.chunk_bytes(), stored, "within the grace period the chunks stay");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while gw.chunk_bytes() > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "chunks not freed: {} bytes left", gw.chunk_bytes());
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let report = gw.collect_after(2 * GRACE).await;
+    assert_eq!(gw.chunk_bytes(), 0, "chunks freed after the grace period: {report:?}");
 }
 
+/// The same content uploaded again after a delete, at each point of the collector's work on
+/// the deleted copy: before any pass, within the grace period, after the references were
+/// released (chunks at zero, queued, not yet due), and after the chunks were collected. Passes
+/// long past every grace period must then leave the new upload whole.
 #[tokio::test]
 async fn reupload_during_grace_keeps_the_chunks() {
-    let gw = Gateway::start_with(|c| {
-        c.gc_grace = Duration::from_secs(1);
-        c.gc_interval = Duration::from_millis(200);
-    })
-    .await;
+    let gw = Gateway::start_with(|c| c.gc_grace = GRACE).await;
     let s3 = gw.client();
     s3.create_bucket().bucket("again").send().await.unwrap();
     let data = random_bytes(3 * MIB as usize, 5);
-    for round in 0..5 {
+    let grace_ms = i64::try_from(GRACE.as_millis()).unwrap();
+    for round in 0..4 {
         s3.put_object().bucket("again").key("k").body(data.clone().into()).send().await.unwrap();
         s3.delete_object().bucket("again").key("k").send().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300 * round)).await;
+        let deleted_by = now_ms();
+        match round {
+            0 => {}
+            1 => {
+                gw.collect_after(GRACE / 2).await;
+            }
+            2 => {
+                // Exactly one grace period after the delete: its references are released, and
+                // the chunks (at zero from a later millisecond) wait for their own grace period.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                gw.collect_at(deleted_by + grace_ms).await;
+                assert!(gw.chunk_bytes() > 0, "round {round}: chunks released but not yet collected");
+            }
+            _ => {
+                gw.collect_after(2 * GRACE).await;
+                assert_eq!(gw.chunk_bytes(), 0, "round {round}: the deleted copy was collected");
+            }
+        }
         s3.put_object().bucket("again").key("k").body(data.clone().into()).send().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        gw.collect_after(2 * GRACE).await;
+        gw.collect_after(4 * GRACE).await;
         let got = body_of(s3.get_object().bucket("again").key("k").send().await.unwrap()).await;
         assert!(got == data, "round {round}: content survives collection races");
     }
@@ -84,7 +105,7 @@ async fn deleting_while_the_same_content_is_uploaded_again_never_loses_the_uploa
         );
         deleted.unwrap();
         uploaded.unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await; // several collector passes
+        gw.collector_passes(3).await;
         let got = body_of(s3.get_object().bucket("race").key(&new).send().await.unwrap()).await;
         assert!(got == data, "round {round}: the new upload reads back whole");
         s3.delete_object().bucket("race").key(&new).send().await.unwrap();

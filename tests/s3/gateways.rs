@@ -193,7 +193,7 @@ async fn mutations_apply_once_when_every_commit_reports_an_unknown_result() {
 
     // A double-applied release would have freed chunks that y, w and z still use; give the
     // collector (no grace) several passes to do so.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    gw.collector_passes(5).await;
     for key in ["y", "w"] {
         assert!(body_of(s3.get_object().bucket("bkt").key(key).send().await.unwrap()).await == data, "{key}");
     }

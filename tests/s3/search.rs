@@ -173,8 +173,10 @@ async fn a_failing_index_keeps_its_events_and_recovers_without_a_rebuild() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(failing["search"]["healthy"], false, "status says the index is failing: {failing}");
-    // Several retries later (the relay backs off from 200 ms), nothing was acknowledged.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Several retries later (the relay backs off from 200 ms), nothing was acknowledged: wait
+    // for the retries themselves, then for the depth gauge to be re-read after them.
+    eventually("the relay retries", || async { (status_of(&gw).await["search"]["errors_total"].as_u64() >= Some(2)).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(2 * granary::limits::OUTBOX_DEPTH_REFRESH_MILLIS)).await;
     let failing = status_of(&gw).await;
     assert!(failing["events"]["outbox_depth"].as_u64().unwrap() >= 20, "the events wait in the outbox: {failing}");
     assert_eq!(failing["events"]["delivered"].as_u64().unwrap(), delivered_before, "none counts as delivered: {failing}");
