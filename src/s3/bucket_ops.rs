@@ -1,21 +1,11 @@
 //! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 
 use super::errors::to_s3;
+use crate::clock::timestamp_ms;
 use super::{owner_of, GranaryS3};
 use crate::meta::{bucket_ops, buckets};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
-
-pub fn timestamp_ms(ms: i64) -> Timestamp {
-    let nanos = i128::from(ms) * 1_000_000;
-    Timestamp::from(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
-}
-
-/// Milliseconds since the epoch of an S3 timestamp (the inverse of `timestamp_ms`).
-pub fn ms_of(t: &Timestamp) -> i64 {
-    let t = time::OffsetDateTime::from(t.clone());
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
 
 pub async fn list_buckets(s3: &GranaryS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let principal = s3.principal(&req)?;

@@ -8,6 +8,7 @@ use crate::engine::ingest::{IngestOptions, Ingested, IngestedBody};
 use crate::limits;
 use crate::meta::objects::{self, EtagMatch, Layout, Lookup, ObjectRecord, WriteCondition};
 use crate::meta::versions::{Version, VersionRef};
+use crate::clock::ms_of;
 use base64::Engine as _;
 use s3s::dto::*;
 use s3s::{s3_error, S3Result, TrailingHeaders};
@@ -24,11 +25,6 @@ pub fn check_key(key: &str) -> S3Result<()> {
 
 pub fn etag_of(record: &ObjectRecord) -> ETag {
     ETag::Strong(record.etag.clone())
-}
-
-pub fn ms_of(t: &Timestamp) -> i64 {
-    let odt: time::OffsetDateTime = t.clone().into();
-    i64::try_from(odt.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 pub fn user_metadata(metadata: Option<Metadata>) -> S3Result<Vec<(String, String)>> {
@@ -55,7 +51,7 @@ macro_rules! stored_headers {
             content_disposition: $input.content_disposition,
             content_language: $input.content_language,
             cache_control: $input.cache_control,
-            expires_ms: $input.expires.as_ref().map($crate::s3::common::ms_of),
+            expires_ms: $input.expires.as_ref().map($crate::clock::ms_of),
         }
     };
 }
@@ -184,7 +180,7 @@ fn delete_marker_error(version: Version, last_modified_ms: i64, named: bool) -> 
         headers.insert("x-amz-version-id", v);
     }
     if named {
-        let when = super::bucket_ops::timestamp_ms(last_modified_ms);
+        let when = crate::clock::timestamp_ms(last_modified_ms);
         let mut buf = Vec::new();
         if when.format(s3s::dto::TimestampFormat::HttpDate, &mut buf).is_ok() {
             if let Ok(v) = http::HeaderValue::from_bytes(&buf) {

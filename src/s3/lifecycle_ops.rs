@@ -1,7 +1,7 @@
 //! Put/Get/DeleteBucketLifecycleConfiguration (`meta::lifecycle` validates and keeps the
 //! rules; `engine::lifecycle` applies them).
 
-use super::bucket_ops::{ms_of, timestamp_ms};
+use crate::clock::{ms_of, timestamp_ms};
 use super::errors::to_s3;
 use super::GranaryS3;
 use crate::meta::lifecycle::{self, Expiration, Filter, LifecycleConfig, NoncurrentExpiration, Rule};

@@ -1,6 +1,6 @@
 //! ListObjects (v1) and ListObjectsV2.
 
-use super::bucket_ops::timestamp_ms;
+use crate::clock::timestamp_ms;
 use super::errors::to_s3;
 use super::{owner_of, GranaryS3};
 use crate::limits;

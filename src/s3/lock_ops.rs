@@ -2,7 +2,7 @@
 //! Put/GetObjectLegalHold, and the `x-amz-object-lock-*` headers of writes
 //! (`meta::lock` keeps the rules).
 
-use super::bucket_ops::{ms_of, timestamp_ms};
+use crate::clock::{ms_of, timestamp_ms};
 use super::common::{check_key, parse_version};
 use super::errors::to_s3;
 use super::GranaryS3;

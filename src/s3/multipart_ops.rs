@@ -1,7 +1,7 @@
 //! Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
 //! ListMultipartUploads.
 
-use super::bucket_ops::timestamp_ms;
+use crate::clock::timestamp_ms;
 use super::checksums::{self, set_checksum_fields, set_checksum_values};
 use super::common::{
     check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked,

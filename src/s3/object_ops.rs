@@ -1,6 +1,6 @@
 //! Object writes: PutObject, DeleteObject, DeleteObjects, CopyObject.
 
-use super::bucket_ops::timestamp_ms;
+use crate::clock::timestamp_ms;
 use super::checksums::{self, set_checksum_fields};
 use super::common::{
     check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked, load_record,

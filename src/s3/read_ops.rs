@@ -1,6 +1,6 @@
 //! Object reads: GetObject, HeadObject, GetObjectAttributes.
 
-use super::bucket_ops::timestamp_ms;
+use crate::clock::timestamp_ms;
 use super::checksums::{set_checksum_fields, set_checksum_values};
 use super::common::{
     check_conditions, check_key, etag_of, load_record, load_with_layout, metadata_map, request_conditions, tokio_stream_of,

@@ -1,7 +1,7 @@
 //! Put/GetBucketVersioning and ListObjectVersions (`meta::versions` keeps the versions,
 //! `meta::list_versions` lists them).
 
-use super::bucket_ops::timestamp_ms;
+use crate::clock::timestamp_ms;
 use super::common::{etag_of, parse_version};
 use super::errors::to_s3;
 use super::list_ops::{max_keys, Encoder};
