@@ -78,6 +78,17 @@ pub const GC_BATCH_MAX_CHUNKS: usize = 256;
 /// Chunks of one request body hashed, pinned and written concurrently (memory per upload:
 /// this many chunks of at most `CHUNK_SIZE_MAX_BYTES`, plus the one being cut).
 pub const INGEST_CHUNKS_IN_FLIGHT_MAX: usize = 3;
+/// An upload whose chunk is being deleted by the collector (`Collecting`) retries its pin
+/// this many times, this long apart (2 s in all: far longer than deleting one batch of files
+/// takes), before failing the request.
+pub const INGEST_PIN_RETRY_MAX_COUNT: u32 = 200;
+pub const INGEST_PIN_RETRY_DELAY_MILLIS: u64 = 10;
+/// Chunks in flight between a response's reader task and its body (one: the next chunk is
+/// read while the client receives this one).
+pub const READ_AHEAD_CHUNKS: usize = 1;
+/// Chunks of one response being read and verified at once (memory per download: this many
+/// chunks of at most `CHUNK_SIZE_MAX_BYTES`, plus the read-ahead).
+pub const READ_CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
 /// Records of each kind (credentials, buckets, manifests) the metadata cache keeps.
 pub const METADATA_CACHE_ENTRIES: usize = 10_000;
@@ -89,6 +100,9 @@ pub const LIFECYCLE_TXN_ITEMS_MAX: usize = 20;
 pub const LIFECYCLE_PASS_ITEMS_MAX: usize = 100_000;
 /// How often each gateway applies lifecycle rules.
 pub const LIFECYCLE_INTERVAL_DEFAULT_SECS: u64 = 3600;
+/// Lifecycle: buckets whose configurations are read per metadata read (a pass pages through
+/// every configured bucket in reads of this many).
+pub const LIFECYCLE_BUCKETS_PER_READ: usize = 100;
 
 /// Admin socket: one request line at most this long.
 pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
@@ -179,6 +193,9 @@ pub const RELAY_LEASE_MILLIS: i64 = 30_000;
 pub const OUTBOX_DEPTH_REFRESH_MILLIS: u64 = 250;
 /// The broker must acknowledge a message within this time, or the batch is retried.
 pub const KAFKA_DELIVERY_TIMEOUT_MILLIS: u64 = 10_000;
+/// The Kafka indexer's metadata calls (topic partitions, committed offsets, watermarks) give
+/// up after this long: the broker answers these in milliseconds when it is reachable.
+pub const KAFKA_METADATA_TIMEOUT_SECS: u64 = 5;
 /// Default bound on undelivered events: past it, mutations fail with 503 SlowDown rather
 /// than lose events (`outbox_max_events`).
 pub const OUTBOX_EVENTS_MAX_DEFAULT: u64 = 1_000_000;
@@ -201,6 +218,13 @@ pub const SEARCH_PREFIX_MAX_BYTES: usize = 900;
 pub const SEARCH_OFFSET_MAX_RESULTS: usize = 10_000;
 /// Suggestions look at this many matching keys at most.
 pub const SEARCH_SUGGEST_SCAN_MAX_KEYS: usize = 1000;
+/// Memory the search index writer may use before it flushes a segment (one writer thread).
+pub const SEARCH_WRITER_MEMORY_BYTES: usize = 20_000_000;
+/// Word prefixes are indexed up to this many characters (longer `prefix:` terms match on
+/// their first this many): bounds the index's size per key.
+pub const SEARCH_WORD_PREFIX_MAX_CHARS: usize = 32;
+/// `index rebuild` reads bucket names, and each bucket's objects, this many per metadata read.
+pub const SEARCH_REBUILD_BATCH_RECORDS: usize = 1000;
 
 /// Request rules (`s3::request_rules`), as S3 enforces them.
 /// A header-signed request's date may differ from the gateway's clock by at most this much

@@ -5,11 +5,9 @@
 //! transaction, so the worst case is duplicated scanning.
 
 use super::{Engine, EngineError};
+use crate::limits;
 use crate::meta::expiry::{self, ExpiryReport};
 use crate::meta::lifecycle;
-
-/// Buckets whose configurations are read per metadata read.
-const BUCKETS_PER_READ: usize = 100;
 
 /// One pass over every configured bucket, with the rules evaluated as of `at_ms` (object
 /// lock is always checked at the real time: `meta::expiry::Clock`).
@@ -19,7 +17,7 @@ pub async fn run_pass(engine: &Engine, at_ms: i64) -> Result<ExpiryReport, Engin
             let mut report = ExpiryReport::default();
             let mut after: Option<String> = None;
             loop {
-                let buckets = lifecycle::configured_buckets(db, after.as_deref(), BUCKETS_PER_READ)?;
+                let buckets = lifecycle::configured_buckets(db, after.as_deref(), limits::LIFECYCLE_BUCKETS_PER_READ)?;
                 for (bucket, config) in &buckets {
                     if expiry::bucket_exists(db, bucket)? {
                         let clock = expiry::Clock { at_ms, now_ms: crate::meta::now_ms() };
@@ -32,7 +30,7 @@ pub async fn run_pass(engine: &Engine, at_ms: i64) -> Result<ExpiryReport, Engin
                     }
                 }
                 match buckets.last() {
-                    Some((name, _)) if buckets.len() == BUCKETS_PER_READ => after = Some(name.clone()),
+                    Some((name, _)) if buckets.len() == limits::LIFECYCLE_BUCKETS_PER_READ => after = Some(name.clone()),
                     _ => return Ok(report),
                 }
             }

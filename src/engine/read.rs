@@ -4,6 +4,7 @@
 //! object's part manifests are loaded one part at a time, only for parts the range touches.
 
 use super::Engine;
+use crate::limits;
 use crate::meta::objects::{self, ChunkRef, Layout, ObjectBody, ObjectRecord};
 use bytes::Bytes;
 use std::ops::Range;
@@ -12,11 +13,6 @@ use tokio::sync::mpsc;
 
 pub type ReadError = std::io::Error;
 
-/// Chunks in flight between the reader task and the response body.
-const READ_AHEAD_CHUNKS: usize = 1;
-/// Chunks of one response being read and verified at once (memory: this many chunks of at
-/// most `CHUNK_SIZE_MAX_BYTES`, plus the read-ahead).
-const READ_CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
 /// A chunk being read and verified for a response: the part of it the range wants, and its
 /// length (checked against what was read).
@@ -31,7 +27,7 @@ impl Engine {
     /// chunks and part manifests they name are immutable (and outlive a concurrent delete
     /// by the grace period), so reading them later is consistent.
     pub fn read_stream(&self, record: &ObjectRecord, layout: Layout, range: Range<u64>) -> mpsc::Receiver<Result<Bytes, ReadError>> {
-        let (tx, rx) = mpsc::channel(READ_AHEAD_CHUNKS);
+        let (tx, rx) = mpsc::channel(limits::READ_AHEAD_CHUNKS);
         if let ObjectBody::Inline(data) = &record.body {
             let slice = Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]);
             let _ = tx.try_send(Ok(slice));
@@ -105,7 +101,7 @@ impl Engine {
             .skip_while(|&(_, _, end)| end <= range.start)
             .take_while(|&(_, start, _)| start < range.end);
         loop {
-            while pending.len() < READ_CHUNKS_IN_FLIGHT_MAX {
+            while pending.len() < limits::READ_CHUNKS_IN_FLIGHT_MAX {
                 let Some((hash, start, end)) = next.next() else { break };
                 let store = Arc::clone(&self.chunks);
                 let task = tokio::task::spawn_blocking(move || store.read(&hash));

@@ -4,7 +4,9 @@
 //!
 //! Everything above this module talks to `dyn KvStore` only; `main` picks the backend.
 
+#[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "testing")]
 pub mod faulty;
 #[cfg(feature = "fdb")]
 pub mod fdb_backend;

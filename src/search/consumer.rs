@@ -40,8 +40,6 @@ pub struct KafkaIndexer {
     status: Mutex<IndexerStatus>,
 }
 
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-
 impl KafkaIndexer {
     pub fn new(config: &KafkaConfig, group: &str, index: Arc<SearchIndex>) -> Result<Arc<Self>, String> {
         let mut client = ClientConfig::new();
@@ -85,7 +83,7 @@ impl KafkaIndexer {
     async fn assign(&self) -> Result<Vec<i32>, String> {
         let (consumer, topic) = (Arc::clone(&self.consumer), self.topic.clone());
         let partitions = tokio::task::spawn_blocking(move || -> Result<Vec<i32>, String> {
-            let md = consumer.fetch_metadata(Some(&topic), METADATA_TIMEOUT).map_err(|e| e.to_string())?;
+            let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).map_err(|e| e.to_string())?;
             let t = md.topics().iter().find(|t| t.name() == topic).ok_or("no such topic yet")?;
             if t.error().is_some() || t.partitions().is_empty() {
                 return Err(format!("topic {topic} not available yet"));
@@ -95,7 +93,7 @@ impl KafkaIndexer {
             for &p in &ids {
                 wanted.add_partition(&topic, p);
             }
-            let committed = consumer.committed_offsets(wanted, METADATA_TIMEOUT).map_err(|e| e.to_string())?;
+            let committed = consumer.committed_offsets(wanted, Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).map_err(|e| e.to_string())?;
             let mut assignment = TopicPartitionList::new();
             for e in committed.elements() {
                 let from = match e.offset() {
@@ -169,10 +167,10 @@ impl KafkaIndexer {
             for &p in &partitions {
                 wanted.add_partition(&topic, p);
             }
-            let committed = consumer.committed_offsets(wanted, METADATA_TIMEOUT).ok()?;
+            let committed = consumer.committed_offsets(wanted, Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).ok()?;
             let mut lag = 0;
             for e in committed.elements() {
-                let (low, high) = consumer.fetch_watermarks(&topic, e.partition(), METADATA_TIMEOUT).ok()?;
+                let (low, high) = consumer.fetch_watermarks(&topic, e.partition(), Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).ok()?;
                 let done = match e.offset() {
                     Offset::Offset(n) => n,
                     _ => low,

@@ -15,6 +15,7 @@
 //! the retried events. `health` makes the failure visible meanwhile.
 
 pub mod consumer;
+#[cfg(feature = "testing")]
 pub mod faults;
 mod health;
 pub mod query;
@@ -22,16 +23,13 @@ pub mod query;
 pub use health::IndexHealth;
 
 use crate::events::Sink;
+use crate::limits;
 use crate::meta::outbox::{Event, Pending};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tantivy::schema::{Field, Schema, FAST, INDEXED, STORED, STRING};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-/// Memory the index writer may use before it flushes a segment.
-const WRITER_MEMORY_BYTES: usize = 20_000_000;
-/// Word prefixes are indexed up to this many characters.
-const PREFIX_MAX_CHARS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -102,6 +100,8 @@ pub struct SearchIndex {
     /// Sequencer of the last event applied (the last commit's payload).
     applied: Mutex<Option<String>>,
     health: health::Health,
+    /// Test builds only (feature `testing`): write faults injected below tantivy.
+    #[cfg(feature = "testing")]
     faults: Arc<faults::WriteFaults>,
 }
 
@@ -110,10 +110,13 @@ impl SearchIndex {
         std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(format!("{}: {e}", dir.display())))?;
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| SearchError::Directory(e.to_string()))?;
+        #[cfg(feature = "testing")]
         let faults = Arc::new(faults::WriteFaults::default());
-        let index = Index::open_or_create(faults::FaultyDirectory::new(directory, Arc::clone(&faults)), schema)?;
+        #[cfg(feature = "testing")]
+        let directory = faults::FaultyDirectory::new(directory, Arc::clone(&faults));
+        let index = Index::open_or_create(directory, schema)?;
         // Opened now, not on first use: a second process on the same index fails at startup.
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
+        let writer = index.writer_with_num_threads(1, limits::SEARCH_WRITER_MEMORY_BYTES)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let applied = index.load_metas()?.payload;
         Ok(Self {
@@ -123,6 +126,7 @@ impl SearchIndex {
             reader,
             applied: Mutex::new(applied),
             health: health::Health::new(),
+            #[cfg(feature = "testing")]
             faults,
         })
     }
@@ -136,8 +140,9 @@ impl SearchIndex {
         self.health.snapshot()
     }
 
-    /// Fault injection, for tests: the next `n` files the index creates fail with "Too many
-    /// open files" (`u64::MAX`: until called again with 0).
+    /// Fault injection, for tests (feature `testing`): the next `n` files the index creates
+    /// fail with "Too many open files" (`u64::MAX`: until called again with 0).
+    #[cfg(feature = "testing")]
     pub fn inject_write_faults(&self, n: u64) {
         self.faults.arm(n);
     }
@@ -145,7 +150,7 @@ impl SearchIndex {
     /// The writer, opening a fresh one if a failure dropped the last.
     fn writer<'a>(&self, slot: &'a mut Option<IndexWriter>) -> Result<&'a mut IndexWriter, SearchError> {
         if slot.is_none() {
-            let writer = self.index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
+            let writer = self.index.writer_with_num_threads(1, limits::SEARCH_WRITER_MEMORY_BYTES)?;
             // The failure may have come after a commit, before the reader saw it: what is
             // already applied must be visible to the redelivery's sequencer checks.
             self.reader.reload()?;
@@ -189,7 +194,7 @@ impl SearchIndex {
         d.add_text(f.state, "live");
         let mut prefixes = std::collections::BTreeSet::new();
         for w in words_of(key) {
-            for (i, _) in w.char_indices().skip(1).chain(std::iter::once((w.len(), ' '))).take(PREFIX_MAX_CHARS) {
+            for (i, _) in w.char_indices().skip(1).chain(std::iter::once((w.len(), ' '))).take(limits::SEARCH_WORD_PREFIX_MAX_CHARS) {
                 prefixes.insert(w[..i].to_owned());
             }
             d.add_text(f.words, &w);
@@ -348,7 +353,7 @@ fn add(writer: &mut IndexWriter, doc: TantivyDocument) -> Result<(), SearchError
 }
 
 /// The in-process indexer as the relay's sink (when no Kafka is configured).
-pub struct IndexSink(pub std::sync::Arc<SearchIndex>);
+pub struct IndexSink(pub Arc<SearchIndex>);
 
 #[async_trait::async_trait]
 impl Sink for IndexSink {
@@ -357,7 +362,7 @@ impl Sink for IndexSink {
     }
     async fn deliver(&self, events: &[Pending]) -> Result<(), String> {
         let owned: Vec<Pending> = events.to_vec();
-        let index = std::sync::Arc::clone(&self.0);
+        let index = Arc::clone(&self.0);
         tokio::task::spawn_blocking(move || index.apply(&owned.iter().collect::<Vec<_>>()))
             .await
             .map_err(|e| e.to_string())?
@@ -394,8 +399,6 @@ struct MetadataObjects<'a> {
     failed: bool,
 }
 
-const REBUILD_BATCH: usize = 1000;
-
 impl Iterator for MetadataObjects<'_> {
     type Item = Result<Event, String>;
 
@@ -412,9 +415,9 @@ impl Iterator for MetadataObjects<'_> {
                 Some(b) => b.clone(),
                 None => {
                     if self.buckets.is_empty() && !self.buckets_done {
-                        match buckets::scan_names(self.db, self.bucket_after.as_deref(), REBUILD_BATCH) {
+                        match buckets::scan_names(self.db, self.bucket_after.as_deref(), limits::SEARCH_REBUILD_BATCH_RECORDS) {
                             Ok(names) => {
-                                self.buckets_done = names.len() < REBUILD_BATCH;
+                                self.buckets_done = names.len() < limits::SEARCH_REBUILD_BATCH_RECORDS;
                                 self.bucket_after = names.last().cloned();
                                 self.buckets.extend(names);
                             }
@@ -430,9 +433,9 @@ impl Iterator for MetadataObjects<'_> {
                     b
                 }
             };
-            match objects::scan_bucket(self.db, &bucket, self.key_after.as_deref(), REBUILD_BATCH) {
+            match objects::scan_bucket(self.db, &bucket, self.key_after.as_deref(), limits::SEARCH_REBUILD_BATCH_RECORDS) {
                 Ok(rows) => {
-                    if rows.len() < REBUILD_BATCH {
+                    if rows.len() < limits::SEARCH_REBUILD_BATCH_RECORDS {
                         self.current = None;
                     } else {
                         self.key_after = rows.last().map(|(k, _)| k.clone());
