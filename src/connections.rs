@@ -6,12 +6,30 @@
 //!   its `Edge` service (which counts requests in flight until their response body is fully
 //!   sent, so a long download is never cut) and a watchdog ([`Activity::idle`]) that the
 //!   accept loop selects against the connection; dropping the connection closes the socket.
+//! - A client that stops reading is closed too: hyper polls a response body ([`TrackedBody`])
+//!   only when the socket (HTTP/1) or the stream's flow-control window (HTTP/2) has room, so
+//!   a body that has not moved for the idle timeout, on a connection with nothing else being
+//!   answered, is waiting on a client that does not read (an h2c client announcing
+//!   `INITIAL_WINDOW_SIZE=0`, or pipelined or large HTTP/1 requests never read). A slow but
+//!   steady reader moves its body and is never cut; a handler still computing its response
+//!   is the gateway's time, not the client's.
 //! - A request body that delivers nothing for a while fails ([`TimedBody`]); the edge then
 //!   answers 400 RequestTimeout, as S3 does, and the handler's failure path releases what
 //!   the upload pinned.
 //! - A [`Limiter`] caps connections in all and per source address; over a cap a connection
 //!   is closed at once, counted, and summarised in the log at most every
 //!   `CONNECTION_REFUSED_LOG_INTERVAL_SECS`.
+//! - Timeouts longer than `limits::CONNECTION_TIMEOUT_MAX_SECS` are treated as that long.
+//!
+//! What remains: both timeouts bound the *gaps* between bytes, not a minimum rate. A
+//! request body sending one byte every 19 s, or a reader taking one byte of its response
+//! as often, holds its connection (and an upload's pins) for as long as it keeps that up.
+//! The per-source and total caps bound what such clients hold in all. A minimum rate (as
+//! some servers have: N bytes per M seconds, averaged over a window) would close that gap,
+//! but S3 publishes none, so any figure would be a guess that could cut honest clients on
+//! slow links; it is worth adding only with a conservative default (a few hundred bytes per
+//! second averaged over a minute or more) and a switch to turn it off, if slow-rate
+//! connections are seen to exhaust the caps in practice.
 
 use crate::limits;
 use bytes::Bytes;
@@ -91,7 +109,7 @@ pub struct Slot {
 
 /// The address a per-source cap counts under: IPv6 clients get a /64 (one host's share of
 /// addresses), so one host cannot multiply its cap by changing the low bits.
-fn source_key(ip: IpAddr) -> IpAddr {
+pub fn source_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -231,17 +249,45 @@ impl AcceptBackoff {
     }
 }
 
-/// One connection's requests in flight, and since when it has had none.
+/// The longest idle or body timeout honoured: longer settings are treated as this long (a
+/// deadline is `Instant + timeout`, which would overflow, and panic, for absurd values).
+fn bounded(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(limits::CONNECTION_TIMEOUT_MAX_SECS))
+}
+
+/// One connection's requests in flight, and whether they are waiting on the client.
+///
+/// A request is in flight from the moment hyper hands it to the edge until its response
+/// body is fully sent (or dropped). While some request is being answered (the handler has
+/// not produced its response yet, or a response body waits on its own source), the
+/// connection is busy. When every request in flight has a response body waiting only for
+/// the client to read (hyper polls a body only when the socket, or the HTTP/2 flow-control
+/// window, has room), the connection is stalled once no body has moved for the idle timeout.
 pub struct Activity {
     created: Instant,
     in_flight: AtomicU32,
     /// Milliseconds after `created` when the last request in flight ended.
     idle_since_ms: AtomicU64,
+    /// Response bodies handed to hyper and not yet fully sent.
+    bodies: AtomicU32,
+    /// Of those, the ones whose last poll found their source not ready (the gateway is slow
+    /// to produce the bytes, not the client to take them).
+    producing: AtomicU32,
+    /// Milliseconds after `created` when a response body last moved (was handed to hyper or
+    /// yielded a frame).
+    progress_ms: AtomicU64,
 }
 
 impl Activity {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { created: Instant::now(), in_flight: AtomicU32::new(0), idle_since_ms: AtomicU64::new(0) })
+        Arc::new(Self {
+            created: Instant::now(),
+            in_flight: AtomicU32::new(0),
+            idle_since_ms: AtomicU64::new(0),
+            bodies: AtomicU32::new(0),
+            producing: AtomicU32::new(0),
+            progress_ms: AtomicU64::new(0),
+        })
     }
 
     /// Marks a request in flight until the guard is dropped.
@@ -250,21 +296,42 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
-    fn idle_deadline(&self, idle: Duration) -> Option<Instant> {
-        if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return None;
-        }
-        Some(self.created + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst)) + idle)
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Resolves once the connection has had no request in flight for `idle`.
+    fn at_ms(&self, ms: &AtomicU64) -> Instant {
+        let ms = Duration::from_millis(ms.load(Ordering::SeqCst));
+        self.created.checked_add(ms).unwrap_or(self.created)
+    }
+
+    /// When the connection is to be closed unless something happens first; `None` while a
+    /// request is being answered.
+    fn idle_deadline(&self, idle: Duration) -> Option<Instant> {
+        // Read in the reverse order of their updates (see `InFlight::drop`, `BodyProgress`).
+        let in_flight = self.in_flight.load(Ordering::SeqCst);
+        if in_flight == 0 {
+            return self.at_ms(&self.idle_since_ms).checked_add(idle);
+        }
+        let bodies = self.bodies.load(Ordering::SeqCst);
+        if bodies < in_flight || self.producing.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        self.at_ms(&self.progress_ms).checked_add(idle)
+    }
+
+    /// Resolves once the connection has had no request in flight for `idle`, or its
+    /// requests in flight have all been waiting for the client to read their responses, with
+    /// no response moving, for `idle`.
     pub async fn idle(&self, idle: Duration) {
+        let idle = bounded(idle);
+        // While busy, look again this often (so a stall is noticed at most this late).
+        let recheck = (idle / 4).max(Duration::from_millis(100));
         loop {
             match self.idle_deadline(idle) {
                 Some(deadline) if deadline <= Instant::now() => return,
                 Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-                // Busy: look again one period later (a request ending restarts the period).
-                None => tokio::time::sleep(idle).await,
+                None => tokio::time::sleep(recheck).await,
             }
         }
     }
@@ -276,23 +343,67 @@ pub struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         let activity = &self.0;
-        let now_ms = u64::try_from(activity.created.elapsed().as_millis()).unwrap_or(u64::MAX);
         // The idle period starts now; stored before the count drops so the watchdog never
         // sees zero requests with an old start.
-        activity.idle_since_ms.store(now_ms, Ordering::SeqCst);
+        activity.idle_since_ms.store(activity.now_ms(), Ordering::SeqCst);
         activity.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-/// A response body that keeps its request in flight until it is fully sent (or dropped).
+/// A response body's share of its connection's `Activity`: counted from its creation until
+/// it is fully sent or dropped.
+struct BodyProgress {
+    activity: Arc<Activity>,
+    producing: bool,
+}
+
+impl BodyProgress {
+    fn new(activity: Arc<Activity>) -> Self {
+        // Progress first: the watchdog, seeing the body counted, sees its fresh start.
+        activity.progress_ms.store(activity.now_ms(), Ordering::SeqCst);
+        activity.bodies.fetch_add(1, Ordering::SeqCst);
+        Self { activity, producing: false }
+    }
+
+    fn moved(&mut self) {
+        self.activity.progress_ms.store(self.activity.now_ms(), Ordering::SeqCst);
+        self.set_producing(false);
+    }
+
+    fn set_producing(&mut self, producing: bool) {
+        if self.producing != producing {
+            self.producing = producing;
+            if producing {
+                self.activity.producing.fetch_add(1, Ordering::SeqCst);
+            } else {
+                self.activity.producing.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+impl Drop for BodyProgress {
+    fn drop(&mut self) {
+        self.set_producing(false);
+        // Before the request's `InFlight` (dropped after this, see `TrackedBody`'s fields):
+        // the watchdog never sees more bodies than requests.
+        self.activity.bodies.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its request in flight until it is fully sent (or dropped),
+/// and tells its connection's watchdog when it moves (see `Activity`).
 pub struct TrackedBody<B> {
     inner: B,
+    /// Field order matters: `progress` is dropped before `in_flight`.
+    progress: Option<BodyProgress>,
     in_flight: Option<InFlight>,
 }
 
 impl<B> TrackedBody<B> {
     pub fn new(inner: B, in_flight: InFlight) -> Self {
-        Self { inner, in_flight: Some(in_flight) }
+        let progress = BodyProgress::new(Arc::clone(&in_flight.0));
+        Self { inner, progress: Some(progress), in_flight: Some(in_flight) }
     }
 }
 
@@ -302,8 +413,21 @@ impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for TrackedBody<B> {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let poll = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(poll, Poll::Ready(None | Some(Err(_)))) {
-            self.in_flight = None;
+        match &poll {
+            Poll::Ready(Some(Ok(_))) => {
+                if let Some(progress) = &mut self.progress {
+                    progress.moved();
+                }
+            }
+            Poll::Ready(None | Some(Err(_))) => {
+                self.progress = None;
+                self.in_flight = None;
+            }
+            Poll::Pending => {
+                if let Some(progress) = &mut self.progress {
+                    progress.set_producing(true);
+                }
+            }
         }
         poll
     }
@@ -335,7 +459,7 @@ pub struct TimedBody<B> {
 
 impl<B> TimedBody<B> {
     pub fn new(inner: B, timeout: Duration, timed_out: Arc<AtomicBool>) -> Self {
-        Self { inner, timeout, last_data: None, timer: None, timed_out }
+        Self { inner, timeout: bounded(timeout), last_data: None, timer: None, timed_out }
     }
 }
 
@@ -364,6 +488,7 @@ where
             Poll::Pending => {}
         }
         let last = *this.last_data.get_or_insert_with(Instant::now);
+        // `timeout` is bounded (see `bounded`), so this cannot overflow.
         let deadline = tokio::time::Instant::from(last + this.timeout);
         let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         if timer.deadline() != deadline {
@@ -426,6 +551,97 @@ mod tests {
         let _one = limiter.admit("2001:db8::1".parse().unwrap()).unwrap();
         assert!(limiter.admit("2001:db8::2".parse().unwrap()).is_none());
         assert!(limiter.admit("2001:db8:0:1::1".parse().unwrap()).is_some());
+    }
+
+    /// A response body fed through a channel: ready when a frame was sent, pending until then,
+    /// ended when the sender is dropped.
+    struct Fed(tokio::sync::mpsc::UnboundedReceiver<Bytes>);
+
+    impl HttpBody for Fed {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.0.poll_recv(cx).map(|frame| frame.map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    fn fed() -> (tokio::sync::mpsc::UnboundedSender<Bytes>, Fed) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (tx, Fed(rx))
+    }
+
+    async fn next_frame<B: HttpBody<Data = Bytes> + Unpin>(body: &mut B) -> Option<Bytes> {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await?;
+        frame.ok().and_then(|f| f.into_data().ok())
+    }
+
+    const IDLE: Duration = Duration::from_millis(400);
+
+    /// Whether the watchdog fires within `within`.
+    async fn fires_within(activity: &Activity, within: Duration) -> bool {
+        tokio::time::timeout(within, activity.idle(IDLE)).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_response_body_the_client_never_takes_ends_its_connection() {
+        let activity = Activity::new();
+        let (tx, body) = fed();
+        tx.send(Bytes::from_static(b"<Error>AccessDenied</Error>")).unwrap();
+        // Handed to hyper, which never polls it (no window, no room in the socket).
+        let body = TrackedBody::new(body, activity.begin());
+        let started = Instant::now();
+        assert!(fires_within(&activity, IDLE * 20).await, "a body nobody takes holds its connection");
+        assert!(started.elapsed() >= IDLE, "fired after {:?}", started.elapsed());
+        drop(body);
+    }
+
+    #[tokio::test]
+    async fn a_handler_still_computing_is_not_a_stalled_reader() {
+        let activity = Activity::new();
+        let request = activity.begin();
+        assert!(!fires_within(&activity, IDLE * 4).await);
+        // Nor is a body whose own source has nothing yet (the gateway is slow, not the client).
+        let (tx, body) = fed();
+        let mut body = TrackedBody::new(body, activity.begin());
+        drop(request);
+        let reader = tokio::spawn(async move { while next_frame(&mut body).await.is_some() {} });
+        assert!(!fires_within(&activity, IDLE * 4).await, "a body waiting on its source is not stalled");
+        // Once the response is sent, the connection is idle again.
+        drop(tx);
+        reader.await.unwrap();
+        assert!(fires_within(&activity, IDLE * 20).await);
+    }
+
+    #[tokio::test]
+    async fn a_slow_steady_reader_keeps_its_connection() {
+        let activity = Activity::new();
+        let (tx, body) = fed();
+        for _ in 0..16 {
+            tx.send(Bytes::from_static(b"chunk")).unwrap();
+        }
+        drop(tx);
+        let mut body = TrackedBody::new(body, activity.begin());
+        // One frame every quarter of the idle timeout: 4 idle timeouts in all.
+        let reader = tokio::spawn(async move {
+            while next_frame(&mut body).await.is_some() {
+                tokio::time::sleep(IDLE / 4).await;
+            }
+        });
+        assert!(!fires_within(&activity, IDLE * 3).await, "a slow but steady reader was cut");
+        reader.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn huge_timeouts_are_bounded_not_a_panic() {
+        let activity = Activity::new();
+        let watchdog = tokio::time::timeout(Duration::from_millis(200), activity.idle(Duration::MAX));
+        assert!(watchdog.await.is_err(), "an idle timeout of Duration::MAX never fires here");
+        let (_tx, body) = fed();
+        let mut body = TimedBody::new(body, Duration::MAX, Arc::new(AtomicBool::new(false)));
+        let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx).is_pending())).await;
+        assert!(polled, "a body with nothing yet is pending");
+        assert_eq!(bounded(Duration::MAX), Duration::from_secs(limits::CONNECTION_TIMEOUT_MAX_SECS));
     }
 
     #[test]

@@ -115,6 +115,9 @@ pub const CONNECTION_IDLE_MAX_SECS: u64 = 20;
 /// Default: a request body that delivers no bytes for this long fails with 400
 /// RequestTimeout, as S3's does. `--request-body-idle-secs`.
 pub const REQUEST_BODY_IDLE_MAX_SECS: u64 = 20;
+/// The longest idle or request-body timeout honoured (one day): longer settings are treated as
+/// this long, so a deadline (`Instant + timeout`) never overflows.
+pub const CONNECTION_TIMEOUT_MAX_SECS: u64 = 24 * 60 * 60;
 /// Default: connections open at once, in all (`--connections-max`); beyond, new ones are
 /// closed on arrival. Below the usual descriptor limit of a server, with room for chunk files.
 pub const CONNECTIONS_MAX_COUNT: usize = 4096;
@@ -252,3 +255,44 @@ pub const AUDIT_UNAUTHENTICATED_GROUPS_MAX_COUNT: usize = 64;
 /// Each client-supplied text in an unauthenticated request's entry (key, user agent,
 /// claimed access key, request line) is cut to this length.
 pub const AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES: usize = 128;
+/// Entries about unauthenticated requests written per UTC day at most (each under 1 KB):
+/// without it a steady flood from many sources would still add `groups + 1` entries a
+/// minute, forever. Past it, refused requests are only counted (status: audit entries
+/// dropped) until the next day.
+pub const AUDIT_UNAUTHENTICATED_ENTRIES_PER_DAY_MAX_COUNT: u64 = 1440;
+
+// Metadata (`meta`): S3's limits on configuration, and the bounds of range reads inside
+// transactions. Each read bound is at or above the most rows the range can hold, so it never
+// cuts a read short; it states that assumption where the read is written.
+
+/// S3: at most 10 tags on an object (and on a lifecycle rule's filter).
+pub const OBJECT_TAGS_MAX: usize = 10;
+/// S3: at most 50 tags on a bucket.
+pub const BUCKET_TAGS_MAX: usize = 50;
+/// S3: a tag key is 1 to 128 characters.
+pub const TAG_KEY_MAX_CHARS: usize = 128;
+/// S3: a tag value is at most 256 characters.
+pub const TAG_VALUE_MAX_CHARS: usize = 256;
+/// S3: at most 1,000 lifecycle rules per bucket.
+pub const LIFECYCLE_RULES_MAX: usize = 1000;
+/// S3: a lifecycle rule's id is at most 255 characters.
+pub const LIFECYCLE_RULE_ID_MAX_CHARS: usize = 255;
+/// S3: NewerNoncurrentVersions keeps at most 100 noncurrent versions.
+pub const LIFECYCLE_NEWER_NONCURRENT_VERSIONS_MAX: u32 = 100;
+/// S3: a default retention period is at most 100 years (stored as days).
+pub const DEFAULT_RETENTION_MAX_DAYS: u32 = 36_500;
+/// Kafka: a topic name is at most 249 characters (a notification rule's ARN names one).
+pub const KAFKA_TOPIC_NAME_MAX_BYTES: usize = 249;
+/// Rows per batch of `meta::scan_range`: each batch is its own snapshot, so a scan of any
+/// size stays within one transaction's limits.
+pub const META_SCAN_BATCH_ROWS: usize = 1000;
+/// Shards of the outbox depth counter: writers add to a random one (no hot key), the depth
+/// is their sum, so reading the depth reads exactly this many rows.
+pub const OUTBOX_DEPTH_SHARDS: u64 = 16;
+/// Part records of one multipart upload, read whole by complete, abort and purge: one per
+/// part number, and part numbers are 1 to `PART_NUMBER_MAX`.
+pub const UPLOAD_PARTS_MAX_COUNT: usize = PART_NUMBER_MAX as usize;
+/// Pages of one manifest or part list, read whole. The largest manifest (5 GiB, at the
+/// 64 KiB minimum chunk: 81,920 chunks, by `MANIFEST_PAGE_MAX_REFS`) has 82 pages, a part
+/// list of 10,000 parts (by `PART_LIST_PAGE_MAX_REFS`) 20: a wide margin over both.
+pub const MANIFEST_PAGES_MAX_COUNT: usize = 1000;

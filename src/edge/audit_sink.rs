@@ -29,7 +29,7 @@ impl AuditSink {
         let (tx, mut rx) = mpsc::channel::<Entry>(AUDIT_QUEUE_MAX_ENTRIES);
         let dropped = Arc::new(AtomicU64::new(0));
         let dropped_by_writer = Arc::clone(&dropped);
-        let unauthenticated = Arc::new(Aggregator::new(unauthenticated_window));
+        let unauthenticated = Arc::new(Aggregator::new(unauthenticated_window, Arc::clone(&dropped)));
         // Closes windows of unauthenticated requests as they end; holds no sender, so it
         // does not keep the writer alive, and stops once the writer is gone.
         let (weak, closer) = (tx.downgrade(), Arc::clone(&unauthenticated));

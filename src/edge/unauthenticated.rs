@@ -13,7 +13,7 @@ use crate::limits::{AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES, AUDIT_UNAUTHENTICATED
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The operation name of the aggregated entries.
@@ -99,13 +99,23 @@ pub struct Aggregator {
     window: Duration,
     current: Mutex<Window>,
     pub counters: Counters,
+    /// (UTC day, entries written that day): the daily cap's account.
+    written_today: Mutex<(u64, u64)>,
+    /// Where entries held back by the daily cap are counted (the sink's drop counter).
+    dropped: Arc<AtomicU64>,
 }
 
 impl Aggregator {
     /// `window` is capped at `AUDIT_UNAUTHENTICATED_WINDOW_MAX_SECS`.
-    pub fn new(window: Duration) -> Self {
+    pub fn new(window: Duration, dropped: Arc<AtomicU64>) -> Self {
         let max = Duration::from_secs(crate::limits::AUDIT_UNAUTHENTICATED_WINDOW_MAX_SECS);
-        Self { window: window.min(max).max(Duration::from_millis(100)), current: Mutex::new(Window::new()), counters: Counters::default() }
+        Self {
+            window: window.min(max).max(Duration::from_millis(100)),
+            current: Mutex::new(Window::new()),
+            counters: Counters::default(),
+            written_today: Mutex::new((0, 0)),
+            dropped,
+        }
     }
 
     pub fn window(&self) -> Duration {
@@ -120,7 +130,8 @@ impl Aggregator {
     pub fn record(&self, attempt: Attempt, now_ms: i64) {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let mut w = self.lock();
-        let id = (attempt.source_ip, attempt.outcome.clone());
+        // IPv6 sources count per /64, as connections do: one host cannot fill every group.
+        let id = (crate::connections::source_key(attempt.source_ip), attempt.outcome.clone());
         if let Some(g) = w.groups.get_mut(&id) {
             g.requests += 1;
             g.last_ms = now_ms;
@@ -133,7 +144,7 @@ impl Aggregator {
             o.2 = now_ms;
             return;
         }
-        let id = (attempt.source_ip, cut_to(&id.1, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES));
+        let id = (id.0, cut_to(&id.1, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES));
         w.groups.insert(id, Group { requests: 1, first_ms: now_ms, last_ms: now_ms, sample: attempt.bounded() });
     }
 
@@ -194,6 +205,25 @@ impl Aggregator {
             tracing::warn!(requests, groups = entries.len(), "unauthenticated requests refused in the last audit window");
         }
         entries.sort_by_key(|e| e.time_ms);
+        self.within_daily_cap(entries)
+    }
+
+    /// The entries the day's budget still allows (`AUDIT_UNAUTHENTICATED_ENTRIES_PER_DAY_MAX_COUNT`);
+    /// the rest are counted as dropped.
+    fn within_daily_cap(&self, mut entries: Vec<Entry>) -> Vec<Entry> {
+        let today = crate::clock::day_of(crate::clock::now_ms());
+        let mut account = self.written_today.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if account.0 != today {
+            *account = (today, 0);
+        }
+        let room = crate::limits::AUDIT_UNAUTHENTICATED_ENTRIES_PER_DAY_MAX_COUNT.saturating_sub(account.1);
+        let keep = entries.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let held_back = entries.len() - keep;
+        if held_back > 0 {
+            self.dropped.fetch_add(held_back as u64, Ordering::Relaxed);
+            entries.truncate(keep);
+        }
+        account.1 += keep as u64;
         entries
     }
 }
@@ -218,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_flood_becomes_one_entry_per_source_and_code() {
-        let agg = Aggregator::new(Duration::from_secs(60));
+        let agg = Aggregator::new(Duration::from_secs(60), Arc::default());
         for i in 0..3000 {
             agg.record(attempt("192.0.2.1", "AccessDenied"), i);
         }
@@ -236,7 +266,7 @@ mod tests {
 
     #[test]
     fn many_sources_overflow_into_one_entry() {
-        let agg = Aggregator::new(Duration::from_secs(60));
+        let agg = Aggregator::new(Duration::from_secs(60), Arc::default());
         for i in 0..1000u32 {
             let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
             agg.record(attempt(&ip.to_string(), "SignatureDoesNotMatch"), i64::from(i));
@@ -247,5 +277,30 @@ mod tests {
         let expected = (1000 - AUDIT_UNAUTHENTICATED_GROUPS_MAX_COUNT).to_string();
         assert!(overflow.details.contains(&("requests".into(), expected)));
         assert_eq!(agg.counters.overflowed.load(Ordering::Relaxed), 1000 - AUDIT_UNAUTHENTICATED_GROUPS_MAX_COUNT as u64);
+    }
+
+    #[test]
+    fn one_ipv6_host_is_one_group_and_each_day_has_a_budget() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let agg = Aggregator::new(Duration::from_secs(60), Arc::clone(&dropped));
+        for i in 0..500u16 {
+            agg.record(attempt(&format!("2001:db8::{i:x}"), "AccessDenied"), i64::from(i));
+        }
+        assert_eq!(agg.take_closed(true).len(), 1, "a /64 is one source");
+        let budget = crate::limits::AUDIT_UNAUTHENTICATED_ENTRIES_PER_DAY_MAX_COUNT;
+        let mut written = 1u64;
+        while written < budget + 10 {
+            for i in 0..64u32 {
+                agg.record(attempt(&std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string(), "AccessDenied"), 0);
+            }
+            written += agg.take_closed(true).len() as u64;
+            if dropped.load(Ordering::Relaxed) > 0 {
+                break;
+            }
+        }
+        assert_eq!(written, budget, "no more entries than the day's budget");
+        assert!(dropped.load(Ordering::Relaxed) > 0, "the rest are counted as dropped");
+        agg.record(attempt("192.0.2.9", "AccessDenied"), 0);
+        assert!(agg.take_closed(true).is_empty(), "still the same day");
     }
 }
