@@ -3,7 +3,7 @@
 //! Each runs through the running gateway's admin socket when one serves the data directory,
 //! else directly on the stores (with a progress display).
 
-use super::json_of;
+use super::request::json_of;
 use crate::admin::{self, AdminRequest};
 use crate::config::StoreConfig;
 use std::time::Duration;
@@ -179,7 +179,7 @@ pub(super) async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
 /// `granary lifecycle run [--at TIME]` (RFC 3339 or epoch milliseconds): a lifecycle pass
 /// through the running gateway, else directly on the stores; prints what it did.
 pub(super) async fn lifecycle(store: &StoreConfig, at: Option<&str>) -> Result<(), String> {
-    let at_ms = super::parse_time(at)?;
+    let at_ms = super::args::parse_time(at)?;
     let report = through_gateway_or(store, AdminRequest::Lifecycle { at_ms }, |engine| async move {
         to_json(crate::engine::lifecycle::run_pass(&engine, at_ms.unwrap_or_else(crate::meta::now_ms)).await)
     })

@@ -13,7 +13,6 @@ use tokio::sync::mpsc;
 
 pub type ReadError = std::io::Error;
 
-
 /// A chunk being read and verified for a response: the part of it the range wants, and its
 /// length (checked against what was read).
 struct PendingRead {

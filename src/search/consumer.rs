@@ -83,7 +83,9 @@ impl KafkaIndexer {
     async fn assign(&self) -> Result<Vec<i32>, String> {
         let (consumer, topic) = (Arc::clone(&self.consumer), self.topic.clone());
         let partitions = tokio::task::spawn_blocking(move || -> Result<Vec<i32>, String> {
-            let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).map_err(|e| e.to_string())?;
+            let md = consumer
+                .fetch_metadata(Some(&topic), Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS))
+                .map_err(|e| e.to_string())?;
             let t = md.topics().iter().find(|t| t.name() == topic).ok_or("no such topic yet")?;
             if t.error().is_some() || t.partitions().is_empty() {
                 return Err(format!("topic {topic} not available yet"));
@@ -93,7 +95,8 @@ impl KafkaIndexer {
             for &p in &ids {
                 wanted.add_partition(&topic, p);
             }
-            let committed = consumer.committed_offsets(wanted, Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).map_err(|e| e.to_string())?;
+            let committed =
+                consumer.committed_offsets(wanted, Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).map_err(|e| e.to_string())?;
             let mut assignment = TopicPartitionList::new();
             for e in committed.elements() {
                 let from = match e.offset() {
@@ -170,7 +173,8 @@ impl KafkaIndexer {
             let committed = consumer.committed_offsets(wanted, Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).ok()?;
             let mut lag = 0;
             for e in committed.elements() {
-                let (low, high) = consumer.fetch_watermarks(&topic, e.partition(), Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).ok()?;
+                let (low, high) =
+                    consumer.fetch_watermarks(&topic, e.partition(), Duration::from_secs(limits::KAFKA_METADATA_TIMEOUT_SECS)).ok()?;
                 let done = match e.offset() {
                     Offset::Offset(n) => n,
                     _ => low,

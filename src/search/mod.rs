@@ -30,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use tantivy::schema::{Field, Schema, FAST, INDEXED, STORED, STRING};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
     #[error("search index: {0}")]

@@ -111,7 +111,10 @@ impl SearchIndex {
                 clauses.push((Occur::Must, Box::new(RegexQuery::from_pattern(&format!("{}.*", regex_literal(p)), f.key)?)));
             } else {
                 for w in words_of(token) {
-                    clauses.push((Occur::Must, term(f.prefixes, &w.chars().take(crate::limits::SEARCH_WORD_PREFIX_MAX_CHARS).collect::<String>())));
+                    clauses.push((
+                        Occur::Must,
+                        term(f.prefixes, &w.chars().take(crate::limits::SEARCH_WORD_PREFIX_MAX_CHARS).collect::<String>()),
+                    ));
                 }
             }
         }

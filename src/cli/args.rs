@@ -1,0 +1,321 @@
+//! The command line's arguments: every command, subcommand and flag (clap derive), and the
+//! parsing of argument values. What each command does is in `mod.rs` (dispatch), `serve`,
+//! `audit`, `request` and `jobs`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "granary", version, about = "S3-compatible object gateway with deduplication and transactional metadata")]
+pub(super) struct Cli {
+    /// Where metadata and chunks live.
+    #[arg(long, global = true, env = "GRANARY_DATA_DIR")]
+    pub(super) data_dir: Option<PathBuf>,
+    /// TOML config file (keys as the long flags, with underscores).
+    #[arg(long, global = true, env = "GRANARY_CONFIG")]
+    pub(super) config: Option<PathBuf>,
+    /// Metadata store: "embedded" (DATA_DIR/meta, one process) or "fdb" (a FoundationDB
+    /// cluster shared by many gateways; needs a build with `--features fdb`) [default: embedded].
+    #[arg(long, global = true, env = "GRANARY_METADATA")]
+    pub(super) metadata: Option<String>,
+    /// FoundationDB cluster file [default: /etc/foundationdb/fdb.cluster].
+    #[arg(long, global = true, env = "GRANARY_FDB_CLUSTER_FILE")]
+    pub(super) fdb_cluster_file: Option<PathBuf>,
+    /// Every key of this Granary cluster lives under this prefix, so several can share one
+    /// FoundationDB cluster [default: granary].
+    #[arg(long, global = true, env = "GRANARY_FDB_ROOT_PREFIX")]
+    pub(super) fdb_root_prefix: Option<String>,
+    /// Chunk directory [default: DATA_DIR/chunks]. Gateways sharing a FoundationDB cluster
+    /// must all mount the same directory here.
+    #[arg(long, global = true, env = "GRANARY_CHUNK_DIR")]
+    pub(super) chunk_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(super) enum Command {
+    /// Run the S3 gateway.
+    Serve(ServeArgs),
+    /// Index the Kafka event feed into DATA_DIR/index (what a gateway with Kafka does
+    /// in-process), until SIGTERM.
+    Indexer {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+    /// Run the chunk collector now: release references of deleted objects and delete chunk
+    /// files unreferenced for the grace period (through the running gateway, else directly).
+    Gc {
+        /// Report what a pass would release and delete, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Grace period when run directly on a stopped store [default: 3600].
+        #[arg(long)]
+        grace_secs: Option<u64>,
+    },
+    /// Right-to-deletion: remove every object, tag and upload of a user (and their
+    /// buckets), a bucket or a prefix, and every chunk nothing else references, now (no
+    /// grace period); then scrub the metadata store. Audited; asks nothing, so be sure.
+    Purge {
+        /// Every bucket this user owns.
+        #[arg(long, conflicts_with = "bucket", required_unless_present = "bucket")]
+        user: Option<String>,
+        /// One bucket's content.
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Only keys under this prefix (with --bucket).
+        #[arg(long, requires = "bucket", default_value = "")]
+        prefix: String,
+    },
+    /// Reference counts.
+    Refcount {
+        #[command(subcommand)]
+        command: RefcountCommand,
+    },
+    /// The search index.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
+    /// Lifecycle rules.
+    Lifecycle {
+        #[command(subcommand)]
+        command: LifecycleCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage access keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Background work and queues of the gateway serving the data directory.
+    Status,
+    /// Query and verify the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+// The flags of `serve` (the variant's doc comment is the command's help).
+#[derive(clap::Args)]
+pub(super) struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:9000].
+    #[arg(long, env = "GRANARY_LISTEN")]
+    pub(super) listen: Option<String>,
+    /// Region name reported to clients [default: us-east-1].
+    #[arg(long, env = "GRANARY_REGION")]
+    pub(super) region: Option<String>,
+    /// Base domain for virtual-host-style addressing (bucket.DOMAIN).
+    #[arg(long, env = "GRANARY_DOMAIN")]
+    pub(super) domain: Option<String>,
+    /// Seconds an unreferenced chunk is kept before deletion [default: 3600].
+    #[arg(long, env = "GRANARY_GC_GRACE_SECS")]
+    pub(super) gc_grace_secs: Option<u64>,
+    /// Seconds between collector passes [default: 60].
+    #[arg(long, env = "GRANARY_GC_INTERVAL_SECS")]
+    pub(super) gc_interval_secs: Option<u64>,
+    /// Seconds between lifecycle passes [default: 3600].
+    #[arg(long, env = "GRANARY_LIFECYCLE_INTERVAL_SECS")]
+    pub(super) lifecycle_interval_secs: Option<u64>,
+    /// Proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For is believed.
+    #[arg(long, env = "GRANARY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub(super) trusted_proxies: Option<Vec<String>>,
+    /// Audit trail on or off [default: on]; off only to measure its cost.
+    #[arg(long, env = "GRANARY_AUDIT")]
+    pub(super) audit: Option<bool>,
+    /// Record successful reads (GET/HEAD/LIST) in the audit trail [default: true].
+    #[arg(long, env = "GRANARY_AUDIT_READS")]
+    pub(super) audit_reads: Option<bool>,
+    /// Record failed and denied requests in the audit trail [default: true].
+    #[arg(long, env = "GRANARY_AUDIT_DENIED")]
+    pub(super) audit_denied: Option<bool>,
+    /// Remove audit entries older than this many days (whole chain segments only).
+    #[arg(long, env = "GRANARY_AUDIT_RETENTION_DAYS")]
+    pub(super) audit_retention_days: Option<u64>,
+    #[command(flatten)]
+    pub(super) kafka: KafkaArgs,
+    #[command(flatten)]
+    // Boxed: the flags would otherwise make `Serve` far larger than the other commands.
+    pub(super) connections: Box<ConnectionArgs>,
+    /// Undelivered events past which writes answer 503 SlowDown [default: 1000000].
+    #[arg(long, env = "GRANARY_OUTBOX_MAX_EVENTS")]
+    pub(super) outbox_max_events: Option<u64>,
+    /// Who may read /_granary/metrics: open, token (Authorization: Bearer), signed (admin
+    /// only) [default: open]. A request signed by the admin is always served.
+    #[arg(long, env = "GRANARY_METRICS_AUTH")]
+    pub(super) metrics_auth: Option<String>,
+    /// The bearer token of --metrics-auth token.
+    #[arg(long, env = "GRANARY_METRICS_TOKEN", hide_env_values = true)]
+    pub(super) metrics_token: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(super) struct KafkaArgs {
+    /// Kafka bootstrap servers (host:port,...): events go to Kafka, and the index follows the
+    /// topic, instead of the relay feeding the index directly.
+    #[arg(long, env = "GRANARY_KAFKA_BROKERS")]
+    pub(super) kafka_brokers: Option<String>,
+    /// Kafka topic of the change feed [default: granary-events].
+    #[arg(long, env = "GRANARY_KAFKA_TOPIC")]
+    pub(super) kafka_topic: Option<String>,
+    /// Further Kafka client options, key=value, comma-separated (librdkafka names).
+    #[arg(long, env = "GRANARY_KAFKA_OPTIONS", value_delimiter = ',')]
+    pub(super) kafka_options: Option<Vec<String>>,
+    /// Consumer group of the indexer [default: granary-indexer-HOSTNAME-DIRHASH: one per index].
+    #[arg(long, env = "GRANARY_KAFKA_INDEXER_GROUP")]
+    pub(super) kafka_indexer_group: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(super) struct ConnectionArgs {
+    /// Close a connection with no request in flight for this many seconds [default: 20].
+    #[arg(long, env = "GRANARY_CONNECTION_IDLE_SECS")]
+    pub(super) connection_idle_secs: Option<u64>,
+    /// Fail a request whose body sends nothing for this many seconds (400 RequestTimeout)
+    /// [default: 20].
+    #[arg(long, env = "GRANARY_REQUEST_BODY_IDLE_SECS")]
+    pub(super) request_body_idle_secs: Option<u64>,
+    /// Connections open at once, in all; more are closed on arrival [default: 4096].
+    #[arg(long, env = "GRANARY_CONNECTIONS_MAX")]
+    pub(super) connections_max: Option<usize>,
+    /// Connections open at once from one source address (IPv6: one /64) [default: 256].
+    #[arg(long, env = "GRANARY_CONNECTIONS_PER_SOURCE_MAX")]
+    pub(super) connections_per_source_max: Option<usize>,
+}
+
+#[derive(Subcommand)]
+pub(super) enum RefcountCommand {
+    /// Recount every chunk's references and check chunk files; exits non-zero on drift.
+    /// Needs a stopped store (no live gateway).
+    Verify {
+        /// Fix drifted counts and delete orphan chunk files.
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum LifecycleCommand {
+    /// Apply every bucket's lifecycle rules now (through the running gateway, else directly),
+    /// or as if it were `--at` (RFC 3339 or epoch milliseconds): shows, and does, what the
+    /// rules will do by then (object lock is still judged at the real time).
+    Run {
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum IndexCommand {
+    /// Rebuild the search index from metadata (through the running gateway, else directly).
+    Rebuild,
+}
+
+#[derive(Subcommand)]
+pub(super) enum AuditCommand {
+    /// Check every hash chain; exits non-zero and names each problem if any entry was
+    /// modified, inserted or removed.
+    Verify,
+    /// One object's trail, newest first.
+    Trail {
+        #[arg(long)]
+        bucket: String,
+        /// Which incarnation of the bucket name (an id from the trail, or `legacy`) [default:
+        /// the bucket that exists now].
+        #[arg(long)]
+        bucket_id: Option<String>,
+        #[arg(long)]
+        key: String,
+        /// Only entries at or after this time (RFC 3339 or milliseconds since the epoch).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries at or before this time.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// From a previous page's `next_page_token`.
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// A user's activity per day and operation.
+    Activity {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value_t = 7)]
+        days: u64,
+    },
+    /// Compliance report for one object: operations, first created, last modified, users, IPs.
+    Report {
+        #[arg(long)]
+        bucket: String,
+        /// Which incarnation of the bucket name [default: the bucket that exists now].
+        #[arg(long)]
+        bucket_id: Option<String>,
+        #[arg(long)]
+        key: String,
+    },
+    /// Export a selection as JSON lines (to stdout, or --output), with a progress bar.
+    Export {
+        #[arg(long)]
+        bucket: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum UserCommand {
+    /// Create a user and print its access and secret key.
+    Create {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, requires = "secret_key")]
+        access_key: Option<String>,
+        #[arg(long, requires = "access_key")]
+        secret_key: Option<String>,
+    },
+    /// List users and their access keys.
+    List,
+}
+
+#[derive(Subcommand)]
+pub(super) enum KeyCommand {
+    /// Create another access key for a user.
+    Create {
+        user: String,
+        #[arg(long, requires = "secret_key")]
+        access_key: Option<String>,
+        #[arg(long, requires = "access_key")]
+        secret_key: Option<String>,
+    },
+    /// Delete an access key.
+    Delete { access_key: String },
+}
+
+/// A time given as milliseconds since the epoch or as RFC 3339.
+pub(super) fn parse_time(s: Option<&str>) -> Result<Option<i64>, String> {
+    let Some(s) = s else { return Ok(None) };
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("'{s}' is not RFC 3339 or milliseconds: {e}"))?;
+    Ok(Some(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
+}
