@@ -5,14 +5,11 @@ use super::codec::decode;
 use super::tagging::Tags;
 use super::{MetaError, MetaResult};
 use crate::audit::Entry;
+use crate::clock::MILLIS_PER_DAY;
 use crate::keys::{decode_str, key_after, prefix_end, Key};
 use crate::kv::{read, KvStore, KvTxn};
+use crate::limits::{LIFECYCLE_NEWER_NONCURRENT_VERSIONS_MAX, LIFECYCLE_RULES_MAX, LIFECYCLE_RULE_ID_MAX_CHARS};
 use serde::{Deserialize, Serialize};
-
-/// S3 allows up to 1,000 rules per bucket, with ids up to 255 characters.
-pub const RULES_MAX: usize = 1000;
-const RULE_ID_MAX_CHARS: usize = 255;
-pub const MILLIS_PER_DAY: i64 = 86_400_000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Filter {
@@ -79,12 +76,12 @@ fn config_key(bucket: &str) -> Vec<u8> {
 
 pub fn validate(config: &LifecycleConfig) -> MetaResult<()> {
     let invalid = |m: &str| Err(MetaError::InvalidArgument(m.to_owned()));
-    if config.rules.is_empty() || config.rules.len() > RULES_MAX {
-        return Err(MetaError::MalformedXml(format!("a lifecycle configuration has 1 to {RULES_MAX} rules")));
+    if config.rules.is_empty() || config.rules.len() > LIFECYCLE_RULES_MAX {
+        return Err(MetaError::MalformedXml(format!("a lifecycle configuration has 1 to {LIFECYCLE_RULES_MAX} rules")));
     }
     let mut ids = std::collections::BTreeSet::new();
     for rule in &config.rules {
-        if rule.id.chars().count() > RULE_ID_MAX_CHARS {
+        if rule.id.chars().count() > LIFECYCLE_RULE_ID_MAX_CHARS {
             return invalid("ID length should not exceed allowed limit of 255");
         }
         if !rule.id.is_empty() && !ids.insert(&rule.id) {
@@ -111,7 +108,12 @@ pub fn validate(config: &LifecycleConfig) -> MetaResult<()> {
         if rule.noncurrent_expiration.as_ref().is_some_and(|n| n.noncurrent_days == 0) {
             return invalid("'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer");
         }
-        if rule.noncurrent_expiration.as_ref().and_then(|n| n.newer_noncurrent_versions).is_some_and(|n| n == 0 || n > 100) {
+        if rule
+            .noncurrent_expiration
+            .as_ref()
+            .and_then(|n| n.newer_noncurrent_versions)
+            .is_some_and(|n| n == 0 || n > LIFECYCLE_NEWER_NONCURRENT_VERSIONS_MAX)
+        {
             return invalid("'NewerNoncurrentVersions' must be 1 to 100");
         }
         if let Some(days) = rule.abort_incomplete_upload_days {

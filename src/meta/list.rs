@@ -42,7 +42,7 @@ pub fn list_objects(db: &dyn KvStore, req: &ListRequest<'_>) -> MetaResult<ListP
     // With a delimiter, a batch may end at the first common prefix, and the rest of it is
     // wasted. Batches therefore start at one row after each common prefix and double while
     // they hold only plain keys: a page reads O(page size) rows, never O(page size squared).
-    let mut batch_rows = if delimiter.is_some() { 1 } else { usize::MAX };
+    let mut batch_rows = if delimiter.is_some() { 1 } else { crate::limits::LIST_PAGE_MAX_KEYS + 1 };
     read(db, |t| {
         'scan: loop {
             let want = req.max_keys.saturating_sub(page.objects.len() + page.common_prefixes.len()) + 1;

@@ -14,6 +14,7 @@ use super::codec::{decode, encode};
 use super::object_record::{object_key, ObjectRecord};
 use super::versions::{locate_object_version, set_entry_object, Found, VersionRef};
 use super::{MetaError, MetaResult};
+use crate::clock::MILLIS_PER_DAY;
 use crate::keys::Key;
 use crate::kv::{read, transact, KvStore, KvTxn};
 use serde::{Deserialize, Serialize};
@@ -35,10 +36,8 @@ pub struct BucketLock {
     pub default_retention: Option<DefaultRetention>,
 }
 
-const MILLIS_PER_DAY: i64 = 86_400_000;
-
-/// S3 caps a default retention period at 100 years.
-pub const DEFAULT_RETENTION_MAX_DAYS: u32 = 36_500;
+// S3's cap on a default retention period; callers name it here.
+pub use crate::limits::DEFAULT_RETENTION_MAX_DAYS;
 
 fn bucket_lock_key(bucket: &str) -> Vec<u8> {
     Key::space("bol").str(bucket).into_bytes()

@@ -52,7 +52,7 @@ fn write_pages<T: Serialize + Clone>(t: &mut dyn KvTxn, space: &str, id: &[u8; 1
 fn read_pages<T: serde::de::DeserializeOwned>(t: &mut dyn KvTxn, space: &str, id: &[u8; 16]) -> MetaResult<Vec<T>> {
     let begin = pages_begin(space, id);
     let mut items = Vec::new();
-    for (_, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
+    for (_, v) in t.get_range(&begin, &prefix_end(&begin), crate::limits::MANIFEST_PAGES_MAX_COUNT, false)? {
         items.extend(decode::<Vec<T>>(&v)?);
     }
     Ok(items)

@@ -26,6 +26,25 @@
 //! - `("cgen",)` → the configuration generation (`cache`): bumped with every change to users,
 //!   access keys and buckets
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
+//!
+//! Files, bottom up; a file imports only files of its own layer listed before it, or of
+//! layers below (no import circle, checked by `farm-studio look`):
+//! 1. Leaves: `codec`, `upload_id` (upload ids, `GatewayId`), `version_id`, `object_lock`
+//!    (a version's lock as stored), `config_generation` (`("cgen")`).
+//! 2. Records, their keys and single-record helpers (get, put, decode, require): `buckets`
+//!    (with `require_owned`), `audit_in` (audit entries stamped with their bucket),
+//!    `users`, `bucket_documents` (a bucket's configuration documents), `tagging`,
+//!    `object_record`, `versions` (noncurrent versions, the versioning state), `event`,
+//!    `notifications`, `outbox`, `lifecycle` (rules), `refs` (refcounts, pins),
+//!    `manifest`, `gateways`, `cache`.
+//! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
+//!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
+//! 4. Transactions spanning records: `objects`, `object_tagging`, `uploads`, `deletes`,
+//!    `bucket_ops` (CreateBucket, DeleteBucket, versioning), `expiry`, `purge`, `recount`,
+//!    `list`, `list_versions`.
+//!
+//! Transactions call record helpers and steps, never one another's files back; a helper that
+//! two of them need moves down a layer.
 
 pub mod audit_in;
 pub mod bucket_documents;
@@ -140,7 +159,7 @@ pub fn scan_range(
     end: &[u8],
     mut visit: impl FnMut(&[u8], &[u8]) -> MetaResult<()>,
 ) -> MetaResult<()> {
-    const BATCH_ROWS: usize = 1000;
+    const BATCH_ROWS: usize = crate::limits::META_SCAN_BATCH_ROWS;
     let mut from = begin.to_vec();
     loop {
         let rows = crate::kv::read(db, |t| t.get_range(&from, end, BATCH_ROWS, false))?;

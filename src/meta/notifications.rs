@@ -61,7 +61,9 @@ impl NotificationRules {
 /// The Kafka topic a rule's ARN names: its last `:` segment, if a valid topic name.
 pub fn topic_of_arn(arn: &str) -> Option<&str> {
     let name = arn.rsplit(':').next()?;
-    let valid = !name.is_empty() && name.len() <= 249 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let valid = !name.is_empty()
+        && name.len() <= crate::limits::KAFKA_TOPIC_NAME_MAX_BYTES
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     valid.then_some(name)
 }
 

@@ -13,7 +13,7 @@ use crate::keys::{prefix_end, Key};
 use crate::kv::{read, transact, KvStore, KvTxn, VERSIONSTAMP_LEN_BYTES};
 use serde::{Deserialize, Serialize};
 
-const DEPTH_SHARDS: u64 = 16;
+use crate::limits::OUTBOX_DEPTH_SHARDS;
 
 // Events are defined in `event`, below both this file and `notifications` (which routes
 // them); callers outside meta name them here.
@@ -33,7 +33,7 @@ pub fn emit(t: &mut dyn KvTxn, event: &Event) -> MetaResult<()> {
     let mut event = event.clone();
     event.routes = super::notifications::routes_in(t, &event)?;
     t.set_versionstamped_key(&outbox_prefix(), b"", &encode(&event))?;
-    t.atomic_add(&depth_key(rand::random::<u64>() % DEPTH_SHARDS), 1)?;
+    t.atomic_add(&depth_key(rand::random::<u64>() % OUTBOX_DEPTH_SHARDS), 1)?;
     Ok(())
 }
 
@@ -112,7 +112,8 @@ fn remove_keys(db: &dyn KvStore, keys: &[&[u8]], keep_in: Option<&str>) -> MetaR
 /// Events waiting in the outbox.
 pub fn depth(db: &dyn KvStore) -> MetaResult<u64> {
     let begin = Key::space("obn").into_bytes();
-    let rows = read(db, |t| t.get_range(&begin, &prefix_end(&begin), usize::MAX, false))?;
+    // One row per shard.
+    let rows = read(db, |t| t.get_range(&begin, &prefix_end(&begin), OUTBOX_DEPTH_SHARDS as usize, false))?;
     let sum: i64 = rows.iter().map(|(_, v)| crate::kv::decode_counter(Some(v))).sum();
     Ok(u64::try_from(sum).unwrap_or(0))
 }

@@ -179,7 +179,7 @@ pub fn upload_holdings(db: &dyn KvStore, upload_id: &[u8; 16]) -> MetaResult<(Ve
     crate::kv::read(db, |t| {
         let mut manifests = Vec::new();
         let mut chunks = BTreeSet::new();
-        for (_, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
+        for (_, v) in t.get_range(&begin, &prefix_end(&begin), crate::limits::UPLOAD_PARTS_MAX_COUNT, false)? {
             let part: super::uploads::PartRecord = decode(&v)?;
             chunks.extend(read_manifest(t, &part.manifest_id)?.iter().map(|c| c.hash));
             manifests.push(part.manifest_id);

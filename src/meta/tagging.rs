@@ -11,13 +11,12 @@ use crate::kv::{KvStore, KvTxn};
 
 pub type Tags = Vec<(String, String)>;
 
-/// S3's limits: 10 tags per object, 50 per bucket; keys up to 128 and values up to 256
-/// characters; keys unique and not in the reserved `aws:` namespace.
-pub const OBJECT_TAGS_MAX: usize = 10;
-pub const BUCKET_TAGS_MAX: usize = 50;
-const TAG_KEY_MAX_CHARS: usize = 128;
-const TAG_VALUE_MAX_CHARS: usize = 256;
+// S3's limits (in `limits`): 10 tags per object, 50 per bucket; keys up to 128 and values
+// up to 256 characters. Callers name the per-object and per-bucket maxima here.
+pub use crate::limits::{BUCKET_TAGS_MAX, OBJECT_TAGS_MAX};
+use crate::limits::{TAG_KEY_MAX_CHARS, TAG_VALUE_MAX_CHARS};
 
+/// Tags within `max` and S3's limits; keys unique and not in the reserved `aws:` namespace.
 pub fn validate(tags: &Tags, max: usize) -> MetaResult<()> {
     if tags.len() > max {
         return Err(MetaError::InvalidTag(format!("at most {max} tags")));

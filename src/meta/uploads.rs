@@ -216,7 +216,7 @@ pub fn complete(
         let now = now_ms();
         let begin = parts_begin(upload_id);
         let mut stored: BTreeMap<i32, PartRecord> = BTreeMap::new();
-        for (k, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
+        for (k, v) in t.get_range(&begin, &prefix_end(&begin), limits::UPLOAD_PARTS_MAX_COUNT, false)? {
             let (n, _) = decode_u64(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
             stored.insert(n as i32, decode(&v)?);
         }
@@ -338,7 +338,7 @@ pub fn abort(db: &dyn KvStore, owner: &str, bucket: &str, key: &str, upload_id: 
         get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let begin = parts_begin(upload_id);
-        for (_, v) in t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)? {
+        for (_, v) in t.get_range(&begin, &prefix_end(&begin), limits::UPLOAD_PARTS_MAX_COUNT, false)? {
             let part: PartRecord = decode(&v)?;
             queue_release(t, &part.manifest_id, now)?;
         }
