@@ -136,7 +136,7 @@ fn request_line(req: &http::Request<Incoming>) -> String {
 
 /// Caps a client-supplied string recorded in the audit trail (keys are bounded for valid
 /// requests, but failed requests may carry anything).
-fn bounded(s: &str, max_bytes: usize) -> String {
+pub(crate) fn bounded(s: &str, max_bytes: usize) -> String {
     if s.len() <= max_bytes {
         return s.to_owned();
     }

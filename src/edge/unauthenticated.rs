@@ -39,10 +39,10 @@ pub struct Attempt {
 impl Attempt {
     /// The same attempt with every client-supplied text cut short: the sample kept per group.
     fn bounded(mut self) -> Self {
-        let cut = |s: &mut String| *s = cut_to(s, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES);
+        let cut = |s: &mut String| *s = super::bounded(s, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES);
         let cut_opt = |s: &mut Option<String>| {
             if let Some(s) = s {
-                *s = cut_to(s, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES);
+                *s = super::bounded(s, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES);
             }
         };
         cut(&mut self.outcome);
@@ -54,17 +54,6 @@ impl Attempt {
         cut_opt(&mut self.user_agent);
         self
     }
-}
-
-fn cut_to(s: &str, max_bytes: usize) -> String {
-    if s.len() <= max_bytes {
-        return s.to_owned();
-    }
-    let mut end = max_bytes;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 struct Group {
@@ -144,7 +133,7 @@ impl Aggregator {
             o.2 = now_ms;
             return;
         }
-        let id = (id.0, cut_to(&id.1, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES));
+        let id = (id.0, super::bounded(&id.1, AUDIT_UNAUTHENTICATED_FIELD_MAX_BYTES));
         w.groups.insert(id, Group { requests: 1, first_ms: now_ms, last_ms: now_ms, sample: attempt.bounded() });
     }
 
