@@ -149,7 +149,8 @@ async fn unsigned_amz_headers_never_take_effect() {
     // The same, disguised: a second Authorization header beside the presigned query (so a
     // rule reading the header would judge a signature s3s never checks), or the query's
     // signature name percent-encoded (s3s decodes names).
-    let lock = [("x-amz-object-lock-mode", "COMPLIANCE".to_owned()), ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z".to_owned())];
+    let lock =
+        [("x-amz-object-lock-mode", "COMPLIANCE".to_owned()), ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z".to_owned())];
     let fake_v4 = "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, \
                    SignedHeaders=host;x-amz-object-lock-mode;x-amz-object-lock-retain-until-date, \
                    Signature=0000000000000000000000000000000000000000000000000000000000000000";
