@@ -112,14 +112,15 @@ pub async fn purge(
             for (key, id, _) in page.uploads {
                 let (held, chunks) = meta(engine, move |db| purge::upload_holdings(db, &id)).await?;
                 let (b, k) = (bucket.clone(), key.clone());
-                let owner = meta(engine, {
+                // Purge acts on the bucket as it is now (an administrator's job, not a request).
+                let access = meta(engine, {
                     let b = b.clone();
                     move |db| buckets::get_bucket(db, &b)
                 })
                 .await?
-                .map(|r| r.owner)
-                .unwrap_or_default();
-                match meta(engine, move |db| uploads::abort(db, &owner, &b, &k, &id, None)).await {
+                .map(|r| r.access());
+                let Some(access) = access else { continue };
+                match meta(engine, move |db| uploads::abort(db, &access, &b, &k, &id, None)).await {
                     Ok(()) | Err(EngineError::Meta(MetaError::NoSuchUpload)) => {}
                     Err(e) => return Err(e),
                 }
@@ -131,7 +132,12 @@ pub async fn purge(
         }
         if scope.user.is_some() {
             let b = bucket.clone();
-            match meta(engine, move |db| bucket_ops::delete_bucket(db, &b, None)).await {
+            // As an administrator: whatever incarnation holds the name now.
+            let remove = move |db: &dyn crate::kv::KvStore| match buckets::get_bucket(db, &b)? {
+                Some(r) => bucket_ops::delete_bucket(db, &b, &r.access(), None),
+                None => Err(MetaError::NoSuchBucket),
+            };
+            match meta(engine, remove).await {
                 Ok(()) => report.buckets_removed += 1,
                 Err(e) => report.refused.push(format!("bucket {bucket} kept: {e}")),
             }

@@ -4,7 +4,7 @@
 //! `audit_in` (which reads bucket records to stamp entries), below the files of each document.
 
 use super::audit_in::{append_opt, Entry};
-use super::buckets::require_owned;
+use super::buckets::{require_access, BucketAccess};
 use super::codec::{decode, encode};
 use super::MetaResult;
 use crate::kv::{read, transact, KvStore};
@@ -15,14 +15,14 @@ use serde::Serialize;
 /// transaction.
 pub(super) fn put_document<T: Serialize>(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     bucket: &str,
     key: &[u8],
     document: Option<&T>,
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         match document {
             Some(d) => t.set(key, &encode(d))?,
             None => t.clear(key)?,

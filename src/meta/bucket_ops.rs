@@ -6,7 +6,9 @@
 //! import it.
 
 use super::audit_in::{append_opt, Entry};
-use super::buckets::{bucket_key, decode_record, mint_bucket_id, objects_begin, owner_index_key, require_owned, BucketRecord};
+use super::buckets::{
+    bucket_key, decode_record, mint_bucket_id, objects_begin, owner_index_key, require_access, BucketAccess, BucketRecord,
+};
 use super::codec::encode_record;
 use super::notifications::notification_key;
 use super::versions::Versioning;
@@ -27,7 +29,13 @@ pub fn create_bucket_with(
     object_lock: bool,
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
-    let record = BucketRecord { owner: owner.to_owned(), created_ms: now_ms(), region: region.to_owned(), id: Some(mint_bucket_id()) };
+    let record = BucketRecord {
+        owner: owner.to_owned(),
+        created_ms: now_ms(),
+        region: region.to_owned(),
+        id: Some(mint_bucket_id()),
+        access_generation: 0,
+    };
     transact(db, |t| {
         if let Some(existing) = t.get(&bucket_key(name))? {
             let existing = decode_record(&existing)?;
@@ -49,12 +57,17 @@ pub fn create_bucket_with(
     })
 }
 
-pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> MetaResult<()> {
+/// Deletes bucket `name` if it is still the incarnation, at the access generation, that
+/// the caller was allowed to delete (`access`), and empty.
+pub fn delete_bucket(db: &dyn KvStore, name: &str, access: &BucketAccess, audit: Option<&Entry>) -> MetaResult<()> {
     transact(db, |t| {
         let record = match t.get(&bucket_key(name))? {
             Some(v) => decode_record(&v)?,
             None => return Err(MetaError::NoSuchBucket),
         };
+        if record.access() != *access {
+            return Err(MetaError::AccessDenied);
+        }
         let begin = objects_begin(name);
         if !t.get_range(&begin, &prefix_end(&begin), 1, false)?.is_empty() || super::versions::any_versions(t, name)? {
             return Err(MetaError::BucketNotEmpty);
@@ -80,9 +93,9 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, audit: Option<&Entry>) -> Met
 }
 
 /// PutBucketVersioning. A bucket with object lock cannot suspend versioning.
-pub fn put_versioning(db: &dyn KvStore, owner: &str, bucket: &str, state: Versioning, audit: Option<&Entry>) -> MetaResult<()> {
+pub fn put_versioning(db: &dyn KvStore, access: &BucketAccess, bucket: &str, state: Versioning, audit: Option<&Entry>) -> MetaResult<()> {
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         if state == Versioning::Suspended && super::lock::bucket_lock_in(t, bucket)?.is_some() {
             return Err(MetaError::InvalidBucketState(
                 "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
@@ -111,8 +124,9 @@ mod tests {
         create_bucket(&db, "b", "alice", "us-east-1", None).unwrap();
         let first = get_bucket(&db, "b").unwrap().unwrap().id.unwrap();
         let stored = read(&db, |t| t.get(&bucket_key("b"))).unwrap().unwrap();
-        assert_eq!(stored[0], 2, "new records are written at format 2");
-        delete_bucket(&db, "b", None).unwrap();
+        assert_eq!(stored[0], 3, "new records are written at format 3");
+        let access = get_bucket(&db, "b").unwrap().unwrap().access();
+        delete_bucket(&db, "b", &access, None).unwrap();
         create_bucket(&db, "b", "bob", "us-east-1", None).unwrap();
         let second = get_bucket(&db, "b").unwrap().unwrap().id.unwrap();
         assert_eq!((first.len(), second.len()), (32, 32));

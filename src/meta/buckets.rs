@@ -15,19 +15,58 @@ pub struct BucketRecord {
     /// again under the same name is told apart (its audit trail is indexed by it). `None` for
     /// buckets created before ids existed: the "legacy" incarnation (see `upgrade_v1`).
     pub id: Option<String>,
+    /// Bumped by every change to who may do what in this bucket (ownership, and the access
+    /// rules the sharing model adds). With `id` it is what a request was allowed on
+    /// (`BucketAccess`), re-checked by each transaction that acts on the bucket. Last, like
+    /// `id`: format 2 records are this layout without it (`upgrade`).
+    pub access_generation: u64,
 }
 
-/// Format 2 is the current layout. Format 1 holds two layouts: records written before bucket
-/// ids (owner, created_ms, region) and, from when `id` was added until format 2 existed, the
-/// current layout under the same format byte.
+/// What a request was allowed to act on: one incarnation of a bucket at one access
+/// generation. The access decision (`s3::access`) makes it from the record it allowed; a
+/// metadata transaction re-checks it (`require_access`) in its own snapshot, so a bucket
+/// deleted and created again, or whose access changed, between the decision and the commit
+/// is never written to on the strength of the earlier decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketAccess {
+    pub id: Option<String>,
+    pub access_generation: u64,
+}
+
+impl BucketRecord {
+    pub fn access(&self) -> BucketAccess {
+        BucketAccess { id: self.id.clone(), access_generation: self.access_generation }
+    }
+}
+
+/// Format 3 is the current layout. Format 2 is it without `access_generation` (read as
+/// generation 0). Format 1 holds two layouts: records written before bucket ids (owner,
+/// created_ms, region) and, from when `id` was added until format 2 existed, the format-2
+/// layout under the same format byte.
 impl Record for BucketRecord {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
 
     fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
         match format {
             1 => Some(upgrade_v1(bytes)),
+            2 => Some(layout::<BucketRecordV2>(bytes).map(BucketRecordV2::upgrade)),
             _ => None,
         }
+    }
+}
+
+/// The format-2 layout, frozen: it describes bytes already stored.
+#[derive(Deserialize)]
+struct BucketRecordV2 {
+    owner: String,
+    created_ms: i64,
+    region: String,
+    id: Option<String>,
+}
+
+impl BucketRecordV2 {
+    fn upgrade(self) -> BucketRecord {
+        BucketRecord { owner: self.owner, created_ms: self.created_ms, region: self.region, id: self.id, access_generation: 0 }
     }
 }
 
@@ -44,8 +83,8 @@ fn upgrade_v1(bytes: &[u8]) -> CodecResult<BucketRecord> {
         created_ms: i64,
         region: String,
     }
-    layout::<BucketRecord>(bytes).or_else(|with_id| match layout::<BucketRecordV1>(bytes) {
-        Ok(l) => Ok(BucketRecord { owner: l.owner, created_ms: l.created_ms, region: l.region, id: None }),
+    layout::<BucketRecordV2>(bytes).map(BucketRecordV2::upgrade).or_else(|with_id| match layout::<BucketRecordV1>(bytes) {
+        Ok(l) => Ok(BucketRecord { owner: l.owner, created_ms: l.created_ms, region: l.region, id: None, access_generation: 0 }),
         Err(_) => Err(with_id),
     })
 }
@@ -75,13 +114,15 @@ pub fn objects_begin(bucket: &str) -> Vec<u8> {
     Key::space("o").str(bucket).into_bytes()
 }
 
-/// Inside a write transaction: the bucket exists and is still owned by `owner`, the user the
-/// request was authorised as. Checked again here because the request's earlier check ran in
-/// another snapshot: the bucket may have been deleted and recreated by someone else since.
-pub(super) fn require_owned(t: &mut dyn crate::kv::KvTxn, bucket: &str, owner: &str) -> MetaResult<()> {
+/// Inside a write transaction: the bucket is still the incarnation, at the access
+/// generation, that the request was allowed on (`access`). Checked again here because the
+/// access decision ran in another snapshot: the bucket may since have been deleted (then
+/// NoSuchBucket), created again or had its access changed (then AccessDenied: what allowed
+/// the request no longer holds).
+pub(super) fn require_access(t: &mut dyn crate::kv::KvTxn, bucket: &str, access: &BucketAccess) -> MetaResult<()> {
     match t.get(&bucket_key(bucket))? {
         None => Err(MetaError::NoSuchBucket),
-        Some(v) if decode_record(&v)?.owner != owner => Err(MetaError::AccessDenied),
+        Some(v) if decode_record(&v)?.access() != *access => Err(MetaError::AccessDenied),
         Some(_) => Ok(()),
     }
 }
@@ -129,11 +170,19 @@ mod tests {
         let legacy = encode(&("alice".to_owned(), 1_000_i64, "us-east-1".to_owned()));
         transact(&db, |t| t.set(&bucket_key("old"), &legacy)).unwrap();
         let record = get_bucket(&db, "old").unwrap().unwrap();
-        assert_eq!(record, BucketRecord { owner: "alice".into(), created_ms: 1_000, region: "us-east-1".into(), id: None });
+        assert_eq!(
+            record,
+            BucketRecord { owner: "alice".into(), created_ms: 1_000, region: "us-east-1".into(), id: None, access_generation: 0 }
+        );
         assert!(decode_record(&encode(&("alice".to_owned(),))).is_err(), "a truncated record is corrupt, not legacy");
         // Format 1 with an id: written after ids were added, before format 2.
         let with_id = encode(&("alice".to_owned(), 1_000_i64, "us-east-1".to_owned(), Some("ab".to_owned())));
         assert_eq!(decode_record(&with_id).unwrap().id.as_deref(), Some("ab"));
+        // Format 2: with an id, without an access generation.
+        let mut v2 = vec![2u8];
+        v2.extend(postcard::to_allocvec(&("alice".to_owned(), 1_000_i64, "us-east-1".to_owned(), Some("cd".to_owned()))).unwrap());
+        let r = decode_record(&v2).unwrap();
+        assert_eq!((r.id.as_deref(), r.access_generation), (Some("cd"), 0));
 
         // New buckets get an id of their own each time the name is created: tested in
         // `bucket_ops`, which creates them.

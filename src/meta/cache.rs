@@ -184,7 +184,8 @@ mod tests {
 
         // Changes bump the generation: the next lookups see them.
         users::delete_key(&db, "AK1", None).unwrap();
-        bucket_ops::delete_bucket(&db, "photos", None).unwrap();
+        let access = crate::meta::buckets::get_bucket(&db, "photos").unwrap().unwrap().access();
+        bucket_ops::delete_bucket(&db, "photos", &access, None).unwrap();
         let g2 = generation(&db).unwrap();
         assert!(g2 > g);
         assert!(cache.credentials(&db, g2, "AK1").unwrap().is_none(), "a deleted key is not served");

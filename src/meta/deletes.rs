@@ -6,7 +6,7 @@
 //!   if it was the current version, the next newest object version becomes current.
 
 use super::audit_in::{append, append_opt, Entry};
-use super::buckets::require_owned;
+use super::buckets::{require_access, BucketAccess};
 use super::lock::check_destroy;
 use super::objects::WriteCondition;
 use super::outbox::{emit, Event};
@@ -75,14 +75,14 @@ fn delete_in(t: &mut dyn KvTxn, (bucket, key): (&str, &str), target: DeleteTarge
 /// (If-Match) is checked against the current version.
 pub fn delete_object(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     (bucket, key): (&str, &str),
     target: DeleteTarget,
     condition: &WriteCondition,
     audit: Option<&Entry>,
 ) -> MetaResult<DeleteOutcome> {
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         condition.check_in(t, &super::object_record::object_key(bucket, key))?;
         let outcome = delete_in(t, (bucket, key), target, audit)?;
         append_opt(t, audit)?;
@@ -97,7 +97,7 @@ pub fn delete_object(
 /// `audits` holds one entry per item (or is empty when auditing is off).
 pub fn delete_objects(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     bucket: &str,
     items: &[(String, DeleteTarget)],
     audits: &[Entry],
@@ -106,7 +106,7 @@ pub fn delete_objects(
     loop {
         let failed_at = Cell::new(None);
         let attempt = transact(db, |t| {
-            require_owned(t, bucket, owner)?;
+            require_access(t, bucket, access)?;
             let mut done = Vec::with_capacity(items.len());
             for (i, (key, target)) in items.iter().enumerate().filter(|(i, _)| !refused.contains_key(i)) {
                 match delete_in(t, (bucket, key), *target, audits.get(i)) {

@@ -378,8 +378,9 @@ fn expire_versions(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, re
 /// AbortIncompleteMultipartUpload under `rule` in `bucket`.
 fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, report: &mut ExpiryReport) -> MetaResult<()> {
     let Some(days) = rule.abort_incomplete_upload_days else { return Ok(()) };
-    let owner = match super::buckets::get_bucket(db, bucket)? {
-        Some(b) => b.owner,
+    // The worker acts on the bucket as it is when the pass reads it.
+    let access = match super::buckets::get_bucket(db, bucket)? {
+        Some(b) => b.access(),
         None => return Ok(()),
     };
     let mut due = Vec::new();
@@ -408,7 +409,7 @@ fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, repo
     }
     for (key, id) in due {
         let audit = entry("LifecycleAbortIncompleteMultipartUpload", bucket, &key, rule);
-        match super::uploads::abort(db, &owner, bucket, &key, &id, Some(&audit)) {
+        match super::uploads::abort(db, &access, bucket, &key, &id, Some(&audit)) {
             Ok(()) => report.uploads_aborted += 1,
             Err(MetaError::NoSuchUpload) => {}
             Err(e) => return Err(e),

@@ -1,6 +1,7 @@
 //! Lifecycle configuration: a bucket's rules, `("blc", bucket)`, validated as S3 validates
 //! them. The worker that applies them is `engine::lifecycle`.
 
+use super::buckets::BucketAccess;
 use super::codec::decode;
 use super::tagging::Tags;
 use super::{MetaError, MetaResult};
@@ -135,11 +136,17 @@ pub fn validate(config: &LifecycleConfig) -> MetaResult<()> {
 }
 
 /// PutBucketLifecycleConfiguration (`Some`) or DeleteBucketLifecycle (`None`).
-pub fn put_config(db: &dyn KvStore, owner: &str, bucket: &str, config: Option<&LifecycleConfig>, audit: Option<&Entry>) -> MetaResult<()> {
+pub fn put_config(
+    db: &dyn KvStore,
+    access: &BucketAccess,
+    bucket: &str,
+    config: Option<&LifecycleConfig>,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
     if let Some(c) = config {
         validate(c)?;
     }
-    super::bucket_documents::put_document(db, owner, bucket, &config_key(bucket), config, audit)
+    super::bucket_documents::put_document(db, access, bucket, &config_key(bucket), config, audit)
 }
 
 pub fn get_config(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<LifecycleConfig>> {

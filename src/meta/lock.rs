@@ -9,7 +9,7 @@
 //! can only move later.
 
 use super::audit_in::{append_opt, Entry};
-use super::buckets::require_owned;
+use super::buckets::{require_access, BucketAccess};
 use super::codec::{decode, encode};
 use super::object_record::{object_key, ObjectRecord};
 use super::versions::{locate_object_version, set_entry_object, Found, VersionRef};
@@ -63,12 +63,18 @@ pub(super) fn clear_in(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
 
 /// PutObjectLockConfiguration: sets or clears the default retention. Only a bucket created
 /// with object lock has a configuration to change.
-pub fn put_bucket_lock(db: &dyn KvStore, owner: &str, bucket: &str, config: &BucketLock, audit: Option<&Entry>) -> MetaResult<()> {
+pub fn put_bucket_lock(
+    db: &dyn KvStore,
+    access: &BucketAccess,
+    bucket: &str,
+    config: &BucketLock,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
     if config.default_retention.is_some_and(|d| d.days == 0 || d.days > DEFAULT_RETENTION_MAX_DAYS) {
         return Err(MetaError::InvalidArgument(format!("the default retention period is 1 to {DEFAULT_RETENTION_MAX_DAYS} days")));
     }
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         if bucket_lock_in(t, bucket)?.is_none() {
             return Err(MetaError::InvalidBucketState("Object Lock configuration cannot be enabled on existing buckets".into()));
         }
@@ -148,7 +154,7 @@ pub fn get_lock(db: &dyn KvStore, bucket: &str, key: &str, version: Option<Versi
 /// Changes a version's protection (PutObjectRetention / PutObjectLegalHold).
 pub fn change_lock(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     (bucket, key): (&str, &str),
     version: Option<VersionRef>,
     change: LockChange,
@@ -156,7 +162,7 @@ pub fn change_lock(
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         require_lock_enabled(t, bucket)?;
         let found = locate_object_version(t, (bucket, key), version, "lock")?;
         let Some(mut record) = found.object().cloned() else {

@@ -2,6 +2,7 @@
 //! (S3's rules: event-name patterns such as `s3:ObjectCreated:*`, key prefix and suffix
 //! filters; the relay maps a rule's ARN onto a Kafka topic, see `events`).
 
+use super::buckets::BucketAccess;
 use super::codec::decode;
 use super::event::Event;
 use super::MetaResult;
@@ -83,8 +84,8 @@ pub(super) fn notification_key(bucket: &str) -> Vec<u8> {
 }
 
 /// Replaces the bucket's configuration (PutBucketNotificationConfiguration).
-pub fn put(db: &dyn KvStore, owner: &str, bucket: &str, rules: &NotificationRules, audit: Option<&Entry>) -> MetaResult<()> {
-    super::bucket_documents::put_document(db, owner, bucket, &notification_key(bucket), Some(rules), audit)
+pub fn put(db: &dyn KvStore, access: &BucketAccess, bucket: &str, rules: &NotificationRules, audit: Option<&Entry>) -> MetaResult<()> {
+    super::bucket_documents::put_document(db, access, bucket, &notification_key(bucket), Some(rules), audit)
 }
 
 /// The bucket's configuration; `None` when it never had one.

@@ -3,7 +3,7 @@
 //! carrying the object as it now is). Above `tagging` (the tag records) and `versions`.
 
 use super::audit_in::{append_opt, Entry};
-use super::buckets::require_owned;
+use super::buckets::{require_access, BucketAccess};
 use super::outbox::{emit, Event};
 use super::tagging::{read_object_tags, validate, write_object_tags, Tags, OBJECT_TAGS_MAX};
 use super::versions::{locate_object_version, set_entry_tags, Found, Version, VersionRef};
@@ -22,7 +22,7 @@ pub fn get_object_tags(db: &dyn KvStore, bucket: &str, key: &str, version: Optio
 /// tags. Returns the version.
 pub fn put_object_tags(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     (bucket, key): (&str, &str),
     version: Option<VersionRef>,
     tags: &Tags,
@@ -30,7 +30,7 @@ pub fn put_object_tags(
 ) -> MetaResult<Version> {
     validate(tags, OBJECT_TAGS_MAX)?;
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         let name = if tags.is_empty() { "ObjectTagging:Delete" } else { "ObjectTagging:Put" };
         let version = match locate_object_version(t, (bucket, key), version, "tags")? {
             Found::Current(record) => {

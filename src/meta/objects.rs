@@ -1,6 +1,6 @@
 //! Object records: put (commit), get, delete, copy.
 
-use super::buckets::require_owned;
+use super::buckets::{require_access, BucketAccess};
 use super::codec::{decode, encode};
 use super::lock::check_destroy;
 pub use super::manifest::ChunkRef;
@@ -133,7 +133,7 @@ impl WriteCondition {
 /// committed (with its version and lock).
 pub fn commit_put(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     (bucket, key): (&str, &str),
     record: &ObjectRecord,
     (chunks, upload_id): (&[ChunkRef], &[u8; 16]),
@@ -147,7 +147,7 @@ pub fn commit_put(
     }
     let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         let okey = object_key(bucket, key);
         condition.check_in(t, &okey)?;
         let now = now_ms();
@@ -277,7 +277,7 @@ fn read_copy_source(t: &mut dyn KvTxn, src: &CopySource<'_>) -> MetaResult<(Obje
 /// record and the source's record.
 pub fn copy_object(
     db: &dyn KvStore,
-    owner: &str,
+    access: (&BucketAccess, &BucketAccess),
     src: &CopySource<'_>,
     dst: (&str, &str),
     (metadata, tags, lock): (&CopyMetadata, &CopyTags, &super::lock::ObjectLock),
@@ -287,8 +287,8 @@ pub fn copy_object(
         super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
     }
     transact(db, |t| {
-        require_owned(t, src.bucket, owner)?;
-        require_owned(t, dst.0, owner)?;
+        require_access(t, src.bucket, access.0)?;
+        require_access(t, dst.0, access.1)?;
         let (source, source_tags) = read_copy_source(t, src)?;
         if source.size > crate::limits::COPY_SOURCE_MAX_BYTES {
             return Err(MetaError::CopySourceTooLarge);

@@ -4,6 +4,7 @@
 //! validation; changing an object version's tags, with its event, is `object_tagging`'s.
 
 use super::audit_in::Entry;
+use super::buckets::BucketAccess;
 use super::codec::{decode, encode};
 use super::{MetaError, MetaResult};
 use crate::keys::Key;
@@ -67,11 +68,17 @@ pub fn get_bucket_tags(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<Tags
 }
 
 /// PutBucketTagging (`Some`) or DeleteBucketTagging (`None`).
-pub fn put_bucket_tags(db: &dyn KvStore, owner: &str, bucket: &str, tags: Option<&Tags>, audit: Option<&Entry>) -> MetaResult<()> {
+pub fn put_bucket_tags(
+    db: &dyn KvStore,
+    access: &BucketAccess,
+    bucket: &str,
+    tags: Option<&Tags>,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
     if let Some(tags) = tags {
         validate(tags, BUCKET_TAGS_MAX)?;
     }
-    super::bucket_documents::put_document(db, owner, bucket, &bucket_tags_key(bucket), tags, audit)
+    super::bucket_documents::put_document(db, access, bucket, &bucket_tags_key(bucket), tags, audit)
 }
 
 fn upload_tags_key(upload_id: &[u8; 16]) -> Vec<u8> {

@@ -9,7 +9,7 @@
 //! of replaced, unused or aborted parts go to the release queue (see `manifest`).
 
 use super::audit_in::{append, append_opt, Entry};
-use super::buckets::require_owned;
+use super::buckets::{require_access, BucketAccess};
 use super::codec::{decode, encode};
 use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
 use super::object_record::{object_key, ObjectBody, ObjectRecord, StoredHeaders};
@@ -72,7 +72,7 @@ fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) 
 
 pub fn create_upload(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     bucket: &str,
     key: &str,
     record: &UploadRecord,
@@ -82,7 +82,7 @@ pub fn create_upload(
     super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
     let id = super::upload_id::new_upload_id();
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         t.set(&upload_key(bucket, key, &id), &encode(record))?;
         super::tagging::set_upload_tags(t, &id, tags)?;
         if let Some(e) = audit {
@@ -100,7 +100,7 @@ pub fn upload(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16]) -
 /// chunks were pinned under `pins`.
 /// An upload in progress, as a request names it, with the user it was authorised as.
 pub struct UploadRef<'a> {
-    pub owner: &'a str,
+    pub access: &'a BucketAccess,
     pub bucket: &'a str,
     pub key: &'a str,
     pub upload_id: &'a [u8; 16],
@@ -108,7 +108,7 @@ pub struct UploadRef<'a> {
 
 pub fn commit_part(
     db: &dyn KvStore,
-    UploadRef { owner, bucket, key, upload_id }: UploadRef<'_>,
+    UploadRef { access, bucket, key, upload_id }: UploadRef<'_>,
     part_number: i32,
     part: &PartRecord,
     chunks: &[ChunkRef],
@@ -118,7 +118,7 @@ pub fn commit_part(
     assert_eq!(chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), part.size, "manifest covers the part");
     let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let pkey = part_key(upload_id, part_number);
@@ -199,7 +199,7 @@ impl crate::kv::TxnError for CompleteError {
 /// Completes an upload in one transaction: the object appears whole or not at all.
 pub fn complete(
     db: &dyn KvStore,
-    owner: &str,
+    access: &BucketAccess,
     (bucket, key, upload_id): (&str, &str, &[u8; 16]),
     requested: &[RequestedPart],
     expected_checksum: Option<(Algorithm, &[u8])>,
@@ -210,7 +210,7 @@ pub fn complete(
         return Err(CompleteError::InvalidPartOrder);
     }
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         let upload = get_upload(t, bucket, key, upload_id)?;
         condition.check_in(t, &object_key(bucket, key))?;
         let now = now_ms();
@@ -332,9 +332,16 @@ pub(super) fn abort_all_in_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult
 }
 
 /// Aborts an upload: its parts' manifests go to the release queue.
-pub fn abort(db: &dyn KvStore, owner: &str, bucket: &str, key: &str, upload_id: &[u8; 16], audit: Option<&Entry>) -> MetaResult<()> {
+pub fn abort(
+    db: &dyn KvStore,
+    access: &BucketAccess,
+    bucket: &str,
+    key: &str,
+    upload_id: &[u8; 16],
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
     transact(db, |t| {
-        require_owned(t, bucket, owner)?;
+        require_access(t, bucket, access)?;
         get_upload(t, bucket, key, upload_id)?;
         let now = now_ms();
         let begin = parts_begin(upload_id);

@@ -1,8 +1,8 @@
 //! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 
 use super::errors::to_s3;
-use crate::clock::timestamp_ms;
 use super::{owner_of, GranaryS3};
+use crate::clock::timestamp_ms;
 use crate::meta::{bucket_ops, buckets};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -56,8 +56,8 @@ pub async fn head_bucket(s3: &GranaryS3, req: S3Request<HeadBucketInput>) -> S3R
 pub async fn delete_bucket(s3: &GranaryS3, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
     let principal = s3.principal(&req)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucket", &req.input.bucket, None);
-    let name = req.input.bucket;
-    s3.engine.meta(move |db| bucket_ops::delete_bucket(db, &name, audit.as_ref())).await.map_err(to_s3)?;
+    let (name, access) = (req.input.bucket, principal.access()?);
+    s3.engine.meta(move |db| bucket_ops::delete_bucket(db, &name, &access, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 

@@ -4,11 +4,11 @@
 use super::checksums::{self, Requested};
 use super::errors::to_s3;
 use super::GranaryS3;
+use crate::clock::ms_of;
 use crate::engine::ingest::{IngestOptions, Ingested, IngestedBody};
 use crate::limits;
 use crate::meta::objects::{self, EtagMatch, Layout, Lookup, ObjectRecord, WriteCondition};
 use crate::meta::versions::{Version, VersionRef};
-use crate::clock::ms_of;
 use base64::Engine as _;
 use s3s::dto::*;
 use s3s::{s3_error, S3Result, TrailingHeaders};

@@ -1,9 +1,9 @@
 //! Put/Get/DeleteBucketLifecycleConfiguration (`meta::lifecycle` validates and keeps the
 //! rules; `engine::lifecycle` applies them).
 
-use crate::clock::{ms_of, timestamp_ms};
 use super::errors::to_s3;
 use super::GranaryS3;
+use crate::clock::{ms_of, timestamp_ms};
 use crate::meta::lifecycle::{self, Expiration, Filter, LifecycleConfig, NoncurrentExpiration, Rule};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -158,8 +158,8 @@ pub async fn put_bucket_lifecycle_configuration(
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketLifecycleConfiguration", &req.input.bucket, None)
         .map(|e| e.detail("rules", config.rules.len()));
-    let (owner, bucket) = (principal.user, req.input.bucket);
-    s3.engine.meta(move |db| lifecycle::put_config(db, &owner, &bucket, Some(&config), audit.as_ref())).await.map_err(to_s3)?;
+    let (access, bucket) = (principal.access()?, req.input.bucket);
+    s3.engine.meta(move |db| lifecycle::put_config(db, &access, &bucket, Some(&config), audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
 }
 
@@ -183,7 +183,7 @@ pub async fn delete_bucket_lifecycle(
 ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
     let principal = s3.principal(&req)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucketLifecycle", &req.input.bucket, None);
-    let (owner, bucket) = (principal.user, req.input.bucket);
-    s3.engine.meta(move |db| lifecycle::put_config(db, &owner, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;
+    let (access, bucket) = (principal.access()?, req.input.bucket);
+    s3.engine.meta(move |db| lifecycle::put_config(db, &access, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
 }

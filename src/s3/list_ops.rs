@@ -1,8 +1,8 @@
 //! ListObjects (v1) and ListObjectsV2.
 
-use crate::clock::timestamp_ms;
 use super::errors::to_s3;
 use super::{owner_of, GranaryS3};
+use crate::clock::timestamp_ms;
 use crate::limits;
 use crate::meta::list::{list_objects as list_page, ListPage, ListRequest};
 use base64::Engine as _;

@@ -2,10 +2,10 @@
 //! Put/GetObjectLegalHold, and the `x-amz-object-lock-*` headers of writes
 //! (`meta::lock` keeps the rules).
 
-use crate::clock::{ms_of, timestamp_ms};
 use super::common::{check_key, parse_version};
 use super::errors::to_s3;
 use super::GranaryS3;
+use crate::clock::{ms_of, timestamp_ms};
 use crate::meta::lock::{self, BucketLock, DefaultRetention, LockChange, ObjectLock, Retention, RetentionMode};
 use crate::meta::now_ms;
 use s3s::dto::*;
@@ -81,9 +81,9 @@ pub async fn put_object_lock_configuration(
         }
     };
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectLockConfiguration", &req.input.bucket, None);
-    let (owner, bucket) = (principal.user, req.input.bucket);
+    let (access, bucket) = (principal.access()?, req.input.bucket);
     let config = BucketLock { default_retention };
-    s3.engine.meta(move |db| lock::put_bucket_lock(db, &owner, &bucket, &config, audit.as_ref())).await.map_err(to_s3)?;
+    s3.engine.meta(move |db| lock::put_bucket_lock(db, &access, &bucket, &config, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
 }
 
@@ -119,8 +119,11 @@ async fn change(
 ) -> S3Result<()> {
     check_key(&key)?;
     let version = parse_version(version_id.as_deref())?;
-    let owner = principal.user.clone();
-    s3.engine.meta(move |db| lock::change_lock(db, &owner, (&bucket, &key), version, change, now_ms(), audit.as_ref())).await.map_err(to_s3)
+    let access = principal.access()?;
+    s3.engine
+        .meta(move |db| lock::change_lock(db, &access, (&bucket, &key), version, change, now_ms(), audit.as_ref()))
+        .await
+        .map_err(to_s3)
 }
 
 async fn read_lock(s3: &GranaryS3, (bucket, key, version_id): (String, String, Option<String>)) -> S3Result<ObjectLock> {

@@ -52,6 +52,17 @@ pub struct Principal {
     allowed: Option<request::AuthorizedBucket>,
 }
 
+impl Principal {
+    /// What the request was allowed on, for the metadata transaction to re-check
+    /// (`meta::buckets::require_access`): the bucket of its path.
+    fn access(&self) -> S3Result<crate::meta::buckets::BucketAccess> {
+        match &self.allowed {
+            Some(b) => Ok(b.record.access()),
+            None => Err(s3_error!(InternalError, "the operation acts on a bucket the access decision did not allow")),
+        }
+    }
+}
+
 impl GranaryS3 {
     pub fn new(engine: Engine, region: String, audit: bool) -> Self {
         Self { engine, region, audit }

@@ -1,7 +1,6 @@
 //! Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
 //! ListMultipartUploads.
 
-use crate::clock::timestamp_ms;
 use super::checksums::{self, set_checksum_fields, set_checksum_values};
 use super::common::{
     check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked,
@@ -10,8 +9,10 @@ use super::common::{
 use super::errors::{meta_to_s3, to_s3};
 use super::{owner_of, GranaryS3, Principal};
 use crate::checksum::{self as cks, Algorithm, Checksum};
+use crate::clock::timestamp_ms;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
+use crate::meta::buckets::BucketAccess;
 use crate::meta::uploads::{self, CompleteError, PartRecord, RequestedPart, UploadListRequest, UploadRecord};
 use crate::meta::{now_ms, MetaError};
 use s3s::dto::*;
@@ -73,8 +74,8 @@ pub async fn create_multipart_upload(
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
     let (b, k) = (bucket.clone(), key.clone());
-    let owner = principal.user.clone();
-    let id = s3.engine.meta(move |db| uploads::create_upload(db, &owner, &b, &k, &record, &tags, audit.as_ref())).await.map_err(to_s3)?;
+    let access = principal.access()?;
+    let id = s3.engine.meta(move |db| uploads::create_upload(db, &access, &b, &k, &record, &tags, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(bucket),
         key: Some(key),
@@ -87,7 +88,7 @@ pub async fn create_multipart_upload(
 
 struct PartTarget<'a> {
     /// The user the request was authorised as; re-checked inside the commit.
-    owner: &'a str,
+    access: BucketAccess,
     bucket: &'a str,
     key: &'a str,
     upload_id: [u8; 16],
@@ -107,7 +108,7 @@ impl<'a> PartTarget<'a> {
         audit: Option<crate::audit::Entry>,
     ) -> S3Result<Self> {
         check_part_number(part_number)?;
-        Ok(Self { owner: &principal.user, bucket, key, upload_id: upload_id_of(upload_id)?, part_number, audit })
+        Ok(Self { access: principal.access()?, bucket, key, upload_id: upload_id_of(upload_id)?, part_number, audit })
     }
 }
 
@@ -157,12 +158,12 @@ async fn store_part(
             .detail("size", part.size)
             .detail("etag", part.etag())
     });
-    let (o, b, k, id, n, p) = (t.owner.to_owned(), t.bucket.to_owned(), t.key.to_owned(), t.upload_id, t.part_number, part.clone());
+    let (o, b, k, id, n, p) = (t.access.clone(), t.bucket.to_owned(), t.key.to_owned(), t.upload_id, t.part_number, part.clone());
     s3.engine
         .commit_pinned(Some(pins), move |db| {
             uploads::commit_part(
                 db,
-                uploads::UploadRef { owner: &o, bucket: &b, key: &k, upload_id: &id },
+                uploads::UploadRef { access: &o, bucket: &b, key: &k, upload_id: &id },
                 n,
                 &p,
                 &chunks,
@@ -283,7 +284,7 @@ pub async fn complete_multipart_upload(
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
     let condition = super::common::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let (o, b, k, id) = (principal.user.clone(), input.bucket.clone(), input.key.clone(), upload_id);
+    let (o, b, k, id) = (principal.access()?, input.bucket.clone(), input.key.clone(), upload_id);
     let completed = tokio::task::spawn_blocking({
         let db = std::sync::Arc::clone(&s3.engine.db);
         move || {
@@ -335,8 +336,8 @@ pub async fn abort_multipart_upload(
         .audit_entry((&req.extensions, &req.credentials), &principal, "AbortMultipartUpload", &input.bucket, Some(&input.key))
         .map(|e| e.detail("upload_id", &input.upload_id));
     let (b, k) = (input.bucket, input.key);
-    let owner = principal.user.clone();
-    s3.engine.meta(move |db| uploads::abort(db, &owner, &b, &k, &id, audit.as_ref())).await.map_err(to_s3)?;
+    let access = principal.access()?;
+    s3.engine.meta(move |db| uploads::abort(db, &access, &b, &k, &id, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 

@@ -84,8 +84,11 @@ pub async fn put_bucket_notification_configuration(
     for c in config.lambda_function_configurations.unwrap_or_default() {
         rules.push(rule(TargetKind::LambdaFunction, c.id, c.lambda_function_arn, c.events, c.filter)?);
     }
-    let (owner, bucket) = (principal.user, input.bucket);
-    s3.engine.meta(move |db| notifications::put(db, &owner, &bucket, &NotificationRules { rules }, audit.as_ref())).await.map_err(to_s3)?;
+    let (access, bucket) = (principal.access()?, input.bucket);
+    s3.engine
+        .meta(move |db| notifications::put(db, &access, &bucket, &NotificationRules { rules }, audit.as_ref()))
+        .await
+        .map_err(to_s3)?;
     Ok(S3Response::new(PutBucketNotificationConfigurationOutput {}))
 }
 

@@ -1,6 +1,5 @@
 //! Object writes: PutObject, DeleteObject, DeleteObjects, CopyObject.
 
-use crate::clock::timestamp_ms;
 use super::checksums::{self, set_checksum_fields};
 use super::common::{
     check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked, load_record,
@@ -10,6 +9,7 @@ use super::common::{
 use super::errors::to_s3;
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Checksum};
+use crate::clock::timestamp_ms;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
 use crate::meta::deletes::{self, DeleteTarget};
@@ -76,11 +76,11 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         .map(|e| e.detail("size", record.size).detail("etag", &record.etag));
     let (bucket, key) = (input.bucket, input.key);
     let pin_id = pins.unwrap_or([0; 16]);
-    let owner = principal.user.clone();
+    let access = principal.access()?;
     let committed = s3
         .engine
         .commit_pinned(pins, move |db| {
-            objects::commit_put(db, &owner, (&bucket, &key), &record, (&chunks, &pin_id), (&condition, &tags), audit.as_ref())
+            objects::commit_put(db, &access, (&bucket, &key), &record, (&chunks, &pin_id), (&condition, &tags), audit.as_ref())
         })
         .await
         .map_err(to_s3)?;
@@ -107,10 +107,10 @@ pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) ->
         }
     });
     let (bucket, key) = (input.bucket, input.key);
-    let owner = principal.user.clone();
+    let access = principal.access()?;
     let outcome = s3
         .engine
-        .meta(move |db| deletes::delete_object(db, &owner, (&bucket, &key), target, &condition, audit.as_ref()))
+        .meta(move |db| deletes::delete_object(db, &access, (&bucket, &key), target, &condition, audit.as_ref()))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(DeleteObjectOutput {
@@ -154,9 +154,9 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
         .collect();
     let bucket = input.bucket.clone();
     let items = valid.clone();
-    let owner = principal.user.clone();
+    let access = principal.access()?;
     let mut deleted = Vec::new();
-    match s3.engine.meta(move |db| deletes::delete_objects(db, &owner, &bucket, &items, &audits)).await {
+    match s3.engine.meta(move |db| deletes::delete_objects(db, &access, &bucket, &items, &audits)).await {
         Ok(outcomes) => {
             for (((key, target), asked), outcome) in valid.into_iter().zip(asked_ids).zip(outcomes) {
                 match outcome {
@@ -184,7 +184,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let input = req.input;
     check_key(&input.key)?;
     let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
-    s3.allowed_bucket(&principal, src_bucket).await?;
+    let src_access = s3.allowed_bucket(&principal, src_bucket).await?.access();
     require_private_acl(&req.headers, input.acl.as_ref())?;
     let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
         None | Some(MetadataDirective::COPY) => false,
@@ -222,12 +222,12 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "CopyObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{sb}/{sk}")).detail("metadata_directive", if replace { "REPLACE" } else { "COPY" }));
-    let (db_, dk, owner) = (input.bucket, input.key, principal.user.clone());
+    let (db_, dk, access) = (input.bucket, input.key, principal.access()?);
     let (copy, source) = s3
         .engine
         .meta(move |db| {
             let src = objects::CopySource { bucket: &sb, key: &sk, version: src_version };
-            objects::copy_object(db, &owner, &src, (&db_, &dk), (&metadata, &tags, &lock), audit.as_ref())
+            objects::copy_object(db, (&src_access, &access), &src, (&db_, &dk), (&metadata, &tags, &lock), audit.as_ref())
         })
         .await
         .map_err(to_s3)?;

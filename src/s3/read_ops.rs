@@ -1,12 +1,12 @@
 //! Object reads: GetObject, HeadObject, GetObjectAttributes.
 
-use crate::clock::timestamp_ms;
 use super::checksums::{set_checksum_fields, set_checksum_values};
 use super::common::{
     check_conditions, check_key, etag_of, load_record, load_with_layout, metadata_map, request_conditions, tokio_stream_of,
 };
 use super::GranaryS3;
 use crate::checksum::Checksum;
+use crate::clock::timestamp_ms;
 use crate::limits;
 use crate::meta::objects::{Layout, ObjectBody, ObjectRecord};
 use s3s::dto::*;

@@ -31,10 +31,10 @@ pub async fn put_object_tagging(s3: &GranaryS3, req: S3Request<PutObjectTaggingI
         s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectTagging", &req.input.bucket, Some(&req.input.key));
     let input = req.input;
     let tags = tags_of(input.tagging.tag_set)?;
-    let (owner, bucket, key) = (principal.user, input.bucket, input.key);
+    let (access, bucket, key) = (principal.access()?, input.bucket, input.key);
     let v = s3
         .engine
-        .meta(move |db| object_tagging::put_object_tags(db, &owner, (&bucket, &key), version, &tags, audit.as_ref()))
+        .meta(move |db| object_tagging::put_object_tags(db, &access, (&bucket, &key), version, &tags, audit.as_ref()))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(PutObjectTaggingOutput { version_id: v.header_id() }))
@@ -55,10 +55,10 @@ pub async fn delete_object_tagging(
     let version = parse_version(req.input.version_id.as_deref())?;
     let audit =
         s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObjectTagging", &req.input.bucket, Some(&req.input.key));
-    let (owner, bucket, key) = (principal.user, req.input.bucket, req.input.key);
+    let (access, bucket, key) = (principal.access()?, req.input.bucket, req.input.key);
     let v = s3
         .engine
-        .meta(move |db| object_tagging::put_object_tags(db, &owner, (&bucket, &key), version, &Vec::new(), audit.as_ref()))
+        .meta(move |db| object_tagging::put_object_tags(db, &access, (&bucket, &key), version, &Vec::new(), audit.as_ref()))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: v.header_id() }))
@@ -69,8 +69,8 @@ pub async fn put_bucket_tagging(s3: &GranaryS3, req: S3Request<PutBucketTaggingI
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketTagging", &req.input.bucket, None);
     let input = req.input;
     let tags = tags_of(input.tagging.tag_set)?;
-    let (owner, bucket) = (principal.user, input.bucket);
-    s3.engine.meta(move |db| tagging::put_bucket_tags(db, &owner, &bucket, Some(&tags), audit.as_ref())).await.map_err(to_s3)?;
+    let (access, bucket) = (principal.access()?, input.bucket);
+    s3.engine.meta(move |db| tagging::put_bucket_tags(db, &access, &bucket, Some(&tags), audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(PutBucketTaggingOutput::default()))
 }
 
@@ -88,7 +88,7 @@ pub async fn delete_bucket_tagging(
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
     let principal = s3.principal(&req)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteBucketTagging", &req.input.bucket, None);
-    let (owner, bucket) = (principal.user, req.input.bucket);
-    s3.engine.meta(move |db| tagging::put_bucket_tags(db, &owner, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;
+    let (access, bucket) = (principal.access()?, req.input.bucket);
+    s3.engine.meta(move |db| tagging::put_bucket_tags(db, &access, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
 }

@@ -1,11 +1,11 @@
 //! Put/GetBucketVersioning and ListObjectVersions (`meta::versions` keeps the versions,
 //! `meta::list_versions` lists them).
 
-use crate::clock::timestamp_ms;
 use super::common::{etag_of, parse_version};
 use super::errors::to_s3;
 use super::list_ops::{max_keys, Encoder};
 use super::{owner_of, GranaryS3};
+use crate::clock::timestamp_ms;
 use crate::meta::bucket_ops;
 use crate::meta::list_versions::{list_versions, VersionListRequest};
 use crate::meta::versions::Versioning;
@@ -29,8 +29,8 @@ pub async fn put_bucket_versioning(
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketVersioning", &req.input.bucket, None)
         .map(|e| e.detail("status", format!("{state:?}")));
-    let (owner, bucket) = (principal.user, req.input.bucket);
-    s3.engine.meta(move |db| bucket_ops::put_versioning(db, &owner, &bucket, state, audit.as_ref())).await.map_err(to_s3)?;
+    let (access, bucket) = (principal.access()?, req.input.bucket);
+    s3.engine.meta(move |db| bucket_ops::put_versioning(db, &access, &bucket, state, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }
 

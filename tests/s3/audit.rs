@@ -239,7 +239,8 @@ async fn unauthenticated_floods_add_one_bounded_entry_per_source_and_code() {
             .map(|e| detail(e, "requests").unwrap().parse::<u64>().unwrap())
             .sum()
     };
-    eventually("every flood request counted in a written entry", || async { (counted(&entries_now(&gw).await) >= 3000).then_some(()) }).await;
+    eventually("every flood request counted in a written entry", || async { (counted(&entries_now(&gw).await) >= 3000).then_some(()) })
+        .await;
     let entries = all_entries(&gw).await;
     let flood: Vec<&Entry> = entries.iter().filter(|e| e.op == granary::edge::unauthenticated::OP).collect();
     let counted: u64 = flood.iter().map(|e| detail(e, "requests").unwrap().parse::<u64>().unwrap()).sum();
