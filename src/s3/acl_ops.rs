@@ -74,3 +74,12 @@ pub async fn put_object_acl(s3: &GranaryS3, req: S3Request<PutObjectAclInput>) -
     require_private(req.input.acl.as_ref().map(ObjectCannedACL::as_str), req.input.access_control_policy.is_some())?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
+
+pub fn require_private_acl(headers: &http::HeaderMap, acl: Option<&ObjectCannedACL>) -> S3Result<()> {
+    super::acl_ops::require_no_grants(headers)?;
+    match acl.map(ObjectCannedACL::as_str) {
+        // The bucket owner is the only owner there is, so these two mean the same here.
+        None | Some(ObjectCannedACL::PRIVATE | ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL) => Ok(()),
+        Some(_) => Err(s3_error!(NotImplemented, "only the canned ACL 'private' is supported")),
+    }
+}

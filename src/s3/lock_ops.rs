@@ -2,8 +2,9 @@
 //! Put/GetObjectLegalHold, and the `x-amz-object-lock-*` headers of writes
 //! (`meta::lock` keeps the rules).
 
-use super::common::{check_key, parse_version};
 use super::errors::to_s3;
+use super::object_fields::check_key;
+use super::object_lookup::parse_version;
 use super::GranaryS3;
 use crate::clock::{ms_of, timestamp_ms};
 use crate::meta::lock::{self, BucketLock, DefaultRetention, LockChange, ObjectLock, Retention, RetentionMode};

@@ -1,7 +1,8 @@
 //! The S3 front: `s3s` does HTTP, SigV4 and XML; this module maps S3 operations onto the
 //! metadata layer and the data path. Split by operation family: `bucket_ops`,
 //! `object_ops` (put/delete/copy), `read_ops` (get/head/attributes), `multipart_ops`,
-//! `list_ops`, `acl_ops`, `notification_ops`, `tagging_ops`; `common` and `checksums` hold what the
+//! `list_ops`, `acl_ops`, `notification_ops`, `tagging_ops`; `object_fields`, `conditions`,
+//! `object_lookup`, `request_body` and `checksums` hold what the
 //! families share.
 
 pub mod access;
@@ -9,7 +10,7 @@ pub mod acl_ops;
 pub mod auth;
 pub mod bucket_ops;
 pub mod checksums;
-pub mod common;
+pub mod conditions;
 pub mod error_messages;
 pub mod errors;
 pub mod granary_api;
@@ -19,9 +20,12 @@ pub mod list_ops;
 pub mod lock_ops;
 pub mod multipart_ops;
 pub mod notification_ops;
+pub mod object_fields;
+pub mod object_lookup;
 pub mod object_ops;
 pub mod read_ops;
 pub mod request;
+pub mod request_body;
 pub mod request_rules;
 pub mod tagging_ops;
 pub mod versioning_ops;

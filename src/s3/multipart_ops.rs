@@ -1,12 +1,13 @@
 //! Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
 //! ListMultipartUploads.
 
+use super::acl_ops::require_private_acl;
 use super::checksums::{self, set_checksum_fields, set_checksum_values};
-use super::common::{
-    check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked,
-    load_with_layout, parse_content_md5, require_private_acl, stored_headers, tokio_stream_of, user_metadata, BodyChecks,
-};
+use super::conditions::{check_copy_conditions, copy_source_conditions};
 use super::errors::{meta_to_s3, to_s3};
+use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
+use super::object_lookup::{copy_source, copy_source_version_id, load_with_layout};
+use super::request_body::{ingest_checked, parse_content_md5, tokio_stream_of, BodyChecks};
 use super::{owner_of, GranaryS3, Principal};
 use crate::checksum::{self as cks, Algorithm, Checksum};
 use crate::clock::timestamp_ms;
@@ -70,7 +71,7 @@ pub async fn create_multipart_upload(
             input.object_lock_legal_hold_status.as_ref(),
         )?,
     };
-    let tags = super::common::tagging_header(input.tagging.as_deref())?;
+    let tags = super::tagging_ops::tagging_header(input.tagging.as_deref())?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
     let (bucket, key) = (input.bucket, input.key);
     let (b, k) = (bucket.clone(), key.clone());
@@ -283,7 +284,7 @@ pub async fn complete_multipart_upload(
     }
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
-    let condition = super::common::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let condition = super::conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let (o, b, k, id) = (principal.access()?, input.bucket.clone(), input.key.clone(), upload_id);
     let completed = tokio::task::spawn_blocking({
         let db = std::sync::Arc::clone(&s3.engine.db);

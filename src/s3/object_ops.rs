@@ -1,12 +1,13 @@
 //! Object writes: PutObject, DeleteObject, DeleteObjects, CopyObject.
 
+use super::acl_ops::require_private_acl;
 use super::checksums::{self, set_checksum_fields};
-use super::common::{
-    check_copy_conditions, check_key, copy_source, copy_source_conditions, copy_source_version_id, etag_of, ingest_checked, load_record,
-    parse_content_md5, parse_version, precheck_write, require_private_acl, stored_headers, tagging_header, user_metadata, write_condition,
-    BodyChecks,
-};
+use super::conditions::{check_copy_conditions, copy_source_conditions, precheck_write, write_condition};
 use super::errors::to_s3;
+use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
+use super::object_lookup::{copy_source, copy_source_version_id, load_record, parse_version};
+use super::request_body::{ingest_checked, parse_content_md5, BodyChecks};
+use super::tagging_ops::tagging_header;
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Checksum};
 use crate::clock::timestamp_ms;

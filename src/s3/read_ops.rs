@@ -1,9 +1,10 @@
 //! Object reads: GetObject, HeadObject, GetObjectAttributes.
 
 use super::checksums::{set_checksum_fields, set_checksum_values};
-use super::common::{
-    check_conditions, check_key, etag_of, load_record, load_with_layout, metadata_map, request_conditions, tokio_stream_of,
-};
+use super::conditions::{check_conditions, request_conditions};
+use super::object_fields::{check_key, etag_of, metadata_map};
+use super::object_lookup::{load_record, load_with_layout};
+use super::request_body::tokio_stream_of;
 use super::GranaryS3;
 use crate::checksum::Checksum;
 use crate::clock::timestamp_ms;

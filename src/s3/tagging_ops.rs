@@ -1,9 +1,9 @@
 //! Object and bucket tagging: Put/Get/DeleteObjectTagging, Put/Get/DeleteBucketTagging
 //! (`meta::tagging` keeps the tags and their limits). `x-amz-tagging` on PutObject,
-//! CopyObject and CreateMultipartUpload is parsed in `common::tagging_header`.
+//! CopyObject and CreateMultipartUpload is parsed in `tagging_header` below.
 
-use super::common::parse_version;
 use super::errors::to_s3;
+use super::object_lookup::parse_version;
 use super::GranaryS3;
 use crate::meta::object_tagging;
 use crate::meta::tagging::{self, Tags};
@@ -91,4 +91,32 @@ pub async fn delete_bucket_tagging(
     let (access, bucket) = (principal.access()?, req.input.bucket);
     s3.engine.meta(move |db| tagging::put_bucket_tags(db, &access, &bucket, None, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
+}
+
+/// The `x-amz-tagging` header: tags in URL query form (`k1=v1&k2=v2`).
+pub fn tagging_header(value: Option<&str>) -> S3Result<crate::meta::tagging::Tags> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else { return Ok(Vec::new()) };
+    let decode = |s: &str| {
+        // Every `%` must begin an escape: S3 refuses `%zz` rather than keep it literally.
+        let bytes = s.as_bytes();
+        let well_formed = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'%')
+            .all(|(i, _)| bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+        if !well_formed {
+            return Err(s3_error!(InvalidArgument, "x-amz-tagging is not correctly percent-encoded"));
+        }
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| s3_error!(InvalidArgument, "x-amz-tagging is not valid UTF-8"))
+    };
+    value
+        .split('&')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
 }

@@ -1,9 +1,10 @@
 //! Put/GetBucketVersioning and ListObjectVersions (`meta::versions` keeps the versions,
 //! `meta::list_versions` lists them).
 
-use super::common::{etag_of, parse_version};
 use super::errors::to_s3;
 use super::list_ops::{max_keys, Encoder};
+use super::object_fields::etag_of;
+use super::object_lookup::parse_version;
 use super::{owner_of, GranaryS3};
 use crate::clock::timestamp_ms;
 use crate::meta::bucket_ops;
