@@ -67,6 +67,20 @@ pub const COPY_SOURCE_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 pub const DELETE_BUCKET_ABORT_MAX_PARTS: usize = 10_000;
 /// Status counts queue entries up to this many, then reports "at least".
 pub const STATUS_COUNT_MAX: usize = 100_000;
+/// S3: an account has at most 10,000 general purpose buckets (the default quota): CreateBucket
+/// past it is TooManyBuckets, so ListBuckets reads at most this many.
+pub const BUCKETS_PER_OWNER_MAX_COUNT: usize = 10_000;
+/// Users, and access keys in all, that `granary user list` reads in one transaction; past
+/// either, creating more is refused (the listing could not show them).
+pub const USERS_MAX_COUNT: usize = 10_000;
+pub const ACCESS_KEYS_MAX_COUNT: usize = 100_000;
+/// Rows a lifecycle pass reads under one key to count the versions newer than a candidate
+/// (delete markers do not count, so more rows than NewerNoncurrentVersions may be needed);
+/// a key with more rows than this keeps the candidate (never expires on an uncounted basis).
+pub const LIFECYCLE_NEWER_VERSIONS_SCAN_MAX_ROWS: usize = 10_000;
+/// Distinct operation names one user's activity counts per day (S3 and admin operations:
+/// about 70 today); with the chains and days it bounds an activity query's read.
+pub const AUDIT_ACTIVITY_OPS_MAX_COUNT: usize = 256;
 /// ListParts / ListMultipartUploads page size.
 pub const LIST_PARTS_MAX: usize = 1000;
 

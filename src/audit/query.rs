@@ -155,7 +155,12 @@ pub fn user_activity(db: &dyn KvStore, user: &str, days: u64, now_ms: i64) -> Au
     let begin = space.clone().u64(today.saturating_sub(days.saturating_sub(1))).into_bytes();
     let end = space.clone().u64(today + 1).into_bytes();
     let space_len = space.as_bytes().len();
-    let rows = read(db, |t| t.get_range(&begin, &end, usize::MAX, false))?;
+    // One row per day, operation and chain at most.
+    let rows_max = usize::try_from(days.clamp(1, crate::limits::AUDIT_ACTIVITY_MAX_DAYS))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(crate::limits::AUDIT_ACTIVITY_OPS_MAX_COUNT)
+        .saturating_mul(usize::from(crate::limits::AUDIT_CHAIN_COUNT));
+    let rows = read(db, |t| t.get_range(&begin, &end, rows_max, false))?;
     let mut out = BTreeMap::new();
     for (k, v) in rows {
         let (day, rest) = decode_u64(&k[space_len..]).map_err(corrupt)?;

@@ -13,7 +13,7 @@ use super::codec::encode_record;
 use super::notifications::notification_key;
 use super::versions::Versioning;
 use super::{now_ms, MetaError, MetaResult};
-use crate::keys::prefix_end;
+use crate::keys::{prefix_end, Key};
 use crate::kv::{read, transact, KvStore};
 
 pub fn create_bucket(db: &dyn KvStore, name: &str, owner: &str, region: &str, audit: Option<&Entry>) -> MetaResult<()> {
@@ -40,6 +40,12 @@ pub fn create_bucket_with(
         if let Some(existing) = t.get(&bucket_key(name))? {
             let existing = decode_record(&existing)?;
             return Err(if existing.owner == owner { MetaError::BucketAlreadyOwnedByYou } else { MetaError::BucketAlreadyExists });
+        }
+        let owned = Key::space("ub").str(owner).into_bytes();
+        if t.get_range(&owned, &prefix_end(&owned), crate::limits::BUCKETS_PER_OWNER_MAX_COUNT, false)?.len()
+            >= crate::limits::BUCKETS_PER_OWNER_MAX_COUNT
+        {
+            return Err(MetaError::TooManyBuckets);
         }
         t.set(&bucket_key(name), &encode_record(&record))?;
         t.set(&owner_index_key(owner, name), b"")?;

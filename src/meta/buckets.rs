@@ -135,7 +135,7 @@ pub fn get_bucket(db: &dyn KvStore, name: &str) -> MetaResult<Option<BucketRecor
 pub fn list_buckets(db: &dyn KvStore, owner: &str) -> MetaResult<Vec<(String, BucketRecord)>> {
     read(db, |t| {
         let begin = Key::space("ub").str(owner).into_bytes();
-        let names = t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?;
+        let names = t.get_range(&begin, &prefix_end(&begin), crate::limits::BUCKETS_PER_OWNER_MAX_COUNT, false)?;
         let mut out = Vec::with_capacity(names.len());
         for (k, _) in names {
             let (name, _) = decode_str(&k[begin.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;

@@ -186,7 +186,7 @@ fn noncurrent_due(
     let newer_begin = versions::key_versions_begin(bucket, key);
     let newer_end = versions::version_key(bucket, key, entry.version.seq);
     let mut newer = 0u32;
-    for (_, v) in t.get_range(&newer_begin, &newer_end, usize::MAX, false)? {
+    for (_, v) in t.get_range(&newer_begin, &newer_end, crate::limits::LIFECYCLE_NEWER_VERSIONS_SCAN_MAX_ROWS, false)? {
         if !super::codec::decode::<VersionEntry>(&v)?.is_marker() {
             newer += 1;
             if newer >= keep {

@@ -142,10 +142,10 @@ pub fn release_batch(db: &dyn KvStore, cutoff_ms: i64, resume: &mut Vec<u8>) -> 
     Ok(more)
 }
 
-/// How many manifests wait for release (for status and tests).
+/// How many manifests wait for release, counted up to `STATUS_COUNT_MAX`.
 pub fn release_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
     let begin = Key::space("dq").into_bytes();
-    crate::kv::read(db, |t| Ok(t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?.len()))
+    crate::kv::read(db, |t| Ok(t.get_range(&begin, &prefix_end(&begin), crate::limits::STATUS_COUNT_MAX, false)?.len()))
 }
 
 /// Manifests in the release queue since before `cutoff_ms`, and the references their pages

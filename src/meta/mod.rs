@@ -95,6 +95,11 @@ pub enum MetaError {
     BucketAlreadyOwnedByYou,
     #[error("bucket not empty")]
     BucketNotEmpty,
+    #[error("an owner has at most {} buckets", crate::limits::BUCKETS_PER_OWNER_MAX_COUNT)]
+    TooManyBuckets,
+    /// A count limit of `limits` reached (users, access keys): what and the limit.
+    #[error("at most {1} {0}")]
+    LimitReached(&'static str, usize),
     #[error("no such key")]
     NoSuchKey,
     /// A conditional write's If-Match / If-None-Match did not hold (decided in the transaction).

@@ -314,7 +314,9 @@ fn hash_of(key_rest: &[u8]) -> MetaResult<ChunkHash> {
     Ok(ChunkHash(h.try_into().map_err(|_| MetaError::Corrupt("chunk hash length".into()))?))
 }
 
-/// How many chunks are queued for collection (for tests; status counts with a cap).
+/// How many chunks are queued for collection (for tests, which make small queues; status
+/// counts with a cap).
+#[cfg(any(test, feature = "testing"))]
 pub fn gc_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
     let begin = Key::space("z").into_bytes();
     read(db, |t| Ok(t.get_range(&begin, &prefix_end(&begin), usize::MAX, false)?.len()))

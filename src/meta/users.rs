@@ -40,6 +40,16 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user with one access key, in one transaction.
+/// Refuses to add one more record to `space` when it already holds `max` (the bound that
+/// `list_users` reads in one transaction).
+fn require_room(t: &mut dyn crate::kv::KvTxn, space: &str, max: usize, what: &'static str) -> MetaResult<()> {
+    let begin = Key::space(space).into_bytes();
+    if t.get_range(&begin, &prefix_end(&begin), max, false)?.len() >= max {
+        return Err(MetaError::LimitReached(what, max));
+    }
+    Ok(())
+}
+
 pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secret_key: &str, audit: Option<&Entry>) -> MetaResult<()> {
     let now = now_ms();
     let record = UserRecord {
@@ -52,6 +62,8 @@ pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secre
         if t.get(&user_key(user.name))?.is_some() {
             return Err(MetaError::UserExists(user.name.to_owned()));
         }
+        require_room(t, "user", crate::limits::USERS_MAX_COUNT, "users")?;
+        require_room(t, "ak", crate::limits::ACCESS_KEYS_MAX_COUNT, "access keys")?;
         if t.get(&access_key_key(access_key))?.is_some() {
             return Err(MetaError::AccessKeyExists(access_key.to_owned()));
         }
@@ -71,6 +83,7 @@ pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &s
         if t.get(&access_key_key(access_key))?.is_some() {
             return Err(MetaError::AccessKeyExists(access_key.to_owned()));
         }
+        require_room(t, "ak", crate::limits::ACCESS_KEYS_MAX_COUNT, "access keys")?;
         let key = AccessKeyRecord { user: user.to_owned(), secret_key: secret_key.to_owned(), created_ms: now_ms() };
         t.set(&access_key_key(access_key), &encode(&key))?;
         super::config_generation::bump_in(t)?;
@@ -101,9 +114,9 @@ pub fn get_user(db: &dyn KvStore, name: &str) -> MetaResult<Option<UserRecord>> 
 pub fn list_users(db: &dyn KvStore) -> MetaResult<Vec<(UserRecord, Vec<String>)>> {
     read(db, |t| {
         let users_begin = Key::space("user").into_bytes();
-        let users = t.get_range(&users_begin, &prefix_end(&users_begin), usize::MAX, false)?;
+        let users = t.get_range(&users_begin, &prefix_end(&users_begin), crate::limits::USERS_MAX_COUNT, false)?;
         let keys_begin = Key::space("ak").into_bytes();
-        let keys = t.get_range(&keys_begin, &prefix_end(&keys_begin), usize::MAX, false)?;
+        let keys = t.get_range(&keys_begin, &prefix_end(&keys_begin), crate::limits::ACCESS_KEYS_MAX_COUNT, false)?;
         let mut out = Vec::new();
         for (_, v) in users {
             let user: UserRecord = decode(&v)?;

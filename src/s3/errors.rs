@@ -12,6 +12,11 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
         MetaError::BucketAlreadyExists => s3_error!(BucketAlreadyExists),
         MetaError::BucketAlreadyOwnedByYou => s3_error!(BucketAlreadyOwnedByYou),
         MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),
+        MetaError::TooManyBuckets => s3_error!(
+            TooManyBuckets,
+            "You have attempted to create more buckets than allowed ({}).",
+            crate::limits::BUCKETS_PER_OWNER_MAX_COUNT
+        ),
         MetaError::NoSuchKey => s3_error!(NoSuchKey),
         MetaError::InvalidTag(m) => s3_error!(InvalidTag, "{m}"),
         MetaError::PreconditionFailed => s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"),
