@@ -38,6 +38,25 @@ struct Running {
     first_lines: Vec<String>,
 }
 
+/// Starts a PUT of `len` bytes to `(bucket, key)` through a presigned URL on a raw
+/// connection, headers sent (with `extra_headers`), body not yet: the test sends it.
+async fn start_presigned_put(
+    s3: &aws_sdk_s3::Client,
+    endpoint: &str,
+    (bucket, key): (&str, &str),
+    len: usize,
+    extra_headers: &str,
+) -> tokio::net::TcpStream {
+    let url =
+        s3.put_object().bucket(bucket).key(key).presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap()).await.unwrap();
+    let path = url.uri().trim_start_matches(endpoint).to_owned();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len}\r\n{extra_headers}\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn
+}
+
 async fn serve(args: &[&str], envs: &[(&str, &str)]) -> Running {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
@@ -156,18 +175,7 @@ async fn sigterm_drains_an_in_flight_upload() {
     let s3 = client(&gw.endpoint, "ROOTKEY123", "root-secret-123");
     s3.create_bucket().bucket("drain").send().await.unwrap();
     let body = vec![7u8; 2 * 1024 * 1024];
-    let url = s3
-        .put_object()
-        .bucket("drain")
-        .key("slow")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
-        .await
-        .unwrap();
-    let path = url.uri().trim_start_matches(&gw.endpoint).to_owned();
-    let host = gw.endpoint.trim_start_matches("http://").to_owned();
-    let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
-    let head = format!("PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut conn = start_presigned_put(&s3, &gw.endpoint, ("drain", "slow"), body.len(), "Connection: close\r\n").await;
     conn.write_all(&body[..1024 * 1024]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     Command::new("kill").args(["-TERM", &gw.child.id().unwrap().to_string()]).status().unwrap();
@@ -253,18 +261,7 @@ async fn refcount_verify_after_kill_9_reports_a_dead_uploads_pins_as_abandoned()
             x as u8
         })
         .collect();
-    let url = s3
-        .put_object()
-        .bucket("inflight")
-        .key("big")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
-        .await
-        .unwrap();
-    let path = url.uri().trim_start_matches(&gw.endpoint).to_owned();
-    let host = gw.endpoint.trim_start_matches("http://").to_owned();
-    let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
-    let head = format!("PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n", body.len());
-    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut conn = start_presigned_put(&s3, &gw.endpoint, ("inflight", "big"), body.len(), "").await;
     conn.write_all(&body[..body.len() / 2]).await.unwrap();
     let started = std::time::Instant::now();
     while files().len() < kept.len() + 3 {

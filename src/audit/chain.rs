@@ -234,6 +234,9 @@ mod legacy {
 /// One thing `verify` found wrong, and where.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Problem {
+    /// Serialised under its earlier name: `/_granary/audit/verify` and the admin socket
+    /// answer with it, and clients parse it.
+    #[serde(rename = "stream")]
     pub chain: u16,
     pub seq: u64,
     pub what: String,
@@ -241,6 +244,7 @@ pub struct Problem {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VerifyReport {
+    #[serde(rename = "streams")]
     pub chains: u16,
     pub entries: u64,
     pub problems: Vec<Problem>,

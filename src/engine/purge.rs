@@ -119,7 +119,9 @@ pub async fn purge(
                 })
                 .await?
                 .map(|r| r.access());
-                let Some(access) = access else { continue };
+                // Upload records under a name no bucket holds (left by older releases) cannot
+                // be aborted as a bucket's: an error, as before, not an endless re-listing.
+                let Some(access) = access else { return Err(EngineError::Meta(MetaError::NoSuchBucket)) };
                 match meta(engine, move |db| uploads::abort(db, &access, &b, &k, &id, None)).await {
                     Ok(()) | Err(EngineError::Meta(MetaError::NoSuchUpload)) => {}
                     Err(e) => return Err(e),

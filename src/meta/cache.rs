@@ -9,7 +9,7 @@
 //!   entry carries the generation it was read at, and is used only while the generation is
 //!   still the same, so a request pays one small read (of the generation) instead of
 //!   several, and a change made by any gateway is seen by the next request everywhere. Writes re-check ownership inside
-//!   their own transaction in any case (`buckets::require_owned`).
+//!   their own transaction in any case (`buckets::require_access`).
 //! - **Which version is current is never cached**: object records are read on every request.
 
 use super::buckets::{bucket_key, BucketRecord};

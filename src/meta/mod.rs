@@ -32,7 +32,7 @@
 //! 1. Leaves: `codec`, `upload_id` (upload ids, `GatewayId`), `version_id`, `object_lock`
 //!    (a version's lock as stored), `config_generation` (`("cgen")`).
 //! 2. Records, their keys and single-record helpers (get, put, decode, require): `buckets`
-//!    (with `require_owned`), `audit_in` (audit entries stamped with their bucket),
+//!    (with `require_access`), `audit_in` (audit entries stamped with their bucket),
 //!    `users`, `bucket_documents` (a bucket's configuration documents), `tagging`,
 //!    `object_record`, `versions` (noncurrent versions, the versioning state), `event`,
 //!    `notifications`, `outbox`, `lifecycle` (rules), `refs` (refcounts, pins),

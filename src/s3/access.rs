@@ -22,12 +22,16 @@ use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
 use std::sync::Arc;
 
-/// The operations that write change events into the outbox (and so are held back while it
-/// is full). Other mutations (UploadPart, configuration documents, ...) emit none.
+/// The operations held back while the outbox is full: those that write change events into
+/// it, and CreateMultipartUpload, whose upload's completion will (refusing it at the start
+/// spares the client a whole upload that would then be refused). Other mutations
+/// (UploadPart, configuration documents, ...) emit none. PostObject is a browser form's
+/// PutObject (s3s hands it to `put_object`).
 pub const EVENT_EMITTING_OPS: &[&str] = &[
     "CreateBucket",
     "DeleteBucket",
     "PutObject",
+    "PostObject",
     "CopyObject",
     "CreateMultipartUpload",
     "CompleteMultipartUpload",
@@ -99,6 +103,11 @@ pub(super) async fn authorize_bucket(engine: &crate::engine::Engine, user: &str,
         Some(r) if r.owner != user => Err(s3_error!(AccessDenied)),
         Some(r) => Ok(r),
     }
+}
+
+/// The Granary API's rule for a bucket's audit trail: its owner, or the admin user.
+pub(super) fn may_read_trail(user: &str, record: &BucketRecord) -> bool {
+    record.owner == user || user == crate::meta::users::ROOT_USER
 }
 
 impl GranaryAccess {

@@ -243,7 +243,7 @@ impl GranaryApi {
     async fn require_bucket_access(&self, user: &str, bucket: &str) -> S3Result<buckets::BucketRecord> {
         let (db, b) = (Arc::clone(&self.db), bucket.to_owned());
         match blocking(move || buckets::get_bucket(&*db, &b)).await? {
-            Some(r) if r.owner == user || user == ROOT_USER => Ok(r),
+            Some(r) if super::access::may_read_trail(user, &r) => Ok(r),
             Some(_) => Err(s3_error!(AccessDenied)),
             None => Err(s3_error!(NoSuchBucket)),
         }
