@@ -17,6 +17,9 @@ export TANSU_BIN
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+# --all-targets turns on the `testing` feature (tests depend on the crate with it): lint the
+# release configuration, without it, too.
+cargo clippy --locked -- -D warnings
 # The FoundationDB backend cannot link here (no libfdb_c in reach), so it is compiled and
 # linted only; its tests run where FDB_CLUSTER_FILE names a cluster.
 cargo clippy --all-targets --locked --features fdb -- -D warnings
