@@ -310,3 +310,8 @@ pub const UPLOAD_PARTS_MAX_COUNT: usize = PART_NUMBER_MAX as usize;
 /// 64 KiB minimum chunk: 81,920 chunks, by `MANIFEST_PAGE_MAX_REFS`) has 82 pages, a part
 /// list of 10,000 parts (by `PART_LIST_PAGE_MAX_REFS`) 20: a wide margin over both.
 pub const MANIFEST_PAGES_MAX_COUNT: usize = 1000;
+/// A completed multipart upload's record (`meta::uploads::completed`) is kept this long, so a
+/// CompleteMultipartUpload retried after a lost response answers as the first did.
+pub const COMPLETED_UPLOAD_RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
+/// Completed-upload records removed per sweep transaction.
+pub const COMPLETED_UPLOAD_SWEEP_BATCH_KEYS: usize = 500;

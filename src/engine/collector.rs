@@ -108,6 +108,7 @@ impl Collector {
             tracing::info!(uploads = orphaned, "released chunks pinned by uploads of gateways that died");
         }
         self.engine.meta(|db| Ok(crate::kv::markers::sweep(db)?)).await?;
+        self.engine.meta(|db| crate::meta::uploads::sweep_completed(db, now_ms())).await?;
         // Manifests unreachable for the grace period give up their references first, so the
         // chunks they alone held are queued for collection in this same pass.
         let mut pages = 0u64;

@@ -16,6 +16,7 @@
 //! - `("mp", parts_id, page)`    → `Vec<PartRef>` (a multipart object's parts)
 //! - `("dq", since_ms, manifest_id)` → empty: manifest whose references are to be released
 //! - `("u", bucket, key, upload_id)` → `UploadRecord`; `("pt", upload_id, part)` → `PartRecord`
+//! - `("ud", upload_id)`        → `uploads::CompletedUpload` (a day; `("udt", ms, upload_id)` its sweep index)
 //! - `("c", sha256)`             → `RefCount`
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
 //! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on

@@ -2,6 +2,8 @@
 //!
 //! - `("u", bucket, key, upload_id)` → `UploadRecord`
 //! - `("pt", upload_id, part_number)` → `PartRecord` (its chunks in manifest `manifest_id`)
+//! - `("ud", upload_id)` → `CompletedUpload`, with `("udt", completed_ms, upload_id)` → upload_id
+//!   for the sweep: what a completed upload answered, kept `COMPLETED_UPLOAD_RETENTION_MILLIS`
 //!
 //! A part's chunks are pinned while it streams in (see `refs`); committing the part turns the
 //! pins into its manifest's references. Completing moves the chosen parts' manifests into the
@@ -278,6 +280,17 @@ pub fn complete(
         t.set(&okey, &encode(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
+        let done = CompletedUpload {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            completed_ms: now,
+            parts_digest: parts_digest(requested),
+            etag: record.etag.clone(),
+            version: record.version,
+            checksum: record.checksum.clone(),
+        };
+        t.set(&completed_key(upload_id), &encode(&done))?;
+        t.set(&completed_time_key(now, upload_id), upload_id)?;
         let tags = super::tagging::take_upload_tags(t, upload_id)?;
         super::tagging::write_object_tags(t, bucket, key, &tags)?;
         super::outbox::emit(
@@ -289,6 +302,84 @@ pub fn complete(
         }
         Ok(record)
     })
+}
+
+/// What a completed upload answered, so that CompleteMultipartUpload repeated with the same
+/// parts (a retry after a lost response) answers the same: S3 does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompletedUpload {
+    pub bucket: String,
+    pub key: String,
+    pub completed_ms: i64,
+    /// SHA-256 of the requested part numbers and ETags (`parts_digest`).
+    pub parts_digest: [u8; 32],
+    pub etag: String,
+    pub version: super::versions::Version,
+    pub checksum: Option<Checksum>,
+}
+
+fn completed_key(upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("ud").bytes(upload_id).into_bytes()
+}
+
+fn completed_time_key(completed_ms: i64, upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("udt").u64(u64::try_from(completed_ms).unwrap_or(0)).bytes(upload_id).into_bytes()
+}
+
+/// The parts list a completion was asked for, as numbers and ETags (quotes aside).
+pub fn parts_digest(requested: &[RequestedPart]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for p in requested {
+        let etag = p.etag.trim_matches('"');
+        h.update(p.number.to_be_bytes());
+        h.update((etag.len() as u64).to_be_bytes());
+        h.update(etag.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// The record of an upload completed within `COMPLETED_UPLOAD_RETENTION_MILLIS` under this
+/// bucket and key with the same parts list, if there is one (the caller must still be allowed
+/// to write the bucket).
+pub fn completed(
+    db: &dyn KvStore,
+    access: &BucketAccess,
+    (bucket, key, upload_id): (&str, &str, &[u8; 16]),
+    requested: &[RequestedPart],
+) -> MetaResult<Option<CompletedUpload>> {
+    let digest = parts_digest(requested);
+    let cutoff = now_ms().saturating_sub(limits::COMPLETED_UPLOAD_RETENTION_MILLIS);
+    read(db, |t| {
+        require_access(t, bucket, access)?;
+        let Some(v) = t.get(&completed_key(upload_id))? else { return Ok(None) };
+        let done: CompletedUpload = decode(&v)?;
+        let same = done.bucket == bucket && done.key == key && done.parts_digest == digest && done.completed_ms >= cutoff;
+        Ok(same.then_some(done))
+    })
+}
+
+/// Removes completed-upload records older than `COMPLETED_UPLOAD_RETENTION_MILLIS` (a
+/// collector pass), in transactions of `COMPLETED_UPLOAD_SWEEP_BATCH_KEYS` records.
+pub fn sweep_completed(db: &dyn KvStore, now: i64) -> MetaResult<usize> {
+    let cutoff = now.saturating_sub(limits::COMPLETED_UPLOAD_RETENTION_MILLIS);
+    let begin = Key::space("udt").into_bytes();
+    let end = Key::space("udt").u64(u64::try_from(cutoff).unwrap_or(0)).into_bytes();
+    let mut removed = 0;
+    loop {
+        let n = transact(db, |t| {
+            let old = t.get_range(&begin, &end, limits::COMPLETED_UPLOAD_SWEEP_BATCH_KEYS, false)?;
+            for (k, id) in &old {
+                t.clear(&completed_key(id.as_slice().try_into().map_err(|_| MetaError::Corrupt("completed-upload index".into()))?))?;
+                t.clear(k)?;
+            }
+            Ok::<_, MetaError>(old.len())
+        })?;
+        removed += n;
+        if n < limits::COMPLETED_UPLOAD_SWEEP_BATCH_KEYS {
+            return Ok(removed);
+        }
+    }
 }
 
 /// The whole object's checksum from its parts' checksums, if every part has one.

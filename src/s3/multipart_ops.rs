@@ -17,7 +17,7 @@ use crate::meta::buckets::BucketAccess;
 use crate::meta::uploads::{self, CompleteError, PartRecord, RequestedPart, UploadListRequest, UploadRecord};
 use crate::meta::{now_ms, MetaError};
 use s3s::dto::*;
-use s3s::{s3_error, S3Request, S3Response, S3Result};
+use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 fn upload_id_of(s: &str) -> S3Result<[u8; 16]> {
     uploads::parse_upload_id(s).ok_or_else(|| s3_error!(NoSuchUpload))
@@ -269,19 +269,12 @@ pub async fn complete_multipart_upload(
     let input = req.input;
     let upload_id = upload_id_of(&input.upload_id)?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CompleteMultipartUpload", &input.bucket, Some(&input.key));
-    let upload = load_upload(s3, &input.bucket, &input.key, upload_id).await?;
+    let upload = match load_upload(s3, &input.bucket, &input.key, upload_id).await {
+        Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => return repeated_completion(s3, &principal, &input, upload_id, e).await,
+        other => other?,
+    };
     let algorithm = upload.checksum.map(|(a, _)| a);
-    let sent = input.multipart_upload.as_ref().and_then(|m| m.parts.as_ref()).map(Vec::as_slice).unwrap_or_default();
-    if sent.is_empty() {
-        return Err(s3_error!(MalformedXML, "You must specify at least one part"));
-    }
-    let mut requested = Vec::with_capacity(sent.len());
-    for p in sent {
-        let number = p.part_number.ok_or_else(|| s3_error!(MalformedXML, "every part needs a PartNumber"))?;
-        check_part_number(number)?;
-        let etag = p.e_tag.as_ref().map(|e| e.value().to_owned()).ok_or_else(|| s3_error!(MalformedXML, "every part needs an ETag"))?;
-        requested.push(RequestedPart { number, etag, checksum: completed_part_checksum(p, algorithm)? });
-    }
+    let requested = requested_parts(&input, algorithm)?;
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
     let condition = super::conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
@@ -302,7 +295,14 @@ pub async fn complete_multipart_upload(
     })
     .await
     .map_err(|e| s3_error!(InternalError, "{e}"))?;
-    let record = completed.map_err(|e| match e {
+    let record = match completed {
+        // The upload completed between our look and the transaction: a concurrent retry.
+        Err(CompleteError::Meta(MetaError::NoSuchUpload)) => {
+            return repeated_completion(s3, &principal, &input, upload_id, s3_error!(NoSuchUpload)).await
+        }
+        other => other,
+    };
+    let record = record.map_err(|e| match e {
         CompleteError::Meta(m) => meta_to_s3(m),
         CompleteError::InvalidPart(n) | CompleteError::PartChecksumMismatch(n) => s3_error!(
             InvalidPart,
@@ -313,16 +313,61 @@ pub async fn complete_multipart_upload(
         CompleteError::TooLarge => s3_error!(EntityTooLarge),
         CompleteError::ChecksumMismatch => s3_error!(BadDigest, "The checksum you specified did not match the calculated checksum of the object."),
     })?;
+    Ok(completion_output(&input, etag_of(&record), record.version.header_id(), record.checksum.as_ref()))
+}
+
+fn completion_output(
+    input: &CompleteMultipartUploadInput,
+    e_tag: ETag,
+    version_id: Option<String>,
+    checksum: Option<&Checksum>,
+) -> S3Response<CompleteMultipartUploadOutput> {
     let mut output = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
-        e_tag: Some(etag_of(&record)),
+        e_tag: Some(e_tag),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
-        version_id: record.version.header_id(),
+        version_id,
         ..Default::default()
     };
-    set_checksum_fields!(output, record.checksum.as_ref());
-    Ok(S3Response::new(output))
+    set_checksum_fields!(output, checksum);
+    S3Response::new(output)
+}
+
+/// The parts list of a CompleteMultipartUpload, checked; part checksums with `algorithm`.
+fn requested_parts(input: &CompleteMultipartUploadInput, algorithm: Option<Algorithm>) -> S3Result<Vec<RequestedPart>> {
+    let sent = input.multipart_upload.as_ref().and_then(|m| m.parts.as_ref()).map(Vec::as_slice).unwrap_or_default();
+    if sent.is_empty() {
+        return Err(s3_error!(MalformedXML, "You must specify at least one part"));
+    }
+    let mut requested = Vec::with_capacity(sent.len());
+    for p in sent {
+        let number = p.part_number.ok_or_else(|| s3_error!(MalformedXML, "every part needs a PartNumber"))?;
+        check_part_number(number)?;
+        let etag = p.e_tag.as_ref().map(|e| e.value().to_owned()).ok_or_else(|| s3_error!(MalformedXML, "every part needs an ETag"))?;
+        requested.push(RequestedPart { number, etag, checksum: completed_part_checksum(p, algorithm)? });
+    }
+    Ok(requested)
+}
+
+/// A CompleteMultipartUpload repeated for an upload that already completed with the same
+/// parts (an SDK retrying after a lost response) answers as the first did, as S3 does;
+/// anything else answers `gone` (NoSuchUpload).
+async fn repeated_completion(
+    s3: &GranaryS3,
+    principal: &Principal,
+    input: &CompleteMultipartUploadInput,
+    upload_id: [u8; 16],
+    gone: s3s::S3Error,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    // Numbers and ETags name the parts; their checksums were checked the first time.
+    let Ok(requested) = requested_parts(input, None) else { return Err(gone) };
+    let (access, b, k) = (principal.access()?, input.bucket.clone(), input.key.clone());
+    let done = s3.engine.meta(move |db| uploads::completed(db, &access, (&b, &k, &upload_id), &requested)).await.map_err(to_s3)?;
+    match done {
+        Some(d) => Ok(completion_output(input, ETag::Strong(d.etag), d.version.header_id(), d.checksum.as_ref())),
+        None => Err(gone),
+    }
 }
 
 pub async fn abort_multipart_upload(

@@ -333,3 +333,33 @@ async fn copies_of_an_empty_multipart_object_stand_alone() {
     assert_eq!(got.content_length(), Some(0));
     assert!(body_of(got).await.is_empty());
 }
+
+/// S3 answers a CompleteMultipartUpload repeated with the same parts (an SDK retrying after a
+/// lost response) as it answered the first; another parts list finds no upload.
+#[tokio::test]
+async fn complete_repeated_with_the_same_parts_answers_the_same() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("mpu").send().await.unwrap();
+    let (a, b) = (random_bytes(5 * MIB, 7), random_bytes(1000, 8));
+    let id = create(&s3, "mpu", "k").await;
+    let parts = vec![part(&s3, "mpu", "k", &id, 1, &a).await, part(&s3, "mpu", "k", &id, 2, &b).await];
+    let first = complete(&s3, "mpu", "k", &id, parts.clone()).await.unwrap();
+    let again = s3
+        .complete_multipart_upload()
+        .bucket("mpu")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts.clone())).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.e_tag(), Some(first.as_str()));
+    assert_eq!(first, multipart_etag(&[&a, &b]));
+    assert_eq!(again.location(), Some("/mpu/k"));
+    assert_eq!(complete(&s3, "mpu", "k", &id, parts[..1].to_vec()).await, Err("NoSuchUpload".to_owned()), "another parts list");
+    assert_eq!(complete(&s3, "mpu", "other", &id, parts.clone()).await, Err("NoSuchUpload".to_owned()), "another key");
+    let versions = s3.list_object_versions().bucket("mpu").send().await.unwrap();
+    assert_eq!(versions.versions().len(), 1, "one object version");
+    assert_eq!(body_of(s3.get_object().bucket("mpu").key("k").send().await.unwrap()).await, [a, b].concat());
+}
