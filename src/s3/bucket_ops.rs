@@ -23,7 +23,7 @@ pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) ->
     super::acl_ops::require_no_grants(&req.headers)?;
     let input = req.input;
     // The path parser also admits `_granary` (Granary's API); no bucket may take it.
-    if !s3s::path::check_bucket_name(&input.bucket) {
+    if !creatable_bucket_name(&input.bucket) {
         return Err(s3_error!(InvalidBucketName));
     }
     if let Some(acl) = &input.acl {
@@ -40,11 +40,27 @@ pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) ->
     let (name, owner, region) = (input.bucket.clone(), principal.user, s3.region.clone());
     let object_lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
     let audit = audit.map(|e| if object_lock { e.detail("object_lock", true) } else { e });
-    s3.engine
-        .meta(move |db| bucket_ops::create_bucket_with(db, &name, &owner, &region, object_lock, audit.as_ref()))
-        .await
-        .map_err(to_s3)?;
+    let created = s3.engine.meta(move |db| bucket_ops::create_bucket_with(db, &name, &owner, &region, object_lock, audit.as_ref())).await;
+    match created {
+        // S3's legacy us-east-1 behaviour: creating a bucket you already own there succeeds.
+        Err(crate::engine::EngineError::Meta(crate::meta::MetaError::BucketAlreadyOwnedByYou)) if s3.region == "us-east-1" => {}
+        other => other.map_err(to_s3)?,
+    }
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
+}
+
+/// AWS's naming rules for a new bucket: s3s's path check (length, characters, first and last
+/// character, `..`, IP addresses, `xn--`) and the rest of AWS's list: no `.-` or `-.`, none
+/// of the prefixes and suffixes AWS reserves. Only CreateBucket applies the extra rules, so
+/// a bucket created before them stays reachable.
+pub(super) fn creatable_bucket_name(name: &str) -> bool {
+    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    s3s::path::check_bucket_name(name)
+        && !name.contains(".-")
+        && !name.contains("-.")
+        && !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+        && !RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
 pub async fn head_bucket(s3: &GranaryS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {

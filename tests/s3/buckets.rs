@@ -11,8 +11,8 @@ async fn bucket_lifecycle_and_errors() {
     assert_eq!(names, vec!["alpha", "beta"]);
     s3.head_bucket().bucket("alpha").send().await.unwrap();
 
-    let e = s3.create_bucket().bucket("alpha").send().await.unwrap_err();
-    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+    // S3's legacy us-east-1 behaviour: creating a bucket you own again succeeds.
+    s3.create_bucket().bucket("alpha").send().await.unwrap();
     let e = s3.create_bucket().bucket("Bad_Name").send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidBucketName");
     let e = s3.create_bucket().bucket("ab").send().await.unwrap_err();
@@ -81,4 +81,29 @@ async fn operator_endpoints_and_unversioned_buckets() {
     assert_eq!(status, 403, "status needs a signature");
     let e = s3.create_bucket().bucket("_granary").send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidBucketName", "the API's prefix is no bucket name");
+}
+
+/// Outside us-east-1, S3 refuses to create a bucket you already own.
+#[tokio::test]
+async fn create_owned_bucket_outside_us_east_1_conflicts() {
+    let gw = Gateway::start_with(|c| c.region = "eu-test-1".into()).await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("alpha").send().await.unwrap();
+    let e = s3.create_bucket().bucket("alpha").send().await.unwrap_err();
+    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+    assert_eq!(status(&e), 409);
+}
+
+/// AWS's naming rules beyond characters and length.
+#[tokio::test]
+async fn bucket_names_follow_aws_rules() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    for bad in ["a.-b", "a-.b", "a..b", "192.168.5.4", "xn--abc", "sthree-abc", "abc-s3alias", "abc--ol-s3"] {
+        let e = s3.create_bucket().bucket(bad).send().await.unwrap_err();
+        assert_eq!(code(&e), "InvalidBucketName", "{bad}");
+    }
+    for good in ["a.b-c", "a-b.c", "my-bucket.example", "192.168.5.4x"] {
+        s3.create_bucket().bucket(good).send().await.unwrap_or_else(|e| panic!("{good}: {e:?}"));
+    }
 }
