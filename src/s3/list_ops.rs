@@ -85,6 +85,8 @@ pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S
     let prefix = input.prefix.clone().unwrap_or_default();
     let marker = input.marker.clone().filter(|m| !m.is_empty());
     let mut page = page(s3, &input.bucket, &prefix, input.delimiter.as_deref(), marker.as_deref(), max).await?;
+    // S3 answers max-keys=0 with an empty page that is not truncated.
+    page.is_truncated &= max > 0;
     let owner = owner_of(&principal);
     let (objects, prefixes) = contents(&mut page, &enc, Some(&owner));
     let next_marker = page.is_truncated.then(|| page.last.clone()).flatten();
@@ -93,7 +95,7 @@ pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S
         prefix: Some(enc.enc(prefix)),
         marker: Some(enc.enc(marker.unwrap_or_default())),
         max_keys: Some(max as i32),
-        delimiter: enc.opt(input.delimiter),
+        delimiter: enc.opt(input.delimiter.filter(|d| !d.is_empty())),
         is_truncated: Some(page.is_truncated),
         next_marker: enc.opt(next_marker),
         contents: Some(objects),
@@ -160,6 +162,7 @@ pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>)
         None => input.start_after.clone().filter(|s| !s.is_empty()),
     };
     let mut page = page(s3, &input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max).await?;
+    page.is_truncated &= max > 0;
     let owner = input.fetch_owner.unwrap_or(false).then(|| owner_of(&principal));
     let (objects, prefixes) = contents(&mut page, &enc, owner.as_ref());
     let key_count = (objects.len() + prefixes.len()) as i32;
@@ -169,7 +172,7 @@ pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>)
         prefix: Some(enc.enc(prefix)),
         max_keys: Some(max as i32),
         key_count: Some(key_count),
-        delimiter: enc.opt(input.delimiter),
+        delimiter: enc.opt(input.delimiter.filter(|d| !d.is_empty())),
         is_truncated: Some(page.is_truncated),
         continuation_token: input.continuation_token,
         next_continuation_token: next,

@@ -64,7 +64,7 @@ pub async fn list_object_versions(
     let version_marker = parse_version(input.version_id_marker.as_deref().filter(|v| !v.is_empty()))?;
     let (bucket, prefix, delimiter, key_marker) =
         (input.bucket.clone(), input.prefix.clone().unwrap_or_default(), input.delimiter.clone(), input.key_marker.clone());
-    let page = s3
+    let mut page = s3
         .engine
         .meta(move |db| {
             list_versions(
@@ -81,6 +81,10 @@ pub async fn list_object_versions(
         })
         .await
         .map_err(to_s3)?;
+    // S3 answers max-keys=0 with an empty page that is not truncated.
+    if max_keys == 0 {
+        (page.is_truncated, page.next_key_marker, page.next_version_marker) = (false, None, None);
+    }
     let enc = |s: String| encoder.enc(s);
     let owner = owner_of(&principal);
     let mut versions = Vec::new();
@@ -110,7 +114,7 @@ pub async fn list_object_versions(
         common_prefixes: (!common_prefixes.is_empty()).then_some(common_prefixes),
         delete_markers: (!markers.is_empty()).then_some(markers),
         versions: (!versions.is_empty()).then_some(versions),
-        delimiter: input.delimiter.map(enc),
+        delimiter: input.delimiter.filter(|d| !d.is_empty()).map(enc),
         encoding_type: input.encoding_type,
         is_truncated: Some(page.is_truncated),
         key_marker: Some(input.key_marker.map(enc).unwrap_or_default()),

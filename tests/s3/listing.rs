@@ -131,3 +131,33 @@ async fn listing_empty_and_missing_buckets() {
     let e = s3.list_objects_v2().bucket("empty").continuation_token("!!!").send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidArgument");
 }
+
+/// S3: max-keys=0 answers an empty page that is not truncated; an empty delimiter is no
+/// delimiter and is not echoed.
+#[tokio::test]
+async fn max_keys_zero_and_empty_delimiter() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("zero").send().await.unwrap();
+    for key in ["a/1", "b"] {
+        s3.put_object().bucket("zero").key(key).body(b"x".to_vec().into()).send().await.unwrap();
+    }
+    let v2 = s3.list_objects_v2().bucket("zero").max_keys(0).send().await.unwrap();
+    assert_eq!(v2.is_truncated(), Some(false));
+    assert!(v2.contents().is_empty() && v2.next_continuation_token().is_none());
+    let v1 = s3.list_objects().bucket("zero").max_keys(0).send().await.unwrap();
+    assert_eq!(v1.is_truncated(), Some(false));
+    assert!(v1.contents().is_empty() && v1.next_marker().is_none());
+    let versions = s3.list_object_versions().bucket("zero").max_keys(0).send().await.unwrap();
+    assert_eq!(versions.is_truncated(), Some(false));
+    assert!(versions.versions().is_empty() && versions.next_key_marker().is_none());
+
+    let v2 = s3.list_objects_v2().bucket("zero").delimiter("").send().await.unwrap();
+    assert_eq!(v2.delimiter(), None);
+    assert_eq!(v2.contents().len(), 2);
+    let v1 = s3.list_objects().bucket("zero").delimiter("").send().await.unwrap();
+    assert_eq!(v1.delimiter(), None);
+    let versions = s3.list_object_versions().bucket("zero").delimiter("").send().await.unwrap();
+    assert_eq!(versions.delimiter(), None);
+    assert_eq!(versions.versions().len(), 2);
+}
