@@ -98,7 +98,8 @@ pub fn verify(requested: &Requested, computed: &[u8], trailers: Option<&Trailing
         }
     };
     if expected != computed {
-        return Err(s3_error!(BadDigest, "The {} you specified did not match the calculated checksum.", algorithm.name()));
+        // S3 names the header whether the value came in one or in a trailer.
+        return Err(s3_error!(BadDigest, "The {} you specified did not match the calculated checksum.", algorithm.header()));
     }
     Ok(())
 }

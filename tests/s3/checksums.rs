@@ -82,6 +82,11 @@ async fn every_algorithm_as_header_and_as_trailer() {
         let key = format!("wrong-{}", a.name());
         let e = with_value(s3.put_object().bucket("sums").key(&key).body(data.clone().into()), a, wrong).send().await.unwrap_err();
         assert_eq!(code(&e), "BadDigest", "{a:?}");
+        assert_eq!(
+            e.as_service_error().and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::message(s)),
+            Some(format!("The {} you specified did not match the calculated checksum.", a.header()).as_str()),
+            "S3's message, naming the header"
+        );
         assert_eq!(status(&s3.head_object().bucket("sums").key(&key).send().await.unwrap_err()), 404);
     }
     // Objects stored without a checksum get S3's default CRC64NVME.
@@ -156,6 +161,8 @@ async fn unsigned_trailers_are_verified() {
         let (status_bad, reply) = put_with_trailer(&gw.endpoint, &format!("/trail/bad-{}", a.name()), &data, a, &wrong).await;
         assert_eq!(status_bad, 400, "{a:?}: {reply}");
         assert!(reply.contains("<Code>BadDigest</Code>"), "{a:?}: {reply}");
+        let message = format!("<Message>The {} you specified did not match the calculated checksum.</Message>", a.header());
+        assert!(reply.contains(&message), "{a:?}: {reply}");
         assert_eq!(
             status(&s3.head_object().bucket("trail").key(format!("bad-{}", a.name())).send().await.unwrap_err()),
             404,
