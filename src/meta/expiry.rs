@@ -9,7 +9,7 @@ use super::lifecycle::{due_ms, Rule};
 use super::lock::check_destroy;
 use super::object_record::ObjectRecord;
 use super::outbox::{emit, Event};
-use super::version_steps::{destroy_version, make_room, unlink_record, write_marker};
+use super::version_steps::{destroy_version, make_room_as_of, unlink_record, write_marker};
 use super::versions::{self, VersionEntry, VersionRef};
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, prefix_end, Key};
@@ -47,9 +47,12 @@ fn current_due(rule: &Rule, record: &ObjectRecord, at_ms: i64) -> bool {
 }
 
 /// When rules are applied, and when that happens: rules are evaluated at `at_ms` (the wall
-/// clock, or a driven one: `granary lifecycle run --at`), but object lock is checked, and
-/// markers, release-queue entries and noncurrent times are written, at the real time, so
-/// asking "what happens by next year?" can never destroy a version still locked today.
+/// clock, or a driven one: `granary lifecycle run --at`), and what they decide is stamped
+/// with it (a version hidden by an expiration is noncurrent since `at_ms`, so a later driven
+/// pass counts its NoncurrentDays from there). Object lock is checked, and markers' versions
+/// and times and release-queue entries written, at the real time, so asking "what happens
+/// by next year?" can never destroy a version still locked today, nor hand a body to the
+/// collector before the real grace period.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     pub at_ms: i64,
@@ -118,7 +121,9 @@ fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, rep
                     Event::new("LifecycleExpiration:Delete", bucket, Some(key), Some(&audit))
                 } else {
                     let now = clock.now_ms;
-                    let version = make_room(t, (bucket, key), now, &|old| check_destroy(old, false, now))?;
+                    // The hidden version is noncurrent from the time the rules were
+                    // evaluated at, so a driven pass counts NoncurrentDays from there.
+                    let version = make_room_as_of(t, (bucket, key), now, clock.at_ms, &|old| check_destroy(old, false, now))?;
                     write_marker(t, (bucket, key), version, now)?;
                     let mut e = Event::new("LifecycleExpiration:DeleteMarkerCreated", bucket, Some(key), Some(&audit));
                     e.version_id = Some(version.id());
@@ -440,6 +445,7 @@ mod tests {
     use crate::meta::lifecycle::{Expiration, NoncurrentExpiration};
     use crate::meta::lock::{ObjectLock, Retention, RetentionMode};
     use crate::meta::object_record::{object_key, ObjectBody, StoredHeaders};
+    use crate::meta::version_steps::make_room;
 
     const DAY_MS: i64 = 86_400_000;
 

@@ -61,6 +61,20 @@ pub(super) fn make_room(
     now_ms: i64,
     may_destroy: &dyn Fn(&ObjectRecord) -> MetaResult<()>,
 ) -> MetaResult<Version> {
+    make_room_as_of(t, (bucket, key), now_ms, now_ms, may_destroy)
+}
+
+/// `make_room`, with what it makes noncurrent stamped noncurrent since `noncurrent_since_ms`
+/// rather than `now_ms`: a lifecycle pass at a driven time (`expiry::Clock`) decides when
+/// the versions it hides stop being current, while the version it returns and the bodies
+/// it queues for release keep the real time.
+pub(super) fn make_room_as_of(
+    t: &mut dyn KvTxn,
+    (bucket, key): (&str, &str),
+    now_ms: i64,
+    noncurrent_since_ms: i64,
+    may_destroy: &dyn Fn(&ObjectRecord) -> MetaResult<()>,
+) -> MetaResult<Version> {
     let state = versioning_in(t, bucket)?;
     let current = read_current(t, bucket, key)?;
     // Without a current object the newest entry may be a current delete marker. A bucket
@@ -74,7 +88,7 @@ pub(super) fn make_room(
     // A current marker that survives stops being current now: lifecycle's NoncurrentDays
     // count from here, as for a demoted object.
     if let Some(mut marker) = newest.filter(|e| e.is_marker() && !(null && e.version.null)) {
-        marker.noncurrent_since_ms = now_ms;
+        marker.noncurrent_since_ms = noncurrent_since_ms;
         write_entry(t, bucket, key, &marker)?;
     }
     if let Some(current) = current {
@@ -82,7 +96,7 @@ pub(super) fn make_room(
             may_destroy(&current)?;
             unlink_record(t, (bucket, key), &current)?;
         } else {
-            demote_current(t, (bucket, key), current, now_ms)?;
+            demote_current(t, (bucket, key), current, noncurrent_since_ms)?;
         }
     }
     let clock_seq = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
@@ -91,14 +105,14 @@ pub(super) fn make_room(
 }
 
 /// Moves the current record to the versions space, with its tags.
-fn demote_current(t: &mut dyn KvTxn, (bucket, key): (&str, &str), current: ObjectRecord, now_ms: i64) -> MetaResult<()> {
+fn demote_current(t: &mut dyn KvTxn, (bucket, key): (&str, &str), current: ObjectRecord, noncurrent_since_ms: i64) -> MetaResult<()> {
     let tags = read_object_tags(t, bucket, key)?;
     write_object_tags(t, bucket, key, &Tags::new())?;
     t.clear(&object_key(bucket, key))?;
     let entry = VersionEntry {
         version: current.version,
         last_modified_ms: current.last_modified_ms,
-        noncurrent_since_ms: now_ms,
+        noncurrent_since_ms,
         object: Some(current),
         tags,
     };

@@ -391,10 +391,19 @@ async fn expiration_days_and_noncurrent_expiration_empty_a_bucket() {
     let versions: Vec<&str> = listed.versions().iter().map(|v| v.version_id().unwrap()).collect();
     let markers: Vec<&str> = listed.delete_markers().iter().map(|m| m.version_id().unwrap()).collect();
     assert_eq!((versions, markers), (vec![a2.as_str()], vec![b_marker.as_str()]));
-    // Four days on everything is due: a2 expires behind a marker, a2 then goes as a
-    // noncurrent version, and both markers are left alone with their keys and go too.
-    let report = lifecycle_at(&gw, now_ms() + 4 * DAY_MS).await;
-    assert_eq!(report["expired"], 1, "{report}");
+    // Four days on a2 expires behind a marker, and b's lone marker (Days 2) goes. a2 is
+    // noncurrent from the time the pass was driven to, not from the real time, so it is
+    // not yet due for NoncurrentDays 1.
+    let four_days_on = now_ms() + 4 * DAY_MS;
+    let report = lifecycle_at(&gw, four_days_on).await;
+    assert_eq!((report["expired"].as_u64(), report["delete_markers_removed"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(report["noncurrent_removed"], 0, "noncurrent since the driven time: {report}");
+    let listed = s3.list_object_versions().bucket("churn").send().await.unwrap();
+    assert_eq!((listed.versions().len(), listed.delete_markers().len()), (1, 1), "{listed:?}");
+    // Two midnights after that a2 goes as a noncurrent version, and its marker, left alone
+    // with its key, goes too.
+    let report = lifecycle_at(&gw, four_days_on + 2 * DAY_MS).await;
+    assert_eq!((report["noncurrent_removed"].as_u64(), report["delete_markers_removed"].as_u64()), (Some(1), Some(1)), "{report}");
     let listed = s3.list_object_versions().bucket("churn").send().await.unwrap();
     assert!(listed.versions().is_empty() && listed.delete_markers().is_empty(), "{listed:?} after {report}");
     s3.delete_bucket().bucket("churn").send().await.unwrap();
