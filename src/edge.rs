@@ -14,12 +14,15 @@
 //!    mutations are audited by their handlers, in their own transaction.
 //! 5. Error bodies carry a `<Message>` and the `<RequestId>` (s3s often writes a bare
 //!    `<Code>`; see `s3::error_messages`).
-//! 6. Timeouts (`connections`): each request is in flight on its connection until its
+//! 6. `100 Continue` for requests with an empty body that ask for it, which hyper answers
+//!    without one (`interim`).
+//! 7. Timeouts (`connections`): each request is in flight on its connection until its
 //!    response body is fully sent (the idle watchdog closes only connections with none), and
 //!    its body fails when it stalls; such a request answers 400 RequestTimeout whichever
 //!    layer (s3s, a handler, ingest) was reading it.
 
 pub mod audit_sink;
+pub mod interim;
 pub mod unauthenticated;
 
 pub use audit_sink::AuditSink;
@@ -60,6 +63,9 @@ pub struct Edge {
     pub config: Arc<EdgeConfig>,
     /// This connection's requests in flight, watched by the idle timeout.
     pub activity: Arc<crate::connections::Activity>,
+    /// This connection's `100 Continue`s that hyper does not send (its IO is an
+    /// `interim::InterimIo` on the same one).
+    pub interim: Arc<interim::Interim>,
 }
 
 fn may_carry_body(req: &http::Request<Incoming>) -> bool {
@@ -188,6 +194,9 @@ impl Service<http::Request<Incoming>> for Edge {
             facts: Arc::new(RequestFacts::default()),
         };
         let has_body = may_carry_body(&req);
+        if interim::Interim::wanted(&req) {
+            self.interim.request_continue();
+        }
         let method = req.method().clone();
         let audit_facts = config.audit.as_ref().map(|_| (resource_of(&config, &req), access_key_of(&req), request_line(&req)));
         // s3s would answer a malformed SigV4 header with a vaguer code; S3's is answered here.

@@ -273,8 +273,16 @@ impl Server {
                         // Over a cap: closed at once, counted (no log line each).
                         let Some(slot) = limiter.admit(peer.ip()) else { continue };
                         let activity = crate::connections::Activity::new();
-                        let edge = Edge { inner: service.clone(), peer: peer.ip(), config: Arc::clone(&edge_config), activity: Arc::clone(&activity) };
+                        let interim = crate::edge::interim::Interim::new();
+                        let edge = Edge {
+                            inner: service.clone(),
+                            peer: peer.ip(),
+                            config: Arc::clone(&edge_config),
+                            activity: Arc::clone(&activity),
+                            interim: Arc::clone(&interim),
+                        };
                         let edge = crate::s3::granary_api::BearerForMetrics(edge);
+                        let socket = crate::edge::interim::InterimIo::new(socket, interim);
                         let conn = http.serve_connection(TokioIo::new(socket), edge).into_owned();
                         let conn = graceful.watch(conn);
                         let limiter = Arc::clone(&limiter);

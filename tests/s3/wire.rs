@@ -75,3 +75,48 @@ async fn virtual_host_style_requests_address_the_bucket_by_host() {
     assert_eq!(status, 200, "{body}");
     assert!(body.ends_with("virtual"));
 }
+
+/// Reads from `s` until `buf` holds a final (non-1xx) response's head.
+async fn read_final_head(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> String {
+    loop {
+        let text = String::from_utf8_lossy(buf).to_string();
+        let finals = text.match_indices("HTTP/1.1 ").filter(|(i, _)| !text[i + 9..].starts_with('1')).count();
+        if finals > 0 && text.rsplit_once("HTTP/1.1 ").is_some_and(|(_, last)| last.contains("\r\n\r\n")) {
+            return text;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk)).await.expect("a response in time").unwrap();
+        assert!(n > 0, "connection closed after {text:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn an_empty_body_that_expects_100_continue_gets_it() {
+    // hyper sends `100 Continue` when a body is read, and an empty body is never read;
+    // botocore misreads a kept-alive connection that skipped it (S3 always sends it).
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("cont").send().await.unwrap();
+    let presign = || PresigningConfig::expires_in(Duration::from_secs(60)).unwrap();
+    let put = s3.put_object().bucket("cont").key("empty").presigned(presign()).await.unwrap();
+    let get = s3.get_object().bucket("cont").key("empty").presigned(presign()).await.unwrap();
+    let path = |url: &str| url.parse::<http::Uri>().unwrap().path_and_query().unwrap().as_str().to_owned();
+    let addr = gw.endpoint.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("PUT {} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n", path(put.uri()));
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let text = read_final_head(&mut s, &mut buf).await;
+    assert!(text.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 "), "{text}");
+    assert_eq!(text.matches("100 Continue").count(), 1, "{text}");
+    // The connection is still good for the next request (the PUT's answer has no body).
+    let head = format!("GET {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n", path(get.uri()));
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await.unwrap().unwrap();
+    let rest = String::from_utf8_lossy(&rest).to_string();
+    assert!(rest.starts_with("HTTP/1.1 200 "), "{rest}");
+    assert!(!rest.contains("100 Continue"), "{rest}");
+    assert_eq!(s3.head_object().bucket("cont").key("empty").send().await.unwrap().content_length(), Some(0));
+}
