@@ -34,9 +34,9 @@ impl Marker {
     }
 }
 
+/// The clock's milliseconds as the unsigned key component markers are ordered by.
 fn now_ms() -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(crate::clock::now_ms()).unwrap_or(0)
 }
 
 /// Removes markers older than the retention, in bounded batches. Returns how many.
