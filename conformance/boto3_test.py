@@ -460,9 +460,13 @@ class PutObjectTest(BucketTestCase):
 
 class BucketTest(ClientErrorTestCase):
     def test_create_existing(self):
+        # In us-east-1 (the gateway's region here) S3 answers 200 to creating a bucket you
+        # already own (its legacy behaviour); in other regions 409 BucketAlreadyOwnedByYou
+        # (tests/s3/buckets.rs covers that region).
         bucket = new_bucket("exists")
         try:
-            self.assertClientError("BucketAlreadyOwnedByYou", 409, S3.create_bucket, Bucket=bucket)
+            resp = S3.create_bucket(Bucket=bucket)
+            self.assertEqual(resp["ResponseMetadata"]["HTTPStatusCode"], 200)
         finally:
             S3.delete_bucket(Bucket=bucket)
 
