@@ -31,7 +31,7 @@ use crate::audit::{Actor, Categories, Entry};
 use crate::limits;
 use crate::s3::host::VirtualHostDomain;
 use futures::future::BoxFuture;
-use http::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, EXPECT, TRANSFER_ENCODING, USER_AGENT};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, EXPECT, TRANSFER_ENCODING, USER_AGENT};
 use hyper::body::Incoming;
 use hyper::service::Service;
 use s3s::host::S3Host;
@@ -92,23 +92,6 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[ipnet::IpNe
     forwarded.iter().rev().find(|ip| !is_trusted(ip)).or(forwarded.first()).copied().unwrap_or(peer)
 }
 
-/// The access key a request was signed with (header or presigned form), if any.
-fn access_key_of(req: &http::Request<Incoming>) -> Option<String> {
-    let from_header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').next());
-    let from_query = || {
-        req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("X-Amz-Credential="))).and_then(|c| {
-            let c = percent_encoding::percent_decode_str(c).decode_utf8().ok()?;
-            c.split('/').next().map(str::to_owned)
-        })
-    };
-    from_header.map(str::to_owned).or_else(from_query)
-}
-
 /// What a request is about, for the audit trail: (bucket, key), from the path (or the
 /// virtual host). The operation comes from s3s (`RequestFacts`), not from a guess here.
 fn resource_of(config: &EdgeConfig, req: &http::Request<Incoming>) -> (Option<String>, Option<String>) {
@@ -162,10 +145,10 @@ fn error_code(body: &[u8]) -> Option<String> {
 }
 
 /// An S3 error answered by the edge itself (the request id is added like any other's).
-fn error_response(refusal: &crate::s3::request_rules::EarlyRefusal) -> s3s::HttpResponse {
-    let body = crate::s3::error_messages::error_body(refusal.code, &refusal.message);
+fn error_response(code: &str, status: http::StatusCode, message: &str) -> s3s::HttpResponse {
+    let body = crate::s3::error_messages::error_body(code, message);
     let mut resp = http::Response::new(s3s::Body::from(body));
-    *resp.status_mut() = refusal.status;
+    *resp.status_mut() = status;
     resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     resp
 }
@@ -198,7 +181,9 @@ impl Service<http::Request<Incoming>> for Edge {
             self.interim.request_continue();
         }
         let method = req.method().clone();
-        let audit_facts = config.audit.as_ref().map(|_| (resource_of(&config, &req), access_key_of(&req), request_line(&req)));
+        let audit_facts = config.audit.as_ref().map(|_| {
+            (resource_of(&config, &req), crate::s3::request_rules::claimed_access_key(req.uri(), req.headers()), request_line(&req))
+        });
         // s3s would answer a malformed SigV4 header with a vaguer code; S3's is answered here.
         let early = crate::s3::request_rules::check_authentication_form(req.uri(), req.headers()).err();
         req.extensions_mut().insert(ctx.clone());
@@ -209,14 +194,15 @@ impl Service<http::Request<Incoming>> for Edge {
         let inner = self.inner.clone();
         Box::pin(async move {
             let result = match early {
-                Some(refusal) => Ok(error_response(&refusal)),
+                Some(refusal) => Ok(error_response(refusal.code, refusal.status, &refusal.message)),
                 None => inner.call(req).await,
             };
             // Whoever read the body (s3s for XML, ingest for objects) saw only a stream
             // error and answered IncompleteBody or InternalError; the cause was the client.
             let mut resp = if timed_out.load(Ordering::Relaxed) {
                 config.connections.body_timeouts.fetch_add(1, Ordering::Relaxed);
-                request_timeout_response()
+                // S3's code, status and message for a body that stalled.
+                error_response("RequestTimeout", http::StatusCode::BAD_REQUEST, &crate::connections::BodyTimedOut.to_string())
             } else {
                 result?
             };
@@ -281,18 +267,6 @@ impl Service<http::Request<Incoming>> for Edge {
             Ok(resp.map(|body| s3s::Body::http_body(crate::connections::TrackedBody::new(body, in_flight))))
         })
     }
-}
-
-/// S3's answer to a request body that stalled (code, status and message as S3 sends them).
-fn request_timeout_response() -> s3s::HttpResponse {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>RequestTimeout</Code><Message>{}</Message></Error>",
-        crate::connections::BodyTimedOut
-    );
-    let mut resp = http::Response::new(s3s::Body::from(body));
-    *resp.status_mut() = http::StatusCode::BAD_REQUEST;
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-    resp
 }
 
 #[cfg(test)]

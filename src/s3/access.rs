@@ -131,11 +131,7 @@ impl GranaryAccess {
         let mut allowed = None;
         if let Some(name) = bucket.filter(|_| !OPS_WITHOUT_EXISTING_BUCKET.contains(&op.as_str())) {
             let record = authorize_bucket(&self.engine, &principal.who.user, principal.generation, &name).await?;
-            let bucket = AuthorizedBucket { name, record };
-            if let Some(f) = facts {
-                f.set_bucket(bucket.clone());
-            }
-            allowed = Some(bucket);
+            allowed = Some(AuthorizedBucket { name, record });
         }
         if EVENT_EMITTING_OPS.contains(&op.as_str()) && self.outbox.full() {
             return Err(s3_error!(SlowDown, "{} events await delivery; retry later", self.outbox.depth()));

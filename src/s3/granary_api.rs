@@ -231,8 +231,16 @@ async fn blocking<T: Send + 'static, E: Into<crate::meta::MetaError> + Send + 's
     tokio::task::spawn_blocking(f).await.map_err(|e| s3_error!(InternalError, "{e}"))?.map_err(|e| crate::s3::errors::meta_to_s3(e.into()))
 }
 
+/// The user of a request's verified key, looked up once in `check_access` and kept in the
+/// request's extensions for the metrics rule and the handler.
+#[derive(Clone)]
+struct VerifiedUser(String);
+
 impl GranaryApi {
     async fn user_of(&self, req: &S3Request<Body>) -> S3Result<String> {
+        if let Some(VerifiedUser(user)) = req.extensions.get::<VerifiedUser>() {
+            return Ok(user.clone());
+        }
         let ak = req.credentials.as_ref().map(|c| c.access_key.clone()).ok_or_else(|| s3_error!(AccessDenied))?;
         let db = Arc::clone(&self.db);
         blocking(move || users::lookup_key(&*db, &ak)).await?.map(|k| k.user).ok_or_else(|| s3_error!(InvalidAccessKeyId))
@@ -286,9 +294,13 @@ impl S3Route for GranaryApi {
         let facts = req.extensions.get::<super::request::RequestContext>().map(|c| Arc::clone(&c.facts));
         if let Some(f) = &facts {
             f.set_op(GRANARY_API_OP);
-            if let Some(ak) = req.credentials.as_ref().map(|c| c.access_key.clone()) {
-                f.set_principal(super::request::Authenticated { user: self.user_of(req).await?, access_key: ak });
+        }
+        if let Some(ak) = req.credentials.as_ref().map(|c| c.access_key.clone()) {
+            let user = self.user_of(req).await?;
+            if let Some(f) = &facts {
+                f.set_principal(super::request::Authenticated { user: user.clone(), access_key: ak });
             }
+            req.extensions.insert(VerifiedUser(user));
         }
         super::request_rules::check(GRANARY_API_OP, &req.uri, &req.headers)?;
         if req.uri.path() == METRICS_PATH {

@@ -43,8 +43,6 @@ pub struct RequestFacts {
 pub struct Facts {
     pub op: Option<String>,
     pub principal: Option<Authenticated>,
-    /// Set once the decision allowed the request on the bucket of its path.
-    pub bucket: Option<AuthorizedBucket>,
 }
 
 impl RequestFacts {
@@ -54,10 +52,6 @@ impl RequestFacts {
 
     pub fn set_principal(&self, principal: Authenticated) {
         self.lock().principal = Some(principal);
-    }
-
-    pub fn set_bucket(&self, bucket: AuthorizedBucket) {
-        self.lock().bucket = Some(bucket);
     }
 
     pub fn get(&self) -> Facts {

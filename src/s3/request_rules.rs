@@ -82,10 +82,10 @@ fn parse_authorization(value: &str) -> Option<(&str, Vec<&str>)> {
 pub fn check_authentication_form(uri: &Uri, headers: &HeaderMap) -> Result<(), EarlyRefusal> {
     let refuse =
         |code: &'static str, message: &str| Err(EarlyRefusal { code, status: http::StatusCode::BAD_REQUEST, message: message.to_owned() });
-    let query = Query::of(uri);
-    let presigned = query.has("X-Amz-Signature") || query.has("Signature");
+    // Most requests carry no Authorization header (presigned, anonymous): nothing to parse.
     let Some(value) = headers.get(http::header::AUTHORIZATION) else { return Ok(()) };
-    if presigned {
+    let query = Query::of(uri);
+    if query.has("X-Amz-Signature") || query.has("Signature") {
         return refuse(
             "InvalidArgument",
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
@@ -128,6 +128,22 @@ impl Query {
 /// A SigV2 header: `AWS <access key>:<signature>`.
 fn is_sigv2_authorization(value: &str) -> bool {
     value.strip_prefix("AWS ").and_then(|rest| rest.split_once(':')).is_some_and(|(ak, sig)| !ak.is_empty() && !sig.is_empty())
+}
+
+/// The access key a request names, signed or not (SigV4 or SigV2, header or query), read
+/// leniently: for the audit trail of requests refused before their signature was verified,
+/// where it is only a claim.
+pub fn claimed_access_key(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    if let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let v4 = auth.split("Credential=").nth(1).and_then(|c| c.split('/').next());
+        let v2 = auth.strip_prefix("AWS ").and_then(|rest| rest.split(':').next());
+        if let Some(ak) = v4.or(v2).filter(|ak| !ak.is_empty()) {
+            return Some(ak.to_owned());
+        }
+    }
+    let query = Query::of(uri);
+    let v4 = query.get("X-Amz-Credential").and_then(|c| c.split('/').next());
+    v4.or_else(|| query.get("AWSAccessKeyId")).filter(|ak| !ak.is_empty()).map(str::to_owned)
 }
 
 fn signing<'a>(query: &Query, headers: &'a HeaderMap) -> Signing<'a> {
@@ -387,6 +403,19 @@ mod tests {
 
     fn signing_of<'a>(uri: &Uri, h: &'a HeaderMap) -> Signing<'a> {
         signing(&Query::of(uri), h)
+    }
+
+    #[test]
+    fn claimed_keys_are_read_from_every_form() {
+        let plain: Uri = "/b/k".parse().unwrap();
+        assert_eq!(claimed_access_key(&plain, &headers(&[("authorization", AUTH)])).as_deref(), Some("AK"));
+        assert_eq!(claimed_access_key(&plain, &headers(&[("authorization", "AWS4-HMAC-SHA256 Credential=MAL/x")])).as_deref(), Some("MAL"));
+        assert_eq!(claimed_access_key(&plain, &headers(&[("authorization", "AWS V2KEY:sig")])).as_deref(), Some("V2KEY"));
+        let v4: Uri = "/b/k?X-Amz-Credential=QK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request".parse().unwrap();
+        assert_eq!(claimed_access_key(&v4, &HeaderMap::new()).as_deref(), Some("QK"));
+        let v2: Uri = "/b/k?AWSAccessKeyId=Q2&Signature=x&Expires=1".parse().unwrap();
+        assert_eq!(claimed_access_key(&v2, &HeaderMap::new()).as_deref(), Some("Q2"));
+        assert_eq!(claimed_access_key(&plain, &HeaderMap::new()), None);
     }
 
     #[test]
