@@ -315,3 +315,9 @@ pub const MANIFEST_PAGES_MAX_COUNT: usize = 1000;
 pub const COMPLETED_UPLOAD_RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
 /// Completed-upload records removed per sweep transaction.
 pub const COMPLETED_UPLOAD_SWEEP_BATCH_KEYS: usize = 500;
+/// S3: a bucket policy is at most 20 KiB; user policies share the bound. A longer document
+/// is refused before it is parsed.
+pub const POLICY_DOCUMENT_MAX_BYTES: usize = 20 * 1024;
+/// Statements in one policy document: every request evaluates each of them, so their number
+/// bounds the work of one decision (a minimal statement is ~50 bytes: 20 KiB holds ~400).
+pub const POLICY_STATEMENTS_MAX_COUNT: usize = 256;
