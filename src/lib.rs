@@ -1,6 +1,7 @@
 //! Granary: an S3-compatible object gateway with content-defined deduplication and
 //! transactional metadata. See ARCHITECTURE.md for the layers.
 
+pub mod acl;
 pub mod admin;
 pub mod audit;
 pub mod checksum;
@@ -18,6 +19,7 @@ pub mod kv;
 pub mod limits;
 pub mod meta;
 pub mod metrics;
+pub mod policy;
 pub mod s3;
 pub mod search;
 pub mod server;

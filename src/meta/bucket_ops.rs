@@ -6,6 +6,7 @@
 //! import it.
 
 use super::audit_in::{append_opt, Entry};
+use super::bucket_access::BucketAccessConfig;
 use super::buckets::{
     bucket_key, decode_record, mint_bucket_id, objects_begin, owner_index_key, require_access, BucketAccess, BucketRecord,
 };
@@ -29,6 +30,20 @@ pub fn create_bucket_with(
     object_lock: bool,
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
+    create_bucket_configured(db, name, owner, region, object_lock, &BucketAccessConfig::default(), audit)
+}
+
+/// CreateBucket with its first access configuration (the ACL and ownership controls the
+/// request asked for, the server's default public access block).
+pub fn create_bucket_configured(
+    db: &dyn KvStore,
+    name: &str,
+    owner: &str,
+    region: &str,
+    object_lock: bool,
+    access: &BucketAccessConfig,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
     let record = BucketRecord {
         owner: owner.to_owned(),
         created_ms: now_ms(),
@@ -49,6 +64,7 @@ pub fn create_bucket_with(
         }
         t.set(&bucket_key(name), &encode_record(&record))?;
         t.set(&owner_index_key(owner, name), b"")?;
+        super::bucket_access::set_initial_in(t, name, access)?;
         // Stamped here: the entry was made before the record's creation time, so `append`
         // would not count it as this bucket's.
         let audit = audit.map(|e| Entry { bucket_id: record.id.clone(), ..e.clone() });
@@ -93,6 +109,7 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, access: &BucketAccess, audit:
         super::versions::clear_bucket_state(t, name)?;
         super::lock::clear_in(t, name)?;
         super::lifecycle::clear_in(t, name)?;
+        super::bucket_access::clear_in(t, name)?;
         super::outbox::emit(t, &super::outbox::Event::new("BucketRemoved", name, None, audit))?;
         super::config_generation::bump_in(t)
     })

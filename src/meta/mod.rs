@@ -21,6 +21,7 @@
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
 //! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on
 //! - `("ob", versionstamp)`     → `outbox::Event`, in commit order; `("obn", shard)` its depth
+//! - `("bac", bucket)`           → `BucketAccessConfig`: ACL, policy, ownership, public access block
 //! - `("bn", bucket)`            → `NotificationRules` (which events go to Kafka)
 //! - `("tg", bucket, key)`      → an object's tags; `("btg", bucket)` a bucket's
 //! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
@@ -34,7 +35,8 @@
 //!    (a version's lock as stored), `config_generation` (`("cgen")`).
 //! 2. Records, their keys and single-record helpers (get, put, decode, require): `buckets`
 //!    (with `require_access`), `audit_in` (audit entries stamped with their bucket),
-//!    `users`, `bucket_documents` (a bucket's configuration documents), `tagging`,
+//!    `users`, `bucket_access` (a bucket's ACL, policy, ownership controls and public
+//!    access block), `bucket_documents` (a bucket's configuration documents), `tagging`,
 //!    `object_record`, `versions` (noncurrent versions, the versioning state), `event`,
 //!    `notifications`, `outbox`, `lifecycle` (rules), `refs` (refcounts, pins),
 //!    `manifest`, `gateways`, `cache`.
@@ -48,6 +50,7 @@
 //! two of them need moves down a layer.
 
 pub mod audit_in;
+pub mod bucket_access;
 pub mod bucket_documents;
 pub mod bucket_ops;
 pub mod buckets;
