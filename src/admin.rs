@@ -23,6 +23,28 @@ pub enum AdminRequest {
         secret_key: Option<String>,
     },
     UserList,
+    /// While disabled, none of the user's keys verify; its buckets and keys stay.
+    UserDisable {
+        name: String,
+    },
+    UserEnable {
+        name: String,
+    },
+    /// Removes the user, its keys and its policy; its buckets stay until purged.
+    UserDelete {
+        name: String,
+    },
+    /// Attaches a policy document (JSON text, validated before it is stored).
+    UserPolicyPut {
+        name: String,
+        document: String,
+    },
+    UserPolicyGet {
+        name: String,
+    },
+    UserPolicyDelete {
+        name: String,
+    },
     KeyCreate {
         user: String,
         access_key: Option<String>,
@@ -30,6 +52,16 @@ pub enum AdminRequest {
     },
     KeyDelete {
         access_key: String,
+    },
+    KeyDisable {
+        access_key: String,
+    },
+    KeyEnable {
+        access_key: String,
+    },
+    /// Access keys, all or one user's.
+    KeyList {
+        user: Option<String>,
     },
     AuditVerify,
     AuditTrail {
@@ -82,17 +114,53 @@ pub struct UserInfo {
     pub name: String,
     pub display_name: String,
     pub email: Option<String>,
-    pub access_keys: Vec<String>,
+    pub disabled: bool,
+    /// Whether a policy is attached (`user policy get` shows it).
+    pub has_policy: bool,
+    pub access_keys: Vec<KeyInfo>,
+}
+
+/// An access key as listed: never its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub access_key: String,
+    pub user: String,
+    pub disabled: bool,
+    pub created_ms: i64,
+}
+
+impl KeyInfo {
+    fn of(access_key: String, record: users::AccessKeyRecord) -> Self {
+        Self { access_key, user: record.user, disabled: record.disabled, created_ms: record.created_ms }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AdminResponse {
-    Key { user: String, access_key: String, secret_key: String },
-    Users { users: Vec<UserInfo> },
-    Json { value: serde_json::Value },
+    Key {
+        user: String,
+        access_key: String,
+        secret_key: String,
+    },
+    Users {
+        users: Vec<UserInfo>,
+    },
+    Keys {
+        keys: Vec<KeyInfo>,
+    },
+    /// A user's policy document, as it was given.
+    Policy {
+        user: String,
+        document: String,
+    },
+    Json {
+        value: serde_json::Value,
+    },
     Done,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -132,6 +200,21 @@ fn json<T: Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Result<Admi
     Ok(AdminResponse::Json { value: serde_json::to_value(value).map_err(|e| e.to_string())? })
 }
 
+/// `Done`, or the error's message.
+fn done<E: std::fmt::Display>(result: Result<(), E>) -> Result<AdminResponse, String> {
+    result.map(|()| AdminResponse::Done).map_err(|e| e.to_string())
+}
+
+fn user_disabled(db: &dyn KvStore, name: &str, disabled: bool) -> Result<AdminResponse, String> {
+    let audit = admin_entry(if disabled { "UserDisable" } else { "UserEnable" }).detail("user", name);
+    done(users::set_user_disabled(db, name, disabled, Some(&audit)))
+}
+
+fn key_disabled(db: &dyn KvStore, access_key: &str, disabled: bool) -> Result<AdminResponse, String> {
+    let audit = admin_entry(if disabled { "KeyDisable" } else { "KeyEnable" }).detail("access_key", access_key);
+    done(users::set_key_disabled(db, access_key, disabled, Some(&audit)))
+}
+
 /// Runs an export, calling `line` with each entry as one JSON line; returns the count.
 pub fn export_lines(
     db: &dyn KvStore,
@@ -167,9 +250,42 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                 let list = users::list_users(db).map_err(|e| e.to_string())?;
                 let users = list
                     .into_iter()
-                    .map(|(u, keys)| UserInfo { name: u.name, display_name: u.display_name, email: u.email, access_keys: keys })
+                    .map(|(u, keys)| UserInfo {
+                        name: u.name,
+                        display_name: u.display_name,
+                        email: u.email,
+                        disabled: u.disabled,
+                        has_policy: u.has_policy,
+                        access_keys: keys.into_iter().map(|(ak, k)| KeyInfo::of(ak, k)).collect(),
+                    })
                     .collect();
                 Ok(AdminResponse::Users { users })
+            }
+            AdminRequest::UserDisable { name } => user_disabled(db, &name, true),
+            AdminRequest::UserEnable { name } => user_disabled(db, &name, false),
+            AdminRequest::UserDelete { name } => {
+                let audit = admin_entry("UserDelete").detail("user", &name);
+                done(users::delete_user(db, &name, Some(&audit)))
+            }
+            AdminRequest::UserPolicyPut { name, document } => {
+                // The trail names the document by its digest: `user policy get` shows the text.
+                let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(document.as_bytes()));
+                let audit = admin_entry("UserPolicyPut").detail("user", &name).detail("sha256", digest);
+                done(users::put_user_policy(db, &name, &document, Some(&audit)))
+            }
+            AdminRequest::UserPolicyGet { name } => match users::get_user_policy(db, &name).map_err(|e| e.to_string())? {
+                Some(document) => Ok(AdminResponse::Policy { user: name, document }),
+                None => Err(users::no_policy(&name).to_string()),
+            },
+            AdminRequest::UserPolicyDelete { name } => {
+                let audit = admin_entry("UserPolicyDelete").detail("user", &name);
+                done(users::delete_user_policy(db, &name, Some(&audit)))
+            }
+            AdminRequest::KeyDisable { access_key } => key_disabled(db, &access_key, true),
+            AdminRequest::KeyEnable { access_key } => key_disabled(db, &access_key, false),
+            AdminRequest::KeyList { user } => {
+                let keys = users::list_keys(db, user.as_deref()).map_err(|e| e.to_string())?;
+                Ok(AdminResponse::Keys { keys: keys.into_iter().map(|(ak, k)| KeyInfo::of(ak, k)).collect() })
             }
             AdminRequest::KeyCreate { user, access_key, secret_key } => {
                 let (ak, sk) = key_pair(access_key, secret_key)?;
@@ -224,8 +340,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             }
             AdminRequest::KeyDelete { access_key } => {
                 let audit = admin_entry("KeyDelete").detail("access_key", &access_key);
-                users::delete_key(db, &access_key, Some(&audit)).map_err(|e| e.to_string())?;
-                Ok(AdminResponse::Done)
+                done(users::delete_key(db, &access_key, Some(&audit)))
             }
         }
     })();

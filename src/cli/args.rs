@@ -291,8 +291,37 @@ pub(super) enum UserCommand {
         #[arg(long, requires = "access_key")]
         secret_key: Option<String>,
     },
-    /// List users and their access keys.
+    /// List users, their access keys, whether each is disabled and whether a policy is attached.
     List,
+    /// Disable a user: none of its access keys verify until it is enabled again (its
+    /// buckets and keys stay).
+    Disable { name: String },
+    /// Enable a disabled user.
+    Enable { name: String },
+    /// Delete a user, its access keys and its policy. Its buckets stay until purged
+    /// (`granary purge --user NAME`); until then no new user can take the name. The admin
+    /// user cannot be deleted.
+    Delete { name: String },
+    /// The user's policy: what its keys may do beyond its own buckets, or may not.
+    Policy {
+        #[command(subcommand)]
+        command: UserPolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum UserPolicyCommand {
+    /// Attach a policy document (IAM JSON, Version 2012-10-17) to a user, replacing any it
+    /// had; a document that does not parse is refused (MalformedPolicy) and nothing changes.
+    Put {
+        name: String,
+        /// The JSON file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Print the user's policy document as it was given.
+    Get { name: String },
+    /// Remove the user's policy.
+    Delete { name: String },
 }
 
 #[derive(Subcommand)]
@@ -305,8 +334,14 @@ pub(super) enum KeyCommand {
         #[arg(long, requires = "access_key")]
         secret_key: Option<String>,
     },
-    /// Delete an access key.
+    /// Delete an access key (a user's last key too: it then cannot sign until given another).
     Delete { access_key: String },
+    /// Disable an access key: it no longer verifies (InvalidAccessKeyId) until enabled again.
+    Disable { access_key: String },
+    /// Enable a disabled access key.
+    Enable { access_key: String },
+    /// List access keys (all, or one user's) and whether each is disabled; never secrets.
+    List { user: Option<String> },
 }
 
 /// A time given as milliseconds since the epoch or as RFC 3339.

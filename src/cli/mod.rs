@@ -1,14 +1,15 @@
 //! The `granary` command line: `args` defines the commands and flags; this module sets up
 //! logging and the runtime and dispatches each command to what runs it: `serve` (the gateway
-//! and the indexer), `request` (user, key and status requests to the admin socket), `audit`
-//! (queries and export of the audit trail) and `jobs` (maintenance jobs: gc, purge, refcount,
-//! index, lifecycle).
+//! and the indexer), `users` (user, key and policy commands), `request` (requests to the
+//! admin socket and how answers print), `audit` (queries and export of the audit trail) and
+//! `jobs` (maintenance jobs: gc, purge, refcount, index, lifecycle).
 
 mod args;
 mod audit;
 mod jobs;
 mod request;
 mod serve;
+mod users;
 
 /// s3s logs every failed request at ERROR, twice, with the client's input: any client
 /// could fill the log. Granary logs its own internal errors, and refused requests reach the
@@ -17,7 +18,7 @@ const DEFAULT_LOG_FILTER: &str = "info,s3s=off";
 
 use crate::admin::AdminRequest;
 use crate::config::{FileConfig, MetadataBackend, StoreConfig, DEFAULT_DATA_DIR};
-use args::{Cli, Command, IndexCommand, KeyCommand, LifecycleCommand, RefcountCommand, UserCommand};
+use args::{Cli, Command, IndexCommand, LifecycleCommand, RefcountCommand};
 use clap::Parser;
 use request::admin_command;
 use std::path::PathBuf;
@@ -62,15 +63,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     match cli.command {
         Command::Serve(args) => serve::serve(args, file, store).await,
-        Command::User { command } => {
-            let req = match command {
-                UserCommand::Create { name, display_name, email, access_key, secret_key } => {
-                    AdminRequest::UserCreate { name, display_name, email, access_key, secret_key }
-                }
-                UserCommand::List => AdminRequest::UserList,
-            };
-            admin_command(&store, req).await
-        }
+        Command::User { command } => users::user_command(&store, command).await,
         Command::Audit { command } => audit::audit_command(&store, command).await,
         Command::Status => admin_command(&store, AdminRequest::Status).await,
         Command::Indexer { kafka } => serve::indexer(kafka, &file, &store).await,
@@ -79,12 +72,6 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Gc { dry_run, grace_secs } => jobs::gc(&store, dry_run, grace_secs).await,
         Command::Purge { user, bucket, prefix } => jobs::purge(&store, crate::engine::purge::PurgeScope { user, bucket, prefix }).await,
         Command::Refcount { command: RefcountCommand::Verify { repair } } => jobs::refcount_verify(&store, repair).await,
-        Command::Key { command } => {
-            let req = match command {
-                KeyCommand::Create { user, access_key, secret_key } => AdminRequest::KeyCreate { user, access_key, secret_key },
-                KeyCommand::Delete { access_key } => AdminRequest::KeyDelete { access_key },
-            };
-            admin_command(&store, req).await
-        }
+        Command::Key { command } => users::key_command(&store, command).await,
     }
 }

@@ -37,9 +37,38 @@ pub(super) async fn admin_command(store: &StoreConfig, req: AdminRequest) -> Res
             Ok(())
         }
         AdminResponse::Users { users } => {
-            println!("{:<24} {:<24} {:<28} access keys", "name", "display name", "email");
+            println!("{:<24} {:<24} {:<28} {:<9} {:<7} access keys", "name", "display name", "email", "state", "policy");
             for u in users {
-                println!("{:<24} {:<24} {:<28} {}", u.name, u.display_name, u.email.unwrap_or_default(), u.access_keys.join(","));
+                let keys: Vec<String> = u
+                    .access_keys
+                    .iter()
+                    .map(|k| if k.disabled { format!("{} (disabled)", k.access_key) } else { k.access_key.clone() })
+                    .collect();
+                let policy = if u.has_policy { "yes" } else { "-" };
+                println!(
+                    "{:<24} {:<24} {:<28} {:<9} {:<7} {}",
+                    u.name,
+                    u.display_name,
+                    u.email.unwrap_or_default(),
+                    state(u.disabled),
+                    policy,
+                    keys.join(",")
+                );
+            }
+            Ok(())
+        }
+        AdminResponse::Keys { keys } => {
+            println!("{:<24} {:<24} {:<9} created", "access key", "user", "state");
+            for k in keys {
+                println!("{:<24} {:<24} {:<9} {}", k.access_key, k.user, state(k.disabled), crate::clock::utc_text(k.created_ms));
+            }
+            Ok(())
+        }
+        // The document exactly as stored (a newline added only if it has none at its end).
+        AdminResponse::Policy { document, .. } => {
+            print!("{document}");
+            if !document.ends_with('\n') {
+                println!();
             }
             Ok(())
         }
@@ -52,5 +81,13 @@ pub(super) async fn admin_command(store: &StoreConfig, req: AdminRequest) -> Res
             Ok(())
         }
         AdminResponse::Error { message } => Err(message),
+    }
+}
+
+fn state(disabled: bool) -> &'static str {
+    if disabled {
+        "disabled"
+    } else {
+        "enabled"
     }
 }

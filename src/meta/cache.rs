@@ -3,8 +3,8 @@
 //!
 //! - **Immutable records are cached freely**: a manifest (a chunk list) never changes under
 //!   its id, and ids are random and never reused.
-//! - **Configuration is cached per generation**: access keys with their users, and bucket
-//!   records. Every transaction that changes one of them bumps the configuration
+//! - **Configuration is cached per generation**: access keys with their users and the
+//!   users' policies, and bucket records. Every transaction that changes one of them bumps the configuration
 //!   generation `("cgen")` in the same transaction (`config_generation::bump_in`). A cached
 //!   entry carries the generation it was read at, and is used only while the generation is
 //!   still the same, so a request pays one small read (of the generation) instead of
@@ -13,10 +13,9 @@
 //! - **Which version is current is never cached**: object records are read on every request.
 
 use super::buckets::{bucket_key, BucketRecord};
-use super::codec::decode;
 use super::config_generation::generation_in;
 use super::manifest::{read_manifest, ChunkRef};
-use super::users::{AccessKeyRecord, UserRecord};
+use super::users::{decode_access_key, decode_policy, decode_user, policy_key, AccessKeyRecord, UserRecord};
 use super::MetaResult;
 use crate::kv::{read, KvStore, KvTxn};
 use quick_cache::sync::Cache;
@@ -24,8 +23,11 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// An access key and the user it belongs to (`None`: no such key, or a key whose user is gone).
-pub type Credentials = Option<(AccessKeyRecord, UserRecord)>;
+/// An access key that may sign, the user it belongs to and that user's policy document
+/// (`users::get_user_policy`), read together so the access decision needs no other read.
+/// `None`: no such key, a disabled key, or a key whose user is gone or disabled; s3s then
+/// answers InvalidAccessKeyId, as S3 does for a deactivated key.
+pub type Credentials = Option<(AccessKeyRecord, UserRecord, Option<Arc<str>>)>;
 
 #[derive(Default)]
 struct Counters {
@@ -97,7 +99,7 @@ impl MetaCache {
         at_generation(&self.buckets, &self.bucket_counts, name, generation)
     }
 
-    /// The access key's record and user, as of generation `generation` or later.
+    /// The access key's record, user and policy, as of generation `generation` or later.
     pub fn credentials(&self, db: &dyn KvStore, generation: u64, access_key: &str) -> MetaResult<Arc<Credentials>> {
         if let Some(found) = self.peek_credentials(generation, access_key) {
             return Ok(found);
@@ -105,11 +107,19 @@ impl MetaCache {
         self.credential_counts.count(false);
         let (g, found) = read(db, |t| {
             let g = generation_in(t)?;
-            let Some(key) = t.get(&super::users::access_key_key(access_key))?.map(|v| decode::<AccessKeyRecord>(&v)).transpose()? else {
+            let key = t.get(&super::users::access_key_key(access_key))?.map(|v| decode_access_key(&v)).transpose()?;
+            let Some(key) = key.filter(|k| !k.disabled) else {
                 return Ok::<_, super::MetaError>((g, None));
             };
-            let user = t.get(&super::users::user_key(&key.user))?.map(|v| decode::<UserRecord>(&v)).transpose()?;
-            Ok((g, user.map(|u| (key, u))))
+            let user = t.get(&super::users::user_key(&key.user))?.map(|v| decode_user(&v)).transpose()?;
+            let Some(user) = user.filter(|u| !u.disabled) else {
+                return Ok((g, None));
+            };
+            let policy = match user.has_policy {
+                true => t.get(&policy_key(&user.name))?.map(|v| decode_policy(&v)).transpose()?.map(Arc::from),
+                false => None,
+            };
+            Ok((g, Some((key, user, policy))))
         })?;
         let found = Arc::new(found);
         self.credentials.insert(access_key.to_owned(), (g, Arc::clone(&found)));
@@ -190,5 +200,25 @@ mod tests {
         assert!(g2 > g);
         assert!(cache.credentials(&db, g2, "AK1").unwrap().is_none(), "a deleted key is not served");
         assert!(cache.bucket(&db, g2, "photos").unwrap().is_none(), "a deleted bucket is not served");
+    }
+
+    #[test]
+    fn disabled_keys_and_users_are_unknown_from_the_next_generation_on() {
+        let (_d, db) = FjallStore::temporary();
+        let cache = MetaCache::new(100);
+        users::create_user(&db, &users::NewUser { name: "alice", display_name: None, email: None }, "AK1", "secret", None).unwrap();
+        users::create_key(&db, "alice", "AK2", "secret", None).unwrap();
+        let found = |ak: &str| cache.credentials(&db, generation(&db).unwrap(), ak).unwrap().is_some();
+        assert!(found("AK1") && found("AK2"));
+        users::set_key_disabled(&db, "AK1", true, None).unwrap();
+        assert!(!found("AK1") && found("AK2"), "a disabled key is unknown, the user's other key is not");
+        users::set_user_disabled(&db, "alice", true, None).unwrap();
+        assert!(!found("AK2"), "a disabled user's keys are unknown");
+        users::set_user_disabled(&db, "alice", false, None).unwrap();
+        users::set_key_disabled(&db, "AK1", false, None).unwrap();
+        assert!(found("AK1") && found("AK2"), "enabled again");
+        let g = generation(&db).unwrap();
+        let (_, _, policy) = cache.credentials(&db, g, "AK1").unwrap().as_ref().clone().unwrap();
+        assert_eq!(policy, None, "no policy attached");
     }
 }

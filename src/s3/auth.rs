@@ -19,7 +19,7 @@ impl S3Auth for KeyStoreAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         let generation = self.engine.config_generation().await.map_err(super::errors::to_s3)?;
         match &*super::cached_credentials(&self.engine, generation, access_key).await? {
-            Some((key, _)) => Ok(SecretKey::from(key.secret_key.clone())),
+            Some((key, _, _)) => Ok(SecretKey::from(key.secret_key.clone())),
             None => Err(s3_error!(InvalidAccessKeyId)),
         }
     }
