@@ -179,7 +179,7 @@ impl Condition {
         let op = self.operator;
         if let Values::Bools(expected) = &self.values {
             if op.test == Test::Null {
-                return Some(expected.iter().any(|&null| null == actual.is_empty()));
+                return Some(expected.contains(&actual.is_empty()));
             }
         }
         if actual.is_empty() {

@@ -6,12 +6,14 @@
 //! (`s3::access`) builds a [`Request`] (principal, action, resource ARN, condition context),
 //! asks each policy that applies for its [`Verdict`] and combines them (explicit Deny first).
 //!
-//! Our own code, not a crate: `iam-rs` (0.8, the one maintained candidate) was weighed and
-//! left. Its principals are AWS ARNs only (Granary matches user names, access keys and "the
-//! account" its own way), its messages are not S3's MalformedPolicy texts (we would validate a
-//! second time anyway, and judge public-ness ourselves), it panics on paths we cannot rule out
-//! from here (`unreachable!` in its operator evaluation, `unwrap`s), and it brings chrono
-//! beside our `time`. What we need of it is small and is tested here: `serde_json` reads the
+//! Our own code, not a crate. `iam-rs` (0.8, MIT, one maintainer) was weighed and left: its
+//! principals are AWS ARNs only (Granary matches user names, access keys and "the account" its
+//! own way, so the principal half would be ours anyway); its validation messages are not S3's
+//! MalformedPolicy texts and it knows neither which bucket a bucket policy may name nor which
+//! actions apply to buckets or objects (a second validation pass of ours either way); it has
+//! no notion of S3's public policy; and its evaluation carries `unreachable!` and `unwrap`
+//! paths we would have to audit against "never a panic", plus chrono beside our `time`. What
+//! remains (operators, wildcards, variables) is small, and tested here: `serde_json` reads the
 //! document, `ipnet` the CIDR blocks, `time` the dates.
 //!
 //! Files: `document` (grammar and validation), `principals`, `actions` (S3's actions and what
