@@ -16,6 +16,15 @@
 //! remains (operators, wildcards, variables) is small, and tested here: `serde_json` reads the
 //! document, `ipnet` the CIDR blocks, `time` the dates.
 //!
+//! Choices where AWS leaves room, so callers know them: a key set to an empty list is absent
+//! (Null says true, ForAllValues holds, ForAnyValue fails); a multi-valued key under an
+//! operator without a set operator matches when any value matches (negated: when none does);
+//! a policy variable (`${key}`, `${key, 'default'}`, `${*}`, `${?}`, `${$}`; only with
+//! Version 2012-10-17, in Resource and String/Arn condition values) whose key is absent or
+//! multi-valued makes its statement not match, Deny statements included; unknown condition
+//! keys are simply absent. Every value the policies compare comes from the [`Context`]: the
+//! caller sets `aws:username`, `aws:SourceIp`, ... for each request.
+//!
 //! Files: `document` (grammar and validation), `principals`, `actions` (S3's actions and what
 //! they apply to), `patterns` (wildcards and `${...}` variables), `conditions` (operators),
 //! `public` (S3's public-policy rule).
