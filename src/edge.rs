@@ -20,8 +20,11 @@
 //!    response body is fully sent (the idle watchdog closes only connections with none), and
 //!    its body fails when it stalls; such a request answers 400 RequestTimeout whichever
 //!    layer (s3s, a handler, ingest) was reading it.
+//! 8. CORS (`cors`): preflights answered from the bucket's rules, unsigned, before s3s; the
+//!    `Access-Control-*` headers on every answer to a request whose `Origin` a rule allows.
 
 pub mod audit_sink;
+pub mod cors;
 pub mod interim;
 pub mod unauthenticated;
 
@@ -53,6 +56,8 @@ pub struct EdgeConfig {
     pub body_idle: Duration,
     /// Where body timeouts are counted (status, metrics).
     pub connections: Arc<crate::connections::Limiter>,
+    /// The buckets' CORS rules (`None`: no CORS answers at all, as before it existed).
+    pub cors: Option<Arc<cors::CorsRules>>,
 }
 
 /// The service for one connection.
@@ -186,6 +191,7 @@ impl Service<http::Request<Incoming>> for Edge {
         });
         // s3s would answer a malformed SigV4 header with a vaguer code; S3's is answered here.
         let early = crate::s3::request_rules::check_authentication_form(req.uri(), req.headers()).err();
+        let cors = cors::CorsRequest::of(&config, &req);
         req.extensions_mut().insert(ctx.clone());
         // Dropped with the response body once it is fully sent, or with this future.
         let in_flight = self.activity.begin();
@@ -193,9 +199,18 @@ impl Service<http::Request<Incoming>> for Edge {
         let req = req.map(|body| s3s::Body::http_body(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))));
         let inner = self.inner.clone();
         Box::pin(async move {
-            let result = match early {
-                Some(refusal) => Ok(error_response(refusal.code, refusal.status, &refusal.message)),
-                None => inner.call(req).await,
+            // A preflight is unsigned by nature: answered before anything checks a signature.
+            let preflight = match &cors {
+                Some(c) => c.preflight_answer().await,
+                None => None,
+            };
+            let result = match (preflight, early) {
+                (Some(answer), _) => {
+                    ctx.facts.set_op(cors::PREFLIGHT_OP);
+                    Ok(answer)
+                }
+                (None, Some(refusal)) => Ok(error_response(refusal.code, refusal.status, &refusal.message)),
+                (None, None) => inner.call(req).await,
             };
             // Whoever read the body (s3s for XML, ingest for objects) saw only a stream
             // error and answered IncompleteBody or InternalError; the cause was the client.
@@ -210,6 +225,9 @@ impl Service<http::Request<Incoming>> for Edge {
             let failed = status.is_client_error() || status.is_server_error();
             if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
                 resp.headers_mut().insert("x-amz-request-id", id);
+            }
+            if let Some(c) = &cors {
+                c.decorate(&mut resp).await;
             }
             if failed {
                 complete_error_body(&mut resp, &ctx.request_id);

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod connections;
+pub mod cors;
 pub mod edge;
 pub mod engine;
 pub mod events;

@@ -293,6 +293,20 @@ pub const LIFECYCLE_RULES_MAX: usize = 1000;
 pub const LIFECYCLE_RULE_ID_MAX_CHARS: usize = 255;
 /// S3: NewerNoncurrentVersions keeps at most 100 noncurrent versions.
 pub const LIFECYCLE_NEWER_NONCURRENT_VERSIONS_MAX: u32 = 100;
+/// S3: a bucket's CORS configuration has at most 100 rules.
+pub const CORS_RULES_MAX_COUNT: usize = 100;
+/// S3: a CORS configuration document is limited to 64 KB (as `cors::CorsConfig::document_bytes`
+/// counts it).
+pub const CORS_CONFIGURATION_MAX_BYTES: usize = 64 * 1024;
+/// S3: a CORS rule's ID is at most 255 characters.
+pub const CORS_RULE_ID_MAX_CHARS: usize = 255;
+/// A preflight's `Access-Control-Request-Headers` names at most this many headers (more: 403,
+/// not allowed): bounds the matching work an unauthenticated request causes.
+pub const CORS_PREFLIGHT_HEADERS_MAX_COUNT: usize = 100;
+/// The edge's cache of buckets' CORS rules (`edge::cors`) holds at most this many bytes of
+/// configuration (each entry weighs its document's size), about this many buckets.
+pub const CORS_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+pub const CORS_CACHE_ESTIMATED_BUCKETS: usize = 10_000;
 /// S3: a default retention period is at most 100 years (stored as days).
 pub const DEFAULT_RETENTION_MAX_DAYS: u32 = 36_500;
 /// Kafka: a topic name is at most 249 characters (a notification rule's ARN names one).

@@ -238,6 +238,7 @@ impl Server {
             domain: config.domain.as_ref().map(domain).transpose()?,
             body_idle: config.connections.body_idle,
             connections: Arc::clone(&limiter),
+            cors: Some(Arc::new(crate::edge::cors::CorsRules::new(Arc::clone(&stores.db)))),
         });
         let idle = config.connections.idle;
 

@@ -109,6 +109,7 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, access: &BucketAccess, audit:
         super::versions::clear_bucket_state(t, name)?;
         super::lock::clear_in(t, name)?;
         super::lifecycle::clear_in(t, name)?;
+        super::bucket_cors::clear_in(t, name)?;
         super::bucket_access::clear_in(t, name)?;
         super::outbox::emit(t, &super::outbox::Event::new("BucketRemoved", name, None, audit))?;
         super::config_generation::bump_in(t)

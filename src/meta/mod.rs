@@ -23,10 +23,11 @@
 //! - `("ob", versionstamp)`     → `outbox::Event`, in commit order; `("obn", shard)` its depth
 //! - `("bac", bucket)`           → `BucketAccessConfig`: ACL, policy, ownership, public access block
 //! - `("bn", bucket)`            → `NotificationRules` (which events go to Kafka)
+//! - `("bcors", bucket)`         → `cors::CorsConfig`: a bucket's CORS rules (`bucket_cors`)
 //! - `("tg", bucket, key)`      → an object's tags; `("btg", bucket)` a bucket's
 //! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
 //! - `("cgen",)` → the configuration generation (`cache`): bumped with every change to users,
-//!   access keys and buckets
+//!   access keys, buckets and CORS rules
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 //!
 //! Files, bottom up; a file imports only files of its own layer listed before it, or of
@@ -38,7 +39,8 @@
 //!    `users`, `bucket_access` (a bucket's ACL, policy, ownership controls and public
 //!    access block), `bucket_documents` (a bucket's configuration documents), `tagging`,
 //!    `object_record`, `versions` (noncurrent versions, the versioning state), `event`,
-//!    `notifications`, `outbox`, `lifecycle` (rules), `refs` (refcounts, pins),
+//!    `notifications`, `outbox`, `lifecycle` (rules), `bucket_cors`
+//!    (CORS rules), `refs` (refcounts, pins),
 //!    `manifest`, `gateways`, `cache`.
 //! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
 //!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
@@ -51,6 +53,7 @@
 
 pub mod audit_in;
 pub mod bucket_access;
+pub mod bucket_cors;
 pub mod bucket_documents;
 pub mod bucket_ops;
 pub mod buckets;

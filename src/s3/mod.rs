@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bucket_ops;
 pub mod checksums;
 pub mod conditions;
+pub mod cors_ops;
 pub mod error_messages;
 pub mod errors;
 pub mod granary_api;

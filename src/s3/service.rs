@@ -70,6 +70,15 @@ impl S3 for GranaryS3 {
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         lifecycle_ops::delete_bucket_lifecycle(self, req).await
     }
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        cors_ops::put_bucket_cors(self, req).await
+    }
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        cors_ops::get_bucket_cors(self, req).await
+    }
+    async fn delete_bucket_cors(&self, req: S3Request<DeleteBucketCorsInput>) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        cors_ops::delete_bucket_cors(self, req).await
+    }
     async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
         bucket_ops::get_bucket_location(self, req).await
     }

@@ -8,6 +8,7 @@ mod buckets;
 mod checksums;
 mod common;
 mod conditional;
+mod cors;
 mod connections;
 mod crash;
 mod dedup;
