@@ -305,3 +305,142 @@ async fn refcount_verify_after_kill_9_reports_a_dead_uploads_pins_as_abandoned()
     let got = s3.get_object().bucket("inflight").key("kept").send().await.unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), stored);
 }
+
+/// `granary ...` with `stdin` as its standard input.
+fn granary_with_stdin(data_dir: &Path, args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// `granary ...`'s standard output alone (the log goes to standard error).
+fn granary_stdout(data_dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).arg("--data-dir").arg(data_dir).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// The `user list` line of `name`.
+fn user_line(data_dir: &Path, name: &str) -> String {
+    let (ok, out) = granary(data_dir, &["user", "list"]);
+    assert!(ok, "{out}");
+    out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_owned()
+}
+
+const READ_ONLY_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                 "Resource": ["arn:aws:s3:::reports", "arn:aws:s3:::reports/*"]}]
+}
+"#;
+
+/// Disable, enable and delete users and keys, and attach policies: each command on a
+/// stopped data directory, then through the running gateway (effective at the next request).
+#[tokio::test]
+async fn users_and_keys_are_restricted_offline_and_online() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let policy_file = d.join("read-only.json");
+    std::fs::write(&policy_file, READ_ONLY_POLICY).unwrap();
+    let policy = policy_file.to_str().unwrap();
+    let (ok, out) = granary(d, &["user", "create", "bob", "--access-key", "BOBKEY0001", "--secret-key", "bob-secret-1"]);
+    assert!(ok, "{out}");
+    let (ok, out) = granary(d, &["key", "create", "bob", "--access-key", "BOBKEY0002", "--secret-key", "bob-secret-2"]);
+    assert!(ok, "{out}");
+
+    // Stopped.
+    let (ok, out) = granary(d, &["user", "policy", "put", "bob", policy]);
+    assert!(ok, "{out}");
+    let (ok, out) = granary_stdout(d, &["user", "policy", "get", "bob"]);
+    assert!(ok && out == READ_ONLY_POLICY, "printed as given: {out:?}");
+    assert!(user_line(d, "bob").contains(" yes "), "{}", user_line(d, "bob"));
+    let (ok, out) = granary_with_stdin(d, &["user", "policy", "put", "bob", "-"], &READ_ONLY_POLICY.replace("s3:GetObject", "s3:Fly"));
+    assert!(!ok && out.contains("MalformedPolicy") && out.contains("Policy has invalid action"), "{out}");
+    let (ok, out) = granary(d, &["user", "policy", "delete", "bob"]);
+    assert!(ok, "{out}");
+    let (ok, out) = granary(d, &["user", "policy", "get", "bob"]);
+    assert!(!ok && out.contains("bob has no policy"), "{out}");
+    let (ok, out) = granary(d, &["user", "disable", "bob"]);
+    assert!(ok, "{out}");
+    assert!(user_line(d, "bob").contains(" disabled "), "{}", user_line(d, "bob"));
+    let (ok, out) = granary(d, &["user", "enable", "bob"]);
+    assert!(ok && user_line(d, "bob").contains(" enabled "), "{out}");
+    let (ok, out) = granary(d, &["key", "disable", "BOBKEY0002"]);
+    assert!(ok && user_line(d, "bob").contains("BOBKEY0002 (disabled)"), "{out}");
+    let (ok, out) = granary(d, &["key", "list", "bob"]);
+    assert!(ok && out.lines().any(|l| l.starts_with("BOBKEY0002") && l.contains(" disabled ")), "{out}");
+    let (ok, out) = granary(d, &["key", "enable", "BOBKEY0002"]);
+    assert!(ok && !user_line(d, "bob").contains("(disabled)"), "{out}");
+    let (ok, out) = granary(d, &["user", "delete", "admin"]);
+    assert!(!ok && out.contains("cannot be deleted"), "{out}");
+    let (ok, out) = granary(d, &["user", "create", "gone", "--access-key", "GONEKEY001", "--secret-key", "gone-secret"]);
+    assert!(ok, "{out}");
+    let (ok, out) = granary(d, &["user", "delete", "gone"]);
+    assert!(ok && user_line(d, "gone").is_empty(), "{out}");
+    let (ok, out) = granary(d, &["key", "delete", "GONEKEY001"]);
+    assert!(!ok && out.contains("no such access key"), "its keys went with it: {out}");
+
+    // Running: through the admin socket, effective at the next request.
+    let data = d.to_str().unwrap();
+    let envs = [("GRANARY_ROOT_ACCESS_KEY", "ROOTKEY123"), ("GRANARY_ROOT_SECRET_KEY", "root-secret-123")];
+    let mut gw = serve(&["--listen", "127.0.0.1:0", "--data-dir", data], &envs).await;
+    let bob = client(&gw.endpoint, "BOBKEY0001", "bob-secret-1");
+    let bob2 = client(&gw.endpoint, "BOBKEY0002", "bob-secret-2");
+    bob.create_bucket().bucket("bobs").send().await.unwrap();
+    let refused = |e: aws_sdk_s3::error::SdkError<_, _>| {
+        let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_owned);
+        assert_eq!(code.as_deref(), Some("InvalidAccessKeyId"), "{e:?}");
+    };
+
+    let (ok, out) = granary(d, &["key", "disable", "BOBKEY0001"]);
+    assert!(ok, "{out}");
+    refused(bob.list_objects_v2().bucket("bobs").send().await.unwrap_err());
+    bob2.list_objects_v2().bucket("bobs").send().await.unwrap();
+    let (ok, out) = granary(d, &["key", "list"]);
+    assert!(ok && out.lines().any(|l| l.starts_with("BOBKEY0001") && l.contains(" disabled ")), "{out}");
+    let (ok, out) = granary(d, &["key", "enable", "BOBKEY0001"]);
+    assert!(ok, "{out}");
+    bob.list_objects_v2().bucket("bobs").send().await.unwrap();
+
+    let (ok, out) = granary(d, &["user", "disable", "bob"]);
+    assert!(ok, "{out}");
+    refused(bob.list_objects_v2().bucket("bobs").send().await.unwrap_err());
+    refused(bob2.list_objects_v2().bucket("bobs").send().await.unwrap_err());
+    let (ok, out) = granary(d, &["user", "enable", "bob"]);
+    assert!(ok, "{out}");
+    bob2.list_objects_v2().bucket("bobs").send().await.unwrap();
+
+    let (ok, out) = granary_with_stdin(d, &["user", "policy", "put", "bob", "-"], READ_ONLY_POLICY);
+    assert!(ok, "{out}");
+    let (ok, out) = granary_stdout(d, &["user", "policy", "get", "bob"]);
+    assert!(ok && out == READ_ONLY_POLICY, "{out:?}");
+    let (ok, out) = granary(d, &["user", "policy", "put", "bob", d.join("missing.json").to_str().unwrap()]);
+    assert!(!ok && out.contains("missing.json"), "{out}");
+    let (ok, out) = granary(d, &["user", "policy", "delete", "bob"]);
+    assert!(ok && !user_line(d, "bob").contains(" yes "), "{out}");
+
+    let (ok, out) = granary(d, &["key", "delete", "BOBKEY0002"]);
+    assert!(ok, "{out}");
+    refused(bob2.list_objects_v2().bucket("bobs").send().await.unwrap_err());
+    let (ok, out) = granary(d, &["user", "delete", "bob"]);
+    assert!(ok, "{out}");
+    refused(bob.list_objects_v2().bucket("bobs").send().await.unwrap_err());
+    let (ok, out) = granary(d, &["user", "create", "bob"]);
+    assert!(!ok && out.contains("still owns buckets"), "its bucket stays, and so does its name: {out}");
+    let (ok, out) = granary(d, &["user", "delete", "admin"]);
+    assert!(!ok && out.contains("cannot be deleted"), "{out}");
+
+    Command::new("kill").args(["-TERM", &gw.child.id().unwrap().to_string()]).status().unwrap();
+    assert!(gw.child.wait().await.unwrap().success());
+    assert!(user_line(d, "bob").is_empty(), "stopped again: {}", user_line(d, "bob"));
+}
