@@ -210,7 +210,8 @@ impl Service<http::Request<Incoming>> for Edge {
                     Ok(answer)
                 }
                 (None, Some(refusal)) => Ok(error_response(refusal.code, refusal.status, &refusal.message)),
-                (None, None) => inner.call(req).await,
+                // A browser form (POST Object) gets what s3s leaves out of it.
+                (None, None) => crate::s3::post_object::call(&inner, req).await,
             };
             // Whoever read the body (s3s for XML, ingest for objects) saw only a stream
             // error and answered IncompleteBody or InternalError; the cause was the client.
@@ -260,15 +261,25 @@ impl Service<http::Request<Incoming>> for Edge {
                             };
                             let (bucket, key) = (bucket.map(|b| bounded(&b, 256)), key.map(|k| bounded(&k, limits::OBJECT_KEY_MAX_BYTES)));
                             let op = facts.op.as_deref().unwrap_or("Unknown");
-                            let entry = Entry::new(op, &actor, bucket.as_deref(), key.as_deref()).outcome(&bounded(&outcome, 64));
+                            let mut entry = Entry::new(op, &actor, bucket.as_deref(), key.as_deref()).outcome(&bounded(&outcome, 64));
+                            if let Some(why) = &facts.access {
+                                // Why the access decision allowed or refused it.
+                                entry = entry.detail("access", why);
+                            }
                             sink.record(entry.detail("status", status.as_u16()));
                         }
                     }
                     // Anyone can send these: counted per source and code, never one entry each.
-                    None if failed && config.categories.denied => {
+                    // Anonymous reads that a policy or ACL allowed are counted the same way
+                    // (outcome `ok`): public objects can be read by anyone, as often as they like.
+                    None if (failed && config.categories.denied)
+                        || (!failed && facts.op.is_some() && config.categories.reads
+                            && (method == http::Method::GET || method == http::Method::HEAD)) =>
+                    {
+                        let outcome = if failed { outcome() } else { "ok".to_owned() };
                         sink.record_unauthenticated(unauthenticated::Attempt {
                             source_ip: ctx.source_ip,
-                            outcome: bounded(&outcome(), 64),
+                            outcome: bounded(&outcome, 64),
                             op: facts.op,
                             request_line: line,
                             bucket,

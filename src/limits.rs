@@ -106,6 +106,10 @@ pub const READ_CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
 /// Records of each kind (credentials, buckets, manifests) the metadata cache keeps.
 pub const METADATA_CACHE_ENTRIES: usize = 10_000;
+/// Parsed access rules the access decision keeps: bucket rules (policy, ACL, ownership,
+/// public access block) and user policies, each (a policy is at most
+/// `POLICY_DOCUMENT_MAX_BYTES` of text, parsed into about as much again).
+pub const ACCESS_RULES_CACHE_MAX_ENTRIES: usize = 2_000;
 
 /// Lifecycle: items (objects, versions) acted on per transaction, and candidates one rule
 /// collects per bucket per pass (the rest wait for the next pass, so a pass's memory is
@@ -252,6 +256,21 @@ pub const PRESIGNED_URL_EXPIRES_MAX_SECS: i64 = 604_800;
 /// A presigned URL dated this far ahead of the gateway's clock is already valid (clock
 /// skew between the signer and the gateway); later ones are "not valid yet".
 pub const PRESIGNED_URL_FUTURE_SKEW_MAX_SECS: i64 = 60;
+/// POST Object (browser forms, `s3::post_object`): s3s buffers a form's file in memory
+/// before the handler streams it to storage, so a file is at most this large (S3 takes up
+/// to 5 GiB by POST; larger browser uploads use a presigned PUT or a multipart upload).
+pub const POST_OBJECT_SIZE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// POST Object requests served at once (their buffered files: at most this many times
+/// `POST_OBJECT_SIZE_MAX_BYTES` of memory); one more waits for its turn at most
+/// `POST_OBJECT_ADMISSION_WAIT_MAX_SECS`, then answers 503 SlowDown.
+pub const POST_OBJECTS_IN_FLIGHT_MAX: usize = 8;
+pub const POST_OBJECT_ADMISSION_WAIT_MAX_SECS: u64 = 30;
+/// S3: a form's fields before its file (policy, signature, key, metadata...) are at most
+/// 20 KB (MaxPostPreDataLengthExceededError).
+pub const POST_OBJECT_FORM_FIELDS_MAX_BYTES: usize = 20 * 1024;
+/// A signed form is usable this long after its `x-amz-date` (S3: until its policy expires,
+/// signed with a key valid for a week), not just the 15 minutes of a header-signed request.
+pub const POST_FORM_SIGNED_AGE_MAX_SECS: u32 = 604_800;
 /// S3: an XML request body (DeleteObjects, CompleteMultipartUpload, configurations) is at
 /// most this large; s3s reads such bodies whole, so the declared length is checked first.
 pub const XML_BODY_MAX_BYTES: u64 = 20 * 1024 * 1024;
@@ -307,6 +326,8 @@ pub const CORS_PREFLIGHT_HEADERS_MAX_COUNT: usize = 100;
 /// configuration (each entry weighs its document's size), about this many buckets.
 pub const CORS_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 pub const CORS_CACHE_ESTIMATED_BUCKETS: usize = 10_000;
+/// S3: an access control list holds at most 100 grants.
+pub const ACL_GRANTS_MAX_COUNT: usize = 100;
 /// S3: a default retention period is at most 100 years (stored as days).
 pub const DEFAULT_RETENTION_MAX_DAYS: u32 = 36_500;
 /// Kafka: a topic name is at most 249 characters (a notification rule's ARN names one).

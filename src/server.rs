@@ -217,14 +217,17 @@ impl Server {
             }
         });
 
-        let mut builder = S3ServiceBuilder::new(GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled));
+        let s3 = GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled);
+        let authorizer = Arc::clone(&s3.authorizer);
+        let mut builder = S3ServiceBuilder::new(s3);
         builder.set_auth(KeyStoreAuth::new(engine.clone()));
-        builder.set_access(crate::s3::access::GranaryAccess::new(engine.clone(), outbox_gauge));
+        builder.set_access(crate::s3::access::GranaryAccess::new(authorizer, outbox_gauge));
         builder.set_route(
             crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index))
                 .with_metrics_auth(config.metrics_auth.clone()),
         );
         builder.set_validation(crate::s3::granary_api::NamesWithGranaryApi);
+        builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(crate::s3::post_object::s3s_config()))));
         let domain = |d: &String| crate::s3::host::VirtualHostDomain::new(d).map_err(|e| format!("--domain: {e}"));
         if let Some(d) = &config.domain {
             builder.set_host(domain(d)?);

@@ -44,7 +44,8 @@
 //!    `manifest`, `gateways`, `cache`.
 //! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
 //!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
-//! 4. Transactions spanning records: `objects`, `object_tagging`, `uploads`, `deletes`,
+//! 4. Transactions spanning records: `object_access` (an object's ACL and tags for the
+//!    access decision), `objects`, `object_tagging`, `uploads`, `deletes`,
 //!    `bucket_ops` (CreateBucket, DeleteBucket, versioning), `expiry`, `purge`, `recount`,
 //!    `list`, `list_versions`.
 //!
@@ -70,6 +71,8 @@ pub mod list_versions;
 pub mod lock;
 pub mod manifest;
 pub mod notifications;
+pub mod object_access;
+pub mod object_acl;
 pub mod object_lock;
 pub mod object_record;
 pub mod object_tagging;

@@ -5,18 +5,30 @@
 //!    trail (`request::RequestFacts`), before anything can refuse it;
 //! 2. checked for shape (`request_rules`: signed headers, freshness, declared sizes,
 //!    argument ranges);
-//! 3. authorized: anonymous requests are refused; a request on a bucket needs that bucket
-//!    to exist and to be the principal's (`authorize_bucket`), and the allowed bucket is
-//!    handed to the handler through the facts (handlers do not check ownership again);
+//! 3. authorized: the access model (`authorize::evaluate`: the user's and the bucket's
+//!    policies, ACLs, ownership controls, the public access block) decides the operation on
+//!    the bucket and key of the path, anonymous requests included; its grounds (or the
+//!    denial's reason) are recorded for the audit trail, and the allowed bucket is handed
+//!    to the handler in the `Decision` (handlers do not decide again, except for what the
+//!    path does not name: `Authorizer::decide` for a copy source, DeleteObjects' keys and a
+//!    browser form's key);
 //! 4. admitted: a mutation that emits a change event is refused with 503 SlowDown while the
 //!    outbox is full (`EVENT_EMITTING_OPS`), so no event is written that could not be kept.
 //!
 //! Metadata transactions still re-check, against races, that the bucket they change is the
 //! one that was allowed.
 
+use super::actions::{needs, AclGrant};
+use super::authorize::{
+    evaluate, may_learn_absence, wants_object_facts, Asker, BucketRules, Denial, Grounds, ObjectFacts, OnBucket, SharedRules,
+};
 use super::request::{Authenticated, AuthorizedBucket, RequestContext, RequestFacts};
 use crate::events::relay::OutboxGauge;
+use crate::meta::bucket_access::get_access_config;
 use crate::meta::buckets::BucketRecord;
+use crate::meta::object_access::access_facts;
+use crate::policy::{Context, Policy, PolicyKind};
+use quick_cache::sync::Cache;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
@@ -43,11 +55,38 @@ pub const EVENT_EMITTING_OPS: &[&str] = &[
 
 /// What the decision allowed, for the handler: in the request's extensions (s3s hands the
 /// handler the same extensions). Every request that reaches a handler has one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Decision {
-    pub principal: Verified,
-    /// The bucket of the request's path, when it acts on one.
+    /// `None`: an anonymous request.
+    pub principal: Option<Verified>,
+    /// The configuration generation the request was decided at: its one view of users and
+    /// buckets (`meta::cache`).
+    pub generation: u64,
+    /// The bucket of the request's path, when it acts on one, with its access rules.
     pub bucket: Option<AuthorizedBucket>,
+    pub(super) rules: Option<SharedRules>,
+    /// The user's policy, when one is attached.
+    pub(super) user_policy: Option<Arc<Policy>>,
+    /// The request's condition keys, for the decisions a handler asks for the other things
+    /// a request names (copy sources, DeleteObjects' keys, a form's key).
+    pub(super) context: Arc<Context>,
+    /// Why it was allowed; `None` when each key is decided by the handler
+    /// (`KEYED_BY_HANDLER_OPS`).
+    pub grounds: Option<Grounds>,
+}
+
+impl Decision {
+    pub(super) fn asker(&self) -> Asker<'_> {
+        match &self.principal {
+            None => Asker::Anonymous,
+            Some(p) => Asker::User {
+                name: &p.who.user,
+                access_key: &p.who.access_key,
+                policy: self.user_policy.as_deref(),
+                is_admin: p.who.user == crate::meta::users::ROOT_USER,
+            },
+        }
+    }
 }
 
 /// A verified principal with what S3 responses and the cache need of it.
@@ -58,50 +97,170 @@ pub struct Verified {
     /// The configuration generation the key was resolved at: the request's one view of
     /// users and buckets (`meta::cache`).
     pub generation: u64,
+    /// The user's policy document, if one is attached (parsed by `Authorizer`).
+    pub policy_text: Option<Arc<str>>,
 }
 
 /// Operations on a bucket path that do not act on an existing bucket.
 const OPS_WITHOUT_EXISTING_BUCKET: &[&str] = &["CreateBucket"];
 
-pub struct GranaryAccess {
+/// Operations whose keys are not in the path: the handler asks the decision for each
+/// (DeleteObjects' keys from its body, a browser form's key from its fields). The decision
+/// here only checks the bucket exists.
+const KEYED_BY_HANDLER_OPS: &[&str] = &["DeleteObjects", "PostObject"];
+
+/// The access decision's reads and caches: shared by the access hook and the handlers.
+pub struct Authorizer {
     engine: crate::engine::Engine,
+    /// Parsed bucket rules per (bucket, incarnation, access generation): they never change
+    /// under one, so entries are never stale; a change makes a new key.
+    rules: Cache<(String, Option<String>, u64), SharedRules>,
+    /// Parsed user policies per (user, configuration generation).
+    user_policies: Cache<(String, u64), Option<Arc<Policy>>>,
+}
+
+impl Authorizer {
+    pub fn new(engine: crate::engine::Engine) -> Self {
+        let entries = crate::limits::ACCESS_RULES_CACHE_MAX_ENTRIES;
+        Self { engine, rules: Cache::new(entries), user_policies: Cache::new(entries) }
+    }
+
+    /// The parsed access rules of the bucket `record` describes.
+    async fn rules_of(&self, name: &str, record: &BucketRecord) -> S3Result<SharedRules> {
+        let key = (name.to_owned(), record.id.clone(), record.access_generation);
+        if let Some(hit) = self.rules.get(&key) {
+            return Ok(hit);
+        }
+        let bucket = name.to_owned();
+        let config = self.engine.meta(move |db| get_access_config(db, &bucket)).await.map_err(super::errors::to_s3)?;
+        let rules = Arc::new(BucketRules::new(name, config));
+        self.rules.insert(key, Arc::clone(&rules));
+        Ok(rules)
+    }
+
+    /// The parsed policy of a verified user. A stored document that no longer parses
+    /// allows nothing (the user keeps what bucket ownership and grants give it).
+    fn user_policy(&self, principal: &Verified) -> Option<Arc<Policy>> {
+        let text = principal.policy_text.as_ref()?;
+        let key = (principal.who.user.clone(), principal.generation);
+        if let Some(hit) = self.user_policies.get(&key) {
+            return hit;
+        }
+        let parsed = Policy::parse(text, PolicyKind::User).ok().map(Arc::new);
+        self.user_policies.insert(key, parsed.clone());
+        parsed
+    }
+
+    /// The bucket `name` at `generation`, if it exists.
+    async fn bucket(&self, generation: u64, name: &str) -> S3Result<BucketRecord> {
+        let engine = &self.engine;
+        let record = match engine.cache.peek_bucket(generation, name) {
+            Some(hit) => hit,
+            None => {
+                let (cache, name) = (Arc::clone(&engine.cache), name.to_owned());
+                engine.meta(move |db| cache.bucket(db, generation, &name)).await.map_err(super::errors::to_s3)?
+            }
+        };
+        record.ok_or_else(|| s3_error!(NoSuchBucket))
+    }
+
+    /// Decides operation `op` on `bucket` (and `key`, of `version`) for the requester of
+    /// `decision`: the bucket's record and rules and the grounds, or the S3 error (AccessDenied
+    /// with its reason in the error's message for the audit trail, NoSuchBucket).
+    pub(super) async fn decide(
+        &self,
+        decision: &Decision,
+        op: &str,
+        (bucket, key): (&str, Option<&str>),
+        version: Option<&str>,
+    ) -> Result<(BucketRecord, SharedRules, Grounds), Refusal> {
+        let record = self.bucket(decision.generation, bucket).await.map_err(Refusal::Error)?;
+        let rules = self.rules_of(bucket, &record).await.map_err(Refusal::Error)?;
+        let needs = needs(op, version.is_some());
+        let asker = decision.asker();
+        let on = OnBucket { name: bucket, record: &record, rules: &rules };
+        let mut context = None;
+        let facts = match key {
+            Some(k) if wants_object_facts(&asker, &needs, &on) => {
+                let parsed = super::object_lookup::parse_version(version).map_err(Refusal::Error)?;
+                let (b, k) = (bucket.to_owned(), k.to_owned());
+                let found = self
+                    .engine
+                    .meta(move |db| access_facts(db, (&b, &k), parsed))
+                    .await
+                    .map_err(|e| Refusal::Error(super::errors::to_s3(e)))?;
+                let mut c = (*decision.context).clone();
+                let facts = match found {
+                    Some((acl, tags)) => {
+                        super::policy_context::add_existing_tags(&mut c, &tags);
+                        ObjectFacts { acl: Some(acl), tags }
+                    }
+                    None => ObjectFacts::default(),
+                };
+                context = Some(c);
+                Some(facts)
+            }
+            _ => None,
+        };
+        let context = context.as_ref().unwrap_or(&decision.context);
+        // A read of what does not exist: S3 answers 404 only to whoever may list the bucket
+        // (even when the read itself is allowed), 403 to everyone else, so absence is not
+        // revealed. (Owners and the admin may list: their facts are not read.)
+        if matches!(needs.acl, AclGrant::Object(_)) && facts.as_ref().is_some_and(|f| f.acl.is_none()) {
+            return match may_learn_absence(&asker, &on, context) {
+                true => Ok((record, rules, Grounds::AbsenceVisible)),
+                false => Err(Refusal::Denied(Denial("no such object, and the bucket may not be listed".into()))),
+            };
+        }
+        match evaluate(&asker, &needs, Some(&on), key, facts.as_ref(), context) {
+            Ok(grounds) => Ok((record, rules, grounds)),
+            Err(denial) => Err(Refusal::Denied(denial)),
+        }
+    }
+}
+
+/// Why a decision refused.
+pub(super) enum Refusal {
+    Denied(Denial),
+    Error(s3s::S3Error),
+}
+
+impl Refusal {
+    /// The S3 error, after recording a denial's reason for the audit trail.
+    pub(super) fn into_error(self, facts: Option<&RequestFacts>) -> s3s::S3Error {
+        match self {
+            Refusal::Denied(Denial(reason)) => {
+                if let Some(f) = facts {
+                    f.set_access(reason);
+                }
+                s3_error!(AccessDenied)
+            }
+            Refusal::Error(e) => e,
+        }
+    }
+}
+
+pub struct GranaryAccess {
+    authorizer: Arc<Authorizer>,
     outbox: Arc<OutboxGauge>,
 }
 
 impl GranaryAccess {
-    pub fn new(engine: crate::engine::Engine, outbox: Arc<OutboxGauge>) -> Self {
-        Self { engine, outbox }
+    pub fn new(authorizer: Arc<Authorizer>, outbox: Arc<OutboxGauge>) -> Self {
+        Self { authorizer, outbox }
     }
 }
 
 /// The principal of a verified access key, at the current configuration generation.
-pub(super) async fn authenticate(engine: &crate::engine::Engine, access_key: &str) -> S3Result<Verified> {
-    let generation = engine.config_generation().await.map_err(super::errors::to_s3)?;
+pub(super) async fn authenticate(engine: &crate::engine::Engine, generation: u64, access_key: &str) -> S3Result<Verified> {
     match &*super::cached_credentials(engine, generation, access_key).await? {
-        Some((_, u)) => Ok(Verified {
+        Some((_, u, policy)) => Ok(Verified {
             who: Authenticated { user: u.name.clone(), access_key: access_key.to_owned() },
             display_name: u.display_name.clone(),
             generation,
+            policy_text: policy.clone(),
         }),
         None => Err(s3_error!(InvalidAccessKeyId)),
-    }
-}
-
-/// Whether `principal` may act on `bucket`: it exists (else NoSuchBucket) and is theirs
-/// (else AccessDenied). The one ownership rule: used for the bucket of every request's
-/// path here, and by the handlers for the second bucket a request names (a copy source).
-pub(super) async fn authorize_bucket(engine: &crate::engine::Engine, user: &str, generation: u64, bucket: &str) -> S3Result<BucketRecord> {
-    let record = match engine.cache.peek_bucket(generation, bucket) {
-        Some(hit) => hit,
-        None => {
-            let (cache, name) = (Arc::clone(&engine.cache), bucket.to_owned());
-            engine.meta(move |db| cache.bucket(db, generation, &name)).await.map_err(super::errors::to_s3)?
-        }
-    };
-    match record {
-        None => Err(s3_error!(NoSuchBucket)),
-        Some(r) if r.owner != user => Err(s3_error!(AccessDenied)),
-        Some(r) => Ok(r),
     }
 }
 
@@ -113,32 +272,86 @@ pub(super) fn may_read_trail(user: &str, record: &BucketRecord) -> bool {
 impl GranaryAccess {
     async fn decide(&self, cx: &mut S3AccessContext<'_>, facts: Option<&RequestFacts>) -> S3Result<()> {
         let op = cx.s3_op().name().to_owned();
+        let engine = &self.authorizer.engine;
+        let generation = engine.config_generation().await.map_err(super::errors::to_s3)?;
         // The principal first: a request that then breaks a rule is still recorded as the
         // authenticated user's (its signature was verified).
         let principal = match cx.credentials().map(|c| c.access_key.clone()) {
-            Some(ak) => Some(authenticate(&self.engine, &ak).await?),
+            Some(ak) => Some(authenticate(engine, generation, &ak).await?),
             None => None,
         };
         if let (Some(f), Some(p)) = (facts, &principal) {
             f.set_principal(p.who.clone());
         }
         super::request_rules::check(&op, cx.uri(), cx.headers())?;
-        let Some(principal) = principal else { return Err(s3_error!(AccessDenied, "Signature is required")) };
-        let bucket = match cx.s3_path() {
-            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => Some(bucket.to_string()),
-            S3Path::Root => None,
+        let source_ip = cx.extensions_mut().get::<RequestContext>().map(|c| c.source_ip);
+        let asking = super::policy_context::Asking {
+            user: principal.as_ref().map(|p| p.who.user.as_str()),
+            is_admin: principal.as_ref().is_some_and(|p| p.who.user == crate::meta::users::ROOT_USER),
+            source_ip,
+            post_form: op == "PostObject",
         };
-        let mut allowed = None;
-        if let Some(name) = bucket.filter(|_| !OPS_WITHOUT_EXISTING_BUCKET.contains(&op.as_str())) {
-            let record = authorize_bucket(&self.engine, &principal.who.user, principal.generation, &name).await?;
-            allowed = Some(AuthorizedBucket { name, record });
+        let context = super::policy_context::build(&asking, cx.uri(), cx.headers(), crate::clock::now_ms());
+        let user_policy = principal.as_ref().and_then(|p| self.authorizer.user_policy(p));
+        let mut decision =
+            Decision { principal, generation, bucket: None, rules: None, user_policy, context: Arc::new(context), grounds: None };
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+            S3Path::Root => (None, None),
+        };
+        let refuse = |r: Refusal| Err(r.into_error(facts));
+        match bucket {
+            Some(name) if !OPS_WITHOUT_EXISTING_BUCKET.contains(&op.as_str()) => {
+                if KEYED_BY_HANDLER_OPS.contains(&op.as_str()) {
+                    let record = self.authorizer.bucket(generation, &name).await?;
+                    if !expected_owner_matches(cx.headers(), &record) {
+                        return Err(s3_error!(AccessDenied, "The bucket is not owned by x-amz-expected-bucket-owner"));
+                    }
+                    decision.rules = Some(self.authorizer.rules_of(&name, &record).await?);
+                    decision.bucket = Some(AuthorizedBucket { name, record });
+                } else {
+                    let version = version_id_of(cx.uri());
+                    match self.authorizer.decide(&decision, &op, (&name, key.as_deref()), version.as_deref()).await {
+                        Ok((record, _, _)) if !expected_owner_matches(cx.headers(), &record) => {
+                            return Err(s3_error!(AccessDenied, "The bucket is not owned by x-amz-expected-bucket-owner"));
+                        }
+                        Ok((record, rules, grounds)) => {
+                            decision.bucket = Some(AuthorizedBucket { name, record });
+                            decision.rules = Some(rules);
+                            decision.grounds = Some(grounds);
+                        }
+                        Err(r) => return refuse(r),
+                    }
+                }
+            }
+            // No existing bucket: ListBuckets, CreateBucket.
+            _ => match evaluate(&decision.asker(), &needs(&op, false), None, None, None, &decision.context) {
+                Ok(grounds) => decision.grounds = Some(grounds),
+                Err(denial) => return refuse(Refusal::Denied(denial)),
+            },
+        }
+        if let (Some(f), Some(g)) = (facts, &decision.grounds) {
+            f.set_access(g.to_string());
         }
         if EVENT_EMITTING_OPS.contains(&op.as_str()) && self.outbox.full() {
             return Err(s3_error!(SlowDown, "{} events await delivery; retry later", self.outbox.depth()));
         }
-        cx.extensions_mut().insert(Decision { principal, bucket: allowed });
+        cx.extensions_mut().insert(decision);
         Ok(())
     }
+}
+
+/// `x-amz-expected-bucket-owner` (and `x-amz-source-expected-bucket-owner` for the copy
+/// source, checked by the copy handlers) names the bucket's owner, Granary's user name
+/// standing for S3's account id; a mismatch is 403 AccessDenied, as S3 answers.
+fn expected_owner_matches(headers: &http::HeaderMap, record: &BucketRecord) -> bool {
+    headers.get("x-amz-expected-bucket-owner").is_none_or(|v| v.as_bytes() == record.owner.as_bytes())
+}
+
+/// The `versionId` of the request's query, if any.
+fn version_id_of(uri: &http::Uri) -> Option<String> {
+    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).find(|(k, _)| k == "versionId").map(|(_, v)| v.into_owned())
 }
 
 #[async_trait::async_trait]

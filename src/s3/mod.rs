@@ -7,6 +7,9 @@
 
 pub mod access;
 pub mod acl_ops;
+pub mod acl_request;
+pub mod actions;
+pub mod authorize;
 pub mod auth;
 pub mod bucket_ops;
 pub mod checksums;
@@ -24,6 +27,9 @@ pub mod notification_ops;
 pub mod object_fields;
 pub mod object_lookup;
 pub mod object_ops;
+pub mod policy_context;
+pub mod policy_ops;
+pub mod post_object;
 pub mod read_ops;
 pub mod request;
 pub mod request_body;
@@ -39,23 +45,25 @@ use errors::to_s3;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
-/// The S3 service. Holds only what S3 handlers need: the data path and the region name.
+/// The S3 service. Holds only what S3 handlers need: the data path, the region name and the
+/// access decision's reads (for what a request names beyond its path).
 #[derive(Clone)]
 pub struct GranaryS3 {
     pub engine: Engine,
     pub region: String,
     /// Whether mutations write audit entries (always, except when measuring the cost).
     pub audit: bool,
+    pub authorizer: std::sync::Arc<access::Authorizer>,
 }
 
-/// The authenticated caller, and the bucket of the request's path it was allowed to act on.
+/// The caller (a verified user, or anonymous), and the bucket of the request's path it was
+/// allowed to act on.
 pub struct Principal {
+    /// The user's name; empty for an anonymous request (`is_anonymous`).
     pub user: String,
     pub display_name: String,
-    /// The configuration generation the credentials were checked at: the request's view of
-    /// users and buckets (`meta::cache`), read once per request.
-    generation: u64,
     allowed: Option<request::AuthorizedBucket>,
+    decision: access::Decision,
 }
 
 impl Principal {
@@ -67,11 +75,31 @@ impl Principal {
             None => Err(s3_error!(InternalError, "the operation acts on a bucket the access decision did not allow")),
         }
     }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.decision.principal.is_none()
+    }
+
+    /// Who writes an object this request stores, as its owner: the user, or for an anonymous
+    /// write the bucket's owner (S3's objects written anonymously belong to no user here).
+    pub fn writer<'a>(&'a self, bucket_owner: &'a str) -> &'a str {
+        if self.is_anonymous() {
+            bucket_owner
+        } else {
+            &self.user
+        }
+    }
+
+    /// Why the request was allowed, for its audit entry.
+    fn grounds(&self) -> Option<String> {
+        self.decision.grounds.as_ref().map(ToString::to_string)
+    }
 }
 
 impl GranaryS3 {
     pub fn new(engine: Engine, region: String, audit: bool) -> Self {
-        Self { engine, region, audit }
+        let authorizer = std::sync::Arc::new(access::Authorizer::new(engine.clone()));
+        Self { engine, region, audit, authorizer }
     }
 
     /// The audit entry for a mutation by `principal`, or `None` when auditing is off. Takes
@@ -89,37 +117,50 @@ impl GranaryS3 {
         }
         let ctx = extensions.get::<request::RequestContext>();
         let actor = crate::audit::Actor {
-            user: Some(principal.user.clone()),
+            user: (!principal.is_anonymous()).then(|| principal.user.clone()),
             access_key: credentials.as_ref().map(|c| c.access_key.clone()),
             source_ip: ctx.map(|c| c.source_ip.to_string()),
             user_agent: ctx.and_then(|c| c.user_agent.clone()),
             request_id: ctx.map(|c| c.request_id.clone()).unwrap_or_default(),
         };
-        Some(crate::audit::Entry::new(op, &actor, Some(bucket), key))
+        let entry = crate::audit::Entry::new(op, &actor, Some(bucket), key);
+        Some(match principal.grounds() {
+            Some(why) => entry.detail("access", why),
+            None => entry,
+        })
     }
 
     /// The request's principal, as the access decision (`access`) verified it.
     fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
         match req.extensions.get::<access::Decision>() {
             Some(d) => Ok(Principal {
-                user: d.principal.who.user.clone(),
-                display_name: d.principal.display_name.clone(),
-                generation: d.principal.generation,
+                user: d.principal.as_ref().map(|p| p.who.user.clone()).unwrap_or_default(),
+                display_name: d.principal.as_ref().map(|p| p.display_name.clone()).unwrap_or_default(),
                 allowed: d.bucket.clone(),
+                decision: d.clone(),
             }),
             // s3s runs the decision before every operation: a handler without one is a bug.
             None => Err(s3_error!(InternalError, "the request reached its handler without an access decision")),
         }
     }
 
-    /// The record of bucket `name` if the principal may act on it: the bucket the access
-    /// decision allowed for the request's path, or, for a second bucket a request names (a
-    /// copy source), decided now by the same rule (`access::authorize_bucket`).
-    async fn allowed_bucket(&self, principal: &Principal, name: &str) -> S3Result<BucketRecord> {
-        if let Some(b) = principal.allowed.as_ref().filter(|b| b.name == name) {
-            return Ok(b.record.clone());
+    /// Decides `op` on an object the request names beyond its path (a copy source, one of
+    /// DeleteObjects' keys, a browser form's key), by the same rules as the path's
+    /// (`access::Authorizer::decide`). Returns the bucket's record; AccessDenied (or
+    /// NoSuchBucket) when refused.
+    async fn allowed_object(&self, principal: &Principal, op: &str, (bucket, key): (&str, &str), version: Option<&str>) -> S3Result<BucketRecord> {
+        match self.authorizer.decide(&principal.decision, op, (bucket, Some(key)), version).await {
+            Ok((record, _, _)) => Ok(record),
+            Err(refusal) => Err(refusal.into_error(None)),
         }
-        access::authorize_bucket(&self.engine, &principal.user, principal.generation, name).await
+    }
+
+    /// The record of the bucket of the request's path, as the access decision allowed it.
+    fn path_bucket(&self, principal: &Principal) -> S3Result<BucketRecord> {
+        match &principal.allowed {
+            Some(b) => Ok(b.record.clone()),
+            None => Err(s3_error!(InternalError, "the operation acts on a bucket the access decision did not allow")),
+        }
     }
 }
 

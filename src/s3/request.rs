@@ -43,6 +43,9 @@ pub struct RequestFacts {
 pub struct Facts {
     pub op: Option<String>,
     pub principal: Option<Authenticated>,
+    /// Why the access decision allowed or refused the request (`s3::authorize`): the
+    /// statement, grant or ownership that decided, for the audit entry.
+    pub access: Option<String>,
 }
 
 impl RequestFacts {
@@ -52,6 +55,10 @@ impl RequestFacts {
 
     pub fn set_principal(&self, principal: Authenticated) {
         self.lock().principal = Some(principal);
+    }
+
+    pub fn set_access(&self, reason: String) {
+        self.lock().access = Some(reason);
     }
 
     pub fn get(&self) -> Facts {

@@ -140,7 +140,7 @@ impl S3 for GranaryS3 {
         acl_ops::get_bucket_acl(self, req).await
     }
     async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
-        acl_ops::put_bucket_acl(req).await
+        acl_ops::put_bucket_acl(self, req).await
     }
     async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
         acl_ops::get_object_acl(self, req).await
@@ -177,5 +177,50 @@ impl S3 for GranaryS3 {
         req: S3Request<GetBucketNotificationConfigurationInput>,
     ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
         notification_ops::get_bucket_notification_configuration(self, req).await
+    }
+    async fn put_bucket_policy(&self, req: S3Request<PutBucketPolicyInput>) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        policy_ops::put_bucket_policy(self, req).await
+    }
+    async fn get_bucket_policy(&self, req: S3Request<GetBucketPolicyInput>) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        policy_ops::get_bucket_policy(self, req).await
+    }
+    async fn delete_bucket_policy(&self, req: S3Request<DeleteBucketPolicyInput>) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        policy_ops::delete_bucket_policy(self, req).await
+    }
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        policy_ops::get_bucket_policy_status(self, req).await
+    }
+    async fn put_public_access_block(&self, req: S3Request<PutPublicAccessBlockInput>) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        policy_ops::put_public_access_block(self, req).await
+    }
+    async fn get_public_access_block(&self, req: S3Request<GetPublicAccessBlockInput>) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        policy_ops::get_public_access_block(self, req).await
+    }
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        policy_ops::delete_public_access_block(self, req).await
+    }
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
+        policy_ops::put_bucket_ownership_controls(self, req).await
+    }
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        policy_ops::get_bucket_ownership_controls(self, req).await
+    }
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+        policy_ops::delete_bucket_ownership_controls(self, req).await
     }
 }

@@ -199,6 +199,8 @@ async fn denied_requests_are_recorded_with_the_callers_ip() {
 async fn unauthenticated_floods_add_one_bounded_entry_per_source_and_code() {
     let window = Duration::from_secs(2);
     let gw = Gateway::start_with(|c| c.audit.unauthenticated_window = window).await;
+    // A private bucket: anonymous reads of it are refused (of no bucket: NoSuchBucket).
+    gw.client().create_bucket().bucket("somebucket").send().await.unwrap();
     let host = gw.endpoint.trim_start_matches("http://").to_owned();
     let before: usize = all_entries(&gw).await.iter().map(|e| serde_json::to_vec(e).unwrap().len()).sum();
     let agent = "A".repeat(512);
@@ -261,6 +263,7 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
             }
         })
         .await;
+        gw.client().create_bucket().bucket("somebucket").send().await.unwrap();
         let host = gw.endpoint.trim_start_matches("http://").to_owned();
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();

@@ -1,5 +1,6 @@
 //! In-process S3 tests: a real gateway on a loopback port, driven by the real aws-sdk-s3.
 
+mod acl;
 mod admin_api;
 mod audit;
 mod auth;
@@ -23,6 +24,8 @@ mod purge;
 mod retention;
 mod search;
 mod security;
+mod sharing;
 mod tagging;
+mod users;
 mod versioning;
 mod wire;
