@@ -26,18 +26,33 @@ use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 use std::sync::Arc;
 
-/// Each cached view weighs about what it holds.
+/// A bucket's view as read at a configuration generation, with what it weighs in the cache
+/// (about what it holds, computed once: the cache asks while it evicts).
 #[derive(Clone)]
-struct ViewWeight;
+struct Cached {
+    generation: u64,
+    view: Arc<CorsView>,
+    weight: u64,
+}
 
-impl Weighter<String, (u64, Arc<CorsView>)> for ViewWeight {
-    fn weight(&self, bucket: &String, (_, view): &(u64, Arc<CorsView>)) -> u64 {
-        let rules = match &**view {
+impl Cached {
+    fn new(bucket: &str, generation: u64, view: CorsView) -> Self {
+        let rules = match &view {
             CorsView::Rules(c) => c.document_bytes(),
             _ => 0,
         };
-        // The entry's own bookkeeping, so that many empty views still count.
-        (64 + bucket.len() + rules) as u64
+        // The entry's own bookkeeping counts too, so that many empty views still weigh.
+        let weight = (64 + bucket.len() + rules) as u64;
+        Self { generation, view: Arc::new(view), weight }
+    }
+}
+
+#[derive(Clone)]
+struct ByWeight;
+
+impl Weighter<String, Cached> for ByWeight {
+    fn weight(&self, _: &String, cached: &Cached) -> u64 {
+        cached.weight
     }
 }
 
@@ -45,39 +60,44 @@ impl Weighter<String, (u64, Arc<CorsView>)> for ViewWeight {
 /// from, and a cache of what was read, per configuration generation. Built by `server`.
 pub struct CorsRules {
     db: Arc<dyn KvStore>,
-    cache: Cache<String, (u64, Arc<CorsView>), ViewWeight>,
+    cache: Cache<String, Cached, ByWeight>,
 }
 
 impl CorsRules {
     pub fn new(db: Arc<dyn KvStore>) -> Self {
-        let cache = Cache::with_weighter(limits::CORS_CACHE_ESTIMATED_BUCKETS, limits::CORS_CACHE_MAX_BYTES, ViewWeight);
+        let cache = Cache::with_weighter(limits::CORS_CACHE_ESTIMATED_BUCKETS, limits::CORS_CACHE_MAX_BYTES, ByWeight);
         Self { db, cache }
     }
 
-    /// The bucket's rules as of the current configuration generation.
-    async fn view(&self, bucket: &str) -> MetaResult<Arc<CorsView>> {
+    /// The bucket's rules as of the current configuration generation (a failure is told as
+    /// text: the caller only logs it).
+    async fn view(&self, bucket: &str) -> Result<Arc<CorsView>, String> {
         // Inline on the embedded store (an in-memory read), off the runtime on a networked one.
         let generation = if self.db.single_process() {
-            crate::meta::config_generation::generation(&*self.db)?
+            crate::meta::config_generation::generation(&*self.db).map_err(|e| e.to_string())?
         } else {
             let db = Arc::clone(&self.db);
             blocking(move || crate::meta::config_generation::generation(&*db)).await?
         };
-        if let Some((g, view)) = self.cache.get(bucket) {
-            if g == generation {
-                return Ok(view);
-            }
+        if let Some(cached) = self.cache.get(bucket).filter(|c| c.generation == generation) {
+            return Ok(cached.view);
         }
         let (db, name) = (Arc::clone(&self.db), bucket.to_owned());
+        // Read with the generation of its own snapshot, which may be newer than `generation`.
         let (g, view) = blocking(move || cors_view(&*db, &name)).await?;
-        let view = Arc::new(view);
-        self.cache.insert(bucket.to_owned(), (g, Arc::clone(&view)));
+        let cached = Cached::new(bucket, g, view);
+        let view = Arc::clone(&cached.view);
+        self.cache.insert(bucket.to_owned(), cached);
         Ok(view)
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> MetaResult<T> + Send + 'static) -> MetaResult<T> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(crate::meta::MetaError::Corrupt(format!("the CORS lookup stopped: {e}"))))
+/// A metadata read off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> MetaResult<T> + Send + 'static) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(read) => read.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the CORS lookup stopped: {e}")),
+    }
 }
 
 /// What CORS asks of the edge for one request.
