@@ -41,6 +41,7 @@ pub struct FileConfig {
     pub request_body_idle_secs: Option<u64>,
     pub connections_max: Option<usize>,
     pub connections_per_source_max: Option<usize>,
+    pub bucket_defaults: Option<String>,
 }
 
 impl FileConfig {
@@ -121,6 +122,30 @@ pub struct ServeConfig {
     pub metrics_auth: MetricsAuth,
     /// Idle and body timeouts, connection caps (`connections`).
     pub connections: crate::connections::ConnectionSettings,
+    /// What a new bucket's access settings are when its CreateBucket does not say.
+    pub bucket_defaults: BucketDefaults,
+}
+
+/// New buckets' object ownership and public access block (`--bucket-defaults`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BucketDefaults {
+    /// As the S3-compatible servers users run today (and AWS before April 2023): objects
+    /// belong to their writers, ACLs apply, no public access block.
+    #[default]
+    Compatible,
+    /// As AWS since April 2023: ownership BucketOwnerEnforced (ACLs disabled) and every
+    /// public access block switch on.
+    Aws,
+}
+
+impl BucketDefaults {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "compatible" => Ok(BucketDefaults::Compatible),
+            "aws" => Ok(BucketDefaults::Aws),
+            other => Err(format!("--bucket-defaults {other}: expected `compatible` or `aws`")),
+        }
+    }
 }
 
 pub const DEFAULT_KAFKA_TOPIC: &str = "granary-events";
@@ -245,6 +270,7 @@ impl ServeConfig {
             lifecycle_interval: Duration::from_secs(crate::limits::LIFECYCLE_INTERVAL_DEFAULT_SECS),
             root_keys: None,
             trusted_proxies: Vec::new(),
+            bucket_defaults: BucketDefaults::Compatible,
             audit: AuditSettings::default(),
             events: EventSettings::default(),
             metrics_auth: MetricsAuth::Open,

@@ -217,7 +217,7 @@ impl Server {
             }
         });
 
-        let s3 = GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled);
+        let s3 = GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled).with_bucket_defaults(config.bucket_defaults);
         let authorizer = Arc::clone(&s3.authorizer);
         let mut builder = S3ServiceBuilder::new(s3);
         builder.set_auth(KeyStoreAuth::new(engine.clone()));

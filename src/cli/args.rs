@@ -110,6 +110,12 @@ pub(super) struct ServeArgs {
     /// Region name reported to clients [default: us-east-1].
     #[arg(long, env = "GRANARY_REGION")]
     pub(super) region: Option<String>,
+    /// New buckets' object ownership and public access block when CreateBucket does not
+    /// say: `compatible` (objects belong to their writers, ACLs apply, no public access
+    /// block; as S3-compatible servers do) or `aws` (BucketOwnerEnforced and every public
+    /// access block switch on, as AWS since 2023) [default: compatible].
+    #[arg(long, env = "GRANARY_BUCKET_DEFAULTS")]
+    pub(super) bucket_defaults: Option<String>,
     /// Base domain for virtual-host-style addressing (bucket.DOMAIN).
     #[arg(long, env = "GRANARY_DOMAIN")]
     pub(super) domain: Option<String>,

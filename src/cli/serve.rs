@@ -11,6 +11,7 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
     let ServeArgs {
         listen,
         region,
+        bucket_defaults,
         domain,
         gc_grace_secs,
         gc_interval_secs,
@@ -34,6 +35,9 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
     config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
     config.region = region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
     config.domain = domain.or(file.domain);
+    if let Some(text) = bucket_defaults.or(file.bucket_defaults.clone()) {
+        config.bucket_defaults = crate::config::BucketDefaults::parse(&text)?;
+    }
     if let Some(s) = gc_grace_secs.or(file.gc_grace_secs) {
         config.gc_grace = Duration::from_secs(s);
     }

@@ -54,6 +54,8 @@ pub struct GranaryS3 {
     /// Whether mutations write audit entries (always, except when measuring the cost).
     pub audit: bool,
     pub authorizer: std::sync::Arc<access::Authorizer>,
+    /// A new bucket's access settings where its CreateBucket says nothing (`--bucket-defaults`).
+    pub bucket_defaults: crate::meta::bucket_access::BucketAccessConfig,
 }
 
 /// The caller (a verified user, or anonymous), and the bucket of the request's path it was
@@ -99,7 +101,22 @@ impl Principal {
 impl GranaryS3 {
     pub fn new(engine: Engine, region: String, audit: bool) -> Self {
         let authorizer = std::sync::Arc::new(access::Authorizer::new(engine.clone()));
-        Self { engine, region, audit, authorizer }
+        Self { engine, region, audit, authorizer, bucket_defaults: Default::default() }
+    }
+
+    /// New buckets get `defaults`' ownership controls and public access block unless their
+    /// CreateBucket says otherwise.
+    pub fn with_bucket_defaults(mut self, defaults: crate::config::BucketDefaults) -> Self {
+        use crate::acl::{ObjectOwnership, PublicAccessBlock};
+        self.bucket_defaults = match defaults {
+            crate::config::BucketDefaults::Compatible => Default::default(),
+            crate::config::BucketDefaults::Aws => crate::meta::bucket_access::BucketAccessConfig {
+                ownership: Some(ObjectOwnership::BucketOwnerEnforced),
+                public_access_block: Some(PublicAccessBlock::ALL),
+                ..Default::default()
+            },
+        };
+        self
     }
 
     /// The audit entry for a mutation by `principal`, or `None` when auditing is off. Takes
