@@ -275,3 +275,39 @@ async fn copies_need_read_on_the_source_and_write_on_the_destination() {
     let e = bob.copy_object().bucket("src").key("doc2").copy_source("src/doc").send().await.unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
 }
+
+#[tokio::test]
+async fn the_aws_bucket_defaults_disable_acls_and_block_public_access() {
+    let gw = Gateway::start_with(|c| c.bucket_defaults = granary::config::BucketDefaults::Aws).await;
+    let alice = gw.user_client("alice").await;
+    alice.create_bucket().bucket("modern").send().await.unwrap();
+    let controls = alice.get_bucket_ownership_controls().bucket("modern").send().await.unwrap();
+    let rules = controls.ownership_controls().unwrap().rules();
+    assert_eq!(rules[0].object_ownership().as_str(), "BucketOwnerEnforced");
+    let block = alice.get_public_access_block().bucket("modern").send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let e = alice
+        .put_bucket_policy()
+        .bucket("modern")
+        .policy(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::modern/*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied", "BlockPublicPolicy");
+    // A CreateBucket that asks for ObjectWriter gets it; the public access block stays.
+    alice.create_bucket().bucket("classic").object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter).send().await.unwrap();
+    let controls = alice.get_bucket_ownership_controls().bucket("classic").send().await.unwrap();
+    assert_eq!(controls.ownership_controls().unwrap().rules()[0].object_ownership().as_str(), "ObjectWriter");
+    // Ownership controls: one rule; an unknown ownership is refused; delete answers 404 after.
+    alice.delete_bucket_ownership_controls().bucket("classic").send().await.unwrap();
+    let e = alice.get_bucket_ownership_controls().bucket("classic").send().await.unwrap_err();
+    assert_eq!((code(&e), crate::common::status(&e)), ("OwnershipControlsNotFoundError".to_owned(), 404));
+}
