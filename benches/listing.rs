@@ -32,7 +32,7 @@ use granary::checksum::{digest, Algorithm, Checksum};
 use granary::kv::fjall_backend::FjallStore;
 use granary::kv::{transact, KvError, KvStore};
 use granary::meta::bucket_ops::create_bucket;
-use granary::meta::codec::encode;
+use granary::meta::codec::encode_record;
 use granary::meta::list::{list_objects, ListRequest};
 use granary::meta::lock::ObjectLock;
 use granary::meta::objects::{object_key, ObjectBody, ObjectRecord};
@@ -113,6 +113,7 @@ fn empty_object_record() -> ObjectRecord {
         checksum: Some(Checksum::full(Algorithm::Crc64Nvme, digest(Algorithm::Crc64Nvme, b""))),
         version: Version { seq: u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000), tag: 0, null: true },
         lock: ObjectLock::default(),
+        acl: None,
     }
 }
 
@@ -142,7 +143,7 @@ fn open_bucket(root: &Path, size: u64, batch: u64) -> (FjallStore, Built) {
         .expect("create user");
     create_bucket(&db, BUCKET, OWNER, "us-east-1", None).expect("create bucket");
 
-    let value = encode(&empty_object_record());
+    let value = encode_record(&empty_object_record());
     let start = Instant::now();
     let (mut done, mut next_progress) = (0u64, PROGRESS_EVERY_ROWS);
     while done < size {

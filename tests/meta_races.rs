@@ -15,6 +15,7 @@ fn record() -> ObjectRecord {
         checksum: None,
         version: Default::default(),
         lock: Default::default(),
+        acl: None,
     }
 }
 

@@ -85,7 +85,7 @@ fn expire_current(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, rep
     let space_len = space.as_bytes().len();
     let mut candidates = Vec::new();
     scan(db, &space.str_prefix(&rule.filter.prefix), |k, v| {
-        let record: ObjectRecord = super::codec::decode(v)?;
+        let record = super::object_record::decode_object(v)?;
         if !current_due(rule, &record, clock.at_ms) {
             return Ok(0);
         }
@@ -192,7 +192,7 @@ fn noncurrent_due(
     let newer_end = versions::version_key(bucket, key, entry.version.seq);
     let mut newer = 0u32;
     for (_, v) in t.get_range(&newer_begin, &newer_end, crate::limits::LIFECYCLE_NEWER_VERSIONS_SCAN_MAX_ROWS, false)? {
-        if !super::codec::decode::<VersionEntry>(&v)?.is_marker() {
+        if !versions::decode_entry(&v)?.is_marker() {
             newer += 1;
             if newer >= keep {
                 return Ok(true);
@@ -273,7 +273,7 @@ fn version_candidates(
             rank = 0;
             first_of_key = true;
         }
-        let entry: VersionEntry = super::codec::decode(v)?;
+        let entry = versions::decode_entry(v)?;
         let newest = std::mem::replace(&mut first_of_key, false);
         let vref = VersionRef::of(&entry.version);
         let pushed = match &entry.object {
@@ -465,8 +465,9 @@ mod tests {
                 checksum: None,
                 version,
                 lock,
+                acl: None,
             };
-            t.set(&object_key("b", key), &super::super::codec::encode(&record))?;
+            t.set(&object_key("b", key), &crate::meta::object_record::encode_object(&record))?;
             let marker = make_room(t, ("b", key), 2_000, &allow)?;
             write_marker(t, ("b", key), marker, 2_000)
         })

@@ -3,8 +3,7 @@
 //! With a delimiter, each common prefix is skipped with one range seek past every key under
 //! it, so a page costs O(page size) reads whatever the bucket's size.
 
-use super::codec::decode;
-use super::object_record::ObjectRecord;
+use super::object_record::{decode_object, ObjectRecord};
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, key_after, prefix_end, Key};
 use crate::kv::{read, KvStore};
@@ -75,7 +74,7 @@ pub fn list_objects(db: &dyn KvStore, req: &ListRequest<'_>) -> MetaResult<ListP
                     page.is_truncated = true;
                     break 'scan;
                 }
-                let record: ObjectRecord = decode(&v)?;
+                let record = decode_object(&v)?;
                 page.last = Some(key.clone());
                 page.objects.push((key, record));
                 begin = key_after(&k);
@@ -153,7 +152,7 @@ mod tests {
     fn bucket_of(keys: usize) -> (tempfile::TempDir, CountingStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = CountingStore { inner: FjallStore::open(&dir.path().join("meta")).unwrap(), rows_read: AtomicUsize::new(0) };
-        let record = crate::meta::codec::encode(&ObjectRecord {
+        let object = ObjectRecord {
             size: 0,
             etag: String::new(),
             last_modified_ms: 0,
@@ -163,14 +162,16 @@ mod tests {
             checksum: None,
             version: Default::default(),
             lock: Default::default(),
-        });
+            acl: None,
+        };
+        let record = crate::meta::codec::encode_record(&object);
         // Every key also has two noncurrent versions (for ListObjectVersions).
         let noncurrent = |seq: u64| {
-            crate::meta::codec::encode(&crate::meta::versions::VersionEntry {
+            crate::meta::codec::encode_record(&crate::meta::versions::VersionEntry {
                 version: crate::meta::versions::Version { seq, tag: 7, null: false },
                 last_modified_ms: 0,
                 noncurrent_since_ms: 0,
-                object: Some(crate::meta::codec::decode(&record).unwrap()),
+                object: Some(object.clone()),
                 tags: Vec::new(),
             })
         };

@@ -5,9 +5,8 @@
 //! common prefix is skipped with one seek in each space, so a page reads O(page) rows however
 //! many keys and versions the bucket holds — the same argument as `list`.
 
-use super::codec::decode;
-use super::object_record::ObjectRecord;
-use super::versions::{decode_version_key, find_version, version_key, Found, Version, VersionEntry, VersionRef};
+use super::object_record::{decode_object, ObjectRecord};
+use super::versions::{decode_entry, decode_version_key, find_version, version_key, Found, Version, VersionRef};
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, key_after, prefix_end, Key};
 use crate::kv::{read, KvPair, KvStore, KvTxn};
@@ -167,7 +166,7 @@ pub fn list_versions(db: &dyn KvStore, req: &VersionListRequest<'_>) -> MetaResu
             }
             let item = if from_current {
                 let (_, v) = current.pop().expect("peeked");
-                let record: ObjectRecord = decode(&v)?;
+                let record = decode_object(&v)?;
                 ListedVersion {
                     key: key.clone(),
                     version: record.version,
@@ -177,7 +176,7 @@ pub fn list_versions(db: &dyn KvStore, req: &VersionListRequest<'_>) -> MetaResu
                 }
             } else {
                 let (_, v) = versions.pop().expect("peeked");
-                let entry: VersionEntry = decode(&v)?;
+                let entry = decode_entry(&v)?;
                 let is_latest = last_key.as_deref() != Some(key.as_str());
                 ListedVersion {
                     key: key.clone(),

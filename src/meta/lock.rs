@@ -11,7 +11,7 @@
 use super::audit_in::{append_opt, Entry};
 use super::buckets::{require_access, BucketAccess};
 use super::codec::{decode, encode};
-use super::object_record::{object_key, ObjectRecord};
+use super::object_record::{encode_object, object_key, ObjectRecord};
 use super::versions::{locate_object_version, set_entry_object, Found, VersionRef};
 use super::{MetaError, MetaResult};
 use crate::clock::MILLIS_PER_DAY;
@@ -176,7 +176,7 @@ pub fn change_lock(
             LockChange::LegalHold(on) => record.lock.legal_hold = on,
         }
         match found {
-            Found::Current(_) => t.set(&object_key(bucket, key), &encode(&record))?,
+            Found::Current(_) => t.set(&object_key(bucket, key), &encode_object(&record))?,
             Found::Noncurrent(entry) => set_entry_object(t, (bucket, key), entry, record)?,
         }
         append_opt(t, audit)

@@ -1,13 +1,13 @@
 //! Object records: put (commit), get, delete, copy.
 
 use super::buckets::{require_access, BucketAccess};
-use super::codec::{decode, encode};
 use super::lock::check_destroy;
 pub use super::manifest::ChunkRef;
 // The record types are defined in `object_record`, below the versions that keep copies of
 // them; callers outside meta name them here.
 use super::audit_in::{append, append_opt, Entry};
 use super::manifest::{read_manifest, read_parts, ref_deltas, write_manifest, PartRef};
+use super::object_record::{decode_object, encode_object};
 pub use super::object_record::{object_key, ObjectBody, ObjectRecord, StoredHeaders};
 use super::outbox::Event;
 use super::refs::{adopt_pins, apply_ref_deltas};
@@ -121,7 +121,7 @@ impl WriteCondition {
         if *self == WriteCondition::default() {
             return Ok(());
         }
-        let current = t.get(okey)?.map(|v| decode::<ObjectRecord>(&v)).transpose()?;
+        let current = t.get(okey)?.map(|v| decode_object(&v)).transpose()?;
         self.check(current.as_ref())
     }
 }
@@ -157,7 +157,7 @@ pub fn commit_put(
         if let ObjectBody::Chunked { manifest_id, .. } = &record.body {
             write_manifest(t, manifest_id, chunks)?;
         }
-        t.set(&okey, &encode(&record))?;
+        t.set(&okey, &encode_object(&record))?;
         adopt_pins(t, upload_id, &hashes)?;
         super::tagging::write_object_tags(t, bucket, key, tags)?;
         super::outbox::emit(t, &Event::created("ObjectCreated:Put", (bucket, key), &record, tags, audit))?;
@@ -167,7 +167,7 @@ pub fn commit_put(
 }
 
 pub fn get_object(db: &dyn KvStore, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
-    read(db, |t| t.get(&object_key(bucket, key))?.map(|v| decode(&v)).transpose())
+    read(db, |t| t.get(&object_key(bucket, key))?.map(|v| decode_object(&v)).transpose())
 }
 
 /// One part's chunk list (for streaming multipart objects part by part), checked against
@@ -280,7 +280,7 @@ pub fn copy_object(
     access: (&BucketAccess, &BucketAccess),
     src: &CopySource<'_>,
     dst: (&str, &str),
-    (metadata, tags, lock): (&CopyMetadata, &CopyTags, &super::lock::ObjectLock),
+    (metadata, tags, lock, acl): (&CopyMetadata, &CopyTags, &super::lock::ObjectLock, Option<&crate::acl::Acl>),
     audit: Option<&Entry>,
 ) -> MetaResult<(ObjectRecord, ObjectRecord)> {
     if let CopyTags::Replace(tags) = tags {
@@ -305,6 +305,8 @@ pub fn copy_object(
         // for, else the destination bucket's default.
         copy.lock = super::lock::initial_lock(t, dst.0, lock, now)?;
         copy.last_modified_ms = now;
+        // Nor its ACL: it gets the request's (and its owner, the copy's writer).
+        copy.acl = acl.cloned();
         if let CopyMetadata::Replace { headers, user_metadata } = metadata {
             copy.headers = headers.clone();
             copy.user_metadata = user_metadata.clone();
@@ -324,7 +326,7 @@ pub fn copy_object(
             apply_ref_deltas(t, &deltas, now)?;
             copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
-        t.set(&object_key(dst.0, dst.1), &encode(&copy))?;
+        t.set(&object_key(dst.0, dst.1), &encode_object(&copy))?;
         super::tagging::write_object_tags(t, dst.0, dst.1, &new_tags)?;
         super::outbox::emit(t, &Event::created("ObjectCreated:Copy", dst, &copy, &new_tags, audit))?;
         if let Some(e) = audit {
@@ -343,7 +345,7 @@ pub fn scan_bucket(db: &dyn KvStore, bucket: &str, after: Option<&str>, limit: u
     rows.iter()
         .map(|(k, v)| {
             let (key, _) = crate::keys::decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-            Ok((key, decode(v)?))
+            Ok((key, decode_object(v)?))
         })
         .collect()
 }

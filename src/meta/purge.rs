@@ -7,10 +7,10 @@ use super::buckets::objects_begin;
 use super::codec::decode;
 use super::lock::check_destroy;
 use super::manifest::{read_manifest, read_parts, ref_deltas, ChunkRef};
-use super::object_record::{ObjectBody, ObjectRecord};
+use super::object_record::{decode_object, ObjectBody, ObjectRecord};
 use super::outbox::{emit, Event};
 use super::refs::{apply_ref_deltas, read_refcount, refcount_key, ChunkState, Claimed};
-use super::versions::{decode_version_key, versions_begin, VersionEntry};
+use super::versions::{decode_entry, decode_version_key, versions_begin};
 use super::{MetaError, MetaResult};
 use crate::chunks::ChunkHash;
 use crate::keys::{decode_str, key_after, prefix_end, Key};
@@ -50,7 +50,7 @@ pub fn purge_objects(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option<
     let scope = Key::space("o").str(bucket).str_prefix(prefix);
     purge_batch(db, &scope, from, |t, k, v, batch| {
         let (key, _) = decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        let record: ObjectRecord = decode(v)?;
+        let record = decode_object(v)?;
         if let Err(refusal) = check_destroy(&record, true, super::now_ms()) {
             batch.refused.push(format!("{bucket}/{key}: {refusal}"));
             return Ok(());
@@ -72,7 +72,7 @@ pub fn purge_versions(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option
     let scope = Key::space("ov").str(bucket).str_prefix(prefix);
     purge_batch(db, &scope, from, |t, k, v, batch| {
         let (key, _) = decode_version_key(&k[space.len()..])?;
-        let entry: VersionEntry = decode(v)?;
+        let entry = decode_entry(v)?;
         if let Some(record) = &entry.object {
             if let Err(refusal) = check_destroy(record, true, super::now_ms()) {
                 batch.refused.push(format!("{bucket}/{key} version {}: {refusal}", entry.version.id()));

@@ -2,6 +2,8 @@
 //!
 //! - `("u", bucket, key, upload_id)` → `UploadRecord`
 //! - `("pt", upload_id, part_number)` → `PartRecord` (its chunks in manifest `manifest_id`)
+//! - `("uacl", upload_id)` → the ACL the completed object gets (absent: the bucket owner's,
+//!   private), kept beside the upload like its tags `("ut", upload_id)`
 //! - `("ud", upload_id)` → `CompletedUpload`, with `("udt", completed_ms, upload_id)` → upload_id
 //!   for the sweep: what a completed upload answered, kept `COMPLETED_UPLOAD_RETENTION_MILLIS`
 //!
@@ -14,9 +16,10 @@ use super::audit_in::{append, append_opt, Entry};
 use super::buckets::{require_access, BucketAccess};
 use super::codec::{decode, encode};
 use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
-use super::object_record::{object_key, ObjectBody, ObjectRecord, StoredHeaders};
+use super::object_record::{encode_object, object_key, ObjectBody, ObjectRecord, StoredHeaders};
 use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
+use crate::acl::Acl;
 use crate::checksum::{self, Algorithm, Checksum, Kind};
 use crate::keys::{decode_bytes, decode_str, decode_u64, key_after, prefix_end, Key};
 use crate::kv::{read, transact, KvStore, KvTxn};
@@ -65,6 +68,18 @@ fn parts_begin(upload_id: &[u8; 16]) -> Vec<u8> {
 
 pub use super::upload_id::{format_upload_id, parse_upload_id};
 
+fn upload_acl_key(upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("uacl").bytes(upload_id).into_bytes()
+}
+
+/// Takes an upload's ACL away (complete, abort): what the completed object gets.
+fn take_upload_acl(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<Option<Acl>> {
+    let key = upload_acl_key(upload_id);
+    let acl = t.get(&key)?.map(|v| decode(&v)).transpose()?;
+    t.clear(&key)?;
+    Ok(acl)
+}
+
 fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<UploadRecord> {
     match t.get(&upload_key(bucket, key, upload_id))? {
         Some(v) => decode(&v),
@@ -78,7 +93,7 @@ pub fn create_upload(
     bucket: &str,
     key: &str,
     record: &UploadRecord,
-    tags: &super::tagging::Tags,
+    (tags, acl): (&super::tagging::Tags, Option<&Acl>),
     audit: Option<&Entry>,
 ) -> MetaResult<[u8; 16]> {
     super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
@@ -87,6 +102,9 @@ pub fn create_upload(
         require_access(t, bucket, access)?;
         t.set(&upload_key(bucket, key, &id), &encode(record))?;
         super::tagging::set_upload_tags(t, &id, tags)?;
+        if let Some(acl) = acl {
+            t.set(&upload_acl_key(&id), &encode(acl))?;
+        }
         if let Some(e) = audit {
             append(t, &e.clone().detail("upload_id", format_upload_id(&id)))?;
         }
@@ -273,11 +291,12 @@ pub fn complete(
             checksum,
             version: super::versions::Version::default(),
             lock: super::lock::initial_lock(t, bucket, &upload.lock, now)?,
+            acl: take_upload_acl(t, upload_id)?,
         };
         let mut record = record;
         record.version = super::version_steps::make_room(t, (bucket, key), now, &|old| super::lock::check_destroy(old, false, now))?;
         let okey = object_key(bucket, key);
-        t.set(&okey, &encode(&record))?;
+        t.set(&okey, &encode_object(&record))?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
         let done = CompletedUpload {
@@ -414,6 +433,7 @@ pub(super) fn abort_all_in_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult
         t.clear_range(&parts, &prefix_end(&parts))?;
         t.clear(k)?;
         super::tagging::take_upload_tags(t, &id)?;
+        take_upload_acl(t, &id)?;
     }
     let now = now_ms();
     for m in &manifests {
@@ -443,6 +463,7 @@ pub fn abort(
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
         super::tagging::take_upload_tags(t, upload_id)?;
+        take_upload_acl(t, upload_id)?;
         append_opt(t, audit)
     })
 }

@@ -7,9 +7,9 @@
 //! `expiry`, `purge`), which is why it is its own file: it imports the records it changes
 //! and none of those operations.
 
-use super::codec::{decode, encode};
+use super::codec::decode;
 use super::manifest::{clear_parts, queue_release, read_parts};
-use super::object_record::{object_key, ObjectBody, ObjectRecord};
+use super::object_record::{decode_object, encode_object, object_key, ObjectBody, ObjectRecord};
 use super::tagging::{object_tags_key, read_object_tags, write_object_tags, Tags};
 use super::versions::{
     clear_entry, find_version, newest_entry, null_pointer_key, read_current, read_entry, versioning_in, write_entry, Found, Version,
@@ -22,7 +22,7 @@ use crate::kv::KvTxn;
 /// the release queue, so this costs O(parts) writes however many chunks the object has.
 pub(super) fn unlink_object(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
     let Some(old) = t.get(&object_key(bucket, key))? else { return Ok(None) };
-    let old: ObjectRecord = decode(&old)?;
+    let old = decode_object(&old)?;
     unlink_record(t, (bucket, key), &old)?;
     Ok(Some(old))
 }
@@ -156,7 +156,7 @@ pub(super) fn promote_newest(t: &mut dyn KvTxn, (bucket, key): (&str, &str)) -> 
     let Some(entry) = newest_entry(t, bucket, key)? else { return Ok(None) };
     let Some(record) = entry.object else { return Ok(None) };
     clear_entry(t, bucket, key, &entry.version)?;
-    t.set(&object_key(bucket, key), &encode(&record))?;
+    t.set(&object_key(bucket, key), &encode_object(&record))?;
     write_object_tags(t, bucket, key, &entry.tags)?;
     Ok(Some((record, entry.tags)))
 }
@@ -231,7 +231,7 @@ mod tests {
         .unwrap();
         let entries: Vec<VersionEntry> = crate::kv::read(&db, |t| {
             let begin = key_versions_begin(bucket, key);
-            t.get_range(&begin, &prefix_end(&begin), 10, false)?.iter().map(|(_, v)| decode(v)).collect::<MetaResult<Vec<_>>>()
+            t.get_range(&begin, &prefix_end(&begin), 10, false)?.iter().map(|(_, v)| crate::meta::versions::decode_entry(v)).collect::<MetaResult<Vec<_>>>()
         })
         .unwrap();
         let since: Vec<i64> = entries.iter().map(|e| e.noncurrent_since_ms).collect();

@@ -16,8 +16,8 @@
 //! version (written while versioning is off or suspended) has a sequence number too; when it
 //! is noncurrent, `("onl", bucket, key)` points at it.
 
-use super::codec::{decode, encode};
-use super::object_record::{object_key, ObjectRecord};
+use super::codec::{decode, decode_record, encode, encode_record, layout, CodecResult, Record};
+use super::object_record::{decode_object, object_key, ObjectRecord, ObjectRecordV1};
 use super::tagging::Tags;
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, decode_u64, prefix_end, Key};
@@ -52,6 +52,46 @@ impl VersionEntry {
     pub fn is_marker(&self) -> bool {
         self.object.is_none()
     }
+}
+
+/// Format 2: the embedded object record is at its format 2 (with its ACL); format 1 is the
+/// same layout around a format-1 object record (`VersionEntryV1`).
+impl Record for VersionEntry {
+    const FORMAT: u8 = 2;
+
+    fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
+        match format {
+            1 => Some(layout::<VersionEntryV1>(bytes).map(VersionEntryV1::upgrade)),
+            _ => None,
+        }
+    }
+}
+
+/// The format-1 layout, frozen: it describes bytes already stored.
+#[derive(Deserialize)]
+struct VersionEntryV1 {
+    version: Version,
+    last_modified_ms: i64,
+    noncurrent_since_ms: i64,
+    object: Option<ObjectRecordV1>,
+    tags: Tags,
+}
+
+impl VersionEntryV1 {
+    fn upgrade(self) -> VersionEntry {
+        VersionEntry {
+            version: self.version,
+            last_modified_ms: self.last_modified_ms,
+            noncurrent_since_ms: self.noncurrent_since_ms,
+            object: self.object.map(ObjectRecordV1::upgrade),
+            tags: self.tags,
+        }
+    }
+}
+
+/// A version entry in any format it was written in.
+pub(super) fn decode_entry(bytes: &[u8]) -> MetaResult<VersionEntry> {
+    decode_record(bytes)
 }
 
 fn versioning_key(bucket: &str) -> Vec<u8> {
@@ -104,22 +144,22 @@ pub(super) fn any_versions(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<bool> 
 }
 
 pub(super) fn read_current(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
-    t.get(&object_key(bucket, key))?.map(|v| decode(&v)).transpose()
+    t.get(&object_key(bucket, key))?.map(|v| decode_object(&v)).transpose()
 }
 
 /// The newest noncurrent version or marker of the key.
 pub fn newest_entry(t: &mut dyn KvTxn, bucket: &str, key: &str) -> MetaResult<Option<VersionEntry>> {
     let begin = key_versions_begin(bucket, key);
     let rows = t.get_range(&begin, &prefix_end(&begin), 1, false)?;
-    rows.first().map(|(_, v)| decode(v)).transpose()
+    rows.first().map(|(_, v)| decode_entry(v)).transpose()
 }
 
 pub(super) fn read_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, seq: u64) -> MetaResult<Option<VersionEntry>> {
-    t.get(&version_key(bucket, key, seq))?.map(|v| decode(&v)).transpose()
+    t.get(&version_key(bucket, key, seq))?.map(|v| decode_entry(&v)).transpose()
 }
 
 pub(super) fn write_entry(t: &mut dyn KvTxn, bucket: &str, key: &str, entry: &VersionEntry) -> MetaResult<()> {
-    t.set(&version_key(bucket, key, entry.version.seq), &encode(entry))?;
+    t.set(&version_key(bucket, key, entry.version.seq), &encode_record(entry))?;
     if entry.version.null {
         t.set(&null_pointer_key(bucket, key), &encode(&entry.version.seq))?;
     }
@@ -215,5 +255,32 @@ mod tests {
         assert!(newer < older);
         let (key, seq) = decode_version_key(&older[versions_begin("b").len()..]).unwrap();
         assert_eq!((key.as_str(), seq), ("k", 10));
+    }
+
+    #[test]
+    fn format_1_entries_upgrade_with_their_object() {
+        use crate::meta::object_record::tests::{format1, sample};
+        let object = sample(None);
+        let version = Version { seq: 9, tag: 1, null: false };
+        // The format-1 layout: the entry's fields, the embedded record at its format 1.
+        let record_fields = &format1(&object)[1..];
+        let mut old = encode(&(version, 10_i64, 20_i64));
+        old.push(1); // Some(object)
+        old.extend_from_slice(record_fields);
+        old.extend(postcard::to_allocvec(&vec![("t".to_owned(), "1".to_owned())]).unwrap());
+        let entry = decode_entry(&old).unwrap();
+        let expected = VersionEntry {
+            version,
+            last_modified_ms: 10,
+            noncurrent_since_ms: 20,
+            object: Some(object),
+            tags: vec![("t".into(), "1".into())],
+        };
+        assert_eq!(entry, expected);
+        let marker = [encode(&(version, 10_i64, 20_i64, None::<()>, Tags::new())).as_slice()].concat();
+        assert!(decode_entry(&marker).unwrap().is_marker());
+        let current = encode_record(&expected);
+        assert_eq!(current[0], 2);
+        assert_eq!(decode_entry(&current).unwrap(), expected);
     }
 }

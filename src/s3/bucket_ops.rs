@@ -1,8 +1,11 @@
 //! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 
+use super::acl_request::{bucket_acl_at_create, grant_headers, requested, resolve};
 use super::errors::to_s3;
 use super::{owner_of, GranaryS3};
+use crate::acl::ObjectOwnership;
 use crate::clock::timestamp_ms;
+use crate::meta::bucket_access::BucketAccessConfig;
 use crate::meta::{bucket_ops, buckets};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -20,33 +23,57 @@ pub async fn list_buckets(s3: &GranaryS3, req: S3Request<ListBucketsInput>) -> S
 
 pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
     let principal = s3.principal(&req)?;
-    super::acl_ops::require_no_grants(&req.headers)?;
     let input = req.input;
     // The path parser also admits `_granary` (Granary's API); no bucket may take it.
     if !creatable_bucket_name(&input.bucket) {
         return Err(s3_error!(InvalidBucketName));
-    }
-    if let Some(acl) = &input.acl {
-        if acl.as_str() != BucketCannedACL::PRIVATE {
-            return Err(s3_error!(NotImplemented, "only the canned ACL 'private' is supported"));
-        }
     }
     if let Some(constraint) = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref()) {
         if constraint.as_str() != s3.region {
             return Err(s3_error!(InvalidLocationConstraint, "this gateway serves region {}", s3.region));
         }
     }
+    let access = initial_access_config(s3, &input, &principal.user).await?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateBucket", &input.bucket, None);
     let (name, owner, region) = (input.bucket.clone(), principal.user, s3.region.clone());
     let object_lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
     let audit = audit.map(|e| if object_lock { e.detail("object_lock", true) } else { e });
-    let created = s3.engine.meta(move |db| bucket_ops::create_bucket_with(db, &name, &owner, &region, object_lock, audit.as_ref())).await;
+    let audit = audit.map(|e| match access.ownership {
+        Some(o) => e.detail("object_ownership", o.as_s3()),
+        None => e,
+    });
+    let created = s3
+        .engine
+        .meta(move |db| bucket_ops::create_bucket_configured(db, &name, &owner, &region, object_lock, &access, audit.as_ref()))
+        .await;
     match created {
         // S3's legacy us-east-1 behaviour: creating a bucket you already own there succeeds.
         Err(crate::engine::EngineError::Meta(crate::meta::MetaError::BucketAlreadyOwnedByYou)) if s3.region == "us-east-1" => {}
         other => other.map_err(to_s3)?,
     }
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
+}
+
+/// A new bucket's first access configuration: the object ownership (`x-amz-object-ownership`)
+/// and ACL (`x-amz-acl` or `x-amz-grant-*`) CreateBucket asks for.
+async fn initial_access_config(s3: &GranaryS3, input: &CreateBucketInput, owner: &str) -> S3Result<BucketAccessConfig> {
+    let ownership = match &input.object_ownership {
+        Some(o) => Some(
+            ObjectOwnership::from_s3(o.as_str())
+                .ok_or_else(|| s3_error!(InvalidArgument, "Invalid x-amz-object-ownership header: {}", o.as_str()))?,
+        ),
+        None => None,
+    };
+    // What the request leaves unsaid is the server's choice (`--bucket-defaults`).
+    let defaults = &s3.bucket_defaults;
+    let mut config = BucketAccessConfig {
+        ownership: ownership.or(defaults.ownership),
+        public_access_block: defaults.public_access_block,
+        ..Default::default()
+    };
+    let asked = requested(input.acl.as_ref().map(BucketCannedACL::as_str), grant_headers!(input, with_write), None)?;
+    config.acl = bucket_acl_at_create(&config, &resolve(s3, asked).await?, owner)?;
+    Ok(config)
 }
 
 /// AWS's naming rules for a new bucket: s3s's path check (length, characters, first and last
@@ -65,7 +92,7 @@ pub(super) fn creatable_bucket_name(name: &str) -> bool {
 
 pub async fn head_bucket(s3: &GranaryS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
     let principal = s3.principal(&req)?;
-    let record = s3.allowed_bucket(&principal, &req.input.bucket).await?;
+    let record = s3.path_bucket(&principal)?;
     Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(record.region), ..Default::default() }))
 }
 
@@ -81,7 +108,7 @@ pub async fn delete_bucket(s3: &GranaryS3, req: S3Request<DeleteBucketInput>) ->
 /// that never had versioning, which is what clients like rclone probe for.
 pub async fn get_bucket_location(s3: &GranaryS3, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
     let principal = s3.principal(&req)?;
-    let record = s3.allowed_bucket(&principal, &req.input.bucket).await?;
+    let record = s3.path_bucket(&principal)?;
     // S3 reports us-east-1 as an empty constraint.
     let constraint = (record.region != "us-east-1").then(|| BucketLocationConstraint::from(record.region));
     Ok(S3Response::new(GetBucketLocationOutput { location_constraint: constraint }))

@@ -1,7 +1,8 @@
 //! ListObjects (v1) and ListObjectsV2.
 
+use super::acl_ops::ListingOwners;
 use super::errors::to_s3;
-use super::{owner_of, GranaryS3};
+use super::GranaryS3;
 use crate::clock::timestamp_ms;
 use crate::limits;
 use crate::meta::list::{list_objects as list_page, ListPage, ListRequest};
@@ -60,7 +61,7 @@ async fn page(
         .map_err(to_s3)
 }
 
-fn contents(page: &mut ListPage, enc: &Encoder, owner: Option<&Owner>) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn contents(page: &mut ListPage, enc: &Encoder, owners: Option<&ListingOwners>) -> (Vec<Object>, Vec<CommonPrefix>) {
     let objects = std::mem::take(&mut page.objects)
         .into_iter()
         .map(|(key, r)| Object {
@@ -69,7 +70,7 @@ fn contents(page: &mut ListPage, enc: &Encoder, owner: Option<&Owner>) -> (Vec<O
             e_tag: Some(ETag::Strong(r.etag)),
             last_modified: Some(timestamp_ms(r.last_modified_ms)),
             storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-            owner: owner.cloned(),
+            owner: owners.map(|o| o.owner(r.acl.as_ref())),
             ..Default::default()
         })
         .collect();
@@ -87,8 +88,8 @@ pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S
     let mut page = page(s3, &input.bucket, &prefix, input.delimiter.as_deref(), marker.as_deref(), max).await?;
     // S3 answers max-keys=0 with an empty page that is not truncated.
     page.is_truncated &= max > 0;
-    let owner = owner_of(&principal);
-    let (objects, prefixes) = contents(&mut page, &enc, Some(&owner));
+    let owners = ListingOwners::of(s3, &principal, &input.bucket, page.objects.iter().map(|(_, r)| r.acl.as_ref())).await?;
+    let (objects, prefixes) = contents(&mut page, &enc, Some(&owners));
     let next_marker = page.is_truncated.then(|| page.last.clone()).flatten();
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),
@@ -163,8 +164,11 @@ pub async fn list_objects_v2(s3: &GranaryS3, req: S3Request<ListObjectsV2Input>)
     };
     let mut page = page(s3, &input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max).await?;
     page.is_truncated &= max > 0;
-    let owner = input.fetch_owner.unwrap_or(false).then(|| owner_of(&principal));
-    let (objects, prefixes) = contents(&mut page, &enc, owner.as_ref());
+    let owners = match input.fetch_owner {
+        Some(true) => Some(ListingOwners::of(s3, &principal, &input.bucket, page.objects.iter().map(|(_, r)| r.acl.as_ref())).await?),
+        _ => None,
+    };
+    let (objects, prefixes) = contents(&mut page, &enc, owners.as_ref());
     let key_count = (objects.len() + prefixes.len()) as i32;
     let next = page.is_truncated.then(|| page.last.as_deref().map(|last| encode_token(&input.bucket, last))).flatten();
     Ok(S3Response::new(ListObjectsV2Output {

@@ -1,7 +1,7 @@
 //! Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
 //! ListMultipartUploads.
 
-use super::acl_ops::require_private_acl;
+use super::acl_request::{grant_headers, object_write_acl};
 use super::checksums::{self, set_checksum_fields, set_checksum_values};
 use super::conditions::{check_copy_conditions, copy_source_conditions};
 use super::errors::{meta_to_s3, to_s3};
@@ -48,7 +48,9 @@ pub async fn create_multipart_upload(
     let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    require_private_acl(&req.headers, input.acl.as_ref())?;
+    // The completed object's ACL, decided now (a refusal spares the client the upload).
+    let acl =
+        object_write_acl(s3, &principal, &input.bucket, input.acl.as_ref().map(ObjectCannedACL::as_str), grant_headers!(input)).await?;
     let checksum = match &input.checksum_algorithm {
         Some(a) => {
             let algorithm =
@@ -76,7 +78,11 @@ pub async fn create_multipart_upload(
     let (bucket, key) = (input.bucket, input.key);
     let (b, k) = (bucket.clone(), key.clone());
     let access = principal.access()?;
-    let id = s3.engine.meta(move |db| uploads::create_upload(db, &access, &b, &k, &record, &tags, audit.as_ref())).await.map_err(to_s3)?;
+    let id = s3
+        .engine
+        .meta(move |db| uploads::create_upload(db, &access, &b, &k, &record, (&tags, acl.as_ref()), audit.as_ref()))
+        .await
+        .map_err(to_s3)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(bucket),
         key: Some(key),
@@ -211,7 +217,7 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
     let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
     let upload = load_upload(s3, target.bucket, target.key, target.upload_id).await?;
-    s3.allowed_bucket(&principal, src_bucket).await?;
+    s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), src_version_id.as_deref()).await?;
     let (source, layout) = load_with_layout(s3, src_bucket, src_key, src_version_id.as_deref()).await?;
     check_copy_conditions(&source, &copy_source_conditions!(input))?;
     let range = match &input.copy_source_range {

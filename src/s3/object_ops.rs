@@ -1,6 +1,6 @@
 //! Object writes: PutObject, DeleteObject, DeleteObjects, CopyObject.
 
-use super::acl_ops::require_private_acl;
+use super::acl_request::{grant_headers, object_write_acl};
 use super::checksums::{self, set_checksum_fields};
 use super::conditions::{check_copy_conditions, copy_source_conditions, precheck_write, write_condition};
 use super::errors::to_s3;
@@ -23,7 +23,12 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    require_private_acl(&req.headers, input.acl.as_ref())?;
+    if req.method == http::Method::POST {
+        // A browser form (PostObject): its key comes from the form, so it is decided here.
+        s3.allowed_object(&principal, "PostObject", (&input.bucket, &input.key), None).await?;
+    }
+    let acl =
+        object_write_acl(s3, &principal, &input.bucket, input.acl.as_ref().map(ObjectCannedACL::as_str), grant_headers!(input)).await?;
     // Declared sizes past S3's limits were refused before the handler (`request_rules`).
     let content_md5 = parse_content_md5(input.content_md5.as_deref())?;
     let requested = checksums::requested(&req.headers, input.checksum_algorithm.as_ref())?;
@@ -67,6 +72,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         checksum,
         version: Default::default(),
         lock,
+        acl,
     };
     let mut output = PutObjectOutput { e_tag: Some(etag_of(&record)), size: Some(ingested.size as i64), ..Default::default() };
     if requested.is_some() {
@@ -138,7 +144,12 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
     let mut valid = Vec::new();
     let mut asked_ids = Vec::new();
     for obj in requested {
-        let checked = check_key(&obj.key).and_then(|()| parse_version(obj.version_id.as_deref()));
+        let mut checked = check_key(&obj.key).and_then(|()| parse_version(obj.version_id.as_deref()));
+        if checked.is_ok() {
+            // Each key is decided on its own, as S3 does (a policy may protect a prefix).
+            let decided = s3.allowed_object(&principal, "DeleteObject", (&input.bucket, &obj.key), obj.version_id.as_deref()).await;
+            checked = decided.and(checked);
+        }
         match checked {
             Ok(version) => {
                 valid.push((obj.key, DeleteTarget { version, bypass_governance }));
@@ -185,8 +196,11 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let input = req.input;
     check_key(&input.key)?;
     let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
-    let src_access = s3.allowed_bucket(&principal, src_bucket).await?.access();
-    require_private_acl(&req.headers, input.acl.as_ref())?;
+    let src_access =
+        s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), copy_source_version_id(&input.copy_source)).await?.access();
+    // The copy gets the request's ACL, not the source's.
+    let acl =
+        object_write_acl(s3, &principal, &input.bucket, input.acl.as_ref().map(ObjectCannedACL::as_str), grant_headers!(input)).await?;
     let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
         None | Some(MetadataDirective::COPY) => false,
         Some(MetadataDirective::REPLACE) => true,
@@ -228,7 +242,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
         .engine
         .meta(move |db| {
             let src = objects::CopySource { bucket: &sb, key: &sk, version: src_version };
-            objects::copy_object(db, (&src_access, &access), &src, (&db_, &dk), (&metadata, &tags, &lock), audit.as_ref())
+            objects::copy_object(db, (&src_access, &access), &src, (&db_, &dk), (&metadata, &tags, &lock, acl.as_ref()), audit.as_ref())
         })
         .await
         .map_err(to_s3)?;

@@ -1,11 +1,12 @@
 //! Put/GetBucketVersioning and ListObjectVersions (`meta::versions` keeps the versions,
 //! `meta::list_versions` lists them).
 
+use super::acl_ops::ListingOwners;
 use super::errors::to_s3;
 use super::list_ops::{max_keys, Encoder};
 use super::object_fields::etag_of;
 use super::object_lookup::parse_version;
-use super::{owner_of, GranaryS3};
+use super::GranaryS3;
 use crate::clock::timestamp_ms;
 use crate::meta::bucket_ops;
 use crate::meta::list_versions::{list_versions, VersionListRequest};
@@ -86,7 +87,8 @@ pub async fn list_object_versions(
         (page.is_truncated, page.next_key_marker, page.next_version_marker) = (false, None, None);
     }
     let enc = |s: String| encoder.enc(s);
-    let owner = owner_of(&principal);
+    let acls = page.versions.iter().map(|v| v.object.as_ref().and_then(|r| r.acl.as_ref()));
+    let owners = ListingOwners::of(s3, &principal, &input.bucket, acls).await?;
     let mut versions = Vec::new();
     let mut markers = Vec::new();
     for v in page.versions {
@@ -98,15 +100,19 @@ pub async fn list_object_versions(
                 is_latest,
                 key: Some(key),
                 last_modified: when,
-                owner: Some(owner.clone()),
+                owner: Some(owners.owner(record.acl.as_ref())),
                 size: Some(record.size as i64),
                 storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
                 version_id,
                 ..Default::default()
             }),
-            None => {
-                markers.push(DeleteMarkerEntry { is_latest, key: Some(key), last_modified: when, owner: Some(owner.clone()), version_id })
-            }
+            None => markers.push(DeleteMarkerEntry {
+                is_latest,
+                key: Some(key),
+                last_modified: when,
+                owner: Some(owners.owner(None)),
+                version_id,
+            }),
         }
     }
     let common_prefixes: Vec<CommonPrefix> = page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc(p)) }).collect();

@@ -89,6 +89,24 @@ mod frozen {
         pub lock: ObjectLock,
     }
 
+    /// A noncurrent version or delete marker, around a format-1 object record.
+    #[derive(Serialize)]
+    pub struct VersionEntry {
+        pub version: Version,
+        pub last_modified_ms: i64,
+        pub noncurrent_since_ms: i64,
+        pub object: Option<ObjectRecord>,
+        pub tags: Vec<(String, String)>,
+    }
+
+    /// Written by its variant index only: `Enabled` is 0, so `Suspended` is 1.
+    #[derive(Serialize)]
+    #[allow(dead_code)]
+    pub enum Versioning {
+        Enabled,
+        Suspended,
+    }
+
     #[derive(Serialize, Clone)]
     pub struct Actor {
         pub user: Option<String>,
@@ -159,6 +177,10 @@ fn chain_hash(chain: u16, seq: u64, prev: &[u8; 32], entry: &[u8]) -> [u8; 32] {
 
 const CREATED_MS: i64 = 1_700_000_000_000;
 const MID_BUCKET_ID: &str = "0123456789abcdef0123456789abcdef";
+/// A third bucket's id, and the noncurrent version of its c.txt (sequence 0, tag 9), older
+/// than the key's current `null` version.
+const VER_BUCKET_ID: &str = "fedcba9876543210fedcba9876543210";
+const OLD_VERSION_ID: &str = "000000000000000000000009";
 
 /// An object record with an inline body.
 fn object(body: &[u8]) -> frozen::ObjectRecord {
@@ -238,6 +260,29 @@ fn write_previous_formats(data_dir: &std::path::Path) {
         t.set(&Key::space("b").str("mid-bucket").into_bytes(), &format1(&mid))?;
         t.set(&Key::space("ub").str("admin").str("mid-bucket").into_bytes(), b"")?;
         t.set(&Key::space("o").str("mid-bucket").str("b.txt").into_bytes(), &format1(&object(b"format 1, with an id")))?;
+
+        // A key with an older version, kept when versioning was suspended and the `null`
+        // version written over it.
+        let ver = frozen::BucketRecordWithId {
+            owner: "admin".into(),
+            created_ms: CREATED_MS,
+            region: "us-east-1".into(),
+            id: Some(VER_BUCKET_ID.into()),
+        };
+        t.set(&Key::space("b").str("ver-bucket").into_bytes(), &format1(&ver))?;
+        t.set(&Key::space("ub").str("admin").str("ver-bucket").into_bytes(), b"")?;
+        t.set(&Key::space("o").str("ver-bucket").str("c.txt").into_bytes(), &format1(&object(b"the current version")))?;
+        let mut older = object(b"the version before");
+        older.version = frozen::Version { seq: 0, tag: 9, null: false };
+        let kept = frozen::VersionEntry {
+            version: frozen::Version { seq: 0, tag: 9, null: false },
+            last_modified_ms: CREATED_MS + 500,
+            noncurrent_since_ms: CREATED_MS + 1_000,
+            object: Some(older),
+            tags: vec![("kept".into(), "yes".into())],
+        };
+        t.set(&Key::space("ov").str("ver-bucket").str("c.txt").u64(!0).into_bytes(), &format1(&kept))?;
+        t.set(&Key::space("bv").str("ver-bucket").into_bytes(), &format1(&frozen::Versioning::Suspended))?;
         let e = entry("mid-bucket", "b.txt");
         let with_id = frozen::EntryWithBucketId {
             time_ms: e.time_ms,
@@ -266,7 +311,7 @@ async fn a_data_directory_in_the_previous_formats_opens_and_serves() {
     let s3 = gw.client();
 
     let names: Vec<String> = s3.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
-    assert_eq!(names, ["mid-bucket", "old-bucket"]);
+    assert_eq!(names, ["mid-bucket", "old-bucket", "ver-bucket"]);
     for (bucket, key, body) in [("old-bucket", "a.txt", "written at format 1"), ("mid-bucket", "b.txt", "format 1, with an id")] {
         s3.head_bucket().bucket(bucket).send().await.unwrap();
         let got = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
@@ -275,6 +320,29 @@ async fn a_data_directory_in_the_previous_formats_opens_and_serves() {
         let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
         assert_eq!(listed.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), [key]);
     }
+    // The old noncurrent version reads whole, owned by the bucket owner (records written
+    // before ACLs are private to it).
+    let listed = s3.list_object_versions().bucket("ver-bucket").send().await.unwrap();
+    let ids: Vec<&str> = listed.versions().iter().filter_map(|v| v.version_id()).collect();
+    assert_eq!(ids, ["null", OLD_VERSION_ID]);
+    assert!(listed.versions().iter().all(|v| v.owner().and_then(|o| o.id()) == Some("admin")));
+    let old = s3.get_object().bucket("ver-bucket").key("c.txt").version_id(OLD_VERSION_ID).send().await.unwrap();
+    assert_eq!(body_of(old).await, b"the version before");
+    let tags = s3.get_object_tagging().bucket("ver-bucket").key("c.txt").version_id(OLD_VERSION_ID).send().await.unwrap();
+    assert_eq!(tags.tag_set().iter().map(|t| t.key()).collect::<Vec<_>>(), ["kept"]);
+    for version in [None, Some(OLD_VERSION_ID)] {
+        let acl = s3.get_object_acl().bucket("ver-bucket").key("c.txt").set_version_id(version.map(str::to_owned)).send().await.unwrap();
+        assert_eq!(acl.owner().and_then(|o| o.id()), Some("admin"));
+        let grants: Vec<_> = acl.grants().iter().map(|g| (g.grantee().and_then(|g| g.id()), g.permission().map(|p| p.as_str()))).collect();
+        assert_eq!(grants, [(Some("admin"), Some("FULL_CONTROL"))], "{version:?}");
+    }
+    // Rewritten at the current format when it changes: its ACL, then read back.
+    s3.put_object_acl().bucket("ver-bucket").key("c.txt").version_id(OLD_VERSION_ID).acl("public-read".into()).send().await.unwrap();
+    let acl = s3.get_object_acl().bucket("ver-bucket").key("c.txt").version_id(OLD_VERSION_ID).send().await.unwrap();
+    assert_eq!(acl.grants().len(), 2);
+    let old = s3.get_object().bucket("ver-bucket").key("c.txt").version_id(OLD_VERSION_ID).send().await.unwrap();
+    assert_eq!(body_of(old).await, b"the version before");
+
     // Written now: at the current formats, beside the old records.
     s3.put_object().bucket("old-bucket").key("new.txt").body(b"new".to_vec().into()).send().await.unwrap();
 
