@@ -20,6 +20,8 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    // A browser form: its key with `${filename}` replaced, and the fields s3s does not read.
+    let req = super::post_object::complete_input(req)?;
     let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
@@ -92,6 +94,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         .await
         .map_err(to_s3)?;
     output.version_id = committed.version.header_id();
+    super::post_object::stored(&req.extensions, &output);
     Ok(S3Response::new(output))
 }
 

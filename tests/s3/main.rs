@@ -20,6 +20,7 @@ mod gc;
 mod listing;
 mod multipart;
 mod objects;
+mod post_object;
 mod purge;
 mod retention;
 mod search;
