@@ -36,7 +36,8 @@ pub(super) struct Cli {
 #[derive(Subcommand)]
 pub(super) enum Command {
     /// Run the S3 gateway.
-    Serve(ServeArgs),
+    // Boxed: serve's flags would otherwise make every command as large as they are.
+    Serve(Box<ServeArgs>),
     /// Index the Kafka event feed into DATA_DIR/index (what a gateway with Kafka does
     /// in-process), until SIGTERM.
     Indexer {

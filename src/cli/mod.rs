@@ -62,7 +62,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         data_dir,
     };
     match cli.command {
-        Command::Serve(args) => serve::serve(args, file, store).await,
+        Command::Serve(args) => serve::serve(*args, file, store).await,
         Command::User { command } => users::user_command(&store, command).await,
         Command::Audit { command } => audit::audit_command(&store, command).await,
         Command::Status => admin_command(&store, AdminRequest::Status).await,

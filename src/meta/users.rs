@@ -293,9 +293,12 @@ fn require_user(t: &mut dyn KvTxn, name: &str) -> MetaResult<UserRecord> {
     }
 }
 
+/// An access key and its record.
+pub type KeyListing = (String, AccessKeyRecord);
+
 /// Access keys (all, or `user`'s) with their records, by key. Reads at most
 /// `ACCESS_KEYS_MAX_COUNT` rows: creating more keys than that is refused.
-fn keys_in(t: &mut dyn KvTxn, user: Option<&str>) -> MetaResult<Vec<(String, AccessKeyRecord)>> {
+fn keys_in(t: &mut dyn KvTxn, user: Option<&str>) -> MetaResult<Vec<KeyListing>> {
     let begin = Key::space("ak").into_bytes();
     let rows = t.get_range(&begin, &prefix_end(&begin), ACCESS_KEYS_MAX_COUNT, false)?;
     let mut out = Vec::new();
@@ -318,17 +321,17 @@ pub fn get_user(db: &dyn KvStore, name: &str) -> MetaResult<Option<UserRecord>> 
 }
 
 /// Access keys (all, or `user`'s) with their records, by key. Admin-only.
-pub fn list_keys(db: &dyn KvStore, user: Option<&str>) -> MetaResult<Vec<(String, AccessKeyRecord)>> {
+pub fn list_keys(db: &dyn KvStore, user: Option<&str>) -> MetaResult<Vec<KeyListing>> {
     read(db, |t| keys_in(t, user))
 }
 
 /// Every user with its access keys (and their records). Admin-only, small by nature (users
 /// are few): reads at most `USERS_MAX_COUNT` users and `ACCESS_KEYS_MAX_COUNT` keys.
-pub fn list_users(db: &dyn KvStore) -> MetaResult<Vec<(UserRecord, Vec<(String, AccessKeyRecord)>)>> {
+pub fn list_users(db: &dyn KvStore) -> MetaResult<Vec<(UserRecord, Vec<KeyListing>)>> {
     read(db, |t| {
         let users_begin = Key::space("user").into_bytes();
         let users = t.get_range(&users_begin, &prefix_end(&users_begin), USERS_MAX_COUNT, false)?;
-        let mut keys: HashMap<String, Vec<(String, AccessKeyRecord)>> = HashMap::new();
+        let mut keys: HashMap<String, Vec<KeyListing>> = HashMap::new();
         for (ak, record) in keys_in(t, None)? {
             keys.entry(record.user.clone()).or_default().push((ak, record));
         }
