@@ -221,9 +221,9 @@ impl Server {
         let authorizer = Arc::clone(&s3.authorizer);
         let mut builder = S3ServiceBuilder::new(s3);
         builder.set_auth(KeyStoreAuth::new(engine.clone()));
-        builder.set_access(crate::s3::access::GranaryAccess::new(authorizer, outbox_gauge));
+        builder.set_access(crate::s3::access::GranaryAccess::new(Arc::clone(&authorizer), outbox_gauge));
         builder.set_route(
-            crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index))
+            crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index), authorizer)
                 .with_metrics_auth(config.metrics_auth.clone()),
         );
         builder.set_validation(crate::s3::granary_api::NamesWithGranaryApi);

@@ -219,6 +219,36 @@ impl Authorizer {
     }
 }
 
+impl Authorizer {
+    /// Whether the user of `access_key` may list `bucket` (s3:ListBucket, by the same model
+    /// as S3 requests): what Granary's own API (`granary_api`) asks before search shows a
+    /// bucket's keys and metadata. Prefix conditions cannot be honoured on search results, so
+    /// a grant that depends on `s3:prefix` does not open search.
+    pub(super) async fn may_list(
+        &self,
+        access_key: &str,
+        bucket: &str,
+        (uri, headers, source_ip): (&http::Uri, &http::HeaderMap, Option<std::net::IpAddr>),
+    ) -> S3Result<()> {
+        let generation = self.engine.config_generation().await.map_err(super::errors::to_s3)?;
+        let principal = authenticate(&self.engine, generation, access_key).await?;
+        let asking = super::policy_context::Asking {
+            user: Some(&principal.who.user),
+            is_admin: principal.who.user == crate::meta::users::ROOT_USER,
+            source_ip,
+            post_form: false,
+        };
+        let context = super::policy_context::build(&asking, uri, headers, crate::clock::now_ms());
+        let user_policy = self.user_policy(&principal);
+        let decision =
+            Decision { principal: Some(principal), generation, bucket: None, rules: None, user_policy, context: Arc::new(context), grounds: None };
+        match self.decide(&decision, "ListObjects", (bucket, None), None).await {
+            Ok(_) => Ok(()),
+            Err(refusal) => Err(refusal.into_error(None)),
+        }
+    }
+}
+
 /// Why a decision refused.
 pub(super) enum Refusal {
     Denied(Denial),

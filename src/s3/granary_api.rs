@@ -17,7 +17,8 @@
 //! Parameters are checked before anything is read: a malformed or oversized value (bucket
 //! name, key, number, page token, query) is 400 InvalidArgument naming the parameter.
 //!
-//! Search (the caller's own buckets; the admin's, any), as JSON (`search::query` has the
+//! Search (buckets the caller may list, by the access model: its own, the admin any, others
+//! through a policy or ACL), as JSON (`search::query` has the
 //! query language):
 //! - `GET /_granary/search?bucket=B&q=Q[&limit=N&page_token=T]`
 //! - `GET /_granary/search/suggest?bucket=B&prefix=P[&limit=N]`
@@ -62,6 +63,8 @@ pub struct GranaryApi {
     db: Arc<dyn KvStore>,
     status: Arc<crate::status::StatusSources>,
     index: Arc<crate::search::SearchIndex>,
+    /// The access decision: search shows a bucket to whoever may list it.
+    authorizer: Arc<super::access::Authorizer>,
     metrics_auth: MetricsAuth,
 }
 
@@ -112,8 +115,13 @@ fn token_matches(presented: &str, expected: &str) -> bool {
 }
 
 impl GranaryApi {
-    pub fn new(db: Arc<dyn KvStore>, status: Arc<crate::status::StatusSources>, index: Arc<crate::search::SearchIndex>) -> Self {
-        Self { db, status, index, metrics_auth: MetricsAuth::Open }
+    pub fn new(
+        db: Arc<dyn KvStore>,
+        status: Arc<crate::status::StatusSources>,
+        index: Arc<crate::search::SearchIndex>,
+        authorizer: Arc<super::access::Authorizer>,
+    ) -> Self {
+        Self { db, status, index, authorizer, metrics_auth: MetricsAuth::Open }
     }
 
     /// Who may read `/_granary/metrics` (default: anyone).
@@ -255,6 +263,14 @@ impl GranaryApi {
             Some(_) => Err(s3_error!(AccessDenied)),
             None => Err(s3_error!(NoSuchBucket)),
         }
+    }
+
+    /// Search and suggestions show a bucket's keys and metadata to whoever may list it
+    /// (`access::Authorizer::may_list`: its owner, the admin, a policy or ACL grant).
+    async fn require_listable(&self, req: &S3Request<Body>, bucket: &str) -> S3Result<()> {
+        let ak = req.credentials.as_ref().map(|c| c.access_key.as_str()).ok_or_else(|| s3_error!(AccessDenied))?;
+        let source_ip = req.extensions.get::<super::request::RequestContext>().map(|c| c.source_ip);
+        self.authorizer.may_list(ak, bucket, (&req.uri, &req.headers, source_ip)).await
     }
 
     /// The incarnation an audit query reads: the one `bucket_id` names (admin only: the
@@ -429,7 +445,7 @@ impl S3Route for GranaryApi {
                     .map(|t| t.parse::<usize>().map_err(|_| s3_error!(InvalidArgument, "page_token is not a token this search returned")))
                     .transpose()?
                     .unwrap_or(0);
-                self.require_bucket_access(&user, &bucket).await?;
+                self.require_listable(&req, &bucket).await?;
                 if offset > limits::SEARCH_OFFSET_MAX_RESULTS {
                     return Err(s3_error!(
                         InvalidArgument,
@@ -445,7 +461,7 @@ impl S3Route for GranaryApi {
                 // The prefix becomes an automaton, as `q`'s prefix terms do.
                 let prefix = bounded(&p, "prefix", limits::SEARCH_PREFIX_MAX_BYTES)?.unwrap_or_default().to_owned();
                 let limit = page_limit(&p, "limit", 10, limits::SEARCH_PAGE_MAX_RESULTS)?;
-                self.require_bucket_access(&user, &bucket).await?;
+                self.require_listable(&req, &bucket).await?;
                 let index = self.index()?;
                 let suggestions = search_blocking(move || index.suggest(&bucket, &prefix, limit)).await?;
                 json(&serde_json::json!({ "suggestions": suggestions }))

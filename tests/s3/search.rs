@@ -113,6 +113,15 @@ async fn search_shows_only_what_the_caller_may_read() {
     assert_eq!(status, 404);
     let (status, _) = raw_http(&gw.endpoint, "GET", "/_granary/search?bucket=alices&q=secret").await;
     assert_eq!(status, 403, "unsigned requests are refused");
+
+    // What the access model lets alice list, search shows her (issue 15).
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "alice"},
+        "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bobs"}]});
+    bob.put_bucket_policy().bucket("bobs").policy(policy.to_string()).send().await.unwrap();
+    let (status, v) = search(&gw, "AKALICE", "alice-secret-key", "bobs", "secret").await;
+    assert_eq!(status, 200, "{v}");
+    let found: Vec<&str> = v["objects"].as_array().unwrap().iter().map(|o| o["key"].as_str().unwrap()).collect();
+    assert_eq!(found, vec!["secret-recipe.txt"]);
 }
 
 #[tokio::test]
