@@ -246,3 +246,90 @@ pub fn may_learn_absence(asker: &Asker<'_>, bucket: &OnBucket<'_>, context: &Con
 /// The parsed rules of a bucket, shared: cached by the caller per incarnation and access
 /// generation.
 pub type SharedRules = Arc<BucketRules>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::{ObjectOwnership, PublicAccessBlock};
+
+    fn record(owner: &str) -> BucketRecord {
+        BucketRecord { owner: owner.into(), created_ms: 0, region: "us-east-1".into(), id: None, access_generation: 0 }
+    }
+
+    fn rules(policy: Option<serde_json::Value>, acl: Option<Acl>) -> BucketRules {
+        let config = BucketAccessConfig { policy: policy.map(|p| p.to_string()), acl, ..Default::default() };
+        BucketRules::new("b", config)
+    }
+
+    fn user<'a>(name: &'a str, policy: Option<&'a Policy>) -> Asker<'a> {
+        Asker::User { name, access_key: "AK", policy, is_admin: name == "admin" }
+    }
+
+    fn decide(asker: &Asker<'_>, op: &str, rules: &BucketRules, object: Option<&ObjectFacts>) -> Result<Grounds, Denial> {
+        let record = record("alice");
+        let on = OnBucket { name: "b", record: &record, rules };
+        evaluate(asker, &needs(op, false), Some(&on), Some("k"), object, &Context::default())
+    }
+
+    const DENY_DELETES: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Keep","Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+
+    #[test]
+    fn a_bucket_policy_deny_binds_the_owner_but_never_the_admin() {
+        let r = rules(Some(serde_json::from_str(DENY_DELETES).unwrap()), None);
+        let denied = decide(&user("alice", None), "DeleteObject", &r, None).unwrap_err();
+        assert!(denied.0.contains("Sid Keep"), "{denied:?}");
+        assert_eq!(decide(&user("alice", None), "GetObject", &r, None), Ok(Grounds::BucketOwner));
+        assert_eq!(decide(&user("admin", None), "DeleteObject", &r, None), Ok(Grounds::Admin));
+    }
+
+    #[test]
+    fn acls_grant_by_permission_and_ownership_controls_or_blocks_turn_them_off() {
+        let public = Acl::canned("public-read", "alice", "alice").unwrap();
+        let object = ObjectFacts { acl: Some(Some(public.clone())), tags: Vec::new() };
+        let r = rules(None, None);
+        assert_eq!(decide(&Asker::Anonymous, "GetObject", &r, Some(&object)), Ok(Grounds::ObjectAcl(1)));
+        assert!(decide(&Asker::Anonymous, "PutObjectAcl", &r, Some(&object)).is_err(), "READ is not WRITE_ACP");
+        assert!(decide(&Asker::Anonymous, "GetObject", &r, None).is_err(), "no object facts, no object grant");
+
+        let mut enforced = rules(None, None);
+        enforced.config.ownership = Some(ObjectOwnership::BucketOwnerEnforced);
+        assert!(decide(&Asker::Anonymous, "GetObject", &enforced, Some(&object)).is_err());
+        let mut ignoring = rules(None, None);
+        ignoring.config.public_access_block = Some(PublicAccessBlock { ignore_public_acls: true, ..Default::default() });
+        assert!(decide(&Asker::Anonymous, "GetObject", &ignoring, Some(&object)).is_err());
+
+        let bucket_public = rules(None, Some(Acl::canned("public-read-write", "alice", "alice").unwrap()));
+        assert_eq!(decide(&Asker::Anonymous, "PutObject", &bucket_public, None), Ok(Grounds::BucketAcl(2)));
+        assert_eq!(decide(&Asker::Anonymous, "ListObjectsV2", &bucket_public, None), Ok(Grounds::BucketAcl(1)));
+        assert!(decide(&Asker::Anonymous, "PutBucketPolicy", &bucket_public, None).is_err(), "no ACL grants policy changes");
+    }
+
+    #[test]
+    fn restrict_public_buckets_keeps_a_public_policy_from_anonymous_requests_only() {
+        let policy = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]});
+        let mut r = rules(Some(policy), None);
+        assert!(matches!(decide(&Asker::Anonymous, "GetObject", &r, None), Ok(Grounds::BucketPolicy(_))));
+        r.config.public_access_block = Some(PublicAccessBlock { restrict_public_buckets: true, ..Default::default() });
+        assert!(decide(&Asker::Anonymous, "GetObject", &r, None).is_err());
+        assert!(matches!(decide(&user("bob", None), "GetObject", &r, None), Ok(Grounds::BucketPolicy(_))));
+    }
+
+    #[test]
+    fn a_user_with_a_policy_needs_it_to_create_buckets() {
+        let none = Context::default();
+        let create = needs("CreateBucket", false);
+        assert_eq!(evaluate(&user("bob", None), &create, None, None, None, &none), Ok(Grounds::UserDefault));
+        let read_only = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
+            PolicyKind::User,
+        )
+        .unwrap();
+        assert!(evaluate(&user("bob", Some(&read_only)), &create, None, None, None, &none).is_err());
+        assert_eq!(evaluate(&user("bob", Some(&read_only)), &needs("ListBuckets", false), None, None, None, &none), Ok(Grounds::UserDefault));
+        assert!(evaluate(&Asker::Anonymous, &needs("ListBuckets", false), None, None, None, &none).is_err());
+        // The policy reaches another user's bucket on its own.
+        let r = rules(None, None);
+        assert!(matches!(decide(&user("bob", Some(&read_only)), "GetObject", &r, None), Ok(Grounds::UserPolicy(_))));
+        assert!(decide(&user("bob", Some(&read_only)), "PutObject", &r, None).is_err());
+    }
+}
