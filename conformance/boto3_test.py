@@ -501,67 +501,80 @@ class BucketTest(ClientErrorTestCase):
 
 
 class AclTest(BucketTestCase):
-    """Granary's model: the owner has FULL_CONTROL and nobody else has anything; the canned
-    ACL 'private' is accepted and anything else is NotImplemented, never silently ignored."""
+    """ACLs as S3 stores and shows them: canned ACLs, x-amz-grant-* headers and
+    AccessControlPolicy documents on buckets and objects, one form at a time; a copy gets the
+    request's ACL, not its source's."""
 
     tag = "acl"
-    ALL_USERS = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+    ALL_USERS_URI = "http://acs.amazonaws.com/groups/global/AllUsers"
+    ALL_USERS = f'uri="{ALL_USERS_URI}"'
 
-    def check_owner_only(self, resp):
+    def grants(self, resp):
+        """The grants of a Get*Acl answer, the owner's named "owner" (with its display name
+        checked), groups by URI."""
         owner = resp["Owner"]
-        self.assertTrue(owner.get("ID"), resp)
-        self.assertEqual(len(resp["Grants"]), 1, resp)
-        grant = resp["Grants"][0]
-        self.assertEqual(grant["Permission"], "FULL_CONTROL")
-        self.assertEqual(grant["Grantee"]["Type"], "CanonicalUser")
-        self.assertEqual(grant["Grantee"]["ID"], owner["ID"])
+        self.assertTrue(owner.get("ID") and owner.get("DisplayName"), resp)
+        out = set()
+        for g in resp["Grants"]:
+            grantee = g["Grantee"]
+            if grantee["Type"] == "CanonicalUser":
+                self.assertTrue(grantee.get("DisplayName"), resp)
+                who = "owner" if grantee["ID"] == owner["ID"] else grantee["ID"]
+            else:
+                self.assertEqual(grantee["Type"], "Group", resp)
+                who = grantee["URI"]
+            out.add((who, g["Permission"]))
+        return out
 
     def test_bucket_acl(self):
-        self.check_owner_only(S3.get_bucket_acl(Bucket=self.bucket))
-        S3.put_bucket_acl(Bucket=self.bucket, ACL="private")
-        self.assertClientError("NotImplemented", 501, S3.put_bucket_acl, Bucket=self.bucket, ACL="public-read")
-        self.assertClientError("NotImplemented", 501, S3.put_bucket_acl, Bucket=self.bucket, GrantRead=self.ALL_USERS)
-        self.check_owner_only(S3.get_bucket_acl(Bucket=self.bucket))
-
-    def test_bucket_acl_acp_grants_not_ignored(self):
-        for header in ("GrantReadACP", "GrantWriteACP"):
-            with self.subTest(f"PutBucketAcl with {header}"):
-                self.assertClientError(
-                    "NotImplemented", 501, S3.put_bucket_acl, Bucket=self.bucket, **{header: self.ALL_USERS},
-                )
+        get = lambda: self.grants(S3.get_bucket_acl(Bucket=self.bucket))
+        self.assertEqual(get(), {("owner", "FULL_CONTROL")})
+        S3.put_bucket_acl(Bucket=self.bucket, ACL="public-read")
+        self.assertEqual(get(), {("owner", "FULL_CONTROL"), (self.ALL_USERS_URI, "READ")})
+        S3.put_bucket_acl(Bucket=self.bucket, GrantReadACP=self.ALL_USERS)
+        self.assertEqual(get(), {(self.ALL_USERS_URI, "READ_ACP")}, "exactly the header grants")
+        owner = S3.get_bucket_acl(Bucket=self.bucket)["Owner"]
+        document = {
+            "Owner": {"ID": owner["ID"]},
+            "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"}],
+        }
+        S3.put_bucket_acl(Bucket=self.bucket, AccessControlPolicy=document)
+        self.assertEqual(get(), {("owner", "FULL_CONTROL")})
+        self.assertClientError(
+            "InvalidRequest", 400, S3.put_bucket_acl, Bucket=self.bucket, ACL="private", GrantRead=self.ALL_USERS,
+        )
+        self.assertClientError("MissingSecurityHeader", 400, S3.put_bucket_acl, Bucket=self.bucket)
+        self.assertEqual(get(), {("owner", "FULL_CONTROL")}, "nothing refused was stored")
 
     def test_object_acl(self):
-        S3.put_object(Bucket=self.bucket, Key="acl-obj", Body=b"x")
-        self.check_owner_only(S3.get_object_acl(Bucket=self.bucket, Key="acl-obj"))
+        get = lambda key: self.grants(S3.get_object_acl(Bucket=self.bucket, Key=key))
+        S3.put_object(Bucket=self.bucket, Key="acl-obj", Body=b"x", ACL="public-read")
+        self.assertEqual(get("acl-obj"), {("owner", "FULL_CONTROL"), (self.ALL_USERS_URI, "READ")})
         S3.put_object_acl(Bucket=self.bucket, Key="acl-obj", ACL="private")
-        self.assertClientError("NotImplemented", 501, S3.put_object_acl, Bucket=self.bucket, Key="acl-obj", ACL="public-read")
+        self.assertEqual(get("acl-obj"), {("owner", "FULL_CONTROL")})
+        S3.put_object_acl(Bucket=self.bucket, Key="acl-obj", GrantRead=self.ALL_USERS)
+        self.assertEqual(get("acl-obj"), {(self.ALL_USERS_URI, "READ")})
         self.assertClientError("NoSuchKey", 404, S3.get_object_acl, Bucket=self.bucket, Key="no-such-obj")
-        S3.put_object(Bucket=self.bucket, Key="acl-private", Body=b"x", ACL="private")
-        self.assertClientError("NotImplemented", 501, S3.put_object, Bucket=self.bucket, Key="acl-pub", Body=b"x", ACL="public-read")
+        self.assertClientError(
+            "InvalidArgument", 400, S3.put_object, Bucket=self.bucket, Key="acl-bad", Body=b"x",
+            GrantRead='id="no-such-user"',
+        )
 
-    def test_object_grant_headers_not_ignored(self):
-        S3.put_object(Bucket=self.bucket, Key="acl-src", Body=b"x")
-        with self.subTest("PutObject with GrantRead"):
-            self.assertClientError(
-                "NotImplemented", 501, S3.put_object, Bucket=self.bucket, Key="grant-read", Body=b"x",
-                GrantRead=self.ALL_USERS,
-            )
-        with self.subTest("CopyObject with GrantRead"):
-            self.assertClientError(
-                "NotImplemented", 501, S3.copy_object, Bucket=self.bucket, Key="grant-copy",
-                CopySource={"Bucket": self.bucket, "Key": "acl-src"}, GrantRead=self.ALL_USERS,
-            )
-        for header in ("GrantReadACP", "GrantWriteACP"):
-            with self.subTest(f"PutObjectAcl with {header}"):
-                self.assertClientError(
-                    "NotImplemented", 501, S3.put_object_acl, Bucket=self.bucket, Key="acl-src",
-                    **{header: self.ALL_USERS},
-                )
+    def test_copies_get_the_requests_acl(self):
+        S3.put_object(Bucket=self.bucket, Key="acl-src", Body=b"x", ACL="public-read")
+        S3.copy_object(Bucket=self.bucket, Key="acl-copy", CopySource={"Bucket": self.bucket, "Key": "acl-src"})
+        self.assertEqual(self.grants(S3.get_object_acl(Bucket=self.bucket, Key="acl-copy")), {("owner", "FULL_CONTROL")})
+        S3.copy_object(
+            Bucket=self.bucket, Key="acl-copy2", CopySource={"Bucket": self.bucket, "Key": "acl-src"},
+            GrantRead=self.ALL_USERS,
+        )
+        self.assertEqual(self.grants(S3.get_object_acl(Bucket=self.bucket, Key="acl-copy2")), {(self.ALL_USERS_URI, "READ")})
 
-    def test_create_bucket_grant_not_ignored(self):
+    def test_create_bucket_acl(self):
         name = f"conf-aclgrant-{uuid.uuid4().hex[:8]}"
         try:
-            self.assertClientError("NotImplemented", 501, S3.create_bucket, Bucket=name, GrantRead=self.ALL_USERS)
+            S3.create_bucket(Bucket=name, GrantRead=self.ALL_USERS)
+            self.assertEqual(self.grants(S3.get_bucket_acl(Bucket=name)), {(self.ALL_USERS_URI, "READ")})
         finally:
             try:
                 S3.delete_bucket(Bucket=name)
