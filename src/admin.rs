@@ -1,6 +1,7 @@
-//! Administration (users and keys): one request type, executed either directly on a stopped
-//! data directory or by the running gateway through a Unix socket in the data directory
-//! (the embedded store is single-process, so a running gateway owns it).
+//! Administration (users, their keys and policies; status, audit queries and jobs): one
+//! request type, executed either directly on a stopped data directory or by the running
+//! gateway through a Unix socket in the data directory (the embedded store is
+//! single-process, so a running gateway owns it).
 
 use crate::kv::KvStore;
 use crate::limits;
