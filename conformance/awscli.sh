@@ -122,7 +122,28 @@ run_ok "bob makes his own bucket" bob s3 mb s3://conf-bob
 run_ok "bob puts into his bucket" bob s3 cp "$W/meta.txt" s3://conf-bob/x.txt
 expect_error AccessDenied "bob copies admin's object into his bucket" \
     bob s3api copy-object --bucket conf-bob --key stolen.txt --copy-source "$B/meta.txt"
-expect_error AccessDenied "admin reads bob's object" awsc s3api get-object --bucket conf-bob --key x.txt "$W/admin.out"
+# The operator bypasses bucket policies and ACLs (no bucket can be locked away from it).
+run_ok "admin reads bob's object" awsc s3api get-object --bucket conf-bob --key x.txt "$W/admin.out"
+
+log "sharing (issue 15)"
+code="$(curl -sS -o "$W/anon.out" -w '%{http_code}' "$GRANARY_ENDPOINT/conf-bob/x.txt")"
+assert_eq "$code" "403" "anonymous GET of a private object"
+run_ok "bob makes x.txt public" bob s3api put-bucket-policy --bucket conf-bob --policy \
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::conf-bob/x.txt"}]}'
+run_ok "bob reads the policy status" bob s3api get-bucket-policy-status --bucket conf-bob
+assert_eq "$(json 'd["PolicyStatus"]["IsPublic"]' <<<"$OUT")" "True" "a policy for Principal * is public"
+code="$(curl -sS -o "$W/anon.out" -w '%{http_code}' "$GRANARY_ENDPOINT/conf-bob/x.txt")"
+assert_eq "$code" "200" "anonymous GET of an object a policy made public"
+assert_eq "$(cat "$W/anon.out")" "$(cat "$W/meta.txt")" "the public object's body"
+code="$(curl -sS -o /dev/null -w '%{http_code}' "$GRANARY_ENDPOINT/conf-bob")"
+assert_eq "$code" "403" "anonymous listing is not granted"
+run_ok "bob restricts public buckets" bob s3api put-public-access-block --bucket conf-bob \
+    --public-access-block-configuration RestrictPublicBuckets=true
+code="$(curl -sS -o /dev/null -w '%{http_code}' "$GRANARY_ENDPOINT/conf-bob/x.txt")"
+assert_eq "$code" "403" "RestrictPublicBuckets keeps the public policy from anonymous requests"
+run_ok "bob removes the public access block" bob s3api delete-public-access-block --bucket conf-bob
+run_ok "bob deletes the policy" bob s3api delete-bucket-policy --bucket conf-bob
+expect_error NoSuchBucketPolicy "no policy left" bob s3api get-bucket-policy --bucket conf-bob
 run_ok "admin lists buckets" awsc s3api list-buckets
 assert_eq "$(json 'sorted(b["Name"] for b in d["Buckets"])' <<<"$OUT")" "['$B', '$B2']" "admin sees only its own buckets"
 
