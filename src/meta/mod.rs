@@ -16,6 +16,7 @@
 //! - `("mp", parts_id, page)`    → `Vec<PartRef>` (a multipart object's parts)
 //! - `("dq", since_ms, manifest_id)` → empty: manifest whose references are to be released
 //! - `("u", bucket, key, upload_id)` → `UploadRecord`; `("pt", upload_id, part)` → `PartRecord`
+//! - `("uacl", upload_id)`      → the ACL an upload's completed object gets (`uploads`)
 //! - `("ud", upload_id)`        → `uploads::CompletedUpload` (a day; `("udt", ms, upload_id)` its sweep index)
 //! - `("c", sha256)`             → `RefCount`
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
@@ -45,9 +46,9 @@
 //! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
 //!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
 //! 4. Transactions spanning records: `object_access` (an object's ACL and tags for the
-//!    access decision), `objects`, `object_tagging`, `uploads`, `deletes`,
-//!    `bucket_ops` (CreateBucket, DeleteBucket, versioning), `expiry`, `purge`, `recount`,
-//!    `list`, `list_versions`.
+//!    access decision), `object_acl` (Get/PutObjectAcl on a version), `objects`,
+//!    `object_tagging`, `uploads`, `deletes`, `bucket_ops` (CreateBucket, DeleteBucket,
+//!    versioning), `expiry`, `purge`, `recount`, `list`, `list_versions`.
 //!
 //! Transactions call record helpers and steps, never one another's files back; a helper that
 //! two of them need moves down a layer.

@@ -17,6 +17,9 @@ use s3s::dto::{self, AccessControlPolicy};
 use s3s::{s3_error, S3Result};
 use std::collections::BTreeMap;
 
+/// Which user names exist, and the users by lower-cased e-mail address.
+type UserNames = (BTreeMap<String, bool>, BTreeMap<String, Vec<String>>);
+
 /// A grantee as a request names it, before it is resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NamedGrantee {
@@ -204,27 +207,12 @@ pub async fn resolve(s3: &GranaryS3, asked: Requested<NamedGrantee>) -> S3Result
 async fn resolve_names(s3: &GranaryS3, names: Vec<NamedGrantee>) -> S3Result<Vec<Grantee>> {
     let by_email = names.iter().any(|n| matches!(n, NamedGrantee::Email(_)));
     let ids: Vec<String> = names.iter().filter_map(|n| if let NamedGrantee::Id(id) = n { Some(id.clone()) } else { None }).collect();
-    let (known, emails) = s3
-        .engine
-        .meta(move |db| {
-            let mut known = BTreeMap::new();
-            for id in ids {
-                let exists = users::get_user(db, &id)?.is_some();
-                known.insert(id, exists);
-            }
-            // The users, by lower-cased address: a bounded scan (`USERS_MAX_COUNT`).
-            let mut emails: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            if by_email {
-                for (user, _) in users::list_users(db)? {
-                    if let Some(email) = user.email {
-                        emails.entry(email.to_ascii_lowercase()).or_default().push(user.name);
-                    }
-                }
-            }
-            Ok((known, emails))
-        })
-        .await
-        .map_err(to_s3)?;
+    let (known, emails) = if ids.is_empty() && !by_email {
+        // Groups only: nothing to look up.
+        (BTreeMap::new(), BTreeMap::new())
+    } else {
+        read_users(s3, ids, by_email).await?
+    };
     names
         .into_iter()
         .map(|name| match name {
@@ -248,6 +236,30 @@ async fn resolve_names(s3: &GranaryS3, names: Vec<NamedGrantee>) -> S3Result<Vec
             },
         })
         .collect()
+}
+
+/// The users named by id (whether each exists) and, when a grantee is named by e-mail
+/// address, every user by lower-cased address: a bounded scan (`USERS_MAX_COUNT`).
+async fn read_users(s3: &GranaryS3, ids: Vec<String>, by_email: bool) -> S3Result<UserNames> {
+    s3.engine
+        .meta(move |db| {
+            let mut known = BTreeMap::new();
+            for id in ids {
+                let exists = users::get_user(db, &id)?.is_some();
+                known.insert(id, exists);
+            }
+            let mut emails: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            if by_email {
+                for (user, _) in users::list_users(db)? {
+                    if let Some(email) = user.email {
+                        emails.entry(email.to_ascii_lowercase()).or_default().push(user.name);
+                    }
+                }
+            }
+            Ok((known, emails))
+        })
+        .await
+        .map_err(to_s3)
 }
 
 /// The ACL a request asks for on a resource `owner` owns, in a bucket `bucket_owner` owns.
