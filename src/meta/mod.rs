@@ -5,6 +5,7 @@
 //! Key layout (see `keys`; every key starts with a one-element subspace tag):
 //! - `("user", name)`            → `UserRecord`
 //! - `("ak", access_key)`        → `AccessKeyRecord`
+//! - `("upol", name)`           → a user's policy document (JSON text, `users`)
 //! - `("b", bucket)`             → `BucketRecord`
 //! - `("ub", owner, bucket)`     → empty (a user's buckets, for ListBuckets)
 //! - `("o", bucket, key)`        → `ObjectRecord`: the current version (small bodies inline)
