@@ -240,8 +240,15 @@ impl Authorizer {
         };
         let context = super::policy_context::build(&asking, uri, headers, crate::clock::now_ms());
         let user_policy = self.user_policy(&principal);
-        let decision =
-            Decision { principal: Some(principal), generation, bucket: None, rules: None, user_policy, context: Arc::new(context), grounds: None };
+        let decision = Decision {
+            principal: Some(principal),
+            generation,
+            bucket: None,
+            rules: None,
+            user_policy,
+            context: Arc::new(context),
+            grounds: None,
+        };
         match self.decide(&decision, "ListObjects", (bucket, None), None).await {
             Ok(_) => Ok(()),
             Err(refusal) => Err(refusal.into_error(None)),
@@ -377,6 +384,16 @@ impl GranaryAccess {
 /// standing for S3's account id; a mismatch is 403 AccessDenied, as S3 answers.
 fn expected_owner_matches(headers: &http::HeaderMap, record: &BucketRecord) -> bool {
     headers.get("x-amz-expected-bucket-owner").is_none_or(|v| v.as_bytes() == record.owner.as_bytes())
+}
+
+/// `x-amz-source-expected-bucket-owner` of a copy: the source bucket's owner, or 403.
+pub(super) fn require_expected_owner(expected: Option<&str>, record: &BucketRecord) -> S3Result<()> {
+    match expected {
+        Some(owner) if owner != record.owner => {
+            Err(s3_error!(AccessDenied, "The source bucket is not owned by x-amz-source-expected-bucket-owner"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The `versionId` of the request's query, if any.

@@ -217,7 +217,8 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
     let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
     let upload = load_upload(s3, target.bucket, target.key, target.upload_id).await?;
-    s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), src_version_id.as_deref()).await?;
+    let src_record = s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), src_version_id.as_deref()).await?;
+    super::access::require_expected_owner(input.expected_source_bucket_owner.as_deref(), &src_record)?;
     let (source, layout) = load_with_layout(s3, src_bucket, src_key, src_version_id.as_deref()).await?;
     check_copy_conditions(&source, &copy_source_conditions!(input))?;
     let range = match &input.copy_source_range {

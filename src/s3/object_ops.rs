@@ -199,8 +199,9 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let input = req.input;
     check_key(&input.key)?;
     let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
-    let src_access =
-        s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), copy_source_version_id(&input.copy_source)).await?.access();
+    let src_record = s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), copy_source_version_id(&input.copy_source)).await?;
+    super::access::require_expected_owner(input.expected_source_bucket_owner.as_deref(), &src_record)?;
+    let src_access = src_record.access();
     // The copy gets the request's ACL, not the source's.
     let acl =
         object_write_acl(s3, &principal, &input.bucket, input.acl.as_ref().map(ObjectCannedACL::as_str), grant_headers!(input)).await?;

@@ -350,6 +350,30 @@ fn check_storage_class(headers: &HeaderMap) -> S3Result<()> {
     }
 }
 
+/// Server-side encryption asked for by a request (SSE-S3, SSE-KMS, SSE-C, on the object or on
+/// a copy's source). Granary does not encrypt at rest yet (issue 16): an encryption header
+/// silently ignored would store in the clear what the client believes encrypted, so every
+/// one is refused with 501 NotImplemented before anything is stored.
+const SSE_HEADERS: &[&str] = &[
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-server-side-encryption-customer-key-md5",
+    "x-amz-copy-source-server-side-encryption-customer-algorithm",
+    "x-amz-copy-source-server-side-encryption-customer-key",
+    "x-amz-copy-source-server-side-encryption-customer-key-md5",
+];
+
+fn check_no_encryption(headers: &HeaderMap) -> S3Result<()> {
+    match SSE_HEADERS.iter().find(|h| headers.contains_key(**h)) {
+        Some(h) => Err(s3_error!(NotImplemented, "Server-side encryption is not supported yet ({h}): nothing was stored")),
+        None => Ok(()),
+    }
+}
+
 /// The rules every request passes once s3s has resolved its operation (and verified its
 /// signature, if it has one).
 pub fn check(op: &str, uri: &Uri, headers: &HeaderMap) -> S3Result<()> {
@@ -361,6 +385,7 @@ pub fn check(op: &str, uri: &Uri, headers: &HeaderMap) -> S3Result<()> {
     check_query_ranges(&query)?;
     check_delete_objects_integrity(op, headers)?;
     check_storage_class(headers)?;
+    check_no_encryption(headers)?;
     Ok(())
 }
 

@@ -350,3 +350,31 @@ async fn carriage_returns_in_keys_survive_xml_listings() {
     let (_, raw) = Raw::new("GET", "/crlf?list-type=2").send(&gw).await;
     assert!(raw.contains("line1&#13;\nline2&#13;end"), "{raw}");
 }
+
+/// Encryption the gateway does not perform is refused, never ignored: an SSE header on a
+/// write (SSE-S3, SSE-KMS, SSE-C, a copy's SSE-C source) is 501 NotImplemented and stores
+/// nothing.
+#[tokio::test]
+async fn encryption_headers_are_refused_not_ignored() {
+    use aws_sdk_s3::types::ServerSideEncryption;
+    let gw = gateway_with_bucket("sse").await;
+    let s3 = gw.client();
+    let put = || s3.put_object().bucket("sse").key("k").body(b"plain".to_vec().into());
+    for e in [
+        put().server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap_err(),
+        put().server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id("key-1").send().await.unwrap_err(),
+        put()
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
+            .sse_customer_key_md5("hLmDTCeJ2ZvJGPBNFp1Zig==")
+            .send()
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!((code(&e), status(&e)), ("NotImplemented".to_owned(), 501));
+    }
+    let e =
+        s3.create_multipart_upload().bucket("sse").key("k").server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap_err();
+    assert_eq!(code(&e), "NotImplemented");
+    assert_eq!(code(&s3.head_object().bucket("sse").key("k").send().await.unwrap_err()), "NotFound", "nothing was stored");
+}

@@ -269,7 +269,20 @@ async fn copies_need_read_on_the_source_and_write_on_the_destination() {
             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::src/*"}]}),
     )
     .await;
-    bob.copy_object().bucket("dst").key("doc").copy_source("src/doc").send().await.unwrap();
+    // The expected owners are checked: the destination's and the source's.
+    let e = bob.copy_object().bucket("dst").key("doc").copy_source("src/doc").expected_source_bucket_owner("bob").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let e = bob.copy_object().bucket("dst").key("doc").copy_source("src/doc").expected_bucket_owner("alice").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    bob.copy_object()
+        .bucket("dst")
+        .key("doc")
+        .copy_source("src/doc")
+        .expected_source_bucket_owner("alice")
+        .expected_bucket_owner("bob")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_of(bob.get_object().bucket("dst").key("doc").send().await.unwrap()).await, b"copied");
     // Read on the source does not give write on it.
     let e = bob.copy_object().bucket("src").key("doc2").copy_source("src/doc").send().await.unwrap_err();
