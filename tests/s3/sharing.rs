@@ -324,3 +324,49 @@ async fn the_aws_bucket_defaults_disable_acls_and_block_public_access() {
     let e = alice.get_bucket_ownership_controls().bucket("classic").send().await.unwrap_err();
     assert_eq!((code(&e), crate::common::status(&e)), ("OwnershipControlsNotFoundError".to_owned(), 404));
 }
+
+#[tokio::test]
+async fn a_public_acl_serves_anonymous_reads_until_the_public_access_block_says_otherwise() {
+    let gw = Gateway::start().await;
+    let alice = gw.user_client("alice").await;
+    alice.create_bucket().bucket("pics").send().await.unwrap();
+    alice
+        .put_object()
+        .bucket("pics")
+        .key("cat.jpg")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"meow"))
+        .send()
+        .await
+        .unwrap();
+    put(&alice, "pics", "private.jpg", "no").await;
+    let (status, text) = raw_http(&gw.endpoint, "GET", "/pics/cat.jpg").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with("meow"));
+    assert_eq!(raw_http(&gw.endpoint, "GET", "/pics/private.jpg").await.0, 403);
+    // Another user reads it too (AllUsers), but may not change its ACL.
+    let bob = gw.user_client("bob").await;
+    assert_eq!(body_of(bob.get_object().bucket("pics").key("cat.jpg").send().await.unwrap()).await, b"meow");
+    let e = bob.put_object_acl().bucket("pics").key("cat.jpg").acl(aws_sdk_s3::types::ObjectCannedAcl::Private).send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // IgnorePublicAcls: the grant stays, and grants nothing.
+    let block = PublicAccessBlockConfiguration::builder().ignore_public_acls(true).build();
+    alice.put_public_access_block().bucket("pics").public_access_block_configuration(block).send().await.unwrap();
+    assert_eq!(raw_http(&gw.endpoint, "GET", "/pics/cat.jpg").await.0, 403);
+    assert_eq!(code(&bob.get_object().bucket("pics").key("cat.jpg").send().await.unwrap_err()), "AccessDenied");
+    // BlockPublicAcls: a new public ACL is refused.
+    let block = PublicAccessBlockConfiguration::builder().block_public_acls(true).build();
+    alice.put_public_access_block().bucket("pics").public_access_block_configuration(block).send().await.unwrap();
+    let e = alice
+        .put_object()
+        .bucket("pics")
+        .key("dog.jpg")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"woof"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // The existing public grant works again once only BlockPublicAcls is on.
+    assert_eq!(raw_http(&gw.endpoint, "GET", "/pics/cat.jpg").await.0, 200);
+}
