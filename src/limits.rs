@@ -70,6 +70,9 @@ pub const STATUS_COUNT_MAX: usize = 100_000;
 /// S3: an account has at most 10,000 general purpose buckets (the default quota): CreateBucket
 /// past it is TooManyBuckets, so ListBuckets reads at most this many.
 pub const BUCKETS_PER_OWNER_MAX_COUNT: usize = 10_000;
+/// S3: buckets in one page of ListBuckets, its default page size and the largest
+/// `max-buckets` it accepts.
+pub const LIST_BUCKETS_PAGE_MAX_COUNT: usize = 10_000;
 /// Users, and access keys in all, that `granary user list` reads in one transaction; past
 /// either, creating more is refused (the listing could not show them).
 pub const USERS_MAX_COUNT: usize = 10_000;

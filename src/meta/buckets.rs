@@ -2,7 +2,7 @@
 
 use super::codec::{layout, CodecResult, Record};
 use super::{MetaError, MetaResult};
-use crate::keys::{decode_str, prefix_end, Key};
+use crate::keys::{decode_str, key_after, prefix_end, Key};
 use crate::kv::{read, KvStore};
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +144,55 @@ pub fn list_buckets(db: &dyn KvStore, owner: &str) -> MetaResult<Vec<(String, Bu
             }
         }
         Ok(out)
+    })
+}
+
+/// What ListBuckets asks for: the owner's buckets whose names start with `prefix`, after
+/// `after` (a continuation), in `region` when given, at most `limit`.
+pub struct BucketQuery<'a> {
+    pub owner: &'a str,
+    pub prefix: &'a str,
+    pub after: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub limit: usize,
+}
+
+/// One page of an owner's buckets, by name; `truncated` when more match after it.
+#[derive(Debug, Default)]
+pub struct BucketPage {
+    pub buckets: Vec<(String, BucketRecord)>,
+    pub truncated: bool,
+}
+
+/// A page of ListBuckets, from one snapshot. An owner has at most
+/// `BUCKETS_PER_OWNER_MAX_COUNT` buckets, so the index range read is bounded by it; bucket
+/// records are read only until the page (and one more match, for `truncated`) is found.
+pub fn list_buckets_page(db: &dyn KvStore, q: &BucketQuery<'_>) -> MetaResult<BucketPage> {
+    read(db, |t| {
+        let space = Key::space("ub").str(q.owner);
+        let space_len = space.as_bytes().len();
+        let prefix_begin = space.clone().str_prefix(q.prefix);
+        let end = prefix_end(&prefix_begin);
+        let begin = match q.after {
+            Some(after) => prefix_begin.clone().max(key_after(&space.clone().str(after).into_bytes())),
+            None => prefix_begin.clone(),
+        };
+        let names = t.get_range(&begin, &end, crate::limits::BUCKETS_PER_OWNER_MAX_COUNT, false)?;
+        let mut page = BucketPage::default();
+        for (k, _) in names {
+            let (name, _) = decode_str(&k[space_len..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+            let Some(v) = t.get(&bucket_key(&name))? else { continue };
+            let record = decode_record(&v)?;
+            if q.region.is_some_and(|r| r != record.region) {
+                continue;
+            }
+            if page.buckets.len() >= q.limit {
+                page.truncated = true;
+                break;
+            }
+            page.buckets.push((name, record));
+        }
+        Ok(page)
     })
 }
 

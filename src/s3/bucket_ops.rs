@@ -2,23 +2,64 @@
 
 use super::acl_request::{bucket_acl_at_create, grant_headers, requested, resolve};
 use super::errors::to_s3;
+use super::list_ops::{decode_token, encode_token};
 use super::{owner_of, GranaryS3};
 use crate::acl::ObjectOwnership;
 use crate::clock::timestamp_ms;
+use crate::limits;
 use crate::meta::bucket_access::BucketAccessConfig;
 use crate::meta::{bucket_ops, buckets};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
+/// ListBuckets: the caller's buckets by name, in pages when the request asks for one
+/// (`max-buckets`, `continuation-token`, `prefix`, `bucket-region`); S3 then pages by
+/// `LIST_BUCKETS_PAGE_MAX_COUNT` unless `max-buckets` says fewer. Continuation tokens are
+/// `list_ops`'s, bound to the user (a token of another user's listing, or of an object
+/// listing, is refused).
 pub async fn list_buckets(s3: &GranaryS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let principal = s3.principal(&req)?;
-    let user = principal.user.clone();
-    let list = s3.engine.meta(move |db| buckets::list_buckets(db, &user)).await.map_err(to_s3)?;
-    let buckets = list
+    let input = req.input;
+    let limit = match input.max_buckets {
+        None => limits::LIST_BUCKETS_PAGE_MAX_COUNT,
+        Some(n) if (1..=limits::LIST_BUCKETS_PAGE_MAX_COUNT as i32).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Argument max-buckets must be an integer between 1 and {}",
+                limits::LIST_BUCKETS_PAGE_MAX_COUNT
+            ))
+        }
+    };
+    let scope = token_scope(&principal.user);
+    let after = input.continuation_token.as_deref().filter(|t| !t.is_empty()).map(|t| decode_token(&scope, t)).transpose()?;
+    let (user, prefix, region) = (principal.user.clone(), input.prefix.clone().unwrap_or_default(), input.bucket_region.clone());
+    let page = s3
+        .engine
+        .meta(move |db| {
+            let query = buckets::BucketQuery { owner: &user, prefix: &prefix, after: after.as_deref(), region: region.as_deref(), limit };
+            buckets::list_buckets_page(db, &query)
+        })
+        .await
+        .map_err(to_s3)?;
+    let next = page.truncated.then(|| page.buckets.last().map(|(name, _)| encode_token(&scope, name))).flatten();
+    let buckets = page
+        .buckets
         .into_iter()
         .map(|(name, r)| Bucket { name: Some(name), creation_date: Some(timestamp_ms(r.created_ms)), bucket_region: Some(r.region) })
         .collect();
-    Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner_of(&principal)), ..Default::default() }))
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(owner_of(&principal)),
+        continuation_token: next,
+        prefix: input.prefix,
+    }))
+}
+
+/// What ListBuckets' continuation tokens are bound to: the user (never a bucket name, which
+/// cannot hold `/`, so an object listing's token is not one of these).
+fn token_scope(user: &str) -> String {
+    format!("ListBuckets/{user}")
 }
 
 pub async fn create_bucket(s3: &GranaryS3, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {

@@ -114,6 +114,8 @@ pub async fn list_objects(s3: &GranaryS3, req: S3Request<ListObjectsInput>) -> S
 /// ends a listing that spans the upgrade with 400 (the client starts it again). A token made up, damaged, or taken from another bucket's
 /// listing is refused (400 InvalidArgument) rather than silently used as a start key. It is
 /// not secret: whoever can list the bucket may start anywhere in it with `start-after`.
+/// ListBuckets' tokens are made the same way, bound to the user instead of a bucket
+/// (`bucket_ops::list_buckets`).
 const LIST_TOKEN_CHECK_BYTES: usize = 8;
 const LIST_TOKEN_FORMAT: u8 = 0xFF;
 
@@ -125,14 +127,14 @@ fn token_check(bucket: &str, last: &str) -> [u8; LIST_TOKEN_CHECK_BYTES] {
     check
 }
 
-fn encode_token(bucket: &str, last: &str) -> String {
+pub(super) fn encode_token(bucket: &str, last: &str) -> String {
     let mut raw = vec![LIST_TOKEN_FORMAT];
     raw.extend_from_slice(&token_check(bucket, last));
     raw.extend_from_slice(last.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_token(bucket: &str, token: &str) -> S3Result<String> {
+pub(super) fn decode_token(bucket: &str, token: &str) -> S3Result<String> {
     let invalid = || s3_error!(InvalidArgument, "The continuation token provided is incorrect");
     // A token holds a check and a key of at most 1024 bytes; longer input is not one.
     if token.len() > 4 * (1 + LIST_TOKEN_CHECK_BYTES + limits::OBJECT_KEY_MAX_BYTES).div_ceil(3) {

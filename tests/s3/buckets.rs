@@ -108,3 +108,59 @@ async fn bucket_names_follow_aws_rules() {
         s3.create_bucket().bucket(good).send().await.unwrap_or_else(|e| panic!("{good}: {e:?}"));
     }
 }
+
+/// ListBuckets in pages (issue 17): `max-buckets`, `continuation-token`, `prefix` and
+/// `bucket-region`, with the next token and the prefix in the answer; the SDK's paginator
+/// walks every page.
+#[tokio::test]
+async fn list_buckets_pages_by_max_buckets_and_prefix() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    let names: Vec<String> = (0..5).map(|i| format!("logs-{i}")).chain(["photos-a".into(), "photos-b".into()]).collect();
+    for n in &names {
+        s3.create_bucket().bucket(n).send().await.unwrap();
+    }
+    let names_of = |out: &aws_sdk_s3::operation::list_buckets::ListBucketsOutput| -> Vec<String> {
+        out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect()
+    };
+
+    let first = s3.list_buckets().max_buckets(3).send().await.unwrap();
+    assert_eq!(names_of(&first), ["logs-0", "logs-1", "logs-2"]);
+    let token = first.continuation_token().expect("more buckets follow").to_owned();
+    let second = s3.list_buckets().max_buckets(3).continuation_token(&token).send().await.unwrap();
+    assert_eq!(names_of(&second), ["logs-3", "logs-4", "photos-a"]);
+    let third = s3.list_buckets().max_buckets(3).continuation_token(second.continuation_token().unwrap()).send().await.unwrap();
+    assert_eq!(names_of(&third), ["photos-b"]);
+    assert_eq!(third.continuation_token(), None, "the last page has no token");
+
+    let photos = s3.list_buckets().prefix("photos-").send().await.unwrap();
+    assert_eq!(names_of(&photos), ["photos-a", "photos-b"]);
+    assert_eq!(photos.prefix(), Some("photos-"), "the prefix is echoed");
+    assert_eq!(photos.continuation_token(), None);
+    let unpaged = s3.list_buckets().send().await.unwrap();
+    assert_eq!(names_of(&unpaged), names);
+    assert_eq!((unpaged.prefix(), unpaged.continuation_token()), (None, None));
+
+    // The SDK's paginator follows the tokens.
+    let mut pages = s3.list_buckets().max_buckets(2).prefix("logs-").into_paginator().send();
+    let mut walked = Vec::new();
+    while let Some(page) = pages.next().await {
+        walked.extend(names_of(&page.unwrap()));
+    }
+    assert_eq!(walked, names[..5]);
+
+    let here = s3.list_buckets().bucket_region("us-east-1").send().await.unwrap();
+    assert_eq!(names_of(&here).len(), names.len());
+    assert!(names_of(&s3.list_buckets().bucket_region("eu-west-1").send().await.unwrap()).is_empty());
+
+    for bad in [0, 10_001, -1] {
+        let e = s3.list_buckets().max_buckets(bad).send().await.unwrap_err();
+        assert_eq!(code(&e), "InvalidArgument", "max-buckets {bad}");
+    }
+    let e = s3.list_buckets().continuation_token("not-a-token").send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+    // A token is the user's: another user's is refused.
+    let other = gw.user_client("mallory").await;
+    let e = other.list_buckets().max_buckets(1).continuation_token(&token).send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+}
