@@ -4,14 +4,20 @@
 //!   (Enabled: a new version; Suspended: the `null` version, replacing any earlier one);
 //! - with a versionId: that version or marker goes for good, unless object lock protects it;
 //!   if it was the current version, the next newest object version becomes current.
+//!
+//! A delete's conditions (`If-Match`, `x-amz-if-match-size`, `x-amz-if-match-last-modified-time`,
+//! or an item's `<ETag>`, `<Size>`, `<LastModifiedTime>`) are decided in its transaction
+//! against the version it removes: the one its versionId names, else the current one (a
+//! delete marker is no object).
 
 use super::audit_in::{append, append_opt, Entry};
 use super::buckets::{require_access, BucketAccess};
 use super::lock::check_destroy;
+use super::object_record::ObjectRecord;
 use super::objects::WriteCondition;
 use super::outbox::{emit, Event};
 use super::version_steps::{destroy_version, make_room, unlink_object, write_marker};
-use super::versions::{self, VersionRef};
+use super::versions::{self, Found, VersionEntry, VersionRef};
 use super::{now_ms, MetaError, MetaResult};
 use crate::kv::TxnError;
 use crate::kv::{transact, KvStore, KvTxn};
@@ -36,8 +42,28 @@ pub struct DeleteOutcome {
     pub delete_marker: bool,
 }
 
-/// Deletes inside the caller's transaction and emits the matching event.
-fn delete_in(t: &mut dyn KvTxn, (bucket, key): (&str, &str), target: DeleteTarget, audit: Option<&Entry>) -> MetaResult<DeleteOutcome> {
+/// The object version a delete's conditions are decided against: the version named, else
+/// the current one; `None` when that is a delete marker or absent.
+fn condition_subject(t: &mut dyn KvTxn, (bucket, key): (&str, &str), version: Option<VersionRef>) -> MetaResult<Option<ObjectRecord>> {
+    let Some(wanted) = version else { return versions::read_current(t, bucket, key) };
+    Ok(match versions::find_version(t, bucket, key, wanted)? {
+        Some(Found::Current(record)) | Some(Found::Noncurrent(VersionEntry { object: Some(record), .. })) => Some(record),
+        Some(Found::Noncurrent(_)) | None => None,
+    })
+}
+
+/// Checks a delete's conditions, then deletes inside the caller's transaction and emits the
+/// matching event.
+fn delete_in(
+    t: &mut dyn KvTxn,
+    (bucket, key): (&str, &str),
+    target: DeleteTarget,
+    condition: &WriteCondition,
+    audit: Option<&Entry>,
+) -> MetaResult<DeleteOutcome> {
+    if *condition != WriteCondition::default() {
+        condition.check(condition_subject(t, (bucket, key), target.version)?.as_ref())?;
+    }
     let now = now_ms();
     let may_destroy = |r: &super::object_record::ObjectRecord| check_destroy(r, target.bypass_governance, now);
     let Some(wanted) = target.version else {
@@ -71,8 +97,8 @@ fn delete_in(t: &mut dyn KvTxn, (bucket, key): (&str, &str), target: DeleteTarge
     Ok(DeleteOutcome { version_id: Some(requested_id), delete_marker: destroyed.was_marker })
 }
 
-/// DeleteObject. Deleting a missing key (or version) succeeds, as in S3. `condition`
-/// (If-Match) is checked against the current version.
+/// DeleteObject. Deleting a missing key (or version) succeeds, as in S3. `condition` is
+/// checked against the version deleted (see the module's text).
 pub fn delete_object(
     db: &dyn KvStore,
     access: &BucketAccess,
@@ -83,15 +109,14 @@ pub fn delete_object(
 ) -> MetaResult<DeleteOutcome> {
     transact(db, |t| {
         require_access(t, bucket, access)?;
-        condition.check_in(t, &super::object_record::object_key(bucket, key))?;
-        let outcome = delete_in(t, (bucket, key), target, audit)?;
+        let outcome = delete_in(t, (bucket, key), target, condition, audit)?;
         append_opt(t, audit)?;
         Ok(outcome)
     })
 }
 
-/// DeleteObjects: several keys (and versions) of one bucket. Each item gets its own
-/// outcome: an item refused (object lock) fails alone. A refused item aborts the
+/// DeleteObjects: several keys (and versions) of one bucket, each with its conditions. Each
+/// item gets its own outcome: an item refused (object lock, a failed condition) fails alone. A refused item aborts the
 /// transaction it was tried in, which is then retried without it, so no refused item leaves
 /// a partial write: at most `items.len() + 1` transactions.
 /// `audits` holds one entry per item (or is empty when auditing is off).
@@ -99,7 +124,7 @@ pub fn delete_objects(
     db: &dyn KvStore,
     access: &BucketAccess,
     bucket: &str,
-    items: &[(String, DeleteTarget)],
+    items: &[(String, DeleteTarget, WriteCondition)],
     audits: &[Entry],
 ) -> MetaResult<Vec<MetaResult<DeleteOutcome>>> {
     let mut refused: BTreeMap<usize, MetaError> = BTreeMap::new();
@@ -108,8 +133,8 @@ pub fn delete_objects(
         let attempt = transact(db, |t| {
             require_access(t, bucket, access)?;
             let mut done = Vec::with_capacity(items.len());
-            for (i, (key, target)) in items.iter().enumerate().filter(|(i, _)| !refused.contains_key(i)) {
-                match delete_in(t, (bucket, key), *target, audits.get(i)) {
+            for (i, (key, target, condition)) in items.iter().enumerate().filter(|(i, _)| !refused.contains_key(i)) {
+                match delete_in(t, (bucket, key), *target, condition, audits.get(i)) {
                     Ok(outcome) => done.push((i, outcome)),
                     Err(e) => {
                         if e.as_kv().is_none() {

@@ -89,23 +89,41 @@ impl EtagMatch {
     }
 }
 
-/// The conditions of a write (PutObject, CompleteMultipartUpload, DeleteObject), decided
-/// inside the write's transaction: of two racing writers with `If-None-Match: *`, exactly one
-/// wins (the other's transaction conflicts, retries, and then sees the winner's object).
+/// The conditions of a write (PutObject, CompleteMultipartUpload, DeleteObject, an item of
+/// DeleteObjects), decided inside the write's transaction: of two racing writers with
+/// `If-None-Match: *`, exactly one wins (the other's transaction conflicts, retries, and then
+/// sees the winner's object).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteCondition {
     pub if_match: Option<EtagMatch>,
+    /// `*` or, as Ceph RGW allows (AWS answers 501), an ETag: refused when it matches.
     pub if_none_match: Option<EtagMatch>,
+    /// Deletes only: `x-amz-if-match-size` (DeleteObjects: `<Size>`), in bytes.
+    pub if_match_size: Option<i64>,
+    /// Deletes only: `x-amz-if-match-last-modified-time` (DeleteObjects:
+    /// `<LastModifiedTime>`), in whole seconds since the epoch: HTTP dates, which clients
+    /// read the time from, have one-second resolution.
+    pub if_match_modified_s: Option<i64>,
 }
 
 impl WriteCondition {
     /// Checks the conditions against the object at the key now (`None`: no object).
+    /// `If-Match` needs an object (NoSuchKey otherwise, as S3); the size and time
+    /// conditions hold vacuously when there is none (S3 answers such a delete 204).
     pub fn check(&self, current: Option<&ObjectRecord>) -> MetaResult<()> {
         if let Some(m) = &self.if_match {
             match current {
                 None => return Err(MetaError::NoSuchKey),
                 Some(r) if !m.matches(r) => return Err(MetaError::PreconditionFailed),
                 Some(_) => {}
+            }
+        }
+        if let Some(r) = current {
+            if self.if_match_size.is_some_and(|size| u64::try_from(size).ok() != Some(r.size)) {
+                return Err(MetaError::PreconditionFailed);
+            }
+            if self.if_match_modified_s.is_some_and(|s| s != r.last_modified_ms.div_euclid(1000)) {
+                return Err(MetaError::PreconditionFailed);
             }
         }
         if let Some(m) = &self.if_none_match {
@@ -183,8 +201,9 @@ pub fn part_chunks(db: &dyn KvStore, cache: &super::cache::MetaCache, part: &Par
 /// What a read of one key (and maybe one version) finds.
 #[derive(Debug)]
 pub enum Lookup {
-    /// An object version, and its layout when one was asked for.
-    Object(Box<ObjectRecord>, Option<Layout>),
+    /// An object version, its layout when one was asked for, and its number of tags when
+    /// asked for (`x-amz-tagging-count`, read in the same snapshot).
+    Object(Box<ObjectRecord>, Option<Layout>, Option<usize>),
     /// A delete marker: the key's current version (a read without versionId) or the version
     /// asked for.
     DeleteMarker {
@@ -196,12 +215,14 @@ pub enum Lookup {
 }
 
 /// Reads the current version of a key, or the version `version` names, from one snapshot.
-/// `layout`: read the layout too (its manifest through this cache), or not.
+/// `layout`: read the layout too (its manifest through this cache), or not; `tag_count`:
+/// count the version's tags too, or not.
 pub fn lookup(
     db: &dyn KvStore,
     (bucket, key): (&str, &str),
     version: Option<VersionRef>,
     layout: Option<&super::cache::MetaCache>,
+    tag_count: bool,
 ) -> MetaResult<Lookup> {
     read(db, |t| {
         let found = match version {
@@ -217,15 +238,18 @@ pub fn lookup(
                 None => return Ok(Lookup::NoSuchVersion),
             },
         };
-        let record = match found {
-            Found::Current(record) => record,
-            Found::Noncurrent(VersionEntry { object: Some(record), .. }) => record,
+        let (record, tags) = match found {
+            Found::Current(record) => {
+                let tags = if tag_count { Some(super::tagging::read_object_tags(t, bucket, key)?.len()) } else { None };
+                (record, tags)
+            }
+            Found::Noncurrent(VersionEntry { object: Some(record), tags, .. }) => (record, tag_count.then_some(tags.len())),
             Found::Noncurrent(marker) => {
                 return Ok(Lookup::DeleteMarker { version: marker.version, last_modified_ms: marker.last_modified_ms });
             }
         };
         let layout = layout.map(|cache| read_layout(t, &record, Some(cache))).transpose()?;
-        Ok(Lookup::Object(Box::new(record), layout))
+        Ok(Lookup::Object(Box::new(record), layout, tags))
     })
 }
 

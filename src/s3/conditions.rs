@@ -91,18 +91,30 @@ pub fn check_copy_conditions(record: &ObjectRecord, c: &Conditions<'_>) -> S3Res
     check_conditions(record, c).map_err(|e| if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })
 }
 
-/// The (bucket, key, version) a copy reads.
-/// The conditions of a write: `If-Match` (an ETag or `*`) and `If-None-Match: *` (S3
-/// supports only `*` there on writes). They are decided in the write's transaction.
-pub fn write_condition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<WriteCondition> {
-    let convert = |c: &ETagCondition| match c {
+fn etag_match(c: &ETagCondition) -> EtagMatch {
+    match c {
         ETagCondition::Any => EtagMatch::Any,
         ETagCondition::ETag(tag) => EtagMatch::Etag(tag.value().to_owned()),
-    };
-    if let Some(ETagCondition::ETag(_)) = if_none_match {
-        return Err(s3_error!(NotImplemented, "If-None-Match on a write supports only '*'"));
     }
-    Ok(WriteCondition { if_match: if_match.map(convert), if_none_match: if_none_match.map(convert) })
+}
+
+/// The conditions of a write: `If-Match` (an ETag or `*`) and `If-None-Match` (`*`, or an
+/// ETag: AWS answers 501 to that, Ceph RGW refuses the write with 412 when the object's ETag
+/// matches, and so does Granary). They are decided in the write's transaction.
+pub fn write_condition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> WriteCondition {
+    WriteCondition { if_match: if_match.map(etag_match), if_none_match: if_none_match.map(etag_match), ..Default::default() }
+}
+
+/// The conditions of a delete: `If-Match` (an ETag or `*`), the size in bytes and the
+/// last-modified time (compared in whole seconds), from DeleteObject's headers or from one
+/// `<Object>` of DeleteObjects.
+pub fn delete_condition(if_match: Option<&ETagCondition>, size: Option<i64>, last_modified: Option<&Timestamp>) -> WriteCondition {
+    WriteCondition {
+        if_match: if_match.map(etag_match),
+        if_match_size: size,
+        if_match_modified_s: last_modified.map(|t| seconds(ms_of(t))),
+        ..Default::default()
+    }
 }
 
 /// Fails early (before a body is read) when a write's conditions already do not hold; the

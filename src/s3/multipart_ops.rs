@@ -284,7 +284,7 @@ pub async fn complete_multipart_upload(
     let requested = requested_parts(&input, algorithm)?;
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
-    let condition = super::conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let condition = super::conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
     let (o, b, k, id) = (principal.access()?, input.bucket.clone(), input.key.clone(), upload_id);
     let completed = tokio::task::spawn_blocking({
         let db = std::sync::Arc::clone(&s3.engine.db);

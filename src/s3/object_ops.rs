@@ -2,7 +2,7 @@
 
 use super::acl_request::{grant_headers, object_write_acl};
 use super::checksums::{self, set_checksum_fields};
-use super::conditions::{check_copy_conditions, copy_source_conditions, precheck_write, write_condition};
+use super::conditions::{check_copy_conditions, copy_source_conditions, delete_condition, precheck_write, write_condition};
 use super::errors::to_s3;
 use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
 use super::object_lookup::{copy_source, copy_source_version_id, load_record, parse_version};
@@ -38,7 +38,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     let algorithm = requested.as_ref().map_or(Algorithm::Crc64Nvme, |r| r.algorithm);
     let user_metadata = user_metadata(input.metadata)?;
     let headers = stored_headers!(input);
-    let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
     let tags = tagging_header(input.tagging.as_deref())?;
     crate::meta::tagging::validate(&tags, crate::meta::tagging::OBJECT_TAGS_MAX).map_err(super::errors::meta_to_s3)?;
     let lock = super::lock_ops::requested_lock(
@@ -102,10 +102,7 @@ pub async fn delete_object(s3: &GranaryS3, req: S3Request<DeleteObjectInput>) ->
     let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
-    if input.if_match_size.is_some() || input.if_match_last_modified_time.is_some() {
-        return Err(s3_error!(NotImplemented, "DeleteObject supports If-Match, not x-amz-if-match-size or -last-modified-time"));
-    }
-    let condition = write_condition(input.if_match.as_ref(), None)?;
+    let condition = delete_condition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref());
     let target = DeleteTarget {
         version: parse_version(input.version_id.as_deref())?,
         bypass_governance: input.bypass_governance_retention.unwrap_or(false),
@@ -155,7 +152,11 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
         }
         match checked {
             Ok(version) => {
-                valid.push((obj.key, DeleteTarget { version, bypass_governance }));
+                // Each item's own conditions (`<ETag>`, `<Size>`, `<LastModifiedTime>`), as
+                // DeleteObject's headers: a failed one is that item's PreconditionFailed.
+                let if_match = obj.e_tag.map(|e| if e.value() == "*" { ETagCondition::Any } else { ETagCondition::ETag(e) });
+                let condition = delete_condition(if_match.as_ref(), obj.size, obj.last_modified_time.as_ref());
+                valid.push((obj.key, DeleteTarget { version, bypass_governance }, condition));
                 asked_ids.push(obj.version_id);
             }
             Err(e) => errors.push(delete_error(obj.key, obj.version_id, &e)),
@@ -164,7 +165,7 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
     // One entry per key: each deleted object's trail shows its deletion.
     let audits: Vec<_> = valid
         .iter()
-        .filter_map(|(k, _)| s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(k)))
+        .filter_map(|(k, _, _)| s3.audit_entry((&req.extensions, &req.credentials), &principal, "DeleteObject", &input.bucket, Some(k)))
         .map(|e| e.detail("via", "DeleteObjects"))
         .collect();
     let bucket = input.bucket.clone();
@@ -173,7 +174,7 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
     let mut deleted = Vec::new();
     match s3.engine.meta(move |db| deletes::delete_objects(db, &access, &bucket, &items, &audits)).await {
         Ok(outcomes) => {
-            for (((key, target), asked), outcome) in valid.into_iter().zip(asked_ids).zip(outcomes) {
+            for (((key, target, _), asked), outcome) in valid.into_iter().zip(asked_ids).zip(outcomes) {
                 match outcome {
                     Ok(o) if !quiet => deleted.push(DeletedObject {
                         key: Some(key),
@@ -188,7 +189,7 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
         }
         Err(e) => {
             let e = to_s3(e);
-            errors.extend(valid.into_iter().zip(asked_ids).map(|((k, _), v)| delete_error(k, v, &e)));
+            errors.extend(valid.into_iter().zip(asked_ids).map(|((k, _, _), v)| delete_error(k, v, &e)));
         }
     }
     Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
