@@ -223,15 +223,7 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     check_copy_conditions(&source, &copy_source_conditions!(input))?;
     let range = match &input.copy_source_range {
         None => 0..source.size,
-        Some(header) => {
-            let invalid = || s3_error!(InvalidArgument, "Range specified is not valid for source object of size: {}", source.size);
-            let parsed = Range::parse(header).map_err(|_| invalid())?;
-            // x-amz-copy-source-range must be "bytes=first-last" within the source.
-            match parsed {
-                Range::Int { first, last: Some(last) } if last < source.size && first <= last => first..last + 1,
-                _ => return Err(invalid()),
-            }
-        }
+        Some(header) => copy_source_range(header, source.size)?,
     };
     if range.end - range.start > limits::PART_SIZE_MAX_BYTES {
         return Err(s3_error!(EntityTooLarge));
@@ -248,6 +240,21 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     };
     let _ = set_checksum_values!(result, part_checksum(&upload, &part).as_ref());
     Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+}
+
+/// The bytes `x-amz-copy-source-range` names, which must be "bytes=first-last" (no suffix or
+/// open-ended form, first <= last): otherwise InvalidArgument. A well-formed range that
+/// reaches past the source is 416 InvalidRange, as S3 answers.
+fn copy_source_range(header: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+    match Range::parse(header) {
+        Ok(Range::Int { first, last: Some(last) }) if first <= last => {
+            if last >= size {
+                return Err(s3_error!(InvalidRange, "The requested range is not satisfiable: the source object has {size} bytes"));
+            }
+            Ok(first..last + 1)
+        }
+        _ => Err(s3_error!(InvalidArgument, "Range specified is not valid for source object of size: {size}")),
+    }
 }
 
 /// The checksum a CompletedPart carries for `algorithm`, if any.
@@ -444,9 +451,7 @@ pub async fn list_multipart_uploads(
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let principal = s3.principal(&req)?;
     let input = req.input;
-    if input.encoding_type.as_ref().is_some_and(|e| e.as_str() != EncodingType::URL) {
-        return Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request"));
-    }
+    let enc = super::list_ops::Encoder::new(input.encoding_type.as_ref())?;
     let max = input.max_uploads.map_or(limits::LIST_PARTS_MAX, |m| (m.max(0) as usize).min(limits::LIST_PARTS_MAX));
     let upload_id_marker = match (&input.key_marker, &input.upload_id_marker) {
         (Some(_), Some(id)) if !id.is_empty() => Some(upload_id_of(id)?),
@@ -474,7 +479,7 @@ pub async fn list_multipart_uploads(
         .uploads
         .into_iter()
         .map(|(key, id, u)| MultipartUpload {
-            key: Some(key),
+            key: Some(enc.enc(key)),
             upload_id: Some(uploads::format_upload_id(&id)),
             initiated: Some(timestamp_ms(u.initiated_ms)),
             owner: Some(owner.clone()),
@@ -486,16 +491,16 @@ pub async fn list_multipart_uploads(
         .collect();
     Ok(S3Response::new(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
-        prefix: input.prefix,
-        delimiter: input.delimiter,
-        key_marker: input.key_marker,
+        prefix: enc.opt(input.prefix),
+        delimiter: enc.opt(input.delimiter),
+        key_marker: enc.opt(input.key_marker),
         upload_id_marker: input.upload_id_marker,
         max_uploads: Some(max as i32),
         is_truncated: Some(page.truncated),
-        next_key_marker: page.truncated.then(|| next.as_ref().map(|n| n.0.clone())).flatten(),
+        next_key_marker: enc.opt(page.truncated.then(|| next.as_ref().map(|n| n.0.clone())).flatten()),
         next_upload_id_marker: page.truncated.then(|| next.map(|n| n.1)).flatten(),
         uploads: Some(list),
-        common_prefixes: Some(page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+        common_prefixes: Some(page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc.enc(p)) }).collect()),
         encoding_type: input.encoding_type,
         ..Default::default()
     }))

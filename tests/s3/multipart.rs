@@ -185,7 +185,17 @@ async fn upload_part_copy_takes_a_source_range() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&e), "InvalidArgument");
+    // Past the source's end: S3's 416 InvalidRange. Not "bytes=first-last": InvalidArgument.
+    assert_eq!((code(&e).as_str(), status(&e)), ("InvalidRange", 416));
+    let copy_range = |range: String| {
+        s3.upload_part_copy().bucket("cpy").key("dst").upload_id(&id).part_number(3).copy_source("cpy/src").copy_source_range(range).send()
+    };
+    let e = copy_range(format!("bytes={}-{}", 7 * MIB, 7 * MIB + 10)).await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("InvalidRange", 416));
+    for malformed in ["bytes=5-2", "bytes=-100", "bytes=100-", "bytes=a-b", "0-100", "bytes=0-1,3-4"] {
+        let e = copy_range(malformed.to_owned()).await.unwrap_err();
+        assert_eq!((code(&e).as_str(), status(&e)), ("InvalidArgument", 400), "{malformed}");
+    }
     let parts = vec![
         CompletedPart::builder().part_number(1).e_tag(c1.copy_part_result().unwrap().e_tag().unwrap()).build(),
         CompletedPart::builder().part_number(2).e_tag(c2.copy_part_result().unwrap().e_tag().unwrap()).build(),
