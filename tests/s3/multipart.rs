@@ -373,3 +373,105 @@ async fn complete_repeated_with_the_same_parts_answers_the_same() {
     assert_eq!(versions.versions().len(), 1, "one object version");
     assert_eq!(body_of(s3.get_object().bucket("mpu").key("k").send().await.unwrap()).await, [a, b].concat());
 }
+
+/// A body of known length that sends its first `split` bytes at once and the rest only
+/// once `gate` opens: an upload that starts first and finishes when the test says.
+struct GatedBody {
+    data: bytes::Bytes,
+    split: usize,
+    sent: usize,
+    started: Option<tokio::sync::oneshot::Sender<()>>,
+    gate: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl hyper::body::Body for GatedBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = self.get_mut();
+        if this.sent == 0 {
+            this.sent = this.split;
+            if let Some(started) = this.started.take() {
+                let _ = started.send(());
+            }
+            return Poll::Ready(Some(Ok(hyper::body::Frame::data(this.data.slice(..this.split)))));
+        }
+        if this.sent == this.data.len() {
+            return Poll::Ready(None);
+        }
+        if let Some(gate) = &mut this.gate {
+            if std::pin::Pin::new(gate).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.gate = None;
+        }
+        this.sent = this.data.len();
+        Poll::Ready(Some(Ok(hyper::body::Frame::data(this.data.slice(this.split..)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.sent == self.data.len()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact((self.data.len() - self.sent) as u64)
+    }
+}
+
+/// S3's rule for a part number uploaded twice: the upload that *completes* last wins, even
+/// when it started first; the loser's chunks are released like any replaced part's.
+#[tokio::test]
+async fn a_part_uploaded_twice_is_the_last_completed_upload() {
+    let gw = Gateway::start_with(|c| c.gc_grace = GRACE).await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("twice").send().await.unwrap();
+    let id = create(&s3, "twice", "k").await;
+    let (first, second) = (random_bytes(5 * MIB, 21), random_bytes(5 * MIB, 22));
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let (open, gate) = tokio::sync::oneshot::channel();
+    let body = GatedBody { data: first.clone().into(), split: 3 * MIB, sent: 0, started: Some(started_tx), gate: Some(gate) };
+    let slow = {
+        let s3 = s3.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let body = aws_sdk_s3::primitives::ByteStream::from_body_1_x(body);
+            s3.upload_part().bucket("twice").key("k").upload_id(id).part_number(1).content_length(5 * MIB as i64).body(body).send().await
+        })
+    };
+    started.await.unwrap();
+    // The second upload of part 1 starts after the first and completes before it.
+    let quick = part(&s3, "twice", "k", &id, 1, &second).await;
+    let listed = s3.list_parts().bucket("twice").key("k").upload_id(&id).send().await.unwrap();
+    assert_eq!(listed.parts()[0].e_tag(), quick.e_tag());
+    open.send(()).unwrap();
+    let slow = slow.await.unwrap().unwrap();
+    assert_eq!(slow.e_tag().unwrap(), format!("\"{}\"", hex::encode(Md5::digest(&first))));
+
+    // The first upload completed last: it is part 1 now.
+    let listed = s3.list_parts().bucket("twice").key("k").upload_id(&id).send().await.unwrap();
+    assert_eq!(listed.parts().len(), 1);
+    assert_eq!(listed.parts()[0].e_tag(), slow.e_tag());
+    let loser = vec![quick];
+    assert_eq!(complete(&s3, "twice", "k", &id, loser).await, Err("InvalidPart".to_owned()), "the replaced upload is no part");
+    let winner = vec![CompletedPart::builder().part_number(1).e_tag(slow.e_tag().unwrap()).build()];
+    complete(&s3, "twice", "k", &id, winner).await.unwrap();
+    assert!(body_of(s3.get_object().bucket("twice").key("k").send().await.unwrap()).await == first);
+
+    // The loser's chunks go (its bytes shared nothing with the winner's); nothing stays pinned.
+    let report = gw.collect_after(2 * GRACE).await;
+    assert_eq!(gw.chunk_bytes(), first.len() as u64, "only the winner's chunks stay: {report:?}");
+    let status = match granary::admin::send(gw.dir.path(), &granary::admin::AdminRequest::Status).await.unwrap().unwrap() {
+        granary::admin::AdminResponse::Json { value } => value,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(status["pinned_chunks"]["count"], 0);
+    s3.delete_object().bucket("twice").key("k").send().await.unwrap();
+    gw.collect_after(4 * GRACE).await;
+    assert_eq!(gw.chunk_bytes(), 0, "and the winner's go with the object");
+}
