@@ -31,7 +31,7 @@ impl Encoder {
             s
         }
     }
-    fn opt(&self, s: Option<String>) -> Option<String> {
+    pub(super) fn opt(&self, s: Option<String>) -> Option<String> {
         s.map(|s| self.enc(s))
     }
 }
