@@ -51,19 +51,27 @@ fn delete_marker_error(version: Version, last_modified_ms: i64, named: bool) -> 
     e
 }
 
+/// What a read finds beyond the record: the layout and the tag count, each when asked for.
+#[derive(Default)]
+pub struct Found {
+    pub layout: Option<Layout>,
+    pub tag_count: Option<usize>,
+}
+
 /// Reads the current version of a key, or the version `version_id` names, with its layout
-/// when asked; a delete marker, a missing key or version become S3's errors.
+/// and its tag count when asked (both from the record's snapshot, in one metadata read); a
+/// delete marker, a missing key or version become S3's errors.
 pub async fn load_version(
     s3: &GranaryS3,
     (bucket, key): (&str, &str),
     version_id: Option<&str>,
-    with_layout: bool,
-) -> S3Result<(ObjectRecord, Option<Layout>)> {
+    (with_layout, with_tag_count): (bool, bool),
+) -> S3Result<(ObjectRecord, Found)> {
     let version = parse_version(version_id)?;
     let (b, k, cache) = (bucket.to_owned(), key.to_owned(), std::sync::Arc::clone(&s3.engine.cache));
-    let found = s3.engine.meta(move |db| objects::lookup(db, (&b, &k), version, with_layout.then_some(&*cache))).await;
+    let found = s3.engine.meta(move |db| objects::lookup(db, (&b, &k), version, with_layout.then_some(&*cache), with_tag_count)).await;
     match found.map_err(to_s3)? {
-        Lookup::Object(record, layout) => Ok((*record, layout)),
+        Lookup::Object(record, layout, tag_count) => Ok((*record, Found { layout, tag_count })),
         Lookup::DeleteMarker { version: v, last_modified_ms } => Err(delete_marker_error(v, last_modified_ms, version.is_some())),
         Lookup::NoSuchKey => Err(s3_error!(NoSuchKey)),
         Lookup::NoSuchVersion => Err(s3_error!(NoSuchVersion)),
@@ -71,10 +79,10 @@ pub async fn load_version(
 }
 
 pub async fn load_record(s3: &GranaryS3, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<ObjectRecord> {
-    Ok(load_version(s3, (bucket, key), version_id, false).await?.0)
+    Ok(load_version(s3, (bucket, key), version_id, (false, false)).await?.0)
 }
 
 pub async fn load_with_layout(s3: &GranaryS3, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<(ObjectRecord, Layout)> {
-    let (record, layout) = load_version(s3, (bucket, key), version_id, true).await?;
-    Ok((record, layout.expect("a layout was asked for")))
+    let (record, found) = load_version(s3, (bucket, key), version_id, (true, false)).await?;
+    Ok((record, found.layout.expect("a layout was asked for")))
 }

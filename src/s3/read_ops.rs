@@ -3,7 +3,7 @@
 use super::checksums::{set_checksum_fields, set_checksum_values};
 use super::conditions::{check_conditions, request_conditions};
 use super::object_fields::{check_key, etag_of, metadata_map};
-use super::object_lookup::{load_record, load_with_layout};
+use super::object_lookup::{load_version, load_with_layout};
 use super::request_body::tokio_stream_of;
 use super::GranaryS3;
 use crate::checksum::Checksum;
@@ -111,15 +111,28 @@ fn checksum_if_enabled(mode: Option<&ChecksumMode>, record: &ObjectRecord, whole
     }
 }
 
+/// S3's `x-amz-tagging-count`, sent only for a version with tags. GetObject has a field for
+/// it; HeadObject answers it too although s3s (and S3's API model) have none, so it goes in
+/// as a header there.
+fn tag_count_header(count: Option<usize>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    if let Some(n) = count.filter(|n| *n > 0) {
+        headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
+    }
+    headers
+}
+
 pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
     check_key(&input.key)?;
-    let (record, layout) = load_with_layout(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?;
+    let (record, found) = load_version(s3, (&input.bucket, &input.key), input.version_id.as_deref(), (true, true)).await?;
+    let layout = found.layout.expect("a layout was asked for");
     check_conditions(&record, &request_conditions!(input))?;
     let sel = select(&record, Some(&layout), input.range.as_ref(), input.part_number)?;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
     let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range.clone()));
     let mut output = GetObjectOutput { body: Some(StreamingBlob::wrap(stream)), ..Default::default() };
+    output.tag_count = found.tag_count.filter(|n| *n > 0).map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     object_fields!(output, input, &record, sel, checksum.as_ref());
     Ok(S3Response::new(output))
 }
@@ -128,19 +141,17 @@ pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3R
     let input = req.input;
     check_key(&input.key)?;
     // The layout is only needed to find a part's bytes.
-    let (record, layout) = if input.part_number.is_some() {
-        let (r, l) = load_with_layout(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?;
-        (r, Some(l))
-    } else {
-        (load_record(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?, None)
-    };
+    let (record, found) =
+        load_version(s3, (&input.bucket, &input.key), input.version_id.as_deref(), (input.part_number.is_some(), true)).await?;
     check_conditions(&record, &request_conditions!(input))?;
-    let sel = select(&record, layout.as_ref(), input.range.as_ref(), input.part_number)?;
+    let sel = select(&record, found.layout.as_ref(), input.range.as_ref(), input.part_number)?;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
     let mut output = HeadObjectOutput::default();
     object_fields!(output, input, &record, sel, checksum.as_ref());
     // 206 for a ranged HEAD is set in `edge`: s3s does not apply a handler's status here.
-    Ok(S3Response::new(output))
+    let mut response = S3Response::new(output);
+    response.headers = tag_count_header(found.tag_count);
+    Ok(response)
 }
 
 pub async fn get_object_attributes(

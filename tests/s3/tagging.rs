@@ -111,3 +111,31 @@ async fn buckets_have_tags() {
     let e = other.get_bucket_tagging().bucket("btags").send().await.unwrap_err();
     assert_eq!(status(&e), 403);
 }
+
+/// GetObject and HeadObject of a tagged version carry `x-amz-tagging-count` (issue 17), a
+/// noncurrent version's count its own; an untagged object carries none, as in S3.
+#[tokio::test]
+async fn reads_carry_the_tag_count() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("counted").send().await.unwrap();
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket("counted").versioning_configuration(enabled).send().await.unwrap();
+    let first = s3.put_object().bucket("counted").key("k").tagging("a=1&b=2&c=3").body(b"one".to_vec().into()).send().await.unwrap();
+    let first = first.version_id().unwrap().to_owned();
+    assert_eq!(s3.get_object().bucket("counted").key("k").send().await.unwrap().tag_count(), Some(3));
+    assert_eq!(s3.head_object().bucket("counted").key("k").send().await.unwrap().tag_count(), Some(3));
+
+    s3.put_object().bucket("counted").key("k").body(b"two".to_vec().into()).send().await.unwrap();
+    assert_eq!(s3.get_object().bucket("counted").key("k").send().await.unwrap().tag_count(), None, "untagged: no header");
+    assert_eq!(s3.head_object().bucket("counted").key("k").send().await.unwrap().tag_count(), None);
+    let old = s3.head_object().bucket("counted").key("k").version_id(&first).send().await.unwrap();
+    assert_eq!(old.tag_count(), Some(3), "the noncurrent version keeps its tags");
+
+    s3.put_object_tagging().bucket("counted").key("k").tagging(tagging(&[("x", "y")])).send().await.unwrap();
+    assert_eq!(s3.get_object().bucket("counted").key("k").send().await.unwrap().tag_count(), Some(1));
+    s3.delete_object_tagging().bucket("counted").key("k").version_id(&first).send().await.unwrap();
+    let old = s3.get_object().bucket("counted").key("k").version_id(&first).send().await.unwrap();
+    assert_eq!(old.tag_count(), None);
+}
