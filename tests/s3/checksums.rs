@@ -313,3 +313,71 @@ async fn multipart_composite_and_full_object_checksums() {
         .unwrap_err();
     assert_eq!(code(&e), "BadDigest");
 }
+
+/// Every response that carries a multipart object's checksum names its type, as S3's:
+/// CompleteMultipartUpload, HeadObject and GetObject in checksum mode, GetObjectAttributes,
+/// ListParts (and CreateMultipartUpload, above).
+#[tokio::test]
+async fn multipart_checksum_responses_name_their_type() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("mptype").send().await.unwrap();
+    let data = random_bytes(MIB + 3, 9);
+    for (a, kind) in [(Algorithm::Crc32, ChecksumType::Composite), (Algorithm::Crc64Nvme, ChecksumType::FullObject)] {
+        let key = format!("{}-{}", a.name(), kind.as_str());
+        let created = s3
+            .create_multipart_upload()
+            .bucket("mptype")
+            .key(&key)
+            .checksum_algorithm(sdk_algorithm(a))
+            .checksum_type(kind.clone())
+            .send()
+            .await
+            .unwrap();
+        let id = created.upload_id().unwrap().to_owned();
+        let out = s3
+            .upload_part()
+            .bucket("mptype")
+            .key(&key)
+            .upload_id(&id)
+            .part_number(1)
+            .checksum_algorithm(sdk_algorithm(a))
+            .body(data.clone().into())
+            .send()
+            .await
+            .unwrap();
+        let listed = s3.list_parts().bucket("mptype").key(&key).upload_id(&id).send().await.unwrap();
+        assert_eq!(listed.checksum_type(), Some(&kind), "ListParts {key}");
+        assert_eq!(listed.checksum_algorithm(), Some(&sdk_algorithm(a)), "ListParts {key}");
+        let digest = b64(&checksum::digest(a, &data));
+        let part = CompletedPart::builder().part_number(1).e_tag(out.e_tag().unwrap());
+        let part = match a {
+            Algorithm::Crc32 => part.checksum_crc32(&digest),
+            _ => part.checksum_crc64_nvme(&digest),
+        };
+        let done = s3
+            .complete_multipart_upload()
+            .bucket("mptype")
+            .key(&key)
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().parts(part.build()).build())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.checksum_type(), Some(&kind), "CompleteMultipartUpload {key}");
+        let head = s3.head_object().bucket("mptype").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert_eq!(head.checksum_type(), Some(&kind), "HeadObject {key}");
+        let got = s3.get_object().bucket("mptype").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert_eq!(got.checksum_type(), Some(&kind), "GetObject {key}");
+        let attrs = s3
+            .get_object_attributes()
+            .bucket("mptype")
+            .key(&key)
+            .object_attributes(aws_sdk_s3::types::ObjectAttributes::Checksum)
+            .object_attributes(aws_sdk_s3::types::ObjectAttributes::ObjectParts)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attrs.checksum().and_then(|c| c.checksum_type()), Some(&kind), "GetObjectAttributes {key}");
+    }
+}
