@@ -91,6 +91,12 @@ pub const LIST_PARTS_MAX: usize = 1000;
 pub const GC_GRACE_DEFAULT_SECS: u64 = 3600;
 /// Chunks the collector examines per transaction.
 pub const GC_BATCH_MAX_CHUNKS: usize = 256;
+/// Chunk-store calls (stat, delete) one background job (collector, purge) keeps in flight:
+/// enough to hide a remote store's latency, few enough to leave the store to requests.
+pub const CHUNK_JOB_CALLS_IN_FLIGHT_MAX: usize = 8;
+/// Chunks one page of a chunk-store listing holds (fsck and scrub walk the store page by
+/// page, never holding all of its names).
+pub const CHUNK_LIST_PAGE_MAX_COUNT: usize = 1000;
 
 /// Chunks of one request body hashed, pinned and written concurrently (memory per upload:
 /// this many chunks of at most `CHUNK_SIZE_MAX_BYTES`, plus the one being cut).

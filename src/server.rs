@@ -3,7 +3,7 @@
 //! This is the only layer that names concrete backends.
 
 use crate::admin;
-use crate::chunks::ChunkStore;
+use crate::chunks::{ChunkBackend, LocalChunks};
 use crate::config::{MetadataBackend, ServeConfig, StoreConfig};
 use crate::edge::{Edge, EdgeConfig};
 use crate::engine::collector::Collector;
@@ -30,10 +30,11 @@ use tokio::sync::watch;
 /// The opened stores of a data directory.
 pub struct Stores {
     pub db: Arc<dyn KvStore>,
-    pub chunks: Arc<ChunkStore>,
+    pub chunks: Arc<dyn ChunkBackend>,
 }
 
-/// Opens the metadata store the configuration names and the chunk directory.
+/// Opens the metadata store the configuration names and the chunk store (the local
+/// directory; the only chunk backend so far).
 pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
     let data_dir = &config.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
@@ -47,7 +48,7 @@ pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
         MetadataBackend::Fdb { cluster_file, root_prefix } => open_fdb(cluster_file, root_prefix)?,
     };
     let chunk_dir = config.chunk_dir();
-    let chunks = if db.single_process() { ChunkStore::open_exclusive(&chunk_dir) } else { ChunkStore::open(&chunk_dir) };
+    let chunks = if db.single_process() { LocalChunks::open_exclusive(&chunk_dir) } else { LocalChunks::open(&chunk_dir) };
     let chunks = chunks.map_err(|e| format!("opening chunk store {}: {e}", chunk_dir.display()))?;
     Ok(Stores { db, chunks: Arc::new(chunks) })
 }
@@ -132,7 +133,7 @@ impl Server {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("registering this gateway: {e}"))?
         };
-        tracing::info!(gateway, backend = stores.db.name(), "gateway registered");
+        tracing::info!(gateway, backend = stores.db.name(), chunks = stores.chunks.name(), "gateway registered");
         // Uploads of gateways that died (on the embedded store: every earlier process) held
         // pins; release them now rather than a collector interval from now.
         let released = {

@@ -247,8 +247,8 @@ async fn refcount_verify_after_kill_9_reports_a_dead_uploads_pins_as_abandoned()
     let stored = b"stored".repeat(20_000);
     s3.put_object().bucket("inflight").key("kept").body(stored.clone().into()).send().await.unwrap();
     let chunk_dir = dir.path().join("chunks");
-    let files = || granary::chunks::ChunkStore::open(&chunk_dir).unwrap().list().unwrap();
-    let kept: Vec<_> = files().into_iter().map(|(h, _)| h).collect();
+    let files = || granary::chunks::LocalChunks::open(&chunk_dir).unwrap().list_after(None, usize::MAX).unwrap();
+    let kept: Vec<_> = files().into_iter().map(|c| c.hash).collect();
 
     // An upload in flight: half of its body sent, its first chunks pinned and written.
     // Content that does not repeat (xorshift), so every chunk is its own file.
@@ -273,11 +273,11 @@ async fn refcount_verify_after_kill_9_reports_a_dead_uploads_pins_as_abandoned()
     // The kill landing between a chunk's pin (committed) and its file's rename leaves a pin
     // without a file; that window is too short to hit on purpose, so the upload's files
     // are removed to stand for it.
-    let store = granary::chunks::ChunkStore::open(&chunk_dir).unwrap();
+    let store = granary::chunks::LocalChunks::open(&chunk_dir).unwrap();
     let mut unwritten = 0;
-    for (hash, _) in files() {
+    for hash in files().into_iter().map(|c| c.hash) {
         if !kept.contains(&hash) {
-            store.delete(&hash).unwrap();
+            store.remove(&hash).unwrap();
             unwritten += 1;
         }
     }

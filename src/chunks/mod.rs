@@ -1,8 +1,202 @@
-//! The data layer: content-defined chunking and a content-addressed chunk store on disk.
-//! It knows nothing of buckets, keys or metadata; the metadata layer references chunks by
-//! their SHA-256 name.
+//! The data layer's seam: content-addressed chunk storage behind `ChunkBackend`, and
+//! content-defined chunking. It knows nothing of buckets, keys or metadata; the metadata
+//! layer references chunks by their SHA-256 name.
+//!
+//! Everything above this module talks to `dyn ChunkBackend` only; `server` picks the backend
+//! (today `local::LocalChunks`, a directory). The contract every backend keeps, checked by
+//! `conformance` (feature `testing`):
+//! - `put` is durable when it returns `Ok`, and replaces whatever was stored under the name;
+//! - bytes are served only after they hashed to the chunk's name (`verified`): a chunk whose
+//!   stored bytes changed is `ChunkError::Corrupt`, never content;
+//! - `delete` of an absent chunk is `Ok` (the collector retries);
+//! - `list` pages through names in ascending order, a bounded page at a time;
+//! - calls may come from many tasks at once; a backend bounds its own concurrency (a remote
+//!   one with a semaphore; the local one runs on tokio's bounded blocking pool).
+//!
+//! The trait is async because a remote store (an S3 bucket) waits on the network: blocking a
+//! thread per request in flight would not scale. A blocking backend (the directory) runs its
+//! calls on `tokio::task::spawn_blocking`, as the engine did before the seam.
 
 pub mod chunker;
-pub mod store;
+#[cfg(feature = "testing")]
+pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod faulty;
+mod hash;
+pub mod local;
 
-pub use store::{ChunkHash, ChunkStore};
+pub use hash::ChunkHash;
+pub use local::LocalChunks;
+
+use bytes::Bytes;
+use std::ops::Range;
+
+/// Which backend operation failed (in errors and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkOp {
+    Write,
+    /// Making a write durable (fsync of a file or directory).
+    Sync,
+    Read,
+    Stat,
+    Delete,
+    List,
+}
+
+impl std::fmt::Display for ChunkOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChunkOp::Write => "write",
+            ChunkOp::Sync => "sync",
+            ChunkOp::Read => "read",
+            ChunkOp::Stat => "stat",
+            ChunkOp::Delete => "delete",
+            ChunkOp::List => "list",
+        })
+    }
+}
+
+/// Errors of the chunk layer. Callers decide by the variant: a missing or corrupt chunk is
+/// data loss to report (fsck, scrub) and a failed read to abort (GET); a fenced store needs a
+/// restart; an unavailable one may succeed later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    #[error("chunk {0} is missing")]
+    Missing(ChunkHash),
+    /// The stored bytes do not hash to the chunk's name (bit rot, a torn write, tampering).
+    #[error("chunk {hash} is corrupt: its content hashes to {actual}")]
+    Corrupt { hash: ChunkHash, actual: ChunkHash },
+    /// A range outside the chunk (the metadata and the chunk disagree about its length).
+    #[error("bytes {start}..{end} are outside chunk {hash} of {len} bytes")]
+    OutOfRange { hash: ChunkHash, start: u64, end: u64, len: u64 },
+    /// An earlier write could not be made durable, so what is on disk is no longer known
+    /// (after a failed fsync the kernel may have dropped the dirty pages and report the next
+    /// fsync clean): writes are refused until the store is opened again.
+    #[error("chunk store refuses writes after a failed {op}: {detail}")]
+    Fenced { op: ChunkOp, detail: String },
+    /// A local I/O failure or a remote store's refusal; `kind` says which (e.g. `StorageFull`).
+    #[error("chunk store {op} failed ({kind}): {detail}")]
+    Io { op: ChunkOp, kind: std::io::ErrorKind, detail: String },
+    /// The store did not answer in time or asked to slow down; the same call may succeed
+    /// later (a remote backend has already retried with backoff).
+    #[error("chunk store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ChunkError {
+    pub fn io(op: ChunkOp, e: &std::io::Error) -> Self {
+        ChunkError::Io { op, kind: e.kind(), detail: e.to_string() }
+    }
+
+    /// Whether the same call may succeed if made again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ChunkError::Unavailable(_))
+    }
+}
+
+pub type ChunkResult<T> = Result<T, ChunkError>;
+
+/// One stored chunk, as a listing names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkInfo {
+    pub hash: ChunkHash,
+    pub size_bytes: u64,
+}
+
+/// What a backend holds, where it can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ChunkUsage {
+    pub chunks: u64,
+    pub bytes: u64,
+}
+
+/// A content-addressed chunk store. Object-safe: the engine holds an `Arc<dyn ChunkBackend>`.
+#[async_trait::async_trait]
+pub trait ChunkBackend: Send + Sync + 'static {
+    /// Backend name for logs and status.
+    fn name(&self) -> &'static str;
+
+    /// Stores `data` (which hashes to `hash`: the caller named it) under `hash`, replacing
+    /// anything stored there; durable when it returns `Ok`. On an error nothing new is
+    /// acknowledged, though a copy may remain (the collector or fsck removes orphans).
+    async fn put(&self, hash: ChunkHash, data: Bytes) -> ChunkResult<()>;
+
+    /// Whether a chunk is stored under `hash` (its bytes are not checked).
+    async fn exists(&self, hash: ChunkHash) -> ChunkResult<bool>;
+
+    /// Like `exists`, and a chunk that is there is durable when this returns: ingest relies
+    /// on a copy another writer stored moments ago instead of writing it again. Stores whose
+    /// visible writes are always durable (an S3 bucket) need nothing more than `exists`.
+    async fn exists_durable(&self, hash: ChunkHash) -> ChunkResult<bool> {
+        self.exists(hash).await
+    }
+
+    /// The whole chunk, verified against its name.
+    async fn get(&self, hash: ChunkHash) -> ChunkResult<Bytes>;
+
+    /// `range` of the chunk. A range cannot be checked against the chunk's name, so the whole
+    /// chunk is read and verified first; a tier that holds verified bytes (a memory cache)
+    /// may serve a slice of them directly.
+    async fn get_range(&self, hash: ChunkHash, range: Range<u64>) -> ChunkResult<Bytes> {
+        slice(hash, self.get(hash).await?, range)
+    }
+
+    /// The stored size of a chunk, `None` if absent.
+    async fn size(&self, hash: ChunkHash) -> ChunkResult<Option<u64>>;
+
+    /// Removes a chunk; absent is `Ok`. Durable when it returns.
+    async fn delete(&self, hash: ChunkHash) -> ChunkResult<()>;
+
+    /// At most `limit` stored chunks whose names follow `after` (from the first if `None`),
+    /// in ascending order of name. An empty page is the end; a shorter one is not.
+    async fn list(&self, after: Option<ChunkHash>, limit: usize) -> ChunkResult<Vec<ChunkInfo>>;
+
+    /// What the store holds, if the backend can tell without a full scan of a remote
+    /// store (the local directory walks itself: for status and tests, not request paths).
+    async fn usage(&self) -> ChunkResult<Option<ChunkUsage>> {
+        Ok(None)
+    }
+}
+
+/// `data` if it hashes to `hash`, else `Corrupt`: the one check every backend makes before
+/// it serves bytes.
+pub fn verified(hash: ChunkHash, data: Bytes) -> ChunkResult<Bytes> {
+    let actual = ChunkHash::of(&data);
+    if actual != hash {
+        return Err(ChunkError::Corrupt { hash, actual });
+    }
+    Ok(data)
+}
+
+/// `range` of a chunk's (verified) bytes, or `OutOfRange`.
+pub fn slice(hash: ChunkHash, data: Bytes, range: Range<u64>) -> ChunkResult<Bytes> {
+    let len = data.len() as u64;
+    if range.start > range.end || range.end > len {
+        return Err(ChunkError::OutOfRange { hash, start: range.start, end: range.end, len });
+    }
+    if range.start == 0 && range.end == len {
+        return Ok(data);
+    }
+    // Both bounds are at most `len`, a usize.
+    Ok(data.slice(range.start as usize..range.end as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_and_slice() {
+        let data = Bytes::from_static(b"hello chunk");
+        let h = ChunkHash::of(&data);
+        assert_eq!(verified(h, data.clone()).unwrap(), data);
+        let other = ChunkHash::of(b"other");
+        assert_eq!(verified(other, data.clone()), Err(ChunkError::Corrupt { hash: other, actual: h }));
+        assert_eq!(slice(h, data.clone(), 6..11).unwrap(), Bytes::from_static(b"chunk"));
+        assert_eq!(slice(h, data.clone(), 11..11).unwrap(), Bytes::new());
+        assert!(matches!(slice(h, data.clone(), 3..12), Err(ChunkError::OutOfRange { len: 11, .. })));
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = 5..4;
+        assert!(matches!(slice(h, data, reversed), Err(ChunkError::OutOfRange { .. })));
+    }
+}

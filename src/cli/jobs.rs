@@ -98,9 +98,7 @@ pub(super) async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result
     }
     let stores = crate::server::open_stores(store)?;
     wait_for_gateways(&*stores.db).await?;
-    let report = tokio::task::spawn_blocking(move || crate::engine::fsck::verify(&*stores.db, &stores.chunks, repair))
-        .await
-        .map_err(|e| e.to_string())??;
+    let report = crate::engine::fsck::verify(&crate::engine::Engine::new(stores.db, stores.chunks, 0), repair).await?;
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     let problems = report.refcounts.drift.len() + report.orphan_files.len() + report.missing_files.len();
     let abandoned = &report.refcounts.abandoned_pins;

@@ -7,7 +7,10 @@
 //! markers (`kv::markers`).
 
 use super::{Engine, EngineError};
+use crate::chunks::ChunkHash;
+use crate::limits::CHUNK_JOB_CALLS_IN_FLIGHT_MAX;
 use crate::meta::{gateways, manifest, now_ms, refs};
+use futures::StreamExt;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,12 +18,12 @@ use std::time::Duration;
 pub struct CollectorStatus {
     pub passes: u64,
     pub chunks_deleted: u64,
-    /// Chunk files that could not be deleted; they return to the queue for a later pass.
+    /// Chunks that could not be deleted; they return to the queue for a later pass.
     pub chunk_delete_failures: u64,
     /// Manifest pages whose references were released (deleted multipart objects, replaced
     /// or aborted parts).
     pub manifest_pages_released: u64,
-    /// Bytes of chunk files deleted.
+    /// Bytes of chunks deleted.
     pub bytes_freed: u64,
     pub last_error: Option<String>,
 }
@@ -65,23 +68,29 @@ impl Collector {
         self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// One full pass: returns how many chunk files were deleted.
+    /// One full pass: returns how many chunks were deleted.
     pub async fn run_once(&self) -> Result<u64, EngineError> {
         Ok(self.run_pass(|_| {}).await?.chunks_deleted)
     }
 
     /// What a pass would do now, without doing it.
     pub async fn preview(&self) -> Result<PassPreview, EngineError> {
-        let (grace, chunks) = (self.grace_ms, std::sync::Arc::clone(&self.engine.chunks));
-        self.engine
+        let grace = self.grace_ms;
+        let (manifests_due, references_to_release, due) = self
+            .engine
             .meta(move |db| {
                 let now = now_ms();
-                let (manifests_due, references_to_release) = manifest::due_for_release(db, now - grace)?;
-                let due = refs::due_for_collection(db, grace, now)?;
-                let bytes_due = due.iter().filter_map(|h| chunks.size_of(h)).sum();
-                Ok(PassPreview { manifests_due, references_to_release, chunks_due: due.len() as u64, bytes_due })
+                let (manifests, references) = manifest::due_for_release(db, now - grace)?;
+                Ok((manifests, references, refs::due_for_collection(db, grace, now)?))
             })
-            .await
+            .await?;
+        let chunks = &self.engine.chunks;
+        let bytes_due = futures::stream::iter(due.iter().copied())
+            .map(|h| async move { chunks.size(h).await.ok().flatten().unwrap_or(0) })
+            .buffer_unordered(CHUNK_JOB_CALLS_IN_FLIGHT_MAX)
+            .fold(0u64, |sum, size| async move { sum + size })
+            .await;
+        Ok(PassPreview { manifests_due, references_to_release, chunks_due: due.len() as u64, bytes_due })
     }
 
     /// One full pass, reporting progress after each batch.
@@ -149,31 +158,22 @@ impl Collector {
             if batch.is_empty() && !claimed.more {
                 break;
             }
-            let (chunks, db) = (std::sync::Arc::clone(&self.engine.chunks), std::sync::Arc::clone(&self.engine.db));
-            // Each file on its own: one that cannot be deleted must not stall the others.
-            let (gone, stuck, bytes): (Vec<_>, Vec<_>, u64) = tokio::task::spawn_blocking(move || {
-                let mut bytes = 0;
-                let (gone, stuck) = batch.into_iter().partition(|h| {
-                    // Only while the claim is ours: a collector taking it over (ours looked
-                    // dead) may already have finished, and an upload rewritten the file.
-                    if !refs::still_claimed(&*db, h, claim_ms).unwrap_or(false) {
-                        return false;
+            // Each chunk on its own: one that cannot be deleted must not stall the others.
+            let outcomes: Vec<(ChunkHash, Option<u64>)> = futures::stream::iter(batch)
+                .map(|h| async move { (h, self.delete_claimed(h, claim_ms).await) })
+                .buffer_unordered(CHUNK_JOB_CALLS_IN_FLIGHT_MAX)
+                .collect()
+                .await;
+            let (mut gone, mut stuck, mut bytes) = (Vec::new(), Vec::new(), 0);
+            for (h, freed) in outcomes {
+                match freed {
+                    Some(size) => {
+                        bytes += size;
+                        gone.push(h);
                     }
-                    let size = chunks.size_of(h).unwrap_or(0);
-                    match chunks.delete(h) {
-                        Ok(()) => {
-                            bytes += size;
-                            true
-                        }
-                        Err(e) => {
-                            tracing::error!(chunk = %h.to_hex(), error = %e, "could not delete chunk file; retrying after the grace period");
-                            false
-                        }
-                    }
-                });
-                (gone, stuck, bytes)
-            })
-            .await?;
+                    None => stuck.push(h),
+                }
+            }
             deleted += gone.len() as u64;
             report.bytes_freed += bytes;
             report.chunks_deleted = deleted;
@@ -194,6 +194,24 @@ impl Collector {
         status.last_error = None;
         report.manifest_pages_released = pages;
         Ok(report)
+    }
+
+    /// Deletes a chunk this pass claimed, only while the claim is still ours: a collector
+    /// taking it over (ours looked dead) may already have finished, and an upload rewritten
+    /// the chunk. The bytes freed, or `None` if it stays (it goes back to the queue).
+    async fn delete_claimed(&self, hash: ChunkHash, claim_ms: i64) -> Option<u64> {
+        if !self.engine.meta(move |db| refs::still_claimed(db, &hash, claim_ms)).await.unwrap_or(false) {
+            return None;
+        }
+        let chunks = &self.engine.chunks;
+        let size = chunks.size(hash).await.ok().flatten().unwrap_or(0);
+        match chunks.delete(hash).await {
+            Ok(()) => Some(size),
+            Err(e) => {
+                tracing::error!(chunk = %hash, error = %e, "could not delete chunk; retrying after the grace period");
+                None
+            }
+        }
     }
 
     /// Runs passes every `interval` until the process ends.

@@ -15,7 +15,6 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
@@ -23,7 +22,7 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub enum IngestedBody {
     Inline(Vec<u8>),
-    /// Chunks stored on disk and pinned under `upload_id` until the object commits.
+    /// Chunks stored and pinned under `upload_id` until the object commits.
     Chunked {
         chunks: Vec<ChunkRef>,
         upload_id: [u8; 16],
@@ -217,7 +216,8 @@ impl Engine {
     }
 
     /// Pins a chunk (waiting out a concurrent collection of the same content), then makes
-    /// sure its file exists.
+    /// sure it is stored durably: a chunk new to the metadata is written (over any orphaned
+    /// copy), a deduplicated one only if its copy is gone.
     async fn pin_and_store(&self, upload_id: &[u8; 16], seq: u64, hash: ChunkHash, data: Vec<u8>) -> Result<(), EngineError> {
         let id = *upload_id;
         let mut attempt = 0;
@@ -230,18 +230,12 @@ impl Engine {
                 other => break other?,
             }
         };
-        let chunks = Arc::clone(&self.chunks);
-        tokio::task::spawn_blocking(move || {
-            if must_write || !chunks.exists(&hash) {
-                chunks.write(&hash, &data)
-            } else {
-                // Another writer's rename may not be durable yet: make it so before we
-                // acknowledge an object that relies on it.
-                chunks.sync_dir_of(&hash)
-            }
-        })
-        .await?
-        .map_err(EngineError::Io)
+        // Another writer's copy may not be durable yet: `exists_durable` makes it so before we
+        // acknowledge an object that relies on it.
+        if must_write || !self.chunks.exists_durable(hash).await? {
+            self.chunks.put(hash, Bytes::from(data)).await?;
+        }
+        Ok(())
     }
 
     /// Drops the references an uncommitted upload holds. Failures are logged: the pins are

@@ -1,6 +1,6 @@
 //! The data path: streams object bodies into deduplicated chunks and back, and runs the
-//! chunk collector. It joins the chunk store and the metadata layer and knows nothing of
-//! HTTP or S3 wire formats.
+//! chunk collector. It joins the chunk store (through `chunks::ChunkBackend`, whichever
+//! backend `server` chose) and the metadata layer and knows nothing of HTTP or S3 wire formats.
 
 pub mod collector;
 pub mod fsck;
@@ -9,7 +9,7 @@ pub mod lifecycle;
 pub mod purge;
 pub mod read;
 
-use crate::chunks::ChunkStore;
+use crate::chunks::ChunkBackend;
 use crate::kv::KvStore;
 use crate::meta::cache::MetaCache;
 use crate::meta::gateways::GatewayId;
@@ -20,7 +20,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Engine {
     pub db: Arc<dyn KvStore>,
-    pub chunks: Arc<ChunkStore>,
+    pub chunks: Arc<dyn ChunkBackend>,
     /// This gateway process, stamped into upload ids so its pins can be traced to it.
     pub gateway: GatewayId,
     /// Hot metadata (`meta::cache`): credentials, buckets, manifests.
@@ -37,16 +37,14 @@ pub enum EngineError {
     LengthMismatch(u64),
     #[error("request body: {0}")]
     Body(std::io::Error),
-    #[error("chunk store: {0}")]
-    Chunk(#[from] crate::chunks::store::ChunkError),
-    #[error("chunk store I/O: {0}")]
-    Io(std::io::Error),
+    #[error(transparent)]
+    Chunk(#[from] crate::chunks::ChunkError),
     #[error("background task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
 impl Engine {
-    pub fn new(db: Arc<dyn KvStore>, chunks: Arc<ChunkStore>, gateway: GatewayId) -> Self {
+    pub fn new(db: Arc<dyn KvStore>, chunks: Arc<dyn ChunkBackend>, gateway: GatewayId) -> Self {
         Self { db, chunks, gateway, cache: Arc::new(MetaCache::new(crate::limits::METADATA_CACHE_ENTRIES)) }
     }
 

@@ -1,6 +1,6 @@
 //! `granary purge`: right-to-deletion. Removes every object, tag and upload in progress of
 //! a user's buckets (and the buckets), of a bucket, or of a prefix; releases their
-//! references at once and deletes, without a grace period, every chunk file nothing else
+//! references at once and deletes, without a grace period, every chunk nothing else
 //! references; then scrubs the metadata store so no deleted value survives on disk. Chunks
 //! shared with other data stay (their other references keep them). The purge itself is
 //! audited (scope and counts), not the content.
@@ -12,6 +12,7 @@
 use super::{Engine, EngineError};
 use crate::meta::uploads::{self, UploadListRequest};
 use crate::meta::{bucket_ops, buckets, now_ms, purge, refs, MetaError};
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -156,17 +157,17 @@ pub async fn purge(
         let all = batch.len() as u64;
         let claimed = meta(engine, move |db| purge::claim_unreferenced_now(db, &batch, now_ms())).await?;
         report.chunks_still_shared += all - claimed.chunks.len() as u64;
-        let (chunks, claim_ms, hashes) = (std::sync::Arc::clone(&engine.chunks), claimed.claim_ms, claimed.chunks);
-        let (deleted, bytes) = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<_>, u64)> {
-            let mut bytes = 0;
-            for h in &hashes {
-                bytes += chunks.size_of(h).unwrap_or(0);
-                chunks.delete(h)?;
-            }
-            Ok((hashes, bytes))
-        })
-        .await?
-        .map_err(EngineError::Io)?;
+        let (claim_ms, deleted) = (claimed.claim_ms, claimed.chunks);
+        let chunks = &engine.chunks;
+        let bytes = futures::stream::iter(deleted.iter().copied())
+            .map(|h| async move {
+                let size = chunks.size(h).await.ok().flatten().unwrap_or(0);
+                chunks.delete(h).await?;
+                Ok::<_, crate::chunks::ChunkError>(size)
+            })
+            .buffer_unordered(crate::limits::CHUNK_JOB_CALLS_IN_FLIGHT_MAX)
+            .try_fold(0u64, |sum, size| async move { Ok(sum + size) })
+            .await?;
         report.chunks_deleted += deleted.len() as u64;
         report.bytes_freed += bytes;
         meta(engine, move |db| refs::finish_collect(db, &deleted, claim_ms)).await?;

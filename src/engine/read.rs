@@ -1,6 +1,6 @@
 //! Read path: an object's bytes (or a range of them) as a stream of verified chunks: two
-//! chunks are read and hash-checked ahead on blocking tasks, one more waits in the channel,
-//! so disk reads and SHA-256 overlap each other and the network. A multipart
+//! chunks are read and hash-checked ahead (by the chunk backend, each on its own task), one
+//! more waits in the channel, so reads and SHA-256 overlap each other and the network. A multipart
 //! object's part manifests are loaded one part at a time, only for parts the range touches.
 
 use super::Engine;
@@ -13,13 +13,8 @@ use tokio::sync::mpsc;
 
 pub type ReadError = std::io::Error;
 
-/// A chunk being read and verified for a response: the part of it the range wants, and its
-/// length (checked against what was read).
-struct PendingRead {
-    task: tokio::task::JoinHandle<Result<Vec<u8>, crate::chunks::store::ChunkError>>,
-    slice: Range<u64>,
-    len: u64,
-}
+/// A chunk being read and verified for a response: the part of it the range wants.
+type PendingRead = tokio::task::JoinHandle<crate::chunks::ChunkResult<Bytes>>;
 
 impl Engine {
     /// Streams `range` of the object. The record and layout come from one snapshot; the
@@ -85,8 +80,8 @@ impl Engine {
         range: &Range<u64>,
         tx: &mpsc::Sender<Result<Bytes, ReadError>>,
     ) -> Result<(), ReadError> {
-        // Chunks read and verified ahead of the one being sent, each on its own blocking
-        // task: disk reads and SHA-256 checks overlap each other and the network.
+        // Chunks read and verified ahead of the one being sent, each on its own task: reads
+        // and SHA-256 checks overlap each other and the network.
         let mut pending: std::collections::VecDeque<PendingRead> = std::collections::VecDeque::new();
         // (hash, object offset of its first byte, of the byte after it) of each chunk the
         // range touches.
@@ -103,15 +98,12 @@ impl Engine {
             while pending.len() < limits::READ_CHUNKS_IN_FLIGHT_MAX {
                 let Some((hash, start, end)) = next.next() else { break };
                 let store = Arc::clone(&self.chunks);
-                let task = tokio::task::spawn_blocking(move || store.read(&hash));
-                let from = range.start.max(start) - start;
-                let to = range.end.min(end) - start;
-                pending.push_back(PendingRead { task, slice: from..to, len: end - start });
+                let wanted = range.start.max(start) - start..range.end.min(end) - start;
+                pending.push_back(tokio::spawn(async move { store.get_range(hash, wanted).await }));
             }
-            let Some(PendingRead { task, slice, len }) = pending.pop_front() else { return Ok(()) };
+            let Some(task) = pending.pop_front() else { return Ok(()) };
             let data = task.await.map_err(std::io::Error::other)?.map_err(std::io::Error::other)?;
-            debug_assert_eq!(data.len() as u64, len);
-            if tx.send(Ok(Bytes::from(data).slice(slice.start as usize..slice.end as usize))).await.is_err() {
+            if tx.send(Ok(data)).await.is_err() {
                 return Ok(()); // the client went away; reads still in flight finish on their own
             }
         }

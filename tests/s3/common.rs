@@ -95,7 +95,7 @@ impl Gateway {
     }
 
     pub fn chunk_bytes(&self) -> u64 {
-        granary::chunks::ChunkStore::open(&self.chunk_dir).unwrap().disk_usage_bytes().unwrap()
+        granary::chunks::LocalChunks::open(&self.chunk_dir).unwrap().usage_now().unwrap().bytes
     }
 }
 

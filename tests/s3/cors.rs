@@ -437,7 +437,7 @@ async fn a_change_of_rules_is_seen_by_the_very_next_request_on_every_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let db: Arc<dyn granary::kv::KvStore> = Arc::new(granary::kv::fjall_backend::FjallStore::open(&dir.path().join("meta")).unwrap());
     let chunk_dir = dir.path().join("chunks");
-    let chunks = Arc::new(granary::chunks::ChunkStore::open(&chunk_dir).unwrap());
+    let chunks: Arc<dyn granary::chunks::ChunkBackend> = Arc::new(granary::chunks::LocalChunks::open(&chunk_dir).unwrap());
     let stores = || granary::server::Stores { db: Arc::clone(&db), chunks: Arc::clone(&chunks) };
     let a = Gateway::start_on(stores(), &chunk_dir, |_| {}).await;
     let b = Gateway::start_on(stores(), &chunk_dir, |_| {}).await;

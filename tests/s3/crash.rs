@@ -198,10 +198,10 @@ async fn multipart_uploads_survive_kill_9_and_leave_no_orphans() {
             s3.delete_object().bucket("mpcrash").key(obj.key().unwrap()).send().await.unwrap();
         }
     }
-    let store = granary::chunks::ChunkStore::open(&dir.path().join("chunks")).unwrap();
+    let store = granary::chunks::LocalChunks::open(&dir.path().join("chunks")).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let left = store.disk_usage_bytes().unwrap();
+        let left = store.usage_now().unwrap().bytes;
         if left == 0 {
             break;
         }

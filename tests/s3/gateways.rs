@@ -4,7 +4,7 @@
 use crate::common::{body_of, client_for, random_bytes, Gateway};
 use aws_sdk_s3::presigning::PresigningConfig;
 use granary::admin::{AdminRequest, AdminResponse};
-use granary::chunks::ChunkStore;
+use granary::chunks::{ChunkBackend, LocalChunks};
 use granary::kv::faulty::FaultyStore;
 use granary::kv::fjall_backend::FjallStore;
 use granary::kv::{KvCommit, KvResult, KvStore, KvTxn};
@@ -115,7 +115,7 @@ async fn gateways_sharing_a_store_see_every_change_at_once_and_clean_up_after_a_
     let dir = tempfile::tempdir().unwrap();
     let db: Arc<dyn KvStore> = Arc::new(Shared(FjallStore::open(&dir.path().join("meta")).unwrap()));
     let chunk_dir = dir.path().join("chunks");
-    let chunks = Arc::new(ChunkStore::open(&chunk_dir).unwrap());
+    let chunks: Arc<dyn ChunkBackend> = Arc::new(LocalChunks::open(&chunk_dir).unwrap());
     let stores = || Stores { db: Arc::clone(&db), chunks: Arc::clone(&chunks) };
     let a = Gateway::start_on(stores(), &chunk_dir, |_| {}).await;
     let b = Gateway::start_on(stores(), &chunk_dir, |_| {}).await;
@@ -165,7 +165,7 @@ async fn mutations_apply_once_when_every_commit_reports_an_unknown_result() {
     let dir = tempfile::tempdir().unwrap();
     let faulty = Arc::new(FaultyStore::new(FjallStore::open(&dir.path().join("meta")).unwrap()));
     let chunk_dir = dir.path().join("chunks");
-    let stores = Stores { db: Arc::clone(&faulty) as Arc<dyn KvStore>, chunks: Arc::new(ChunkStore::open(&chunk_dir).unwrap()) };
+    let stores = Stores { db: Arc::clone(&faulty) as Arc<dyn KvStore>, chunks: Arc::new(LocalChunks::open(&chunk_dir).unwrap()) };
     let gw = Gateway::start_on(stores, &chunk_dir, |c| {
         c.gc_grace = Duration::ZERO;
         c.gc_interval = Duration::from_millis(100);

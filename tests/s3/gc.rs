@@ -34,13 +34,13 @@ async fn gc_frees_space_and_refcount_repair_fixes_drift() {
     assert!(ok, "{out}");
     assert_eq!(preview["manifests_due"], 2, "{out}");
     assert!(preview["references_to_release"].as_u64() > Some(0), "{out}");
-    let before = granary::chunks::ChunkStore::open(&chunk_dir).unwrap().disk_usage_bytes().unwrap();
+    let before = granary::chunks::LocalChunks::open(&chunk_dir).unwrap().usage_now().unwrap().bytes;
 
     let (ok, report, out) = granary(path, &["gc", "--grace-secs", "0"]);
     assert!(ok, "{out}");
     let freed = report["bytes_freed"].as_u64().unwrap();
     assert!(freed >= 3 << 20, "the deleted content's chunks are freed: {out}");
-    let after = granary::chunks::ChunkStore::open(&chunk_dir).unwrap().disk_usage_bytes().unwrap();
+    let after = granary::chunks::LocalChunks::open(&chunk_dir).unwrap().usage_now().unwrap().bytes;
     assert_eq!(before - after, freed, "the report matches the disk");
     assert!(out.contains("freed "), "{out}");
 
@@ -50,8 +50,8 @@ async fn gc_frees_space_and_refcount_repair_fixes_drift() {
     // Drift: one count too high, and an orphan file nobody references.
     {
         let db = granary::kv::fjall_backend::FjallStore::open(&path.join("meta")).unwrap();
-        let chunks = granary::chunks::ChunkStore::open(&chunk_dir).unwrap();
-        let (hash, _) = chunks.list().unwrap()[0];
+        let chunks = granary::chunks::LocalChunks::open(&chunk_dir).unwrap();
+        let hash = chunks.list_after(None, 1).unwrap()[0].hash;
         granary::kv::transact(&db, |t| {
             granary::meta::refs::apply_ref_deltas(t, &std::collections::BTreeMap::from([(hash, 4)]), granary::meta::now_ms())
         })

@@ -7,6 +7,7 @@ mod auth;
 mod broker;
 mod buckets;
 mod checksums;
+mod chunk_faults;
 mod common;
 mod conditional;
 mod cors;

@@ -1,0 +1,131 @@
+//! The chunk backend conformance suite (`chunks::conformance`), run against every backend
+//! available here, and the fault-injecting wrapper's faults, each as it is documented.
+
+use bytes::Bytes;
+use granary::chunks::conformance::{Fixture, Tamper, CHECKS};
+use granary::chunks::faulty::{Fault, FaultyChunks};
+use granary::chunks::{ChunkBackend, ChunkError, ChunkHash, ChunkOp, LocalChunks};
+use std::sync::Arc;
+
+fn fresh_local() -> (tempfile::TempDir, LocalChunks) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalChunks::open(&dir.path().join("chunks")).unwrap();
+    (dir, store)
+}
+
+/// Reaches behind the backend: rewrites the chunk's file.
+fn tamper_local(store: &LocalChunks) -> Tamper {
+    let store = store.clone();
+    Box::new(move |hash, bytes| store.overwrite_stored(hash, bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_directory_passes_the_suite() {
+    for (name, check) in CHECKS {
+        let (_dir, store) = fresh_local();
+        eprintln!("local: {name}");
+        let tamper = Some(tamper_local(&store));
+        check(&Fixture { store: Arc::new(store), tamper }).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_injecting_wrapper_passes_the_suite() {
+    for (name, check) in CHECKS {
+        let (_dir, store) = fresh_local();
+        eprintln!("faulty(local): {name}");
+        let tamper = Some(tamper_local(&store));
+        check(&Fixture { store: Arc::new(FaultyChunks::new(store)), tamper }).await;
+    }
+}
+
+fn chunk(text: &str) -> (ChunkHash, Bytes) {
+    let data = Bytes::from(text.repeat(100));
+    (ChunkHash::of(&data), data)
+}
+
+#[tokio::test]
+async fn each_fault_strikes_the_call_it_names_and_only_that_one() {
+    let (_dir, local) = fresh_local();
+    let store = FaultyChunks::new(local.clone());
+    let (a, data_a) = chunk("a");
+    let (b, data_b) = chunk("b");
+
+    // The second put fails before storing anything.
+    store.inject(Fault::WriteError, 2);
+    store.put(a, data_a.clone()).await.unwrap();
+    assert!(matches!(store.put(b, data_b.clone()).await, Err(ChunkError::Io { op: ChunkOp::Write, .. })));
+    assert!(!store.exists(b).await.unwrap(), "a failed write stores nothing");
+    store.put(b, data_b.clone()).await.unwrap();
+
+    // Reads: a flipped bit is Corrupt, a lost chunk Missing; the next read is whole again.
+    store.inject(Fault::CorruptRead, 1);
+    assert!(matches!(store.get(a).await, Err(ChunkError::Corrupt { hash, .. }) if hash == a));
+    assert_eq!(store.get(a).await.unwrap(), data_a);
+    store.inject(Fault::MissingRead, 1);
+    assert_eq!(store.get_range(a, 0..10).await, Err(ChunkError::Missing(a)));
+    assert_eq!(store.get_range(a, 0..10).await.unwrap(), data_a.slice(0..10));
+
+    // A torn write is acknowledged, and then never served, whole or in part, until rewritten.
+    let (c, data_c) = chunk("c");
+    store.inject(Fault::ShortWrite, 1);
+    store.put(c, data_c.clone()).await.unwrap();
+    assert!(matches!(store.get(c).await, Err(ChunkError::Corrupt { .. })));
+    assert!(matches!(store.get_range(c, 0..5).await, Err(ChunkError::Corrupt { .. })));
+    assert_eq!(store.size(c).await.unwrap(), Some(data_c.len() as u64 / 2));
+    store.put(c, data_c.clone()).await.unwrap();
+    assert_eq!(store.get(c).await.unwrap(), data_c);
+
+    // A failed delete keeps the chunk.
+    store.inject(Fault::DeleteError, 1);
+    assert!(matches!(store.delete(c).await, Err(ChunkError::Io { op: ChunkOp::Delete, .. })));
+    assert!(store.exists(c).await.unwrap());
+
+    // A failed fsync fences every later write, as the local backend does, until reopened.
+    let (d, data_d) = chunk("d");
+    store.inject(Fault::FsyncError, 1);
+    assert!(matches!(store.put(d, data_d.clone()).await, Err(ChunkError::Io { op: ChunkOp::Sync, .. })));
+    assert!(matches!(store.put(a, data_a.clone()).await, Err(ChunkError::Fenced { .. })));
+    assert!(matches!(store.delete(a).await, Err(ChunkError::Fenced { .. })));
+    assert!(matches!(store.exists_durable(a).await, Err(ChunkError::Fenced { .. })));
+    assert_eq!(store.get(a).await.unwrap(), data_a, "reads go on");
+    store.reopen();
+    store.delete(c).await.unwrap();
+
+    let fired: Vec<Fault> = store.fired().into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        fired,
+        [Fault::WriteError, Fault::CorruptRead, Fault::MissingRead, Fault::ShortWrite, Fault::DeleteError, Fault::FsyncError]
+    );
+    assert!(local.read(&a).is_ok(), "nothing reached the inner store's bytes");
+}
+
+#[test]
+fn a_seed_gives_the_same_plan() {
+    let plan = |seed| {
+        let (_dir, store) = fresh_local();
+        FaultyChunks::new(store).inject_seeded(seed, &Fault::ALL, 10, 50)
+    };
+    assert_eq!(plan(7), plan(7));
+    assert_ne!(plan(7), plan(8));
+    let p = plan(7);
+    assert_eq!(p.len(), 10);
+    assert!(p.iter().all(|(_, n)| (1..=50).contains(n)));
+    let (_dir, store) = fresh_local();
+    let crowded = FaultyChunks::new(store).inject_seeded(1, &[Fault::MissingRead], 10, 3);
+    assert_eq!(crowded.len(), 3, "never two faults on one call: at most one per call");
+}
+
+/// The local backend's own fence (not the wrapper's): a failing disk's fsync.
+#[tokio::test]
+async fn the_local_backend_refuses_writes_after_a_failed_fsync() {
+    let (dir, store) = fresh_local();
+    let (a, data_a) = chunk("a");
+    let backend: Arc<dyn ChunkBackend> = Arc::new(store.clone());
+    store.fail_nth_sync(1);
+    assert!(matches!(backend.put(a, data_a.clone()).await, Err(ChunkError::Io { op: ChunkOp::Sync, .. })));
+    assert!(matches!(backend.put(a, data_a.clone()).await, Err(ChunkError::Fenced { .. })));
+    let reopened: Arc<dyn ChunkBackend> = Arc::new(LocalChunks::open(&dir.path().join("chunks")).unwrap());
+    reopened.put(a, data_a.clone()).await.unwrap();
+    assert_eq!(reopened.get(a).await.unwrap(), data_a);
+}
