@@ -21,10 +21,22 @@ pub(super) fn put_document<T: Serialize>(
     document: Option<&T>,
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
+    put_encoded(db, access, bucket, key, document.map(encode).as_deref(), audit)
+}
+
+/// `put_document` of a document already encoded (a `Record` at its own format).
+pub(super) fn put_encoded(
+    db: &dyn KvStore,
+    access: &BucketAccess,
+    bucket: &str,
+    key: &[u8],
+    document: Option<&[u8]>,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
     transact(db, |t| {
         require_access(t, bucket, access)?;
         match document {
-            Some(d) => t.set(key, &encode(d))?,
+            Some(d) => t.set(key, d)?,
             None => t.clear(key)?,
         }
         append_opt(t, audit)

@@ -2,7 +2,7 @@
 //! them. The worker that applies them is `engine::lifecycle`.
 
 use super::buckets::BucketAccess;
-use super::codec::decode;
+use super::codec::{decode_record, encode_record, layout, CodecResult, Record};
 use super::tagging::Tags;
 use super::{MetaError, MetaResult};
 use crate::audit::Entry;
@@ -45,6 +45,21 @@ pub struct NoncurrentExpiration {
     pub newer_noncurrent_versions: Option<u32>,
 }
 
+/// How a rule named its filter, so GetBucketLifecycleConfiguration answers it as it was put
+/// (S3 does): the conditions themselves are the `Filter`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FilterForm {
+    /// `<Filter>` with one condition: its tag, else a size, else its `<Prefix>` (maybe empty).
+    #[default]
+    Single,
+    /// `<Filter><And>…</And></Filter>`.
+    And,
+    /// `<Filter/>` (or no filter at all): every object.
+    Empty,
+    /// The legacy `<Prefix>` of the rule itself, without a `<Filter>`.
+    LegacyPrefix,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Rule {
     pub id: String,
@@ -53,11 +68,71 @@ pub struct Rule {
     pub expiration: Option<Expiration>,
     pub noncurrent_expiration: Option<NoncurrentExpiration>,
     pub abort_incomplete_upload_days: Option<u32>,
+    /// Last, so format 1 is this layout without it (`LifecycleConfig::upgrade`).
+    pub filter_form: FilterForm,
 }
 
+/// Stored with `encode_record` (`Record for LifecycleConfig`): format 2 added each rule's
+/// `filter_form`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LifecycleConfig {
     pub rules: Vec<Rule>,
+}
+
+impl Record for LifecycleConfig {
+    const FORMAT: u8 = 2;
+
+    fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
+        match format {
+            1 => Some(layout::<LifecycleConfigV1>(bytes).map(LifecycleConfigV1::upgrade)),
+            _ => None,
+        }
+    }
+}
+
+/// The format-1 layout, frozen: it describes bytes already stored. Its field types are
+/// today's: none of them has changed layout since (a change to one needs a format of its own).
+#[derive(Deserialize)]
+struct LifecycleConfigV1 {
+    rules: Vec<RuleV1>,
+}
+
+#[derive(Deserialize)]
+struct RuleV1 {
+    id: String,
+    enabled: bool,
+    filter: Filter,
+    expiration: Option<Expiration>,
+    noncurrent_expiration: Option<NoncurrentExpiration>,
+    abort_incomplete_upload_days: Option<u32>,
+}
+
+impl LifecycleConfigV1 {
+    /// Format 1 kept no form: rules read back as they were then answered (several
+    /// conditions under `<And>`, else one in `<Filter>`).
+    fn upgrade(self) -> LifecycleConfig {
+        let rules = self
+            .rules
+            .into_iter()
+            .map(|r| {
+                let f = &r.filter;
+                let conditions = usize::from(!f.prefix.is_empty())
+                    + f.tags.len()
+                    + usize::from(f.size_greater_than.is_some())
+                    + usize::from(f.size_less_than.is_some());
+                Rule {
+                    filter_form: if conditions > 1 { FilterForm::And } else { FilterForm::Single },
+                    id: r.id,
+                    enabled: r.enabled,
+                    filter: r.filter,
+                    expiration: r.expiration,
+                    noncurrent_expiration: r.noncurrent_expiration,
+                    abort_incomplete_upload_days: r.abort_incomplete_upload_days,
+                }
+            })
+            .collect();
+        LifecycleConfig { rules }
+    }
 }
 
 /// When something `days` days after `since_ms` is due: S3 rounds to the next midnight UTC.
@@ -75,20 +150,26 @@ fn config_key(bucket: &str) -> Vec<u8> {
     Key::space("blc").str(bucket).into_bytes()
 }
 
-pub fn validate(config: &LifecycleConfig) -> MetaResult<()> {
+/// Validates `config` as S3 does. `transitioning[i]`: rule `i` also has a transition (which
+/// Granary refuses after validation, with 501), so it does not lack an action.
+pub fn validate(config: &LifecycleConfig, transitioning: &[bool]) -> MetaResult<()> {
     let invalid = |m: &str| Err(MetaError::InvalidArgument(m.to_owned()));
     if config.rules.is_empty() || config.rules.len() > LIFECYCLE_RULES_MAX {
         return Err(MetaError::MalformedXml(format!("a lifecycle configuration has 1 to {LIFECYCLE_RULES_MAX} rules")));
     }
     let mut ids = std::collections::BTreeSet::new();
-    for rule in &config.rules {
+    for (i, rule) in config.rules.iter().enumerate() {
         if rule.id.chars().count() > LIFECYCLE_RULE_ID_MAX_CHARS {
             return invalid("ID length should not exceed allowed limit of 255");
         }
         if !rule.id.is_empty() && !ids.insert(&rule.id) {
             return invalid("Rule ID must be unique. Found same ID for more than one rule");
         }
-        if rule.expiration.is_none() && rule.noncurrent_expiration.is_none() && rule.abort_incomplete_upload_days.is_none() {
+        if rule.expiration.is_none()
+            && rule.noncurrent_expiration.is_none()
+            && rule.abort_incomplete_upload_days.is_none()
+            && !transitioning.get(i).copied().unwrap_or(false)
+        {
             return invalid("At least one action needs to be specified in a rule");
         }
         if let Some(e) = &rule.expiration {
@@ -144,13 +225,14 @@ pub fn put_config(
     audit: Option<&Entry>,
 ) -> MetaResult<()> {
     if let Some(c) = config {
-        validate(c)?;
+        validate(c, &[])?;
     }
-    super::bucket_documents::put_document(db, access, bucket, &config_key(bucket), config, audit)
+    let bytes = config.map(encode_record);
+    super::bucket_documents::put_encoded(db, access, bucket, &config_key(bucket), bytes.as_deref(), audit)
 }
 
 pub fn get_config(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<LifecycleConfig>> {
-    super::bucket_documents::get_document(db, &config_key(bucket))
+    read(db, |t| t.get(&config_key(bucket))?.map(|v| decode_record(&v)).transpose())
 }
 
 /// Inside DeleteBucket's transaction.
@@ -166,7 +248,7 @@ pub fn configured_buckets(db: &dyn KvStore, after: Option<&str>, limit: usize) -
     rows.iter()
         .map(|(k, v)| {
             let (name, _) = decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-            Ok((name, decode(v)?))
+            Ok((name, decode_record(v)?))
         })
         .collect()
 }
@@ -183,6 +265,10 @@ mod tests {
         assert_eq!(due_ms(day - 1, 30), 31 * day);
     }
 
+    fn validate_all(config: &LifecycleConfig) -> MetaResult<()> {
+        validate(config, &[])
+    }
+
     #[test]
     fn rules_are_validated_like_s3() {
         let rule = |f: fn(&mut Rule)| {
@@ -195,15 +281,35 @@ mod tests {
             f(&mut r);
             LifecycleConfig { rules: vec![r] }
         };
-        assert!(validate(&rule(|_| {})).is_ok());
-        assert!(validate(&rule(|r| r.expiration = None)).is_err());
-        assert!(validate(&rule(|r| r.expiration.as_mut().unwrap().days = Some(0))).is_err());
-        assert!(validate(&rule(|r| r.expiration.as_mut().unwrap().expired_object_delete_marker = true)).is_err());
-        assert!(validate(&rule(|r| {
+        assert!(validate_all(&rule(|_| {})).is_ok());
+        assert!(validate_all(&rule(|r| r.expiration = None)).is_err());
+        assert!(validate_all(&rule(|r| r.expiration.as_mut().unwrap().days = Some(0))).is_err());
+        assert!(validate_all(&rule(|r| r.expiration.as_mut().unwrap().expired_object_delete_marker = true)).is_err());
+        assert!(validate_all(&rule(|r| {
             r.abort_incomplete_upload_days = Some(1);
             r.filter.tags = vec![("a".into(), "b".into())];
         }))
         .is_err());
-        assert!(validate(&LifecycleConfig::default()).is_err());
+        assert!(validate_all(&LifecycleConfig::default()).is_err());
+    }
+
+    #[test]
+    fn format_1_configurations_read_with_the_form_they_were_answered_in() {
+        // Format 1, field by field (postcard writes a struct as its fields): one rule with
+        // a prefix and a tag, one with a prefix only.
+        type FilterV1 = (String, Vec<(String, String)>, Option<u64>, Option<u64>);
+        type RuleV1 = (String, bool, FilterV1, Option<(Option<u32>, Option<i64>, bool)>, Option<(u32, Option<u32>)>, Option<u32>);
+        let rule = |id: &str, tags: Vec<(String, String)>| -> RuleV1 {
+            (id.into(), true, ("logs/".into(), tags, None, None), Some((Some(3), None, false)), None, None)
+        };
+        let old = crate::codec::encode(&(vec![rule("both", vec![("k".into(), "v".into())]), rule("prefix", vec![])],));
+        let config: LifecycleConfig = decode_record(&old).unwrap();
+        assert_eq!(config.rules[0].filter_form, FilterForm::And);
+        assert_eq!(config.rules[1].filter_form, FilterForm::Single);
+        assert_eq!(config.rules[1].filter.prefix, "logs/");
+        assert_eq!(config.rules[1].expiration.as_ref().unwrap().days, Some(3));
+        let new = encode_record(&config);
+        assert_eq!(new[0], 2, "written back at format 2");
+        assert_eq!(decode_record::<LifecycleConfig>(&new).unwrap(), config);
     }
 }

@@ -4,7 +4,7 @@
 use super::errors::to_s3;
 use super::GranaryS3;
 use crate::clock::{ms_of, timestamp_ms};
-use crate::meta::lifecycle::{self, Expiration, Filter, LifecycleConfig, NoncurrentExpiration, Rule};
+use crate::meta::lifecycle::{self, Expiration, Filter, FilterForm, LifecycleConfig, NoncurrentExpiration, Rule};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -23,10 +23,13 @@ fn non_negative(n: Option<i32>, what: &str) -> S3Result<Option<u32>> {
     n.map(|n| u32::try_from(n).map_err(|_| s3_error!(InvalidArgument, "'{what}' must be a positive integer"))).transpose()
 }
 
-fn filter_of(rule: &LifecycleRule) -> S3Result<Filter> {
+fn filter_of(rule: &LifecycleRule) -> S3Result<(Filter, FilterForm)> {
     let Some(f) = &rule.filter else {
-        // The legacy top-level Prefix.
-        return Ok(Filter { prefix: rule.prefix.clone().unwrap_or_default(), ..Default::default() });
+        // The legacy top-level Prefix (or neither: every object).
+        return Ok(match &rule.prefix {
+            Some(p) => (Filter { prefix: p.clone(), ..Default::default() }, FilterForm::LegacyPrefix),
+            None => (Filter::default(), FilterForm::Empty),
+        });
     };
     if rule.prefix.is_some() {
         return Err(s3_error!(MalformedXML, "a rule takes Filter or Prefix, not both"));
@@ -39,33 +42,96 @@ fn filter_of(rule: &LifecycleRule) -> S3Result<Filter> {
     if set > 1 {
         return Err(s3_error!(MalformedXML, "a Filter holds one condition; combine several with And"));
     }
-    let mut filter = Filter {
+    if let Some(and) = &f.and {
+        let filter = Filter {
+            prefix: and.prefix.clone().unwrap_or_default(),
+            tags: and.tags.clone().unwrap_or_default().into_iter().map(tag_pair).collect::<S3Result<_>>()?,
+            size_greater_than: size_of(and.object_size_greater_than)?,
+            size_less_than: size_of(and.object_size_less_than)?,
+        };
+        return Ok((filter, FilterForm::And));
+    }
+    let filter = Filter {
         prefix: f.prefix.clone().unwrap_or_default(),
         tags: f.tag.clone().map(tag_pair).transpose()?.into_iter().collect(),
         size_greater_than: size_of(f.object_size_greater_than)?,
         size_less_than: size_of(f.object_size_less_than)?,
     };
-    if let Some(and) = &f.and {
-        filter.prefix = and.prefix.clone().unwrap_or_default();
-        filter.tags = and.tags.clone().unwrap_or_default().into_iter().map(tag_pair).collect::<S3Result<_>>()?;
-        filter.size_greater_than = size_of(and.object_size_greater_than)?;
-        filter.size_less_than = size_of(and.object_size_less_than)?;
+    Ok((filter, if set == 0 { FilterForm::Empty } else { FilterForm::Single }))
+}
+
+/// S3 names a rule put without an ID itself (and answers that name from then on).
+fn rule_id(id: Option<String>) -> String {
+    match id.filter(|id| !id.is_empty()) {
+        Some(id) => id,
+        None => format!("{:032x}", rand::random::<u128>()),
     }
-    Ok(filter)
+}
+
+/// The storage classes a transition may name (S3's `TransitionStorageClass`).
+const TRANSITION_CLASSES: [&str; 6] = [
+    TransitionStorageClass::GLACIER,
+    TransitionStorageClass::STANDARD_IA,
+    TransitionStorageClass::ONEZONE_IA,
+    TransitionStorageClass::INTELLIGENT_TIERING,
+    TransitionStorageClass::DEEP_ARCHIVE,
+    TransitionStorageClass::GLACIER_IR,
+];
+
+/// S3: objects stay 30 days before moving to an infrequent-access class.
+const INFREQUENT_ACCESS_MIN_DAYS: i32 = 30;
+
+fn transition_class(class: Option<&TransitionStorageClass>, days: Option<i32>, what: &str) -> S3Result<()> {
+    let Some(class) = class.map(TransitionStorageClass::as_str) else {
+        return Err(s3_error!(MalformedXML, "{what} needs a StorageClass"));
+    };
+    if !TRANSITION_CLASSES.contains(&class) {
+        return Err(s3_error!(MalformedXML, "{what} names an unknown StorageClass"));
+    }
+    let infrequent = [TransitionStorageClass::STANDARD_IA, TransitionStorageClass::ONEZONE_IA].contains(&class);
+    if infrequent && days.is_some_and(|d| d < INFREQUENT_ACCESS_MIN_DAYS) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "'Days' in {what} action for StorageClass '{class}' must be greater than or equal to {INFREQUENT_ACCESS_MIN_DAYS}"
+        ));
+    }
+    Ok(())
+}
+
+/// A rule's transitions checked as S3 checks them; whether it has any. Granary has one
+/// storage class and refuses transitions, but only once the configuration is otherwise
+/// valid: invalid input is a 400 first, as in S3.
+fn check_transitions(rule: &LifecycleRule) -> S3Result<bool> {
+    let transitions = rule.transitions.as_deref().unwrap_or_default();
+    let noncurrent = rule.noncurrent_version_transitions.as_deref().unwrap_or_default();
+    for t in transitions {
+        if usize::from(t.days.is_some()) + usize::from(t.date.is_some()) != 1 {
+            return Err(s3_error!(MalformedXML, "Transition takes exactly one of Days and Date"));
+        }
+        non_negative(t.days, "Days")?;
+        if t.date.as_ref().is_some_and(|d| ms_of(d).rem_euclid(crate::clock::MILLIS_PER_DAY) != 0) {
+            return Err(s3_error!(InvalidArgument, "'Date' must be at midnight GMT"));
+        }
+        transition_class(t.storage_class.as_ref(), t.days, "Transition")?;
+    }
+    for t in noncurrent {
+        let Some(days) = t.noncurrent_days else {
+            return Err(s3_error!(MalformedXML, "NoncurrentVersionTransition needs NoncurrentDays"));
+        };
+        non_negative(Some(days), "NoncurrentDays")?;
+        non_negative(t.newer_noncurrent_versions, "NewerNoncurrentVersions")?;
+        transition_class(t.storage_class.as_ref(), Some(days), "NoncurrentVersionTransition")?;
+    }
+    Ok(!transitions.is_empty() || !noncurrent.is_empty())
 }
 
 fn rule_of(rule: LifecycleRule) -> S3Result<Rule> {
-    if rule.transitions.as_ref().is_some_and(|t| !t.is_empty())
-        || rule.noncurrent_version_transitions.as_ref().is_some_and(|t| !t.is_empty())
-    {
-        return Err(s3_error!(NotImplemented, "transitions are not supported: Granary has one storage class"));
-    }
     let enabled = match rule.status.as_str() {
         ExpirationStatus::ENABLED => true,
         ExpirationStatus::DISABLED => false,
         _ => return Err(s3_error!(MalformedXML, "Status must be Enabled or Disabled")),
     };
-    let filter = filter_of(&rule)?;
+    let (filter, filter_form) = filter_of(&rule)?;
     let expiration = rule
         .expiration
         .map(|e| {
@@ -93,19 +159,17 @@ fn rule_of(rule: LifecycleRule) -> S3Result<Rule> {
         ),
         None => None,
     };
-    Ok(Rule { id: rule.id.unwrap_or_default(), enabled, filter, expiration, noncurrent_expiration, abort_incomplete_upload_days })
+    Ok(Rule { id: rule_id(rule.id), enabled, filter, expiration, noncurrent_expiration, abort_incomplete_upload_days, filter_form })
 }
 
-fn rule_to_s3(rule: Rule) -> LifecycleRule {
-    let f = rule.filter;
+/// A stored filter in the form it was put in (`FilterForm`).
+fn filter_to_s3(f: Filter, form: FilterForm) -> (Option<LifecycleRuleFilter>, Option<String>) {
     let tags: Vec<Tag> = f.tags.into_iter().map(|(k, v)| Tag { key: Some(k), value: Some(v) }).collect();
-    let conditions = usize::from(!f.prefix.is_empty())
-        + tags.len()
-        + usize::from(f.size_greater_than.is_some())
-        + usize::from(f.size_less_than.is_some());
     let (gt, lt) = (f.size_greater_than.map(|n| n as i64), f.size_less_than.map(|n| n as i64));
-    let filter = if conditions > 1 {
-        LifecycleRuleFilter {
+    let filter = match form {
+        FilterForm::LegacyPrefix => return (None, Some(f.prefix)),
+        FilterForm::Empty => LifecycleRuleFilter::default(),
+        FilterForm::And => LifecycleRuleFilter {
             and: Some(LifecycleRuleAndOperator {
                 prefix: (!f.prefix.is_empty()).then_some(f.prefix),
                 tags: (!tags.is_empty()).then_some(tags),
@@ -113,20 +177,24 @@ fn rule_to_s3(rule: Rule) -> LifecycleRule {
                 object_size_less_than: lt,
             }),
             ..Default::default()
-        }
-    } else {
-        LifecycleRuleFilter {
-            prefix: Some(f.prefix),
-            tag: tags.into_iter().next(),
-            object_size_greater_than: gt,
-            object_size_less_than: lt,
-            ..Default::default()
-        }
+        },
+        // One condition: the one that is set (a prefix, maybe empty, when none other is).
+        FilterForm::Single => match (tags.into_iter().next(), gt, lt) {
+            (Some(tag), _, _) => LifecycleRuleFilter { tag: Some(tag), ..Default::default() },
+            (None, Some(_), _) => LifecycleRuleFilter { object_size_greater_than: gt, ..Default::default() },
+            (None, None, Some(_)) => LifecycleRuleFilter { object_size_less_than: lt, ..Default::default() },
+            (None, None, None) => LifecycleRuleFilter { prefix: Some(f.prefix), ..Default::default() },
+        },
     };
+    (Some(filter), None)
+}
+
+fn rule_to_s3(rule: Rule) -> LifecycleRule {
+    let (filter, prefix) = filter_to_s3(rule.filter, rule.filter_form);
     LifecycleRule {
         id: (!rule.id.is_empty()).then_some(rule.id),
         status: ExpirationStatus::from_static(if rule.enabled { ExpirationStatus::ENABLED } else { ExpirationStatus::DISABLED }),
-        filter: Some(filter),
+        filter,
         expiration: rule.expiration.map(|e| LifecycleExpiration {
             days: e.days.map(|d| d as i32),
             date: e.date_ms.map(timestamp_ms),
@@ -140,7 +208,7 @@ fn rule_to_s3(rule: Rule) -> LifecycleRule {
             .abort_incomplete_upload_days
             .map(|d| AbortIncompleteMultipartUpload { days_after_initiation: Some(d as i32) }),
         noncurrent_version_transitions: None,
-        prefix: None,
+        prefix,
         transitions: None,
     }
 }
@@ -153,8 +221,13 @@ pub async fn put_bucket_lifecycle_configuration(
     let Some(config) = req.input.lifecycle_configuration else {
         return Err(s3_error!(MalformedXML, "a LifecycleConfiguration is required"));
     };
+    let transitioning = config.rules.iter().map(check_transitions).collect::<S3Result<Vec<bool>>>()?;
     let rules = config.rules.into_iter().map(rule_of).collect::<S3Result<Vec<_>>>()?;
     let config = LifecycleConfig { rules };
+    lifecycle::validate(&config, &transitioning).map_err(super::errors::meta_to_s3)?;
+    if transitioning.contains(&true) {
+        return Err(s3_error!(NotImplemented, "transitions are not supported: Granary has one storage class"));
+    }
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketLifecycleConfiguration", &req.input.bucket, None)
         .map(|e| e.detail("rules", config.rules.len()));
