@@ -10,9 +10,9 @@
 
 use super::audit_in::{append_opt, Entry};
 use super::buckets::{require_access, BucketAccess};
-use super::codec::{decode, encode};
+use super::codec::{decode_record, encode_record, layout, CodecResult, Record};
 use super::object_record::{encode_object, object_key, ObjectRecord};
-use super::versions::{locate_object_version, set_entry_object, Found, VersionRef};
+use super::versions::{locate_object_version, set_entry_object, Found, VersionRef, Versioning};
 use super::{MetaError, MetaResult};
 use crate::clock::MILLIS_PER_DAY;
 use crate::keys::Key;
@@ -23,17 +23,43 @@ use serde::{Deserialize, Serialize};
 // record; callers outside meta name the types here.
 pub use super::object_lock::{ObjectLock, Retention, RetentionMode};
 
-/// A bucket's default retention: a mode and a period in days (S3's Years are stored as days).
+/// A bucket's default retention: a mode and a period in days (S3's Years are stored as
+/// 365 days each, and `in_years` says the period was given in years, to answer it so).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DefaultRetention {
     pub mode: RetentionMode,
     pub days: u32,
+    /// Last, so format 1 is this layout without it (`BucketLock::upgrade`).
+    pub in_years: bool,
 }
 
-/// `("bol", bucket)`: present only for buckets created with object lock enabled.
+/// The days in one year of a default retention given in Years.
+pub const DAYS_PER_RETENTION_YEAR: u32 = 365;
+
+/// `("bol", bucket)`: present only for buckets with object lock enabled (at creation, or
+/// later on a versioned bucket). Stored with `encode_record` (`Record for BucketLock`):
+/// format 2 added `DefaultRetention::in_years`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BucketLock {
     pub default_retention: Option<DefaultRetention>,
+}
+
+impl Record for BucketLock {
+    const FORMAT: u8 = 2;
+
+    fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
+        /// The format-1 layout, frozen: it describes bytes already stored.
+        #[derive(Deserialize)]
+        struct BucketLockV1 {
+            default_retention: Option<(RetentionMode, u32)>,
+        }
+        match format {
+            1 => Some(layout::<BucketLockV1>(bytes).map(|old| BucketLock {
+                default_retention: old.default_retention.map(|(mode, days)| DefaultRetention { mode, days, in_years: false }),
+            })),
+            _ => None,
+        }
+    }
 }
 
 // S3's cap on a default retention period; callers name it here.
@@ -44,7 +70,7 @@ fn bucket_lock_key(bucket: &str) -> Vec<u8> {
 }
 
 pub fn bucket_lock_in(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<Option<BucketLock>> {
-    t.get(&bucket_lock_key(bucket))?.map(|v| decode(&v)).transpose()
+    t.get(&bucket_lock_key(bucket))?.map(|v| decode_record(&v)).transpose()
 }
 
 pub fn get_bucket_lock(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<BucketLock>> {
@@ -53,7 +79,7 @@ pub fn get_bucket_lock(db: &dyn KvStore, bucket: &str) -> MetaResult<Option<Buck
 
 /// Inside CreateBucket's transaction.
 pub(super) fn enable_in(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
-    Ok(t.set(&bucket_lock_key(bucket), &encode(&BucketLock::default()))?)
+    Ok(t.set(&bucket_lock_key(bucket), &encode_record(&BucketLock::default()))?)
 }
 
 /// Inside DeleteBucket's transaction.
@@ -61,8 +87,9 @@ pub(super) fn clear_in(t: &mut dyn KvTxn, bucket: &str) -> MetaResult<()> {
     Ok(t.clear(&bucket_lock_key(bucket))?)
 }
 
-/// PutObjectLockConfiguration: sets or clears the default retention. Only a bucket created
-/// with object lock has a configuration to change.
+/// PutObjectLockConfiguration: sets or clears the default retention, and enables object
+/// lock on a bucket without it if its versioning is enabled (S3 allows that since 2023;
+/// lock is never disabled again).
 pub fn put_bucket_lock(
     db: &dyn KvStore,
     access: &BucketAccess,
@@ -75,10 +102,12 @@ pub fn put_bucket_lock(
     }
     transact(db, |t| {
         require_access(t, bucket, access)?;
-        if bucket_lock_in(t, bucket)?.is_none() {
-            return Err(MetaError::InvalidBucketState("Object Lock configuration cannot be enabled on existing buckets".into()));
+        if bucket_lock_in(t, bucket)?.is_none() && super::versions::versioning_in(t, bucket)? != Some(Versioning::Enabled) {
+            return Err(MetaError::InvalidBucketState(
+                "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration".into(),
+            ));
         }
-        t.set(&bucket_lock_key(bucket), &encode(config))?;
+        t.set(&bucket_lock_key(bucket), &encode_record(config))?;
         append_opt(t, audit)
     })
 }
@@ -122,12 +151,13 @@ pub fn check_destroy(record: &ObjectRecord, bypass_governance: bool, now_ms: i64
 }
 
 /// Whether a retention change is allowed: COMPLIANCE can only be extended; GOVERNANCE can
-/// be shortened, removed or downgraded only with the bypass.
+/// be shortened, removed or changed to another mode (even COMPLIANCE, as in S3) only with the
+/// bypass; either may be extended in its own mode by anyone allowed to set retention.
 fn check_retention_change(old: Option<Retention>, new: Option<Retention>, bypass_governance: bool, now_ms: i64) -> MetaResult<()> {
     let Some(old) = old.filter(|o| o.until_ms > now_ms) else { return Ok(()) };
     let weakens = match new {
         None => true,
-        Some(n) => n.until_ms < old.until_ms || (old.mode == RetentionMode::Compliance && n.mode == RetentionMode::Governance),
+        Some(n) => n.until_ms < old.until_ms || n.mode != old.mode,
     };
     match old.mode {
         _ if !weakens => Ok(()),
@@ -196,12 +226,24 @@ mod tests {
         assert!(check_retention_change(c(5_000), c(4_000), true, now).is_err());
         assert!(check_retention_change(c(5_000), None, true, now).is_err());
         assert!(check_retention_change(c(5_000), g(9_000), true, now).is_err());
-        assert!(check_retention_change(g(5_000), c(5_000), false, now).is_ok());
+        assert!(check_retention_change(g(5_000), c(5_000), false, now).is_err(), "GOVERNANCE to COMPLIANCE needs the bypass");
+        assert!(check_retention_change(g(5_000), c(6_000), true, now).is_ok());
+        assert!(check_retention_change(g(5_000), g(6_000), false, now).is_ok(), "extending needs no bypass");
         assert!(check_retention_change(g(5_000), None, false, now).is_err());
         assert!(check_retention_change(g(5_000), None, true, now).is_ok());
         assert!(check_retention_change(c(500), None, false, now).is_ok(), "an expired retention protects nothing");
         // The refusal says why in S3's terms, with a readable time.
         let Err(MetaError::ObjectLocked(why)) = check_retention_change(c(1_796_053_059_669), None, true, now) else { panic!() };
         assert_eq!(why, "the object is retained in COMPLIANCE mode until 2026-11-30T15:37:39.669Z");
+    }
+
+    #[test]
+    fn format_1_lock_configurations_read_as_days() {
+        let old = crate::codec::encode(&(Some((RetentionMode::Governance, 30_u32)),));
+        let lock: BucketLock = decode_record(&old).unwrap();
+        assert_eq!(lock.default_retention, Some(DefaultRetention { mode: RetentionMode::Governance, days: 30, in_years: false }));
+        let none: BucketLock = decode_record(&crate::codec::encode(&BucketLock::default())).unwrap();
+        assert_eq!(none, BucketLock::default(), "enabled without a default retention");
+        assert_eq!(encode_record(&lock)[0], 2);
     }
 }

@@ -70,15 +70,17 @@ pub async fn put_object_lock_configuration(
         Some(d) => {
             let mode = mode_of(d.mode.as_ref().map(ObjectLockRetentionMode::as_str).unwrap_or_default())
                 .map_err(|_| s3_error!(MalformedXML, "DefaultRetention needs a Mode of GOVERNANCE or COMPLIANCE"))?;
-            let days = match (d.days, d.years) {
-                (Some(days), None) if days > 0 => days,
-                (None, Some(years)) if years > 0 => years.saturating_mul(365),
+            // S3 answers a period that is not positive with InvalidArgument (Ceph RGW:
+            // InvalidRetentionPeriod), both or neither with MalformedXML.
+            let (days, in_years) = match (d.days, d.years) {
+                (Some(days), None) if days > 0 => (days, false),
+                (None, Some(years)) if years > 0 => (years.saturating_mul(lock::DAYS_PER_RETENTION_YEAR as i32), true),
                 (Some(_), Some(_)) | (None, None) => {
                     return Err(s3_error!(MalformedXML, "DefaultRetention takes exactly one of Days and Years"))
                 }
-                _ => return Err(s3_error!(InvalidArgument, "Default retention period must be a positive integer value")),
+                _ => return Err(s3_error!(InvalidArgument, "Default retention period must be a positive integer value.")),
             };
-            Some(DefaultRetention { mode, days: u32::try_from(days).unwrap_or(u32::MAX) })
+            Some(DefaultRetention { mode, days: u32::try_from(days).unwrap_or(u32::MAX), in_years })
         }
     };
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectLockConfiguration", &req.input.bucket, None);
@@ -96,12 +98,16 @@ pub async fn get_object_lock_configuration(
     let Some(config) = s3.engine.meta(move |db| lock::get_bucket_lock(db, &bucket)).await.map_err(to_s3)? else {
         return Err(s3_error!(ObjectLockConfigurationNotFoundError));
     };
-    let rule = config.default_retention.map(|d| ObjectLockRule {
-        default_retention: Some(s3s::dto::DefaultRetention {
-            mode: Some(ObjectLockRetentionMode::from(d.mode.to_string())),
-            days: Some(i32::try_from(d.days).unwrap_or(i32::MAX)),
-            years: None,
-        }),
+    // The period as it was put: in Years, or in Days.
+    let rule = config.default_retention.map(|d| {
+        let period = i32::try_from(if d.in_years { d.days / lock::DAYS_PER_RETENTION_YEAR } else { d.days }).unwrap_or(i32::MAX);
+        ObjectLockRule {
+            default_retention: Some(s3s::dto::DefaultRetention {
+                mode: Some(ObjectLockRetentionMode::from(d.mode.to_string())),
+                days: (!d.in_years).then_some(period),
+                years: d.in_years.then_some(period),
+            }),
+        }
     });
     Ok(S3Response::new(GetObjectLockConfigurationOutput {
         object_lock_configuration: Some(ObjectLockConfiguration {
@@ -147,7 +153,9 @@ pub async fn put_object_retention(
             if until_ms <= now_ms() {
                 return Err(s3_error!(InvalidArgument, "The retain until date must be in the future!"));
             }
-            Some(Retention { mode: mode_of(mode.as_str())?, until_ms })
+            // A mode S3 does not know, in the document, is MalformedXML (in a header, InvalidArgument).
+            let mode = mode_of(mode.as_str()).map_err(|_| s3_error!(MalformedXML, "Mode must be GOVERNANCE or COMPLIANCE"))?;
+            Some(Retention { mode, until_ms })
         }
         Some(_) => return Err(s3_error!(MalformedXML, "Retention takes both Mode and RetainUntilDate")),
     };
@@ -186,7 +194,8 @@ pub async fn put_object_legal_hold(
     let Some(status) = input.legal_hold.and_then(|h| h.status) else {
         return Err(s3_error!(MalformedXML, "a LegalHold element with a Status is required"));
     };
-    let on = legal_hold_of(status.as_str())?;
+    // A status S3 does not know, in the document, is MalformedXML (in a header, InvalidArgument).
+    let on = legal_hold_of(status.as_str()).map_err(|_| s3_error!(MalformedXML, "Status must be ON or OFF"))?;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectLegalHold", &input.bucket, Some(&input.key))
         .map(|e| e.detail("status", status.as_str()));

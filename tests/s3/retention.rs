@@ -503,3 +503,143 @@ async fn lifecycle_transitions_are_validated_before_they_are_refused() {
     let e = s3.get_bucket_lifecycle_configuration().bucket("tiers").send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchLifecycleConfiguration", "nothing was stored");
 }
+
+fn lock_config(retention: Option<DefaultRetention>) -> ObjectLockConfiguration {
+    let config = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled);
+    match retention {
+        Some(r) => config.rule(ObjectLockRule::builder().default_retention(r).build()).build(),
+        None => config.build(),
+    }
+}
+
+/// PutObjectLockConfiguration as S3 answers it (issue 17): allowed on an existing bucket
+/// whose versioning is enabled (AWS since 2023), InvalidBucketState (409) otherwise; a
+/// period that is not positive is InvalidArgument, Days and Years together or a mode S3
+/// does not know MalformedXML; Years are answered as Years.
+#[tokio::test]
+async fn object_lock_enabled_on_versioned_buckets_and_validated_as_s3() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("later").send().await.unwrap();
+    let governance = |days: Option<i32>, years: Option<i32>| {
+        DefaultRetention::builder().mode(ObjectLockRetentionMode::Governance).set_days(days).set_years(years).build()
+    };
+    let put = |config: ObjectLockConfiguration| {
+        let s3 = s3.clone();
+        async move { s3.put_object_lock_configuration().bucket("later").object_lock_configuration(config).send().await }
+    };
+    let e = put(lock_config(None)).await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("InvalidBucketState", 409), "an unversioned bucket");
+    let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    s3.put_bucket_versioning().bucket("later").versioning_configuration(suspended).send().await.unwrap();
+    let e = put(lock_config(None)).await.unwrap_err();
+    assert_eq!(code(&e), "InvalidBucketState", "a suspended bucket");
+
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket("later").versioning_configuration(enabled).send().await.unwrap();
+    put(lock_config(Some(governance(None, Some(1))))).await.unwrap();
+    let got = s3.get_object_lock_configuration().bucket("later").send().await.unwrap();
+    let retention = got.object_lock_configuration().unwrap().rule().unwrap().default_retention().unwrap();
+    assert_eq!((retention.years(), retention.days()), (Some(1), None), "Years stay Years");
+    let v = put_version(&s3, "later", "k").await;
+    let r = s3.get_object_retention().bucket("later").key("k").version_id(&v).send().await.unwrap();
+    let until_ms = r.retention().unwrap().retain_until_date().unwrap().to_millis().unwrap();
+    assert!((until_ms - (now_ms() + 365 * DAY_MS)).abs() < 60_000, "a year from now");
+    // Object lock, once on, keeps versioning on.
+    let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    let e = s3.put_bucket_versioning().bucket("later").versioning_configuration(suspended).send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidBucketState");
+
+    let cases = [
+        (governance(Some(0), None), "InvalidArgument", "zero days"),
+        (governance(Some(-1), None), "InvalidArgument", "negative days"),
+        (governance(None, Some(0)), "InvalidArgument", "zero years"),
+        (governance(None, Some(-3)), "InvalidArgument", "negative years"),
+        (governance(Some(1), Some(1)), "MalformedXML", "Days and Years"),
+        (governance(None, None), "MalformedXML", "neither"),
+        (
+            DefaultRetention::builder().mode(ObjectLockRetentionMode::from("governance")).days(1).build(),
+            "MalformedXML",
+            "a mode S3 does not know",
+        ),
+    ];
+    for (retention, want, why) in cases {
+        let e = put(lock_config(Some(retention))).await.unwrap_err();
+        assert_eq!((code(&e).as_str(), status(&e)), (want, 400), "{why}");
+    }
+    let disabled = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::from("Disabled")).build();
+    assert_eq!(code(&put(disabled).await.unwrap_err()), "MalformedXML");
+}
+
+async fn put_version(s3: &Client, bucket: &str, key: &str) -> String {
+    put(s3, bucket, key, b"body").await
+}
+
+/// Retention and legal hold changes as S3 answers them (issue 17): GOVERNANCE becomes
+/// COMPLIANCE only with `x-amz-bypass-governance-retention: true` (403 AccessDenied
+/// without); a mode or legal-hold status S3 does not know, in the document, is MalformedXML.
+#[tokio::test]
+async fn governance_to_compliance_needs_the_bypass() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("gov").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let v = put_version(&s3, "gov", "doc").await;
+    let until = DateTime::from_millis(now_ms() + DAY_MS);
+    let retention = |mode: ObjectLockRetentionMode| ObjectLockRetention::builder().mode(mode).retain_until_date(until).build();
+    s3.put_object_retention()
+        .bucket("gov")
+        .key("doc")
+        .version_id(&v)
+        .retention(retention(ObjectLockRetentionMode::Governance))
+        .send()
+        .await
+        .unwrap();
+    let e = s3
+        .put_object_retention()
+        .bucket("gov")
+        .key("doc")
+        .version_id(&v)
+        .retention(retention(ObjectLockRetentionMode::Compliance))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("AccessDenied", 403));
+    let r = s3.get_object_retention().bucket("gov").key("doc").version_id(&v).send().await.unwrap();
+    assert_eq!(r.retention().unwrap().mode(), Some(&ObjectLockRetentionMode::Governance), "unchanged");
+    // Extending in the same mode needs no bypass.
+    let later = ObjectLockRetention::builder()
+        .mode(ObjectLockRetentionMode::Governance)
+        .retain_until_date(DateTime::from_millis(now_ms() + 2 * DAY_MS))
+        .build();
+    s3.put_object_retention().bucket("gov").key("doc").version_id(&v).retention(later).send().await.unwrap();
+    s3.put_object_retention()
+        .bucket("gov")
+        .key("doc")
+        .version_id(&v)
+        .retention(retention(ObjectLockRetentionMode::Compliance))
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap();
+    let r = s3.get_object_retention().bucket("gov").key("doc").version_id(&v).send().await.unwrap();
+    assert_eq!(r.retention().unwrap().mode(), Some(&ObjectLockRetentionMode::Compliance));
+
+    let e = s3
+        .put_object_retention()
+        .bucket("gov")
+        .key("doc")
+        .retention(retention(ObjectLockRetentionMode::from("governance")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "MalformedXML");
+    let e = s3
+        .put_object_legal_hold()
+        .bucket("gov")
+        .key("doc")
+        .legal_hold(ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::from("MAYBE")).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "MalformedXML");
+}
