@@ -70,6 +70,18 @@ pub fn needs(op: &str, versioned: bool) -> Needs {
         "PutBucketNotificationConfiguration" => bucket("s3:PutBucketNotification", NoAcl),
         "GetObjectLockConfiguration" => bucket("s3:GetBucketObjectLockConfiguration", NoAcl),
         "PutObjectLockConfiguration" => bucket("s3:PutBucketObjectLockConfiguration", NoAcl),
+        "GetBucketEncryption" => bucket("s3:GetEncryptionConfiguration", NoAcl),
+        "GetBucketWebsite" => bucket("s3:GetBucketWebsite", NoAcl),
+        "GetBucketReplication" => bucket("s3:GetReplicationConfiguration", NoAcl),
+        "GetBucketLogging" => bucket("s3:GetBucketLogging", NoAcl),
+        "GetBucketRequestPayment" => bucket("s3:GetBucketRequestPayment", NoAcl),
+        "GetBucketAccelerateConfiguration" => bucket("s3:GetAccelerateConfiguration", NoAcl),
+        "GetBucketAnalyticsConfiguration" | "ListBucketAnalyticsConfigurations" => bucket("s3:GetAnalyticsConfiguration", NoAcl),
+        "GetBucketMetricsConfiguration" | "ListBucketMetricsConfigurations" => bucket("s3:GetMetricsConfiguration", NoAcl),
+        "GetBucketInventoryConfiguration" | "ListBucketInventoryConfigurations" => bucket("s3:GetInventoryConfiguration", NoAcl),
+        "GetBucketIntelligentTieringConfiguration" | "ListBucketIntelligentTieringConfigurations" => {
+            bucket("s3:GetIntelligentTieringConfiguration", NoAcl)
+        }
 
         "GetObject" | "HeadObject" => object(v("s3:GetObject", "s3:GetObjectVersion"), Object(Read)),
         "GetObjectAttributes" => object(v("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"), Object(Read)),
@@ -121,6 +133,8 @@ mod tests {
         assert!(!needs("ListObjectsV2", false).on_object);
         assert_eq!(needs("PutBucketPolicy", false).acl, AclGrant::None, "no ACL grants policy changes");
         assert_eq!(needs("SomethingNew", false).action, "s3:*");
+        assert_eq!(needs("GetBucketEncryption", false).action, "s3:GetEncryptionConfiguration");
+        assert_eq!(needs("ListBucketMetricsConfigurations", false).action, "s3:GetMetricsConfiguration");
         assert_eq!(resource_arn("b", Some("a/b c")), "arn:aws:s3:::b/a/b c");
     }
 }

@@ -36,6 +36,7 @@ pub mod request_body;
 pub mod request_rules;
 mod service;
 pub mod tagging_ops;
+pub mod unset_config_ops;
 pub mod versioning_ops;
 pub mod xml_text;
 

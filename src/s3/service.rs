@@ -223,4 +223,77 @@ impl S3 for GranaryS3 {
     ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
         policy_ops::delete_bucket_ownership_controls(self, req).await
     }
+    // Settings Granary never has: S3's not-configured answers (`unset_config_ops`).
+    async fn get_bucket_encryption(&self, req: S3Request<GetBucketEncryptionInput>) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        unset_config_ops::get_bucket_encryption(self, req).await
+    }
+    async fn get_bucket_website(&self, req: S3Request<GetBucketWebsiteInput>) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        unset_config_ops::get_bucket_website(self, req).await
+    }
+    async fn get_bucket_replication(&self, req: S3Request<GetBucketReplicationInput>) -> S3Result<S3Response<GetBucketReplicationOutput>> {
+        unset_config_ops::get_bucket_replication(self, req).await
+    }
+    async fn get_bucket_logging(&self, req: S3Request<GetBucketLoggingInput>) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        unset_config_ops::get_bucket_logging(self, req).await
+    }
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+        unset_config_ops::get_bucket_request_payment(self, req).await
+    }
+    async fn get_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<GetBucketAccelerateConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
+        unset_config_ops::get_bucket_accelerate_configuration(self, req).await
+    }
+    async fn list_bucket_analytics_configurations(
+        &self,
+        req: S3Request<ListBucketAnalyticsConfigurationsInput>,
+    ) -> S3Result<S3Response<ListBucketAnalyticsConfigurationsOutput>> {
+        unset_config_ops::list_bucket_analytics_configurations(self, req).await
+    }
+    async fn list_bucket_metrics_configurations(
+        &self,
+        req: S3Request<ListBucketMetricsConfigurationsInput>,
+    ) -> S3Result<S3Response<ListBucketMetricsConfigurationsOutput>> {
+        unset_config_ops::list_bucket_metrics_configurations(self, req).await
+    }
+    async fn list_bucket_inventory_configurations(
+        &self,
+        req: S3Request<ListBucketInventoryConfigurationsInput>,
+    ) -> S3Result<S3Response<ListBucketInventoryConfigurationsOutput>> {
+        unset_config_ops::list_bucket_inventory_configurations(self, req).await
+    }
+    async fn list_bucket_intelligent_tiering_configurations(
+        &self,
+        req: S3Request<ListBucketIntelligentTieringConfigurationsInput>,
+    ) -> S3Result<S3Response<ListBucketIntelligentTieringConfigurationsOutput>> {
+        unset_config_ops::list_bucket_intelligent_tiering_configurations(self, req).await
+    }
+    async fn get_bucket_analytics_configuration(
+        &self,
+        req: S3Request<GetBucketAnalyticsConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketAnalyticsConfigurationOutput>> {
+        unset_config_ops::get_bucket_analytics_configuration(self, req).await
+    }
+    async fn get_bucket_metrics_configuration(
+        &self,
+        req: S3Request<GetBucketMetricsConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketMetricsConfigurationOutput>> {
+        unset_config_ops::get_bucket_metrics_configuration(self, req).await
+    }
+    async fn get_bucket_inventory_configuration(
+        &self,
+        req: S3Request<GetBucketInventoryConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketInventoryConfigurationOutput>> {
+        unset_config_ops::get_bucket_inventory_configuration(self, req).await
+    }
+    async fn get_bucket_intelligent_tiering_configuration(
+        &self,
+        req: S3Request<GetBucketIntelligentTieringConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketIntelligentTieringConfigurationOutput>> {
+        unset_config_ops::get_bucket_intelligent_tiering_configuration(self, req).await
+    }
 }

@@ -164,3 +164,60 @@ async fn list_buckets_pages_by_max_buckets_and_prefix() {
     let e = other.list_buckets().max_buckets(1).continuation_token(&token).send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidArgument");
 }
+
+/// Reads of settings Granary never has answer S3's not-configured answers, not 501 (issue
+/// 17), so tools that read every bucket setting keep working; setting them stays 501. Each
+/// has its own IAM action: a bucket policy can grant it.
+#[tokio::test]
+async fn unset_bucket_settings_read_as_not_configured() {
+    use aws_sdk_s3::types::{
+        Payer, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("plain").send().await.unwrap();
+
+    let e = s3.get_bucket_encryption().bucket("plain").send().await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("ServerSideEncryptionConfigurationNotFoundError", 404));
+    let e = s3.get_bucket_website().bucket("plain").send().await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("NoSuchWebsiteConfiguration", 404));
+    let e = s3.get_bucket_replication().bucket("plain").send().await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("ReplicationConfigurationNotFoundError", 404));
+    assert!(s3.get_bucket_logging().bucket("plain").send().await.unwrap().logging_enabled().is_none());
+    assert_eq!(s3.get_bucket_request_payment().bucket("plain").send().await.unwrap().payer(), Some(&Payer::BucketOwner));
+    assert_eq!(s3.get_bucket_accelerate_configuration().bucket("plain").send().await.unwrap().status(), None);
+    let analytics = s3.list_bucket_analytics_configurations().bucket("plain").send().await.unwrap();
+    assert!(analytics.analytics_configuration_list().is_empty() && analytics.is_truncated() == Some(false));
+    assert!(s3.list_bucket_metrics_configurations().bucket("plain").send().await.unwrap().metrics_configuration_list().is_empty());
+    assert!(s3.list_bucket_inventory_configurations().bucket("plain").send().await.unwrap().inventory_configuration_list().is_empty());
+    let tiering = s3.list_bucket_intelligent_tiering_configurations().bucket("plain").send().await.unwrap();
+    assert!(tiering.intelligent_tiering_configuration_list().is_empty());
+    let e = s3.get_bucket_metrics_configuration().bucket("plain").id("m").send().await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("NoSuchConfiguration", 404));
+    let e = s3.get_bucket_inventory_configuration().bucket("plain").id("i").send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchConfiguration");
+
+    // Setting them is not supported (encryption: issue 16).
+    let aes = ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().unwrap();
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(aes).build();
+    let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap();
+    let e = s3.put_bucket_encryption().bucket("plain").server_side_encryption_configuration(config).send().await.unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("NotImplemented", 501));
+    let e = s3.delete_bucket_encryption().bucket("plain").send().await.unwrap_err();
+    assert_eq!(status(&e), 501);
+
+    // A missing bucket is NoSuchBucket; another user needs a grant, and a policy can give it.
+    let e = s3.get_bucket_encryption().bucket("missing").send().await.unwrap_err();
+    assert_eq!(code(&e), "NoSuchBucket");
+    let bob = gw.user_client("bob").await;
+    let e = bob.get_bucket_encryption().bucket("plain").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["bob"]},
+        "Action": ["s3:GetEncryptionConfiguration", "s3:GetBucketRequestPayment"], "Resource": "arn:aws:s3:::plain"}]});
+    s3.put_bucket_policy().bucket("plain").policy(policy.to_string()).send().await.unwrap();
+    let e = bob.get_bucket_encryption().bucket("plain").send().await.unwrap_err();
+    assert_eq!(code(&e), "ServerSideEncryptionConfigurationNotFoundError", "allowed, and not configured");
+    bob.get_bucket_request_payment().bucket("plain").send().await.unwrap();
+    let e = bob.get_bucket_website().bucket("plain").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied", "not granted");
+}
