@@ -1,11 +1,12 @@
-//! Object lock: a bucket's lock configuration (enabled at creation, optional default
-//! retention) and each version's retention and legal hold.
+//! Object lock: a bucket's lock configuration (enabled at creation or, once versioning is
+//! enabled, by PutObjectLockConfiguration; optional default retention) and each version's
+//! retention and legal hold.
 //!
 //! A version under a legal hold, or retained until a time not yet reached, cannot be
 //! destroyed by anyone: not by DeleteObject with its versionId, not by a `null` overwrite,
 //! not by lifecycle, not by purge. GOVERNANCE retention yields to a request that carries
-//! `x-amz-bypass-governance-retention: true` (the bucket owner may always send it here: there
-//! are no IAM policies to withhold the permission); COMPLIANCE yields to nobody, and its date
+//! `x-amz-bypass-governance-retention: true` (whoever may make the request may send it: the
+//! access decision does not yet ask for `s3:BypassGovernanceRetention`); COMPLIANCE yields to nobody, and its date
 //! can only move later.
 
 use super::audit_in::{append_opt, Entry};
