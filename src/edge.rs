@@ -22,6 +22,8 @@
 //!    layer (s3s, a handler, ingest) was reading it.
 //! 8. CORS (`cors`): preflights answered from the bucket's rules, unsigned, before s3s; the
 //!    `Access-Control-*` headers on every answer to a request whose `Origin` a rule allows.
+//! 9. A PutObject body sent chunked with no length, which s3s refuses, is set aside for the
+//!    handler (`s3::request_body::UnsizedBody`).
 
 pub mod audit_sink;
 pub mod cors;
@@ -196,7 +198,14 @@ impl Service<http::Request<Incoming>> for Edge {
         // Dropped with the response body once it is fully sent, or with this future.
         let in_flight = self.activity.begin();
         let timed_out = Arc::new(AtomicBool::new(false));
-        let req = req.map(|body| s3s::Body::http_body(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))));
+        let unsized_put =
+            crate::s3::request_body::is_unsized_put(req.method(), req.uri(), req.headers(), || resource_of(&config, &req).1.is_some());
+        let mut req =
+            req.map(|body| s3s::Body::http_body(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))));
+        if unsized_put {
+            // s3s refuses a body of unknown length; PutObject streams it (step 9).
+            crate::s3::request_body::set_aside(&mut req);
+        }
         let inner = self.inner.clone();
         Box::pin(async move {
             // A preflight is unsigned by nature: answered before anything checks a signature.

@@ -62,7 +62,14 @@ pub fn to_s3(e: EngineError) -> S3Error {
         ),
         // A body error may be s3s's own verdict (e.g. a bad aws-chunked signature): keep it.
         EngineError::Body(err) => match err.get_ref().and_then(|inner| inner.downcast_ref::<S3Error>()) {
-            Some(s3) => S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("").to_owned()),
+            Some(s3) => {
+                let mut e = S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("").to_owned());
+                // A code s3s does not know (XAmzContentSHA256Mismatch) carries its own status.
+                if let Some(status) = s3.status_code() {
+                    e.set_status_code(status);
+                }
+                e
+            }
             // s3s's aws-chunked decoder reports a bad chunk or trailer signature with this
             // error (its type is private, so it is recognised by its message).
             None if err.to_string().contains("SignatureMismatch") => {

@@ -6,7 +6,7 @@ use super::conditions::{check_copy_conditions, copy_source_conditions, delete_co
 use super::errors::to_s3;
 use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
 use super::object_lookup::{copy_source, copy_source_version_id, load_record, parse_version};
-use super::request_body::{ingest_checked, parse_content_md5, BodyChecks};
+use super::request_body::{ingest_checked, parse_content_md5, unsized_body, BodyChecks};
 use super::tagging_ops::tagging_header;
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Checksum};
@@ -55,7 +55,12 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         declared_size_bytes: input.content_length.and_then(|n| u64::try_from(n).ok()),
     };
     let checks = BodyChecks { content_md5, checksum: requested.as_ref(), trailers: req.trailing_headers.as_ref() };
-    let ingested = ingest_checked(s3, input.body, options, checks).await?;
+    // A chunked body of unknown length the edge set aside from s3s (`request_body::UnsizedBody`).
+    let body = match unsized_body(&req.extensions, &req.headers)? {
+        Some(body) => Some(body),
+        None => input.body,
+    };
+    let ingested = ingest_checked(s3, body, options, checks).await?;
     let checksum = ingested.checksum.clone().map(|raw| Checksum::full(algorithm, raw));
     let (body, chunks, pins) = match ingested.body {
         IngestedBody::Inline(data) => (ObjectBody::Inline(data), Vec::new(), None),

@@ -51,3 +51,129 @@ pub fn tokio_stream_of<T: Send + 'static>(
 ) -> impl futures::Stream<Item = T> + Send + Sync + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
+
+/// The body of a PutObject sent with `Transfer-Encoding: chunked` and no length, set aside
+/// by the edge. s3s refuses a header-signed request whose body length is unknown
+/// (MissingContentLength) before any handler runs, and so does AWS S3 (501); Ceph RGW
+/// accepts such a body, and simple HTTP clients (curl -T -, streaming libraries) send one.
+/// So the edge hands s3s an empty body and keeps the real one here; `put_object` streams it
+/// (bounded by PUT_OBJECT_SIZE_MAX_BYTES like any body, never buffered whole) and checks a
+/// signed payload's SHA-256 itself, since s3s checked the empty body's.
+#[derive(Clone)]
+pub struct UnsizedBody(std::sync::Arc<std::sync::Mutex<Option<s3s::Body>>>);
+
+/// Whether a request is a PutObject with a chunked body of unknown length that s3s would
+/// refuse: PUT of a key (`names_key`), with no subresource in the query (only presigned-URL
+/// arguments and the SDKs' `x-id`), not a copy, not aws-chunked (which declares its decoded
+/// length), and no Content-Length.
+pub fn is_unsized_put(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap, names_key: impl FnOnce() -> bool) -> bool {
+    let chunked = headers.get_all(http::header::TRANSFER_ENCODING).iter().any(|v| v.to_str().is_ok_and(|v| v.contains("chunked")));
+    let streaming = headers.get("x-amz-content-sha256").is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"));
+    let plain_query = uri.query().unwrap_or("").split('&').filter(|kv| !kv.is_empty()).all(|kv| {
+        let name = kv.split('=').next().unwrap_or(kv);
+        name == "x-id" || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+    });
+    method == http::Method::PUT
+        && chunked
+        && !streaming
+        && plain_query
+        && !headers.contains_key(http::header::CONTENT_LENGTH)
+        && !headers.contains_key("x-amz-decoded-content-length")
+        && !headers.contains_key("x-amz-copy-source")
+        && names_key()
+}
+
+/// Takes an unsized PutObject's body aside (see `UnsizedBody`); s3s gets an empty one.
+pub fn set_aside(req: &mut http::Request<s3s::Body>) {
+    let body = std::mem::replace(req.body_mut(), s3s::Body::empty());
+    req.extensions_mut().insert(UnsizedBody(std::sync::Arc::new(std::sync::Mutex::new(Some(body)))));
+}
+
+/// The body the edge set aside for this request, if it did: the bytes streamed, and checked
+/// at their end against the SHA-256 the request signed (`x-amz-content-sha256`), if it names
+/// one (S3's XAmzContentSHA256Mismatch otherwise; the ingest then stores nothing).
+pub fn unsized_body(extensions: &http::Extensions, headers: &http::HeaderMap) -> S3Result<Option<StreamingBlob>> {
+    let Some(body) = extensions.get::<UnsizedBody>().and_then(|b| b.0.lock().ok()?.take()) else { return Ok(None) };
+    let Some(sha) = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).filter(|v| *v != "UNSIGNED-PAYLOAD") else {
+        return Ok(Some(StreamingBlob::from(body)));
+    };
+    let mut expected = [0u8; 32];
+    hex::decode_to_slice(sha, &mut expected)
+        .map_err(|_| s3_error!(InvalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a SHA-256 in hex"))?;
+    Ok(Some(StreamingBlob::new(Sha256Checked { inner: StreamingBlob::from(body), hasher: Some(sha2::Sha256::default()), expected })))
+}
+
+/// A body stream that fails at its end when its bytes do not hash to `expected`, with an
+/// `S3Error` the ingest's caller recognises (`errors::to_s3`).
+struct Sha256Checked {
+    inner: StreamingBlob,
+    hasher: Option<sha2::Sha256>,
+    expected: [u8; 32],
+}
+
+impl s3s::stream::ByteStream for Sha256Checked {}
+
+impl futures::Stream for Sha256Checked {
+    type Item = Result<bytes::Bytes, s3s::StdError>;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        use sha2::Digest as _;
+        use std::task::Poll;
+        let this = self.get_mut();
+        match futures::ready!(std::pin::Pin::new(&mut this.inner).poll_next(cx)) {
+            Some(Ok(bytes)) => {
+                if let Some(h) = &mut this.hasher {
+                    h.update(&bytes);
+                }
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e))),
+            None => match this.hasher.take().map(|h| h.finalize()) {
+                Some(digest) if digest.as_slice() != this.expected => {
+                    let mut e = s3s::S3Error::with_message(
+                        s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                    );
+                    e.set_status_code(http::StatusCode::BAD_REQUEST);
+                    Poll::Ready(Some(Err(Box::new(e))))
+                }
+                _ => Poll::Ready(None),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unsized_put;
+    use http::{HeaderMap, Method, Uri};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), http::HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn only_a_chunked_put_object_of_unknown_length_is_set_aside() {
+        let chunked = headers(&[("transfer-encoding", "chunked"), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]);
+        let put = |uri: &'static str, h: &HeaderMap, key: bool| is_unsized_put(&Method::PUT, &Uri::from_static(uri), h, || key);
+        assert!(put("/b/k", &chunked, true));
+        assert!(put("/b/k?x-id=PutObject&X-Amz-Signature=abc", &chunked, true), "presigned arguments");
+        assert!(!put("/b", &chunked, false), "no key: CreateBucket's XML needs its length");
+        assert!(!put("/b/k?tagging", &chunked, true), "a subresource");
+        assert!(!put("/b/k?partNumber=1&uploadId=x", &chunked, true), "UploadPart");
+        assert!(!is_unsized_put(&Method::POST, &Uri::from_static("/b/k"), &chunked, || true));
+        let mut sized = chunked.clone();
+        sized.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("10"));
+        assert!(!put("/b/k", &sized, true));
+        let aws_chunked = headers(&[
+            ("transfer-encoding", "chunked"),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("x-amz-decoded-content-length", "10"),
+        ]);
+        assert!(!put("/b/k", &aws_chunked, true), "aws-chunked declares its length");
+        let mut copy = chunked.clone();
+        copy.insert("x-amz-copy-source", http::HeaderValue::from_static("b/src"));
+        assert!(!put("/b/k", &copy, true));
+        assert!(!put("/b/k", &headers(&[("content-length", "10")]), true));
+    }
+}

@@ -120,3 +120,104 @@ async fn an_empty_body_that_expects_100_continue_gets_it() {
     assert!(!rest.contains("100 Continue"), "{rest}");
     assert_eq!(s3.head_object().bucket("cont").key("empty").send().await.unwrap().content_length(), Some(0));
 }
+
+/// Sends `head`, then `body` as HTTP/1.1 chunks of at most `piece` bytes (no Content-Length).
+async fn send_chunked(endpoint: &str, head: &str, body: &[u8], piece: usize) -> (u16, String) {
+    let host = endpoint.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    for c in body.chunks(piece) {
+        conn.write_all(format!("{:x}\r\n", c.len()).as_bytes()).await.unwrap();
+        conn.write_all(c).await.unwrap();
+        conn.write_all(b"\r\n").await.unwrap();
+    }
+    conn.write_all(b"0\r\n\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut reply)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&reply).to_string();
+    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+}
+
+/// The head of a header-signed `PUT path` with `Transfer-Encoding: chunked`, whose payload
+/// is `sha` (UNSIGNED-PAYLOAD or a SHA-256 in hex), as a simple HTTP client sends it.
+fn chunked_put_head(endpoint: &str, path: &str, sha: &str) -> String {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let host = endpoint.trim_start_matches("http://");
+    let url = format!("{endpoint}{path}");
+    let headers = [("host", host), ("x-amz-content-sha256", sha)];
+    let payload = if sha == "UNSIGNED-PAYLOAD" { SignableBody::UnsignedPayload } else { SignableBody::Precomputed(sha.to_owned()) };
+    let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new("PUT", &url, headers.iter().copied(), payload).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut head = format!("PUT {path} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
+    for (k, v) in headers.iter().copied().chain(instructions.headers()) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// PutObject with `Transfer-Encoding: chunked` and no Content-Length (what curl -T - and
+/// streaming HTTP libraries send): AWS answers 501, Ceph RGW and Granary store it, streamed.
+#[tokio::test]
+async fn a_chunked_put_without_a_length_is_stored() {
+    use sha2::Digest as _;
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("chunky").send().await.unwrap();
+    let data = random_bytes(700_000, 5);
+    let small = random_bytes(1000, 6);
+    let sha = |d: &[u8]| hex::encode(sha2::Sha256::digest(d));
+    let stored = |key: &'static str| {
+        let s3 = s3.clone();
+        async move { body_of(s3.get_object().bucket("chunky").key(key).send().await.unwrap()).await }
+    };
+
+    // Unsigned payload, chunked (stored in chunks) and small (stored inline).
+    let (code, reply) =
+        send_chunked(&gw.endpoint, &chunked_put_head(&gw.endpoint, "/chunky/unsigned", "UNSIGNED-PAYLOAD"), &data, 65536).await;
+    assert_eq!(code, 200, "{reply}");
+    assert!(reply.to_lowercase().contains(&format!("etag: \"{}\"", hex::encode(md5::Md5::digest(&data)))), "{reply}");
+    assert!(stored("unsigned").await == data);
+    let (code, reply) = send_chunked(&gw.endpoint, &chunked_put_head(&gw.endpoint, "/chunky/small", "UNSIGNED-PAYLOAD"), &small, 100).await;
+    assert_eq!(code, 200, "{reply}");
+    assert!(stored("small").await == small);
+
+    // A signed payload: its SHA-256 is checked as the body streams in.
+    let (code, reply) = send_chunked(&gw.endpoint, &chunked_put_head(&gw.endpoint, "/chunky/signed", &sha(&data)), &data, 50_000).await;
+    assert_eq!(code, 200, "{reply}");
+    assert!(stored("signed").await == data);
+    let (code, reply) = send_chunked(&gw.endpoint, &chunked_put_head(&gw.endpoint, "/chunky/lied", &sha(&small)), &data, 50_000).await;
+    assert_eq!(code, 400, "{reply}");
+    assert!(reply.contains("<Code>XAmzContentSHA256Mismatch</Code>"), "{reply}");
+    assert_eq!(status(&s3.head_object().bucket("chunky").key("lied").send().await.unwrap_err()), 404, "nothing stored");
+
+    // A presigned URL, chunked.
+    let url = s3.put_object().bucket("chunky").key("presigned").presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap());
+    let uri: http::Uri = url.await.unwrap().uri().parse().unwrap();
+    let host = gw.endpoint.trim_start_matches("http://");
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        uri.path_and_query().unwrap()
+    );
+    let (code, reply) = send_chunked(&gw.endpoint, &head, &data, 65536).await;
+    assert_eq!(code, 200, "{reply}");
+    assert!(stored("presigned").await == data);
+
+    // Nothing was left pinned by the refused one.
+    let status = match granary::admin::send(gw.dir.path(), &granary::admin::AdminRequest::Status).await.unwrap().unwrap() {
+        granary::admin::AdminResponse::Json { value } => value,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(status["pinned_chunks"]["count"], 0);
+}
