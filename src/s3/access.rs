@@ -354,6 +354,13 @@ impl GranaryAccess {
                             return Err(s3_error!(AccessDenied, "The bucket is not owned by x-amz-expected-bucket-owner"));
                         }
                         Ok((record, rules, grounds)) => {
+                            if asks_bypass(cx.headers()) {
+                                // The bypass is a permission of its own (the owner has it).
+                                let bypass = (super::actions::BYPASS_GOVERNANCE, (name.as_str(), key.as_deref()));
+                                if let Err(r) = self.authorizer.decide(&decision, bypass.0, bypass.1, version.as_deref()).await {
+                                    return refuse(r);
+                                }
+                            }
                             decision.bucket = Some(AuthorizedBucket { name, record });
                             decision.rules = Some(rules);
                             decision.grounds = Some(grounds);
@@ -394,6 +401,11 @@ pub(super) fn require_expected_owner(expected: Option<&str>, record: &BucketReco
         }
         _ => Ok(()),
     }
+}
+
+/// Whether the request asks to bypass GOVERNANCE retention.
+fn asks_bypass(headers: &http::HeaderMap) -> bool {
+    headers.get("x-amz-bypass-governance-retention").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
 }
 
 /// The `versionId` of the request's query, if any.

@@ -36,6 +36,9 @@ const fn object(action: &'static str, acl: AclGrant) -> Needs {
 use AclGrant::{Bucket, None as NoAcl, Object};
 use Permission::{Read, ReadAcp, Write, WriteAcp};
 
+/// The pseudo-operation of `x-amz-bypass-governance-retention: true`.
+pub const BYPASS_GOVERNANCE: &str = "BypassGovernanceRetention";
+
 /// What operation `op` (s3s's name) needs; `versioned` when the request names a version
 /// (`versionId`), which S3 checks under the `...Version` actions.
 pub fn needs(op: &str, versioned: bool) -> Needs {
@@ -103,6 +106,9 @@ pub fn needs(op: &str, versioned: bool) -> Needs {
         "GetObjectRetention" => object("s3:GetObjectRetention", NoAcl),
         "PutObjectRetention" => object("s3:PutObjectRetention", NoAcl),
         "GetObjectLegalHold" => object("s3:GetObjectLegalHold", NoAcl),
+        // Not an operation: what `x-amz-bypass-governance-retention: true` asks for beside
+        // the operation that carries it (DeleteObject(s), PutObjectRetention).
+        BYPASS_GOVERNANCE => object("s3:BypassGovernanceRetention", NoAcl),
         "PutObjectLegalHold" => object("s3:PutObjectLegalHold", NoAcl),
         // Anything else (operations Granary answers NotImplemented, and the `/_granary` API,
         // which decides on its own): only the bucket owner.

@@ -152,7 +152,11 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
         let mut checked = check_key(&obj.key).and_then(|()| parse_version(obj.version_id.as_deref()));
         if checked.is_ok() {
             // Each key is decided on its own, as S3 does (a policy may protect a prefix).
-            let decided = s3.allowed_object(&principal, "DeleteObject", (&input.bucket, &obj.key), obj.version_id.as_deref()).await;
+            let mut decided = s3.allowed_object(&principal, "DeleteObject", (&input.bucket, &obj.key), obj.version_id.as_deref()).await;
+            if decided.is_ok() && bypass_governance {
+                let bypass = super::actions::BYPASS_GOVERNANCE;
+                decided = s3.allowed_object(&principal, bypass, (&input.bucket, &obj.key), obj.version_id.as_deref()).await;
+            }
             checked = decided.and(checked);
         }
         match checked {

@@ -370,3 +370,33 @@ async fn a_public_acl_serves_anonymous_reads_until_the_public_access_block_says_
     // The existing public grant works again once only BlockPublicAcls is on.
     assert_eq!(raw_http(&gw.endpoint, "GET", "/pics/cat.jpg").await.0, 200);
 }
+
+#[tokio::test]
+async fn bypassing_governance_retention_is_a_permission_of_its_own() {
+    use aws_sdk_s3::types::ObjectLockMode;
+    let gw = Gateway::start().await;
+    let alice = gw.user_client("alice").await;
+    let bob = gw.user_client("bob").await;
+    alice.create_bucket().bucket("locked").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let until = aws_sdk_s3::primitives::DateTime::from_secs(now_ms() / 1000 + 86_400);
+    let put = alice
+        .put_object()
+        .bucket("locked")
+        .key("doc")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(until)
+        .body(ByteStream::from_static(b"kept"))
+        .send()
+        .await
+        .unwrap();
+    let version = put.version_id().unwrap().to_owned();
+    let grant = |actions: serde_json::Value| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "bob"},
+            "Action": actions, "Resource": "arn:aws:s3:::locked/*"}]})
+    };
+    set_policy(&alice, "locked", grant(serde_json::json!(["s3:DeleteObjectVersion"]))).await;
+    let delete = || bob.delete_object().bucket("locked").key("doc").version_id(&version).bypass_governance_retention(true);
+    assert_eq!(code(&delete().send().await.unwrap_err()), "AccessDenied", "deleting is not bypassing");
+    set_policy(&alice, "locked", grant(serde_json::json!(["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]))).await;
+    delete().send().await.unwrap();
+}
