@@ -45,6 +45,8 @@ pub struct PartRecord {
     pub last_modified_ms: i64,
     pub manifest_id: [u8; 16],
     pub chunk_count: u32,
+    /// The part's digest in the upload's checksum algorithm, or, for an upload created
+    /// without one, in S3's default (CRC64NVME; none for parts stored before Granary took it).
     pub checksum: Option<Vec<u8>>,
 }
 
@@ -272,10 +274,15 @@ pub fn complete(
         for unused in stored.values() {
             queue_release(t, &unused.manifest_id, now)?;
         }
-        let checksum = upload.checksum.and_then(|(algorithm, kind)| object_checksum(algorithm, kind, &parts));
-        // Decided inside the transaction: a mismatch leaves the upload as it was.
+        // An upload created without an algorithm gets S3's default: a FULL_OBJECT CRC64NVME,
+        // when every part has its CRC64NVME.
+        let (algorithm, kind) = upload.checksum.unwrap_or((Algorithm::Crc64Nvme, Kind::FullObject));
+        let checksum = object_checksum(algorithm, kind, &parts);
+        // Decided inside the transaction: a mismatch leaves the upload as it was. Without an
+        // algorithm of its own the upload is held only to a checksum of the default's.
         if let (Some((algorithm, raw)), Some(have)) = (expected_checksum, &checksum) {
-            if algorithm != have.algorithm || raw != have.raw.as_slice() {
+            let held = upload.checksum.is_some() || algorithm == have.algorithm;
+            if held && (algorithm != have.algorithm || raw != have.raw.as_slice()) {
                 return Err(CompleteError::ChecksumMismatch);
             }
         }

@@ -7,7 +7,7 @@ use super::conditions::{check_copy_conditions, copy_source_conditions};
 use super::errors::{meta_to_s3, to_s3};
 use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
 use super::object_lookup::{copy_source, copy_source_version_id, load_with_layout};
-use super::request_body::{ingest_checked, parse_content_md5, tokio_stream_of, BodyChecks};
+use super::request_body::{ingest_checked, parse_content_md5, tokio_stream_of, BodyChecks, DigestTap};
 use super::{owner_of, GranaryS3, Principal};
 use crate::checksum::{self as cks, Algorithm, Checksum};
 use crate::clock::timestamp_ms;
@@ -145,7 +145,16 @@ async fn store_part(
             ));
         }
     }
-    let algorithm = upload_algorithm.or(checks.checksum.map(|r| r.algorithm));
+    // An upload created without an algorithm gets S3's default checksum, a CRC64NVME of the
+    // whole object combined from its parts' (`uploads::complete`): each part's is taken, by
+    // the ingest or, when the part came with another algorithm to verify, beside it.
+    let sent = checks.checksum.map(|r| r.algorithm);
+    let default_tap = (upload_algorithm.is_none() && sent.is_some_and(|a| a != Algorithm::Crc64Nvme)).then(DigestTap::default);
+    let algorithm = upload_algorithm.or(sent).or(Some(Algorithm::Crc64Nvme));
+    let body = match &default_tap {
+        Some(tap) => Some(tap.wrap(body, Algorithm::Crc64Nvme)),
+        None => body,
+    };
     let options =
         IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes };
     let ingested = ingest_checked(s3, body, options, checks).await?;
@@ -156,8 +165,11 @@ async fn store_part(
         last_modified_ms: now_ms(),
         manifest_id: crate::meta::refs::new_upload_id(),
         chunk_count: chunks.len() as u32,
-        // Only the upload's own algorithm is kept: it is what Complete combines.
-        checksum: upload_algorithm.and(ingested.checksum),
+        // Only the checksum Complete combines is kept: the upload's algorithm, or the default.
+        checksum: match &default_tap {
+            Some(tap) => tap.take(),
+            None => ingested.checksum,
+        },
     };
     let audit = t.audit.clone().map(|e| {
         e.detail("upload_id", uploads::format_upload_id(&t.upload_id))

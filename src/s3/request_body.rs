@@ -4,6 +4,7 @@
 use super::checksums::{self, Requested};
 use super::errors::to_s3;
 use super::GranaryS3;
+use crate::checksum::{Algorithm, Hasher};
 use crate::engine::ingest::{IngestOptions, Ingested, IngestedBody};
 use base64::Engine as _;
 use s3s::dto::*;
@@ -100,24 +101,50 @@ pub fn unsized_body(extensions: &http::Extensions, headers: &http::HeaderMap) ->
     let mut expected = [0u8; 32];
     hex::decode_to_slice(sha, &mut expected)
         .map_err(|_| s3_error!(InvalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a SHA-256 in hex"))?;
-    Ok(Some(StreamingBlob::new(Sha256Checked { inner: StreamingBlob::from(body), hasher: Some(sha2::Sha256::default()), expected })))
+    let checked =
+        Digesting { inner: StreamingBlob::from(body), hasher: Some(Hasher::new(Algorithm::Sha256)), at_end: AtEnd::Expect(expected) };
+    Ok(Some(StreamingBlob::new(checked)))
 }
 
-/// A body stream that fails at its end when its bytes do not hash to `expected`, with an
-/// `S3Error` the ingest's caller recognises (`errors::to_s3`).
-struct Sha256Checked {
+/// A digest of a body taken as it streams by (besides the one the ingest computes), known
+/// once the body has been read to its end.
+#[derive(Clone, Default)]
+pub struct DigestTap(std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl DigestTap {
+    /// `body`, computing `algorithm` of its bytes into this tap.
+    pub fn wrap(&self, body: Option<StreamingBlob>, algorithm: Algorithm) -> StreamingBlob {
+        let inner = body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        StreamingBlob::new(Digesting { inner, hasher: Some(Hasher::new(algorithm)), at_end: AtEnd::Deposit(self.clone()) })
+    }
+
+    /// The digest, if the body was read to its end.
+    pub fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+/// What `Digesting` does with the digest at the body's end.
+enum AtEnd {
+    /// Fails the body unless it is this SHA-256, with an `S3Error` the ingest's caller
+    /// recognises (`errors::to_s3`).
+    Expect([u8; 32]),
+    Deposit(DigestTap),
+}
+
+/// A body stream hashed as it goes by.
+struct Digesting {
     inner: StreamingBlob,
-    hasher: Option<sha2::Sha256>,
-    expected: [u8; 32],
+    hasher: Option<Hasher>,
+    at_end: AtEnd,
 }
 
-impl s3s::stream::ByteStream for Sha256Checked {}
+impl s3s::stream::ByteStream for Digesting {}
 
-impl futures::Stream for Sha256Checked {
+impl futures::Stream for Digesting {
     type Item = Result<bytes::Bytes, s3s::StdError>;
 
     fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
-        use sha2::Digest as _;
         use std::task::Poll;
         let this = self.get_mut();
         match futures::ready!(std::pin::Pin::new(&mut this.inner).poll_next(cx)) {
@@ -128,17 +155,26 @@ impl futures::Stream for Sha256Checked {
                 Poll::Ready(Some(Ok(bytes)))
             }
             Some(Err(e)) => Poll::Ready(Some(Err(e))),
-            None => match this.hasher.take().map(|h| h.finalize()) {
-                Some(digest) if digest.as_slice() != this.expected => {
-                    let mut e = s3s::S3Error::with_message(
-                        s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
-                        "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                    );
-                    e.set_status_code(http::StatusCode::BAD_REQUEST);
-                    Poll::Ready(Some(Err(Box::new(e))))
+            None => {
+                let Some(digest) = this.hasher.take().map(Hasher::finalize) else { return Poll::Ready(None) };
+                match &this.at_end {
+                    AtEnd::Expect(expected) if digest.as_slice() != expected => {
+                        let mut e = s3s::S3Error::with_message(
+                            s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                        );
+                        e.set_status_code(http::StatusCode::BAD_REQUEST);
+                        Poll::Ready(Some(Err(Box::new(e))))
+                    }
+                    AtEnd::Expect(_) => Poll::Ready(None),
+                    AtEnd::Deposit(tap) => {
+                        if let Ok(mut slot) = tap.0.lock() {
+                            *slot = Some(digest);
+                        }
+                        Poll::Ready(None)
+                    }
                 }
-                _ => Poll::Ready(None),
-            },
+            }
         }
     }
 }

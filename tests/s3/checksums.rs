@@ -381,3 +381,50 @@ async fn multipart_checksum_responses_name_their_type() {
         assert_eq!(attrs.checksum().and_then(|c| c.checksum_type()), Some(&kind), "GetObjectAttributes {key}");
     }
 }
+
+/// An upload created without a checksum algorithm gets S3's default, as a PutObject does: a
+/// FULL_OBJECT CRC64NVME of the whole object, whatever its parts were sent with (here a
+/// CRC32, verified; a copied part comes with none).
+#[tokio::test]
+async fn a_multipart_upload_without_an_algorithm_gets_the_default_crc64nvme() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("mpdefault").send().await.unwrap();
+    let (first, second) = (random_bytes(5 * MIB, 31), random_bytes(MIB, 32));
+    s3.put_object().bucket("mpdefault").key("src").body(second.clone().into()).send().await.unwrap();
+    let created = s3.create_multipart_upload().bucket("mpdefault").key("k").send().await.unwrap();
+    assert_eq!(created.checksum_algorithm(), None);
+    let id = created.upload_id().unwrap().to_owned();
+    let p1 = s3
+        .upload_part()
+        .bucket("mpdefault")
+        .key("k")
+        .upload_id(&id)
+        .part_number(1)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .body(first.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let p2 =
+        s3.upload_part_copy().bucket("mpdefault").key("k").upload_id(&id).part_number(2).copy_source("mpdefault/src").send().await.unwrap();
+    let parts = vec![
+        CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build(),
+        CompletedPart::builder().part_number(2).e_tag(p2.copy_part_result().unwrap().e_tag().unwrap()).build(),
+    ];
+    let done = s3
+        .complete_multipart_upload()
+        .bucket("mpdefault")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    let whole = b64(&checksum::digest(Algorithm::Crc64Nvme, &[first, second].concat()));
+    assert_eq!(done.checksum_crc64_nvme(), Some(whole.as_str()));
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::FullObject));
+    let head = s3.head_object().bucket("mpdefault").key("k").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    assert_eq!(head.checksum_crc64_nvme(), Some(whole.as_str()));
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
+}
