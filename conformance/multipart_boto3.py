@@ -580,9 +580,13 @@ class ErrorsTest(MultipartTestCase):
         tail = os.urandom(4321)
         r = S3.upload_part(Bucket=self.bucket, Key="copied.bin", UploadId=uid, PartNumber=3, Body=tail)
         parts.append({"PartNumber": 3, "ETag": r["ETag"]})
-        self.assertClientError("InvalidArgument", 400, S3.upload_part_copy, Bucket=self.bucket, Key="copied.bin",
+        # Past the source's end: S3's 416 InvalidRange; not "bytes=first-last": InvalidArgument.
+        self.assertClientError("InvalidRange", 416, S3.upload_part_copy, Bucket=self.bucket, Key="copied.bin",
                                UploadId=uid, PartNumber=4, CopySource={"Bucket": self.bucket, "Key": "copy-src.bin"},
                                CopySourceRange=f"bytes=0-{len(src)}")
+        self.assertClientError("InvalidArgument", 400, S3.upload_part_copy, Bucket=self.bucket, Key="copied.bin",
+                               UploadId=uid, PartNumber=4, CopySource={"Bucket": self.bucket, "Key": "copy-src.bin"},
+                               CopySourceRange="bytes=100-")
         S3.complete_multipart_upload(Bucket=self.bucket, Key="copied.bin", UploadId=uid,
                                      MultipartUpload={"Parts": parts})
         want = src[0:5 * MiB] + src[6_000_000:11_242_880] + tail
