@@ -282,7 +282,9 @@ impl Service<http::Request<Incoming>> for Edge {
                     // Anonymous reads that a policy or ACL allowed are counted the same way
                     // (outcome `ok`): public objects can be read by anyone, as often as they like.
                     None if (failed && config.categories.denied)
-                        || (!failed && facts.op.is_some() && config.categories.reads
+                        || (!failed
+                            && facts.op.is_some()
+                            && config.categories.reads
                             && (method == http::Method::GET || method == http::Method::HEAD)) =>
                     {
                         let outcome = if failed { outcome() } else { "ok".to_owned() };

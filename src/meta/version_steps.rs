@@ -231,7 +231,10 @@ mod tests {
         .unwrap();
         let entries: Vec<VersionEntry> = crate::kv::read(&db, |t| {
             let begin = key_versions_begin(bucket, key);
-            t.get_range(&begin, &prefix_end(&begin), 10, false)?.iter().map(|(_, v)| crate::meta::versions::decode_entry(v)).collect::<MetaResult<Vec<_>>>()
+            t.get_range(&begin, &prefix_end(&begin), 10, false)?
+                .iter()
+                .map(|(_, v)| crate::meta::versions::decode_entry(v))
+                .collect::<MetaResult<Vec<_>>>()
         })
         .unwrap();
         let since: Vec<i64> = entries.iter().map(|e| e.noncurrent_since_ms).collect();

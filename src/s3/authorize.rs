@@ -325,7 +325,10 @@ mod tests {
         )
         .unwrap();
         assert!(evaluate(&user("bob", Some(&read_only)), &create, None, None, None, &none).is_err());
-        assert_eq!(evaluate(&user("bob", Some(&read_only)), &needs("ListBuckets", false), None, None, None, &none), Ok(Grounds::UserDefault));
+        assert_eq!(
+            evaluate(&user("bob", Some(&read_only)), &needs("ListBuckets", false), None, None, None, &none),
+            Ok(Grounds::UserDefault)
+        );
         assert!(evaluate(&Asker::Anonymous, &needs("ListBuckets", false), None, None, None, &none).is_err());
         // The policy reaches another user's bucket on its own.
         let r = rules(None, None);

@@ -9,8 +9,8 @@ pub mod access;
 pub mod acl_ops;
 pub mod acl_request;
 pub mod actions;
-pub mod authorize;
 pub mod auth;
+pub mod authorize;
 pub mod bucket_ops;
 pub mod checksums;
 pub mod conditions;
@@ -166,7 +166,13 @@ impl GranaryS3 {
     /// DeleteObjects' keys, a browser form's key), by the same rules as the path's
     /// (`access::Authorizer::decide`). Returns the bucket's record; AccessDenied (or
     /// NoSuchBucket) when refused.
-    async fn allowed_object(&self, principal: &Principal, op: &str, (bucket, key): (&str, &str), version: Option<&str>) -> S3Result<BucketRecord> {
+    async fn allowed_object(
+        &self,
+        principal: &Principal,
+        op: &str,
+        (bucket, key): (&str, &str),
+        version: Option<&str>,
+    ) -> S3Result<BucketRecord> {
         match self.authorizer.decide(&principal.decision, op, (bucket, Some(key)), version).await {
             Ok((record, _, _)) => Ok(record),
             Err(refusal) => Err(refusal.into_error(None)),
