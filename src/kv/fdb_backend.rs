@@ -20,6 +20,7 @@ use foundationdb::{Database, FdbError, KeySelector, RangeOption, Transaction};
 use futures::executor::block_on;
 use futures::TryStreamExt;
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// The client's network thread: started once per process, stopped by `stop_network`.
 static NETWORK: Mutex<Option<NetworkAutoStop>> = Mutex::new(None);
@@ -65,6 +66,10 @@ impl FdbStore {
         // The seam's limits, enforced by the cluster as well as by `check_*` below.
         trx.set_option(TransactionOption::Timeout(i32::try_from(limits::TXN_DURATION_MAX_MILLIS).unwrap_or(i32::MAX))).map_err(classify)?;
         trx.set_option(TransactionOption::SizeLimit(i32::try_from(limits::TXN_WRITTEN_MAX_BYTES).unwrap_or(i32::MAX))).map_err(classify)?;
+        // FDB takes the read version lazily, at the first read: take it now, so a snapshot is
+        // the database as of `begin`/`begin_read`, as the seam promises (and the embedded
+        // store gives). No extra round trip: a transaction needs its read version anyway.
+        block_on(trx.get_read_version()).map_err(classify)?;
         Ok(trx)
     }
 }
@@ -87,10 +92,24 @@ fn classify(e: FdbError) -> KvError {
 
 impl KvStore for FdbStore {
     fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
-        Ok(Box::new(FdbTxn { trx: self.transaction()?, root: &self.root, read_only: false, stamps: 0, written_bytes: 0 }))
+        Ok(Box::new(FdbTxn {
+            trx: self.transaction()?,
+            root: &self.root,
+            read_only: false,
+            stamps: 0,
+            written_bytes: 0,
+            started: Instant::now(),
+        }))
     }
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
-        Ok(Box::new(FdbTxn { trx: self.transaction()?, root: &self.root, read_only: true, stamps: 0, written_bytes: 0 }))
+        Ok(Box::new(FdbTxn {
+            trx: self.transaction()?,
+            root: &self.root,
+            read_only: true,
+            stamps: 0,
+            written_bytes: 0,
+            started: Instant::now(),
+        }))
     }
     fn name(&self) -> &'static str {
         "foundationdb"
@@ -108,6 +127,9 @@ struct FdbTxn<'a> {
     stamps: u16,
     /// Bytes written, counted like the embedded backend so both fail at the same point.
     written_bytes: usize,
+    /// When it began: FDB buffers writes in the client and reports its timeout only at the
+    /// next read or commit, so the seam's 5 s limit on writes is checked here.
+    started: Instant,
 }
 
 impl FdbTxn<'_> {
@@ -118,9 +140,17 @@ impl FdbTxn<'_> {
         full
     }
 
+    /// Past the seam's transaction time limit.
+    fn expired(&self) -> bool {
+        self.started.elapsed().as_millis() > u128::from(limits::TXN_DURATION_MAX_MILLIS)
+    }
+
     fn writable(&mut self, bytes: usize) -> KvResult<()> {
         if self.read_only {
             return Err(KvError::ReadOnly);
+        }
+        if self.expired() {
+            return Err(KvError::TransactionTooOld);
         }
         self.written_bytes += bytes;
         if self.written_bytes > limits::TXN_WRITTEN_MAX_BYTES {
@@ -221,6 +251,10 @@ impl KvCommit for FdbTxn<'_> {
     fn commit(self: Box<Self>) -> KvResult<()> {
         if self.read_only {
             return Err(KvError::ReadOnly);
+        }
+        // Past the limit before it is sent: nothing can apply, so it is too old, not unknown.
+        if self.expired() {
+            return Err(KvError::TransactionTooOld);
         }
         block_on(self.trx.commit()).map(drop).map_err(|e| match FdbError::from(e) {
             // transaction_timed_out during commit: the commit may yet apply (FDB's docs), so

@@ -18,6 +18,7 @@ mod events;
 mod formats;
 mod gateways;
 mod gc;
+mod lifecycle_rules;
 mod listing;
 mod multipart;
 mod objects;
