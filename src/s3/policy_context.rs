@@ -8,23 +8,6 @@ use crate::policy::Context;
 use http::{HeaderMap, Uri};
 use std::net::IpAddr;
 
-/// How the request proved who it is (`s3:authType`, `s3:signatureversion`).
-fn signature_of(uri: &Uri, headers: &HeaderMap) -> Option<(&'static str, &'static str)> {
-    let query = uri.query().unwrap_or("");
-    let has = |name: &str| form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == name);
-    if let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let version = if auth.starts_with("AWS4-HMAC-SHA256") { "AWS4-HMAC-SHA256" } else { "AWS" };
-        return Some(("REST-HEADER", version));
-    }
-    if has("X-Amz-Signature") {
-        return Some(("REST-QUERY-STRING", "AWS4-HMAC-SHA256"));
-    }
-    if has("Signature") {
-        return Some(("REST-QUERY-STRING", "AWS"));
-    }
-    None
-}
-
 /// What the decision knows of the requester for the context.
 pub struct Asking<'a> {
     /// `None` for an anonymous request.
@@ -55,7 +38,7 @@ pub fn build(asking: &Asking<'_>, uri: &Uri, headers: &HeaderMap, now_ms: i64) -
     if asking.post_form {
         c.set("s3:authType", "POST");
         c.set("s3:signatureversion", "AWS4-HMAC-SHA256");
-    } else if let Some((auth_type, version)) = signature_of(uri, headers) {
+    } else if let Some((auth_type, version)) = super::request_rules::signature_kind(uri, headers) {
         c.set("s3:authType", auth_type);
         c.set("s3:signatureversion", version);
     }

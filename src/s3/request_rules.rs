@@ -146,6 +146,19 @@ pub fn claimed_access_key(uri: &Uri, headers: &HeaderMap) -> Option<String> {
     v4.or_else(|| query.get("AWSAccessKeyId")).filter(|ak| !ak.is_empty()).map(str::to_owned)
 }
 
+/// How a request proved who it is, as policies name it (`s3:authType`,
+/// `s3:signatureversion`): the signature these rules judge, so the access decision's condition
+/// keys and the rules never disagree about it. `None`: anonymous or a form POST.
+pub fn signature_kind(uri: &Uri, headers: &HeaderMap) -> Option<(&'static str, &'static str)> {
+    match signing(&Query::of(uri), headers) {
+        Signing::Header { .. } => Some(("REST-HEADER", "AWS4-HMAC-SHA256")),
+        Signing::HeaderV2 => Some(("REST-HEADER", "AWS")),
+        Signing::Presigned { .. } => Some(("REST-QUERY-STRING", "AWS4-HMAC-SHA256")),
+        Signing::PresignedV2 => Some(("REST-QUERY-STRING", "AWS")),
+        Signing::Other => None,
+    }
+}
+
 fn signing<'a>(query: &Query, headers: &'a HeaderMap) -> Signing<'a> {
     let auth = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if query.has("Signature") {
@@ -428,6 +441,18 @@ mod tests {
 
     fn signing_of<'a>(uri: &Uri, h: &'a HeaderMap) -> Signing<'a> {
         signing(&Query::of(uri), h)
+    }
+
+    #[test]
+    fn the_signature_kind_names_what_the_rules_judge() {
+        let plain: Uri = "/b/k".parse().unwrap();
+        assert_eq!(signature_kind(&plain, &headers(&[("authorization", AUTH)])), Some(("REST-HEADER", "AWS4-HMAC-SHA256")));
+        assert_eq!(signature_kind(&plain, &headers(&[("authorization", "AWS AK:sig")])), Some(("REST-HEADER", "AWS")));
+        let v4: Uri = "/b/k?X-Amz-Signature=ab&X-Amz-SignedHeaders=host".parse().unwrap();
+        assert_eq!(signature_kind(&v4, &HeaderMap::new()), Some(("REST-QUERY-STRING", "AWS4-HMAC-SHA256")));
+        let v2: Uri = "/b/k?AWSAccessKeyId=AK&Signature=x&Expires=1".parse().unwrap();
+        assert_eq!(signature_kind(&v2, &HeaderMap::new()), Some(("REST-QUERY-STRING", "AWS")));
+        assert_eq!(signature_kind(&plain, &HeaderMap::new()), None);
     }
 
     #[test]
