@@ -16,6 +16,7 @@ pub mod edge;
 pub mod engine;
 pub mod events;
 pub mod keys;
+pub mod kms;
 pub mod kv;
 pub mod limits;
 pub mod meta;
