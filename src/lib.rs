@@ -25,4 +25,5 @@ pub mod policy;
 pub mod s3;
 pub mod search;
 pub mod server;
+pub mod sse;
 pub mod status;
