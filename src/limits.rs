@@ -115,6 +115,9 @@ pub const READ_CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
 /// Records of each kind (credentials, buckets, manifests) the metadata cache keeps.
 pub const METADATA_CACHE_ENTRIES: usize = 10_000;
+/// Unwrapped server-side encryption keys kept in memory, per cache (domains for writes,
+/// objects' wrapped keys for reads): each entry is a key schedule of a few hundred bytes.
+pub const SSE_KEY_CACHE_ENTRIES: usize = 4_096;
 /// Parsed access rules the access decision keeps: bucket rules (policy, ACL, ownership,
 /// public access block) and user policies, each (a policy is at most
 /// `POLICY_DOCUMENT_MAX_BYTES` of text, parsed into about as much again).

@@ -38,7 +38,7 @@ pub struct Ingested {
 }
 
 /// How to ingest a body.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct IngestOptions {
     pub size_max_bytes: u64,
     /// Small bodies may stay inline in the metadata record (objects, not parts).
@@ -49,6 +49,9 @@ pub struct IngestOptions {
     /// plain body to its Content-Length, but an aws-chunked body's decoded length is only
     /// the client's word.
     pub declared_size_bytes: Option<u64>,
+    /// Server-side encryption: every chunk (and an inline body) is sealed with this before it
+    /// is hashed and stored. MD5, size and checksums are of the plaintext, as S3's are.
+    pub seal: Option<crate::sse::ChunkCipher>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,10 +157,14 @@ impl Engine {
         let inline_max = if options.allow_inline { INLINE_OBJECT_MAX_BYTES } else { 0 };
         (&mut hashing).take(inline_max as u64 + 1).read_to_end(&mut head).await.map_err(classify)?;
         if options.allow_inline && head.len() <= inline_max {
+            let head = match &options.seal {
+                Some(cipher) => cipher.seal(head),
+                None => head,
+            };
             return Ok(hashing.finish(IngestedBody::Inline(head)));
         }
         let upload_id = refs::new_upload_id_of(self.gateway);
-        let result = self.store_chunks(std::io::Cursor::new(head).chain(&mut hashing), &upload_id).await;
+        let result = self.store_chunks(std::io::Cursor::new(head).chain(&mut hashing), &upload_id, options.seal.as_ref()).await;
         match result {
             Ok(chunks) => Ok(hashing.finish(IngestedBody::Chunked { chunks, upload_id })),
             Err(e) => {
@@ -171,7 +178,12 @@ impl Engine {
     /// one body are hashed, pinned and written at once, on their own tasks, while the body
     /// keeps streaming in: reading, MD5 and chunking of the next chunk overlap with SHA-256
     /// and the fsyncs of the previous ones (and use the other core).
-    async fn store_chunks<R: AsyncRead + Unpin + Send>(&self, reader: R, upload_id: &[u8; 16]) -> Result<Vec<ChunkRef>, EngineError> {
+    async fn store_chunks<R: AsyncRead + Unpin + Send>(
+        &self,
+        reader: R,
+        upload_id: &[u8; 16],
+        seal: Option<&crate::sse::ChunkCipher>,
+    ) -> Result<Vec<ChunkRef>, EngineError> {
         let mut chunks = Vec::new();
         let mut in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<ChunkRef, EngineError>>> =
             std::collections::VecDeque::new();
@@ -187,8 +199,8 @@ impl Engine {
                     break;
                 }
             };
-            let (engine, id) = (self.clone(), *upload_id);
-            in_flight.push_back(tokio::spawn(async move { engine.hash_pin_store(&id, seq, data).await }));
+            let (engine, id, seal) = (self.clone(), *upload_id, seal.cloned());
+            in_flight.push_back(tokio::spawn(async move { engine.hash_pin_store(&id, seq, data, seal).await }));
             seq += 1;
             if in_flight.len() >= crate::limits::INGEST_CHUNKS_IN_FLIGHT_MAX {
                 settle(in_flight.pop_front().expect("non-empty").await, &mut chunks, &mut failure);
@@ -208,9 +220,24 @@ impl Engine {
         }
     }
 
-    async fn hash_pin_store(&self, upload_id: &[u8; 16], seq: u64, data: Vec<u8>) -> Result<ChunkRef, EngineError> {
-        let (hash, data) = tokio::task::spawn_blocking(move || (ChunkHash::of(&data), data)).await?;
+    /// Hashes (the sealed bytes, if sealed: chunks are named by what is stored), pins and
+    /// stores one chunk. The reference records the plaintext length, which ranges count in.
+    async fn hash_pin_store(
+        &self,
+        upload_id: &[u8; 16],
+        seq: u64,
+        data: Vec<u8>,
+        seal: Option<crate::sse::ChunkCipher>,
+    ) -> Result<ChunkRef, EngineError> {
         let len = u32::try_from(data.len()).expect("chunks are at most CHUNK_SIZE_MAX_BYTES");
+        let (hash, data) = tokio::task::spawn_blocking(move || {
+            let data = match seal {
+                Some(cipher) => cipher.seal(data),
+                None => data,
+            };
+            (ChunkHash::of(&data), data)
+        })
+        .await?;
         self.pin_and_store(upload_id, seq, hash, data).await?;
         Ok(ChunkRef { hash, len })
     }

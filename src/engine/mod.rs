@@ -3,6 +3,7 @@
 //! backend `server` chose) and the metadata layer and knows nothing of HTTP or S3 wire formats.
 
 pub mod collector;
+pub mod encryption;
 pub mod fsck;
 pub mod ingest;
 pub mod lifecycle;
@@ -25,6 +26,8 @@ pub struct Engine {
     pub gateway: GatewayId,
     /// Hot metadata (`meta::cache`): credentials, buckets, manifests.
     pub cache: Arc<MetaCache>,
+    /// Server-side encryption keys: the KMS handle and the unwrapped keys in use.
+    pub seal_keys: Arc<encryption::SealKeys>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,11 +44,21 @@ pub enum EngineError {
     Chunk(#[from] crate::chunks::ChunkError),
     #[error("background task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Seal(#[from] encryption::SealError),
 }
 
 impl Engine {
     pub fn new(db: Arc<dyn KvStore>, chunks: Arc<dyn ChunkBackend>, gateway: GatewayId) -> Self {
-        Self { db, chunks, gateway, cache: Arc::new(MetaCache::new(crate::limits::METADATA_CACHE_ENTRIES)) }
+        let cache = Arc::new(MetaCache::new(crate::limits::METADATA_CACHE_ENTRIES));
+        Self { db, chunks, gateway, cache, seal_keys: Arc::new(encryption::SealKeys::new(None)) }
+    }
+
+    /// With a KMS: server-side encryption (SSE-S3, SSE-KMS) can be asked for. Without one only
+    /// SSE-C works, and the others are refused.
+    pub fn with_kms(mut self, kms: Arc<dyn crate::kms::Kms>) -> Self {
+        self.seal_keys = Arc::new(encryption::SealKeys::new(Some(kms)));
+        self
     }
 
     /// The configuration generation (`meta::cache`), read where it is cheapest: inline on

@@ -6,6 +6,7 @@
 use super::Engine;
 use crate::limits;
 use crate::meta::objects::{self, ChunkRef, Layout, ObjectBody, ObjectRecord};
+use crate::sse::ChunkCipher;
 use bytes::Bytes;
 use std::ops::Range;
 use std::sync::Arc;
@@ -14,25 +15,37 @@ use tokio::sync::mpsc;
 pub type ReadError = std::io::Error;
 
 /// A chunk being read and verified for a response: the part of it the range wants.
-type PendingRead = tokio::task::JoinHandle<crate::chunks::ChunkResult<Bytes>>;
+type PendingRead = tokio::task::JoinHandle<Result<Bytes, ReadError>>;
 
 impl Engine {
     /// Streams `range` of the object. The record and layout come from one snapshot; the
     /// chunks and part manifests they name are immutable (and outlive a concurrent delete
     /// by the grace period), so reading them later is consistent.
-    pub fn read_stream(&self, record: &ObjectRecord, layout: Layout, range: Range<u64>) -> mpsc::Receiver<Result<Bytes, ReadError>> {
+    ///
+    /// `cipher` opens a sealed object (`Engine::opening`); it must be the object's own.
+    pub fn read_stream(
+        &self,
+        record: &ObjectRecord,
+        layout: Layout,
+        range: Range<u64>,
+        cipher: Option<ChunkCipher>,
+    ) -> mpsc::Receiver<Result<Bytes, ReadError>> {
         let (tx, rx) = mpsc::channel(limits::READ_AHEAD_CHUNKS);
         if let ObjectBody::Inline(data) = &record.body {
-            let slice = Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]);
-            let _ = tx.try_send(Ok(slice));
+            let opened = match &cipher {
+                Some(c) => c.open(data).map(Bytes::from).map_err(std::io::Error::other),
+                None => Ok(Bytes::copy_from_slice(data)),
+            };
+            let _ = tx.try_send(opened.map(|all| all.slice(range.start as usize..range.end as usize)));
             return rx;
         }
         let engine = self.clone();
         tokio::spawn(async move {
+            let cipher = cipher.as_ref();
             let result = match layout {
                 Layout::Inline => Ok(()),
-                Layout::Chunks(chunks) => engine.send_chunks(&chunks, 0, &range, &tx).await,
-                Layout::Parts(parts) => engine.send_parts(parts, &range, &tx).await,
+                Layout::Chunks(chunks) => engine.send_chunks(&chunks, 0, &range, cipher, &tx).await,
+                Layout::Parts(parts) => engine.send_parts(parts, &range, cipher, &tx).await,
             };
             if let Err(e) = result {
                 tracing::error!(error = %e, "object read failed; aborting response");
@@ -46,6 +59,7 @@ impl Engine {
         &self,
         parts: Vec<crate::meta::manifest::PartRef>,
         range: &Range<u64>,
+        cipher: Option<&ChunkCipher>,
         tx: &mpsc::Sender<Result<Bytes, ReadError>>,
     ) -> Result<(), ReadError> {
         let mut offset = 0u64;
@@ -63,7 +77,7 @@ impl Engine {
                 .await
                 .map_err(std::io::Error::other)?
                 .map_err(std::io::Error::other)?;
-            self.send_chunks(&chunks, start, range, tx).await?;
+            self.send_chunks(&chunks, start, range, cipher, tx).await?;
             if tx.is_closed() {
                 return Ok(());
             }
@@ -78,6 +92,7 @@ impl Engine {
         chunks: &[ChunkRef],
         base: u64,
         range: &Range<u64>,
+        cipher: Option<&ChunkCipher>,
         tx: &mpsc::Sender<Result<Bytes, ReadError>>,
     ) -> Result<(), ReadError> {
         // Chunks read and verified ahead of the one being sent, each on its own task: reads
@@ -99,10 +114,24 @@ impl Engine {
                 let Some((hash, start, end)) = next.next() else { break };
                 let store = Arc::clone(&self.chunks);
                 let wanted = range.start.max(start) - start..range.end.min(end) - start;
-                pending.push_back(tokio::spawn(async move { store.get_range(hash, wanted).await }));
+                let cipher = cipher.cloned();
+                pending.push_back(tokio::spawn(async move {
+                    match cipher {
+                        None => store.get_range(hash, wanted).await.map_err(std::io::Error::other),
+                        // A sealed chunk opens whole (its tag covers all of it), then is cut.
+                        Some(c) => {
+                            let sealed = store.get(hash).await.map_err(std::io::Error::other)?;
+                            let opened = tokio::task::spawn_blocking(move || c.open(&sealed))
+                                .await
+                                .map_err(std::io::Error::other)?
+                                .map_err(std::io::Error::other)?;
+                            Ok(Bytes::from(opened).slice(wanted.start as usize..wanted.end as usize))
+                        }
+                    }
+                }));
             }
             let Some(task) = pending.pop_front() else { return Ok(()) };
-            let data = task.await.map_err(std::io::Error::other)?.map_err(std::io::Error::other)?;
+            let data = task.await.map_err(std::io::Error::other)??;
             if tx.send(Ok(data)).await.is_err() {
                 return Ok(()); // the client went away; reads still in flight finish on their own
             }

@@ -111,6 +111,9 @@ pub fn delete_bucket(db: &dyn KvStore, name: &str, access: &BucketAccess, audit:
         super::lifecycle::clear_in(t, name)?;
         super::bucket_cors::clear_in(t, name)?;
         super::bucket_access::clear_in(t, name)?;
+        t.clear(&super::bucket_encryption::encryption_key(name))?;
+        // Its encryption domains: objects copied elsewhere carry their own wrapped keys.
+        super::sse_domains::clear_bucket_in(t, name)?;
         super::outbox::emit(t, &super::outbox::Event::new("BucketRemoved", name, None, audit))?;
         super::config_generation::bump_in(t)
     })

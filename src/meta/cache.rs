@@ -12,6 +12,7 @@
 //!   their own transaction in any case (`buckets::require_access`).
 //! - **Which version is current is never cached**: object records are read on every request.
 
+use super::bucket_encryption::{encryption_in, BucketEncryption};
 use super::buckets::{bucket_key, BucketRecord};
 use super::config_generation::generation_in;
 use super::manifest::{read_manifest, ChunkRef};
@@ -70,6 +71,7 @@ fn at_generation<V: Clone>(cache: &Cache<String, (u64, V)>, counts: &Counters, k
 pub struct MetaCache {
     credentials: Cache<String, (u64, Arc<Credentials>)>,
     buckets: Cache<String, (u64, Option<BucketRecord>)>,
+    bucket_encryption: Cache<String, (u64, Option<BucketEncryption>)>,
     manifests: Cache<[u8; 16], Arc<Vec<ChunkRef>>>,
     credential_counts: Counters,
     bucket_counts: Counters,
@@ -82,6 +84,7 @@ impl MetaCache {
         Self {
             credentials: Cache::new(entries),
             buckets: Cache::new(entries),
+            bucket_encryption: Cache::new(entries),
             manifests: Cache::new(entries),
             credential_counts: Counters::default(),
             bucket_counts: Counters::default(),
@@ -138,6 +141,18 @@ impl MetaCache {
             Ok::<_, super::MetaError>((g, found))
         })?;
         self.buckets.insert(name.to_owned(), (g, found.clone()));
+        Ok(found)
+    }
+
+    /// The bucket's default encryption, as of generation `generation` or later (counted with
+    /// the bucket records).
+    pub fn bucket_encryption(&self, db: &dyn KvStore, generation: u64, name: &str) -> MetaResult<Option<BucketEncryption>> {
+        if let Some(found) = at_generation(&self.bucket_encryption, &self.bucket_counts, name, generation) {
+            return Ok(found);
+        }
+        self.bucket_counts.count(false);
+        let (g, found) = read(db, |t| Ok::<_, super::MetaError>((generation_in(t)?, encryption_in(t, name)?)))?;
+        self.bucket_encryption.insert(name.to_owned(), (g, found.clone()));
         Ok(found)
     }
 

@@ -466,6 +466,7 @@ mod tests {
                 version,
                 lock,
                 acl: None,
+                encryption: None,
             };
             t.set(&object_key("b", key), &crate::meta::object_record::encode_object(&record))?;
             let marker = make_room(t, ("b", key), 2_000, &allow)?;

@@ -163,6 +163,7 @@ mod tests {
             version: Default::default(),
             lock: Default::default(),
             acl: None,
+            encryption: None,
         };
         let record = crate::meta::codec::encode_record(&object);
         // Every key also has two noncurrent versions (for ListObjectVersions).

@@ -17,7 +17,10 @@
 //! - `("mp", parts_id, page)`    → `Vec<PartRef>` (a multipart object's parts)
 //! - `("dq", since_ms, manifest_id)` → empty: manifest whose references are to be released
 //! - `("u", bucket, key, upload_id)` → `UploadRecord`; `("pt", upload_id, part)` → `PartRecord`
-//! - `("uacl", upload_id)`      → the ACL an upload's completed object gets (`uploads`)
+//! - `("uacl", upload_id)`      → the ACL an upload's completed object gets (`uploads`);
+//!   `("uenc", upload_id)` → how its parts are sealed (`sse::ObjectEncryption`)
+//! - `("sdk", bucket, bucket_id, key_id, version, context)` → the wrapped data key of an
+//!   encryption domain (`sse_domains`)
 //! - `("ud", upload_id)`        → `uploads::CompletedUpload` (a day; `("udt", ms, upload_id)` its sweep index)
 //! - `("c", sha256)`             → `RefCount`
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
@@ -26,10 +29,11 @@
 //! - `("bac", bucket)`           → `BucketAccessConfig`: ACL, policy, ownership, public access block
 //! - `("bn", bucket)`            → `NotificationRules` (which events go to Kafka)
 //! - `("bcors", bucket)`         → `cors::CorsConfig`: a bucket's CORS rules (`bucket_cors`)
+//! - `("benc", bucket)`          → `BucketEncryption`: a bucket's default encryption
 //! - `("tg", bucket, key)`      → an object's tags; `("btg", bucket)` a bucket's
 //! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
 //! - `("cgen",)` → the configuration generation (`cache`): bumped with every change to users,
-//!   access keys, buckets and CORS rules
+//!   access keys, buckets, CORS rules and default encryption
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 //!
 //! Files, bottom up; a file imports only files of its own layer listed before it, or of
@@ -39,11 +43,12 @@
 //! 2. Records, their keys and single-record helpers (get, put, decode, require): `buckets`
 //!    (with `require_access`), `audit_in` (audit entries stamped with their bucket),
 //!    `users`, `bucket_access` (a bucket's ACL, policy, ownership controls and public
-//!    access block), `bucket_documents` (a bucket's configuration documents), `tagging`,
+//!    access block), `bucket_documents` (a bucket's configuration documents),
+//!    `bucket_encryption` (its default encryption), `tagging`,
 //!    `object_record`, `versions` (noncurrent versions, the versioning state), `event`,
 //!    `notifications`, `outbox`, `lifecycle` (rules), `bucket_cors`
 //!    (CORS rules), `refs` (refcounts, pins),
-//!    `manifest`, `gateways`, `cache`.
+//!    `manifest`, `gateways`, `cache`, `sse_domains` (encryption domains' data keys).
 //! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
 //!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
 //! 4. Transactions spanning records: `object_access` (an object's ACL and tags for the
@@ -58,6 +63,7 @@ pub mod audit_in;
 pub mod bucket_access;
 pub mod bucket_cors;
 pub mod bucket_documents;
+pub mod bucket_encryption;
 pub mod bucket_ops;
 pub mod buckets;
 pub mod cache;
@@ -83,6 +89,7 @@ pub mod outbox;
 pub mod purge;
 pub mod recount;
 pub mod refs;
+pub mod sse_domains;
 pub mod tagging;
 pub mod upload_id;
 pub mod uploads;
@@ -125,6 +132,9 @@ pub enum MetaError {
     TooManyUploads,
     #[error("copy source larger than {} bytes", crate::limits::COPY_SOURCE_MAX_BYTES)]
     CopySourceTooLarge,
+    /// A copy re-sealed the source's bytes, and another version became the source meanwhile.
+    #[error("the copy source changed while it was copied")]
+    CopySourceChanged,
     #[error("user {0} already exists")]
     UserExists(String),
     #[error("no such user {0}")]

@@ -72,6 +72,7 @@ mod tests {
             version: Default::default(),
             lock: Default::default(),
             acl,
+            encryption: None,
         };
         let committed = commit_put(db, access, ("b", "k"), &record, (&[], &[0; 16]), (&WriteCondition::default(), &Vec::new()), None);
         committed.unwrap().version

@@ -3,7 +3,7 @@
 //! or a list of parts). Near the bottom of meta: `versions` keeps noncurrent copies of it,
 //! `event` describes it, and the operations in `objects`, `uploads` and `deletes` write it.
 //! Stored with `encode_record`/`decode_record` (`Record for ObjectRecord`): format 2 added
-//! the ACL.
+//! the ACL, format 3 the encryption.
 
 use super::codec::{layout, CodecResult, Record};
 use super::object_lock::ObjectLock;
@@ -11,6 +11,7 @@ use super::version_id::Version;
 use crate::acl::Acl;
 use crate::checksum::Checksum;
 use crate::keys::Key;
+use crate::sse::ObjectEncryption;
 use serde::{Deserialize, Serialize};
 
 /// HTTP headers S3 stores with an object and returns on GET/HEAD.
@@ -60,16 +61,55 @@ pub struct ObjectRecord {
     /// it is private, which is what most objects are (kept out of the record) and what every
     /// object written before ACLs existed is. Last: format 1 is this layout without it.
     pub acl: Option<Acl>,
+    /// How the bytes (chunks, or the inline body) are sealed; `None`: stored in the clear.
+    /// Last: format 2 is this layout without it.
+    pub encryption: Option<ObjectEncryption>,
 }
 
-/// Format 2 added `acl`; format 1 is the layout without it (`ObjectRecordV1`).
+/// Format 3 added `encryption`, format 2 `acl`; the frozen layouts of formats 1 and 2 are
+/// `ObjectRecordV1` and `ObjectRecordV2`.
 impl Record for ObjectRecord {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
 
     fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
         match format {
             1 => Some(layout::<ObjectRecordV1>(bytes).map(ObjectRecordV1::upgrade)),
+            2 => Some(layout::<ObjectRecordV2>(bytes).map(ObjectRecordV2::upgrade)),
             _ => None,
+        }
+    }
+}
+
+/// The format-2 layout, frozen: format 3 without `encryption` (everything before it was
+/// stored in the clear). `versions` reads it inside format-2 version entries.
+#[derive(Deserialize)]
+pub(super) struct ObjectRecordV2 {
+    size: u64,
+    etag: String,
+    last_modified_ms: i64,
+    headers: StoredHeaders,
+    user_metadata: Vec<(String, String)>,
+    body: ObjectBody,
+    checksum: Option<Checksum>,
+    version: Version,
+    lock: ObjectLock,
+    acl: Option<Acl>,
+}
+
+impl ObjectRecordV2 {
+    pub(super) fn upgrade(self) -> ObjectRecord {
+        ObjectRecord {
+            size: self.size,
+            etag: self.etag,
+            last_modified_ms: self.last_modified_ms,
+            headers: self.headers,
+            user_metadata: self.user_metadata,
+            body: self.body,
+            checksum: self.checksum,
+            version: self.version,
+            lock: self.lock,
+            acl: self.acl,
+            encryption: None,
         }
     }
 }
@@ -104,6 +144,7 @@ impl ObjectRecordV1 {
             version: self.version,
             lock: self.lock,
             acl: None,
+            encryption: None,
         }
     }
 }
@@ -139,6 +180,7 @@ pub(super) mod tests {
             version: Version { seq: 5, tag: 6, null: false },
             lock: ObjectLock { retention: None, legal_hold: true },
             acl,
+            encryption: None,
         }
     }
 
@@ -148,14 +190,35 @@ pub(super) mod tests {
         encode(&(r.size, &r.etag, r.last_modified_ms, &r.headers, &r.user_metadata, &r.body, &r.checksum, r.version, r.lock))
     }
 
+    /// The format-2 bytes of `record`: its fields but the encryption.
+    pub(crate) fn format2(r: &ObjectRecord) -> Vec<u8> {
+        let mut bytes = encode(&(
+            r.size,
+            &r.etag,
+            r.last_modified_ms,
+            &r.headers,
+            &r.user_metadata,
+            &r.body,
+            &r.checksum,
+            r.version,
+            r.lock,
+            &r.acl,
+        ));
+        bytes[0] = 2;
+        bytes
+    }
+
     #[test]
-    fn format_1_records_read_as_the_bucket_owners_and_new_ones_keep_their_acl() {
+    fn older_formats_read_as_unencrypted_and_new_ones_keep_acl_and_encryption() {
         let old = sample(None);
         assert_eq!(decode_record::<ObjectRecord>(&format1(&old)).unwrap(), old);
         let owned = sample(Some(Acl::canned("public-read", "bob", "alice").unwrap()));
-        let bytes = encode_record(&owned);
-        assert_eq!(bytes[0], 2, "written at format 2");
-        assert_eq!(decode_record::<ObjectRecord>(&bytes).unwrap(), owned);
-        assert!(decode_record::<ObjectRecord>(&[3, 0]).is_err(), "a format it never had");
+        assert_eq!(decode_record::<ObjectRecord>(&format2(&owned)).unwrap(), owned, "format 2: the ACL, no encryption");
+        let mut sealed = owned.clone();
+        sealed.encryption = Some(ObjectEncryption::Customer { salt: [1; 16], key_check: [2; 32] });
+        let bytes = encode_record(&sealed);
+        assert_eq!(bytes[0], 3, "written at format 3");
+        assert_eq!(decode_record::<ObjectRecord>(&bytes).unwrap(), sealed);
+        assert!(decode_record::<ObjectRecord>(&[4, 0]).is_err(), "a format it never had");
     }
 }

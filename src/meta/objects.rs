@@ -30,7 +30,13 @@ pub enum Layout {
 pub fn read_layout(t: &mut dyn KvTxn, record: &ObjectRecord, cache: Option<&super::cache::MetaCache>) -> MetaResult<Layout> {
     let (count, total) = match &record.body {
         ObjectBody::Inline(data) => {
-            return if data.len() as u64 == record.size { Ok(Layout::Inline) } else { Err(MetaError::Corrupt("inline size".into())) };
+            // A sealed inline body carries its tag.
+            let overhead = if record.encryption.is_some() { crate::sse::SEAL_OVERHEAD_BYTES as u64 } else { 0 };
+            return if data.len() as u64 == record.size + overhead {
+                Ok(Layout::Inline)
+            } else {
+                Err(MetaError::Corrupt("inline size".into()))
+            };
         }
         ObjectBody::Chunked { manifest_id, chunk_count } => {
             let chunks = match cache {
@@ -267,6 +273,22 @@ pub enum CopyTags {
     Replace(super::tagging::Tags),
 }
 
+/// Where a copy's bytes come from.
+pub enum CopyBody<'a> {
+    /// The source's chunks, shared by reference (both in the clear, or both sealed in one
+    /// encryption domain); the copy records `encryption`.
+    Shared(Option<crate::sse::ObjectEncryption>),
+    /// The source version `from`, streamed and sealed anew for the destination (another
+    /// encryption): `body`, whose `chunks` were pinned under `pins`.
+    Rewritten {
+        from: Version,
+        body: ObjectBody,
+        chunks: &'a [ChunkRef],
+        pins: [u8; 16],
+        encryption: Option<crate::sse::ObjectEncryption>,
+    },
+}
+
 /// The source of a copy: a key, and maybe one of its versions.
 pub struct CopySource<'a> {
     pub bucket: &'a str,
@@ -296,13 +318,14 @@ fn read_copy_source(t: &mut dyn KvTxn, src: &CopySource<'_>) -> MetaResult<(Obje
     }
 }
 
-/// Copies an object (version) by reference: the new manifest lists the same chunks and each
-/// gains a reference; no chunk data is read or written. One transaction. Returns the new
-/// record and the source's record.
+/// Copies an object (version): by reference (`CopyBody::Shared`: the new manifest lists the
+/// same chunks and each gains a reference; no chunk data is read or written) or with the
+/// bytes already re-sealed (`CopyBody::Rewritten`). One transaction. Returns the new record
+/// and the source's record.
 pub fn copy_object(
     db: &dyn KvStore,
     access: (&BucketAccess, &BucketAccess),
-    src: &CopySource<'_>,
+    (src, body): (&CopySource<'_>, &CopyBody<'_>),
     dst: (&str, &str),
     (metadata, tags, lock, acl): (&CopyMetadata, &CopyTags, &super::lock::ObjectLock, Option<&crate::acl::Acl>),
     audit: Option<&Entry>,
@@ -317,7 +340,10 @@ pub fn copy_object(
         if source.size > crate::limits::COPY_SOURCE_MAX_BYTES {
             return Err(MetaError::CopySourceTooLarge);
         }
-        let chunks = all_chunks(t, &source)?;
+        let chunks = match body {
+            CopyBody::Shared(_) => all_chunks(t, &source)?,
+            CopyBody::Rewritten { .. } => Vec::new(),
+        };
         let new_tags = match tags {
             CopyTags::Copy => source_tags,
             CopyTags::Replace(tags) => tags.clone(),
@@ -331,11 +357,25 @@ pub fn copy_object(
         copy.last_modified_ms = now;
         // Nor its ACL: it gets the request's (and its owner, the copy's writer).
         copy.acl = acl.cloned();
+        if let CopyBody::Shared(encryption) = body {
+            copy.encryption = encryption.clone();
+        }
         if let CopyMetadata::Replace { headers, user_metadata } = metadata {
             copy.headers = headers.clone();
             copy.user_metadata = user_metadata.clone();
         }
-        if matches!(source.body, ObjectBody::Inline(_)) {
+        if let CopyBody::Rewritten { from, body, chunks, pins, encryption } = body {
+            if source.version != *from {
+                return Err(MetaError::CopySourceChanged);
+            }
+            copy.body = body.clone();
+            copy.encryption = encryption.clone();
+            if let ObjectBody::Chunked { manifest_id, .. } = body {
+                write_manifest(t, manifest_id, chunks)?;
+            }
+            let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
+            adopt_pins(t, pins, &hashes)?;
+        } else if matches!(source.body, ObjectBody::Inline(_)) {
             // The bytes are in the record itself: the copy carries them.
         } else if chunks.is_empty() {
             // An empty chunked or multipart object: store it inline rather than share the

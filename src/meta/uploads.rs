@@ -4,6 +4,8 @@
 //! - `("pt", upload_id, part_number)` → `PartRecord` (its chunks in manifest `manifest_id`)
 //! - `("uacl", upload_id)` → the ACL the completed object gets (absent: the bucket owner's,
 //!   private), kept beside the upload like its tags `("ut", upload_id)`
+//! - `("uenc", upload_id)` → `ObjectEncryption`: how the upload's parts are sealed (absent:
+//!   in the clear), which the completed object records
 //! - `("ud", upload_id)` → `CompletedUpload`, with `("udt", completed_ms, upload_id)` → upload_id
 //!   for the sweep: what a completed upload answered, kept `COMPLETED_UPLOAD_RETENTION_MILLIS`
 //!
@@ -20,6 +22,7 @@ use super::object_record::{encode_object, object_key, ObjectBody, ObjectRecord, 
 use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
 use crate::acl::Acl;
+use crate::sse::ObjectEncryption;
 use crate::checksum::{self, Algorithm, Checksum, Kind};
 use crate::keys::{decode_bytes, decode_str, decode_u64, key_after, prefix_end, Key};
 use crate::kv::{read, transact, KvStore, KvTxn};
@@ -74,6 +77,23 @@ fn upload_acl_key(upload_id: &[u8; 16]) -> Vec<u8> {
     Key::space("uacl").bytes(upload_id).into_bytes()
 }
 
+fn upload_encryption_key(upload_id: &[u8; 16]) -> Vec<u8> {
+    Key::space("uenc").bytes(upload_id).into_bytes()
+}
+
+/// How an upload's parts are sealed (`None`: in the clear).
+pub fn upload_encryption(db: &dyn KvStore, upload_id: &[u8; 16]) -> MetaResult<Option<ObjectEncryption>> {
+    read(db, |t| t.get(&upload_encryption_key(upload_id))?.map(|v| decode(&v)).transpose())
+}
+
+/// Takes an upload's encryption away (complete, abort): what the completed object records.
+fn take_upload_encryption(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<Option<ObjectEncryption>> {
+    let key = upload_encryption_key(upload_id);
+    let encryption = t.get(&key)?.map(|v| decode(&v)).transpose()?;
+    t.clear(&key)?;
+    Ok(encryption)
+}
+
 /// Takes an upload's ACL away (complete, abort): what the completed object gets.
 fn take_upload_acl(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<Option<Acl>> {
     let key = upload_acl_key(upload_id);
@@ -95,7 +115,7 @@ pub fn create_upload(
     bucket: &str,
     key: &str,
     record: &UploadRecord,
-    (tags, acl): (&super::tagging::Tags, Option<&Acl>),
+    (tags, acl, encryption): (&super::tagging::Tags, Option<&Acl>, Option<&ObjectEncryption>),
     audit: Option<&Entry>,
 ) -> MetaResult<[u8; 16]> {
     super::tagging::validate(tags, super::tagging::OBJECT_TAGS_MAX)?;
@@ -106,6 +126,9 @@ pub fn create_upload(
         super::tagging::set_upload_tags(t, &id, tags)?;
         if let Some(acl) = acl {
             t.set(&upload_acl_key(&id), &encode(acl))?;
+        }
+        if let Some(encryption) = encryption {
+            t.set(&upload_encryption_key(&id), &encode(encryption))?;
         }
         if let Some(e) = audit {
             append(t, &e.clone().detail("upload_id", format_upload_id(&id)))?;
@@ -299,6 +322,7 @@ pub fn complete(
             version: super::versions::Version::default(),
             lock: super::lock::initial_lock(t, bucket, &upload.lock, now)?,
             acl: take_upload_acl(t, upload_id)?,
+            encryption: take_upload_encryption(t, upload_id)?,
         };
         let mut record = record;
         record.version = super::version_steps::make_room(t, (bucket, key), now, &|old| super::lock::check_destroy(old, false, now))?;
@@ -441,6 +465,7 @@ pub(super) fn abort_all_in_bucket(t: &mut dyn KvTxn, bucket: &str) -> MetaResult
         t.clear(k)?;
         super::tagging::take_upload_tags(t, &id)?;
         take_upload_acl(t, &id)?;
+        take_upload_encryption(t, &id)?;
     }
     let now = now_ms();
     for m in &manifests {
@@ -471,6 +496,7 @@ pub fn abort(
         t.clear(&upload_key(bucket, key, upload_id))?;
         super::tagging::take_upload_tags(t, upload_id)?;
         take_upload_acl(t, upload_id)?;
+        take_upload_encryption(t, upload_id)?;
         append_opt(t, audit)
     })
 }

@@ -17,7 +17,7 @@
 //! is noncurrent, `("onl", bucket, key)` points at it.
 
 use super::codec::{decode, decode_record, encode, encode_record, layout, CodecResult, Record};
-use super::object_record::{decode_object, object_key, ObjectRecord, ObjectRecordV1};
+use super::object_record::{decode_object, object_key, ObjectRecord, ObjectRecordV1, ObjectRecordV2};
 use super::tagging::Tags;
 use super::{MetaError, MetaResult};
 use crate::keys::{decode_str, decode_u64, prefix_end, Key};
@@ -54,15 +54,39 @@ impl VersionEntry {
     }
 }
 
-/// Format 2: the embedded object record is at its format 2 (with its ACL); format 1 is the
-/// same layout around a format-1 object record (`VersionEntryV1`).
+/// Format 3: the embedded object record is at its format 3 (with its encryption); formats 1
+/// and 2 are the same layout around a format-1 or format-2 object record (`VersionEntryV1`,
+/// `VersionEntryV2`).
 impl Record for VersionEntry {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
 
     fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
         match format {
             1 => Some(layout::<VersionEntryV1>(bytes).map(VersionEntryV1::upgrade)),
+            2 => Some(layout::<VersionEntryV2>(bytes).map(VersionEntryV2::upgrade)),
             _ => None,
+        }
+    }
+}
+
+/// The format-2 layout, frozen.
+#[derive(Deserialize)]
+struct VersionEntryV2 {
+    version: Version,
+    last_modified_ms: i64,
+    noncurrent_since_ms: i64,
+    object: Option<ObjectRecordV2>,
+    tags: Tags,
+}
+
+impl VersionEntryV2 {
+    fn upgrade(self) -> VersionEntry {
+        VersionEntry {
+            version: self.version,
+            last_modified_ms: self.last_modified_ms,
+            noncurrent_since_ms: self.noncurrent_since_ms,
+            object: self.object.map(ObjectRecordV2::upgrade),
+            tags: self.tags,
         }
     }
 }
@@ -273,14 +297,21 @@ mod tests {
             version,
             last_modified_ms: 10,
             noncurrent_since_ms: 20,
-            object: Some(object),
+            object: Some(object.clone()),
             tags: vec![("t".into(), "1".into())],
         };
         assert_eq!(entry, expected);
         let marker = [encode(&(version, 10_i64, 20_i64, None::<()>, Tags::new())).as_slice()].concat();
         assert!(decode_entry(&marker).unwrap().is_marker());
+        // Format 2: the same around a format-2 record.
+        let mut v2 = encode(&(version, 10_i64, 20_i64));
+        v2[0] = 2;
+        v2.push(1);
+        v2.extend_from_slice(&crate::meta::object_record::tests::format2(&object)[1..]);
+        v2.extend(postcard::to_allocvec(&vec![("t".to_owned(), "1".to_owned())]).unwrap());
+        assert_eq!(decode_entry(&v2).unwrap(), expected);
         let current = encode_record(&expected);
-        assert_eq!(current[0], 2);
+        assert_eq!(current[0], 3);
         assert_eq!(decode_entry(&current).unwrap(), expected);
     }
 }

@@ -74,6 +74,7 @@ pub fn needs(op: &str, versioned: bool) -> Needs {
         "GetObjectLockConfiguration" => bucket("s3:GetBucketObjectLockConfiguration", NoAcl),
         "PutObjectLockConfiguration" => bucket("s3:PutBucketObjectLockConfiguration", NoAcl),
         "GetBucketEncryption" => bucket("s3:GetEncryptionConfiguration", NoAcl),
+        "PutBucketEncryption" | "DeleteBucketEncryption" => bucket("s3:PutEncryptionConfiguration", NoAcl),
         "GetBucketWebsite" => bucket("s3:GetBucketWebsite", NoAcl),
         "GetBucketReplication" => bucket("s3:GetReplicationConfiguration", NoAcl),
         "GetBucketLogging" => bucket("s3:GetBucketLogging", NoAcl),

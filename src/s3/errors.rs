@@ -37,6 +37,7 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
             "The specified copy source is larger than the maximum allowable size for a copy source: {}",
             crate::limits::COPY_SOURCE_MAX_BYTES
         ),
+        MetaError::CopySourceChanged => s3_error!(SlowDown, "The copy source changed while it was being copied; retry"),
         MetaError::ChunkBeingCollected => {
             s3_error!(SlowDown, "content is being garbage-collected; retry")
         }
@@ -77,6 +78,7 @@ pub fn to_s3(e: EngineError) -> S3Error {
             }
             None => s3_error!(IncompleteBody, "{err}"),
         },
+        EngineError::Seal(e) => super::sse_request::seal_error(e),
         other => {
             tracing::error!(error = %other, "internal error");
             s3_error!(InternalError, "{other}")

@@ -15,6 +15,7 @@ pub mod bucket_ops;
 pub mod checksums;
 pub mod conditions;
 pub mod cors_ops;
+pub mod encryption_ops;
 pub mod error_messages;
 pub mod errors;
 pub mod granary_api;
@@ -35,6 +36,7 @@ pub mod request;
 pub mod request_body;
 pub mod request_rules;
 mod service;
+pub mod sse_request;
 pub mod tagging_ops;
 pub mod unset_config_ops;
 pub mod versioning_ops;
@@ -57,6 +59,9 @@ pub struct GranaryS3 {
     pub authorizer: std::sync::Arc<access::Authorizer>,
     /// A new bucket's access settings where its CreateBucket says nothing (`--bucket-defaults`).
     pub bucket_defaults: crate::meta::bucket_access::BucketAccessConfig,
+    /// Whether a bucket without default encryption of its own encrypts with SSE-S3, as every
+    /// AWS bucket has since January 2023 (`--bucket-defaults aws`).
+    pub sse_s3_by_default: bool,
 }
 
 /// The caller (a verified user, or anonymous), and the bucket of the request's path it was
@@ -102,13 +107,14 @@ impl Principal {
 impl GranaryS3 {
     pub fn new(engine: Engine, region: String, audit: bool) -> Self {
         let authorizer = std::sync::Arc::new(access::Authorizer::new(engine.clone()));
-        Self { engine, region, audit, authorizer, bucket_defaults: Default::default() }
+        Self { engine, region, audit, authorizer, bucket_defaults: Default::default(), sse_s3_by_default: false }
     }
 
     /// New buckets get `defaults`' ownership controls and public access block unless their
     /// CreateBucket says otherwise.
     pub fn with_bucket_defaults(mut self, defaults: crate::config::BucketDefaults) -> Self {
         use crate::acl::{ObjectOwnership, PublicAccessBlock};
+        self.sse_s3_by_default = defaults == crate::config::BucketDefaults::Aws;
         self.bucket_defaults = match defaults {
             crate::config::BucketDefaults::Compatible => Default::default(),
             crate::config::BucketDefaults::Aws => crate::meta::bucket_access::BucketAccessConfig {

@@ -8,7 +8,9 @@ use super::errors::{meta_to_s3, to_s3};
 use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
 use super::object_lookup::{copy_source, copy_source_version_id, load_with_layout};
 use super::request_body::{ingest_checked, parse_content_md5, tokio_stream_of, BodyChecks, DigestTap};
+use super::sse_request;
 use super::{owner_of, GranaryS3, Principal};
+use crate::sse::{ChunkCipher, CustomerKey, ObjectEncryption};
 use crate::checksum::{self as cks, Algorithm, Checksum};
 use crate::clock::timestamp_ms;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
@@ -75,22 +77,29 @@ pub async fn create_multipart_upload(
     };
     let tags = super::tagging_ops::tagging_header(input.tagging.as_deref())?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
+    let access = principal.access()?;
+    // Every part is sealed as the upload was asked to be (SSE-C: each part sends the key).
+    let sealed = sse_request::for_write(s3, &access, &input.bucket, &sse_request::sse_fields!(input)).await?;
+    let encryption = sealed.record();
     let (bucket, key) = (input.bucket, input.key);
     let (b, k) = (bucket.clone(), key.clone());
-    let access = principal.access()?;
+    let stored = encryption.clone();
     let id = s3
         .engine
-        .meta(move |db| uploads::create_upload(db, &access, &b, &k, &record, (&tags, acl.as_ref()), audit.as_ref()))
+        .meta(move |db| uploads::create_upload(db, &access, &b, &k, &record, (&tags, acl.as_ref(), stored.as_ref()), audit.as_ref()))
         .await
         .map_err(to_s3)?;
-    Ok(S3Response::new(CreateMultipartUploadOutput {
+    let mut output = CreateMultipartUploadOutput {
         bucket: Some(bucket),
         key: Some(key),
         upload_id: Some(uploads::format_upload_id(&id)),
         checksum_algorithm: checksum.map(|(a, _)| algorithm_name(a)),
         checksum_type: checksum.map(|(_, k)| kind_name(k)),
         ..Default::default()
-    }))
+    };
+    sse_request::set_sse_customer_fields!(output, encryption.as_ref(), sealed.customer.as_deref());
+    output.ssekms_encryption_context = sse_request::context_header(encryption.as_ref());
+    Ok(S3Response::new(output))
 }
 
 struct PartTarget<'a> {
@@ -125,6 +134,18 @@ async fn load_upload(s3: &GranaryS3, bucket: &str, key: &str, upload_id: [u8; 16
     s3.engine.meta(move |db| uploads::upload(db, &b, &k, &upload_id)).await.map_err(to_s3)
 }
 
+/// How an upload's parts are sealed, and the cipher for a part of it given the SSE-C key the
+/// request sent (an SSE-C upload needs its key with every part; others refuse one).
+async fn part_sealing(
+    s3: &GranaryS3,
+    upload_id: [u8; 16],
+    customer: Option<&CustomerKey>,
+) -> S3Result<(Option<ObjectEncryption>, Option<ChunkCipher>)> {
+    let encryption = s3.engine.meta(move |db| uploads::upload_encryption(db, &upload_id)).await.map_err(to_s3)?;
+    let cipher = s3.engine.opening(encryption.as_ref(), customer).await.map_err(to_s3)?;
+    Ok((encryption, cipher))
+}
+
 /// Streams a part in, verifies it, and commits it.
 async fn store_part(
     s3: &GranaryS3,
@@ -132,7 +153,7 @@ async fn store_part(
     upload: &UploadRecord,
     body: Option<StreamingBlob>,
     checks: BodyChecks<'_>,
-    declared_size_bytes: Option<u64>,
+    (declared_size_bytes, seal): (Option<u64>, Option<ChunkCipher>),
 ) -> S3Result<PartRecord> {
     let upload_algorithm = upload.checksum.map(|(a, _)| a);
     if let (Some(sent), Some(expected)) = (checks.checksum.map(|r| r.algorithm), upload_algorithm) {
@@ -155,8 +176,7 @@ async fn store_part(
         Some(tap) => Some(tap.wrap(body, Algorithm::Crc64Nvme)),
         None => body,
     };
-    let options =
-        IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes };
+    let options = IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes, seal };
     let ingested = ingest_checked(s3, body, options, checks).await?;
     let IngestedBody::Chunked { chunks, upload_id: pins } = ingested.body else { unreachable!("parts are never inline") };
     let part = PartRecord {
@@ -213,9 +233,12 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
         trailers: req.trailing_headers.as_ref(),
     };
     let declared = input.content_length.and_then(|n| u64::try_from(n).ok());
-    let part = store_part(s3, &target, &upload, input.body, checks, declared).await?;
+    let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
+    let (encryption, seal) = part_sealing(s3, target.upload_id, customer.as_deref()).await?;
+    let part = store_part(s3, &target, &upload, input.body, checks, (declared, seal)).await?;
     let mut output = UploadPartOutput { e_tag: Some(ETag::Strong(part.etag())), ..Default::default() };
     let _ = set_checksum_values!(output, part_checksum(&upload, &part).as_ref());
+    sse_request::set_sse_customer_fields!(output, encryption.as_ref(), customer.as_deref());
     Ok(S3Response::new(output))
 }
 
@@ -240,18 +263,25 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     if range.end - range.start > limits::PART_SIZE_MAX_BYTES {
         return Err(s3_error!(EntityTooLarge));
     }
+    let source_key = sse_request::customer_key(sse_request::copy_source_customer_fields!(input))?;
+    let source_cipher = s3.engine.opening(source.encryption.as_ref(), source_key.as_deref()).await.map_err(to_s3)?;
+    let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
+    let (encryption, seal) = part_sealing(s3, target.upload_id, customer.as_deref()).await?;
     // The source range is streamed back in and re-chunked: content-defined chunking finds
-    // the same chunks, so the copy shares the source's chunk files instead of rewriting them.
-    let body = StreamingBlob::wrap(tokio_stream_of(s3.engine.read_stream(&source, layout, range)));
+    // the same chunks, so the copy shares the source's chunk files instead of rewriting them
+    // (when both are sealed in the same domain, or both in the clear).
+    let body = StreamingBlob::wrap(tokio_stream_of(s3.engine.read_stream(&source, layout, range, source_cipher)));
     let checks = BodyChecks { content_md5: None, checksum: None, trailers: None };
-    let part = store_part(s3, &target, &upload, Some(body), checks, None).await?;
+    let part = store_part(s3, &target, &upload, Some(body), checks, (None, seal)).await?;
     let mut result = CopyPartResult {
         e_tag: Some(ETag::Strong(part.etag())),
         last_modified: Some(timestamp_ms(part.last_modified_ms)),
         ..Default::default()
     };
     let _ = set_checksum_values!(result, part_checksum(&upload, &part).as_ref());
-    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+    let mut output = UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() };
+    sse_request::set_sse_customer_fields!(output, encryption.as_ref(), customer.as_deref());
+    Ok(S3Response::new(output))
 }
 
 /// The bytes `x-amz-copy-source-range` names, which must be "bytes=first-last" (no suffix or
@@ -299,6 +329,10 @@ pub async fn complete_multipart_upload(
         Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => return repeated_completion(s3, &principal, &input, upload_id, e).await,
         other => other?,
     };
+    // An SSE-C key sent with the completion must be the upload's.
+    if let Some(key) = sse_request::customer_key(sse_request::customer_fields!(input))? {
+        part_sealing(s3, upload_id, Some(&key)).await?;
+    }
     let algorithm = upload.checksum.map(|(a, _)| a);
     let requested = requested_parts(&input, algorithm)?;
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
@@ -339,7 +373,9 @@ pub async fn complete_multipart_upload(
         CompleteError::TooLarge => s3_error!(EntityTooLarge),
         CompleteError::ChecksumMismatch => s3_error!(BadDigest, "The checksum you specified did not match the calculated checksum of the object."),
     })?;
-    Ok(completion_output(&input, etag_of(&record), record.version.header_id(), record.checksum.as_ref()))
+    let mut output = completion_output(&input, etag_of(&record), record.version.header_id(), record.checksum.as_ref());
+    sse_request::set_sse_fields!(output.output, record.encryption.as_ref());
+    Ok(output)
 }
 
 fn completion_output(

@@ -7,6 +7,7 @@ use super::errors::to_s3;
 use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
 use super::object_lookup::{copy_source, copy_source_version_id, load_record, parse_version};
 use super::request_body::{ingest_checked, parse_content_md5, unsized_body, BodyChecks};
+use super::sse_request;
 use super::tagging_ops::tagging_header;
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Checksum};
@@ -15,7 +16,8 @@ use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
 use crate::meta::deletes::{self, DeleteTarget};
 use crate::meta::now_ms;
-use crate::meta::objects::{self, CopyMetadata, CopyTags, ObjectBody, ObjectRecord};
+use crate::engine::encryption::check_customer_key;
+use crate::meta::objects::{self, CopyBody, CopyMetadata, CopyTags, ObjectBody, ObjectRecord};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -47,12 +49,15 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         input.object_lock_legal_hold_status.as_ref(),
     )?;
     precheck_write(s3, &input.bucket, &input.key, &condition).await?;
+    let access = principal.access()?;
+    let sealed = sse_request::for_write(s3, &access, &input.bucket, &sse_request::sse_fields!(input)).await?;
 
     let options = IngestOptions {
         size_max_bytes: limits::PUT_OBJECT_SIZE_MAX_BYTES,
         allow_inline: true,
         checksum: Some(algorithm),
         declared_size_bytes: input.content_length.and_then(|n| u64::try_from(n).ok()),
+        seal: sealed.cipher(),
     };
     let checks = BodyChecks { content_md5, checksum: requested.as_ref(), trailers: req.trailing_headers.as_ref() };
     // A chunked body of unknown length the edge set aside from s3s (`request_body::UnsizedBody`).
@@ -80,17 +85,19 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         version: Default::default(),
         lock,
         acl,
+        encryption: sealed.record(),
     };
     let mut output = PutObjectOutput { e_tag: Some(etag_of(&record)), size: Some(ingested.size as i64), ..Default::default() };
     if requested.is_some() {
         set_checksum_fields!(output, record.checksum.as_ref());
     }
+    sse_request::set_sse_customer_fields!(output, record.encryption.as_ref(), sealed.customer.as_deref());
+    output.ssekms_encryption_context = sse_request::context_header(record.encryption.as_ref());
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("size", record.size).detail("etag", &record.etag));
     let (bucket, key) = (input.bucket, input.key);
     let pin_id = pins.unwrap_or([0; 16]);
-    let access = principal.access()?;
     let committed = s3
         .engine
         .commit_pinned(pins, move |db| {
@@ -220,17 +227,17 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
         Some(MetadataDirective::REPLACE) => true,
         Some(other) => return Err(s3_error!(InvalidArgument, "unknown metadata directive {other}")),
     };
-    if !replace && src_version.is_none() && src_bucket == input.bucket && src_key == input.key {
+    let encryption_fields = sse_request::sse_fields!(input);
+    if !replace && !encryption_fields.any() && src_version.is_none() && src_bucket == input.bucket && src_key == input.key {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
         ));
     }
-    let conditions = copy_source_conditions!(input);
-    if conditions.any() {
-        let src_version_id = copy_source_version_id(&input.copy_source);
-        check_copy_conditions(&load_record(s3, src_bucket, src_key, src_version_id).await?, &conditions)?;
-    }
+    // The source as it is now: its conditions and its encryption decide before any byte moves
+    // (the copy's transaction re-reads it).
+    let source_now = load_record(s3, src_bucket, src_key, copy_source_version_id(&input.copy_source)).await?;
+    check_copy_conditions(&source_now, &copy_source_conditions!(input))?;
     let (sb, sk) = (src_bucket.to_string(), src_key.to_string());
     let metadata = if replace {
         let user_metadata = user_metadata(input.metadata.clone())?;
@@ -251,22 +258,88 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "CopyObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("source", format!("{sb}/{sk}")).detail("metadata_directive", if replace { "REPLACE" } else { "COPY" }));
-    let (db_, dk, access) = (input.bucket, input.key, principal.access()?);
+    let access = principal.access()?;
+    // The copy is sealed as the request (else the destination bucket's default) asks, never
+    // as the source was; an SSE-C source opens only with its key.
+    let source_key = sse_request::customer_key(sse_request::copy_source_customer_fields!(input))?;
+    check_customer_key(source_now.encryption.as_ref(), source_key.as_deref()).map_err(sse_request::seal_error)?;
+    let sealed = sse_request::for_write(s3, &access, &input.bucket, &encryption_fields).await?;
+    let rewritten = match sse_request::same_domain(source_now.encryption.as_ref(), sealed.record().as_ref()) {
+        true => None,
+        false => Some(reseal(s3, (src_bucket, src_key, copy_source_version_id(&input.copy_source)), source_key.as_deref(), &sealed).await?),
+    };
+    let pins = rewritten.as_ref().and_then(|r| r.pins);
+    let encryption = sealed.record();
+    let (db_, dk) = (input.bucket, input.key);
     let (copy, source) = s3
         .engine
-        .meta(move |db| {
+        .commit_pinned(pins, move |db| {
             let src = objects::CopySource { bucket: &sb, key: &sk, version: src_version };
-            objects::copy_object(db, (&src_access, &access), &src, (&db_, &dk), (&metadata, &tags, &lock, acl.as_ref()), audit.as_ref())
+            let body = match &rewritten {
+                None => CopyBody::Shared(encryption),
+                Some(r) => CopyBody::Rewritten {
+                    from: r.from,
+                    body: r.body.clone(),
+                    chunks: &r.chunks,
+                    pins: r.pins.unwrap_or_default(),
+                    encryption,
+                },
+            };
+            objects::copy_object(db, (&src_access, &access), (&src, &body), (&db_, &dk), (&metadata, &tags, &lock, acl.as_ref()), audit.as_ref())
         })
         .await
         .map_err(to_s3)?;
     let mut result =
         CopyObjectResult { e_tag: Some(etag_of(&copy)), last_modified: Some(timestamp_ms(copy.last_modified_ms)), ..Default::default() };
     set_checksum_fields!(result, copy.checksum.as_ref());
-    Ok(S3Response::new(CopyObjectOutput {
+    let mut output = CopyObjectOutput {
         copy_object_result: Some(result),
         version_id: copy.version.header_id(),
         copy_source_version_id: source.version.header_id(),
         ..Default::default()
-    }))
+    };
+    sse_request::set_sse_customer_fields!(output, copy.encryption.as_ref(), sealed.customer.as_deref());
+    output.ssekms_encryption_context = sse_request::context_header(copy.encryption.as_ref());
+    Ok(S3Response::new(output))
+}
+
+/// A copy source's bytes, opened and sealed anew for the destination.
+struct Resealed {
+    from: crate::meta::versions::Version,
+    body: ObjectBody,
+    chunks: Vec<crate::meta::objects::ChunkRef>,
+    /// The upload id the chunks are pinned under (`None`: inline).
+    pins: Option<[u8; 16]>,
+}
+
+/// Streams the source version through its cipher into the destination's (another encryption
+/// domain, so no chunk can be shared), as a PUT would store it.
+async fn reseal(
+    s3: &GranaryS3,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
+    source_key: Option<&crate::sse::CustomerKey>,
+    sealed: &sse_request::WriteSealing,
+) -> S3Result<Resealed> {
+    let (source, layout) = super::object_lookup::load_with_layout(s3, bucket, key, version_id).await?;
+    if source.size > limits::COPY_SOURCE_MAX_BYTES {
+        return Err(super::errors::meta_to_s3(crate::meta::MetaError::CopySourceTooLarge));
+    }
+    let cipher = s3.engine.opening(source.encryption.as_ref(), source_key).await.map_err(to_s3)?;
+    let stream = super::request_body::tokio_stream_of(s3.engine.read_stream(&source, layout, 0..source.size, cipher));
+    let options = IngestOptions {
+        size_max_bytes: limits::COPY_SOURCE_MAX_BYTES,
+        allow_inline: true,
+        checksum: None,
+        declared_size_bytes: Some(source.size),
+        seal: sealed.cipher(),
+    };
+    let ingested = s3.engine.ingest(s3s::dto::StreamingBlob::wrap(stream), options).await.map_err(to_s3)?;
+    let (body, chunks, pins) = match ingested.body {
+        IngestedBody::Inline(data) => (ObjectBody::Inline(data), Vec::new(), None),
+        IngestedBody::Chunked { chunks, upload_id } => {
+            let count = u32::try_from(chunks.len()).expect("chunk count bounded by the 5 GiB limit");
+            (ObjectBody::Chunked { manifest_id: crate::meta::refs::new_upload_id(), chunk_count: count }, chunks, Some(upload_id))
+        }
+    };
+    Ok(Resealed { from: source.version, body, chunks, pins })
 }

@@ -5,7 +5,10 @@ use super::conditions::{check_conditions, request_conditions};
 use super::object_fields::{check_key, etag_of, metadata_map};
 use super::object_lookup::{load_version, load_with_layout};
 use super::request_body::tokio_stream_of;
+use super::errors::to_s3;
+use super::sse_request;
 use super::GranaryS3;
+use crate::engine::encryption::check_customer_key;
 use crate::checksum::Checksum;
 use crate::clock::timestamp_ms;
 use crate::limits;
@@ -130,8 +133,11 @@ pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Res
     check_conditions(&record, &request_conditions!(input))?;
     let sel = select(&record, Some(&layout), input.range.as_ref(), input.part_number)?;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
-    let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range.clone()));
+    let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
+    let cipher = s3.engine.opening(record.encryption.as_ref(), customer.as_deref()).await.map_err(to_s3)?;
+    let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range.clone(), cipher));
     let mut output = GetObjectOutput { body: Some(StreamingBlob::wrap(stream)), ..Default::default() };
+    sse_request::set_sse_customer_fields!(output, record.encryption.as_ref(), customer.as_deref());
     output.tag_count = found.tag_count.filter(|n| *n > 0).map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     object_fields!(output, input, &record, sel, checksum.as_ref());
     Ok(S3Response::new(output))
@@ -146,7 +152,10 @@ pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3R
     check_conditions(&record, &request_conditions!(input))?;
     let sel = select(&record, found.layout.as_ref(), input.range.as_ref(), input.part_number)?;
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
+    let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
+    check_customer_key(record.encryption.as_ref(), customer.as_deref()).map_err(sse_request::seal_error)?;
     let mut output = HeadObjectOutput::default();
+    sse_request::set_sse_customer_fields!(output, record.encryption.as_ref(), customer.as_deref());
     object_fields!(output, input, &record, sel, checksum.as_ref());
     // 206 for a ranged HEAD is set in `edge`: s3s does not apply a handler's status here.
     let mut response = S3Response::new(output);
@@ -163,6 +172,8 @@ pub async fn get_object_attributes(
     // s3s keeps each header line whole; clients send one comma-separated line.
     let wants = |name: &str| input.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim() == name);
     let (record, layout) = load_with_layout(s3, &input.bucket, &input.key, input.version_id.as_deref()).await?;
+    let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
+    check_customer_key(record.encryption.as_ref(), customer.as_deref()).map_err(sse_request::seal_error)?;
     let mut output = GetObjectAttributesOutput {
         last_modified: Some(timestamp_ms(record.last_modified_ms)),
         version_id: record.version.header_id(),

@@ -363,26 +363,41 @@ fn check_storage_class(headers: &HeaderMap) -> S3Result<()> {
     }
 }
 
-/// Server-side encryption asked for by a request (SSE-S3, SSE-KMS, SSE-C, on the object or on
-/// a copy's source). Granary does not encrypt at rest yet (issue 16): an encryption header
-/// silently ignored would store in the clear what the client believes encrypted, so every
-/// one is refused with 501 NotImplemented before anything is stored.
-const SSE_HEADERS: &[&str] = &[
+/// Server-side encryption headers, and the operations that honour them (`sse_request` reads
+/// them there). On any other operation one is refused: a header silently ignored could
+/// leave a client believing something is encrypted, or checked, that is not.
+const SSE_MANAGED_HEADERS: &[&str] = &[
     "x-amz-server-side-encryption",
     "x-amz-server-side-encryption-aws-kms-key-id",
     "x-amz-server-side-encryption-context",
     "x-amz-server-side-encryption-bucket-key-enabled",
+];
+const SSE_CUSTOMER_HEADERS: &[&str] = &[
     "x-amz-server-side-encryption-customer-algorithm",
     "x-amz-server-side-encryption-customer-key",
     "x-amz-server-side-encryption-customer-key-md5",
+];
+const SSE_COPY_SOURCE_HEADERS: &[&str] = &[
     "x-amz-copy-source-server-side-encryption-customer-algorithm",
     "x-amz-copy-source-server-side-encryption-customer-key",
     "x-amz-copy-source-server-side-encryption-customer-key-md5",
 ];
 
-fn check_no_encryption(headers: &HeaderMap) -> S3Result<()> {
-    match SSE_HEADERS.iter().find(|h| headers.contains_key(**h)) {
-        Some(h) => Err(s3_error!(NotImplemented, "Server-side encryption is not supported yet ({h}): nothing was stored")),
+fn check_encryption_headers(op: &str, headers: &HeaderMap) -> S3Result<()> {
+    let (managed, customer, copy_source) = match op {
+        "PutObject" | "CreateMultipartUpload" => (true, true, false),
+        "CopyObject" => (true, true, true),
+        "UploadPartCopy" => (false, true, true),
+        "GetObject" | "HeadObject" | "UploadPart" | "CompleteMultipartUpload" | "GetObjectAttributes" => (false, true, false),
+        _ => (false, false, false),
+    };
+    let refused = [(managed, SSE_MANAGED_HEADERS), (customer, SSE_CUSTOMER_HEADERS), (copy_source, SSE_COPY_SOURCE_HEADERS)]
+        .into_iter()
+        .filter(|(honoured, _)| !honoured)
+        .flat_map(|(_, names)| names.iter())
+        .find(|h| headers.contains_key(**h));
+    match refused {
+        Some(h) => Err(s3_error!(InvalidArgument, "{op} does not take the header {h}: nothing was done")),
         None => Ok(()),
     }
 }
@@ -398,7 +413,7 @@ pub fn check(op: &str, uri: &Uri, headers: &HeaderMap) -> S3Result<()> {
     check_query_ranges(&query)?;
     check_delete_objects_integrity(op, headers)?;
     check_storage_class(headers)?;
-    check_no_encryption(headers)?;
+    check_encryption_headers(op, headers)?;
     Ok(())
 }
 

@@ -225,7 +225,16 @@ impl S3 for GranaryS3 {
     }
     // Settings Granary never has: S3's not-configured answers (`unset_config_ops`).
     async fn get_bucket_encryption(&self, req: S3Request<GetBucketEncryptionInput>) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-        unset_config_ops::get_bucket_encryption(self, req).await
+        encryption_ops::get_bucket_encryption(self, req).await
+    }
+    async fn put_bucket_encryption(&self, req: S3Request<PutBucketEncryptionInput>) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        encryption_ops::put_bucket_encryption(self, req).await
+    }
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        encryption_ops::delete_bucket_encryption(self, req).await
     }
     async fn get_bucket_website(&self, req: S3Request<GetBucketWebsiteInput>) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
         unset_config_ops::get_bucket_website(self, req).await

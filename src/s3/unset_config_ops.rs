@@ -1,10 +1,10 @@
-//! Reads of bucket settings Granary never has: default encryption, website, replication,
+//! Reads of bucket settings Granary never has: website, replication,
 //! logging, request payment, transfer acceleration, and the analytics, metrics, inventory and
 //! Intelligent-Tiering configurations. Each answers what S3 answers for a bucket where the
 //! setting is not configured (its not-configured error, or the empty default), not
 //! NotImplemented, so tools that read every setting of a bucket (`aws s3api get-bucket-*`,
 //! Terraform, rclone) keep working. Setting any of them stays NotImplemented (s3s's default):
-//! encryption is issue 16; the rest has no place in Granary.
+//! they have no place in Granary. (Default encryption is `encryption_ops`.)
 
 use super::GranaryS3;
 use s3s::dto::*;
@@ -22,20 +22,6 @@ fn no_such_configuration() -> S3Error {
     let mut e = S3Error::with_message(S3ErrorCode::Custom("NoSuchConfiguration".into()), "The specified configuration does not exist.");
     e.set_status_code(http::StatusCode::NOT_FOUND);
     e
-}
-
-/// Granary does not encrypt at rest (issue 16), so no bucket has default encryption. AWS has
-/// applied SSE-S3 to every bucket since January 2023 and answers that; this is the answer AWS
-/// gave before, and the truthful one here (conformance/FIDELITY.md). s3s maps the code to
-/// 400; S3 answers it with 404.
-pub async fn get_bucket_encryption(
-    s3: &GranaryS3,
-    req: S3Request<GetBucketEncryptionInput>,
-) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-    allowed(s3, &req)?;
-    let mut e = s3_error!(ServerSideEncryptionConfigurationNotFoundError, "The server side encryption configuration was not found");
-    e.set_status_code(http::StatusCode::NOT_FOUND);
-    Err(e)
 }
 
 pub async fn get_bucket_website(s3: &GranaryS3, req: S3Request<GetBucketWebsiteInput>) -> S3Result<S3Response<GetBucketWebsiteOutput>> {

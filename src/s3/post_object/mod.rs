@@ -159,14 +159,6 @@ pub fn complete_input(mut req: S3Request<PutObjectInput>) -> S3Result<S3Request<
     // The policy was judged on the key as submitted (as S3 does); the object is stored, and
     // the access decision asked, under the key with the file's name.
     input.key = input.key.replace("${filename}", form.filename.as_deref().unwrap_or_default());
-    let encrypted = input.server_side_encryption.is_some()
-        || input.sse_customer_algorithm.is_some()
-        || input.sse_customer_key.is_some()
-        || input.ssekms_key_id.is_some()
-        || input.ssekms_encryption_context.is_some();
-    if encrypted {
-        return Err(s3_error!(NotImplemented, "Granary does not encrypt objects at rest: x-amz-server-side-encryption is not supported"));
-    }
     if let Some(class) = input.storage_class.as_ref().filter(|c| c.as_str() != StorageClass::STANDARD) {
         return Err(s3_error!(
             InvalidStorageClass,
