@@ -14,6 +14,8 @@ mod connections;
 mod cors;
 mod crash;
 mod dedup;
+mod encryption;
+mod encryption_copy;
 mod events;
 mod formats;
 mod gateways;

@@ -351,30 +351,36 @@ async fn carriage_returns_in_keys_survive_xml_listings() {
     assert!(raw.contains("line1&#13;\nline2&#13;end"), "{raw}");
 }
 
-/// Encryption the gateway does not perform is refused, never ignored: an SSE header on a
-/// write (SSE-S3, SSE-KMS, SSE-C, a copy's SSE-C source) is 501 NotImplemented and stores
-/// nothing.
+/// Encryption the gateway does not perform is refused, never ignored: dual-layer SSE
+/// (`aws:kms:dsse`) is 501 NotImplemented, an unknown algorithm and an SSE header on an
+/// operation that takes none are 400 InvalidArgument, and none stores anything. (What it
+/// does perform is `encryption`.)
 #[tokio::test]
 async fn encryption_headers_are_refused_not_ignored() {
     use aws_sdk_s3::types::ServerSideEncryption;
     let gw = gateway_with_bucket("sse").await;
     let s3 = gw.client();
     let put = || s3.put_object().bucket("sse").key("k").body(b"plain".to_vec().into());
-    for e in [
-        put().server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap_err(),
-        put().server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id("key-1").send().await.unwrap_err(),
-        put()
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
-            .sse_customer_key_md5("hLmDTCeJ2ZvJGPBNFp1Zig==")
-            .send()
-            .await
-            .unwrap_err(),
-    ] {
-        assert_eq!((code(&e), status(&e)), ("NotImplemented".to_owned(), 501));
-    }
-    let e =
-        s3.create_multipart_upload().bucket("sse").key("k").server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap_err();
+    let e = put().server_side_encryption(ServerSideEncryption::AwsKmsDsse).send().await.unwrap_err();
+    assert_eq!((code(&e), status(&e)), ("NotImplemented".to_owned(), 501));
+    let e = put().server_side_encryption(ServerSideEncryption::from("AES128")).send().await.unwrap_err();
+    assert_eq!((code(&e), status(&e)), ("InvalidArgument".to_owned(), 400));
+    let e = put()
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
+        .sse_customer_key_md5("AAAAAAAAAAAAAAAAAAAAAA==")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&e), status(&e)), ("InvalidArgument".to_owned(), 400), "an SSE-C key whose MD5 does not match");
+    let e = s3
+        .create_multipart_upload()
+        .bucket("sse")
+        .key("k")
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NotImplemented");
     assert_eq!(code(&s3.head_object().bucket("sse").key("k").send().await.unwrap_err()), "NotFound", "nothing was stored");
 }
