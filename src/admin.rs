@@ -108,6 +108,15 @@ pub enum AdminRequest {
     Purge {
         scope: crate::engine::purge::PurgeScope,
     },
+    /// Start a chunk scrub in the running gateway's background (`engine::scrub`), reading at
+    /// most `rate_bytes_per_sec` (`None`: unthrottled), repairing from the chunk directory
+    /// `repair_from` (absolute). Answered with the job's status at once.
+    Scrub {
+        rate_bytes_per_sec: Option<u64>,
+        repair_from: Option<PathBuf>,
+    },
+    /// The running or last scrub with every bad chunk it listed.
+    ScrubStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -325,6 +334,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             AdminRequest::Gc { .. } => Err("offline, `granary gc` runs the collector itself".into()),
             AdminRequest::Lifecycle { .. } => Err("offline, `granary lifecycle run` runs the pass itself".into()),
             AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
+            AdminRequest::Scrub { .. } | AdminRequest::ScrubStatus => Err("offline, `granary scrub` runs the scrub itself".into()),
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
                 let sources = crate::status::StatusSources {
@@ -336,6 +346,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                     indexer: None,
                     cache: None,
                     connections: None,
+                    scrub: None,
                 };
                 json(sources.snapshot())
             }
@@ -423,6 +434,19 @@ pub async fn serve_socket(
                     }
                     None => AdminResponse::Error { message: "this gateway runs no collector".into() },
                 },
+                Ok(AdminRequest::Scrub { rate_bytes_per_sec, repair_from }) => match status.scrub.clone() {
+                    Some(scrubber) => json(scrubber.start(rate_bytes_per_sec, repair_from)).unwrap_or_else(|message| AdminResponse::Error { message }),
+                    None => AdminResponse::Error { message: "this gateway runs no scrubber".into() },
+                },
+                Ok(AdminRequest::BackupDump { path }) => {
+                    tokio::task::spawn_blocking(move || json(crate::backup::take::dump_metadata(&*db, &path)).unwrap_or_else(|message| AdminResponse::Error { message }))
+                        .await
+                        .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
+                }
+                Ok(AdminRequest::ScrubStatus) => {
+                    let last = status.scrub.as_ref().and_then(|s| s.status(limits::SCRUB_BAD_CHUNKS_LISTED_MAX));
+                    json(Ok::<_, String>(last)).unwrap_or_else(|message| AdminResponse::Error { message })
+                }
                 Ok(AdminRequest::Status) => {
                     tokio::task::spawn_blocking(move || json(status.snapshot()).unwrap_or_else(|message| AdminResponse::Error { message }))
                         .await

@@ -97,6 +97,17 @@ pub const CHUNK_JOB_CALLS_IN_FLIGHT_MAX: usize = 8;
 /// Chunks one page of a chunk-store listing holds (fsck and scrub walk the store page by
 /// page, never holding all of its names).
 pub const CHUNK_LIST_PAGE_MAX_COUNT: usize = 1000;
+/// `granary scrub` on a running gateway reads at most this many bytes per second unless
+/// `--rate` says otherwise (a stopped store is scrubbed unthrottled): ~4 TB a day, while
+/// leaving the disks to clients.
+pub const SCRUB_ONLINE_RATE_DEFAULT_BYTES_PER_SEC: u64 = 50_000_000;
+/// Bad chunks a scrub names in its report (all are counted): a wholly rotten store must not
+/// make the report as large as the store's listing.
+pub const SCRUB_BAD_CHUNKS_LISTED_MAX: usize = 10_000;
+/// Bad chunks `granary status` names of a scrub (the report has them all, up to the above).
+pub const SCRUB_STATUS_BAD_CHUNKS_MAX: usize = 20;
+/// Objects named per bad chunk (a chunk deduplicated across many objects).
+pub const SCRUB_OBJECTS_PER_BAD_CHUNK_MAX: usize = 100;
 
 /// Chunks of one request body hashed, pinned and written concurrently (memory per upload:
 /// this many chunks of at most `CHUNK_SIZE_MAX_BYTES`, plus the one being cut).

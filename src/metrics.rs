@@ -86,6 +86,10 @@ pub fn render(s: &Status) -> String {
             counter(&mut r, &format!("metadata_cache_{kind}_misses"), &format!("Metadata cache misses for {kind}"), n.misses);
         }
     }
+    // The chunk scrub's figures, as its module names them.
+    for (name, help, value) in s.scrub.iter().flat_map(crate::engine::scrub::ScrubStatus::gauges) {
+        gauge(&mut r, name, help, value);
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &r);

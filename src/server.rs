@@ -53,6 +53,19 @@ pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
     Ok(Stores { db, chunks: Arc::new(chunks) })
 }
 
+/// A second copy of the chunks for `granary scrub --repair --from DIR`: a chunk directory,
+/// or a directory holding one as `chunks/` (a data directory or a backup). Only read from,
+/// unless a temp file older than an hour is left in it (cleared, as any opening does).
+pub fn open_chunk_copy(dir: &std::path::Path) -> Result<Arc<dyn ChunkBackend>, String> {
+    let inner = dir.join("chunks");
+    let root = if inner.is_dir() { inner } else { dir.to_path_buf() };
+    if !root.is_dir() {
+        return Err(format!("--from {}: no such directory", dir.display()));
+    }
+    let copy = LocalChunks::open(&root).map_err(|e| format!("opening the copy {}: {e}", root.display()))?;
+    Ok(Arc::new(copy))
+}
+
 #[cfg(feature = "fdb")]
 fn open_fdb(cluster_file: &std::path::Path, root_prefix: &str) -> Result<Arc<dyn KvStore>, String> {
     let store = crate::kv::fdb_backend::FdbStore::open(cluster_file, root_prefix).map_err(|e| e.to_string())?;
@@ -73,9 +86,16 @@ pub fn stop_backends() {
 }
 
 /// Creates the admin user on first start, with the configured keys or generated ones
-/// (printed once).
+/// (printed once). Configured keys (`GRANARY_ROOT_*`) make the admin whenever it does not
+/// exist yet, even if users were created on the stopped store before the first start;
+/// generated ones only on an empty store (a store whose users were made offline gets no
+/// keys printed that nobody asked for).
 fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Result<(), String> {
-    if users::has_users(db).map_err(|e| e.to_string())? {
+    let exists = match root_keys {
+        Some(_) => users::get_user(db, ROOT_USER).map_err(|e| e.to_string())?.is_some(),
+        None => users::has_users(db).map_err(|e| e.to_string())?,
+    };
+    if exists {
         return Ok(());
     }
     let (ak, sk, generated) = match root_keys {
@@ -87,8 +107,14 @@ fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Re
     let audit = crate::audit::Entry::new("UserCreate", &actor, None, None).detail("user", ROOT_USER).detail("access_key", &ak);
     match users::create_user(db, &new, &ak, &sk, Some(&audit)) {
         Ok(_) => {}
-        // Another gateway sharing the store created it first (both saw no users).
-        Err(crate::meta::MetaError::UserExists(_) | crate::meta::MetaError::AccessKeyExists(_)) => return Ok(()),
+        // Another gateway sharing the store created it first (both saw no admin).
+        Err(crate::meta::MetaError::UserExists(_)) => return Ok(()),
+        Err(crate::meta::MetaError::AccessKeyExists(_)) => {
+            return match users::lookup_key(db, &ak).map_err(|e| e.to_string())? {
+                Some(key) if key.user == ROOT_USER => Ok(()),
+                _ => Err(format!("the admin's access key {ak} (GRANARY_ROOT_ACCESS_KEY) is already another user's key")),
+            };
+        }
         Err(e) => return Err(e.to_string()),
     }
     if generated {
@@ -117,13 +143,21 @@ pub struct Server {
 
 impl Server {
     pub async fn start(config: ServeConfig) -> Result<Self, String> {
+        // The port first: a gateway that cannot listen must fail before it creates the data
+        // directory, prints admin keys or registers a gateway that will never serve.
+        let listener = bind(config.listen).await?;
         let stores = open_stores(&config.store)?;
-        Self::start_on(config, stores).await
+        Self::start_listening(config, stores, listener).await
     }
 
     /// Starts a gateway on stores already open; several gateways may share them (as they
     /// share a FoundationDB cluster and a chunk directory).
     pub async fn start_on(config: ServeConfig, stores: Stores) -> Result<Self, String> {
+        let listener = bind(config.listen).await?;
+        Self::start_listening(config, stores, listener).await
+    }
+
+    async fn start_listening(config: ServeConfig, stores: Stores, listener: TcpListener) -> Result<Self, String> {
         bootstrap_admin(&*stores.db, config.root_keys.as_ref())?;
         let me = GatewayIdentity { listen: config.listen.to_string(), host: host_name() };
         let gateway = {
@@ -197,6 +231,7 @@ impl Server {
             (None, None)
         };
         let limiter = crate::connections::Limiter::new(&config.connections, config.trusted_proxies.clone());
+        let scrubber = crate::engine::scrub::Scrubber::new(engine.clone(), open_chunk_copy);
         let status = Arc::new(StatusSources {
             db: Arc::clone(&stores.db),
             collector: Some(Arc::clone(&collector)),
@@ -206,6 +241,7 @@ impl Server {
             indexer,
             cache: Some(Arc::clone(&engine.cache)),
             connections: Some(Arc::clone(&limiter)),
+            scrub: Some(Arc::clone(&scrubber)),
         });
 
         let admin_db = Arc::clone(&stores.db);
@@ -246,7 +282,6 @@ impl Server {
         });
         let idle = config.connections.idle;
 
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (shutdown, mut stop) = watch::channel(false);
         let data_dir = config.store.data_dir.clone();
@@ -315,6 +350,7 @@ impl Server {
             }
             collector_task.abort();
             lifecycle_task.abort();
+            scrubber.stop();
             admin_task.abort();
             // Undelivered events stay in the outbox; the next relay delivers them.
             relay_task.abort();
@@ -357,6 +393,10 @@ impl Server {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }
+}
+
+async fn bind(listen: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(listen).await.map_err(|e| format!("listening on {listen}: {e}"))
 }
 
 /// One consumer group per index: the host and the index's directory (two gateways, or a

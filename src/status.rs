@@ -43,6 +43,9 @@ pub struct Status {
     /// Open connections, the caps, and connections refused or closed (`None` when no
     /// gateway runs here).
     pub connections: Option<crate::connections::ConnectionStats>,
+    /// The running or last chunk scrub (`None`: none since the gateway started, or no
+    /// gateway runs here).
+    pub scrub: Option<crate::engine::scrub::ScrubStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +86,7 @@ pub struct StatusSources {
     pub indexer: Option<Arc<crate::search::consumer::KafkaIndexer>>,
     pub cache: Option<Arc<crate::meta::cache::MetaCache>>,
     pub connections: Option<Arc<crate::connections::Limiter>>,
+    pub scrub: Option<Arc<crate::engine::scrub::Scrubber>>,
 }
 
 fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
@@ -103,6 +107,7 @@ impl StatusSources {
             events: self.relay.as_ref().map(|r| r.status()),
             metadata_cache: self.cache.as_ref().map(|c| c.stats()),
             connections: self.connections.as_ref().map(|l| l.stats()),
+            scrub: self.scrub.as_ref().and_then(|s| s.status(crate::limits::SCRUB_STATUS_BAD_CHUNKS_MAX)),
             search: self.index.as_ref().map(|i| SearchStatus {
                 documents: i.documents(),
                 applied_sequencer: i.applied_sequencer(),

@@ -29,6 +29,11 @@ pub(super) struct Cli {
     /// must all mount the same directory here.
     #[arg(long, global = true, env = "GRANARY_CHUNK_DIR")]
     pub(super) chunk_dir: Option<PathBuf>,
+    /// Create the data directory (and --chunk-dir) if missing. Commands other than `serve`
+    /// and `indexer` refuse a data directory that does not exist without it, so a mistyped
+    /// path never becomes a new, empty store.
+    #[arg(long, global = true)]
+    pub(super) init: bool,
     #[command(subcommand)]
     pub(super) command: Command,
 }
@@ -68,6 +73,11 @@ pub(super) enum Command {
         #[arg(long, requires = "bucket", default_value = "")]
         prefix: String,
     },
+    /// Read every stored chunk back and check it against its name (its SHA-256); exits
+    /// non-zero naming bad chunks, their files and the objects using them. Through the
+    /// running gateway as a background job (progress in `granary status`), else directly
+    /// with a progress bar.
+    Scrub(ScrubArgs),
     /// Reference counts.
     Refcount {
         #[command(subcommand)]
@@ -193,6 +203,25 @@ pub(super) struct ConnectionArgs {
     /// Connections open at once from one source address (IPv6: one /64) [default: 256].
     #[arg(long, env = "GRANARY_CONNECTIONS_PER_SOURCE_MAX")]
     pub(super) connections_per_source_max: Option<usize>,
+}
+
+#[derive(clap::Args)]
+pub(super) struct ScrubArgs {
+    /// Read at most this many megabytes (10^6 bytes) per second; 0: unthrottled [default:
+    /// unthrottled on a stopped store, 50 through a running gateway].
+    #[arg(long, value_name = "MB/s")]
+    pub(super) rate: Option<f64>,
+    /// Replace each bad chunk with the good copy in --from (checked against its name first).
+    #[arg(long, requires = "from")]
+    pub(super) repair: bool,
+    /// A second copy of the chunks: a chunk directory, or a directory holding one as
+    /// `chunks/` (another data directory, a backup).
+    #[arg(long, requires = "repair", value_name = "DIR")]
+    pub(super) from: Option<PathBuf>,
+    /// Through a running gateway: wait for the scrub to finish, and exit as a scrub of a
+    /// stopped store does.
+    #[arg(long)]
+    pub(super) wait: bool,
 }
 
 #[derive(Subcommand)]

@@ -8,10 +8,13 @@ use crate::admin::{self, AdminRequest};
 use crate::config::StoreConfig;
 use std::time::Duration;
 
-/// A progress spinner on stderr drawn with `template` (indicatif's syntax).
+/// A progress spinner on stderr drawn with `template` (indicatif's syntax), turning on its
+/// own between updates so a long step still shows life. indicatif draws nothing when stderr
+/// is not a terminal (a pipe, a log file, a test).
 fn spinner(template: &str) -> Result<indicatif::ProgressBar, String> {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(indicatif::ProgressStyle::with_template(template).map_err(|e| e.to_string())?);
+    bar.enable_steady_tick(Duration::from_millis(200));
     Ok(bar)
 }
 
@@ -98,7 +101,10 @@ pub(super) async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result
     }
     let stores = crate::server::open_stores(store)?;
     wait_for_gateways(&*stores.db).await?;
-    let report = crate::engine::fsck::verify(&crate::engine::Engine::new(stores.db, stores.chunks, 0), repair).await?;
+    let bar = spinner("{spinner} recounting references and checking chunk files ({elapsed})")?;
+    let report = crate::engine::fsck::verify(&crate::engine::Engine::new(stores.db, stores.chunks, 0), repair).await;
+    bar.finish_and_clear();
+    let report = report?;
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     let problems = report.refcounts.drift.len() + report.orphan_files.len() + report.missing_files.len();
     let abandoned = &report.refcounts.abandoned_pins;
@@ -167,9 +173,12 @@ pub(super) async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
     let stores = crate::server::open_stores(store)?;
     let index = crate::search::SearchIndex::open(&store.data_dir.join("index")).map_err(|e| e.to_string())?;
     let bar = spinner("{spinner} {pos} objects indexed ({per_sec})")?;
-    let n = tokio::task::spawn_blocking(move || crate::search::rebuild_from_metadata(&*stores.db, &index, |n| bar.set_position(n)))
+    let shown = bar.clone();
+    let n = tokio::task::spawn_blocking(move || crate::search::rebuild_from_metadata(&*stores.db, &index, |n| shown.set_position(n)))
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| e.to_string());
+    bar.finish_and_clear();
+    let n = n??;
     println!("indexed {n} objects");
     Ok(())
 }

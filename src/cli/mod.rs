@@ -8,6 +8,7 @@ mod args;
 mod audit;
 mod jobs;
 mod request;
+mod scrub;
 mod serve;
 mod users;
 
@@ -61,6 +62,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         chunk_dir: cli.chunk_dir.or(file.chunk_dir.clone()),
         data_dir,
     };
+    if !creates_its_store(&cli.command) && !cli.init {
+        require_store(&store)?;
+    }
     match cli.command {
         Command::Serve(args) => serve::serve(*args, file, store).await,
         Command::User { command } => users::user_command(&store, command).await,
@@ -73,5 +77,32 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Purge { user, bucket, prefix } => jobs::purge(&store, crate::engine::purge::PurgeScope { user, bucket, prefix }).await,
         Command::Refcount { command: RefcountCommand::Verify { repair } } => jobs::refcount_verify(&store, repair).await,
         Command::Key { command } => users::key_command(&store, command).await,
+        Command::Scrub(args) => scrub::scrub(&store, args).await,
     }
+}
+
+/// Commands that make their data directory when it does not exist: the gateway, the
+/// indexer and a restore (and `backup verify`, which opens none). Every other command needs
+/// `--init` for that.
+fn creates_its_store(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Serve(_) | Command::Indexer { .. } | Command::Restore { .. } | Command::Backup { command: Some(args::BackupCommand::Verify { .. }), .. }
+    )
+}
+
+/// Refuses a data directory (or chunk directory given apart) that does not exist: an admin
+/// command would create an empty store there, and keys it printed would work nowhere.
+fn require_store(store: &StoreConfig) -> Result<(), String> {
+    let explicit_chunks = store.chunk_dir.iter();
+    for dir in std::iter::once(&store.data_dir).chain(explicit_chunks) {
+        if !dir.exists() {
+            return Err(format!(
+                "{} does not exist: is the path right? (`granary serve` creates a data directory; \
+                 give --init to create one here)",
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod purge;
 pub mod read;
+pub mod scrub;
 
 use crate::chunks::ChunkBackend;
 use crate::kv::KvStore;
