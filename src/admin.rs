@@ -242,7 +242,9 @@ pub fn admin_entry(op: &str) -> crate::audit::Entry {
     crate::audit::Entry::new(op, &actor, None, None)
 }
 
-pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
+/// Runs `req` on the metadata store. Call it on a blocking thread: a new access key's secret
+/// is sealed through `kms` (`credentials::seal_blocking`) before it is stored.
+pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminRequest) -> AdminResponse {
     let db: &dyn KvStore = &**db_arc;
     let result = (|| -> Result<AdminResponse, String> {
         match req {
@@ -253,7 +255,8 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
                 let (ak, sk) = key_pair(access_key, secret_key)?;
                 let new = NewUser { name: &name, display_name: display_name.as_deref(), email: email.as_deref() };
                 let audit = admin_entry("UserCreate").detail("user", &name).detail("access_key", &ak);
-                users::create_user(db, &new, &ak, &sk, Some(&audit)).map_err(|e| e.to_string())?;
+                let secret = crate::credentials::seal_blocking(kms, &ak, &sk)?;
+                users::create_user(db, &new, &ak, secret, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Key { user: name, access_key: ak, secret_key: sk })
             }
             AdminRequest::UserList => {
@@ -300,7 +303,8 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, req: AdminRequest) -> AdminResponse {
             AdminRequest::KeyCreate { user, access_key, secret_key } => {
                 let (ak, sk) = key_pair(access_key, secret_key)?;
                 let audit = admin_entry("KeyCreate").detail("user", &user).detail("access_key", &ak);
-                users::create_key(db, &user, &ak, &sk, Some(&audit)).map_err(|e| e.to_string())?;
+                let secret = crate::credentials::seal_blocking(kms, &ak, &sk)?;
+                users::create_key(db, &user, &ak, secret, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Key { user, access_key: ak, secret_key: sk })
             }
             AdminRequest::AuditVerify => json(crate::audit::verify(db, |_| {})),
@@ -373,6 +377,7 @@ pub fn bind_socket(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
 /// Serves admin requests until the task is dropped.
 pub async fn serve_socket(
     db: Arc<dyn KvStore>,
+    kms: Arc<dyn crate::kms::Kms>,
     status: Arc<crate::status::StatusSources>,
     listener: tokio::net::UnixListener,
 ) -> std::io::Result<()> {
@@ -380,6 +385,7 @@ pub async fn serve_socket(
         let (stream, _) = listener.accept().await?;
         let db = Arc::clone(&db);
         let status = Arc::clone(&status);
+        let kms = Arc::clone(&kms);
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
@@ -452,7 +458,7 @@ pub async fn serve_socket(
                         .await
                         .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
                 }
-                Ok(req) => tokio::task::spawn_blocking(move || execute(&db, req))
+                Ok(req) => tokio::task::spawn_blocking(move || execute(&db, &*kms, req))
                     .await
                     .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
                 Err(e) => AdminResponse::Error { message: format!("bad request: {e}") },

@@ -30,6 +30,7 @@ pub struct FileConfig {
     pub fdb_cluster_file: Option<PathBuf>,
     pub fdb_root_prefix: Option<String>,
     pub chunk_dir: Option<PathBuf>,
+    pub keyring: Option<PathBuf>,
     pub kafka_brokers: Option<String>,
     pub kafka_topic: Option<String>,
     pub kafka_options: Option<Vec<String>>,
@@ -89,11 +90,18 @@ pub struct StoreConfig {
     /// The chunk directory; `DATA_DIR/chunks` unless set. Gateways sharing a FoundationDB
     /// cluster must share this directory too (one filesystem path all of them mount).
     pub chunk_dir: Option<PathBuf>,
+    /// The keyring file (`kms::keyring`); `DATA_DIR/keyring` unless set. Gateways sharing a
+    /// FoundationDB cluster must share this file too.
+    pub keyring: Option<PathBuf>,
 }
 
 impl StoreConfig {
     pub fn embedded(data_dir: PathBuf) -> Self {
-        Self { data_dir, metadata: MetadataBackend::Embedded, chunk_dir: None }
+        Self { data_dir, metadata: MetadataBackend::Embedded, chunk_dir: None, keyring: None }
+    }
+
+    pub fn keyring_path(&self) -> PathBuf {
+        self.keyring.clone().unwrap_or_else(|| self.data_dir.join("keyring"))
     }
 
     pub fn chunk_dir(&self) -> PathBuf {

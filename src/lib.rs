@@ -12,6 +12,7 @@ pub mod codec;
 pub mod config;
 pub mod connections;
 pub mod cors;
+pub mod credentials;
 pub mod edge;
 pub mod engine;
 pub mod events;

@@ -379,3 +379,16 @@ pub const POLICY_DOCUMENT_MAX_BYTES: usize = 20 * 1024;
 /// Statements in one policy document: every request evaluates each of them, so their number
 /// bounds the work of one decision (a minimal statement is ~50 bytes: 20 KiB holds ~400).
 pub const POLICY_STATEMENTS_MAX_COUNT: usize = 256;
+
+/// Key management (`kms::keyring`): a master key's name is 1 to this many bytes of ASCII
+/// letters, digits, `-` and `_` (it is also the last part of its ARN).
+pub const KMS_KEY_NAME_MAX_BYTES: usize = 64;
+/// The keyring file is read whole; a larger file is refused as damaged (a key version is
+/// about 150 bytes, so this holds some 100,000 versions).
+pub const KEYRING_FILE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// A running gateway checks the keyring file for changes (a key created, rotated, disabled
+/// by `granary kms key ...` or another gateway) at most this often; an unknown key or
+/// version is re-read at once.
+pub const KEYRING_RECHECK_MILLIS: u64 = 1_000;
+/// Access keys whose unsealed secret a gateway keeps in memory (`s3::auth`).
+pub const UNSEALED_SECRETS_CACHE_MAX_COUNT: usize = 10_000;

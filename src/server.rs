@@ -37,7 +37,8 @@ pub struct Stores {
 /// directory; the only chunk backend so far).
 pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
     let data_dir = &config.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    private_files();
+    private_data_dir(data_dir)?;
     let db: Arc<dyn KvStore> = match &config.metadata {
         MetadataBackend::Embedded => Arc::new(FjallStore::open(&data_dir.join("meta")).map_err(|e| match e {
             crate::kv::KvError::Storage(m) if m.contains("already open") || m.contains("lock") => {
@@ -79,6 +80,37 @@ fn open_fdb(_: &std::path::Path, _: &str) -> Result<Arc<dyn KvStore>, String> {
         .into())
 }
 
+/// Makes what this process creates private to its user (umask 0077): the metadata store,
+/// chunks, the index and the keyring become 0600 files in 0700 directories, whichever
+/// library writes them.
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
+}
+
+/// Creates the data directory 0700; one other users may enter (made 0755 by an older
+/// Granary) is made 0700, so no local user reads the store, the keyring or the admin socket.
+fn private_data_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let at = |e: std::io::Error| format!("creating {}: {e}", dir.display());
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(at)?;
+    let mode = std::fs::metadata(dir).map_err(at)?.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7700)) {
+            Ok(()) => tracing::warn!(dir = %dir.display(), "the data directory was open to other users; its mode is now 0700"),
+            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "the data directory is open to other users and stays so"),
+        }
+    }
+    Ok(())
+}
+
+/// Opens the keyring the configuration names (`DATA_DIR/keyring` unless `--keyring`), its
+/// default key created if missing. The one place that names the KMS implementation.
+pub fn open_keyring(config: &StoreConfig) -> Result<Arc<dyn crate::kms::Kms>, String> {
+    let path = config.keyring_path();
+    let keyring = crate::kms::keyring::LocalKeyring::open_with_default(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    Ok(Arc::new(keyring))
+}
+
 /// Releases what backends hold for the whole process (FoundationDB's network thread).
 pub fn stop_backends() {
     #[cfg(feature = "fdb")]
@@ -90,7 +122,7 @@ pub fn stop_backends() {
 /// exist yet, even if users were created on the stopped store before the first start;
 /// generated ones only on an empty store (a store whose users were made offline gets no
 /// keys printed that nobody asked for).
-fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Result<(), String> {
+async fn bootstrap_admin(db: &dyn KvStore, kms: &dyn crate::kms::Kms, root_keys: Option<&(String, String)>) -> Result<(), String> {
     let exists = match root_keys {
         Some(_) => users::get_user(db, ROOT_USER).map_err(|e| e.to_string())?.is_some(),
         None => users::has_users(db).map_err(|e| e.to_string())?,
@@ -105,7 +137,8 @@ fn bootstrap_admin(db: &dyn KvStore, root_keys: Option<&(String, String)>) -> Re
     let new = NewUser { name: ROOT_USER, display_name: None, email: None };
     let actor = crate::audit::Actor { user: Some("granary".into()), source_ip: Some("local".into()), ..Default::default() };
     let audit = crate::audit::Entry::new("UserCreate", &actor, None, None).detail("user", ROOT_USER).detail("access_key", &ak);
-    match users::create_user(db, &new, &ak, &sk, Some(&audit)) {
+    let secret = crate::credentials::seal(kms, &ak, &sk).await?;
+    match users::create_user(db, &new, &ak, secret, Some(&audit)) {
         Ok(_) => {}
         // Another gateway sharing the store created it first (both saw no admin).
         Err(crate::meta::MetaError::UserExists(_)) => return Ok(()),
@@ -136,6 +169,9 @@ pub struct Server {
     pub index: Arc<SearchIndex>,
     /// This gateway's chunk collector (tests run passes at a driven time through it).
     pub collector: Arc<Collector>,
+    /// The key-management seam this gateway serves with (the keyring of `--keyring`): wraps
+    /// SSE data keys and seals stored credentials.
+    pub kms: Arc<dyn crate::kms::Kms>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::AbortHandle,
@@ -158,7 +194,12 @@ impl Server {
     }
 
     async fn start_listening(config: ServeConfig, stores: Stores, listener: TcpListener) -> Result<Self, String> {
-        bootstrap_admin(&*stores.db, config.root_keys.as_ref())?;
+        let kms = open_keyring(&config.store)?;
+        bootstrap_admin(&*stores.db, &*kms, config.root_keys.as_ref()).await?;
+        let sealing = crate::credentials::seal_stored(Arc::clone(&stores.db), &*kms).await?;
+        if sealing.sealed > 0 {
+            tracing::info!(access_keys = sealing.sealed, "sealed the secrets stored in plaintext before");
+        }
         let me = GatewayIdentity { listen: config.listen.to_string(), host: host_name() };
         let gateway = {
             let (db, me) = (Arc::clone(&stores.db), me.clone());
@@ -245,11 +286,12 @@ impl Server {
         });
 
         let admin_db = Arc::clone(&stores.db);
+        let admin_kms = Arc::clone(&kms);
         let admin_status = Arc::clone(&status);
         let socket = admin::socket_path(&config.store.data_dir);
         let admin_listener = admin::bind_socket(&socket).map_err(|e| format!("admin socket {}: {e}", socket.display()))?;
         let admin_task = tokio::spawn(async move {
-            if let Err(e) = admin::serve_socket(admin_db, admin_status, admin_listener).await {
+            if let Err(e) = admin::serve_socket(admin_db, admin_kms, admin_status, admin_listener).await {
                 tracing::error!(error = %e, "admin socket stopped");
             }
         });
@@ -257,7 +299,7 @@ impl Server {
         let s3 = GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled).with_bucket_defaults(config.bucket_defaults);
         let authorizer = Arc::clone(&s3.authorizer);
         let mut builder = S3ServiceBuilder::new(s3);
-        builder.set_auth(KeyStoreAuth::new(engine.clone()));
+        builder.set_auth(KeyStoreAuth::new(engine.clone(), Arc::clone(&kms)));
         builder.set_access(crate::s3::access::GranaryAccess::new(Arc::clone(&authorizer), outbox_gauge));
         builder.set_route(
             crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index), authorizer)
@@ -378,7 +420,7 @@ impl Server {
                 Err(e) => tracing::warn!(error = %e, "deregistering failed"),
             }
         });
-        Ok(Self { addr, gateway, index, collector, shutdown, task, heartbeat: heartbeat_handle })
+        Ok(Self { addr, gateway, index, collector, kms, shutdown, task, heartbeat: heartbeat_handle })
     }
 
     /// Stops the way a crash would, for tests of what other gateways then do: no drain, no

@@ -29,6 +29,10 @@ pub(super) struct Cli {
     /// must all mount the same directory here.
     #[arg(long, global = true, env = "GRANARY_CHUNK_DIR")]
     pub(super) chunk_dir: Option<PathBuf>,
+    /// The keyring of master keys (server-side encryption, sealed credentials) [default:
+    /// DATA_DIR/keyring]. Gateways sharing a FoundationDB cluster must all name one file here.
+    #[arg(long, global = true, env = "GRANARY_KEYRING")]
+    pub(super) keyring: Option<PathBuf>,
     /// Create the data directory (and --chunk-dir) if missing. Commands other than `serve`
     /// and `indexer` refuse a data directory that does not exist without it, so a mistyped
     /// path never becomes a new, empty store.
@@ -102,6 +106,11 @@ pub(super) enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Master keys of the keyring: create, rotate, list, disable, enable.
+    Kms {
+        #[command(subcommand)]
+        command: super::kms::KmsCommand,
     },
     /// Background work and queues of the gateway serving the data directory.
     Status,

@@ -2,11 +2,13 @@
 //! logging and the runtime and dispatches each command to what runs it: `serve` (the gateway
 //! and the indexer), `users` (user, key and policy commands), `request` (requests to the
 //! admin socket and how answers print), `audit` (queries and export of the audit trail) and
-//! `jobs` (maintenance jobs: gc, purge, refcount, index, lifecycle).
+//! `jobs` (maintenance jobs: gc, purge, refcount, index, lifecycle); `kms` manages the
+//! keyring's master keys itself (a file, no admin socket).
 
 mod args;
 mod audit;
 mod jobs;
+mod kms;
 mod request;
 mod scrub;
 mod serve;
@@ -51,6 +53,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    // What any command creates (stores, index, keyring, exports) is private to this user.
+    crate::server::private_files();
     let file = FileConfig::load(cli.config.as_deref())?;
     let data_dir = cli.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let store = StoreConfig {
@@ -60,6 +64,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             cli.fdb_root_prefix.or(file.fdb_root_prefix.clone()),
         )?,
         chunk_dir: cli.chunk_dir.or(file.chunk_dir.clone()),
+        keyring: cli.keyring.or(file.keyring.clone()),
         data_dir,
     };
     if !creates_its_store(&cli.command) && !cli.init {
@@ -77,6 +82,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Purge { user, bucket, prefix } => jobs::purge(&store, crate::engine::purge::PurgeScope { user, bucket, prefix }).await,
         Command::Refcount { command: RefcountCommand::Verify { repair } } => jobs::refcount_verify(&store, repair).await,
         Command::Key { command } => users::key_command(&store, command).await,
+        Command::Kms { command } => kms::kms_command(&store, command).await,
         Command::Scrub(args) => scrub::scrub(&store, args).await,
     }
 }

@@ -11,7 +11,8 @@ pub(super) async fn admin_response(store: &StoreConfig, req: AdminRequest) -> Re
         Some(r) => Ok(r),
         None => {
             let stores = crate::server::open_stores(store)?;
-            tokio::task::spawn_blocking(move || admin::execute(&stores.db, req)).await.map_err(|e| e.to_string())
+            let kms = crate::server::open_keyring(store)?;
+            tokio::task::spawn_blocking(move || admin::execute(&stores.db, &*kms, req)).await.map_err(|e| e.to_string())
         }
     }
 }

@@ -13,6 +13,10 @@
 //!   context fails (`KmsError::InvalidCiphertext`).
 //! - Unknown or disabled key ids are errors the S3 layer maps to S3's KMS errors.
 
+pub mod keyring;
+mod keyring_file;
+pub mod sealed;
+
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 

@@ -60,15 +60,43 @@ impl Record for UserRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessKeyRecord {
     pub user: String,
-    pub secret_key: String,
+    pub secret_key: StoredSecret,
     pub created_ms: i64,
     /// A disabled key does not verify (S3's InvalidAccessKeyId); the user's other keys do.
     pub disabled: bool,
 }
 
-/// Format 2 added `disabled`; format 1 is the layout without it (an enabled key).
+/// An access key's secret as stored. Gateways and admin commands store it sealed under the
+/// keyring's default master key (`credentials::seal`), so a copy of the metadata store
+/// without the keyring holds no usable credential. `Plain` is what records written before
+/// sealing hold (and what tests and benches write through `From<&str>`); a gateway seals
+/// those at start (`credentials::seal_stored`).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum StoredSecret {
+    Plain(String),
+    Sealed(crate::kms::sealed::SealedSecret),
+}
+
+impl From<&str> for StoredSecret {
+    fn from(secret: &str) -> Self {
+        StoredSecret::Plain(secret.to_owned())
+    }
+}
+
+/// Never prints a plaintext secret.
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredSecret::Plain(_) => f.write_str("Plain(<redacted>)"),
+            StoredSecret::Sealed(sealed) => sealed.fmt(f),
+        }
+    }
+}
+
+/// Format 3 stores the secret as a `StoredSecret` (sealed); formats 1 and 2 held it in
+/// plaintext. Format 2 added `disabled`; format 1 is the layout without it (an enabled key).
 impl Record for AccessKeyRecord {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
 
     fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
         /// The format-1 layout, frozen: it describes bytes already stored.
@@ -78,12 +106,26 @@ impl Record for AccessKeyRecord {
             secret_key: String,
             created_ms: i64,
         }
+        /// The format-2 layout, frozen.
+        #[derive(Deserialize)]
+        struct AccessKeyRecordV2 {
+            user: String,
+            secret_key: String,
+            created_ms: i64,
+            disabled: bool,
+        }
         match format {
             1 => Some(layout::<AccessKeyRecordV1>(bytes).map(|v1| AccessKeyRecord {
                 user: v1.user,
-                secret_key: v1.secret_key,
+                secret_key: StoredSecret::Plain(v1.secret_key),
                 created_ms: v1.created_ms,
                 disabled: false,
+            })),
+            2 => Some(layout::<AccessKeyRecordV2>(bytes).map(|v2| AccessKeyRecord {
+                user: v2.user,
+                secret_key: StoredSecret::Plain(v2.secret_key),
+                created_ms: v2.created_ms,
+                disabled: v2.disabled,
             })),
             _ => None,
         }
@@ -135,7 +177,14 @@ fn require_room(t: &mut dyn KvTxn, space: &str, max: usize, what: &'static str) 
 /// Creates a user with one access key, in one transaction. A name that still owns buckets (a
 /// deleted user's, kept until an operator purges them) is refused: a new user must not
 /// inherit someone else's data.
-pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secret_key: &str, audit: Option<&Entry>) -> MetaResult<()> {
+pub fn create_user(
+    db: &dyn KvStore,
+    user: &NewUser<'_>,
+    access_key: &str,
+    secret_key: impl Into<StoredSecret>,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
+    let secret_key = secret_key.into();
     let now = now_ms();
     let record = UserRecord {
         name: user.name.to_owned(),
@@ -162,7 +211,7 @@ pub fn create_user(db: &dyn KvStore, user: &NewUser<'_>, access_key: &str, secre
             return Err(MetaError::AccessKeyExists(access_key.to_owned()));
         }
         t.set(&user_key(user.name), &encode_record(&record))?;
-        let key = AccessKeyRecord { user: user.name.to_owned(), secret_key: secret_key.to_owned(), created_ms: now, disabled: false };
+        let key = AccessKeyRecord { user: user.name.to_owned(), secret_key: secret_key.clone(), created_ms: now, disabled: false };
         t.set(&access_key_key(access_key), &encode_record(&key))?;
         super::config_generation::bump_in(t)?;
         append_opt(t, audit)
@@ -178,10 +227,27 @@ pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &s
             return Err(MetaError::AccessKeyExists(access_key.to_owned()));
         }
         require_room(t, "ak", ACCESS_KEYS_MAX_COUNT, "access keys")?;
-        let key = AccessKeyRecord { user: user.to_owned(), secret_key: secret_key.to_owned(), created_ms: now_ms(), disabled: false };
+        let key = AccessKeyRecord { user: user.to_owned(), secret_key: secret_key.clone(), created_ms: now_ms(), disabled: false };
         t.set(&access_key_key(access_key), &encode_record(&key))?;
         super::config_generation::bump_in(t)?;
         append_opt(t, audit)
+    })
+}
+
+/// Replaces an access key's plaintext secret with `sealed` (the same secret, sealed), if
+/// the record still holds `plain`; whether it did. A record already sealed, deleted or given
+/// another secret meanwhile is left alone.
+pub fn seal_secret(db: &dyn KvStore, access_key: &str, plain: &str, sealed: &crate::kms::sealed::SealedSecret) -> MetaResult<bool> {
+    transact(db, |t| {
+        let Some(v) = t.get(&access_key_key(access_key))? else { return Ok(false) };
+        let record = decode_access_key(&v)?;
+        if !matches!(&record.secret_key, StoredSecret::Plain(p) if p == plain) {
+            return Ok(false);
+        }
+        let record = AccessKeyRecord { secret_key: StoredSecret::Sealed(sealed.clone()), ..record };
+        t.set(&access_key_key(access_key), &encode_record(&record))?;
+        super::config_generation::bump_in(t)?;
+        Ok(true)
     })
 }
 
@@ -395,6 +461,32 @@ mod tests {
         assert_eq!(raw[0], AccessKeyRecord::FORMAT);
         assert!(lookup_key(&db, "AKBOB").unwrap().unwrap().disabled);
         assert!(decode_user(&encode(&("bob".to_owned(),))).is_err(), "a truncated record is corrupt");
+    }
+
+    #[test]
+    fn keys_written_at_format_2_keep_their_plaintext_secret_until_sealed_in_place() {
+        let (_dir, db) = FjallStore::temporary();
+        let mut v2 = encode(&("bob".to_owned(), "bob-secret".to_owned(), 2_000_i64, true));
+        v2[0] = 2;
+        transact(&db, |t| t.set(&access_key_key("AKBOB"), &v2)).unwrap();
+        let record = lookup_key(&db, "AKBOB").unwrap().unwrap();
+        assert_eq!(record, AccessKeyRecord { user: "bob".into(), secret_key: "bob-secret".into(), created_ms: 2_000, disabled: true });
+        assert!(!format!("{record:?}").contains("bob-secret"), "debug output hides a plaintext secret");
+
+        let sealed = crate::kms::sealed::SealedSecret {
+            key: crate::kms::WrappedKey { key_id: "k".into(), version: 1, nonce: [0; 12], ciphertext: vec![1; 48] },
+            nonce: [0; 12],
+            ciphertext: vec![2; 26],
+        };
+        let before = generation(&db).unwrap();
+        assert!(!seal_secret(&db, "AKBOB", "another-secret", &sealed).unwrap(), "only the secret it holds is replaced");
+        assert!(seal_secret(&db, "AKBOB", "bob-secret", &sealed).unwrap());
+        assert!(generation(&db).unwrap() > before, "cached credentials follow");
+        let record = lookup_key(&db, "AKBOB").unwrap().unwrap();
+        assert_eq!(record.secret_key, StoredSecret::Sealed(sealed.clone()));
+        assert!(record.disabled, "the rest of the record stays");
+        assert!(!seal_secret(&db, "AKBOB", "bob-secret", &sealed).unwrap(), "sealed already");
+        assert!(!seal_secret(&db, "AKNONE", "x", &sealed).unwrap());
     }
 
     #[test]

@@ -33,10 +33,12 @@ impl Gateway {
     }
 
     /// A gateway on stores that are already open, possibly shared with other gateways (its
-    /// own data directory holds only its admin socket).
+    /// own data directory holds only its admin socket). Gateways on one store share its
+    /// keyring, beside the chunk directory (`keyring`), as a deployment's gateways do.
     pub async fn start_on(stores: Stores, chunk_dir: &std::path::Path, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServeConfig::for_data_dir(dir.path().to_path_buf());
+        config.store.keyring = Some(chunk_dir.with_file_name("keyring"));
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.root_keys = Some((ROOT_AK.into(), ROOT_SK.into()));
         tweak(&mut config);

@@ -20,6 +20,7 @@ mod events;
 mod formats;
 mod gateways;
 mod gc;
+mod keyring;
 mod lifecycle_rules;
 mod listing;
 mod multipart;
