@@ -7,6 +7,7 @@
 #
 #   benches/sse/run.sh                 # ROUNDS=3 SMALL_PUTS=3000 GET_SECS=8 BIG_MIB=64 BIG_PUTS=32
 #   ROUNDS=2 benches/sse/run.sh
+#   SKIP_BUILD=1 benches/sse/run.sh    # target/release already built (the build waits for the lock)
 #
 # The build takes the shared cargo lock (/tmp/granary-cargo.lock); the measurement does not.
 # Before every round the load average and the busiest other processes are printed, so a run
@@ -45,13 +46,18 @@ s3 =
 CFG
 export AWS_CONFIG_FILE="$work/aws-config"
 
-flock /tmp/granary-cargo.lock cargo build --release --locked --bin granary --bench loadgen 2>&1 | tail -1
-LOADGEN="$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -1)"
-echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (+ uncommitted changes under src/)'), $(nproc) cores"
+# SKIP_BUILD=1: use target/release as it is (e.g. built earlier with the same command).
+[ -n "${SKIP_BUILD:-}" ] || flock /tmp/granary-cargo.lock cargo build --release --locked --bin granary --bench loadgen 2>&1 | tail -1
+# Copies, so that a build by someone else during the run does not swap them.
+cp "$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -1)" "$work/loadgen"
+cp target/release/granary "$work/granary"
+LOADGEN="$work/loadgen"
+echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (+ uncommitted changes under src/)'), $(nproc) cores;" \
+    "granary built $(date -r target/release/granary '+%F %T')"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 data="$work/data"
-GRANARY_ROOT_ACCESS_KEY=$AK GRANARY_ROOT_SECRET_KEY=$SK target/release/granary serve --listen "127.0.0.1:$port" \
+GRANARY_ROOT_ACCESS_KEY=$AK GRANARY_ROOT_SECRET_KEY=$SK "$work/granary" serve --listen "127.0.0.1:$port" \
     --data-dir "$data" >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
