@@ -107,11 +107,13 @@ run() {   # run BUCKET ROUND NAME ARGS...
 }
 big="${BIG_MIB}MiB"
 for round in $(seq 1 "$ROUNDS"); do
-    # Other load on the machine, from before the round: the load average and the busiest
-    # processes that are not this benchmark's.
+    # Other load on the machine, just before the round: the load average (its 1-minute figure
+    # includes this benchmark's own previous round) and the processes above 5% CPU in a 1 s
+    # sample by top, other than the gateway.
     {
         printf 'round %s: %s\n' "$round" "$(uptime | sed 's/.*load average/load average/')"
-        ps -eo pcpu=,pid=,comm= --sort=-pcpu | awk -v me="$pid" '$1 >= 5 && $2 != me { printf "    %s%% %s (%s)\n", $1, $3, $2 }' | head -5
+        top -b -n 2 -d 1 -w 200 | awk -v me="$pid" '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 && $1 != me && $12 != "top" {
+            printf "    %s%% %s (%s)\n", $9, $12, $1 }' | head -5
     } | tee -a "$loadlog"
     order="plain sse"
     [ $((round % 2)) -eq 0 ] && order="sse plain"
@@ -162,5 +164,5 @@ for line in open(sys.argv[2]):
     print(f"| {bucket} | {sse} | {mib(logical)} | {mib(first)} | {mib(total)} | {logical / total:.2f}x |")
 PY
 echo
-echo "load before each round (load average; processes at >= 5% CPU other than the gateway):"
+echo "load before each round (load average; processes at >= 5% CPU over 1 s, other than the gateway):"
 cat "$loadlog"
