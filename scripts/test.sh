@@ -32,4 +32,11 @@ step "real clients against a real 'granary serve' (aws-cli, s3cmd, rclone, boto3
 cargo build --locked --bin granary
 GRANARY_BIN="$PWD/target/debug/granary" conformance/run-all.sh
 
+step "fuzz targets, 10 s each (cargo-fuzz, nightly toolchain; longer: scripts/fuzz.sh SECONDS)"
+if cargo +nightly --version >/dev/null 2>&1; then
+    scripts/fuzz.sh --smoke
+else
+    echo "SKIPPED: no nightly Rust toolchain, which cargo-fuzz needs (rustup toolchain install nightly)"
+fi
+
 step "all tests passed in $(( $(date +%s) - started ))s"

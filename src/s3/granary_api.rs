@@ -208,7 +208,7 @@ fn bounded<'a>(p: &'a HashMap<String, String>, name: &str, max_bytes: usize) -> 
 
 /// A search query, bounded as a whole and in its prefix terms (each compiles into an
 /// automaton the index caps; past it the index fails the query as an internal error).
-fn search_query(p: &HashMap<String, String>) -> S3Result<String> {
+pub fn search_query(p: &HashMap<String, String>) -> S3Result<String> {
     let q = bounded(p, "q", limits::SEARCH_QUERY_MAX_BYTES)?.unwrap_or_default();
     for token in q.split_whitespace() {
         if let Some(prefix) = token.strip_prefix("prefix:").or_else(|| token.strip_prefix("type:")) {

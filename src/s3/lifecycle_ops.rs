@@ -189,7 +189,8 @@ fn filter_to_s3(f: Filter, form: FilterForm) -> (Option<LifecycleRuleFilter>, Op
     (Some(filter), None)
 }
 
-fn rule_to_s3(rule: Rule) -> LifecycleRule {
+/// A stored rule as GetBucketLifecycleConfiguration answers it.
+pub fn rule_to_s3(rule: Rule) -> LifecycleRule {
     let (filter, prefix) = filter_to_s3(rule.filter, rule.filter_form);
     LifecycleRule {
         id: (!rule.id.is_empty()).then_some(rule.id),
@@ -213,6 +214,18 @@ fn rule_to_s3(rule: Rule) -> LifecycleRule {
     }
 }
 
+/// The rules of a PutBucketLifecycleConfiguration document, checked as S3 checks them.
+pub fn config_of(config: BucketLifecycleConfiguration) -> S3Result<LifecycleConfig> {
+    let transitioning = config.rules.iter().map(check_transitions).collect::<S3Result<Vec<bool>>>()?;
+    let rules = config.rules.into_iter().map(rule_of).collect::<S3Result<Vec<_>>>()?;
+    let config = LifecycleConfig { rules };
+    lifecycle::validate(&config, &transitioning).map_err(super::errors::meta_to_s3)?;
+    if transitioning.contains(&true) {
+        return Err(s3_error!(NotImplemented, "transitions are not supported: Granary has one storage class"));
+    }
+    Ok(config)
+}
+
 pub async fn put_bucket_lifecycle_configuration(
     s3: &GranaryS3,
     req: S3Request<PutBucketLifecycleConfigurationInput>,
@@ -221,13 +234,7 @@ pub async fn put_bucket_lifecycle_configuration(
     let Some(config) = req.input.lifecycle_configuration else {
         return Err(s3_error!(MalformedXML, "a LifecycleConfiguration is required"));
     };
-    let transitioning = config.rules.iter().map(check_transitions).collect::<S3Result<Vec<bool>>>()?;
-    let rules = config.rules.into_iter().map(rule_of).collect::<S3Result<Vec<_>>>()?;
-    let config = LifecycleConfig { rules };
-    lifecycle::validate(&config, &transitioning).map_err(super::errors::meta_to_s3)?;
-    if transitioning.contains(&true) {
-        return Err(s3_error!(NotImplemented, "transitions are not supported: Granary has one storage class"));
-    }
+    let config = config_of(config)?;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketLifecycleConfiguration", &req.input.bucket, None)
         .map(|e| e.detail("rules", config.rules.len()));

@@ -56,12 +56,8 @@ pub fn requested_lock(
     Ok(ObjectLock { retention, legal_hold: legal_hold.map(|s| legal_hold_of(s.as_str())).transpose()?.unwrap_or(false) })
 }
 
-pub async fn put_object_lock_configuration(
-    s3: &GranaryS3,
-    req: S3Request<PutObjectLockConfigurationInput>,
-) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-    let principal = s3.principal(&req)?;
-    let config = req.input.object_lock_configuration.unwrap_or_default();
+/// The bucket lock a PutObjectLockConfiguration document asks for, checked as S3 checks it.
+pub fn bucket_lock_of(config: ObjectLockConfiguration) -> S3Result<BucketLock> {
     if config.object_lock_enabled.as_ref().is_none_or(|e| e.as_str() != ObjectLockEnabled::ENABLED) {
         return Err(s3_error!(MalformedXML, "ObjectLockEnabled must be Enabled"));
     }
@@ -83,9 +79,17 @@ pub async fn put_object_lock_configuration(
             Some(DefaultRetention { mode, days: u32::try_from(days).unwrap_or(u32::MAX), in_years })
         }
     };
+    Ok(BucketLock { default_retention })
+}
+
+pub async fn put_object_lock_configuration(
+    s3: &GranaryS3,
+    req: S3Request<PutObjectLockConfigurationInput>,
+) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+    let principal = s3.principal(&req)?;
+    let config = bucket_lock_of(req.input.object_lock_configuration.unwrap_or_default())?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectLockConfiguration", &req.input.bucket, None);
     let (access, bucket) = (principal.access()?, req.input.bucket);
-    let config = BucketLock { default_retention };
     s3.engine.meta(move |db| lock::put_bucket_lock(db, &access, &bucket, &config, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
 }
@@ -98,6 +102,11 @@ pub async fn get_object_lock_configuration(
     let Some(config) = s3.engine.meta(move |db| lock::get_bucket_lock(db, &bucket)).await.map_err(to_s3)? else {
         return Err(s3_error!(ObjectLockConfigurationNotFoundError));
     };
+    Ok(S3Response::new(GetObjectLockConfigurationOutput { object_lock_configuration: Some(lock_config_to_s3(config)) }))
+}
+
+/// A bucket's lock as GetObjectLockConfiguration answers it.
+pub fn lock_config_to_s3(config: BucketLock) -> ObjectLockConfiguration {
     // The period as it was put: in Years, or in Days.
     let rule = config.default_retention.map(|d| {
         let period = i32::try_from(if d.in_years { d.days / lock::DAYS_PER_RETENTION_YEAR } else { d.days }).unwrap_or(i32::MAX);
@@ -109,12 +118,7 @@ pub async fn get_object_lock_configuration(
             }),
         }
     });
-    Ok(S3Response::new(GetObjectLockConfigurationOutput {
-        object_lock_configuration: Some(ObjectLockConfiguration {
-            object_lock_enabled: Some(ObjectLockEnabled::from_static(ObjectLockEnabled::ENABLED)),
-            rule,
-        }),
-    }))
+    ObjectLockConfiguration { object_lock_enabled: Some(ObjectLockEnabled::from_static(ObjectLockEnabled::ENABLED)), rule }
 }
 
 async fn change(
@@ -139,18 +143,15 @@ async fn read_lock(s3: &GranaryS3, (bucket, key, version_id): (String, String, O
     s3.engine.meta(move |db| lock::get_lock(db, &bucket, &key, version)).await.map_err(to_s3)
 }
 
-pub async fn put_object_retention(
-    s3: &GranaryS3,
-    req: S3Request<PutObjectRetentionInput>,
-) -> S3Result<S3Response<PutObjectRetentionOutput>> {
-    let principal = s3.principal(&req)?;
-    let input = req.input;
-    let retention = match input.retention {
+/// The retention a PutObjectRetention document asks for (`None`: remove it), checked at
+/// `now_ms` as S3 checks it.
+pub fn retention_of(retention: Option<ObjectLockRetention>, now_ms: i64) -> S3Result<Option<Retention>> {
+    Ok(match retention {
         None => return Err(s3_error!(MalformedXML, "a Retention element is required")),
         Some(ObjectLockRetention { mode: None, retain_until_date: None }) => None,
         Some(ObjectLockRetention { mode: Some(mode), retain_until_date: Some(until) }) => {
             let until_ms = ms_of(&until);
-            if until_ms <= now_ms() {
+            if until_ms <= now_ms {
                 return Err(s3_error!(InvalidArgument, "The retain until date must be in the future!"));
             }
             // A mode S3 does not know, in the document, is MalformedXML (in a header, InvalidArgument).
@@ -158,7 +159,16 @@ pub async fn put_object_retention(
             Some(Retention { mode, until_ms })
         }
         Some(_) => return Err(s3_error!(MalformedXML, "Retention takes both Mode and RetainUntilDate")),
-    };
+    })
+}
+
+pub async fn put_object_retention(
+    s3: &GranaryS3,
+    req: S3Request<PutObjectRetentionInput>,
+) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+    let principal = s3.principal(&req)?;
+    let input = req.input;
+    let retention = retention_of(input.retention, now_ms())?;
     let bypass_governance = input.bypass_governance_retention.unwrap_or(false);
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectRetention", &input.bucket, Some(&input.key))
@@ -185,20 +195,25 @@ pub async fn get_object_retention(
     }))
 }
 
+/// Whether a PutObjectLegalHold document turns the hold on.
+pub fn legal_hold_document(legal_hold: Option<ObjectLockLegalHold>) -> S3Result<bool> {
+    let Some(status) = legal_hold.and_then(|h| h.status) else {
+        return Err(s3_error!(MalformedXML, "a LegalHold element with a Status is required"));
+    };
+    // A status S3 does not know, in the document, is MalformedXML (in a header, InvalidArgument).
+    legal_hold_of(status.as_str()).map_err(|_| s3_error!(MalformedXML, "Status must be ON or OFF"))
+}
+
 pub async fn put_object_legal_hold(
     s3: &GranaryS3,
     req: S3Request<PutObjectLegalHoldInput>,
 ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
     let principal = s3.principal(&req)?;
     let input = req.input;
-    let Some(status) = input.legal_hold.and_then(|h| h.status) else {
-        return Err(s3_error!(MalformedXML, "a LegalHold element with a Status is required"));
-    };
-    // A status S3 does not know, in the document, is MalformedXML (in a header, InvalidArgument).
-    let on = legal_hold_of(status.as_str()).map_err(|_| s3_error!(MalformedXML, "Status must be ON or OFF"))?;
+    let on = legal_hold_document(input.legal_hold)?;
     let audit = s3
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutObjectLegalHold", &input.bucket, Some(&input.key))
-        .map(|e| e.detail("status", status.as_str()));
+        .map(|e| e.detail("status", if on { ObjectLockLegalHoldStatus::ON } else { ObjectLockLegalHoldStatus::OFF }));
     change(s3, &principal, (input.bucket, input.key, input.version_id), LockChange::LegalHold(on), audit).await?;
     Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
 }

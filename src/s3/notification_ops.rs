@@ -73,7 +73,23 @@ pub async fn put_bucket_notification_configuration(
     let audit =
         s3.audit_entry((&req.extensions, &req.credentials), &principal, "PutBucketNotificationConfiguration", &req.input.bucket, None);
     let input = req.input;
-    let config = input.notification_configuration;
+    let rules = rules_of(input.notification_configuration)?;
+    let (access, bucket) = (principal.access()?, input.bucket);
+    s3.engine.meta(move |db| notifications::put(db, &access, &bucket, &rules, audit.as_ref())).await.map_err(to_s3)?;
+    Ok(S3Response::new(PutBucketNotificationConfigurationOutput {}))
+}
+
+pub async fn get_bucket_notification_configuration(
+    s3: &GranaryS3,
+    req: S3Request<GetBucketNotificationConfigurationInput>,
+) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+    let bucket = req.input.bucket;
+    let rules = s3.engine.meta(move |db| notifications::get(db, &bucket)).await.map_err(to_s3)?.unwrap_or_default();
+    Ok(S3Response::new(config_to_s3(&rules)))
+}
+
+/// The rules of a PutBucketNotificationConfiguration document, checked.
+pub fn rules_of(config: NotificationConfiguration) -> S3Result<NotificationRules> {
     let mut rules = Vec::new();
     for c in config.topic_configurations.unwrap_or_default() {
         rules.push(rule(TargetKind::Topic, c.id, c.topic_arn, c.events, c.filter)?);
@@ -84,20 +100,11 @@ pub async fn put_bucket_notification_configuration(
     for c in config.lambda_function_configurations.unwrap_or_default() {
         rules.push(rule(TargetKind::LambdaFunction, c.id, c.lambda_function_arn, c.events, c.filter)?);
     }
-    let (access, bucket) = (principal.access()?, input.bucket);
-    s3.engine
-        .meta(move |db| notifications::put(db, &access, &bucket, &NotificationRules { rules }, audit.as_ref()))
-        .await
-        .map_err(to_s3)?;
-    Ok(S3Response::new(PutBucketNotificationConfigurationOutput {}))
+    Ok(NotificationRules { rules })
 }
 
-pub async fn get_bucket_notification_configuration(
-    s3: &GranaryS3,
-    req: S3Request<GetBucketNotificationConfigurationInput>,
-) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
-    let bucket = req.input.bucket;
-    let rules = s3.engine.meta(move |db| notifications::get(db, &bucket)).await.map_err(to_s3)?.unwrap_or_default();
+/// Stored rules as GetBucketNotificationConfiguration answers them.
+pub fn config_to_s3(rules: &NotificationRules) -> GetBucketNotificationConfigurationOutput {
     let (mut topics, mut queues, mut lambdas) = (Vec::new(), Vec::new(), Vec::new());
     for r in &rules.rules {
         let events: Vec<Event> = r.events.iter().cloned().map(Event::from).collect();
@@ -116,10 +123,10 @@ pub async fn get_bucket_notification_configuration(
             }),
         }
     }
-    Ok(S3Response::new(GetBucketNotificationConfigurationOutput {
+    GetBucketNotificationConfigurationOutput {
         topic_configurations: some(topics),
         queue_configurations: some(queues),
         lambda_function_configurations: some(lambdas),
         event_bridge_configuration: None,
-    }))
+    }
 }

@@ -10,7 +10,8 @@ use crate::meta::tagging::{self, Tags};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
-fn tags_of(tag_set: TagSet) -> S3Result<Tags> {
+/// The tags of a Tagging document (PutObjectTagging, PutBucketTagging), each with a key and a value.
+pub fn tags_of(tag_set: TagSet) -> S3Result<Tags> {
     tag_set
         .into_iter()
         .map(|t| match (t.key, t.value) {

@@ -380,6 +380,51 @@ fn error_response(e: s3s::S3Error) -> HttpResponse {
     resp
 }
 
+/// Fuzzing's way in (`fuzz/fuzz_targets/post_form.rs`): a form's `Content-Type` and the first
+/// bytes of its body read as `call` reads them (checking that no partial read answers
+/// otherwise than the whole), then its fields through what the handler (`complete_input`) and
+/// the answer read of them, and `s3s_error` as s3s's error body for S3's policy texts.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub fn fuzz_form(content_type: &str, body: &[u8], s3s_error: &[u8]) {
+    let Ok(req) = http::Request::post("/b").header(http::header::CONTENT_TYPE, content_type).body(s3s::Body::empty()) else { return };
+    let Some(boundary) = form_boundary(&req) else { return };
+    let whole = scan(body, boundary.as_bytes());
+    for cut in (0..body.len()).step_by(body.len() / 16 + 1) {
+        let partial = scan(&body[..cut], boundary.as_bytes());
+        assert!(partial == Scan::NeedMore || partial == whole, "{cut} bytes read: {partial:?}, all read: {whole:?}");
+    }
+    let Scan::File { fields, filename, .. } = whole else { return };
+    let form = Arc::new(PostForm { fields, filename, target: OnceLock::new(), stored: OnceLock::new() });
+    let input = PutObjectInput {
+        bucket: "b".into(),
+        key: form.field("key").unwrap_or_default().to_owned(),
+        storage_class: form.field("x-amz-storage-class").map(|c| StorageClass::from(c.to_owned())),
+        checksum_sha256: form.field("x-amz-checksum-sha256").map(str::to_owned),
+        ..Default::default()
+    };
+    let mut req = S3Request {
+        input,
+        method: http::Method::POST,
+        uri: http::Uri::from_static("/b"),
+        headers: http::HeaderMap::new(),
+        extensions: http::Extensions::new(),
+        credentials: None,
+        region: None,
+        service: None,
+        trailing_headers: None,
+    };
+    req.extensions.insert(Arc::clone(&form));
+    let Ok(req) = complete_input(req) else { return };
+    let output =
+        PutObjectOutput { e_tag: Some(s3s::dto::ETag::Strong("0123abcd".into())), version_id: Some("v1".into()), ..Default::default() };
+    stored(&req.extensions, &output);
+    assert!(answer(&form, "http://localhost/b").is_some(), "a stored form is answered");
+    let mut refused = http::Response::new(s3s::Body::from(Bytes::copy_from_slice(s3s_error)));
+    *refused.status_mut() = http::StatusCode::FORBIDDEN;
+    let _ = policy_error(&form, &refused);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
