@@ -51,6 +51,13 @@ command -v md5sum >/dev/null 2>&1 || need_apt+=(coreutils)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc g++)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
+# ... and OpenSSL, for Kafka over TLS (rdkafka's `ssl` feature; found through pkg-config).
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# TLS (tls.sh, tests/s3/tls.rs): openssl makes certificates, stunnel puts TLS in front of the
+# test Kafka broker.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v stunnel4 >/dev/null 2>&1 || need_apt+=(stunnel4)
 # bindgen (the FoundationDB bindings, checked by `cargo clippy --features fdb`) needs libclang.
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 # The browser test (browser.sh): Debian's Chromium, and Node.js for playwright-core.
@@ -88,7 +95,7 @@ if [ "$(playwright_version "$browser_dir/node_modules/playwright-core" version)"
 fi
 
 missing=()
-for tool in aws s3cmd rclone curl python3 cmp md5sum node /usr/bin/chromium; do
+for tool in aws s3cmd rclone curl python3 cmp md5sum node /usr/bin/chromium openssl stunnel4; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=("python3 boto3")

@@ -116,7 +116,7 @@ start_granary() {
         GRANARY_PID=$!
         local waited=0
         while :; do
-            if grep -q "granary listening on http://" "$GRANARY_LOG_FILE" 2>/dev/null; then
+            if grep -Eq "granary listening on https?://" "$GRANARY_LOG_FILE" 2>/dev/null; then
                 break
             fi
             if ! kill -0 "$GRANARY_PID" 2>/dev/null; then

@@ -16,7 +16,7 @@ if ! "$here/install-deps.sh"; then
 fi
 
 scripts=("$@")
-((${#scripts[@]})) || scripts=(awscli s3cmd rclone boto3 search multipart browser post_object encryption)
+((${#scripts[@]})) || scripts=(awscli s3cmd rclone boto3 search multipart browser post_object tls encryption)
 
 logdir="$(mktemp -d "${TMPDIR:-/tmp}/granary-conformance-logs.XXXXXX")"
 failed=()

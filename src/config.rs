@@ -42,6 +42,9 @@ pub struct FileConfig {
     pub request_body_idle_secs: Option<u64>,
     pub connections_max: Option<usize>,
     pub connections_per_source_max: Option<usize>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub health_listen: Option<String>,
     pub bucket_defaults: Option<String>,
 }
 
@@ -130,6 +133,10 @@ pub struct ServeConfig {
     pub metrics_auth: MetricsAuth,
     /// Idle and body timeouts, connection caps (`connections`).
     pub connections: crate::connections::ConnectionSettings,
+    /// The S3 listener's certificate and key: TLS when set (`tls`).
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// A plain-HTTP listener that answers only the health check (`--health-listen`).
+    pub health_listen: Option<SocketAddr>,
     /// What a new bucket's access settings are when its CreateBucket does not say.
     pub bucket_defaults: BucketDefaults,
 }
@@ -283,6 +290,8 @@ impl ServeConfig {
             events: EventSettings::default(),
             metrics_auth: MetricsAuth::Open,
             connections: crate::connections::ConnectionSettings::default(),
+            tls: None,
+            health_listen: None,
         }
     }
 }

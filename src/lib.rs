@@ -28,3 +28,4 @@ pub mod search;
 pub mod server;
 pub mod sse;
 pub mod status;
+pub mod tls;

@@ -150,6 +150,10 @@ pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
 /// A client must send its request headers within this long (HTTP/1; every protocol is
 /// also bound by the idle timeout, and this never exceeds it).
 pub const HTTP_HEADER_READ_MAX_SECS: u64 = 20;
+/// A TLS client must finish its handshake within this long (its connection holds a slot of
+/// the connection caps meanwhile; never longer than the idle timeout). Handshakes take a few
+/// round trips, well under a second on any working link.
+pub const TLS_HANDSHAKE_MAX_SECS: u64 = 10;
 /// Default: a connection with no request in flight for this long is closed, whatever bytes
 /// trickle in (S3 closes idle connections after about 20 s). `--connection-idle-secs`.
 pub const CONNECTION_IDLE_MAX_SECS: u64 = 20;

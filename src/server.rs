@@ -175,6 +175,10 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::AbortHandle,
+    /// The plain-HTTP health-check listener's address (`--health-listen`).
+    pub health_addr: Option<SocketAddr>,
+    /// The S3 listener's certificates when it speaks TLS (tests reload them through it).
+    pub tls: Option<Arc<crate::tls::Certificates>>,
 }
 
 impl Server {
@@ -194,13 +198,23 @@ impl Server {
     }
 
     async fn start_listening(config: ServeConfig, stores: Stores, listener: TcpListener) -> Result<Self, String> {
+        // TLS and the health listener before anything is registered: a bad certificate or a
+        // taken port fails the start with nothing left behind.
+        let tls = config.tls.clone().map(crate::tls::Certificates::load).transpose()?;
+        let acceptor = tls.as_ref().map(crate::tls::Certificates::acceptor).transpose()?;
+        let health_listener = match config.health_listen {
+            Some(a) => Some(TcpListener::bind(a).await.map_err(|e| format!("--health-listen {a}: {e}"))?),
+            None => None,
+        };
+        let health_addr = health_listener.as_ref().map(TcpListener::local_addr).transpose().map_err(|e| e.to_string())?;
         let kms = open_keyring(&config.store)?;
         bootstrap_admin(&*stores.db, &*kms, config.root_keys.as_ref()).await?;
         let sealing = crate::credentials::seal_stored(Arc::clone(&stores.db), &*kms).await?;
         if sealing.sealed > 0 {
             tracing::info!(access_keys = sealing.sealed, "sealed the secrets stored in plaintext before");
         }
-        let me = GatewayIdentity { listen: config.listen.to_string(), host: host_name() };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let me = GatewayIdentity { listen: format!("{scheme}://{}", config.listen), host: host_name() };
         let gateway = {
             let (db, me) = (Arc::clone(&stores.db), me.clone());
             tokio::task::spawn_blocking(move || gateways::register(&*db, &me.listen, &me.host, crate::meta::now_ms()))
@@ -323,8 +337,10 @@ impl Server {
             cors: Some(Arc::new(crate::edge::cors::CorsRules::new(Arc::clone(&stores.db)))),
         });
         let idle = config.connections.idle;
+        let handshake_within = config.connections.tls_handshake.min(idle);
 
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let reload_task = tls.as_ref().map(|c| crate::tls::reload_on_sighup(Arc::clone(c))).transpose()?;
         let (shutdown, mut stop) = watch::channel(false);
         let data_dir = config.store.data_dir.clone();
         let db = Arc::clone(&stores.db);
@@ -339,8 +355,8 @@ impl Server {
             let mut backoff = crate::connections::AcceptBackoff::default();
             loop {
                 tokio::select! {
-                    accepted = listener.accept() => {
-                        let (socket, peer) = match accepted {
+                    accepted = crate::tls::accept(&listener, health_listener.as_ref()) => {
+                        let (socket, peer, entry) = match accepted {
                             Ok(accepted) => accepted,
                             Err(e) => {
                                 limiter.accept_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -364,14 +380,34 @@ impl Server {
                             interim: Arc::clone(&interim),
                         };
                         let edge = crate::s3::granary_api::BearerForMetrics(edge);
-                        let socket = crate::edge::interim::InterimIo::new(socket, interim);
-                        let conn = http.serve_connection(TokioIo::new(socket), edge).into_owned();
-                        let conn = graceful.watch(conn);
-                        let limiter = Arc::clone(&limiter);
+                        // Only the S3 listener speaks TLS; the health listener is plain HTTP.
+                        let acceptor = acceptor.clone().filter(|_| entry == crate::tls::Entry::S3);
+                        let from_proxy = edge_config.trusted_proxies.iter().any(|net| net.contains(&peer.ip()));
+                        let edge = crate::tls::Transport::new(edge, entry, acceptor.is_some(), from_proxy);
+                        let (http, watcher, limiter) = (http.clone(), graceful.watcher(), Arc::clone(&limiter));
                         tokio::spawn(async move {
                             let _slot = slot;
+                            // The handshake runs here, not in the accept loop, holding the slot,
+                            // under the idle watchdog and within its own bound.
+                            let served = async {
+                                let Some(acceptor) = acceptor else {
+                                    let io = TokioIo::new(crate::edge::interim::InterimIo::new(socket, interim));
+                                    return watcher.watch(http.serve_connection(io, edge).into_owned()).await;
+                                };
+                                match crate::tls::handshake(&acceptor, socket, handshake_within).await {
+                                    Ok(stream) => {
+                                        let io = TokioIo::new(crate::edge::interim::InterimIo::new(stream, interim));
+                                        watcher.watch(http.serve_connection(io, edge).into_owned()).await
+                                    }
+                                    Err(e) => {
+                                        limiter.tls_handshake_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                        Ok(())
+                                    }
+                                }
+                            };
                             tokio::select! {
-                                ended = conn => if let Err(e) = ended {
+                                ended = served => if let Err(e) = ended {
                                     tracing::debug!(error = %e, "connection ended with an error");
                                 },
                                 // Dropping the connection closes the socket.
@@ -385,6 +421,10 @@ impl Server {
                 }
             }
             drop(listener);
+            drop(health_listener);
+            if let Some(t) = reload_task {
+                t.abort();
+            }
             tracing::info!("draining in-flight requests");
             let drained = tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), graceful.shutdown()).await.is_ok();
             if !drained {
@@ -420,7 +460,7 @@ impl Server {
                 Err(e) => tracing::warn!(error = %e, "deregistering failed"),
             }
         });
-        Ok(Self { addr, gateway, index, collector, kms, shutdown, task, heartbeat: heartbeat_handle })
+        Ok(Self { addr, gateway, index, collector, kms, shutdown, task, heartbeat: heartbeat_handle, health_addr, tls })
     }
 
     /// Stops the way a crash would, for tests of what other gateways then do: no drain, no
@@ -509,14 +549,23 @@ pub async fn run_indexer(
 /// `granary serve`: run until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let server = Server::start(config.clone()).await?;
+    let scheme = if server.tls.is_some() { "https" } else { "http" };
     match &config.store.metadata {
-        MetadataBackend::Embedded => println!("granary listening on http://{} (data in {})", server.addr, config.store.data_dir.display()),
+        MetadataBackend::Embedded => {
+            println!("granary listening on {scheme}://{} (data in {})", server.addr, config.store.data_dir.display())
+        }
         MetadataBackend::Fdb { cluster_file, root_prefix } => println!(
-            "granary listening on http://{} (metadata: FoundationDB via {} under \"{root_prefix}\", chunks in {})",
+            "granary listening on {scheme}://{} (metadata: FoundationDB via {} under \"{root_prefix}\", chunks in {})",
             server.addr,
             cluster_file.display(),
             config.store.chunk_dir().display()
         ),
+    }
+    if let Some(certs) = &server.tls {
+        println!("TLS certificate {} (reloaded on SIGHUP)", certs.files().cert.display());
+    }
+    if let Some(health) = server.health_addr {
+        println!("health checks on http://{health}{} (plain HTTP, nothing else served there)", crate::tls::HEALTH_PATH);
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {

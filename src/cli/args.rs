@@ -168,6 +168,8 @@ pub(super) struct ServeArgs {
     #[command(flatten)]
     // Boxed: the flags would otherwise make `Serve` far larger than the other commands.
     pub(super) connections: Box<ConnectionArgs>,
+    #[command(flatten)]
+    pub(super) tls: Box<TlsArgs>,
     /// Undelivered events past which writes answer 503 SlowDown [default: 1000000].
     #[arg(long, env = "GRANARY_OUTBOX_MAX_EVENTS")]
     pub(super) outbox_max_events: Option<u64>,
@@ -231,6 +233,21 @@ pub(super) struct ScrubArgs {
     /// stopped store does.
     #[arg(long)]
     pub(super) wait: bool,
+}
+
+#[derive(clap::Args)]
+pub(super) struct TlsArgs {
+    /// Serve S3 over TLS with this certificate (PEM, the chain with the leaf first); reloaded
+    /// on SIGHUP. Needs --tls-key.
+    #[arg(long, env = "GRANARY_TLS_CERT", requires = "tls_key")]
+    pub(super) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GRANARY_TLS_KEY", requires = "tls_cert")]
+    pub(super) tls_key: Option<PathBuf>,
+    /// Also listen on this address with plain HTTP for health checks only (GET
+    /// /_granary/health); everything else there is refused.
+    #[arg(long, env = "GRANARY_HEALTH_LISTEN")]
+    pub(super) health_listen: Option<String>,
 }
 
 #[derive(Subcommand)]

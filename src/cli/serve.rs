@@ -2,7 +2,7 @@
 //! environment resolved into the server's configuration (flags over environment over file
 //! over defaults).
 
-use super::args::{ConnectionArgs, KafkaArgs, ServeArgs};
+use super::args::{ConnectionArgs, KafkaArgs, ServeArgs, TlsArgs};
 use crate::config::{FileConfig, ServeConfig, StoreConfig, DEFAULT_LISTEN, DEFAULT_REGION};
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
         audit_retention_days,
         kafka,
         connections,
+        tls,
         outbox_max_events,
         metrics_auth,
         metrics_token,
@@ -32,6 +33,7 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
     config.store = store;
     (config.events.kafka, config.events.indexer_group) = kafka.resolve(&file)?;
     connections.apply(&file, &mut config.connections);
+    (config.tls, config.health_listen) = tls.resolve(&file)?;
     config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
     config.region = region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
     config.domain = domain.or(file.domain);
@@ -85,6 +87,27 @@ impl KafkaArgs {
             None => None,
         };
         Ok((kafka, self.kafka_indexer_group.or(file.kafka_indexer_group.clone())))
+    }
+}
+
+impl TlsArgs {
+    /// The certificate files (both or neither, from flags or the file as a pair) and the
+    /// health-only listener's address.
+    fn resolve(self, file: &FileConfig) -> Result<(Option<crate::tls::TlsFiles>, Option<std::net::SocketAddr>), String> {
+        let (cert, key) = match (self.tls_cert, self.tls_key) {
+            (None, None) => (file.tls_cert.clone(), file.tls_key.clone()),
+            pair => pair,
+        };
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err("TLS needs both tls_cert and tls_key (--tls-cert, --tls-key), or neither".into()),
+        };
+        let health = match self.health_listen.or(file.health_listen.clone()) {
+            Some(a) => Some(a.parse().map_err(|e| format!("--health-listen {a}: {e}"))?),
+            None => None,
+        };
+        Ok((tls, health))
     }
 }
 

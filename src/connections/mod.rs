@@ -19,6 +19,8 @@
 //! - A [`Limiter`] caps connections in all and per source address; over a cap a connection
 //!   is closed at once, counted, and summarised in the log at most every
 //!   `CONNECTION_REFUSED_LOG_INTERVAL_SECS`.
+//! - A TLS connection is admitted (and counted) before its handshake, which must finish
+//!   within `ConnectionSettings::tls_handshake` (`crate::tls::handshake`).
 //! - Timeouts longer than `limits::CONNECTION_TIMEOUT_MAX_SECS` are treated as that long.
 //!
 //! What remains: both timeouts bound the *gaps* between bytes, not a minimum rate. A
@@ -57,6 +59,8 @@ pub struct ConnectionSettings {
     /// Connections open at once from one source address (IPv6: one /64). Trusted proxies
     /// count only towards `max_count`: they carry many clients.
     pub per_source_max_count: usize,
+    /// A TLS handshake not complete after this long ends its connection (tests shorten it).
+    pub tls_handshake: Duration,
 }
 
 impl Default for ConnectionSettings {
@@ -66,6 +70,7 @@ impl Default for ConnectionSettings {
             body_idle: Duration::from_secs(limits::REQUEST_BODY_IDLE_MAX_SECS),
             max_count: limits::CONNECTIONS_MAX_COUNT,
             per_source_max_count: limits::CONNECTIONS_PER_SOURCE_MAX_COUNT,
+            tls_handshake: Duration::from_secs(limits::TLS_HANDSHAKE_MAX_SECS),
         }
     }
 }
@@ -84,6 +89,8 @@ pub struct ConnectionStats {
     pub body_timeouts: u64,
     /// Failed `accept` calls (e.g. out of descriptors), each followed by a back-off.
     pub accept_errors: u64,
+    /// TLS connections closed because their handshake failed or took too long (since start).
+    pub tls_handshake_failures: u64,
 }
 
 /// Counts open connections, in all and per source, and refuses those over the caps.
@@ -100,6 +107,7 @@ pub struct Limiter {
     pub idle_closed: AtomicU64,
     pub body_timeouts: AtomicU64,
     pub accept_errors: AtomicU64,
+    pub tls_handshake_failures: AtomicU64,
 }
 
 /// One admitted connection; gives its place back when dropped.
@@ -136,6 +144,7 @@ impl Limiter {
             idle_closed: AtomicU64::new(0),
             body_timeouts: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
+            tls_handshake_failures: AtomicU64::new(0),
         })
     }
 
@@ -195,6 +204,7 @@ impl Limiter {
             idle_closed: self.idle_closed.load(Ordering::Relaxed),
             body_timeouts: self.body_timeouts.load(Ordering::Relaxed),
             accept_errors: self.accept_errors.load(Ordering::Relaxed),
+            tls_handshake_failures: self.tls_handshake_failures.load(Ordering::Relaxed),
         }
     }
 }

@@ -228,7 +228,7 @@ impl Authorizer {
         &self,
         access_key: &str,
         bucket: &str,
-        (uri, headers, source_ip): (&http::Uri, &http::HeaderMap, Option<std::net::IpAddr>),
+        (uri, headers, source_ip, secure_transport): (&http::Uri, &http::HeaderMap, Option<std::net::IpAddr>, bool),
     ) -> S3Result<()> {
         let generation = self.engine.config_generation().await.map_err(super::errors::to_s3)?;
         let principal = authenticate(&self.engine, generation, access_key).await?;
@@ -237,6 +237,7 @@ impl Authorizer {
             is_admin: principal.who.user == crate::meta::users::ROOT_USER,
             source_ip,
             post_form: false,
+            secure_transport,
         };
         let context = super::policy_context::build(&asking, uri, headers, crate::clock::now_ms());
         let user_policy = self.user_policy(&principal);
@@ -327,6 +328,7 @@ impl GranaryAccess {
             is_admin: principal.as_ref().is_some_and(|p| p.who.user == crate::meta::users::ROOT_USER),
             source_ip,
             post_form: op == "PostObject",
+            secure_transport: super::policy_context::is_secure(cx.extensions_mut()),
         };
         let context = super::policy_context::build(&asking, cx.uri(), cx.headers(), crate::clock::now_ms());
         let user_policy = principal.as_ref().and_then(|p| self.authorizer.user_policy(p));

@@ -270,7 +270,8 @@ impl GranaryApi {
     async fn require_listable(&self, req: &S3Request<Body>, bucket: &str) -> S3Result<()> {
         let ak = req.credentials.as_ref().map(|c| c.access_key.as_str()).ok_or_else(|| s3_error!(AccessDenied))?;
         let source_ip = req.extensions.get::<super::request::RequestContext>().map(|c| c.source_ip);
-        self.authorizer.may_list(ak, bucket, (&req.uri, &req.headers, source_ip)).await
+        let secure = super::policy_context::is_secure(&req.extensions);
+        self.authorizer.may_list(ak, bucket, (&req.uri, &req.headers, source_ip, secure)).await
     }
 
     /// The incarnation an audit query reads: the one `bucket_id` names (admin only: the

@@ -15,6 +15,18 @@ pub struct Asking<'a> {
     pub is_admin: bool,
     pub source_ip: Option<IpAddr>,
     pub post_form: bool,
+    /// The request arrived over TLS (`aws:SecureTransport`; see [`SecureTransport`]).
+    pub secure_transport: bool,
+}
+
+/// In a request's extensions when it arrived over TLS, or through a trusted proxy that says
+/// its client used https (`tls::Transport` sets it for the connection).
+#[derive(Debug, Clone, Copy)]
+pub struct SecureTransport;
+
+/// Whether the request these extensions belong to carries [`SecureTransport`].
+pub fn is_secure(extensions: &http::Extensions) -> bool {
+    extensions.get::<SecureTransport>().is_some()
 }
 
 /// The context of a request from its URI and headers.
@@ -23,8 +35,7 @@ pub fn build(asking: &Asking<'_>, uri: &Uri, headers: &HeaderMap, now_ms: i64) -
     if let Some(ip) = asking.source_ip {
         c.set("aws:SourceIp", ip.to_string());
     }
-    // TLS is not served yet (issue 16): every request arrives over plain HTTP.
-    c.set("aws:SecureTransport", "false");
+    c.set("aws:SecureTransport", if asking.secure_transport { "true" } else { "false" });
     c.set("aws:CurrentTime", crate::clock::utc_text(now_ms));
     c.set("aws:EpochTime", (now_ms / 1000).to_string());
     match asking.user {

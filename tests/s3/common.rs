@@ -28,7 +28,9 @@ impl Gateway {
         tweak(&mut config);
         let chunk_dir = config.store.chunk_dir();
         let server = Server::start(config).await.unwrap();
-        let endpoint = format!("http://{}", server.addr);
+        // With `config.tls`, clients need the test's CA (`tls::client_for`).
+        let scheme = if server.tls.is_some() { "https" } else { "http" };
+        let endpoint = format!("{scheme}://{}", server.addr);
         Self { server, dir, endpoint, chunk_dir }
     }
 

@@ -32,6 +32,7 @@ mod search;
 mod security;
 mod sharing;
 mod tagging;
+mod tls;
 mod users;
 mod versioning;
 mod wire;
