@@ -114,6 +114,7 @@ fn empty_object_record() -> ObjectRecord {
         version: Version { seq: u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000), tag: 0, null: true },
         lock: ObjectLock::default(),
         acl: None,
+        encryption: None,
     }
 }
 

@@ -16,6 +16,7 @@ fn record() -> ObjectRecord {
         version: Default::default(),
         lock: Default::default(),
         acl: None,
+        encryption: None,
     }
 }
 

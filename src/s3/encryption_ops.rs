@@ -63,7 +63,6 @@ pub async fn get_bucket_encryption(
             sse_algorithm: ServerSideEncryption::from(config.mode.header().to_owned()),
         }),
         bucket_key_enabled: Some(config.bucket_key),
-        ..Default::default()
     };
     Ok(S3Response::new(GetBucketEncryptionOutput {
         server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration { rules: vec![rule] }),
@@ -93,7 +92,6 @@ mod tests {
                     sse_algorithm: ServerSideEncryption::from(algorithm.to_owned()),
                 }),
                 bucket_key_enabled: Some(true),
-                ..Default::default()
             }],
         }
     }
