@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the clients the conformance scripts drive: aws-cli, boto3 (+ awscrt), s3cmd, rclone, curl,
+# promtool (Debian's prometheus package, for the metrics tests),
 # and for browser.sh Debian's chromium and playwright-core (pinned in browser/package-lock.json,
 # installed into browser/node_modules; it never downloads a browser of its own).
 # Idempotent, and quiet and fast when everything is present. Meant for a fresh Debian 12
@@ -60,6 +61,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v stunnel4 >/dev/null 2>&1 || need_apt+=(stunnel4)
 # bindgen (the FoundationDB bindings, checked by `cargo clippy --features fdb`) needs libclang.
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# promtool (Debian's prometheus package): the metrics tests lint /_granary/metrics with it.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 # The browser test (browser.sh): Debian's Chromium, and Node.js for playwright-core.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
@@ -95,7 +98,7 @@ if [ "$(playwright_version "$browser_dir/node_modules/playwright-core" version)"
 fi
 
 missing=()
-for tool in aws s3cmd rclone curl python3 cmp md5sum node /usr/bin/chromium openssl stunnel4; do
+for tool in aws s3cmd rclone curl python3 cmp md5sum node promtool /usr/bin/chromium openssl stunnel4; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=("python3 boto3")

@@ -38,6 +38,7 @@ pub struct FileConfig {
     pub kafka_indexer_group: Option<String>,
     pub metrics_auth: Option<String>,
     pub metrics_token: Option<String>,
+    pub access_log: Option<PathBuf>,
     pub connection_idle_secs: Option<u64>,
     pub request_body_idle_secs: Option<u64>,
     pub connections_max: Option<usize>,
@@ -131,6 +132,8 @@ pub struct ServeConfig {
     pub events: EventSettings,
     /// Who may read `/_granary/metrics`.
     pub metrics_auth: MetricsAuth,
+    /// The access log: a file appended to, or `-` for standard output (`edge::access_log`).
+    pub access_log: Option<PathBuf>,
     /// Idle and body timeouts, connection caps (`connections`).
     pub connections: crate::connections::ConnectionSettings,
     /// The S3 listener's certificate and key: TLS when set (`tls`).
@@ -289,6 +292,7 @@ impl ServeConfig {
             audit: AuditSettings::default(),
             events: EventSettings::default(),
             metrics_auth: MetricsAuth::Open,
+            access_log: None,
             connections: crate::connections::ConnectionSettings::default(),
             tls: None,
             health_listen: None,

@@ -24,10 +24,14 @@
 //!    `Access-Control-*` headers on every answer to a request whose `Origin` a rule allows.
 //! 9. A PutObject body sent chunked with no length, which s3s refuses, is set aside for the
 //!    handler (`s3::request_body::UnsizedBody`).
+//! 10. Observation (`observe`): every request, once over, is counted in the request metrics
+//!     and written to the access log (`access_log`), if one is configured.
 
+pub mod access_log;
 pub mod audit_sink;
 pub mod cors;
 pub mod interim;
+mod observe;
 pub mod unauthenticated;
 
 pub use audit_sink::AuditSink;
@@ -60,6 +64,10 @@ pub struct EdgeConfig {
     pub connections: Arc<crate::connections::Limiter>,
     /// The buckets' CORS rules (`None`: no CORS answers at all, as before it existed).
     pub cors: Option<Arc<cors::CorsRules>>,
+    /// Where finished requests are counted (`/_granary/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The access log, when one is configured.
+    pub access_log: Option<access_log::AccessLog>,
 }
 
 /// The service for one connection.
@@ -194,14 +202,17 @@ impl Service<http::Request<Incoming>> for Edge {
         // s3s would answer a malformed SigV4 header with a vaguer code; S3's is answered here.
         let early = crate::s3::request_rules::check_authentication_form(req.uri(), req.headers()).err();
         let cors = cors::CorsRequest::of(&config, &req);
+        // Records the request once it is over (step 10).
+        let mut observation = observe::Observation::arrive(&config, &ctx, &req);
         req.extensions_mut().insert(ctx.clone());
         // Dropped with the response body once it is fully sent, or with this future.
         let in_flight = self.activity.begin();
         let timed_out = Arc::new(AtomicBool::new(false));
         let unsized_put =
             crate::s3::request_body::is_unsized_put(req.method(), req.uri(), req.headers(), || resource_of(&config, &req).1.is_some());
-        let mut req =
-            req.map(|body| s3s::Body::http_body(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))));
+        let mut req = req.map(|body| {
+            s3s::Body::http_body(observation.count(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))))
+        });
         if unsized_put {
             // s3s refuses a body of unknown length; PutObject streams it (step 9).
             crate::s3::request_body::set_aside(&mut req);
@@ -252,8 +263,10 @@ impl Service<http::Request<Incoming>> for Edge {
             if !failed && facts.op.as_deref().is_some_and(crate::s3::xml_text::is_listing) {
                 crate::s3::xml_text::escape_carriage_returns(&mut resp);
             }
+            let code = if failed { resp.body().bytes().and_then(|b| error_code(&b[..])) } else { None };
+            observation.answered(&resp, code.clone());
             if let (Some(sink), Some(((bucket, key), claimed_key, line))) = (&config.audit, audit_facts) {
-                let outcome = || resp.body().bytes().and_then(|b| error_code(&b[..])).unwrap_or_else(|| status.as_u16().to_string());
+                let outcome = || code.clone().unwrap_or_else(|| status.as_u16().to_string());
                 match facts.principal {
                     // Signed by a known key: the user is accountable, each request is recorded.
                     Some(who) => {
@@ -304,7 +317,7 @@ impl Service<http::Request<Incoming>> for Edge {
                     None => {}
                 }
             }
-            Ok(resp.map(|body| s3s::Body::http_body(crate::connections::TrackedBody::new(body, in_flight))))
+            Ok(resp.map(|body| s3s::Body::http_body(crate::connections::TrackedBody::new(observation.watch(body), in_flight))))
         })
     }
 }

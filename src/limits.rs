@@ -396,3 +396,17 @@ pub const KEYRING_FILE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 pub const KEYRING_RECHECK_MILLIS: u64 = 1_000;
 /// Access keys whose unsealed secret a gateway keeps in memory (`s3::auth`).
 pub const UNSEALED_SECRETS_CACHE_MAX_COUNT: usize = 10_000;
+
+/// Metrics: queue depths, live gateways and the search index's document count are read
+/// from the stores at most this often; scrapes in between reuse them (a scrape stays cheap
+/// however often Prometheus asks).
+pub const METRICS_STORE_COUNTS_REFRESH_SECS: u64 = 30;
+/// Metrics: a label value (operation, error code) longer than this is counted as `other`.
+pub const METRICS_LABEL_VALUE_MAX_BYTES: usize = 64;
+/// Access log: lines waiting for the writer; beyond this, lines are dropped (and counted)
+/// rather than slowing requests down.
+pub const ACCESS_LOG_QUEUE_MAX_LINES: usize = 65_536;
+/// Access log: the writer writes and flushes at most this many lines at a time.
+pub const ACCESS_LOG_BATCH_MAX_LINES: usize = 1024;
+/// Access log: a request's User-Agent is cut to this many bytes.
+pub const ACCESS_LOG_USER_AGENT_MAX_BYTES: usize = 256;

@@ -207,6 +207,12 @@ impl Server {
             None => None,
         };
         let health_addr = health_listener.as_ref().map(TcpListener::local_addr).transpose().map_err(|e| e.to_string())?;
+        // The access log too: a file that cannot be opened fails the start.
+        let (access_log, access_log_task) = match &config.access_log {
+            Some(target) => crate::edge::access_log::AccessLog::spawn(target).map(|(log, task)| (Some(log), Some(task)))?,
+            None => (None, None),
+        };
+        let metrics = Arc::new(crate::metrics::Metrics::new(access_log.as_ref().map(crate::edge::access_log::AccessLog::dropped_counter)));
         let kms = open_keyring(&config.store)?;
         bootstrap_admin(&*stores.db, &*kms, config.root_keys.as_ref()).await?;
         let sealing = crate::credentials::seal_stored(Arc::clone(&stores.db), &*kms).await?;
@@ -317,7 +323,8 @@ impl Server {
         builder.set_access(crate::s3::access::GranaryAccess::new(Arc::clone(&authorizer), outbox_gauge));
         builder.set_route(
             crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index), authorizer)
-                .with_metrics_auth(config.metrics_auth.clone()),
+                .with_metrics_auth(config.metrics_auth.clone())
+                .with_metrics(Arc::clone(&metrics)),
         );
         builder.set_validation(crate::s3::granary_api::NamesWithGranaryApi);
         builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(crate::s3::post_object::s3s_config()))));
@@ -335,6 +342,8 @@ impl Server {
             body_idle: config.connections.body_idle,
             connections: Arc::clone(&limiter),
             cors: Some(Arc::new(crate::edge::cors::CorsRules::new(Arc::clone(&stores.db)))),
+            metrics,
+            access_log,
         });
         let idle = config.connections.idle;
         let handshake_within = config.connections.tls_handshake.min(idle);
@@ -447,6 +456,10 @@ impl Server {
             drop(edge_config);
             // Connections that outlived the drain still hold sink clones: bound the flush wait.
             if let Some(task) = audit_task {
+                let _ = tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), task).await;
+            }
+            // Likewise the access log: its last lines are written before the gateway stops.
+            if let Some(task) = access_log_task {
                 let _ = tokio::time::timeout(Duration::from_secs(limits::SHUTDOWN_DRAIN_MAX_SECS), task).await;
             }
             let _ = std::fs::remove_file(admin::socket_path(&data_dir));

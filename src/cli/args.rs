@@ -29,6 +29,10 @@ pub(super) struct Cli {
     /// must all mount the same directory here.
     #[arg(long, global = true, env = "GRANARY_CHUNK_DIR")]
     pub(super) chunk_dir: Option<PathBuf>,
+    /// Log lines as `text` or `json` (one object per line) [default: text]; the level is
+    /// GRANARY_LOG's (e.g. `debug`, `info,granary=debug`).
+    #[arg(long, global = true, env = "GRANARY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(super) log_format: LogFormat,
     /// The keyring of master keys (server-side encryption, sealed credentials) [default:
     /// DATA_DIR/keyring]. Gateways sharing a FoundationDB cluster must all name one file here.
     #[arg(long, global = true, env = "GRANARY_KEYRING")]
@@ -40,6 +44,13 @@ pub(super) struct Cli {
     pub(super) init: bool,
     #[command(subcommand)]
     pub(super) command: Command,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -180,6 +191,10 @@ pub(super) struct ServeArgs {
     /// The bearer token of --metrics-auth token.
     #[arg(long, env = "GRANARY_METRICS_TOKEN", hide_env_values = true)]
     pub(super) metrics_token: Option<String>,
+    /// Write one JSON line per request (S3's access log fields) to this file (appended to;
+    /// rotation is the platform's), or to standard output with `-`.
+    #[arg(long, env = "GRANARY_ACCESS_LOG", value_name = "FILE")]
+    pub(super) access_log: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

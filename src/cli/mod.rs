@@ -14,9 +14,11 @@ mod scrub;
 mod serve;
 mod users;
 
-/// s3s logs every failed request at ERROR, twice, with the client's input: any client
-/// could fill the log. Granary logs its own internal errors, and refused requests reach the
-/// audit trail in bounded form, so s3s's lines are off unless `GRANARY_LOG` asks for them.
+/// s3s logs every failed request at ERROR, twice, with a debug dump of the client's input
+/// (a 404 too): any client could fill the log. Granary logs its own internal errors, the
+/// edge one line per failed request (`edge::observe`: 5xx at ERROR, 4xx at DEBUG), and
+/// refused requests reach the audit trail in bounded form, so s3s's lines are off unless
+/// `GRANARY_LOG` names s3s.
 const DEFAULT_LOG_FILTER: &str = "info,s3s=off";
 
 use crate::admin::AdminRequest;
@@ -27,12 +29,26 @@ use request::admin_command;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Logs to standard error at `GRANARY_LOG`'s levels (s3s off unless it names s3s), as text
+/// (coloured only on a terminal) or JSON lines (`--log-format`).
+fn init_logging(format: args::LogFormat) {
+    let spec = match std::env::var("GRANARY_LOG") {
+        Ok(spec) if spec.trim().is_empty() => DEFAULT_LOG_FILTER.to_owned(),
+        Ok(spec) if spec.contains("s3s") => spec,
+        Ok(spec) => format!("{spec},s3s=off"),
+        Err(_) => DEFAULT_LOG_FILTER.to_owned(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|_| DEFAULT_LOG_FILTER.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        args::LogFormat::Json => logs.json().with_ansi(false).init(),
+        args::LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+    }
+}
+
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRANARY_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

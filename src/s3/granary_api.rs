@@ -25,8 +25,10 @@
 //!
 //! Operations:
 //! - `GET /_granary/health` — unauthenticated liveness for load balancers: `ok`.
-//! - `GET /_granary/metrics` — OpenMetrics for Prometheus (queues, collector, outbox depth and
-//!   age, deliveries, search index and consumer lag). Who may read it is `--metrics-auth`:
+//! - `GET /_granary/metrics` — for Prometheus (requests, latency, bytes and errors by
+//!   operation, queues, collector, outbox depth and age, deliveries, search index and consumer
+//!   lag): OpenMetrics when `Accept` asks for `application/openmetrics-text`, else the
+//!   Prometheus text format 0.0.4 (`metrics::Format`). Who may read it is `--metrics-auth`:
 //!   `open` (anyone), `token` (`Authorization: Bearer TOKEN`), `signed` (admin-signed only);
 //!   a request signed by the admin is always served.
 //! - `GET /_granary/status` — (admin) collector, audit writer and queue depths, as JSON.
@@ -66,6 +68,7 @@ pub struct GranaryApi {
     /// The access decision: search shows a bucket to whoever may list it.
     authorizer: Arc<super::access::Authorizer>,
     metrics_auth: MetricsAuth,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 const METRICS_PATH: &str = "/_granary/metrics";
@@ -121,7 +124,13 @@ impl GranaryApi {
         index: Arc<crate::search::SearchIndex>,
         authorizer: Arc<super::access::Authorizer>,
     ) -> Self {
-        Self { db, status, index, authorizer, metrics_auth: MetricsAuth::Open }
+        Self { db, status, index, authorizer, metrics_auth: MetricsAuth::Open, metrics: Arc::default() }
+    }
+
+    /// The gateway's request metrics and access-log drops, served with the status figures.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Who may read `/_granary/metrics` (default: anyone).
@@ -341,10 +350,11 @@ impl S3Route for GranaryApi {
             return Ok(S3Response::new(Body::from("ok\n".to_owned())));
         }
         if req.uri.path() == METRICS_PATH {
-            let status = Arc::clone(&self.status);
-            let text = blocking(move || status.snapshot().map(|s| crate::metrics::render(&s))).await?;
+            let format = crate::metrics::Format::negotiate(req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()));
+            let (status, metrics) = (Arc::clone(&self.status), Arc::clone(&self.metrics));
+            let text = blocking(move || metrics.render(&status, format)).await?;
             let mut resp = S3Response::new(Body::from(text));
-            resp.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
+            resp.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
             return Ok(resp);
         }
         let user = self.user_of(&req).await?;

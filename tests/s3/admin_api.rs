@@ -26,7 +26,7 @@ async fn get_with(endpoint: &str, path: &str, headers: &[(&str, &str)]) -> (u16,
 const METRICS: &str = "/_granary/metrics";
 
 fn is_metrics(status: u16, body: &str) -> bool {
-    status == 200 && body.contains("# EOF")
+    status == 200 && body.contains("# TYPE granary_")
 }
 
 fn is_access_denied(status: u16, body: &str) -> bool {

@@ -23,6 +23,7 @@ mod gc;
 mod keyring;
 mod lifecycle_rules;
 mod listing;
+mod metrics;
 mod multipart;
 mod objects;
 mod post_object;
