@@ -117,6 +117,18 @@ pub enum AdminRequest {
     },
     /// The running or last scrub with every bad chunk it listed.
     ScrubStatus,
+    /// Write a backup's metadata dump (`backup::take::dump_metadata`) to `path` (absolute, a
+    /// new file) from one read version; answered with what was written. `granary backup`
+    /// copies the chunks itself.
+    BackupDump {
+        path: PathBuf,
+    },
+    /// Export objects to files under `output` (absolute), by the running gateway; answered
+    /// with progress lines, then the report (`backup::export`).
+    Export {
+        scope: crate::backup::export::ExportScope,
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -339,6 +351,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
             AdminRequest::Lifecycle { .. } => Err("offline, `granary lifecycle run` runs the pass itself".into()),
             AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
             AdminRequest::Scrub { .. } | AdminRequest::ScrubStatus => Err("offline, `granary scrub` runs the scrub itself".into()),
+            AdminRequest::BackupDump { .. } | AdminRequest::Export { .. } => Err("offline, `granary backup` and `granary export` run themselves".into()),
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
                 let sources = crate::status::StatusSources {
@@ -395,6 +408,11 @@ pub async fn serve_socket(
             }
             if let Ok(AdminRequest::AuditExport { selection }) = serde_json::from_str::<AdminRequest>(&line) {
                 stream_export(db, selection, write).await;
+                return;
+            }
+            if let Ok(AdminRequest::Export { scope, output }) = serde_json::from_str::<AdminRequest>(&line) {
+                let engine = status.collector.as_ref().map(|c| c.engine().clone());
+                crate::backup::export_socket::serve(engine, scope, output, admin_entry("Export"), write).await;
                 return;
             }
             let response = match serde_json::from_str::<AdminRequest>(&line) {

@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod checksum;
 pub mod chunks;
 pub mod cli;

@@ -410,3 +410,17 @@ pub const ACCESS_LOG_QUEUE_MAX_LINES: usize = 65_536;
 pub const ACCESS_LOG_BATCH_MAX_LINES: usize = 1024;
 /// Access log: a request's User-Agent is cut to this many bytes.
 pub const ACCESS_LOG_USER_AGENT_MAX_BYTES: usize = 256;
+
+/// Backup (`backup`): chunks copied at once, each read and verified (at most a 1 MiB chunk)
+/// then written and fsynced: memory stays within about this many MiB.
+pub const BACKUP_CHUNK_COPIES_IN_FLIGHT: usize = 8;
+/// Backup, restore and verify name at most this many missing or corrupt chunks (all are
+/// counted).
+pub const BACKUP_PROBLEMS_LISTED_MAX: usize = 100;
+/// Restore: keys and values written per transaction, a tenth of FoundationDB's 10 MB so each
+/// commit is also far inside the 5 s limit.
+pub const RESTORE_BATCH_MAX_BYTES: usize = 1_000_000;
+/// Export (`backup::export`): progress is reported at most this often.
+pub const EXPORT_PROGRESS_INTERVAL_MILLIS: u64 = 500;
+/// Export: object versions the report names as skipped (SSE-C, gone meanwhile); all are counted.
+pub const EXPORT_SKIPPED_LISTED_MAX: usize = 1000;

@@ -93,6 +93,44 @@ pub(super) enum Command {
     /// running gateway as a background job (progress in `granary status`), else directly
     /// with a progress bar.
     Scrub(ScrubArgs),
+    /// Back up the metadata (one consistent snapshot, taken while the gateway serves), the
+    /// chunks it references that DIR does not hold yet, and the keyring, into a new snapshot
+    /// of DIR. `granary backup verify` checks one.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCommand>,
+        /// The backup directory (created if missing; backups into one directory share chunks,
+        /// so each copies only what is new).
+        #[arg(long, required = true)]
+        output: Option<PathBuf>,
+    },
+    /// Restore a backup into a new data directory (--data-dir, created; one that exists and
+    /// is not empty is refused); then `granary serve --data-dir` serves it.
+    Restore {
+        /// The backup directory.
+        #[arg(long)]
+        input: PathBuf,
+        /// Which snapshot (a name under DIR/snapshots) [default: the newest].
+        #[arg(long)]
+        snapshot: Option<String>,
+    },
+    /// Export objects with their metadata, tags and versions as files under DIR: a bucket's
+    /// (or a prefix of it), or all of a user's buckets. Resumes: files already exported are
+    /// kept. Audited.
+    Export {
+        /// Every bucket this user owns.
+        #[arg(long, conflicts_with = "bucket", required_unless_present = "bucket")]
+        user: Option<String>,
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Only keys under this prefix (with --bucket).
+        #[arg(long, requires = "bucket", default_value = "")]
+        prefix: String,
+        /// The export directory (created if missing).
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Reference counts.
     Refcount {
         #[command(subcommand)]
@@ -351,6 +389,20 @@ pub(super) enum AuditCommand {
         until: Option<String>,
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum BackupCommand {
+    /// Check a backup without restoring it: the metadata dump's checksum, and every chunk it
+    /// needs present with the right SHA-256; exits non-zero naming each problem.
+    Verify {
+        /// The backup directory.
+        #[arg(long)]
+        input: PathBuf,
+        /// Which snapshot [default: the newest]; `all` checks every one.
+        #[arg(long)]
+        snapshot: Option<String>,
     },
 }
 

@@ -2,11 +2,13 @@
 //! logging and the runtime and dispatches each command to what runs it: `serve` (the gateway
 //! and the indexer), `users` (user, key and policy commands), `request` (requests to the
 //! admin socket and how answers print), `audit` (queries and export of the audit trail) and
-//! `jobs` (maintenance jobs: gc, purge, refcount, index, lifecycle); `kms` manages the
-//! keyring's master keys itself (a file, no admin socket).
+//! `jobs` (maintenance jobs: gc, purge, refcount, index, lifecycle), `backup` (backup,
+//! verify, restore, export); `kms` manages the keyring's master keys itself (a file, no
+//! admin socket).
 
 mod args;
 mod audit;
+mod backup;
 mod jobs;
 mod kms;
 mod request;
@@ -100,6 +102,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Key { command } => users::key_command(&store, command).await,
         Command::Kms { command } => kms::kms_command(&store, command).await,
         Command::Scrub(args) => scrub::scrub(&store, args).await,
+        Command::Backup { command: None, output } => backup::backup(&store, output.as_deref()).await,
+        Command::Backup { command: Some(args::BackupCommand::Verify { input, snapshot }), .. } => backup::verify(&input, snapshot.as_deref()).await,
+        Command::Restore { input, snapshot } => backup::restore(&store, &input, snapshot.as_deref()).await,
+        Command::Export { user, bucket, prefix, output } => {
+            backup::export(&store, crate::backup::export::ExportScope { user, bucket, prefix }, &output).await
+        }
     }
 }
 

@@ -201,6 +201,36 @@ impl KvStore for FjallStore {
         self.db.persist(PersistMode::SyncAll).map_err(storage)
     }
 
+    fn export_snapshot(&self, visit: &mut super::PairVisitor<'_>) -> KvResult<super::SnapshotInfo> {
+        // One snapshot of both keyspaces: the pairs and the versionstamp counter agree. A
+        // snapshot pins old versions against compaction while it lives, nothing more.
+        let snapshot = self.db.read_tx();
+        let version = match snapshot.get(&self.meta, COMMIT_VERSION_KEY).map_err(storage)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| KvError::Storage("bad commit version".into()))?),
+            None => 0,
+        };
+        for guard in snapshot.iter(&self.kv) {
+            let (key, value) = guard.into_inner().map_err(storage)?;
+            visit(&key, &value)?;
+        }
+        let mut versionstamp = [0u8; 10];
+        versionstamp[..8].copy_from_slice(&version.to_be_bytes());
+        Ok(super::SnapshotInfo { versionstamp })
+    }
+
+    fn resume_versionstamps(&self, info: &super::SnapshotInfo) -> KvResult<()> {
+        let restored = u64::from_be_bytes(info.versionstamp[..8].try_into().unwrap_or([0; 8]));
+        let mut guard = self.stamp_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if restored <= *guard {
+            return Ok(());
+        }
+        let mut tx = self.db.write_tx().map_err(storage)?.durability(Some(PersistMode::SyncAll));
+        tx.insert(&self.meta, COMMIT_VERSION_KEY, restored.to_be_bytes());
+        tx.commit().map_err(storage)?.map_err(|_| KvError::Conflict)?;
+        *guard = restored;
+        Ok(())
+    }
+
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
         Ok(Box::new(FjallReadTxn { snapshot: self.db.read_tx(), kv: &self.kv, started: Instant::now() }))
     }

@@ -41,6 +41,10 @@ pub enum KvError {
     /// refuses further writes: its on-disk state is no longer known.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// The backend cannot do this at all (a consistent export on FoundationDB, whose own
+    /// backup tools do it); not retryable.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl KvError {
@@ -104,6 +108,32 @@ pub trait KvStore: Send + Sync + 'static {
     fn barrier(&self) -> KvResult<()> {
         Ok(())
     }
+    /// Visits every pair of the store, in key order, as of one read version, however long the
+    /// visit takes (a backup's metadata dump): not subject to the 5 s transaction limit. The
+    /// embedded store reads one fjall snapshot. FoundationDB cannot hold a read version past
+    /// 5 s; its own `fdbbackup` takes consistent backups there, so the default refuses.
+    fn export_snapshot(&self, visit: &mut PairVisitor<'_>) -> KvResult<SnapshotInfo> {
+        let _ = visit;
+        Err(KvError::Unsupported(format!("the {} metadata store cannot export a consistent snapshot", self.name())))
+    }
+    /// Makes every versionstamp written from now on order after `info.versionstamp` (a
+    /// restore: the restored outbox keys were stamped by another store). Default: refused,
+    /// like `export_snapshot`.
+    fn resume_versionstamps(&self, info: &SnapshotInfo) -> KvResult<()> {
+        let _ = info;
+        Err(KvError::Unsupported(format!("the {} metadata store cannot take over versionstamps", self.name())))
+    }
+}
+
+/// What `KvStore::export_snapshot` calls with each pair; an error stops the scan.
+pub type PairVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> KvResult<()> + 'a;
+
+/// What `KvStore::export_snapshot` saw besides the pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The commit part (first 10 bytes) of a versionstamp no older than any in the snapshot:
+    /// a restore hands it to `resume_versionstamps`.
+    pub versionstamp: [u8; 10],
 }
 
 /// Errors that a transaction body may return: either a KV error (maybe retryable) or a

@@ -4,6 +4,7 @@ mod acl;
 mod admin_api;
 mod audit;
 mod auth;
+mod backup;
 mod broker;
 mod buckets;
 mod checksums;
