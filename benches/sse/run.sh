@@ -2,7 +2,7 @@
 # What SSE-S3 costs (issue 16): one release gateway, a bucket `plain` (no encryption) and a
 # bucket `sse` (default encryption AES256), the same load-generator phases against both in
 # interleaved rounds (the order alternates per round), medians and the ratio SSE / plain per
-# phase. Then the dedup kept under encryption: the same 64 MiB file uploaded 5 times into
+# phase. Before them, the dedup kept under encryption: the same 64 MiB file uploaded 5 times into
 # `sse`, then 5 times into `plain` (other keys), and the growth of the chunk directory.
 #
 #   benches/sse/run.sh                 # ROUNDS=3 SMALL_PUTS=3000 GET_SECS=8 BIG_MIB=64 BIG_PUTS=32
