@@ -9,7 +9,11 @@
 #   - files named by compose (build context, Dockerfile, bind mounts) and by
 #     kustomization.yaml exist, and the expected services and settings are there;
 #   - one FoundationDB version is used throughout;
-#   - the shell scripts parse (bash -n).
+#   - the shell scripts parse (bash -n);
+#   - the Prometheus alert rules load and pass their unit tests (`promtool check rules`,
+#     `promtool test rules`; promtool comes with Debian's prometheus package, which
+#     conformance/install-deps.sh installs), and the Grafana dashboard is valid JSON whose
+#     panels all have queries. (Every metric they name exists: tests/s3/deploy_metrics.rs.)
 # Usage: deploy/check.sh
 set -euo pipefail
 
@@ -22,7 +26,25 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 fi
 python3 -c 'import tomllib' 2>/dev/null || { echo "error: python3 >= 3.11 needed (tomllib)" >&2; exit 1; }
 
-for script in "$deploy_dir"/check.sh "$deploy_dir"/compose/*.sh; do
+if ! command -v promtool >/dev/null; then
+    echo "error: promtool missing (apt-get install prometheus; conformance/install-deps.sh does)" >&2
+    exit 1
+fi
+promtool check rules "$deploy_dir/prometheus/alerts.yml" >/dev/null
+echo "ok   promtool check rules prometheus/alerts.yml"
+(cd "$deploy_dir/prometheus" && promtool test rules alerts_test.yml >/dev/null)
+echo "ok   promtool test rules prometheus/alerts_test.yml"
+promtool check config "$deploy_dir/prometheus/prometheus.yml" >/dev/null
+echo "ok   promtool check config prometheus/prometheus.yml"
+python3 - "$deploy_dir/grafana/granary-dashboard.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+panels = d["panels"]
+assert panels and all(p["targets"] and all(t["expr"] for t in p["targets"]) for p in panels), "a panel without a query"
+print(f"ok   grafana/granary-dashboard.json: {len(panels)} panels, each with queries")
+PY
+
+for script in "$deploy_dir"/check.sh "$deploy_dir"/compose/*.sh "$deploy_dir"/prometheus/*.sh; do
     bash -n "$script"
     echo "ok   bash -n ${script#"$deploy_dir"/}"
 done

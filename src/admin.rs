@@ -364,6 +364,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
                     cache: None,
                     connections: None,
                     scrub: None,
+                    filesystems: Vec::new(),
                 };
                 json(sources.snapshot())
             }

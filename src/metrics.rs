@@ -193,6 +193,14 @@ fn register_store(r: &mut Registry, s: &StatusSources, store: &StoreCounts) {
             counter(r, &format!("metadata_cache_{kind}_misses"), &format!("Metadata cache misses for {kind}"), n.misses);
         }
     }
+    // Free space where the metadata and the chunks live (one statvfs each: cheap).
+    for (dir, path) in &s.filesystems {
+        if let Ok(fs) = rustix::fs::statvfs(path) {
+            let (avail, size) = (fs.f_bavail.saturating_mul(fs.f_frsize), fs.f_blocks.saturating_mul(fs.f_frsize));
+            gauge(r, &format!("filesystem_{dir}_avail_bytes"), &format!("Bytes available to Granary on the {dir} directory's filesystem"), int(avail));
+            gauge(r, &format!("filesystem_{dir}_size_bytes"), &format!("Size of the {dir} directory's filesystem"), int(size));
+        }
+    }
     // The chunk scrub's figures, as its module names them (read from memory).
     for (name, help, value) in s.scrub.as_ref().and_then(|j| j.status(0)).iter().flat_map(crate::engine::scrub::ScrubStatus::gauges) {
         gauge(r, name, help, value);

@@ -243,7 +243,7 @@ impl Server {
         }
         let heartbeat_task = tokio::spawn(heartbeat(Arc::clone(&stores.db), gateway, me.clone()));
         let heartbeat_handle = heartbeat_task.abort_handle();
-        let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway);
+        let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway).with_kms(Arc::clone(&kms));
 
         let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace));
         let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));
@@ -303,6 +303,7 @@ impl Server {
             cache: Some(Arc::clone(&engine.cache)),
             connections: Some(Arc::clone(&limiter)),
             scrub: Some(Arc::clone(&scrubber)),
+            filesystems: vec![("data", config.store.data_dir.clone()), ("chunks", config.store.chunk_dir())],
         });
 
         let admin_db = Arc::clone(&stores.db);

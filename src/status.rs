@@ -87,6 +87,8 @@ pub struct StatusSources {
     pub cache: Option<Arc<crate::meta::cache::MetaCache>>,
     pub connections: Option<Arc<crate::connections::Limiter>>,
     pub scrub: Option<Arc<crate::engine::scrub::Scrubber>>,
+    /// Directories whose filesystem's free space the metrics report (`data`, `chunks`).
+    pub filesystems: Vec<(&'static str, std::path::PathBuf)>,
 }
 
 fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {

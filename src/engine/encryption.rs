@@ -5,7 +5,8 @@
 //! Data keys come from the KMS seam (`kms::Kms`) wrapped, and are kept wrapped in metadata:
 //! the domain record (`meta::sse_domains`) for writers to converge on, and every object's
 //! record for its reads. Unwrapped keys are cached in memory: a domain's key and an object's
-//! wrapped key never change once written, so the caches need no invalidation.
+//! wrapped key never change once written, so the caches need no invalidation, but a hit
+//! still asks the KMS whether the master key may be used (disabled keys stop reads at once).
 
 use super::{Engine, EngineError};
 use crate::kms::{Kms, KmsError, WrappedKey};
@@ -156,6 +157,9 @@ impl Engine {
         let keys = &self.seal_keys;
         let cache_key = (wrapped.clone(), context.to_owned());
         if let Some(c) = keys.opened.get(&cache_key) {
+            // The key's state is asked every time: a master key disabled since this data key
+            // was cached must stop its reads too (for the local keyring an in-memory check).
+            keys.kms()?.resolve(&wrapped.key_id).await.map_err(SealError::from)?;
             return Ok(c);
         }
         let plain = keys.kms()?.decrypt_data_key(wrapped, context.as_bytes()).await.map_err(SealError::from)?;

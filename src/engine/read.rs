@@ -121,7 +121,8 @@ impl Engine {
                         // A sealed chunk opens whole (its tag covers all of it), then is cut.
                         Some(c) => {
                             let sealed = store.get(hash).await.map_err(std::io::Error::other)?;
-                            let opened = tokio::task::spawn_blocking(move || c.open(&sealed))
+                            // Into a Vec without a copy when the buffer is the read's own.
+                            let opened = tokio::task::spawn_blocking(move || c.open_owned(Vec::from(sealed)))
                                 .await
                                 .map_err(std::io::Error::other)?
                                 .map_err(std::io::Error::other)?;

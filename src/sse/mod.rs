@@ -73,10 +73,14 @@ impl ChunkCipher {
 
     /// Opens a sealed chunk; `Unauthentic` when it was altered or sealed under another key.
     pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, SseError> {
-        if sealed.len() < SEAL_OVERHEAD_BYTES {
+        self.open_owned(sealed.to_vec())
+    }
+
+    /// `open` in place, in the buffer the sealed bytes came in (no copy of the chunk).
+    pub fn open_owned(&self, mut data: Vec<u8>) -> Result<Vec<u8>, SseError> {
+        if data.len() < SEAL_OVERHEAD_BYTES {
             return Err(SseError::Unauthentic);
         }
-        let mut data = sealed.to_vec();
         self.aead.decrypt_in_place(Nonce::from_slice(&NONCE), b"", &mut data).map_err(|_| SseError::Unauthentic)?;
         Ok(data)
     }

@@ -180,6 +180,12 @@ async fn sse_kms_keys_rotation_and_unknown_keys() {
     keyring.set_enabled("app-key", false).unwrap();
     let err = eventually("the gateway sees the key disabled", || async { put("disabled", b"x").await.err() }).await;
     assert_eq!((code(&err).as_str(), status(&err)), ("KMS.DisabledException", 400));
+    // Reads of what it wrapped stop too, though their keys were cached by the reads above.
+    let err = c.get_object().bucket("kms").key("before-rotation").send().await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("KMS.DisabledException", 400));
+    keyring.set_enabled("app-key", true).unwrap();
+    eventually("the gateway sees the key enabled again", || async { c.get_object().bucket("kms").key("before-rotation").send().await.ok() })
+        .await;
     // Without aws:kms a key id is refused; an unknown algorithm too.
     let err = c.put_object().bucket("kms").key("k").ssekms_key_id("app-key").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidArgument");

@@ -15,6 +15,7 @@ mod connections;
 mod cors;
 mod crash;
 mod dedup;
+mod deploy_metrics;
 mod encryption;
 mod encryption_copy;
 mod events;
