@@ -160,6 +160,7 @@ fn register_store(r: &mut Registry, s: &StatusSources, store: &StoreCounts) {
         counter(r, "connections_idle_closed", "Connections closed after the idle timeout", c.idle_closed);
         counter(r, "request_body_timeouts", "Requests whose body stalled past the body timeout (RequestTimeout)", c.body_timeouts);
         counter(r, "accept_errors", "Failed accepts (e.g. out of descriptors), each followed by a back-off", c.accept_errors);
+        counter(r, "tls_handshake_failures", "TLS handshakes that failed or timed out", c.tls_handshake_failures);
     }
     if let Some(d) = &s.audit_dropped {
         counter(r, "audit_entries_dropped", "Read/denied audit entries dropped under overload", d.load(Ordering::Relaxed));

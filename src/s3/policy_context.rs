@@ -67,6 +67,8 @@ pub fn build(asking: &Asking<'_>, uri: &Uri, headers: &HeaderMap, now_ms: i64) -
     for (name, key) in [
         ("x-amz-acl", "s3:x-amz-acl"),
         ("x-amz-server-side-encryption", "s3:x-amz-server-side-encryption"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "s3:x-amz-server-side-encryption-aws-kms-key-id"),
+        ("x-amz-server-side-encryption-customer-algorithm", "s3:x-amz-server-side-encryption-customer-algorithm"),
         ("x-amz-copy-source", "s3:x-amz-copy-source"),
         ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),
         ("x-amz-grant-read", "s3:x-amz-grant-read"),
