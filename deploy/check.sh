@@ -9,6 +9,11 @@
 #   - files named by compose (build context, Dockerfile, bind mounts) and by
 #     kustomization.yaml exist, and the expected services and settings are there;
 #   - one FoundationDB version is used throughout;
+#   - deploy/Dockerfile has the expected shape (embedded default, FoundationDB only with
+#     --build-arg FEATURES=fdb, non-root uid 10001, a 0700 data volume, health check, cargo
+#     --locked with caches), its .dockerignore lets in what cargo needs (every declared
+#     bench) and nothing big, Cargo.lock names only crates.io, and compose and k8s build
+#     the fdb variant;
 #   - the shell scripts parse (bash -n);
 #   - the Prometheus alert rules load and pass their unit tests (`promtool check rules`,
 #     `promtool test rules`; promtool comes with Debian's prometheus package, which
@@ -250,12 +255,104 @@ if len(versions) == 1:
 else:
     fail(f"several FoundationDB versions: { {v: sorted(f) for v, f in versions.items()} }")
 
+# --- the image ------------------------------------------------------------------------------
+# Textual checks (no Docker here): the embedded store by default, FoundationDB only through the
+# FEATURES build argument, crates fetched by cargo under --locked, a non-root user owning a
+# 0700 data volume, the health check, and a build context that holds what cargo needs.
 df = (deploy / "Dockerfile").read_text()
-for needle in ('ENTRYPOINT ["granary"]', 'CMD ["serve"]', "EXPOSE 9000", "HEALTHCHECK", "/_granary/health",
-               "--features fdb", "libclang-dev", "USER 10001"):
-    if needle not in df:
-        fail(f"Dockerfile: no {needle!r}")
-ok("Dockerfile: entrypoint, cmd, port, health check, fdb feature, non-root user present")
+stages = re.split(r"^FROM ", df, flags=re.M)
+if len(stages) != 3:
+    fail(f"Dockerfile: expected a builder and a runtime stage, found {len(stages) - 1} FROM lines")
+else:
+    builder, runtime = stages[1], stages[2]
+    checks = {
+        "embedded default (ARG FEATURES=\"\")": re.search(r'^ARG FEATURES=""\s*$', df, re.M) is not None,
+        "features only from the build argument":
+            'cargo build --release --locked ${FEATURES:+--features "$FEATURES"}' in builder
+            and not any("--features fdb" in l for l in df.splitlines() if not l.lstrip().startswith("#")),
+        "fdb variant installs libclang-dev and the FoundationDB client only for fdb":
+            re.search(r'case ",\$\(echo "\$FEATURES".*\*,fdb,\*\) ;; \*\) exit 0 ;; esac;', builder) is not None
+            and builder.index("exit 0 ;; esac") < builder.index("libclang-dev")
+            and builder.index("exit 0 ;; esac") < builder.index("foundationdb-clients_"),
+        "builder: libssl-dev and pkg-config (rdkafka's ssl)": all(x in builder for x in ("libssl-dev", "pkg-config", "zlib1g-dev")),
+        "builder: cargo caches": all(f"--mount=type=cache,target={d}" in builder
+                                     for d in ("/usr/local/cargo/registry", "/usr/local/cargo/git", "/src/target")),
+        "runtime: libssl3, ca-certificates, curl":
+            re.search(r"apt-get install[^\n]*libssl3[^\n]*ca-certificates[^\n]*curl", runtime) is not None,
+        "runtime: the build checks the binary's libraries (ldd)": "ldd /usr/local/bin/granary" in runtime,
+        "non-root: uid/gid 10001, USER 10001:10001":
+            "--uid 10001" in runtime and "--gid 10001" in runtime and re.search(r"^USER 10001:10001$", runtime, re.M) is not None,
+        "data dir 0700, owned by granary, a VOLUME":
+            re.search(r"install -d -m 0700 -o granary -g granary /var/lib/granary", runtime) is not None
+            and 'VOLUME ["/var/lib/granary"]' in runtime,
+        "ENV GRANARY_DATA_DIR and GRANARY_LISTEN=0.0.0.0:9000":
+            "GRANARY_DATA_DIR=/var/lib/granary" in runtime and "GRANARY_LISTEN=0.0.0.0:9000" in runtime,
+        "EXPOSE 9000": re.search(r"^EXPOSE 9000$", runtime, re.M) is not None,
+        "HEALTHCHECK on /_granary/health with curl":
+            re.search(r"^HEALTHCHECK .*\n.*curl .*/_granary/health", runtime, re.M) is not None,
+        'ENTRYPOINT ["granary"], CMD ["serve"]':
+            re.search(r'^ENTRYPOINT \["granary"\]$', runtime, re.M) is not None
+            and re.search(r'^CMD \["serve"\]$', runtime, re.M) is not None,
+    }
+    bad = sorted(set(re.findall(r"\bGRANARY_[A-Z_]+", df)) - env_vars)
+    checks["every GRANARY_* variable is one granary reads"] = not bad
+    for what, good in checks.items():
+        if good:
+            ok(f"Dockerfile: {what}")
+        else:
+            fail(f"Dockerfile: {what}{': ' + str(bad) if what.startswith('every') else ''}")
+
+# The build context as BuildKit makes it from Dockerfile.dockerignore: patterns in order, the
+# last match decides, `!` re-includes, a pattern matching a parent directory matches what is
+# below it, `*` does not cross `/`.
+rules = []
+for line in (deploy / "Dockerfile.dockerignore").read_text().splitlines():
+    line = line.strip()
+    if line and not line.startswith("#"):
+        pat = os.path.normpath(line.lstrip("!").strip("/"))
+        rx = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in pat)
+        rules.append((line.startswith("!"), re.compile(f"^{rx}$")))
+
+def in_context(path):
+    parts = path.split("/")
+    inside = True
+    for negated, rx in rules:
+        if any(rx.match("/".join(parts[:i])) for i in range(1, len(parts) + 1)):
+            inside = negated
+    return inside
+
+cargo = tomllib.loads((repo / "Cargo.toml").read_text())
+needed = ["Cargo.toml", "Cargo.lock", "src/main.rs", "src/lib.rs"]
+needed += [t.get("path", f"benches/{t['name']}.rs") for t in cargo.get("bench", [])]
+needed += [t["path"] for kind in ("test", "example", "bin") for t in cargo.get(kind, []) if "path" in t]
+missing = [f for f in needed if not in_context(f)]
+leaked = [f for f in ("target/release/granary", ".git/HEAD", "tests/s3/main.rs", "fuzz/Cargo.toml") if in_context(f)]
+if missing or leaked:
+    fail(f"Dockerfile.dockerignore: cargo needs {missing} (declared targets included), keeps out {leaked}?")
+else:
+    ok(f"Dockerfile.dockerignore: the context has the manifest, lock, sources and the {len(cargo.get('bench', []))} "
+       "declared benches; target/, .git, tests/ and fuzz/ stay out")
+locks = tomllib.loads((repo / "Cargo.lock").read_text())["package"]
+foreign = sorted({p.get("source", "") for p in locks if "source" in p} - {"registry+https://github.com/rust-lang/crates.io-index"})
+if foreign:
+    fail(f"Cargo.lock: packages from {foreign}, which a `cargo build --locked` in the image may not reach")
+else:
+    ok(f"Cargo.lock: all {sum(1 for p in locks if 'source' in p)} dependencies come from crates.io (fetched by cargo in the image)")
+
+# The FoundationDB deployments build the image's fdb variant.
+if compose_path in docs:
+    for gw in ("gateway-1", "gateway-2"):
+        args = ((docs[compose_path][0]["services"].get(gw) or {}).get("build") or {}).get("args") or {}
+        if args.get("FEATURES") == "fdb":
+            ok(f"{compose_path}: {gw}: builds the image with FEATURES=fdb")
+        else:
+            fail(f"{compose_path}: {gw}: build args {args} lack FEATURES: fdb (the image's default has no FoundationDB)")
+k8s_readme = (deploy / "k8s" / "README.md").read_text()
+builds = re.findall(r"docker build [^\n]*", k8s_readme)
+if builds and all("--build-arg FEATURES=fdb" in b for b in builds):
+    ok("k8s/README.md: the image is built with --build-arg FEATURES=fdb")
+else:
+    fail(f"k8s/README.md: docker build without --build-arg FEATURES=fdb: {builds}")
 
 if failures:
     print(f"\n{len(failures)} check(s) failed")
