@@ -218,7 +218,14 @@ pub fn create_user(
     })
 }
 
-pub fn create_key(db: &dyn KvStore, user: &str, access_key: &str, secret_key: &str, audit: Option<&Entry>) -> MetaResult<()> {
+pub fn create_key(
+    db: &dyn KvStore,
+    user: &str,
+    access_key: &str,
+    secret_key: impl Into<StoredSecret>,
+    audit: Option<&Entry>,
+) -> MetaResult<()> {
+    let secret_key = secret_key.into();
     transact(db, |t| {
         if t.get(&user_key(user))?.is_none() {
             return Err(MetaError::NoSuchUser(user.to_owned()));
