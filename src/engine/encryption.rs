@@ -39,7 +39,9 @@ pub enum SealError {
     #[error("server-side encryption needs a keyring, and this gateway was started without one")]
     NoKms,
     /// An SSE-C object read (or copied) without its key.
-    #[error("The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.")]
+    #[error(
+        "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."
+    )]
     CustomerKeyMissing,
     /// An SSE-C object read with another key.
     #[error("The provided customer key does not match the key the object was stored with.")]
@@ -94,7 +96,12 @@ pub fn check_customer_key(encryption: Option<&ObjectEncryption>, customer: Optio
 impl Engine {
     /// The cipher a write to `bucket` (incarnation `bucket_id`) seals under, and the record
     /// of it; `None` for a write in the clear.
-    pub async fn sealing(&self, bucket: &str, bucket_id: Option<&str>, request: Option<&SealRequest>) -> Result<Option<Sealing>, EngineError> {
+    pub async fn sealing(
+        &self,
+        bucket: &str,
+        bucket_id: Option<&str>,
+        request: Option<&SealRequest>,
+    ) -> Result<Option<Sealing>, EngineError> {
         let Some(request) = request else { return Ok(None) };
         let (mode, key_id, context, bucket_key) = match request {
             SealRequest::Customer(key) => {
@@ -108,7 +115,8 @@ impl Engine {
         let kms = keys.kms()?;
         let named = key_id.as_deref().unwrap_or(kms.default_key_id());
         let (key_id, key_version) = kms.resolve(named).await.map_err(SealError::from)?;
-        let domain = DomainId { bucket: bucket.to_owned(), bucket_id: bucket_id.map(str::to_owned), key_id, key_version, context: context.clone() };
+        let domain =
+            DomainId { bucket: bucket.to_owned(), bucket_id: bucket_id.map(str::to_owned), key_id, key_version, context: context.clone() };
         let sealing = match keys.domains.get(&domain) {
             Some(s) => s,
             None => {

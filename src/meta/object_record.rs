@@ -192,18 +192,8 @@ pub(super) mod tests {
 
     /// The format-2 bytes of `record`: its fields but the encryption.
     pub(crate) fn format2(r: &ObjectRecord) -> Vec<u8> {
-        let mut bytes = encode(&(
-            r.size,
-            &r.etag,
-            r.last_modified_ms,
-            &r.headers,
-            &r.user_metadata,
-            &r.body,
-            &r.checksum,
-            r.version,
-            r.lock,
-            &r.acl,
-        ));
+        let mut bytes =
+            encode(&(r.size, &r.etag, r.last_modified_ms, &r.headers, &r.user_metadata, &r.body, &r.checksum, r.version, r.lock, &r.acl));
         bytes[0] = 2;
         bytes
     }

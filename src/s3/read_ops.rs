@@ -2,15 +2,15 @@
 
 use super::checksums::{set_checksum_fields, set_checksum_values};
 use super::conditions::{check_conditions, request_conditions};
+use super::errors::to_s3;
 use super::object_fields::{check_key, etag_of, metadata_map};
 use super::object_lookup::{load_version, load_with_layout};
 use super::request_body::tokio_stream_of;
-use super::errors::to_s3;
 use super::sse_request;
 use super::GranaryS3;
-use crate::engine::encryption::check_customer_key;
 use crate::checksum::Checksum;
 use crate::clock::timestamp_ms;
+use crate::engine::encryption::check_customer_key;
 use crate::limits;
 use crate::meta::objects::{Layout, ObjectBody, ObjectRecord};
 use s3s::dto::*;

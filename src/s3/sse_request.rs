@@ -5,9 +5,9 @@
 
 use super::GranaryS3;
 use crate::engine::encryption::{SealError, SealRequest, Sealing};
-use crate::meta::buckets::BucketAccess;
 use crate::kms::KmsError;
 use crate::meta::bucket_encryption::BucketEncryption;
+use crate::meta::buckets::BucketAccess;
 use crate::sse::customer::CustomerKeyError;
 use crate::sse::{CustomerKey, ObjectEncryption, SseMode};
 use base64::Engine as _;
@@ -199,9 +199,10 @@ pub async fn for_write(s3: &GranaryS3, access: &BucketAccess, bucket: &str, fiel
 pub fn same_domain(from: Option<&ObjectEncryption>, to: Option<&ObjectEncryption>) -> bool {
     match (from, to) {
         (None, None) => true,
-        (Some(ObjectEncryption::Managed { data_key: a, context: ca, .. }), Some(ObjectEncryption::Managed { data_key: b, context: cb, .. })) => {
-            a == b && ca == cb
-        }
+        (
+            Some(ObjectEncryption::Managed { data_key: a, context: ca, .. }),
+            Some(ObjectEncryption::Managed { data_key: b, context: cb, .. }),
+        ) => a == b && ca == cb,
         _ => false,
     }
 }

@@ -27,10 +27,7 @@ pub fn files_with_plaintext(dir: &std::path::Path, plain: &[u8]) -> Vec<std::pat
     let needles: std::collections::HashSet<&[u8]> = plain.chunks(4096).filter(|c| c.len() >= 32).map(|c| &c[..32]).collect();
     let mut files = Vec::new();
     files_under(dir, &mut files);
-    files
-        .into_iter()
-        .filter(|f| std::fs::read(f).is_ok_and(|data| data.windows(32).any(|w| needles.contains(w))))
-        .collect()
+    files.into_iter().filter(|f| std::fs::read(f).is_ok_and(|data| data.windows(32).any(|w| needles.contains(w)))).collect()
 }
 
 /// An SSE-C key: (key, key base64, key MD5 base64).
@@ -184,8 +181,10 @@ async fn sse_kms_keys_rotation_and_unknown_keys() {
     let err = c.get_object().bucket("kms").key("before-rotation").send().await.unwrap_err();
     assert_eq!((code(&err).as_str(), status(&err)), ("KMS.DisabledException", 400));
     keyring.set_enabled("app-key", true).unwrap();
-    eventually("the gateway sees the key enabled again", || async { c.get_object().bucket("kms").key("before-rotation").send().await.ok() })
-        .await;
+    eventually("the gateway sees the key enabled again", || async {
+        c.get_object().bucket("kms").key("before-rotation").send().await.ok()
+    })
+    .await;
     // Without aws:kms a key id is refused; an unknown algorithm too.
     let err = c.put_object().bucket("kms").key("k").ssekms_key_id("app-key").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidArgument");
@@ -250,8 +249,7 @@ async fn sse_c_needs_its_key_for_every_read_and_part() {
         .unwrap();
     assert_eq!(got.sse_customer_key_md5(), Some(md5.as_str()));
     assert_eq!(body_of(got).await, body[100..2_000_000]);
-    let head =
-        c.head_object().bucket("ssec").key("obj").sse_customer_algorithm("AES256").sse_customer_key(&key).sse_customer_key_md5(&md5);
+    let head = c.head_object().bucket("ssec").key("obj").sse_customer_algorithm("AES256").sse_customer_key(&key).sse_customer_key_md5(&md5);
     assert_eq!(head.send().await.unwrap().content_length(), Some(body.len() as i64));
     let attrs = c.get_object_attributes().bucket("ssec").key("obj").object_attributes(aws_sdk_s3::types::ObjectAttributes::ObjectSize);
     assert_eq!(status(&attrs.send().await.unwrap_err()), 400, "GetObjectAttributes without the key");

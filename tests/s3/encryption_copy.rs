@@ -215,7 +215,8 @@ async fn a_policy_can_demand_encryption_and_unused_headers_are_refused() {
         .await
         .unwrap();
     // An encryption header where the operation does not take it is refused, not ignored.
-    let (status_code, body) = raw_http_with(&gw.endpoint, "GET", "/strict?list-type=2", &[("x-amz-server-side-encryption", "AES256")]).await;
+    let (status_code, body) =
+        raw_http_with(&gw.endpoint, "GET", "/strict?list-type=2", &[("x-amz-server-side-encryption", "AES256")]).await;
     assert_eq!(status_code, 400, "{body}");
     assert!(body.contains("InvalidArgument"), "{body}");
 }
