@@ -117,6 +117,21 @@ pub enum AdminRequest {
     },
     /// The running or last scrub with every bad chunk it listed.
     ScrubStatus,
+    /// Changes a bucket's or user's quotas (and a user's request rates).
+    QuotaSet {
+        scope: crate::meta::quota::Scope,
+        change: crate::meta::quota::LimitsChange,
+    },
+    /// Removes every limit of a bucket or user.
+    QuotaClear {
+        scope: crate::meta::quota::Scope,
+    },
+    /// Usage and limits of one bucket, of one user and its buckets, or of everything.
+    Usage {
+        scope: Option<crate::meta::quota::Scope>,
+    },
+    /// Rebuilds every usage counter from the object records (`meta::usage::recount`).
+    UsageRecount,
     /// Write a backup's metadata dump (`backup::take::dump_metadata`) to `path` (absolute, a
     /// new file) from one read version; answered with what was written. `granary backup`
     /// copies the chunks itself.
@@ -290,8 +305,20 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
             AdminRequest::UserEnable { name } => user_disabled(db, &name, false),
             AdminRequest::UserDelete { name } => {
                 let audit = admin_entry("UserDelete").detail("user", &name);
-                done(users::delete_user(db, &name, Some(&audit)))
+                // Its limits go with it: a later user of the name starts without them.
+                let scope = crate::meta::quota::Scope::User(name.clone());
+                done(users::delete_user(db, &name, Some(&audit)).and_then(|()| crate::meta::quota::clear_limits(db, &scope, None)))
             }
+            AdminRequest::QuotaSet { scope, change } => {
+                let audit = admin_entry("QuotaSet").detail("scope", &scope).detail("change", format!("{change:?}"));
+                json(crate::meta::quota::set_limits(db, &scope, &change, Some(&audit)))
+            }
+            AdminRequest::QuotaClear { scope } => {
+                let audit = admin_entry("QuotaClear").detail("scope", &scope);
+                done(crate::meta::quota::clear_limits(db, &scope, Some(&audit)))
+            }
+            AdminRequest::Usage { scope } => json(crate::meta::usage::report(db, scope.as_ref())),
+            AdminRequest::UsageRecount => json(crate::meta::usage::recount(db, |_| {})),
             AdminRequest::UserPolicyPut { name, document } => {
                 // The trail names the document by its digest: `user policy get` shows the text.
                 let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(document.as_bytes()));

@@ -47,6 +47,10 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub health_listen: Option<String>,
     pub bucket_defaults: Option<String>,
+    pub rate_limit_requests_per_sec: Option<u64>,
+    pub rate_limit_upload_bytes_per_sec: Option<u64>,
+    pub rate_limit_source_requests_per_sec: Option<u64>,
+    pub rate_limit_source_upload_bytes_per_sec: Option<u64>,
 }
 
 impl FileConfig {
@@ -142,6 +146,8 @@ pub struct ServeConfig {
     pub health_listen: Option<SocketAddr>,
     /// What a new bucket's access settings are when its CreateBucket does not say.
     pub bucket_defaults: BucketDefaults,
+    /// Request and upload rates per access key and per source address (off by default).
+    pub rate_limits: crate::s3::rate_limit::RateLimitSettings,
 }
 
 /// New buckets' object ownership and public access block (`--bucket-defaults`).
@@ -296,6 +302,7 @@ impl ServeConfig {
             connections: crate::connections::ConnectionSettings::default(),
             tls: None,
             health_listen: None,
+            rate_limits: Default::default(),
         }
     }
 }

@@ -26,6 +26,9 @@
 //!    handler (`s3::request_body::UnsizedBody`).
 //! 10. Observation (`observe`): every request, once over, is counted in the request metrics
 //!     and written to the access log (`access_log`), if one is configured.
+//! 11. Per-source rate limits (`s3::rate_limit::SourceLimits`), when configured: a source
+//!     over its request or upload rate is answered 503 SlowDown with `Retry-After` before
+//!     anything else works for it (the health check is exempt: load balancers share them).
 
 pub mod access_log;
 pub mod audit_sink;
@@ -68,6 +71,8 @@ pub struct EdgeConfig {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The access log, when one is configured.
     pub access_log: Option<access_log::AccessLog>,
+    /// Request and upload rates per source address (`None`: unlimited).
+    pub source_limits: Option<Arc<crate::s3::rate_limit::SourceLimits>>,
 }
 
 /// The service for one connection.
@@ -217,21 +222,32 @@ impl Service<http::Request<Incoming>> for Edge {
             // s3s refuses a body of unknown length; PutObject streams it (step 9).
             crate::s3::request_body::set_aside(&mut req);
         }
+        // Step 11, before any work for the request.
+        let throttled = match &config.source_limits {
+            Some(limits) if req.uri().path() != "/_granary/health" => limits.admit(ctx.source_ip, req.headers()).err(),
+            _ => None,
+        };
         let inner = self.inner.clone();
         Box::pin(async move {
             // A preflight is unsigned by nature: answered before anything checks a signature.
             let preflight = match &cors {
-                Some(c) => c.preflight_answer().await,
-                None => None,
+                Some(c) if throttled.is_none() => c.preflight_answer().await,
+                _ => None,
             };
-            let result = match (preflight, early) {
-                (Some(answer), _) => {
+            let result = match (throttled, preflight, early) {
+                (Some(throttled), _, _) => {
+                    let (code, message, retry_after) = throttled.parts();
+                    let mut answer = error_response(code, http::StatusCode::SERVICE_UNAVAILABLE, &message);
+                    answer.headers_mut().insert(http::header::RETRY_AFTER, retry_after);
+                    Ok(answer)
+                }
+                (None, Some(answer), _) => {
                     ctx.facts.set_op(cors::PREFLIGHT_OP);
                     Ok(answer)
                 }
-                (None, Some(refusal)) => Ok(error_response(refusal.code, refusal.status, &refusal.message)),
+                (None, None, Some(refusal)) => Ok(error_response(refusal.code, refusal.status, &refusal.message)),
                 // A browser form (POST Object) gets what s3s leaves out of it.
-                (None, None) => crate::s3::post_object::call(&inner, req).await,
+                (None, None, None) => crate::s3::post_object::call(&inner, req).await,
             };
             // Whoever read the body (s3s for XML, ingest for objects) saw only a stream
             // error and answered IncompleteBody or InternalError; the cause was the client.

@@ -365,6 +365,23 @@ pub const META_SCAN_BATCH_ROWS: usize = 1000;
 /// Shards of the outbox depth counter: writers add to a random one (no hot key), the depth
 /// is their sum, so reading the depth reads exactly this many rows.
 pub const OUTBOX_DEPTH_SHARDS: u64 = 16;
+/// Shards of each usage counter (`meta::usage`): a write adds to the shard of its object key,
+/// so reading a bucket's or user's usage reads twice this many rows (bytes and objects).
+pub const USAGE_COUNTER_SHARDS: u64 = 16;
+/// `granary usage --recount` names at most this many drifted counters (all are counted).
+pub const USAGE_RECOUNT_DRIFT_LISTED_MAX: usize = 100;
+/// Bucket incarnations whose "a quota applies" note a gateway keeps (`meta::quota`; about
+/// 100 bytes each). An evicted note costs one write two reads of the limits.
+pub const QUOTA_NOTES_MAX_ENTRIES: usize = 65_536;
+/// Limits per (bucket or user, configuration generation) the access decision keeps.
+pub const QUOTA_LIMITS_CACHE_MAX_ENTRIES: usize = 10_000;
+/// Rate limits (`s3::rate_limit`): token buckets kept per source address (IPv6: per /64)
+/// and per access key, each about 100 bytes. Past this, the least recently used go (a bucket
+/// evicted in debt starts full again: a client needs this many sources to use that).
+pub const RATE_LIMIT_SOURCES_MAX_COUNT: usize = 65_536;
+pub const RATE_LIMIT_KEYS_MAX_COUNT: usize = 65_536;
+/// A request refused by a rate limit is told to retry after at most this many seconds.
+pub const RATE_LIMIT_RETRY_AFTER_MAX_SECS: u64 = 3_600;
 /// Part records of one multipart upload, read whole by complete, abort and purge: one per
 /// part number, and part numbers are 1 to `PART_NUMBER_MAX`.
 pub const UPLOAD_PARTS_MAX_COUNT: usize = PART_NUMBER_MAX as usize;

@@ -49,6 +49,8 @@ struct StoreCounts {
     pinned_chunks: usize,
     gateways_live: usize,
     search_documents: Option<u64>,
+    /// Object versions and logical bytes stored in all (`meta::usage`: one range read).
+    usage: crate::meta::usage::Usage,
 }
 
 /// Keys in `space`, up to `STATUS_COUNT_MAX` (as `granary status` counts its queues).
@@ -68,6 +70,7 @@ impl StoreCounts {
             pinned_chunks: count(db, "p")?,
             gateways_live: crate::meta::gateways::list(db)?.iter().filter(|(_, g)| g.is_live(now)).count(),
             search_documents: sources.index.as_ref().map(|i| i.documents()),
+            usage: crate::meta::usage::total(db)?,
         })
     }
 }
@@ -141,6 +144,8 @@ fn register_store(r: &mut Registry, s: &StatusSources, store: &StoreCounts) {
     gauge(r, "gc_queue_chunks", "Chunks at zero references waiting out the grace period (the GC backlog)", int(store.gc_queue));
     gauge(r, "pinned_chunks", "Chunks pinned by uploads in progress", int(store.pinned_chunks));
     gauge(r, "gateways_live", "Gateways with a fresh heartbeat on this metadata store", int(store.gateways_live));
+    gauge(r, "stored_object_versions", "Object versions stored, noncurrent ones included (granary usage)", store.usage.objects);
+    gauge(r, "stored_logical_bytes", "Logical bytes of every object version stored, before deduplication", store.usage.bytes);
     gauge(
         r,
         "store_counts_age_seconds",

@@ -321,7 +321,8 @@ impl Server {
         let authorizer = Arc::clone(&s3.authorizer);
         let mut builder = S3ServiceBuilder::new(s3);
         builder.set_auth(KeyStoreAuth::new(engine.clone(), Arc::clone(&kms)));
-        builder.set_access(crate::s3::access::GranaryAccess::new(Arc::clone(&authorizer), outbox_gauge));
+        let key_limits = crate::s3::rate_limit::KeyLimits::new(config.rate_limits.per_key);
+        builder.set_access(crate::s3::access::GranaryAccess::new(Arc::clone(&authorizer), outbox_gauge).with_key_limits(key_limits));
         builder.set_route(
             crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index), authorizer)
                 .with_metrics_auth(config.metrics_auth.clone())
@@ -345,6 +346,7 @@ impl Server {
             cors: Some(Arc::new(crate::edge::cors::CorsRules::new(Arc::clone(&stores.db)))),
             metrics,
             access_log,
+            source_limits: crate::s3::rate_limit::SourceLimits::new(config.rate_limits.per_source),
         });
         let idle = config.connections.idle;
         let handshake_within = config.connections.tls_handshake.min(idle);

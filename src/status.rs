@@ -46,6 +46,9 @@ pub struct Status {
     /// The running or last chunk scrub (`None`: none since the gateway started, or no
     /// gateway runs here).
     pub scrub: Option<crate::engine::scrub::ScrubStatus>,
+    /// Object versions and logical bytes stored in all (`granary usage` has them per bucket
+    /// and user).
+    pub usage: crate::meta::usage::Usage,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,6 +113,7 @@ impl StatusSources {
             metadata_cache: self.cache.as_ref().map(|c| c.stats()),
             connections: self.connections.as_ref().map(|l| l.stats()),
             scrub: self.scrub.as_ref().and_then(|s| s.status(crate::limits::SCRUB_STATUS_BAD_CHUNKS_MAX)),
+            usage: crate::meta::usage::total(&*self.db)?,
             search: self.index.as_ref().map(|i| SearchStatus {
                 documents: i.documents(),
                 applied_sequencer: i.applied_sequencer(),

@@ -161,6 +161,13 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: super::kms::KmsCommand,
     },
+    /// Byte and object quotas of buckets and users, and users' request rates.
+    Quota {
+        #[command(subcommand)]
+        command: super::quota::QuotaCommand,
+    },
+    /// What buckets and users store (object versions and logical bytes) and their limits.
+    Usage(super::quota::UsageArgs),
     /// Background work and queues of the gateway serving the data directory.
     Status,
     /// Query and verify the audit trail.
@@ -219,6 +226,8 @@ pub(super) struct ServeArgs {
     pub(super) connections: Box<ConnectionArgs>,
     #[command(flatten)]
     pub(super) tls: Box<TlsArgs>,
+    #[command(flatten)]
+    pub(super) rate_limits: Box<RateLimitArgs>,
     /// Undelivered events past which writes answer 503 SlowDown [default: 1000000].
     #[arg(long, env = "GRANARY_OUTBOX_MAX_EVENTS")]
     pub(super) outbox_max_events: Option<u64>,
@@ -267,6 +276,26 @@ pub(super) struct ConnectionArgs {
     /// Connections open at once from one source address (IPv6: one /64) [default: 256].
     #[arg(long, env = "GRANARY_CONNECTIONS_PER_SOURCE_MAX")]
     pub(super) connections_per_source_max: Option<usize>,
+}
+
+/// Request rate limits (`s3::rate_limit`): token buckets with one second of burst; a request
+/// over a limit answers 503 SlowDown with Retry-After. Off unless set; 0 is off too.
+#[derive(clap::Args)]
+pub(super) struct RateLimitArgs {
+    /// Requests per second of each access key (a user's own rate, `granary quota set --user
+    /// U --requests-per-sec N`, replaces it for its keys).
+    #[arg(long, env = "GRANARY_RATE_LIMIT_REQUESTS_PER_SEC", value_name = "N")]
+    pub(super) rate_limit_requests_per_sec: Option<u64>,
+    /// Upload bytes per second of each access key, charged on the declared length (a user's
+    /// own rate replaces it for its keys).
+    #[arg(long, env = "GRANARY_RATE_LIMIT_UPLOAD_BYTES_PER_SEC", value_name = "N")]
+    pub(super) rate_limit_upload_bytes_per_sec: Option<u64>,
+    /// Requests per second from each source address (IPv6: each /64), signed or not.
+    #[arg(long, env = "GRANARY_RATE_LIMIT_SOURCE_REQUESTS_PER_SEC", value_name = "N")]
+    pub(super) rate_limit_source_requests_per_sec: Option<u64>,
+    /// Upload bytes per second from each source address, charged on the declared length.
+    #[arg(long, env = "GRANARY_RATE_LIMIT_SOURCE_UPLOAD_BYTES_PER_SEC", value_name = "N")]
+    pub(super) rate_limit_source_upload_bytes_per_sec: Option<u64>,
 }
 
 #[derive(clap::Args)]

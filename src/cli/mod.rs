@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod jobs;
 mod kms;
+mod quota;
 mod request;
 mod scrub;
 mod serve;
@@ -93,6 +94,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::User { command } => users::user_command(&store, command).await,
         Command::Audit { command } => audit::audit_command(&store, command).await,
         Command::Status => admin_command(&store, AdminRequest::Status).await,
+        Command::Quota { command } => quota::quota_command(&store, command).await,
+        Command::Usage(args) => quota::usage_command(&store, args).await,
         Command::Indexer { kafka } => serve::indexer(kafka, &file, &store).await,
         Command::Index { command: IndexCommand::Rebuild } => jobs::rebuild_index(&store).await,
         Command::Lifecycle { command: LifecycleCommand::Run { at } } => jobs::lifecycle(&store, at.as_deref()).await,

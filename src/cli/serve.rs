@@ -2,7 +2,7 @@
 //! environment resolved into the server's configuration (flags over environment over file
 //! over defaults).
 
-use super::args::{ConnectionArgs, KafkaArgs, ServeArgs, TlsArgs};
+use super::args::{ConnectionArgs, KafkaArgs, RateLimitArgs, ServeArgs, TlsArgs};
 use crate::config::{FileConfig, ServeConfig, StoreConfig, DEFAULT_LISTEN, DEFAULT_REGION};
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
         kafka,
         connections,
         tls,
+        rate_limits,
         outbox_max_events,
         metrics_auth,
         metrics_token,
@@ -34,6 +35,7 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
     config.store = store;
     (config.events.kafka, config.events.indexer_group) = kafka.resolve(&file)?;
     connections.apply(&file, &mut config.connections);
+    config.rate_limits = rate_limits.resolve(&file);
     (config.tls, config.health_listen) = tls.resolve(&file)?;
     config.listen = listen.parse().map_err(|e| format!("--listen {listen}: {e}"))?;
     config.region = region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
@@ -110,6 +112,23 @@ impl TlsArgs {
             None => None,
         };
         Ok((tls, health))
+    }
+}
+
+impl RateLimitArgs {
+    fn resolve(self, file: &FileConfig) -> crate::s3::rate_limit::RateLimitSettings {
+        use crate::s3::rate_limit::Rates;
+        let on = |n: Option<u64>| n.filter(|&n| n > 0);
+        crate::s3::rate_limit::RateLimitSettings {
+            per_key: Rates {
+                requests_per_sec: on(self.rate_limit_requests_per_sec.or(file.rate_limit_requests_per_sec)),
+                upload_bytes_per_sec: on(self.rate_limit_upload_bytes_per_sec.or(file.rate_limit_upload_bytes_per_sec)),
+            },
+            per_source: Rates {
+                requests_per_sec: on(self.rate_limit_source_requests_per_sec.or(file.rate_limit_source_requests_per_sec)),
+                upload_bytes_per_sec: on(self.rate_limit_source_upload_bytes_per_sec.or(file.rate_limit_source_upload_bytes_per_sec)),
+            },
+        }
     }
 }
 

@@ -33,7 +33,9 @@
 //! - `("tg", bucket, key)`      → an object's tags; `("btg", bucket)` a bucket's
 //! - `("gw", gateway_id)`       → `GatewayRecord`: a gateway process and its heartbeat
 //! - `("cgen",)` → the configuration generation (`cache`): bumped with every change to users,
-//!   access keys, buckets, CORS rules and default encryption
+//!   access keys, buckets, CORS rules, default encryption and quotas
+//! - `("qt", "b"|"u", name)`   → `quota::Limits`: a bucket's or user's quotas and rates
+//! - `("usc", "b"|"u"|"*", name, shard, field)` → i64: usage counters (`usage`)
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 //!
 //! Files, bottom up; a file imports only files of its own layer listed before it, or of
@@ -48,7 +50,9 @@
 //!    `object_record`, `versions` (noncurrent versions, the versioning state), `event`,
 //!    `notifications`, `outbox`, `lifecycle` (rules), `bucket_cors`
 //!    (CORS rules), `refs` (refcounts, pins),
-//!    `manifest`, `gateways`, `cache`, `sse_domains` (encryption domains' data keys).
+//!    `manifest`, `gateways`, `cache`, `sse_domains` (encryption domains' data keys),
+//!    `quota` (quotas and per-user rates), `usage` (usage counters, the quota check of a
+//!    write, their recount).
 //! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
 //!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
 //! 4. Transactions spanning records: `object_access` (an object's ACL and tags for the
@@ -87,12 +91,14 @@ pub mod object_tagging;
 pub mod objects;
 pub mod outbox;
 pub mod purge;
+pub mod quota;
 pub mod recount;
 pub mod refs;
 pub mod sse_domains;
 pub mod tagging;
 pub mod upload_id;
 pub mod uploads;
+pub mod usage;
 pub mod users;
 pub mod version_id;
 pub mod version_steps;
@@ -165,6 +171,9 @@ pub enum MetaError {
     MalformedXml(String),
     #[error("corrupt metadata record: {0}")]
     Corrupt(String),
+    /// A write would take a bucket or user past its byte or object quota (`usage`).
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
 }
 
 impl TxnError for MetaError {

@@ -172,6 +172,7 @@ pub fn commit_put(
     let hashes: Vec<_> = chunks.iter().map(|c| c.hash).collect();
     transact(db, |t| {
         require_access(t, bucket, access)?;
+        let quota = super::usage::QuotaGuard::begin(t, bucket, access)?;
         let okey = object_key(bucket, key);
         condition.check_in(t, &okey)?;
         let now = now_ms();
@@ -182,6 +183,8 @@ pub fn commit_put(
             write_manifest(t, manifest_id, chunks)?;
         }
         t.set(&okey, &encode_object(&record))?;
+        super::usage::add_version(t, (bucket, key), &record)?;
+        quota.check(t)?;
         adopt_pins(t, upload_id, &hashes)?;
         super::tagging::write_object_tags(t, bucket, key, tags)?;
         super::outbox::emit(t, &Event::created("ObjectCreated:Put", (bucket, key), &record, tags, audit))?;
@@ -336,6 +339,7 @@ pub fn copy_object(
     transact(db, |t| {
         require_access(t, src.bucket, access.0)?;
         require_access(t, dst.0, access.1)?;
+        let quota = super::usage::QuotaGuard::begin(t, dst.0, access.1)?;
         let (source, source_tags) = read_copy_source(t, src)?;
         if source.size > crate::limits::COPY_SOURCE_MAX_BYTES {
             return Err(MetaError::CopySourceTooLarge);
@@ -391,6 +395,8 @@ pub fn copy_object(
             copy.body = ObjectBody::Chunked { manifest_id, chunk_count: chunks.len() as u32 };
         }
         t.set(&object_key(dst.0, dst.1), &encode_object(&copy))?;
+        super::usage::add_version(t, dst, &copy)?;
+        quota.check(t)?;
         super::tagging::write_object_tags(t, dst.0, dst.1, &new_tags)?;
         super::outbox::emit(t, &Event::created("ObjectCreated:Copy", dst, &copy, &new_tags, audit))?;
         if let Some(e) = audit {

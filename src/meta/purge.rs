@@ -85,6 +85,7 @@ pub fn purge_versions(db: &dyn KvStore, bucket: &str, prefix: &str, from: Option
                 return Ok(());
             }
             take_manifests(t, record, batch)?;
+            super::usage::remove_version(t, (bucket, &key), record)?;
         }
         super::versions::clear_entry(t, bucket, &key, &entry.version)?;
         let mut event = Event::new("ObjectRemoved:Delete", bucket, Some(&key), None);

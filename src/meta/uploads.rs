@@ -256,6 +256,7 @@ pub fn complete(
     }
     transact(db, |t| {
         require_access(t, bucket, access)?;
+        let quota = super::usage::QuotaGuard::begin(t, bucket, access)?;
         let upload = get_upload(t, bucket, key, upload_id)?;
         condition.check_in(t, &object_key(bucket, key))?;
         let now = now_ms();
@@ -328,6 +329,8 @@ pub fn complete(
         record.version = super::version_steps::make_room(t, (bucket, key), now, &|old| super::lock::check_destroy(old, false, now))?;
         let okey = object_key(bucket, key);
         t.set(&okey, &encode_object(&record))?;
+        super::usage::add_version(t, (bucket, key), &record)?;
+        quota.check(t)?;
         t.clear_range(&begin, &prefix_end(&begin))?;
         t.clear(&upload_key(bucket, key, upload_id))?;
         let done = CompletedUpload {

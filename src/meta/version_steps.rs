@@ -2,10 +2,10 @@
 //! current: make room for a new version (keep the old one as noncurrent, or replace the
 //! `null` version), unlink the current object, write a delete marker, destroy one version
 //! and promote the next. Each keeps `versions`' invariant (with no current object, the
-//! newest noncurrent entry is absent or a marker) and queues the manifests of whatever it
-//! destroys for release. Shared by the operations above (`objects`, `uploads`, `deletes`,
-//! `expiry`, `purge`), which is why it is its own file: it imports the records it changes
-//! and none of those operations.
+//! newest noncurrent entry is absent or a marker), queues the manifests of whatever it
+//! destroys for release and takes it off the usage counters (`usage`). Shared by the
+//! operations above (`objects`, `uploads`, `deletes`, `expiry`, `purge`), which is why it is
+//! its own file: it imports the records it changes and none of those operations.
 
 use super::codec::decode;
 use super::manifest::{clear_parts, queue_release, read_parts};
@@ -32,6 +32,7 @@ pub(super) fn unlink_record(t: &mut dyn KvTxn, (bucket, key): (&str, &str), curr
     // Tags belong to the object being unlinked.
     t.clear(&object_tags_key(bucket, key))?;
     release_body(t, current, now_ms())?;
+    super::usage::remove_version(t, (bucket, key), current)?;
     Ok(t.clear(&object_key(bucket, key))?)
 }
 
@@ -132,6 +133,7 @@ fn destroy_noncurrent_null(
         if let Some(record) = &entry.object {
             may_destroy(record)?;
             release_body(t, record, now_ms)?;
+            super::usage::remove_version(t, (bucket, key), record)?;
         }
         clear_entry(t, bucket, key, &entry.version)?;
     } else {
@@ -193,6 +195,7 @@ pub(super) fn destroy_version(
             if let Some(record) = &entry.object {
                 may_destroy(record)?;
                 release_body(t, record, now_ms)?;
+                super::usage::remove_version(t, (bucket, key), record)?;
             }
             clear_entry(t, bucket, key, &entry.version)?;
             (entry.version, entry.is_marker(), was_current)

@@ -13,7 +13,11 @@
 //!    path does not name: `Authorizer::decide` for a copy source, DeleteObjects' keys and a
 //!    browser form's key);
 //! 4. admitted: a mutation that emits a change event is refused with 503 SlowDown while the
-//!    outbox is full (`EVENT_EMITTING_OPS`), so no event is written that could not be kept.
+//!    outbox is full (`EVENT_EMITTING_OPS`), so no event is written that could not be kept;
+//!    a verified access key is held to its request rates (`rate_limit`: 503 SlowDown with
+//!    Retry-After), and a write to a bucket is held to its quotas (`QUOTA_OPS`: the note
+//!    that lets its transaction skip the quota reads, and a body too large for a quota
+//!    refused before it is read).
 //!
 //! Metadata transactions still re-check, against races, that the bucket they change is the
 //! one that was allowed.
@@ -27,6 +31,7 @@ use crate::events::relay::OutboxGauge;
 use crate::meta::bucket_access::get_access_config;
 use crate::meta::buckets::BucketRecord;
 use crate::meta::object_access::access_facts;
+use crate::meta::quota::{Limits, Scope};
 use crate::policy::{Context, Policy, PolicyKind};
 use quick_cache::sync::Cache;
 use s3s::access::{S3Access, S3AccessContext};
@@ -117,12 +122,27 @@ pub struct Authorizer {
     rules: Cache<(String, Option<String>, u64), SharedRules>,
     /// Parsed user policies per (user, configuration generation).
     user_policies: Cache<(String, u64), Option<Arc<Policy>>>,
+    /// Quotas and rates of buckets and users per configuration generation (`meta::quota`).
+    limits: Cache<(Scope, u64), Option<Limits>>,
 }
 
 impl Authorizer {
     pub fn new(engine: crate::engine::Engine) -> Self {
         let entries = crate::limits::ACCESS_RULES_CACHE_MAX_ENTRIES;
-        Self { engine, rules: Cache::new(entries), user_policies: Cache::new(entries) }
+        let limits = Cache::new(crate::limits::QUOTA_LIMITS_CACHE_MAX_ENTRIES);
+        Self { engine, rules: Cache::new(entries), user_policies: Cache::new(entries), limits }
+    }
+
+    /// The limits of a bucket or user at `generation` (every change bumps it).
+    async fn limits(&self, generation: u64, scope: Scope) -> S3Result<Option<Limits>> {
+        let key = (scope, generation);
+        if let Some(hit) = self.limits.get(&key) {
+            return Ok(hit);
+        }
+        let scope = key.0.clone();
+        let limits = self.engine.meta(move |db| crate::meta::quota::get_limits(db, &scope)).await.map_err(super::errors::to_s3)?;
+        self.limits.insert(key, limits);
+        Ok(limits)
     }
 
     /// The parsed access rules of the bucket `record` describes.
@@ -281,13 +301,64 @@ impl Refusal {
 pub struct GranaryAccess {
     authorizer: Arc<Authorizer>,
     outbox: Arc<OutboxGauge>,
+    /// Request rates per access key (`rate_limit`): the configured ones, or a user's own.
+    key_limits: Arc<super::rate_limit::KeyLimits>,
 }
 
 impl GranaryAccess {
     pub fn new(authorizer: Arc<Authorizer>, outbox: Arc<OutboxGauge>) -> Self {
-        Self { authorizer, outbox }
+        Self { authorizer, outbox, key_limits: super::rate_limit::KeyLimits::new(Default::default()) }
+    }
+
+    /// Holds every access key to `key_limits`' rates (a user's own rates replace them).
+    pub fn with_key_limits(mut self, key_limits: Arc<super::rate_limit::KeyLimits>) -> Self {
+        self.key_limits = key_limits;
+        self
+    }
+
+    /// Admits a request of a verified access key under its rates: the user's own, else the
+    /// configured per-key ones.
+    async fn admit_rate(&self, generation: u64, principal: &Verified, headers: &http::HeaderMap) -> S3Result<()> {
+        let own = self.authorizer.limits(generation, Scope::User(principal.who.user.clone())).await?;
+        let default = self.key_limits.default;
+        let rates = super::rate_limit::Rates {
+            requests_per_sec: own.and_then(|l| l.requests_per_sec).or(default.requests_per_sec),
+            upload_bytes_per_sec: own.and_then(|l| l.upload_bytes_per_sec).or(default.upload_bytes_per_sec),
+        };
+        self.key_limits.admit(&principal.who.access_key, rates, headers).map_err(|t| t.to_s3())
+    }
+
+    /// For a write into `bucket`: notes whether a quota applies (the write's transaction then
+    /// reads limits and usage only if one does: `meta::quota`), and refuses at once a body
+    /// declared larger than a byte quota, which could never fit (before it is streamed in).
+    async fn admit_quota(&self, op: &str, generation: u64, bucket: &AuthorizedBucket, headers: &http::HeaderMap) -> S3Result<()> {
+        let of_bucket = self.authorizer.limits(generation, Scope::Bucket(bucket.name.clone())).await?;
+        let of_owner = self.authorizer.limits(generation, Scope::User(bucket.record.owner.clone())).await?;
+        let quotas: Vec<(String, Limits)> = [(format!("bucket {}", bucket.name), of_bucket), (format!("user {}", bucket.record.owner), of_owner)]
+            .into_iter()
+            .filter_map(|(what, limits)| limits.filter(Limits::has_quota).map(|l| (what, l)))
+            .collect();
+        if let Some(id) = &bucket.record.id {
+            crate::meta::quota::note_applies(id, generation, !quotas.is_empty());
+        }
+        if SIZED_WRITE_OPS.contains(&op) {
+            let declared = super::rate_limit::declared_upload_bytes(headers);
+            for (what, limits) in &quotas {
+                if let Some(max) = limits.max_bytes.filter(|&max| declared > max) {
+                    return Err(super::errors::quota_exceeded(&format!("the {what} may hold {max} bytes; this upload has {declared}")));
+                }
+            }
+        }
+        Ok(())
     }
 }
+
+/// Operations that add object versions to a bucket (or parts of one): held to its quotas.
+const QUOTA_OPS: &[&str] =
+    &["PutObject", "PostObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"];
+
+/// Of those, the ones whose body is the object (or part) and whose declared length is its size.
+const SIZED_WRITE_OPS: &[&str] = &["PutObject", "UploadPart"];
 
 /// The principal of a verified access key, at the current configuration generation.
 pub(super) async fn authenticate(engine: &crate::engine::Engine, generation: u64, access_key: &str) -> S3Result<Verified> {
@@ -320,6 +391,9 @@ impl GranaryAccess {
         };
         if let (Some(f), Some(p)) = (facts, &principal) {
             f.set_principal(p.who.clone());
+        }
+        if let Some(p) = &principal {
+            self.admit_rate(generation, p, cx.headers()).await?;
         }
         super::request_rules::check(&op, cx.uri(), cx.headers())?;
         let source_ip = cx.extensions_mut().get::<RequestContext>().map(|c| c.source_ip);
@@ -379,6 +453,9 @@ impl GranaryAccess {
         }
         if let (Some(f), Some(g)) = (facts, &decision.grounds) {
             f.set_access(g.to_string());
+        }
+        if let Some(bucket) = decision.bucket.as_ref().filter(|_| QUOTA_OPS.contains(&op.as_str())) {
+            self.admit_quota(&op, generation, bucket, cx.headers()).await?;
         }
         if EVENT_EMITTING_OPS.contains(&op.as_str()) && self.outbox.full() {
             return Err(s3_error!(SlowDown, "{} events await delivery; retry later", self.outbox.depth()));

@@ -37,6 +37,7 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
             "The specified copy source is larger than the maximum allowable size for a copy source: {}",
             crate::limits::COPY_SOURCE_MAX_BYTES
         ),
+        MetaError::QuotaExceeded(m) => quota_exceeded(&m),
         MetaError::CopySourceChanged => s3_error!(SlowDown, "The copy source changed while it was being copied; retry"),
         MetaError::ChunkBeingCollected => {
             s3_error!(SlowDown, "content is being garbage-collected; retry")
@@ -51,6 +52,14 @@ pub fn meta_to_s3(e: MetaError) -> S3Error {
             s3_error!(InternalError, "{other}")
         }
     }
+}
+
+/// A write past a bucket's or user's quota: 403 with Granary's own code (S3 has no quotas of
+/// this kind), its message naming the limit.
+pub fn quota_exceeded(message: &str) -> S3Error {
+    let mut e = S3Error::with_message(s3s::S3ErrorCode::Custom("QuotaExceeded".into()), format!("Quota exceeded: {message}"));
+    e.set_status_code(http::StatusCode::FORBIDDEN);
+    e
 }
 
 pub fn to_s3(e: EngineError) -> S3Error {

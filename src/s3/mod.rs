@@ -31,6 +31,7 @@ pub mod object_ops;
 pub mod policy_context;
 pub mod policy_ops;
 pub mod post_object;
+pub mod rate_limit;
 pub mod read_ops;
 pub mod request;
 pub mod request_body;

@@ -30,6 +30,8 @@ mod multipart;
 mod objects;
 mod post_object;
 mod purge;
+mod quotas;
+mod rate_limits;
 mod retention;
 mod search;
 mod security;
