@@ -202,3 +202,38 @@ fn record_seeds_still_decode() {
         assert!(ok, "seed {name} no longer decodes");
     }
 }
+
+/// Found with the `s3_xml` target: `lock_ops::bucket_lock_of` takes any positive period
+/// (`<Years>2147483647</Years>` saturates to i32::MAX days), and GetObjectLockConfiguration
+/// would answer such a period otherwise (5883516 years): only the metadata layer's cap
+/// (`DEFAULT_RETENTION_MAX_DAYS`, S3's 100 years) keeps it from being stored. The path
+/// PutObjectLockConfiguration takes, end to end below the handler.
+#[test]
+fn lock_periods_past_the_cap_are_refused_before_they_are_stored() {
+    use granary::meta::{bucket_ops, buckets, lock, MetaError};
+    use granary::s3::lock_ops;
+    use s3s::xml::Deserialize as _;
+
+    let document = |period: &str| {
+        let xml = format!(
+            "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention>\
+             <Mode>COMPLIANCE</Mode>{period}</DefaultRetention></Rule></ObjectLockConfiguration>"
+        );
+        let config = s3s::dto::ObjectLockConfiguration::deserialize(&mut s3s::xml::Deserializer::new(xml.as_bytes())).unwrap();
+        lock_ops::bucket_lock_of(config).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = granary::kv::fjall_backend::FjallStore::open(&dir.path().join("meta")).unwrap();
+    bucket_ops::create_bucket_with(&db, "locked", "alice", "us-east-1", true, None).unwrap();
+    let access = buckets::get_bucket(&db, "locked").unwrap().unwrap().access();
+    for period in ["<Years>2147483647</Years>", "<Years>101</Years>", "<Days>36501</Days>", "<Days>2147483647</Days>"] {
+        let refused = lock::put_bucket_lock(&db, &access, "locked", &document(period), None);
+        assert!(matches!(refused, Err(MetaError::InvalidArgument(_))), "{period}: {refused:?}");
+    }
+    for (period, years, days) in [("<Years>100</Years>", Some(100), None), ("<Days>36500</Days>", None, Some(36_500))] {
+        lock::put_bucket_lock(&db, &access, "locked", &document(period), None).unwrap();
+        let stored = lock::get_bucket_lock(&db, "locked").unwrap().unwrap();
+        let answered = lock_ops::lock_config_to_s3(stored).rule.and_then(|r| r.default_retention).unwrap();
+        assert_eq!((answered.years, answered.days), (years, days), "{period} is answered as it was put");
+    }
+}

@@ -2,7 +2,8 @@
 //! (`x-amz-server-side-encryption*`: SSE-S3, SSE-KMS with its key id and base64 JSON context,
 //! SSE-C's algorithm, key and key MD5, for the object and for a copy source), flexible
 //! checksums, `x-amz-tagging`, canned ACLs and `x-amz-grant-*`, `Content-MD5`, object lock
-//! headers, user metadata, a copy source, and a CORS preflight's requested headers. Input:
+//! headers, user metadata, a copy source, a CORS preflight's requested headers, and `Host`
+//! for virtual-host-style bucket names. Input:
 //! header lines, `name: value`, as on the wire.
 //!
 //! Beyond "no panic": an SSE-C key accepted is the one whose MD5 the request named and it
@@ -85,6 +86,14 @@ fn others(h: &[(String, String)]) {
     }
     if let Some(asked) = header(h, "access-control-request-headers").and_then(granary::cors::requested_headers) {
         assert!(asked.len() <= granary::limits::CORS_PREFLIGHT_HEADERS_MAX_COUNT);
+    }
+    if let Some(host) = header(h, "host") {
+        use s3s::host::S3Host as _;
+        let domain = granary::s3::host::VirtualHostDomain::new("s3.example.com").expect("a valid domain");
+        if let Some(bucket) = domain.parse_host_header(host).ok().and_then(|v| v.bucket().map(str::to_owned)) {
+            let named = host.to_ascii_lowercase();
+            assert!(named.starts_with(&format!("{}.s3.example.com", bucket.to_ascii_lowercase())), "{host:?} named bucket {bucket:?}");
+        }
     }
 }
 

@@ -79,6 +79,10 @@ fn notification(xml: &[u8]) {
 fn object_lock(xml: &[u8]) {
     let Some(doc) = from_xml::<ObjectLockConfiguration>(xml) else { return };
     let Ok(lock) = lock_ops::bucket_lock_of(doc) else { return };
+    // What `meta::lock::put_bucket_lock` then refuses (S3's cap on the period) is never stored.
+    if lock.default_retention.is_some_and(|d| d.days == 0 || d.days > granary::meta::lock::DEFAULT_RETENTION_MAX_DAYS) {
+        return;
+    }
     assert_eq!(decode_record::<BucketLock>(&encode_record(&lock)).as_ref(), Ok(&lock));
     let again = to_xml(&lock_ops::lock_config_to_s3(lock.clone()));
     let doc = from_xml::<ObjectLockConfiguration>(&again).expect("s3s reads what it wrote");
