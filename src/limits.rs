@@ -441,3 +441,60 @@ pub const RESTORE_BATCH_MAX_BYTES: usize = 1_000_000;
 pub const EXPORT_PROGRESS_INTERVAL_MILLIS: u64 = 500;
 /// Export: object versions the report names as skipped (SSE-C, gone meanwhile); all are counted.
 pub const EXPORT_SKIPPED_LISTED_MAX: usize = 1000;
+
+/// Backup (`backup`): chunks copied at once, each read and verified (at most a 1 MiB chunk)
+/// then written and fsynced: memory stays within about this many MiB.
+pub const BACKUP_CHUNK_COPIES_IN_FLIGHT: usize = 8;
+/// Backup, restore and verify name at most this many missing or corrupt chunks (all are
+/// counted).
+pub const BACKUP_PROBLEMS_LISTED_MAX: usize = 100;
+/// Restore: keys and values written per transaction, a tenth of FoundationDB's 10 MB so each
+/// commit is also far inside the 5 s limit.
+pub const RESTORE_BATCH_MAX_BYTES: usize = 1_000_000;
+/// Export (`backup::export`): progress is reported at most this often.
+pub const EXPORT_PROGRESS_INTERVAL_MILLIS: u64 = 500;
+/// Export: object versions the report names as skipped (SSE-C, gone meanwhile); all are counted.
+pub const EXPORT_SKIPPED_LISTED_MAX: usize = 1000;
+
+/// Upload rules (`meta::upload_rules`): entries per list (allowed or denied extensions or
+/// content types) of one bucket.
+pub const UPLOAD_RULES_ENTRIES_MAX_COUNT: usize = 100;
+/// Upload rules: one extension or content-type pattern is at most this many bytes (RFC 6838
+/// names are at most 127 characters).
+pub const UPLOAD_RULES_ENTRY_MAX_BYTES: usize = 127;
+/// Upload rules (`screening`): an object's type is sniffed from at most this many of its
+/// first bytes, taken as they stream by (never the whole object).
+pub const SNIFF_HEAD_MAX_BYTES: usize = 8 * 1024;
+/// Malware scan (`screening`): one scan (connect to clamd, stream the object, wait for the
+/// verdict) that takes longer fails (and is retried).
+pub const SCAN_TIMEOUT_SECS: u64 = 120;
+/// Malware scan: objects larger than this are not scanned (tagged `granary-scan=error`):
+/// clamd's default StreamMaxLength (25 MiB), past which it answers INSTREAM with an error.
+pub const SCAN_STREAM_MAX_BYTES: u64 = 25 * 1024 * 1024;
+/// Malware scan: bytes per INSTREAM chunk sent to clamd.
+pub const SCAN_CHUNK_BYTES: usize = 64 * 1024;
+/// Malware scan, refuse mode: objects up to this many bytes are scanned before a PUT is
+/// acknowledged unless `scan-rules set --max-bytes` says otherwise.
+pub const SCAN_SYNC_DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// Malware scan, refuse mode: the largest `--max-bytes` (a scan cannot take more).
+pub const SCAN_SYNC_MAX_BYTES: u64 = SCAN_STREAM_MAX_BYTES;
+/// Malware scan, refuse mode: request-body pieces waiting for clamd; the upload waits
+/// beyond them (back-pressure rather than buffering).
+pub const SCAN_SYNC_QUEUE_PIECES: usize = 4;
+/// Scan queue (`meta::scan_queue`): rows read per claim, past jobs claimed by other
+/// scanners or waiting for a retry.
+pub const SCAN_QUEUE_READ_MAX_ROWS: usize = 1000;
+/// Scan queue: scans one gateway runs at once (each claims its job for the lease).
+pub const SCANS_IN_FLIGHT_MAX: usize = 2;
+/// Scan queue: a claimed job is hidden from other scanners this long (two scan timeouts
+/// and some): a scanner that died leaves it to be claimed again after it.
+pub const SCAN_CLAIM_LEASE_MILLIS: i64 = 300_000;
+/// Scan queue: an idle scanner looks for jobs this often.
+pub const SCAN_QUEUE_IDLE_POLL_MILLIS: u64 = 250;
+/// Scan queue: a scan that failed for a passing reason (clamd unreachable, a timeout) is
+/// tried this many times in all before the object is tagged `granary-scan=error`.
+pub const SCAN_ATTEMPTS_MAX: u32 = 5;
+/// Scan queue: a failed scan is retried after this many milliseconds times its attempts.
+pub const SCAN_RETRY_DELAY_MILLIS: i64 = 5_000;
+/// Upload rules: a `/_granary/upload-rules` PUT body (JSON) is at most this many bytes.
+pub const UPLOAD_RULES_DOCUMENT_MAX_BYTES: usize = 64 * 1024;

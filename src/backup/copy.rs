@@ -32,6 +32,7 @@ pub struct CopyReport {
     pub copied_bytes: u64,
     /// Already in the target: not read again.
     pub already_present: u64,
+    pub already_present_bytes: u64,
     /// Read and verified (a check, or the chunks a copy wrote).
     pub checked_bytes: u64,
     /// Optional chunks the source did not have (their upload had not written them yet).
@@ -44,7 +45,7 @@ pub struct CopyReport {
 
 enum Outcome {
     Copied(u64),
-    Present,
+    Present(u64),
     Checked(u64),
     OptionalAbsent,
     Problem(String),
@@ -75,7 +76,10 @@ pub async fn copy_chunks(
                 report.checked_bytes += bytes;
                 progress.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
             }
-            Outcome::Present => report.already_present += 1,
+            Outcome::Present(bytes) => {
+                report.already_present += 1;
+                report.already_present_bytes += bytes;
+            }
             Outcome::Checked(bytes) => {
                 report.checked_bytes += bytes;
                 progress.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
@@ -96,9 +100,10 @@ pub async fn copy_chunks(
 
 async fn one(from: &dyn ChunkBackend, to: Option<&dyn ChunkBackend>, hash: ChunkHash, required: bool, from_name: &str) -> Outcome {
     if let Some(to) = to {
-        match to.exists(hash).await {
-            Ok(true) => return Outcome::Present,
-            Ok(false) => {}
+        // The size answers whether it is there (a stat, not a read).
+        match to.size(hash).await {
+            Ok(Some(bytes)) => return Outcome::Present(bytes),
+            Ok(None) => {}
             Err(e) => return Outcome::Problem(format!("chunk {hash}: checking the target: {e}")),
         }
     }

@@ -165,6 +165,7 @@ async fn run(engine: &Engine, scope: &ExportScope, output: &Path, progress: &Exp
     let buckets = buckets_of(engine, scope).await?;
     let tmp_dir = output.join(META_DIR).join("tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(|e| format!("creating {}: {e}", tmp_dir.display()))?;
+    clear_abandoned(&tmp_dir);
     let mut report = ExportReport { output: output.display().to_string(), buckets: buckets.clone(), ..ExportReport::default() };
     for bucket in buckets {
         let files = BucketFiles { out: output.to_path_buf(), bucket };
@@ -174,6 +175,16 @@ async fn run(engine: &Engine, scope: &ExportScope, output: &Path, progress: &Exp
     let report_path = output.join(META_DIR).join("report.json");
     std::fs::write(&report_path, text).map_err(|e| format!("writing {}: {e}", report_path.display()))?;
     Ok(report)
+}
+
+/// Removes temp files of runs that died long ago (a run under way writes its own often).
+fn clear_abandoned(tmp_dir: &Path) {
+    let before = std::time::SystemTime::now() - std::time::Duration::from_secs(crate::limits::CHUNK_TMP_ABANDONED_AFTER_SECS);
+    for entry in std::fs::read_dir(tmp_dir).into_iter().flatten().flatten() {
+        if entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// One bucket: its versions listed a page at a time, handled key by key.

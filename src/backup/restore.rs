@@ -95,13 +95,18 @@ fn load(db: &dyn KvStore, path: &Path, progress: &AtomicU64) -> Result<DumpSumma
 
 /// Whether every chunk the snapshot requires is in `backup_chunks` (names the absent ones).
 pub async fn require_chunks(needed: &NeededChunks, backup_chunks: &dyn ChunkBackend) -> Result<(), String> {
+    use futures::StreamExt;
+    let mut answers = futures::stream::iter(&needed.required)
+        .map(|hash| async move { (hash, backup_chunks.exists(*hash).await) })
+        .buffer_unordered(crate::limits::BACKUP_CHUNK_COPIES_IN_FLIGHT);
     let mut absent = Vec::new();
-    for hash in &needed.required {
-        if !backup_chunks.exists(*hash).await.map_err(|e| e.to_string())? {
+    while let Some((hash, present)) = answers.next().await {
+        if !present.map_err(|e| e.to_string())? {
             absent.push(hash.to_hex());
         }
     }
     if !absent.is_empty() {
+        absent.sort();
         let listed = absent.iter().take(crate::limits::BACKUP_PROBLEMS_LISTED_MAX).cloned().collect::<Vec<_>>().join("\n  ");
         return Err(format!("{} chunk(s) the snapshot needs are not in the backup:\n  {listed}", absent.len()));
     }

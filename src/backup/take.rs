@@ -49,7 +49,7 @@ pub fn dump_metadata(db: &dyn KvStore, path: &Path) -> Result<DumpWritten, Strin
 /// Where the backup comes from, besides its dump.
 pub struct Source<'a> {
     pub chunks: Arc<dyn ChunkBackend>,
-    /// The keyring file (`None` or absent: the store has none).
+    /// The keyring file (absent: the store has none).
     pub keyring: &'a Path,
     pub data_dir: &'a Path,
     pub online: bool,

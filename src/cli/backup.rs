@@ -110,12 +110,13 @@ pub(super) async fn backup(store: &StoreConfig, output: Option<&Path>) -> Result
     println!("{}", serde_json::to_string_pretty(&manifest).unwrap_or_default());
     let c = &manifest.chunks;
     println!(
-        "backup {} of {} written to {}: {} metadata records; {} chunks referenced, {} copied ({}), {} already in the backup; {}",
+        "backup {} of {} written to {}: {} metadata records; {} chunks referenced ({}), {} copied ({}), {} already in the backup; {}",
         manifest.snapshot,
         manifest.source_data_dir,
         output.display(),
         manifest.dump.records,
         c.required + c.optional - c.optional_absent,
+        HumanBytes(c.copied_bytes + c.already_present_bytes),
         c.copied,
         HumanBytes(c.copied_bytes),
         c.already_present,

@@ -239,6 +239,7 @@ async fn a_second_backup_copies_only_new_chunks() {
     let second = latest_manifest(backup_dir.path());
     assert_ne!(second["snapshot"], first["snapshot"]);
     assert_eq!(second["chunks"]["already_present"].as_u64().unwrap(), first_copied, "the first object's chunks are not copied again");
+    assert_eq!(second["chunks"]["already_present_bytes"], 3 * 1024 * 1024);
     assert_eq!(second["chunks"]["copied_bytes"], 2 * 1024 * 1024, "only the new object's chunks are: {second}");
     let (ok, out) = granary(gw.dir.path(), &["backup", "verify", "--input", arg(backup_dir.path()), "--snapshot", "all"]).await;
     assert!(ok && out.matches("ok: snapshot").count() == 2, "{out}");
