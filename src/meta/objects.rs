@@ -283,13 +283,7 @@ pub enum CopyBody<'a> {
     Shared(Option<crate::sse::ObjectEncryption>),
     /// The source version `from`, streamed and sealed anew for the destination (another
     /// encryption): `body`, whose `chunks` were pinned under `pins`.
-    Rewritten {
-        from: Version,
-        body: ObjectBody,
-        chunks: &'a [ChunkRef],
-        pins: [u8; 16],
-        encryption: Option<crate::sse::ObjectEncryption>,
-    },
+    Rewritten { from: Version, body: ObjectBody, chunks: &'a [ChunkRef], pins: [u8; 16], encryption: Option<crate::sse::ObjectEncryption> },
 }
 
 /// The source of a copy: a key, and maybe one of its versions.

@@ -22,11 +22,11 @@ use super::object_record::{encode_object, object_key, ObjectBody, ObjectRecord, 
 use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
 use crate::acl::Acl;
-use crate::sse::ObjectEncryption;
 use crate::checksum::{self, Algorithm, Checksum, Kind};
 use crate::keys::{decode_bytes, decode_str, decode_u64, key_after, prefix_end, Key};
 use crate::kv::{read, transact, KvStore, KvTxn};
 use crate::limits;
+use crate::sse::ObjectEncryption;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

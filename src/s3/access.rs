@@ -334,10 +334,11 @@ impl GranaryAccess {
     async fn admit_quota(&self, op: &str, generation: u64, bucket: &AuthorizedBucket, headers: &http::HeaderMap) -> S3Result<()> {
         let of_bucket = self.authorizer.limits(generation, Scope::Bucket(bucket.name.clone())).await?;
         let of_owner = self.authorizer.limits(generation, Scope::User(bucket.record.owner.clone())).await?;
-        let quotas: Vec<(String, Limits)> = [(format!("bucket {}", bucket.name), of_bucket), (format!("user {}", bucket.record.owner), of_owner)]
-            .into_iter()
-            .filter_map(|(what, limits)| limits.filter(Limits::has_quota).map(|l| (what, l)))
-            .collect();
+        let quotas: Vec<(String, Limits)> =
+            [(format!("bucket {}", bucket.name), of_bucket), (format!("user {}", bucket.record.owner), of_owner)]
+                .into_iter()
+                .filter_map(|(what, limits)| limits.filter(Limits::has_quota).map(|l| (what, l)))
+                .collect();
         if let Some(id) = &bucket.record.id {
             crate::meta::quota::note_applies(id, generation, !quotas.is_empty());
         }
