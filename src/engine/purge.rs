@@ -12,7 +12,7 @@
 use super::{Engine, EngineError};
 use crate::meta::uploads::{self, UploadListRequest};
 use crate::meta::{bucket_ops, buckets, now_ms, purge, refs, MetaError};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -157,20 +157,38 @@ pub async fn purge(
         let all = batch.len() as u64;
         let claimed = meta(engine, move |db| purge::claim_unreferenced_now(db, &batch, now_ms())).await?;
         report.chunks_still_shared += all - claimed.chunks.len() as u64;
-        let (claim_ms, deleted) = (claimed.claim_ms, claimed.chunks);
+        let (claim_ms, claimed) = (claimed.claim_ms, claimed.chunks);
         let chunks = &engine.chunks;
-        let bytes = futures::stream::iter(deleted.iter().copied())
+        let outcomes: Vec<_> = futures::stream::iter(claimed)
             .map(|h| async move {
                 let size = chunks.size(h).await.ok().flatten().unwrap_or(0);
-                chunks.delete(h).await?;
-                Ok::<_, crate::chunks::ChunkError>(size)
+                (h, chunks.delete(h).await.map(|()| size))
             })
             .buffer_unordered(crate::limits::CHUNK_JOB_CALLS_IN_FLIGHT_MAX)
-            .try_fold(0u64, |sum, size| async move { Ok(sum + size) })
-            .await?;
+            .collect()
+            .await;
+        let (mut deleted, mut stuck, mut failure) = (Vec::new(), Vec::new(), None);
+        for (h, outcome) in outcomes {
+            match outcome {
+                Ok(size) => {
+                    report.bytes_freed += size;
+                    deleted.push(h);
+                }
+                Err(e) => {
+                    stuck.push(h);
+                    failure.get_or_insert(e);
+                }
+            }
+        }
         report.chunks_deleted += deleted.len() as u64;
-        report.bytes_freed += bytes;
         meta(engine, move |db| refs::finish_collect(db, &deleted, claim_ms)).await?;
+        // Chunks whose files stay go back to the queue, as the collector's do: left
+        // `Collecting`, they would refuse every upload of their content until the claim went
+        // stale (found by the seeded simulation, tests/simulation.rs).
+        if let Some(e) = failure {
+            meta(engine, move |db| refs::abandon_collect(db, &stuck, claim_ms, now_ms())).await?;
+            return Err(e.into());
+        }
         progress(&report);
     }
     meta(engine, |db| Ok(db.scrub()?)).await?;

@@ -1,0 +1,679 @@
+//! One seed: set up the world, run its steps (draw an operation and its faults, run it, let
+//! the model judge the answer, then check the store), and finish with what an operator
+//! would do after an incident (restart both gateways, collect far in the future) and a full
+//! check that every version the model holds reads back whole.
+
+use super::calls::{self, Raw};
+use super::check::{self, ExpAudit, ExpEvent};
+use super::content::Content;
+use super::faults::{self, Fired};
+use super::lifecycle::{self, Expected};
+use super::model::{BucketModel, Model, Sse, Ver};
+use super::observe;
+use super::ops::{Gen, Op, BUCKETS, DAY_MS};
+use super::settle::Ctx;
+use super::world::World;
+use granary::chunks::faulty::Fault;
+use granary::chunks::ChunkHash;
+use granary::meta::event::Event;
+use granary::meta::now_ms;
+use granary::meta::versions::Versioning;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const DEFAULT_STEPS: usize = 150;
+/// Steps between checks of the whole store (every key, refcounts, chunk files, audit chains).
+const FULL_CHECK_EVERY: usize = 50;
+
+/// What seeds did, summed for the report.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub seeds: u64,
+    pub steps: u64,
+    pub kv_faults: u64,
+    pub chunk_faults: u64,
+    pub unknown_results: u64,
+    pub refused: u64,
+    pub versions_read: u64,
+    pub ops: BTreeMap<&'static str, u64>,
+}
+
+impl Summary {
+    pub fn add(&mut self, o: &Summary) {
+        self.seeds += o.seeds;
+        self.steps += o.steps;
+        self.kv_faults += o.kv_faults;
+        self.chunk_faults += o.chunk_faults;
+        self.unknown_results += o.unknown_results;
+        self.refused += o.refused;
+        self.versions_read += o.versions_read;
+        for (k, v) in &o.ops {
+            *self.ops.entry(k).or_default() += v;
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} seeds, {} steps; faults fired: {} metadata, {} chunk; {} unknown commit results learned; {} versions read back whole at the end; ops {:?}",
+            self.seeds, self.steps, self.kv_faults, self.chunk_faults, self.unknown_results, self.versions_read, self.ops
+        )
+    }
+}
+
+/// How a step's events are judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EventRule {
+    /// Exactly the expected events, in order per key.
+    #[default]
+    Exact,
+    /// A lifecycle pass that failed part way: lifecycle events only, one per entry.
+    Lifecycle,
+    /// A purge that failed and ran again: removals and restorations in its scope only.
+    Purge { bucket: String, prefix: String },
+}
+
+/// What the step must leave behind.
+#[derive(Default)]
+pub struct StepExpect {
+    pub events: Vec<ExpEvent>,
+    pub rule: EventRule,
+    pub audits: Vec<ExpAudit>,
+    /// Entries that may or may not be there (a purge's first, failed, run).
+    pub optional_audits: Vec<ExpAudit>,
+    pub touched: BTreeSet<(String, String)>,
+}
+
+pub struct Sim {
+    pub rng: StdRng,
+    pub world: World,
+    pub model: Model,
+    pub content: Content,
+    pub clock_ms: i64,
+    pub event_cursor: Vec<u8>,
+    pub audit_cursor: Vec<u8>,
+    /// Audit entries the trail must hold.
+    pub audit_total: u64,
+    /// Chunks a torn write left damaged: objects using them may fail to read (never with
+    /// wrong bytes).
+    pub damaged: BTreeSet<ChunkHash>,
+    /// Gateways whose chunk store an fsync failure fenced (until they restart).
+    pub fenced: [bool; 2],
+    pub exp: StepExpect,
+    pub needs_fsck: bool,
+    /// A collector pass or purge met a fault: a chunk claim it could neither finish nor
+    /// abandon may be left, and uploads of that chunk refused until the claim goes stale.
+    pub claims_may_linger: bool,
+    pub learned: Cell<u64>,
+    pub summary: Summary,
+    pub verbose: bool,
+}
+
+impl Sim {
+    pub fn log(&self, line: impl FnOnce() -> String) {
+        if self.verbose {
+            eprintln!("{}", line());
+        }
+    }
+
+    pub fn expect_event(
+        &mut self,
+        name: &str,
+        bucket: &str,
+        key: Option<&str>,
+        version_id: Option<String>,
+        noncurrent: bool,
+        rid: Option<&str>,
+    ) {
+        self.exp.events.push(ExpEvent {
+            name: name.into(),
+            bucket: bucket.into(),
+            key: key.map(str::to_owned),
+            version_id,
+            noncurrent,
+            request_id: rid.map(str::to_owned),
+        });
+    }
+
+    pub fn expect_audit(&mut self, op: &str, bucket: &str, key: Option<&str>, rid: &str) {
+        self.exp.audits.push(ExpAudit { op: op.into(), bucket: Some(bucket.into()), key: key.map(str::to_owned), request_id: rid.into() });
+    }
+
+    pub fn touch(&mut self, bucket: &str, key: &str) {
+        self.exp.touched.insert((bucket.to_owned(), key.to_owned()));
+    }
+
+    /// Whether the step's request `rid` committed: its audit entry is in the trail.
+    pub fn applied(&self, rid: &str) -> Result<bool, String> {
+        let mut cursor = self.audit_cursor.clone();
+        Ok(observe::new_audit(&*self.world.db, &mut cursor)?.iter().any(|e| e.actor.request_id == rid))
+    }
+
+    pub fn chunks_of(&self, bucket: &str, key: &str, vid: Option<&str>) -> Vec<ChunkHash> {
+        observe::chunks_of(&*self.world.db, &self.world.gateways[0].engine.cache, (bucket, key), vid)
+    }
+
+    /// An upload of `key` the store has and the model does not (created by a commit whose
+    /// result was unknown).
+    pub fn find_new_upload(&self, bucket: &str, key: &str) -> Result<[u8; 16], String> {
+        let req = granary::meta::uploads::UploadListRequest {
+            bucket,
+            prefix: key,
+            delimiter: None,
+            key_marker: None,
+            upload_id_marker: None,
+            max: 1000,
+        };
+        let page = granary::meta::uploads::list_uploads(&*self.world.db, &req).map_err(|e| e.to_string())?;
+        let known = &self.model.buckets[bucket].uploads;
+        let new: Vec<_> = page.uploads.iter().filter(|(k, id, _)| k == key && !known.contains_key(id)).map(|(_, id, _)| *id).collect();
+        match new.as_slice() {
+            [id] => Ok(*id),
+            other => Err(format!("the trail shows an upload created, the store has {} new ones", other.len())),
+        }
+    }
+
+    /// Whether a chunk claim left by a collection that failed part way is still in the store.
+    pub fn claims_left(&self) -> bool {
+        let begin = granary::keys::Key::space("c").into_bytes();
+        let rows = granary::kv::read::<_, granary::kv::KvError>(&*self.world.db, |t| {
+            t.get_range(&begin, &granary::keys::prefix_end(&begin), 1_000_000, false)
+        });
+        rows.unwrap_or_default().iter().any(|(_, v)| {
+            granary::meta::codec::decode::<granary::meta::refs::RefCount>(v)
+                .is_ok_and(|rc| rc.state == granary::meta::refs::ChunkState::Collecting)
+        })
+    }
+
+    fn note_fired(&mut self, fired: &Fired) {
+        if fired.kv {
+            self.summary.kv_faults += 1;
+        }
+        for (g, list) in fired.chunks.iter().enumerate() {
+            self.summary.chunk_faults += list.len() as u64;
+            for (fault, hash) in list {
+                match fault {
+                    Fault::ShortWrite => {
+                        self.damaged.insert(*hash);
+                    }
+                    Fault::FsyncError => self.fenced[g] = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    async fn setup(&mut self) -> Result<(), String> {
+        let db = std::sync::Arc::clone(&self.world.db);
+        for (name, lock) in [("plain", false), ("vers", false), ("lock", true)] {
+            let rid = format!("setup-{name}");
+            let entry = granary::audit::Entry::new("CreateBucket", &calls::actor(&rid), Some(name), None);
+            granary::meta::bucket_ops::create_bucket_with(&*db, name, "sim", "us-east-1", lock, Some(&entry)).map_err(|e| e.to_string())?;
+            self.expect_event("BucketCreated", name, None, None, false, Some(&rid));
+            self.expect_audit("CreateBucket", name, None, &rid);
+            let versioning = lock.then_some(Versioning::Enabled);
+            self.model.buckets.insert(name.into(), BucketModel { versioning, lock_enabled: lock, ..Default::default() });
+        }
+        let access = granary::meta::buckets::get_bucket(&*db, "vers").map_err(|e| e.to_string())?.ok_or("no bucket")?.access();
+        let entry = granary::audit::Entry::new("PutBucketVersioning", &calls::actor("setup-v"), Some("vers"), None);
+        granary::meta::bucket_ops::put_versioning(&*db, &access, "vers", Versioning::Enabled, Some(&entry)).map_err(|e| e.to_string())?;
+        self.expect_audit("PutBucketVersioning", "vers", None, "setup-v");
+        self.model.buckets.get_mut("vers").expect("bucket").versioning = Some(Versioning::Enabled);
+        self.check_step().await
+    }
+
+    async fn step(&mut self, n: usize) -> Result<(), String> {
+        let op = Gen { rng: &mut self.rng, model: &self.model, content: &mut self.content, clock_ms: &mut self.clock_ms }.op();
+        let calm = matches!(op, Op::Restart { .. } | Op::Heartbeat { .. });
+        let seam = match &op {
+            Op::Put { .. } | Op::UploadPart { .. } => faults::Seam::Writes,
+            Op::Copy { .. } if self.rng.gen_bool(0.6) => faults::Seam::Writes,
+            Op::Copy { .. } | Op::Get { .. } => faults::Seam::Reads,
+            Op::Gc { .. } | Op::Purge { .. } => faults::Seam::Deletes,
+            _ => faults::Seam::Any,
+        };
+        let plan = faults::draw(&mut self.rng, if calm { 0.0 } else { 1.0 }, op.gateway(), seam);
+        self.log(|| format!("step {n}: {op}{}", if plan.is_empty() { String::new() } else { format!("   [faults: {plan}]") }));
+        *self.summary.ops.entry(op.name()).or_default() += 1;
+        let rid = format!("s{n}");
+        self.exp = StepExpect::default();
+        let learned_before = self.learned.get();
+        let watch = faults::arm(&self.world, &plan);
+        match &op {
+            Op::Restart { g, id } => {
+                faults::finish(&self.world, &watch);
+                self.world.restart(*g, *id);
+                self.fenced[*g] = false;
+            }
+            Op::Heartbeat { g, behind_ms } => {
+                faults::finish(&self.world, &watch);
+                if !self.world.heartbeat(*g, now_ms() - behind_ms, *behind_ms > 0) {
+                    return Err("heartbeat failed without a fault".into());
+                }
+            }
+            Op::Purge { .. } => self.purge(&op, &rid, watch).await?,
+            Op::Pair(a, b) => {
+                let (rid_a, rid_b) = (format!("{rid}a"), format!("{rid}b"));
+                let gws = &self.world.gateways;
+                let (ra, rb) = tokio::join!(calls::call(&gws[a.gateway()], a, &rid_a), calls::call(&gws[b.gateway()], b, &rid_b));
+                let fired = faults::finish(&self.world, &watch);
+                self.note_fired(&fired);
+                self.claims_may_linger |= matches!(**b, Op::Gc { .. }) && fired.any();
+                let lost = |me: &Op, other: &Op| self.world.gateways[me.gateway()].stale && matches!(other, Op::Gc { .. });
+                let ctx_a = Ctx { fired: fired.clone(), pins_lost: lost(a, b) };
+                let ctx_b = Ctx { fired, pins_lost: lost(b, a) };
+                self.settle(a, &rid_a, ra, &ctx_a).map_err(|e| format!("{}: {e}", a.name()))?;
+                self.settle(b, &rid_b, rb, &ctx_b).map_err(|e| format!("{}: {e}", b.name()))?;
+            }
+            _ => {
+                let raw = calls::call(&self.world.gateways[op.gateway()], &op, &rid).await;
+                let fired = faults::finish(&self.world, &watch);
+                self.note_fired(&fired);
+                self.claims_may_linger |= matches!(op, Op::Gc { .. }) && fired.any();
+                self.settle(&op, &rid, raw, &Ctx { fired, pins_lost: false })?;
+            }
+        }
+        self.summary.unknown_results += self.learned.get() - learned_before;
+        self.check_step().await
+    }
+
+    /// A purge; one that failed (a fault, a fenced chunk store) is run again by the operator
+    /// after restarting its gateway, and must then finish the job.
+    async fn purge(&mut self, op: &Op, rid: &str, watch: faults::Watch) -> Result<(), String> {
+        let Op::Purge { g, bucket, prefix } = op else { unreachable!() };
+        let raw = calls::call(&self.world.gateways[*g], op, rid).await;
+        let fired = faults::finish(&self.world, &watch);
+        self.note_fired(&fired);
+        self.claims_may_linger |= fired.any();
+        let mut expected = Expected::default();
+        let before: Vec<String> = self.model.buckets[bucket].keys.keys().filter(|k| k.starts_with(prefix.as_str())).cloned().collect();
+        let b = self.model.buckets.get_mut(bucket).expect("bucket");
+        lifecycle::purge(b, bucket, prefix, now_ms(), &mut expected);
+        for key in before {
+            self.touch(bucket, &key);
+        }
+        self.needs_fsck = true;
+        let Raw::Purge(result) = raw else { unreachable!() };
+        match result {
+            Ok(report) => {
+                if (report.objects_removed, report.uploads_aborted) != (expected.counts.removed, expected.counts.uploads_aborted) {
+                    return Err(format!(
+                        "purge removed {} versions and {} uploads; the model expected {} and {}",
+                        report.objects_removed, report.uploads_aborted, expected.counts.removed, expected.counts.uploads_aborted
+                    ));
+                }
+                self.exp.events.extend(expected.events);
+                self.expect_audit("Purge", bucket, None, rid);
+            }
+            Err(e) => {
+                if !fired.any() && !self.fenced[*g] {
+                    return Err(format!("purge failed without a fault: {e}"));
+                }
+                self.log(|| format!("  purge failed ({e}); restarting gw{g} and purging again"));
+                self.world.restart(*g, self.rng.gen());
+                self.fenced[*g] = false;
+                let again = format!("{rid}r");
+                let Raw::Purge(result) = calls::call(&self.world.gateways[*g], op, &again).await else { unreachable!() };
+                result.map_err(|e| format!("the purge run again failed: {e}"))?;
+                self.exp.rule = EventRule::Purge { bucket: bucket.clone(), prefix: prefix.clone() };
+                self.expect_audit("Purge", bucket, None, &again);
+                self.exp.optional_audits.push(ExpAudit {
+                    op: "Purge".into(),
+                    bucket: Some(bucket.clone()),
+                    key: None,
+                    request_id: rid.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A lifecycle pass: exactly the model's pass when it succeeded; when part of it failed,
+    /// each key's state must be one the pass could leave (only versions it removes gone,
+    /// only the marker it writes new), and the model learns it.
+    pub fn settle_lifecycle(
+        &mut self,
+        at_ms: i64,
+        result: Result<granary::meta::expiry::ExpiryReport, granary::engine::EngineError>,
+        ctx: &Ctx,
+    ) -> Result<(), String> {
+        let now = now_ms();
+        let before = self.model.buckets.clone();
+        let mut expected = Expected::default();
+        let names: Vec<String> = self.model.buckets.iter().filter(|(_, b)| b.rules.is_some()).map(|(n, _)| n.clone()).collect();
+        for name in &names {
+            let b = self.model.buckets.get_mut(name).expect("bucket");
+            lifecycle::pass(b, name, at_ms, now, &mut expected);
+        }
+        for name in &names {
+            let keys: BTreeSet<String> = before[name].keys.keys().chain(self.model.buckets[name].keys.keys()).cloned().collect();
+            for key in keys {
+                self.touch(name, &key);
+            }
+        }
+        let failed = match &result {
+            Ok(r) => r.buckets_failed > 0,
+            Err(_) => true,
+        };
+        if !failed {
+            let r = result.map_err(|e| e.to_string())?;
+            let got = lifecycle::Counts {
+                expired: r.expired,
+                noncurrent_removed: r.noncurrent_removed,
+                delete_markers_removed: r.delete_markers_removed,
+                uploads_aborted: r.uploads_aborted,
+                locked: r.locked,
+                removed: 0,
+            };
+            if got != expected.counts {
+                return Err(format!("lifecycle reported {got:?}; the model expected {:?}", expected.counts));
+            }
+            self.exp.events.extend(expected.events);
+            self.exp.audits.extend(expected.audits);
+            return Ok(());
+        }
+        if !ctx.fired.any() {
+            return Err(format!("lifecycle pass failed without a fault: {result:?}"));
+        }
+        self.log(|| "  lifecycle pass failed part way; learning what it did".into());
+        self.exp.rule = EventRule::Lifecycle;
+        let db = std::sync::Arc::clone(&self.world.db);
+        for name in &names {
+            let seen = observe::versions_of(&*db, name, "")?;
+            let after = self.model.buckets[name].clone();
+            let was = &before[name];
+            let keys: BTreeSet<String> = was.keys.keys().chain(after.keys.keys()).chain(seen.keys()).cloned().collect();
+            let mut learned = BucketModel { keys: BTreeMap::new(), ..was.clone() };
+            for key in keys {
+                let seen_v = seen.get(&key).cloned().unwrap_or_default();
+                let versions = learn_partial(was.versions(&key), after.versions(&key), &seen_v)
+                    .map_err(|e| format!("{name}/{key} after a failed pass: {e}"))?;
+                learned.set_versions(&key, versions);
+            }
+            let req = granary::meta::uploads::UploadListRequest {
+                bucket: name,
+                prefix: "",
+                delimiter: None,
+                key_marker: None,
+                upload_id_marker: None,
+                max: 1000,
+            };
+            let page = granary::meta::uploads::list_uploads(&*db, &req).map_err(|e| e.to_string())?;
+            let present: BTreeSet<[u8; 16]> = page.uploads.iter().map(|(_, id, _)| *id).collect();
+            for id in was.uploads.keys() {
+                if !present.contains(id) && after.uploads.contains_key(id) {
+                    return Err(format!("{name}: upload {} gone though the pass does not abort it", hex::encode(id)));
+                }
+            }
+            learned.uploads.retain(|id, _| present.contains(id));
+            self.model.buckets.insert(name.clone(), learned);
+        }
+        Ok(())
+    }
+
+    pub async fn check_step(&mut self) -> Result<(), String> {
+        let db = std::sync::Arc::clone(&self.world.db);
+        let events = observe::new_events(&*db, &mut self.event_cursor)?;
+        match &self.exp.rule {
+            EventRule::Exact => check::events(&self.exp.events, &events)?,
+            EventRule::Lifecycle => relaxed_events(&events, |e| e.name.starts_with("LifecycleExpiration:"))?,
+            EventRule::Purge { bucket, prefix } => relaxed_events(&events, |e| {
+                e.bucket == *bucket
+                    && e.key.as_deref().is_some_and(|k| k.starts_with(prefix.as_str()))
+                    && (e.name == "ObjectRemoved:Delete" || e.name == granary::meta::outbox::CURRENT_RESTORED)
+            })?,
+        }
+        let mut audits = observe::new_audit(&*db, &mut self.audit_cursor)?;
+        self.audit_total += audits.len() as u64;
+        for optional in &self.exp.optional_audits {
+            if let Some(i) = audits.iter().position(|e| e.op == optional.op && e.actor.request_id == optional.request_id) {
+                audits.remove(i);
+            }
+        }
+        if self.exp.rule == EventRule::Lifecycle {
+            let entries = audits.iter().filter(|e| e.op == "LifecycleExpiration").count();
+            let removals = events.len();
+            if entries != removals || audits.iter().any(|e| !e.op.starts_with("Lifecycle")) {
+                return Err(format!(
+                    "a failed lifecycle pass left {removals} events and entries {:?}",
+                    audits.iter().map(|e| &e.op).collect::<Vec<_>>()
+                ));
+            }
+        } else {
+            check::audits(&self.exp.audits, &audits)?;
+        }
+        let touched = std::mem::take(&mut self.exp.touched);
+        for (bucket, key) in &touched {
+            self.check_key(bucket, key)?;
+        }
+        self.check_uploads()?;
+        for (i, (bucket, key)) in touched.iter().enumerate() {
+            self.check_read(i % 2, bucket, key, None).await?;
+        }
+        if std::mem::take(&mut self.needs_fsck) {
+            self.fsck().await?;
+        }
+        Ok(())
+    }
+
+    fn check_key(&mut self, bucket: &str, key: &str) -> Result<(), String> {
+        let seen = observe::versions_of_key(&*self.world.db, bucket, key)?;
+        let b = self.model.buckets.get_mut(bucket).expect("bucket");
+        let model = b.keys.entry(key.to_owned()).or_default();
+        check::key_matches(model, &seen).map_err(|e| format!("{bucket}/{key}: {e}\n  {}", check::show_versions(model, &seen)))?;
+        check::adopt(model, &seen);
+        let current = model.first().and_then(Ver::obj).map(|o| o.etag.clone());
+        if model.is_empty() {
+            b.keys.remove(key);
+        }
+        let got = observe::current_etag(&*self.world.db, bucket, key)?;
+        if got != current {
+            return Err(format!("{bucket}/{key}: GET finds {got:?}, the current version is {current:?}"));
+        }
+        Ok(())
+    }
+
+    fn check_uploads(&self) -> Result<(), String> {
+        let db = &*self.world.db;
+        for (name, b) in &self.model.buckets {
+            let req = granary::meta::uploads::UploadListRequest {
+                bucket: name,
+                prefix: "",
+                delimiter: None,
+                key_marker: None,
+                upload_id_marker: None,
+                max: 1000,
+            };
+            let page = granary::meta::uploads::list_uploads(db, &req).map_err(|e| e.to_string())?;
+            let got: BTreeSet<(String, [u8; 16])> = page.uploads.iter().map(|(k, id, _)| (k.clone(), *id)).collect();
+            let want: BTreeSet<(String, [u8; 16])> = b.uploads.iter().map(|(id, u)| (u.key.clone(), *id)).collect();
+            if got != want {
+                return Err(format!("{name}: uploads in progress {} in the store, {} in the model", got.len(), want.len()));
+            }
+            for (id, u) in &b.uploads {
+                let parts = granary::meta::uploads::list_parts(db, name, &u.key, id, 0, 1000).map_err(|e| e.to_string())?;
+                let got: Vec<(i32, String)> = parts.parts.iter().map(|(n, p)| (*n, p.etag())).collect();
+                let want: Vec<(i32, String)> = u.parts.iter().map(|(n, p)| (*n, p.etag())).collect();
+                if got != want {
+                    return Err(format!("{name}/{} upload {}: parts {got:?}, the model has {want:?}", u.key, hex::encode(id)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a version back through gateway `g`: the model's bytes, or (for an object with a
+    /// chunk a torn write damaged) a failure; never other bytes.
+    async fn check_read(&mut self, g: usize, bucket: &str, key: &str, vid: Option<&str>) -> Result<bool, String> {
+        let versions = self.model.buckets[bucket].versions(key);
+        let want = match vid {
+            None => versions.first().and_then(Ver::obj),
+            Some(v) => versions.iter().find(|x| x.vid() == v).and_then(Ver::obj),
+        };
+        let Some(want) = want.cloned() else { return Ok(false) };
+        let customer = match want.sse {
+            Sse::C(i) => Some(observe::customer_key(i)),
+            _ => None,
+        };
+        match observe::read_bytes(&self.world.gateways[g], (bucket, key), vid, None, customer.as_deref()).await {
+            Ok((bytes, _)) if bytes.as_slice() == want.body.as_slice() => Ok(true),
+            Ok((bytes, _)) => Err(format!("{bucket}/{key} v={vid:?} read back {} bytes that are not its {}", bytes.len(), want.body.len())),
+            Err(observe::ReadFailure::Failed(why, chunks)) if chunks.iter().any(|c| self.damaged.contains(c)) => {
+                self.log(|| format!("  {bucket}/{key} v={vid:?} unreadable, as a torn chunk makes it: {why}"));
+                Ok(false)
+            }
+            Err(e) => Err(format!("{bucket}/{key} v={vid:?} ({} bytes) cannot be read: {e:?}", want.body.len())),
+        }
+    }
+
+    /// Refcounts equal references, and every referenced chunk is stored.
+    async fn fsck(&self) -> Result<(), String> {
+        let report = granary::engine::fsck::verify(&self.world.gateways[0].engine, false).await?;
+        if !report.refcounts.drift.is_empty() {
+            return Err(format!("refcounts drifted from references: {:?}", report.refcounts.drift));
+        }
+        if !report.missing_files.is_empty() {
+            return Err(format!("referenced chunks are missing from the store: {:?}", report.missing_files));
+        }
+        Ok(())
+    }
+
+    /// Every key of every bucket against the model, the audit chains, refcounts and chunk
+    /// files; with `read_all`, every object version read back.
+    async fn full_check(&mut self, read_all: bool) -> Result<(), String> {
+        for bucket in BUCKETS {
+            let seen = observe::versions_of(&*self.world.db, bucket, "")?;
+            let keys: BTreeSet<String> = seen.keys().chain(self.model.buckets[bucket].keys.keys()).cloned().collect();
+            for key in keys {
+                self.check_key(bucket, &key)?;
+            }
+        }
+        self.check_uploads()?;
+        self.fsck().await?;
+        let audit = granary::audit::verify(&*self.world.db, |_| {}).map_err(|e| e.to_string())?;
+        if !audit.problems.is_empty() {
+            return Err(format!("the audit chains do not verify: {:?}", audit.problems));
+        }
+        if audit.entries != self.audit_total {
+            return Err(format!("the audit trail holds {} entries; {} mutations committed", audit.entries, self.audit_total));
+        }
+        if read_all {
+            let mut all = Vec::new();
+            for (bucket, b) in &self.model.buckets {
+                for (key, versions) in &b.keys {
+                    all.extend(versions.iter().filter(|v| !v.is_marker()).map(|v| (bucket.clone(), key.clone(), v.vid().to_owned())));
+                }
+            }
+            for (i, (bucket, key, vid)) in all.iter().enumerate() {
+                if self.check_read(i % 2, bucket, key, Some(vid)).await? {
+                    self.summary.versions_read += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What an operator does after the run: restart both gateways (lifting fences; the old
+    /// processes' pins become orphans), collect as if far in the future (every grace period
+    /// over), then check that nothing referenced went and no pin is left.
+    async fn finish(&mut self) -> Result<(), String> {
+        for g in 0..2 {
+            let id = self.rng.gen();
+            self.world.restart(g, id);
+            self.fenced[g] = false;
+        }
+        self.exp = StepExpect::default();
+        let far = now_ms().max(self.clock_ms) + 30 * DAY_MS;
+        for g in [0, 1, 0] {
+            self.world.gateways[g].collector.run_pass_at(far).await.map_err(|e| format!("final collection: {e}"))?;
+        }
+        self.check_step().await?;
+        self.full_check(true).await?;
+        let pins = granary::meta::gateways::pins_by_gateway(&*self.world.db, 1000).map_err(|e| e.to_string())?;
+        if !pins.is_empty() {
+            return Err(format!("pins left after every gateway restarted and the collector ran: {pins:?}"));
+        }
+        Ok(())
+    }
+}
+
+fn relaxed_events(events: &[Event], allowed: impl Fn(&Event) -> bool) -> Result<(), String> {
+    match events.iter().find(|e| !allowed(e)) {
+        Some(e) => Err(format!("unexpected event {} {}/{:?}", e.name, e.bucket, e.key)),
+        None => Ok(()),
+    }
+}
+
+/// A key's versions after a lifecycle pass that failed part way: each is one the key had,
+/// or the marker the pass writes; each one gone is one the pass removes.
+fn learn_partial(before: &[Ver], after: &[Ver], seen: &[observe::Seen]) -> Result<Vec<Ver>, String> {
+    let mut out = Vec::new();
+    for s in seen {
+        match before.iter().find(|v| v.vid() == s.vid && v.is_marker() == s.marker) {
+            Some(v) => out.push(v.clone()),
+            None if s.marker
+                && after.first().is_some_and(|a| a.is_marker() && !before.iter().any(|b| b.vid() == a.vid() && b.is_marker())) =>
+            {
+                out.push(Ver::Marker(super::model::Marker { vid: s.vid.clone(), modified_ms: s.modified_ms, since_ms: s.modified_ms }));
+            }
+            None => return Err(format!("version {} appeared\n  {}", s.vid, check::show_versions(before, seen))),
+        }
+    }
+    for v in before {
+        let kept = seen.iter().any(|s| s.vid == v.vid());
+        let survives = after.iter().any(|a| a.vid() == v.vid());
+        if !kept && survives {
+            return Err(format!("version {} went, though the pass keeps it\n  {}", v.vid(), check::show_versions(before, seen)));
+        }
+    }
+    // Times and current-ness as the store has them.
+    for (v, s) in out.iter_mut().zip(seen) {
+        match v {
+            Ver::Obj(o) => {
+                o.since_ms = s.since_ms;
+                o.modified_ms = s.modified_ms;
+            }
+            Ver::Marker(m) => m.since_ms = s.since_ms.unwrap_or(s.modified_ms),
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run_seed(seed: u64, steps: usize, verbose: bool) -> Result<Summary, String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let ids: [u32; 2] = [rng.gen(), rng.gen::<u32>() | 1];
+    let world = World::new(ids);
+    let content = Content::new(&mut rng);
+    let mut sim = Sim {
+        rng,
+        world,
+        model: Model { buckets: BTreeMap::new() },
+        content,
+        clock_ms: now_ms(),
+        event_cursor: Vec::new(),
+        audit_cursor: Vec::new(),
+        audit_total: 0,
+        damaged: BTreeSet::new(),
+        fenced: [false; 2],
+        exp: StepExpect::default(),
+        needs_fsck: false,
+        claims_may_linger: false,
+        learned: Cell::new(0),
+        summary: Summary { seeds: 1, ..Default::default() },
+        verbose,
+    };
+    sim.setup().await.map_err(|e| format!("setup: {e}"))?;
+    for n in 1..=steps {
+        sim.step(n).await.map_err(|e| format!("step {n}: {e}"))?;
+        sim.summary.steps += 1;
+        if n % FULL_CHECK_EVERY == 0 {
+            sim.full_check(false).await.map_err(|e| format!("full check after step {n}: {e}"))?;
+        }
+    }
+    sim.finish().await.map_err(|e| format!("final check: {e}"))?;
+    Ok(sim.summary)
+}
