@@ -132,6 +132,20 @@ pub enum AdminRequest {
     },
     /// Rebuilds every usage counter from the object records (`meta::usage::recount`).
     UsageRecount,
+    /// Replaces a bucket's file-type rules (empty lists: none), answered with its rules.
+    UploadRulesSet {
+        bucket: String,
+        rules: crate::meta::upload_rules::TypeRules,
+    },
+    /// Sets (`None`: removes) a bucket's malware scan rules, answered with its rules.
+    ScanRulesSet {
+        bucket: String,
+        rules: Option<crate::meta::upload_rules::ScanRules>,
+    },
+    /// A bucket's file-type and scan rules (`null`: none).
+    UploadRulesGet {
+        bucket: String,
+    },
     /// Write a backup's metadata dump (`backup::take::dump_metadata`) to `path` (absolute, a
     /// new file) from one read version; answered with what was written. `granary backup`
     /// copies the chunks itself.
@@ -269,6 +283,13 @@ pub fn admin_entry(op: &str) -> crate::audit::Entry {
     crate::audit::Entry::new(op, &actor, None, None)
 }
 
+/// `admin_entry` about a bucket.
+fn bucket_entry(op: &str, bucket: &str) -> crate::audit::Entry {
+    let mut entry = admin_entry(op);
+    entry.bucket = Some(bucket.to_owned());
+    entry
+}
+
 /// Runs `req` on the metadata store. Call it on a blocking thread: a new access key's secret
 /// is sealed through `kms` (`credentials::seal_blocking`) before it is stored.
 pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminRequest) -> AdminResponse {
@@ -319,6 +340,15 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
             }
             AdminRequest::Usage { scope } => json(crate::meta::usage::report(db, scope.as_ref())),
             AdminRequest::UsageRecount => json(crate::meta::usage::recount(db, |_| {})),
+            AdminRequest::UploadRulesSet { bucket, rules } => {
+                let audit = bucket_entry("UploadRulesSet", &bucket).detail("rules", serde_json::to_string(&rules).unwrap_or_default());
+                json(crate::meta::upload_rules::set_type_rules(db, &bucket, rules, Some(&audit)))
+            }
+            AdminRequest::ScanRulesSet { bucket, rules } => {
+                let audit = bucket_entry("ScanRulesSet", &bucket).detail("rules", serde_json::to_string(&rules).unwrap_or_default());
+                json(crate::meta::upload_rules::set_scan_rules(db, &bucket, rules, Some(&audit)))
+            }
+            AdminRequest::UploadRulesGet { bucket } => json(crate::meta::upload_rules::get_rules(db, &bucket)),
             AdminRequest::UserPolicyPut { name, document } => {
                 // The trail names the document by its digest: `user policy get` shows the text.
                 let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(document.as_bytes()));
@@ -378,9 +408,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
             AdminRequest::Lifecycle { .. } => Err("offline, `granary lifecycle run` runs the pass itself".into()),
             AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
             AdminRequest::Scrub { .. } | AdminRequest::ScrubStatus => Err("offline, `granary scrub` runs the scrub itself".into()),
-            AdminRequest::BackupDump { .. } | AdminRequest::Export { .. } => {
-                Err("offline, `granary backup` and `granary export` run themselves".into())
-            }
+            AdminRequest::BackupDump { .. } | AdminRequest::Export { .. } => Err("offline, `granary backup` and `granary export` run themselves".into()),
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
                 let sources = crate::status::StatusSources {
@@ -489,16 +517,14 @@ pub async fn serve_socket(
                     None => AdminResponse::Error { message: "this gateway runs no collector".into() },
                 },
                 Ok(AdminRequest::Scrub { rate_bytes_per_sec, repair_from }) => match status.scrub.clone() {
-                    Some(scrubber) => {
-                        json(scrubber.start(rate_bytes_per_sec, repair_from)).unwrap_or_else(|message| AdminResponse::Error { message })
-                    }
+                    Some(scrubber) => json(scrubber.start(rate_bytes_per_sec, repair_from)).unwrap_or_else(|message| AdminResponse::Error { message }),
                     None => AdminResponse::Error { message: "this gateway runs no scrubber".into() },
                 },
-                Ok(AdminRequest::BackupDump { path }) => tokio::task::spawn_blocking(move || {
-                    json(crate::backup::take::dump_metadata(&*db, &path)).unwrap_or_else(|message| AdminResponse::Error { message })
-                })
-                .await
-                .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
+                Ok(AdminRequest::BackupDump { path }) => {
+                    tokio::task::spawn_blocking(move || json(crate::backup::take::dump_metadata(&*db, &path)).unwrap_or_else(|message| AdminResponse::Error { message }))
+                        .await
+                        .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
+                }
                 Ok(AdminRequest::ScrubStatus) => {
                     let last = status.scrub.as_ref().and_then(|s| s.status(limits::SCRUB_BAD_CHUNKS_LISTED_MAX));
                     json(Ok::<_, String>(last)).unwrap_or_else(|message| AdminResponse::Error { message })

@@ -30,6 +30,13 @@ pub struct FileConfig {
     pub fdb_cluster_file: Option<PathBuf>,
     pub fdb_root_prefix: Option<String>,
     pub chunk_dir: Option<PathBuf>,
+    pub chunk_store: Option<String>,
+    pub chunk_store_endpoint: Option<String>,
+    pub chunk_store_region: Option<String>,
+    pub chunk_cache_memory_bytes: Option<u64>,
+    pub chunk_cache_disk_dir: Option<PathBuf>,
+    pub chunk_cache_disk_bytes: Option<u64>,
+    pub chunk_write_back: Option<bool>,
     pub keyring: Option<PathBuf>,
     pub kafka_brokers: Option<String>,
     pub kafka_topic: Option<String>,
@@ -51,6 +58,7 @@ pub struct FileConfig {
     pub rate_limit_upload_bytes_per_sec: Option<u64>,
     pub rate_limit_source_requests_per_sec: Option<u64>,
     pub rate_limit_source_upload_bytes_per_sec: Option<u64>,
+    pub clamd_socket: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -101,11 +109,34 @@ pub struct StoreConfig {
     /// The keyring file (`kms::keyring`); `DATA_DIR/keyring` unless set. Gateways sharing a
     /// FoundationDB cluster must share this file too.
     pub keyring: Option<PathBuf>,
+    /// A remote chunk store instead of the directory, and the caches in front.
+    pub chunks: ChunkStoreConfig,
+}
+
+/// Where chunks live beyond the chunk directory, and the cache tiers in front of them
+/// (`chunks::s3`, `chunks::tiered`; flags `--chunk-store*`, `--chunk-cache-*`,
+/// `--chunk-write-back`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChunkStoreConfig {
+    /// `s3://BUCKET[/PREFIX]`: chunks are objects in a bucket of another S3-compatible store;
+    /// `None`: the chunk directory.
+    pub s3: Option<String>,
+    /// That store's `http[s]://host[:port]`; AWS S3 if `None`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// The memory tier's bound: `CHUNK_CACHE_MEMORY_DEFAULT_BYTES` in front of an S3 store,
+    /// none in front of the directory (the page cache serves it) unless set.
+    pub cache_memory_bytes: Option<u64>,
+    /// The local-disk tier's directory (one process each), and its bound.
+    pub cache_disk_dir: Option<PathBuf>,
+    pub cache_disk_bytes: Option<u64>,
+    /// Acknowledge chunk writes once fsynced in the disk tier, upload them after.
+    pub write_back: bool,
 }
 
 impl StoreConfig {
     pub fn embedded(data_dir: PathBuf) -> Self {
-        Self { data_dir, metadata: MetadataBackend::Embedded, chunk_dir: None, keyring: None }
+        Self { data_dir, metadata: MetadataBackend::Embedded, chunk_dir: None, keyring: None, chunks: ChunkStoreConfig::default() }
     }
 
     pub fn keyring_path(&self) -> PathBuf {
@@ -148,6 +179,8 @@ pub struct ServeConfig {
     pub bucket_defaults: BucketDefaults,
     /// Request and upload rates per access key and per source address (off by default).
     pub rate_limits: crate::s3::rate_limit::RateLimitSettings,
+    /// clamd's Unix socket: this gateway scans uploads for malware (`screening`) when set.
+    pub clamd_socket: Option<PathBuf>,
 }
 
 /// New buckets' object ownership and public access block (`--bucket-defaults`).
@@ -303,6 +336,7 @@ impl ServeConfig {
             tls: None,
             health_listen: None,
             rate_limits: Default::default(),
+            clamd_socket: None,
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod meta;
 pub mod metrics;
 pub mod policy;
 pub mod s3;
+pub mod screening;
 pub mod search;
 pub mod server;
 pub mod sse;

@@ -97,6 +97,37 @@ pub const CHUNK_JOB_CALLS_IN_FLIGHT_MAX: usize = 8;
 /// Chunks one page of a chunk-store listing holds (fsck and scrub walk the store page by
 /// page, never holding all of its names).
 pub const CHUNK_LIST_PAGE_MAX_COUNT: usize = 1000;
+/// Requests the S3 chunk backend (`chunks::s3`) has in flight at once; more wait for a permit.
+pub const CHUNK_REMOTE_REQUESTS_IN_FLIGHT_MAX: usize = 32;
+/// One attempt of a request to the S3 chunk store (connect, send, whole answer) that takes
+/// longer fails and is retried: a chunk is at most 1 MiB.
+pub const CHUNK_REMOTE_ATTEMPT_TIMEOUT_SECS: u64 = 30;
+/// Connecting to the S3 chunk store takes at most this long per attempt.
+pub const CHUNK_REMOTE_CONNECT_TIMEOUT_SECS: u64 = 5;
+/// Attempts of one request to the S3 chunk store before it is `Unavailable` (503 to clients):
+/// retried on 5xx, throttling, timeouts and broken connections.
+pub const CHUNK_REMOTE_ATTEMPTS_MAX: u32 = 5;
+/// Backoff before retry n (from 0): half of `min(MAX, BASE * 2^n)` plus a random part of the
+/// other half (jitter keeps gateways from retrying in step).
+pub const CHUNK_REMOTE_BACKOFF_BASE_MILLIS: u64 = 100;
+pub const CHUNK_REMOTE_BACKOFF_MAX_MILLIS: u64 = 5_000;
+/// An answer of the S3 chunk store is read up to this many bytes (a chunk, or a listing
+/// page of 1000 keys), past which it is refused.
+pub const CHUNK_REMOTE_ANSWER_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// The memory tier of chunk caches (`chunks::tiered`) in front of a remote chunk store, unless
+/// `--chunk-cache-memory-bytes` says otherwise (0 for the local directory, which the page
+/// cache serves).
+pub const CHUNK_CACHE_MEMORY_DEFAULT_BYTES: u64 = 64 * 1024 * 1024;
+/// Writes filling the local-disk cache tier in the background at once; past this a read or
+/// write does not fill the tier (it never waits for it).
+pub const CHUNK_CACHE_FILLS_IN_FLIGHT_MAX: usize = 8;
+/// `--chunk-write-back`: uploads of acknowledged chunks to the durable tier at once.
+pub const CHUNK_WRITE_BACK_UPLOADS_IN_FLIGHT_MAX: usize = 4;
+/// `--chunk-write-back`: a failed upload is retried after a backoff doubling up to this.
+pub const CHUNK_WRITE_BACK_RETRY_MAX_MILLIS: u64 = 30_000;
+/// `--chunk-write-back`: usage (the scrub's total) waits this long for pending uploads to
+/// finish, else is unknown.
+pub const CHUNK_WRITE_BACK_DRAIN_WAIT_SECS: u64 = 5;
 /// `granary scrub` on a running gateway reads at most this many bytes per second unless
 /// `--rate` says otherwise (a stopped store is scrubbed unthrottled): ~4 TB a day, while
 /// leaving the disks to clients.
@@ -441,3 +472,46 @@ pub const RESTORE_BATCH_MAX_BYTES: usize = 1_000_000;
 pub const EXPORT_PROGRESS_INTERVAL_MILLIS: u64 = 500;
 /// Export: object versions the report names as skipped (SSE-C, gone meanwhile); all are counted.
 pub const EXPORT_SKIPPED_LISTED_MAX: usize = 1000;
+
+/// Upload rules (`meta::upload_rules`): entries per list (allowed or denied extensions or
+/// content types) of one bucket.
+pub const UPLOAD_RULES_ENTRIES_MAX_COUNT: usize = 100;
+/// Upload rules: one extension or content-type pattern is at most this many bytes (RFC 6838
+/// names are at most 127 characters).
+pub const UPLOAD_RULES_ENTRY_MAX_BYTES: usize = 127;
+/// Upload rules (`screening`): an object's type is sniffed from at most this many of its
+/// first bytes, taken as they stream by (never the whole object).
+pub const SNIFF_HEAD_MAX_BYTES: usize = 8 * 1024;
+/// Malware scan (`screening`): one scan (connect to clamd, stream the object, wait for the
+/// verdict) that takes longer fails (and is retried).
+pub const SCAN_TIMEOUT_SECS: u64 = 120;
+/// Malware scan: objects larger than this are not scanned (tagged `granary-scan=error`):
+/// clamd's default StreamMaxLength (25 MiB), past which it answers INSTREAM with an error.
+pub const SCAN_STREAM_MAX_BYTES: u64 = 25 * 1024 * 1024;
+/// Malware scan: bytes per INSTREAM chunk sent to clamd.
+pub const SCAN_CHUNK_BYTES: usize = 64 * 1024;
+/// Malware scan, refuse mode: objects up to this many bytes are scanned before a PUT is
+/// acknowledged unless `scan-rules set --max-bytes` says otherwise.
+pub const SCAN_SYNC_DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// Malware scan, refuse mode: the largest `--max-bytes` (a scan cannot take more).
+pub const SCAN_SYNC_MAX_BYTES: u64 = SCAN_STREAM_MAX_BYTES;
+/// Malware scan, refuse mode: request-body pieces waiting for clamd; the upload waits
+/// beyond them (back-pressure rather than buffering).
+pub const SCAN_SYNC_QUEUE_PIECES: usize = 4;
+/// Scan queue (`meta::scan_queue`): rows read per claim, past jobs claimed by other
+/// scanners or waiting for a retry.
+pub const SCAN_QUEUE_READ_MAX_ROWS: usize = 1000;
+/// Scan queue: scans one gateway runs at once (each claims its job for the lease).
+pub const SCANS_IN_FLIGHT_MAX: usize = 2;
+/// Scan queue: a claimed job is hidden from other scanners this long (two scan timeouts
+/// and some): a scanner that died leaves it to be claimed again after it.
+pub const SCAN_CLAIM_LEASE_MILLIS: i64 = 300_000;
+/// Scan queue: an idle scanner looks for jobs this often.
+pub const SCAN_QUEUE_IDLE_POLL_MILLIS: u64 = 250;
+/// Scan queue: a scan that failed for a passing reason (clamd unreachable, a timeout) is
+/// tried this many times in all before the object is tagged `granary-scan=error`.
+pub const SCAN_ATTEMPTS_MAX: u32 = 5;
+/// Scan queue: a failed scan is retried after this many milliseconds times its attempts.
+pub const SCAN_RETRY_DELAY_MILLIS: i64 = 5_000;
+/// Upload rules: a `/_granary/upload-rules` PUT body (JSON) is at most this many bytes.
+pub const UPLOAD_RULES_DOCUMENT_MAX_BYTES: usize = 64 * 1024;

@@ -37,6 +37,10 @@ pub struct Metrics {
     /// Lines the access log could not take (queue full) or write.
     pub access_log_dropped: Option<Arc<AtomicU64>>,
     store_counts: Mutex<Option<StoreCounts>>,
+    /// Upload screening's counters (`screening`), set once by the server.
+    pub screening: std::sync::OnceLock<Arc<crate::screening::ScanStats>>,
+    /// The chunk store's cache tiers' counters (`chunks::cache`), set once by the server.
+    pub chunk_cache: std::sync::OnceLock<Arc<crate::chunks::cache::CacheStats>>,
 }
 
 /// What is read from the metadata store and the index, at most every
@@ -129,6 +133,12 @@ impl Metrics {
                 dropped.load(Ordering::Relaxed),
             );
         }
+        if let Some(stats) = self.screening.get() {
+            stats.register(&mut r);
+        }
+        if let Some(stats) = self.chunk_cache.get() {
+            stats.register(&mut r);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &r);
@@ -203,12 +213,7 @@ fn register_store(r: &mut Registry, s: &StatusSources, store: &StoreCounts) {
     for (dir, path) in &s.filesystems {
         if let Ok(fs) = rustix::fs::statvfs(path) {
             let (avail, size) = (fs.f_bavail.saturating_mul(fs.f_frsize), fs.f_blocks.saturating_mul(fs.f_frsize));
-            gauge(
-                r,
-                &format!("filesystem_{dir}_avail_bytes"),
-                &format!("Bytes available to Granary on the {dir} directory's filesystem"),
-                int(avail),
-            );
+            gauge(r, &format!("filesystem_{dir}_avail_bytes"), &format!("Bytes available to Granary on the {dir} directory's filesystem"), int(avail));
             gauge(r, &format!("filesystem_{dir}_size_bytes"), &format!("Size of the {dir} directory's filesystem"), int(size));
         }
     }

@@ -34,7 +34,7 @@ pub struct Stores {
 }
 
 /// Opens the metadata store the configuration names and the chunk store (the local
-/// directory; the only chunk backend so far).
+/// directory or an S3 bucket, behind cache tiers if configured).
 pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
     let data_dir = &config.data_dir;
     private_files();
@@ -48,10 +48,35 @@ pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
         })?),
         MetadataBackend::Fdb { cluster_file, root_prefix } => open_fdb(cluster_file, root_prefix)?,
     };
-    let chunk_dir = config.chunk_dir();
-    let chunks = if db.single_process() { LocalChunks::open_exclusive(&chunk_dir) } else { LocalChunks::open(&chunk_dir) };
-    let chunks = chunks.map_err(|e| format!("opening chunk store {}: {e}", chunk_dir.display()))?;
-    Ok(Stores { db, chunks: Arc::new(chunks) })
+    let chunks: Arc<dyn ChunkBackend> = match &config.chunks.s3 {
+        Some(url) => {
+            let settings = crate::chunks::s3::S3Settings::resolve(url, config.chunks.endpoint.as_deref(), config.chunks.region.as_deref())?;
+            Arc::new(crate::chunks::s3::S3Chunks::new(settings)?)
+        }
+        None if config.chunks.endpoint.is_some() || config.chunks.region.is_some() => {
+            return Err("--chunk-store-endpoint and --chunk-store-region need --chunk-store s3://BUCKET[/PREFIX]".into())
+        }
+        None => {
+            let chunk_dir = config.chunk_dir();
+            let chunks = if db.single_process() { LocalChunks::open_exclusive(&chunk_dir) } else { LocalChunks::open(&chunk_dir) };
+            Arc::new(chunks.map_err(|e| format!("opening chunk store {}: {e}", chunk_dir.display()))?)
+        }
+    };
+    let tiers = chunk_tiers(&config.chunks)?;
+    let chunks: Arc<dyn ChunkBackend> = if tiers.is_empty() { chunks } else { Arc::new(crate::chunks::tiered::Tiered::open(chunks, &tiers)?) };
+    Ok(Stores { db, chunks })
+}
+
+/// The cache tiers the configuration asks for: memory by default in front of a remote store.
+fn chunk_tiers(config: &crate::config::ChunkStoreConfig) -> Result<crate::chunks::tiered::TierSettings, String> {
+    let default_memory = if config.s3.is_some() { limits::CHUNK_CACHE_MEMORY_DEFAULT_BYTES } else { 0 };
+    let disk = match (&config.cache_disk_dir, config.cache_disk_bytes) {
+        (Some(dir), Some(capacity_bytes)) => Some(crate::chunks::tiered::DiskSettings { dir: dir.clone(), capacity_bytes }),
+        (Some(_), None) => return Err("--chunk-cache-disk-dir needs --chunk-cache-disk-bytes (the cache's bound)".into()),
+        (None, Some(_)) => return Err("--chunk-cache-disk-bytes needs --chunk-cache-disk-dir".into()),
+        (None, None) => None,
+    };
+    Ok(crate::chunks::tiered::TierSettings { memory_bytes: config.cache_memory_bytes.unwrap_or(default_memory), disk, write_back: config.write_back })
 }
 
 /// A second copy of the chunks for `granary scrub --repair --from DIR`: a chunk directory,
@@ -280,6 +305,14 @@ impl Server {
             None => (Arc::new(crate::search::IndexSink(Arc::clone(&index))), None),
         };
         let indexer_task = indexer.clone().map(|i| tokio::spawn(i.run()));
+        // Upload screening: the sink queues malware scans; a gateway with clamd works them.
+        let sink = crate::screening::sink::ScanSink::wrap(sink, engine.clone());
+        let screening = Arc::new(crate::screening::Screening::new(config.clamd_socket.clone()));
+        let _ = metrics.screening.set(Arc::clone(&screening.stats));
+        if let Some(stats) = stores.chunks.cache_stats() {
+            let _ = metrics.chunk_cache.set(stats);
+        }
+        let scan_task = crate::screening::worker::ScanWorker::new(engine.clone(), Arc::clone(&screening)).map(|w| tokio::spawn(w.run()));
         let outbox_gauge = OutboxGauge::new(config.events.outbox_max_events);
         let relay = Relay::new(Arc::clone(&stores.db), sink, gateway, Arc::clone(&outbox_gauge));
         let relay_task = tokio::spawn(Arc::clone(&relay).run());
@@ -318,6 +351,7 @@ impl Server {
         });
 
         let s3 = GranaryS3::new(engine.clone(), config.region.clone(), config.audit.enabled).with_bucket_defaults(config.bucket_defaults);
+        let s3 = GranaryS3 { screening, ..s3 };
         let authorizer = Arc::clone(&s3.authorizer);
         let mut builder = S3ServiceBuilder::new(s3);
         builder.set_auth(KeyStoreAuth::new(engine.clone(), Arc::clone(&kms)));
@@ -450,6 +484,9 @@ impl Server {
             relay_task.abort();
             depth_task.abort();
             if let Some(t) = indexer_task {
+                t.abort();
+            }
+            if let Some(t) = scan_task {
                 t.abort();
             }
             if let Some(t) = retention_task {

@@ -29,14 +29,16 @@ pub(super) struct Cli {
     /// must all mount the same directory here.
     #[arg(long, global = true, env = "GRANARY_CHUNK_DIR")]
     pub(super) chunk_dir: Option<PathBuf>,
-    /// Log lines as `text` or `json` (one object per line) [default: text]; the level is
-    /// GRANARY_LOG's (e.g. `debug`, `info,granary=debug`).
-    #[arg(long, global = true, env = "GRANARY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub(super) log_format: LogFormat,
     /// The keyring of master keys (server-side encryption, sealed credentials) [default:
     /// DATA_DIR/keyring]. Gateways sharing a FoundationDB cluster must all name one file here.
     #[arg(long, global = true, env = "GRANARY_KEYRING")]
     pub(super) keyring: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) chunk_store: ChunkStoreArgs,
+    /// Log lines as `text` or `json` (one object per line) [default: text]; the level is
+    /// GRANARY_LOG's (e.g. `debug`, `info,granary=debug`).
+    #[arg(long, global = true, env = "GRANARY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(super) log_format: LogFormat,
     /// Create the data directory (and --chunk-dir) if missing. Commands other than `serve`
     /// and `indexer` refuse a data directory that does not exist without it, so a mistyped
     /// path never becomes a new, empty store.
@@ -168,6 +170,16 @@ pub(super) enum Command {
     },
     /// What buckets and users store (object versions and logical bytes) and their limits.
     Usage(super::quota::UsageArgs),
+    /// A bucket's file-type rules: allowed and denied extensions and content types.
+    UploadRules {
+        #[command(subcommand)]
+        command: super::upload_rules::UploadRulesCommand,
+    },
+    /// A bucket's malware scan of new objects (clamd): tag, quarantine or refuse.
+    ScanRules {
+        #[command(subcommand)]
+        command: super::upload_rules::ScanRulesCommand,
+    },
     /// Background work and queues of the gateway serving the data directory.
     Status,
     /// Query and verify the audit trail.
@@ -242,6 +254,10 @@ pub(super) struct ServeArgs {
     /// rotation is the platform's), or to standard output with `-`.
     #[arg(long, env = "GRANARY_ACCESS_LOG", value_name = "FILE")]
     pub(super) access_log: Option<PathBuf>,
+    /// Scan uploads for malware with the clamd listening on this Unix socket, as buckets'
+    /// scan rules ask (`granary scan-rules`); without it, no scan runs here.
+    #[arg(long, env = "GRANARY_CLAMD_SOCKET", value_name = "PATH")]
+    pub(super) clamd_socket: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -511,4 +527,75 @@ pub(super) fn parse_time(s: Option<&str>) -> Result<Option<i64>, String> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("'{s}' is not RFC 3339 or milliseconds: {e}"))?;
     Ok(Some(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
+}
+
+/// Where chunks live beyond the chunk directory, and the caches in front (every command
+/// that opens the store needs them, so they are global).
+#[derive(clap::Args)]
+pub(super) struct ChunkStoreArgs {
+    /// Keep chunks as objects in a bucket of another S3-compatible store, `s3://BUCKET[/PREFIX]`,
+    /// instead of the chunk directory (credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or
+    /// AWS_PROFILE's in ~/.aws).
+    #[arg(long, global = true, env = "GRANARY_CHUNK_STORE", value_name = "s3://BUCKET[/PREFIX]")]
+    pub(super) chunk_store: Option<String>,
+    /// The S3-compatible store's URL, `http[s]://host[:port]` [default: AWS S3 in the region].
+    #[arg(long, global = true, env = "GRANARY_CHUNK_STORE_ENDPOINT", value_name = "URL")]
+    pub(super) chunk_store_endpoint: Option<String>,
+    /// Region to sign for [default: AWS_REGION, the profile's, else us-east-1].
+    #[arg(long, global = true, env = "GRANARY_CHUNK_STORE_REGION")]
+    pub(super) chunk_store_region: Option<String>,
+    /// Bytes of verified chunks cached in memory, e.g. 256Mi [default: 64Mi with --chunk-store,
+    /// 0 with the chunk directory].
+    #[arg(long, global = true, env = "GRANARY_CHUNK_CACHE_MEMORY_BYTES", value_parser = parse_bytes, value_name = "N")]
+    pub(super) chunk_cache_memory_bytes: Option<u64>,
+    /// A local directory caching chunks on disk (one process each), bounded by
+    /// --chunk-cache-disk-bytes.
+    #[arg(long, global = true, env = "GRANARY_CHUNK_CACHE_DISK_DIR")]
+    pub(super) chunk_cache_disk_dir: Option<PathBuf>,
+    /// Bytes the disk cache holds at most, e.g. 100Gi (write-back's pending uploads are
+    /// bounded by as much again).
+    #[arg(long, global = true, env = "GRANARY_CHUNK_CACHE_DISK_BYTES", value_parser = parse_bytes, value_name = "N")]
+    pub(super) chunk_cache_disk_bytes: Option<u64>,
+    /// Acknowledge chunk writes once fsynced in the disk cache and upload them in the
+    /// background (a chunk lives on this machine only until uploaded; other gateways cannot
+    /// read it before) [default: write-through, acknowledged by the durable store].
+    #[arg(long, global = true, env = "GRANARY_CHUNK_WRITE_BACK")]
+    pub(super) chunk_write_back: bool,
+}
+
+impl ChunkStoreArgs {
+    /// The flags over the config file's keys.
+    pub(super) fn resolve(self, file: &crate::config::FileConfig) -> crate::config::ChunkStoreConfig {
+        crate::config::ChunkStoreConfig {
+            s3: self.chunk_store.or(file.chunk_store.clone()),
+            endpoint: self.chunk_store_endpoint.or(file.chunk_store_endpoint.clone()),
+            region: self.chunk_store_region.or(file.chunk_store_region.clone()),
+            cache_memory_bytes: self.chunk_cache_memory_bytes.or(file.chunk_cache_memory_bytes),
+            cache_disk_dir: self.chunk_cache_disk_dir.or(file.chunk_cache_disk_dir.clone()),
+            cache_disk_bytes: self.chunk_cache_disk_bytes.or(file.chunk_cache_disk_bytes),
+            write_back: self.chunk_write_back || file.chunk_write_back.unwrap_or(false),
+        }
+    }
+}
+
+/// A size in bytes: a number with an optional decimal (K, M, G, T) or binary (Ki, Mi, Gi, Ti)
+/// suffix, and an optional `B`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    let (digits, suffix) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let unit: u64 = match suffix.to_ascii_lowercase().as_str() {
+        "" => 1,
+        "k" => 1_000,
+        "m" => 1_000_000,
+        "g" => 1_000_000_000,
+        "t" => 1_000_000_000_000,
+        "ki" => 1 << 10,
+        "mi" => 1 << 20,
+        "gi" => 1 << 30,
+        "ti" => 1 << 40,
+        _ => return Err(format!("'{text}': expected a number (with K, M, G, T, Ki, Mi, Gi or Ti)")),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("'{text}': expected a number"))?;
+    n.checked_mul(unit).ok_or_else(|| format!("'{text}' is too large"))
 }

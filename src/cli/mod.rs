@@ -15,6 +15,7 @@ mod quota;
 mod request;
 mod scrub;
 mod serve;
+mod upload_rules;
 mod users;
 
 /// s3s logs every failed request at ERROR, twice, with a debug dump of the client's input
@@ -84,6 +85,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         )?,
         chunk_dir: cli.chunk_dir.or(file.chunk_dir.clone()),
         keyring: cli.keyring.or(file.keyring.clone()),
+        chunks: cli.chunk_store.resolve(&file),
         data_dir,
     };
     if !creates_its_store(&cli.command) && !cli.init {
@@ -96,6 +98,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Status => admin_command(&store, AdminRequest::Status).await,
         Command::Quota { command } => quota::quota_command(&store, command).await,
         Command::Usage(args) => quota::usage_command(&store, args).await,
+        Command::UploadRules { command } => upload_rules::upload_rules_command(&store, command).await,
+        Command::ScanRules { command } => upload_rules::scan_rules_command(&store, command).await,
         Command::Indexer { kafka } => serve::indexer(kafka, &file, &store).await,
         Command::Index { command: IndexCommand::Rebuild } => jobs::rebuild_index(&store).await,
         Command::Lifecycle { command: LifecycleCommand::Run { at } } => jobs::lifecycle(&store, at.as_deref()).await,
@@ -106,9 +110,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Kms { command } => kms::kms_command(&store, command).await,
         Command::Scrub(args) => scrub::scrub(&store, args).await,
         Command::Backup { command: None, output } => backup::backup(&store, output.as_deref()).await,
-        Command::Backup { command: Some(args::BackupCommand::Verify { input, snapshot }), .. } => {
-            backup::verify(&input, snapshot.as_deref()).await
-        }
+        Command::Backup { command: Some(args::BackupCommand::Verify { input, snapshot }), .. } => backup::verify(&input, snapshot.as_deref()).await,
         Command::Restore { input, snapshot } => backup::restore(&store, &input, snapshot.as_deref()).await,
         Command::Export { user, bucket, prefix, output } => {
             backup::export(&store, crate::backup::export::ExportScope { user, bucket, prefix }, &output).await
@@ -122,10 +124,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 fn creates_its_store(command: &Command) -> bool {
     matches!(
         command,
-        Command::Serve(_)
-            | Command::Indexer { .. }
-            | Command::Restore { .. }
-            | Command::Backup { command: Some(args::BackupCommand::Verify { .. }), .. }
+        Command::Serve(_) | Command::Indexer { .. } | Command::Restore { .. } | Command::Backup { command: Some(args::BackupCommand::Verify { .. }), .. }
     )
 }
 

@@ -29,6 +29,7 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
         metrics_auth,
         metrics_token,
         access_log,
+        clamd_socket,
     } = args;
     let listen = listen.or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.into());
     let mut config = ServeConfig::for_data_dir(store.data_dir.clone());
@@ -65,6 +66,7 @@ pub(super) async fn serve(args: ServeArgs, file: FileConfig, store: StoreConfig)
         metrics_token.or(file.metrics_token.clone()),
     )?;
     config.access_log = access_log.or(file.access_log.clone());
+    config.clamd_socket = clamd_socket.or(file.clamd_socket.clone());
     config.root_keys = match (std::env::var("GRANARY_ROOT_ACCESS_KEY").ok(), std::env::var("GRANARY_ROOT_SECRET_KEY").ok()) {
         (Some(a), Some(s)) => Some((a, s)),
         (None, None) => None,

@@ -16,6 +16,7 @@ use super::bucket_encryption::{encryption_in, BucketEncryption};
 use super::buckets::{bucket_key, BucketRecord};
 use super::config_generation::generation_in;
 use super::manifest::{read_manifest, ChunkRef};
+use super::upload_rules::{rules_in, UploadRules};
 use super::users::{decode_access_key, decode_policy, decode_user, policy_key, AccessKeyRecord, UserRecord};
 use super::MetaResult;
 use crate::kv::{read, KvStore, KvTxn};
@@ -72,6 +73,7 @@ pub struct MetaCache {
     credentials: Cache<String, (u64, Arc<Credentials>)>,
     buckets: Cache<String, (u64, Option<BucketRecord>)>,
     bucket_encryption: Cache<String, (u64, Option<BucketEncryption>)>,
+    upload_rules: Cache<String, (u64, Option<Arc<UploadRules>>)>,
     manifests: Cache<[u8; 16], Arc<Vec<ChunkRef>>>,
     credential_counts: Counters,
     bucket_counts: Counters,
@@ -85,6 +87,7 @@ impl MetaCache {
             credentials: Cache::new(entries),
             buckets: Cache::new(entries),
             bucket_encryption: Cache::new(entries),
+            upload_rules: Cache::new(entries),
             manifests: Cache::new(entries),
             credential_counts: Counters::default(),
             bucket_counts: Counters::default(),
@@ -153,6 +156,18 @@ impl MetaCache {
         self.bucket_counts.count(false);
         let (g, found) = read(db, |t| Ok::<_, super::MetaError>((generation_in(t)?, encryption_in(t, name)?)))?;
         self.bucket_encryption.insert(name.to_owned(), (g, found.clone()));
+        Ok(found)
+    }
+
+    /// The bucket's upload rules (`upload_rules`), as of generation `generation` or later
+    /// (counted with the bucket records): every write reads them.
+    pub fn upload_rules(&self, db: &dyn KvStore, generation: u64, name: &str) -> MetaResult<Option<Arc<UploadRules>>> {
+        if let Some(found) = at_generation(&self.upload_rules, &self.bucket_counts, name, generation) {
+            return Ok(found);
+        }
+        self.bucket_counts.count(false);
+        let (g, found) = read(db, |t| Ok::<_, super::MetaError>((generation_in(t)?, rules_in(t, name)?.map(Arc::new))))?;
+        self.upload_rules.insert(name.to_owned(), (g, found.clone()));
         Ok(found)
     }
 

@@ -36,6 +36,8 @@
 //!   access keys, buckets, CORS rules, default encryption and quotas
 //! - `("qt", "b"|"u", name)`   → `quota::Limits`: a bucket's or user's quotas and rates
 //! - `("usc", "b"|"u"|"*", name, shard, field)` → i64: usage counters (`usage`)
+//! - `("bur", bucket)` → `upload_rules::UploadRules`: file-type and scan rules (`screening`)
+//! - `("scq", bucket, key, version)` → `scan_queue::ScanJob`: an object version waiting for its scan
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
 //!
 //! Files, bottom up; a file imports only files of its own layer listed before it, or of
@@ -52,13 +54,14 @@
 //!    (CORS rules), `refs` (refcounts, pins),
 //!    `manifest`, `gateways`, `cache`, `sse_domains` (encryption domains' data keys),
 //!    `quota` (quotas and per-user rates), `usage` (usage counters, the quota check of a
-//!    write, their recount).
+//!    write, their recount), `upload_rules` (file-type and scan rules).
 //! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
 //!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
 //! 4. Transactions spanning records: `object_access` (an object's ACL and tags for the
 //!    access decision), `object_acl` (Get/PutObjectAcl on a version), `objects`,
 //!    `object_tagging`, `uploads`, `deletes`, `bucket_ops` (CreateBucket, DeleteBucket,
-//!    versioning), `expiry`, `purge`, `recount`, `list`, `list_versions`.
+//!    versioning), `expiry`, `purge`, `recount`, `list`, `list_versions`, `scan_queue`
+//!    (objects waiting for a malware scan, and a scan's result tag).
 //!
 //! Transactions call record helpers and steps, never one another's files back; a helper that
 //! two of them need moves down a layer.
@@ -94,9 +97,11 @@ pub mod purge;
 pub mod quota;
 pub mod recount;
 pub mod refs;
+pub mod scan_queue;
 pub mod sse_domains;
 pub mod tagging;
 pub mod upload_id;
+pub mod upload_rules;
 pub mod uploads;
 pub mod usage;
 pub mod users;

@@ -339,7 +339,7 @@ impl S3Route for GranaryApi {
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
-        if req.method != Method::GET {
+        if req.method != Method::GET && req.uri.path() != crate::screening::api::PATH {
             // An S3 client addressing a "_granary" bucket gets the S3 answer for that name.
             if req.uri.path().trim_end_matches('/') == "/_granary" {
                 return Err(s3_error!(InvalidBucketName));
@@ -476,6 +476,22 @@ impl S3Route for GranaryApi {
                 let index = self.index()?;
                 let suggestions = search_blocking(move || index.suggest(&bucket, &prefix, limit)).await?;
                 json(&serde_json::json!({ "suggestions": suggestions }))
+            }
+            crate::screening::api::PATH => {
+                if user != ROOT_USER {
+                    return Err(s3_error!(AccessDenied, "only the admin may read or change upload rules"));
+                }
+                let bucket = bucket_name("bucket", required(&p, "bucket")?)?;
+                let mut body = req.input;
+                let body = match req.method {
+                    Method::PUT => Some(
+                        body.store_all_limited(limits::UPLOAD_RULES_DOCUMENT_MAX_BYTES)
+                            .await
+                            .map_err(|e| s3_error!(InvalidArgument, "{e}"))?,
+                    ),
+                    _ => None,
+                };
+                json(&crate::screening::api::call(db, &user, &req.method, bucket, body).await?)
             }
             _ => Err(s3_error!(NoSuchKey, "no such Granary API path")),
         }

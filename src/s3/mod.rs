@@ -63,6 +63,8 @@ pub struct GranaryS3 {
     /// Whether a bucket without default encryption of its own encrypts with SSE-S3, as every
     /// AWS bucket has since January 2023 (`--bucket-defaults aws`).
     pub sse_s3_by_default: bool,
+    /// Upload screening: file-type rules and the malware scanner (`screening`).
+    pub screening: std::sync::Arc<crate::screening::Screening>,
 }
 
 /// The caller (a verified user, or anonymous), and the bucket of the request's path it was
@@ -108,7 +110,8 @@ impl Principal {
 impl GranaryS3 {
     pub fn new(engine: Engine, region: String, audit: bool) -> Self {
         let authorizer = std::sync::Arc::new(access::Authorizer::new(engine.clone()));
-        Self { engine, region, audit, authorizer, bucket_defaults: Default::default(), sse_s3_by_default: false }
+        let screening = Default::default();
+        Self { engine, region, audit, authorizer, bucket_defaults: Default::default(), sse_s3_by_default: false, screening }
     }
 
     /// New buckets get `defaults`' ownership controls and public access block unless their

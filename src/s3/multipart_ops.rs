@@ -10,6 +10,7 @@ use super::object_lookup::{copy_source, copy_source_version_id, load_with_layout
 use super::request_body::{ingest_checked, parse_content_md5, tokio_stream_of, BodyChecks, DigestTap};
 use super::sse_request;
 use super::{owner_of, GranaryS3, Principal};
+use crate::sse::{ChunkCipher, CustomerKey, ObjectEncryption};
 use crate::checksum::{self as cks, Algorithm, Checksum};
 use crate::clock::timestamp_ms;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
@@ -17,7 +18,7 @@ use crate::limits;
 use crate::meta::buckets::BucketAccess;
 use crate::meta::uploads::{self, CompleteError, PartRecord, RequestedPart, UploadListRequest, UploadRecord};
 use crate::meta::{now_ms, MetaError};
-use crate::sse::{ChunkCipher, CustomerKey, ObjectEncryption};
+use crate::screening::heads::{check_completion, check_upload_names};
 use s3s::dto::*;
 use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -50,6 +51,8 @@ pub async fn create_multipart_upload(
     let principal = s3.principal(&req)?;
     let input = req.input;
     check_key(&input.key)?;
+    // The bucket's file-type rules on the key and declared type, before any part is sent.
+    check_upload_names(&s3.screening, &s3.engine, (&input.bucket, &input.key), input.content_type.as_deref()).await?;
     // The completed object's ACL, decided now (a refusal spares the client the upload).
     let acl =
         object_write_acl(s3, &principal, &input.bucket, input.acl.as_ref().map(ObjectCannedACL::as_str), grant_headers!(input)).await?;
@@ -176,8 +179,7 @@ async fn store_part(
         Some(tap) => Some(tap.wrap(body, Algorithm::Crc64Nvme)),
         None => body,
     };
-    let options =
-        IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes, seal };
+    let options = IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes, seal };
     let ingested = ingest_checked(s3, body, options, checks).await?;
     let IngestedBody::Chunked { chunks, upload_id: pins } = ingested.body else { unreachable!("parts are never inline") };
     let part = PartRecord {
@@ -336,6 +338,12 @@ pub async fn complete_multipart_upload(
     }
     let algorithm = upload.checksum.map(|(a, _)| a);
     let requested = requested_parts(&input, algorithm)?;
+    // The bucket's file-type rules again (they may have changed), with the first part's bytes.
+    if let Some(first) = requested.first() {
+        let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
+        let (target, declared) = ((input.bucket.as_str(), input.key.as_str(), upload_id), upload.headers.content_type.as_deref());
+        check_completion(&s3.screening, &s3.engine, target, declared, (first.number, &first.etag), customer.as_deref()).await?;
+    }
     // The whole-object checksum the client expects, if it sent one ("-N" for composite).
     let expected = checksums::expected_whole(&req.headers)?;
     let condition = super::conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());

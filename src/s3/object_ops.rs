@@ -12,12 +12,13 @@ use super::tagging_ops::tagging_header;
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Checksum};
 use crate::clock::timestamp_ms;
-use crate::engine::encryption::check_customer_key;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
 use crate::meta::deletes::{self, DeleteTarget};
 use crate::meta::now_ms;
+use crate::engine::encryption::check_customer_key;
 use crate::meta::objects::{self, CopyBody, CopyMetadata, CopyTags, ObjectBody, ObjectRecord};
+use crate::screening::{heads::check_copy, watch::Upload};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -51,6 +52,10 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
     precheck_write(s3, &input.bucket, &input.key, &condition).await?;
     let access = principal.access()?;
     let sealed = sse_request::for_write(s3, &access, &input.bucket, &sse_request::sse_fields!(input)).await?;
+    // The bucket's file-type rules and refuse mode's malware scan watch the body as it streams.
+    let declared = input.content_length.and_then(|n| u64::try_from(n).ok());
+    let mut screen =
+        Upload::begin(&s3.screening, &s3.engine, (&input.bucket, &input.key), headers.content_type.as_deref(), declared).await?;
 
     let options = IngestOptions {
         size_max_bytes: limits::PUT_OBJECT_SIZE_MAX_BYTES,
@@ -65,7 +70,9 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         Some(body) => Some(body),
         None => input.body,
     };
+    let body = screen.watch(body);
     let ingested = ingest_checked(s3, body, options, checks).await?;
+    let tags = screen.tagged(tags);
     let checksum = ingested.checksum.clone().map(|raw| Checksum::full(algorithm, raw));
     let (body, chunks, pins) = match ingested.body {
         IngestedBody::Inline(data) => (ObjectBody::Inline(data), Vec::new(), None),
@@ -263,6 +270,13 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
     // as the source was; an SSE-C source opens only with its key.
     let source_key = sse_request::customer_key(sse_request::copy_source_customer_fields!(input))?;
     check_customer_key(source_now.encryption.as_ref(), source_key.as_deref()).map_err(sse_request::seal_error)?;
+    // The bucket's file-type rules: the copy's key and type, and the source's first bytes.
+    let copy_type = match &metadata {
+        CopyMetadata::Replace { headers, .. } => headers.content_type.as_deref(),
+        CopyMetadata::Copy => source_now.headers.content_type.as_deref(),
+    };
+    let source = (src_bucket, src_key, src_version);
+    check_copy(&s3.screening, &s3.engine, (&input.bucket, &input.key), copy_type, source, source_key.as_deref()).await?;
     let sealed = sse_request::for_write(s3, &access, &input.bucket, &encryption_fields).await?;
     let rewritten = match sse_request::same_domain(source_now.encryption.as_ref(), sealed.record().as_ref()) {
         true => None,
@@ -285,14 +299,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
                     encryption,
                 },
             };
-            objects::copy_object(
-                db,
-                (&src_access, &access),
-                (&src, &body),
-                (&db_, &dk),
-                (&metadata, &tags, &lock, acl.as_ref()),
-                audit.as_ref(),
-            )
+            objects::copy_object(db, (&src_access, &access), (&src, &body), (&db_, &dk), (&metadata, &tags, &lock, acl.as_ref()), audit.as_ref())
         })
         .await
         .map_err(to_s3)?;
