@@ -255,11 +255,13 @@ async fn upload_part(gw: &Gateway, op: &Op, rid: &str) -> Result<(), EngineError
         .await
 }
 
+/// A metadata transaction handed to the engine whole.
+type MetaCall = Box<dyn FnOnce(&dyn granary::kv::KvStore) -> MetaResult<()> + Send>;
+
 /// Runs one operation (not a pair; not restart or heartbeat, which change the world).
 pub async fn call(gw: &Gateway, op: &Op, rid: &str) -> Raw {
     let db = Arc::clone(&gw.engine.db);
-    let meta_unit =
-        |f: Box<dyn FnOnce(&dyn granary::kv::KvStore) -> MetaResult<()> + Send>| async move { Raw::Unit(gw.engine.meta(f).await) };
+    let meta_unit = |f: MetaCall| async move { Raw::Unit(gw.engine.meta(f).await) };
     match op {
         Op::Put { bucket, key, body, sse, lock, if_none_match, .. } => {
             Raw::Object(put(gw, (bucket, key), body, (*sse, *lock, *if_none_match), rid).await)

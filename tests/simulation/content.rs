@@ -33,7 +33,7 @@ impl Content {
     }
 
     /// A body of `len` bytes made of slices of the shared blocks.
-    fn from_blocks(&self, rng: &mut StdRng, len: usize) -> Vec<u8> {
+    fn made_of_blocks(&self, rng: &mut StdRng, len: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
             let block = &self.blocks[rng.gen_range(0..BLOCKS)];
@@ -63,11 +63,11 @@ impl Content {
             }
             45..=92 => {
                 let len = rng.gen_range(granary::limits::INLINE_OBJECT_MAX_BYTES + 1..420 * 1024);
-                self.from_blocks(rng, len)
+                self.made_of_blocks(rng, len)
             }
             _ => {
                 let len = rng.gen_range(420 * 1024..1_400 * 1024);
-                self.from_blocks(rng, len)
+                self.made_of_blocks(rng, len)
             }
         };
         let body = Arc::new(body);
@@ -81,7 +81,7 @@ impl Content {
             return self.body(rng);
         }
         let len = PART_MIN_BYTES + rng.gen_range(0..64 * 1024);
-        Arc::new(self.from_blocks(rng, len))
+        Arc::new(self.made_of_blocks(rng, len))
     }
 
     fn remember(&mut self, body: &Body) {
