@@ -3,7 +3,8 @@
 //! layer references chunks by their SHA-256 name.
 //!
 //! Everything above this module talks to `dyn ChunkBackend` only; `server` picks the backend
-//! (today `local::LocalChunks`, a directory). The contract every backend keeps, checked by
+//! (`local::LocalChunks`, a directory; `s3::S3Chunks`, a bucket of another S3 store; either
+//! behind `tiered::Tiered`'s memory and local-disk caches). The contract every backend keeps, checked by
 //! `conformance` (feature `testing`):
 //! - `put` is durable when it returns `Ok`, and replaces whatever was stored under the name;
 //! - bytes are served only after they hashed to the chunk's name (`verified`): a chunk whose
@@ -17,6 +18,7 @@
 //! thread per request in flight would not scale. A blocking backend (the directory) runs its
 //! calls on `tokio::task::spawn_blocking`, as the engine did before the seam.
 
+pub mod cache;
 pub mod chunker;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -24,6 +26,8 @@ pub mod conformance;
 pub mod faulty;
 mod hash;
 pub mod local;
+pub mod s3;
+pub mod tiered;
 
 pub use hash::ChunkHash;
 pub use local::LocalChunks;
@@ -141,6 +145,12 @@ pub trait ChunkBackend: Send + Sync + 'static {
         slice(hash, self.get(hash).await?, range)
     }
 
+    /// Like `get`, read from where the chunk is kept durably, past any cache: the scrub
+    /// checks what is stored, not a cached copy (and fills no cache).
+    async fn get_stored(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
+        self.get(hash).await
+    }
+
     /// The stored size of a chunk, `None` if absent.
     async fn size(&self, hash: ChunkHash) -> ChunkResult<Option<u64>>;
 
@@ -155,6 +165,12 @@ pub trait ChunkBackend: Send + Sync + 'static {
     /// store (the local directory walks itself: for status and tests, not request paths).
     async fn usage(&self) -> ChunkResult<Option<ChunkUsage>> {
         Ok(None)
+    }
+
+    /// What the backend's cache tiers did (hits, misses, bytes, evictions), if it has any:
+    /// the metrics read it.
+    fn cache_stats(&self) -> Option<std::sync::Arc<cache::CacheStats>> {
+        None
     }
 }
 

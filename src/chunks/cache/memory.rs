@@ -1,0 +1,124 @@
+//! The memory tier: verified chunks by name in a quick_cache weighed in bytes. Its policy
+//! (CLOCK-Pro-like: new entries start cold, ghosts of recent evictions come back hot) keeps a
+//! one-off scan from flushing the hot set.
+
+use super::{CacheStats, TierCounters};
+use crate::chunks::ChunkHash;
+use crate::limits::{CHUNK_SIZE_AVG_BYTES, CHUNK_SIZE_MAX_BYTES};
+use bytes::Bytes;
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[derive(Clone)]
+struct ByLength;
+
+impl Weighter<ChunkHash, Bytes> for ByLength {
+    fn weight(&self, _: &ChunkHash, data: &Bytes) -> u64 {
+        data.len() as u64
+    }
+}
+
+/// Counts evictions (and chunks too large to admit).
+#[derive(Clone)]
+struct Counting(Arc<CacheStats>);
+
+impl Lifecycle<ChunkHash, Bytes> for Counting {
+    type RequestState = ();
+    fn begin_request(&self) {}
+    fn on_evict(&self, _: &mut (), _: ChunkHash, data: Bytes) {
+        self.0.memory.evicted(data.len() as u64);
+    }
+}
+
+pub(crate) struct MemoryTier {
+    cache: Cache<ChunkHash, Bytes, ByLength, DefaultHashBuilder, Counting>,
+    stats: Arc<CacheStats>,
+}
+
+/// Shards for `capacity` bytes: quick_cache splits the capacity among its shards and admits
+/// nothing heavier than (most of) a shard, so each shard holds at least four of the largest
+/// chunks.
+fn shards_for(capacity: u64) -> usize {
+    let fit = capacity / (4 * CHUNK_SIZE_MAX_BYTES as u64);
+    let wanted = fit.clamp(1, 64) as usize;
+    // The largest power of two not above: quick_cache rounds up otherwise.
+    1 << (usize::BITS - 1 - wanted.leading_zeros())
+}
+
+impl MemoryTier {
+    pub(crate) fn new(capacity_bytes: u64, stats: Arc<CacheStats>) -> Self {
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(usize::try_from(capacity_bytes / CHUNK_SIZE_AVG_BYTES as u64).unwrap_or(usize::MAX).max(32))
+            .weight_capacity(capacity_bytes)
+            .shards(shards_for(capacity_bytes))
+            .build()
+            .expect("estimated items and weight are set");
+        stats.memory.capacity_bytes.store(capacity_bytes, Ordering::Relaxed);
+        let cache = Cache::with_options(options, ByLength, DefaultHashBuilder::default(), Counting(Arc::clone(&stats)));
+        Self { cache, stats }
+    }
+
+    fn counters(&self) -> &TierCounters {
+        &self.stats.memory
+    }
+
+    pub(crate) fn get(&self, hash: &ChunkHash) -> Option<Bytes> {
+        let found = self.cache.get(hash);
+        match &found {
+            Some(data) => self.counters().hit(data.len()),
+            None => self.counters().miss(),
+        }
+        found
+    }
+
+    /// Keeps `data`, which the caller verified against `hash`.
+    pub(crate) fn insert(&self, hash: ChunkHash, data: Bytes) {
+        let len = data.len() as u64;
+        self.cache.insert(hash, data);
+        self.counters().filled(len);
+        self.counters().held_bytes.store(self.cache.weight(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn remove(&self, hash: &ChunkHash) {
+        self.cache.remove(hash);
+        self.counters().held_bytes.store(self.cache.weight(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_hold_the_largest_chunks() {
+        let mib = 1024 * 1024;
+        assert_eq!(shards_for(0), 1);
+        assert_eq!(shards_for(3 * mib), 1);
+        assert_eq!(shards_for(12 * mib), 2);
+        assert_eq!(shards_for(64 * mib), 16);
+        assert_eq!(shards_for(1 << 40), 64);
+    }
+
+    #[test]
+    fn bounded_in_bytes_and_counted() {
+        let stats = Arc::new(CacheStats::default());
+        let mib = 1024 * 1024;
+        let tier = MemoryTier::new(8 * mib, Arc::clone(&stats));
+        for i in 0..40u32 {
+            let data = Bytes::from(vec![i as u8; 512 * 1024]);
+            tier.insert(ChunkHash::of(&data), data);
+        }
+        let f = stats.memory.figures();
+        assert!(f.held_bytes <= 8 * mib, "{f:?}");
+        assert_eq!(f.fills, 40);
+        assert!(f.evictions >= 40 - 16, "{f:?}");
+        let last = Bytes::from(vec![39u8; 512 * 1024]);
+        assert_eq!(tier.get(&ChunkHash::of(&last)), Some(last.clone()));
+        tier.remove(&ChunkHash::of(&last));
+        assert_eq!(tier.get(&ChunkHash::of(&last)), None);
+        let f = stats.memory.figures();
+        assert_eq!((f.hits, f.misses, f.hit_bytes), (1, 1, 512 * 1024));
+    }
+}

@@ -1,0 +1,327 @@
+//! `--chunk-write-back`: a put is acknowledged once the chunk is fsynced into a local
+//! `pending/` directory (a `LocalChunks`: temp file, fsync, rename, directory fsync), and
+//! uploaders push it to the durable tier in the background.
+//!
+//! The directory is the queue: a chunk's file stays until the durable tier acknowledged its
+//! upload, and is removed only then; at start every file in it is queued again. So an
+//! acknowledged chunk is on the local disk or in the durable tier at every instant, across
+//! crashes (an upload cut off is simply made again: puts are idempotent). What it costs: until
+//! uploaded, a chunk lives on one local disk (its loss loses the chunk) and other gateways
+//! cannot read it (they see it missing).
+//!
+//! Pending bytes are bounded (`--chunk-cache-disk-bytes`): past the bound puts are
+//! `Unavailable` (503), not queued without end while the durable tier is down.
+
+use super::disk::DiskTier;
+use super::CacheStats;
+use crate::chunks::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, LocalChunks};
+use crate::limits::{CHUNK_LIST_PAGE_MAX_COUNT, CHUNK_WRITE_BACK_RETRY_MAX_MILLIS, CHUNK_WRITE_BACK_UPLOADS_IN_FLIGHT_MAX};
+use bytes::Bytes;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    size: u64,
+    /// An uploader has it.
+    in_flight: bool,
+    /// Put again while in flight: upload once more before dropping the local copy.
+    again: bool,
+    /// Deleted while in flight: the delete waits for the upload attempt to end (so the
+    /// durable copy it may make is deleted after it, not before).
+    cancelled: bool,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<ChunkHash>,
+    /// Every pending chunk, waiting or in flight, by name (listings merge it).
+    pending: BTreeMap<ChunkHash, Entry>,
+    bytes: u64,
+}
+
+pub(crate) struct WriteBack {
+    dir: LocalChunks,
+    queue: Mutex<Queue>,
+    wake: Notify,
+    bound_bytes: u64,
+    stats: Arc<CacheStats>,
+}
+
+fn blocking_failed(op: ChunkOp, e: tokio::task::JoinError) -> ChunkError {
+    ChunkError::Io { op, kind: std::io::ErrorKind::Other, detail: e.to_string() }
+}
+
+impl WriteBack {
+    /// Opens `dir` (blocking) and queues every chunk left in it.
+    pub(crate) fn open(dir: &Path, bound_bytes: u64, stats: Arc<CacheStats>) -> Result<Self, String> {
+        let store = LocalChunks::open_exclusive(dir).map_err(|e| format!("opening the write-back queue {}: {e}", dir.display()))?;
+        let this = Self { dir: store, queue: Mutex::default(), wake: Notify::new(), bound_bytes, stats };
+        let mut after = None;
+        loop {
+            let page = this.dir.list_after(after.as_ref(), CHUNK_LIST_PAGE_MAX_COUNT).map_err(|e| format!("reading the write-back queue {}: {e}", dir.display()))?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.hash);
+            let mut q = this.lock();
+            for chunk in page {
+                q.pending.insert(chunk.hash, Entry { size: chunk.size_bytes, ..Entry::default() });
+                q.waiting.push_back(chunk.hash);
+                q.bytes += chunk.size_bytes;
+            }
+            this.update_gauges(&q);
+        }
+        let waiting = this.lock().pending.len();
+        if waiting > 0 {
+            tracing::info!(chunks = waiting, "resuming uploads of write-back chunks left by the last run");
+        }
+        Ok(this)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn update_gauges(&self, q: &Queue) {
+        self.stats.write_back.pending_chunks.store(q.pending.len() as u64, Ordering::Relaxed);
+        self.stats.write_back.pending_bytes.store(q.bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn contains(&self, hash: &ChunkHash) -> bool {
+        self.lock().pending.contains_key(hash)
+    }
+
+    pub(crate) fn size_of(&self, hash: &ChunkHash) -> Option<u64> {
+        self.lock().pending.get(hash).map(|e| e.size)
+    }
+
+    /// Nothing waits or is in flight.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.lock().pending.is_empty()
+    }
+
+    /// Pending chunks after `after`, at most `limit`, in order of name.
+    pub(crate) fn list_after(&self, after: Option<ChunkHash>, limit: usize) -> Vec<ChunkInfo> {
+        let q = self.lock();
+        let range = match after {
+            Some(a) => q.pending.range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+            None => q.pending.range(..),
+        };
+        range.take(limit).map(|(hash, e)| ChunkInfo { hash: *hash, size_bytes: e.size }).collect()
+    }
+
+    /// Makes the chunk durable locally and queues its upload: acknowledged when this returns.
+    pub(crate) async fn put(self: &Arc<Self>, hash: ChunkHash, data: Bytes) -> ChunkResult<()> {
+        let size = data.len() as u64;
+        {
+            let q = self.lock();
+            if !q.pending.contains_key(&hash) && q.bytes + size > self.bound_bytes {
+                return Err(ChunkError::Unavailable(format!(
+                    "{} bytes wait for upload to the durable chunk store, at the bound of {}",
+                    q.bytes, self.bound_bytes
+                )));
+            }
+        }
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.dir.write(&hash, &data)).await.map_err(|e| blocking_failed(ChunkOp::Write, e))??;
+        let mut q = self.lock();
+        match q.pending.get_mut(&hash) {
+            Some(e) if e.in_flight => {
+                e.again = true;
+                e.cancelled = false;
+            }
+            Some(_) => {}
+            None => {
+                q.pending.insert(hash, Entry { size, ..Entry::default() });
+                q.waiting.push_back(hash);
+                q.bytes += size;
+            }
+        }
+        self.update_gauges(&q);
+        drop(q);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The pending copy, verified.
+    pub(crate) async fn read(self: &Arc<Self>, hash: ChunkHash) -> ChunkResult<Bytes> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.dir.read(&hash)).await.map_err(|e| blocking_failed(ChunkOp::Read, e))?
+    }
+
+    /// Forgets a pending chunk (a delete): out of the queue, its file removed. An upload in
+    /// flight is waited for, so the caller's delete from the durable tier comes after it.
+    pub(crate) async fn cancel(self: &Arc<Self>, hash: ChunkHash) -> ChunkResult<()> {
+        let in_flight = {
+            let mut q = self.lock();
+            match q.pending.get(&hash).copied() {
+                None => return Ok(()),
+                Some(e) if e.in_flight => {
+                    let entry = q.pending.get_mut(&hash).expect("looked up above");
+                    entry.cancelled = true;
+                    entry.again = false;
+                    true
+                }
+                Some(e) => {
+                    q.pending.remove(&hash);
+                    q.waiting.retain(|h| *h != hash);
+                    q.bytes -= e.size;
+                    self.update_gauges(&q);
+                    false
+                }
+            }
+        };
+        // The uploader forgets a cancelled chunk when its attempt ends, whatever the outcome
+        // (a put meanwhile clears the flag: then the chunk stays, as that put wants).
+        while in_flight && self.lock().pending.get(&hash).is_some_and(|e| e.cancelled) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if self.contains(&hash) {
+            return Ok(());
+        }
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.dir.remove(&hash)).await.map_err(|e| blocking_failed(ChunkOp::Delete, e))?
+    }
+
+    /// Rewrites a pending copy behind the queue's back (tests: bit rot).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn overwrite_stored(&self, hash: &ChunkHash, bytes: &[u8]) {
+        if self.contains(hash) {
+            let _ = self.dir.overwrite_stored(hash, bytes);
+        }
+    }
+
+    /// The next chunk to upload, now in flight.
+    fn next(&self) -> Option<ChunkHash> {
+        let mut q = self.lock();
+        let hash = q.waiting.pop_front()?;
+        q.pending.get_mut(&hash).expect("a waiting chunk is pending").in_flight = true;
+        Some(hash)
+    }
+
+    /// Back in the queue after a failed upload (or a put while it was in flight).
+    fn requeue(&self, hash: &ChunkHash) {
+        let mut q = self.lock();
+        match q.pending.get_mut(hash) {
+            // Deleted meanwhile: the waiting delete takes it from here.
+            Some(e) if e.cancelled => {
+                let size = e.size;
+                q.pending.remove(hash);
+                q.bytes -= size;
+                self.update_gauges(&q);
+            }
+            Some(e) => {
+                e.in_flight = false;
+                e.again = false;
+                q.waiting.push_back(*hash);
+            }
+            None => {}
+        }
+    }
+
+    /// Out of the queue for good (uploaded and its file removed, or lost).
+    fn forget(&self, hash: &ChunkHash) {
+        let mut q = self.lock();
+        if let Some(e) = q.pending.remove(hash) {
+            q.bytes -= e.size;
+        }
+        self.update_gauges(&q);
+    }
+
+    /// Starts the uploaders. They hold the queue weakly and stop once it is dropped.
+    pub(crate) fn spawn_uploaders(self: &Arc<Self>, durable: Arc<dyn ChunkBackend>, cache: Option<Arc<DiskTier>>) {
+        for _ in 0..CHUNK_WRITE_BACK_UPLOADS_IN_FLIGHT_MAX {
+            tokio::spawn(uploader(Arc::downgrade(self), Arc::clone(&durable), cache.clone()));
+        }
+    }
+}
+
+async fn uploader(queue: Weak<WriteBack>, durable: Arc<dyn ChunkBackend>, cache: Option<Arc<DiskTier>>) {
+    let mut failures = 0u32;
+    loop {
+        let Some(this) = queue.upgrade() else { return };
+        let Some(hash) = this.next() else {
+            // Woken by a put; the timeout lets the task see the queue dropped.
+            let _ = tokio::time::timeout(Duration::from_millis(500), this.wake.notified()).await;
+            continue;
+        };
+        let data = match this.read(hash).await {
+            Ok(data) => data,
+            Err(ChunkError::Missing(_)) => {
+                this.forget(&hash); // deleted meanwhile
+                continue;
+            }
+            Err(e @ ChunkError::Corrupt { .. }) => {
+                tracing::error!(chunk = %hash, error = %e, "a write-back chunk was damaged on local disk before its upload: it is lost");
+                super::TierCounters::add(&this.stats.write_back.corrupt_pending, 1);
+                this.forget(&hash);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(chunk = %hash, error = %e, "reading a write-back chunk failed; retrying");
+                this.requeue(&hash);
+                failures += 1;
+                backoff(failures).await;
+                continue;
+            }
+        };
+        let outcome = durable.put(hash, data.clone()).await;
+        if this.lock().pending.get(&hash).is_some_and(|e| e.cancelled) {
+            this.forget(&hash); // the waiting delete takes it from here
+            continue;
+        }
+        match outcome {
+            Ok(()) => {
+                failures = 0;
+                finish_upload(&this, cache.as_ref(), hash, data).await;
+            }
+            Err(e) => {
+                super::TierCounters::add(&this.stats.write_back.upload_failures, 1);
+                tracing::warn!(chunk = %hash, error = %e, "uploading a write-back chunk failed; retrying");
+                this.requeue(&hash);
+                failures += 1;
+                drop(this);
+                backoff(failures).await;
+            }
+        }
+    }
+}
+
+/// After the durable tier acknowledged `hash`: a copy into the disk cache, then the pending
+/// file and entry dropped (or the chunk queued again if it was put again meanwhile).
+async fn finish_upload(this: &Arc<WriteBack>, cache: Option<&Arc<DiskTier>>, hash: ChunkHash, data: Bytes) {
+    let wb = &this.stats.write_back;
+    super::TierCounters::add(&wb.uploaded, 1);
+    super::TierCounters::add(&wb.uploaded_bytes, data.len() as u64);
+    if this.lock().pending.get(&hash).is_some_and(|e| e.again) {
+        this.requeue(&hash);
+        return;
+    }
+    let (dir, tier) = (this.dir.clone(), cache.cloned());
+    let removed = tokio::task::spawn_blocking(move || {
+        if let Some(tier) = tier {
+            tier.fill(hash, &data);
+        }
+        dir.remove(&hash)
+    })
+    .await;
+    if let Ok(Err(e)) | Err(e) = removed.map_err(|e| blocking_failed(ChunkOp::Delete, e)) {
+        // The file stays and is uploaded again at the next start: harmless.
+        tracing::warn!(chunk = %hash, error = %e, "could not remove an uploaded write-back chunk");
+    }
+    // A put while the file was being removed: its copy may be gone, but the durable tier
+    // has the same bytes; uploading once more keeps the queue and the directory in step.
+    if this.lock().pending.get(&hash).is_some_and(|e| e.again) {
+        this.requeue(&hash);
+    } else {
+        this.forget(&hash);
+    }
+}
+
+async fn backoff(failures: u32) {
+    let millis = (100u64 << failures.min(16)).min(CHUNK_WRITE_BACK_RETRY_MAX_MILLIS);
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
