@@ -408,7 +408,9 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
             AdminRequest::Lifecycle { .. } => Err("offline, `granary lifecycle run` runs the pass itself".into()),
             AdminRequest::IndexRebuild => Err("offline, the index is rebuilt by `granary index rebuild` itself".into()),
             AdminRequest::Scrub { .. } | AdminRequest::ScrubStatus => Err("offline, `granary scrub` runs the scrub itself".into()),
-            AdminRequest::BackupDump { .. } | AdminRequest::Export { .. } => Err("offline, `granary backup` and `granary export` run themselves".into()),
+            AdminRequest::BackupDump { .. } | AdminRequest::Export { .. } => {
+                Err("offline, `granary backup` and `granary export` run themselves".into())
+            }
             // Without a running gateway there is no collector or audit writer to report on.
             AdminRequest::Status => {
                 let sources = crate::status::StatusSources {
@@ -517,14 +519,16 @@ pub async fn serve_socket(
                     None => AdminResponse::Error { message: "this gateway runs no collector".into() },
                 },
                 Ok(AdminRequest::Scrub { rate_bytes_per_sec, repair_from }) => match status.scrub.clone() {
-                    Some(scrubber) => json(scrubber.start(rate_bytes_per_sec, repair_from)).unwrap_or_else(|message| AdminResponse::Error { message }),
+                    Some(scrubber) => {
+                        json(scrubber.start(rate_bytes_per_sec, repair_from)).unwrap_or_else(|message| AdminResponse::Error { message })
+                    }
                     None => AdminResponse::Error { message: "this gateway runs no scrubber".into() },
                 },
-                Ok(AdminRequest::BackupDump { path }) => {
-                    tokio::task::spawn_blocking(move || json(crate::backup::take::dump_metadata(&*db, &path)).unwrap_or_else(|message| AdminResponse::Error { message }))
-                        .await
-                        .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
-                }
+                Ok(AdminRequest::BackupDump { path }) => tokio::task::spawn_blocking(move || {
+                    json(crate::backup::take::dump_metadata(&*db, &path)).unwrap_or_else(|message| AdminResponse::Error { message })
+                })
+                .await
+                .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
                 Ok(AdminRequest::ScrubStatus) => {
                     let last = status.scrub.as_ref().and_then(|s| s.status(limits::SCRUB_BAD_CHUNKS_LISTED_MAX));
                     json(Ok::<_, String>(last)).unwrap_or_else(|message| AdminResponse::Error { message })

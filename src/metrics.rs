@@ -213,7 +213,12 @@ fn register_store(r: &mut Registry, s: &StatusSources, store: &StoreCounts) {
     for (dir, path) in &s.filesystems {
         if let Ok(fs) = rustix::fs::statvfs(path) {
             let (avail, size) = (fs.f_bavail.saturating_mul(fs.f_frsize), fs.f_blocks.saturating_mul(fs.f_frsize));
-            gauge(r, &format!("filesystem_{dir}_avail_bytes"), &format!("Bytes available to Granary on the {dir} directory's filesystem"), int(avail));
+            gauge(
+                r,
+                &format!("filesystem_{dir}_avail_bytes"),
+                &format!("Bytes available to Granary on the {dir} directory's filesystem"),
+                int(avail),
+            );
             gauge(r, &format!("filesystem_{dir}_size_bytes"), &format!("Size of the {dir} directory's filesystem"), int(size));
         }
     }

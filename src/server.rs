@@ -63,7 +63,8 @@ pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
         }
     };
     let tiers = chunk_tiers(&config.chunks)?;
-    let chunks: Arc<dyn ChunkBackend> = if tiers.is_empty() { chunks } else { Arc::new(crate::chunks::tiered::Tiered::open(chunks, &tiers)?) };
+    let chunks: Arc<dyn ChunkBackend> =
+        if tiers.is_empty() { chunks } else { Arc::new(crate::chunks::tiered::Tiered::open(chunks, &tiers)?) };
     Ok(Stores { db, chunks })
 }
 
@@ -76,7 +77,11 @@ fn chunk_tiers(config: &crate::config::ChunkStoreConfig) -> Result<crate::chunks
         (None, Some(_)) => return Err("--chunk-cache-disk-bytes needs --chunk-cache-disk-dir".into()),
         (None, None) => None,
     };
-    Ok(crate::chunks::tiered::TierSettings { memory_bytes: config.cache_memory_bytes.unwrap_or(default_memory), disk, write_back: config.write_back })
+    Ok(crate::chunks::tiered::TierSettings {
+        memory_bytes: config.cache_memory_bytes.unwrap_or(default_memory),
+        disk,
+        write_back: config.write_back,
+    })
 }
 
 /// A second copy of the chunks for `granary scrub --repair --from DIR`: a chunk directory,

@@ -244,7 +244,8 @@ impl S3Chunks {
             let digest = hex::decode(sha256).map_err(|e| malformed(op, e.to_string()))?;
             extra.push(("x-amz-checksum-sha256", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest)));
         }
-        let request = inner.signer.request(method, url, inner.endpoint.host(), body.clone(), sha256, &extra).map_err(|e| malformed(op, e))?;
+        let request =
+            inner.signer.request(method, url, inner.endpoint.host(), body.clone(), sha256, &extra).map_err(|e| malformed(op, e))?;
         let exchange = async {
             let response = inner.client.request(request).await.map_err(|e| format!("{e:?}"))?;
             let (parts, body) = response.into_parts();
@@ -426,20 +427,33 @@ mod tests {
     fn keys_name_chunks_and_only_chunks() {
         let h = ChunkHash::of(b"x");
         let hex = h.to_hex();
-        for (prefix, key) in [("", format!("{}/{}/{hex}", &hex[..2], &hex[2..4])), ("a/b", format!("a/b/{}/{}/{hex}", &hex[..2], &hex[2..4]))] {
+        for (prefix, key) in
+            [("", format!("{}/{}/{hex}", &hex[..2], &hex[2..4])), ("a/b", format!("a/b/{}/{}/{hex}", &hex[..2], &hex[2..4]))]
+        {
             let s = store(prefix);
             assert_eq!(s.key_of(&h), key);
             assert_eq!(s.hash_of_key(&key), Some(h));
         }
         let s = store("p");
-        for stray in [format!("p/{hex}"), format!("p/00/00/{hex}"), format!("q/{}/{}/{hex}", &hex[..2], &hex[2..4]), "p/ab".into(), "p/ab/cd/zz".into()] {
+        for stray in [
+            format!("p/{hex}"),
+            format!("p/00/00/{hex}"),
+            format!("q/{}/{}/{hex}", &hex[..2], &hex[2..4]),
+            "p/ab".into(),
+            "p/ab/cd/zz".into(),
+        ] {
             assert_eq!(s.hash_of_key(&stray), None, "{stray}");
         }
     }
 
     #[test]
     fn backoff_doubles_to_its_ceiling_with_jitter() {
-        let p = RetryPolicy { attempts: 5, backoff_base: Duration::from_millis(100), backoff_max: Duration::from_millis(1000), attempt_timeout: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            attempts: 5,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(1000),
+            attempt_timeout: Duration::from_secs(1),
+        };
         for (n, ceiling) in [(0, 100), (1, 200), (2, 400), (3, 800), (4, 1000), (30, 1000)] {
             let d = p.backoff(n).as_millis() as u64;
             assert!((ceiling / 2..=ceiling).contains(&d), "retry {n}: {d} ms");
@@ -467,7 +481,12 @@ mod tests {
             region: "us-east-1".into(),
             credentials: S3Credentials { access_key_id: "a".into(), secret_access_key: "b".into(), session_token: None },
         };
-        let fast = RetryPolicy { attempts: 3, backoff_base: Duration::from_millis(1), backoff_max: Duration::from_millis(5), attempt_timeout: Duration::from_secs(5) };
+        let fast = RetryPolicy {
+            attempts: 3,
+            backoff_base: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(5),
+            attempt_timeout: Duration::from_secs(5),
+        };
         let s = S3Chunks::with_retry(settings, fast).unwrap();
         let h = ChunkHash::of(b"x");
         assert!(matches!(s.put(h, Bytes::from_static(b"x")).await, Err(ChunkError::Unavailable(m)) if m.contains("3 attempts")));

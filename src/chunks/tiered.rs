@@ -140,7 +140,8 @@ impl Tiered {
         loop {
             let permits = u32::try_from(CHUNK_CACHE_FILLS_IN_FLIGHT_MAX).unwrap_or(u32::MAX);
             drop(self.0.fills.acquire_many(permits).await);
-            if self.0.pending.as_ref().is_none_or(|p| p.is_drained()) && self.0.fills.available_permits() == CHUNK_CACHE_FILLS_IN_FLIGHT_MAX {
+            if self.0.pending.as_ref().is_none_or(|p| p.is_drained()) && self.0.fills.available_permits() == CHUNK_CACHE_FILLS_IN_FLIGHT_MAX
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -110,7 +110,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Kms { command } => kms::kms_command(&store, command).await,
         Command::Scrub(args) => scrub::scrub(&store, args).await,
         Command::Backup { command: None, output } => backup::backup(&store, output.as_deref()).await,
-        Command::Backup { command: Some(args::BackupCommand::Verify { input, snapshot }), .. } => backup::verify(&input, snapshot.as_deref()).await,
+        Command::Backup { command: Some(args::BackupCommand::Verify { input, snapshot }), .. } => {
+            backup::verify(&input, snapshot.as_deref()).await
+        }
         Command::Restore { input, snapshot } => backup::restore(&store, &input, snapshot.as_deref()).await,
         Command::Export { user, bucket, prefix, output } => {
             backup::export(&store, crate::backup::export::ExportScope { user, bucket, prefix }, &output).await
@@ -124,7 +126,10 @@ async fn run(cli: Cli) -> Result<(), String> {
 fn creates_its_store(command: &Command) -> bool {
     matches!(
         command,
-        Command::Serve(_) | Command::Indexer { .. } | Command::Restore { .. } | Command::Backup { command: Some(args::BackupCommand::Verify { .. }), .. }
+        Command::Serve(_)
+            | Command::Indexer { .. }
+            | Command::Restore { .. }
+            | Command::Backup { command: Some(args::BackupCommand::Verify { .. }), .. }
     )
 }
 

@@ -10,7 +10,6 @@ use super::object_lookup::{copy_source, copy_source_version_id, load_with_layout
 use super::request_body::{ingest_checked, parse_content_md5, tokio_stream_of, BodyChecks, DigestTap};
 use super::sse_request;
 use super::{owner_of, GranaryS3, Principal};
-use crate::sse::{ChunkCipher, CustomerKey, ObjectEncryption};
 use crate::checksum::{self as cks, Algorithm, Checksum};
 use crate::clock::timestamp_ms;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
@@ -19,6 +18,7 @@ use crate::meta::buckets::BucketAccess;
 use crate::meta::uploads::{self, CompleteError, PartRecord, RequestedPart, UploadListRequest, UploadRecord};
 use crate::meta::{now_ms, MetaError};
 use crate::screening::heads::{check_completion, check_upload_names};
+use crate::sse::{ChunkCipher, CustomerKey, ObjectEncryption};
 use s3s::dto::*;
 use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -179,7 +179,8 @@ async fn store_part(
         Some(tap) => Some(tap.wrap(body, Algorithm::Crc64Nvme)),
         None => body,
     };
-    let options = IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes, seal };
+    let options =
+        IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes, seal };
     let ingested = ingest_checked(s3, body, options, checks).await?;
     let IngestedBody::Chunked { chunks, upload_id: pins } = ingested.body else { unreachable!("parts are never inline") };
     let part = PartRecord {

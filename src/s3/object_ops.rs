@@ -12,11 +12,11 @@ use super::tagging_ops::tagging_header;
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Checksum};
 use crate::clock::timestamp_ms;
+use crate::engine::encryption::check_customer_key;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
 use crate::meta::deletes::{self, DeleteTarget};
 use crate::meta::now_ms;
-use crate::engine::encryption::check_customer_key;
 use crate::meta::objects::{self, CopyBody, CopyMetadata, CopyTags, ObjectBody, ObjectRecord};
 use crate::screening::{heads::check_copy, watch::Upload};
 use s3s::dto::*;
@@ -299,7 +299,14 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
                     encryption,
                 },
             };
-            objects::copy_object(db, (&src_access, &access), (&src, &body), (&db_, &dk), (&metadata, &tags, &lock, acl.as_ref()), audit.as_ref())
+            objects::copy_object(
+                db,
+                (&src_access, &access),
+                (&src, &body),
+                (&db_, &dk),
+                (&metadata, &tags, &lock, acl.as_ref()),
+                audit.as_ref(),
+            )
         })
         .await
         .map_err(to_s3)?;

@@ -61,7 +61,10 @@ impl DiskTier {
         let tier = Self { store, index: Cache::with_options(options, BySize, DefaultHashBuilder::default(), Collect), stats };
         let mut after = None;
         loop {
-            let page = tier.store.list_after(after.as_ref(), CHUNK_LIST_PAGE_MAX_COUNT).map_err(|e| format!("indexing the chunk cache {}: {e}", dir.display()))?;
+            let page = tier
+                .store
+                .list_after(after.as_ref(), CHUNK_LIST_PAGE_MAX_COUNT)
+                .map_err(|e| format!("indexing the chunk cache {}: {e}", dir.display()))?;
             let Some(last) = page.last() else { break };
             after = Some(last.hash);
             for chunk in page {

@@ -194,8 +194,18 @@ impl CacheStats {
                 registry.register(name, help, g);
             }
             counter(registry, "chunk_write_back_uploaded", "Write-back chunks uploaded to the durable store", get(&wb.uploaded));
-            counter(registry, "chunk_write_back_upload_failures", "Failed write-back upload attempts (each retried)", get(&wb.upload_failures));
-            counter(registry, "chunk_write_back_lost", "Write-back chunks damaged on local disk before their upload", get(&wb.corrupt_pending));
+            counter(
+                registry,
+                "chunk_write_back_upload_failures",
+                "Failed write-back upload attempts (each retried)",
+                get(&wb.upload_failures),
+            );
+            counter(
+                registry,
+                "chunk_write_back_lost",
+                "Write-back chunks damaged on local disk before their upload",
+                get(&wb.corrupt_pending),
+            );
         }
     }
 }

@@ -63,7 +63,10 @@ impl WriteBack {
         let this = Self { dir: store, queue: Mutex::default(), wake: Notify::new(), bound_bytes, stats };
         let mut after = None;
         loop {
-            let page = this.dir.list_after(after.as_ref(), CHUNK_LIST_PAGE_MAX_COUNT).map_err(|e| format!("reading the write-back queue {}: {e}", dir.display()))?;
+            let page = this
+                .dir
+                .list_after(after.as_ref(), CHUNK_LIST_PAGE_MAX_COUNT)
+                .map_err(|e| format!("reading the write-back queue {}: {e}", dir.display()))?;
             let Some(last) = page.last() else { break };
             after = Some(last.hash);
             let mut q = this.lock();
