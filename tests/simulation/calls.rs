@@ -218,7 +218,7 @@ async fn copy(gw: &Gateway, op: &Op, rid: &str) -> Result<ObjectRecord, EngineEr
 /// UploadPart (`multipart_ops::upload_part`): the upload checked, the part sealed as the
 /// upload asks, ingested and committed.
 async fn upload_part(gw: &Gateway, op: &Op, rid: &str) -> Result<(), EngineError> {
-    let Op::UploadPart { bucket, key, upload, n, body, sse, .. } = op else { unreachable!() };
+    let Op::UploadPart { bucket, key, upload, n, body, sse, source, .. } = op else { unreachable!() };
     let access = access(gw, bucket).await?;
     let (b, k, id) = (bucket.clone(), key.clone(), *upload);
     gw.engine.meta(move |db| uploads::upload(db, &b, &k, &id)).await?;
@@ -235,7 +235,28 @@ async fn upload_part(gw: &Gateway, op: &Op, rid: &str) -> Result<(), EngineError
         declared_size_bytes: Some(body.len() as u64),
         seal,
     };
-    let ingested = gw.engine.ingest(stream_of(body), options).await?;
+    let ingested = match source {
+        None => gw.engine.ingest(stream_of(body), options).await?,
+        // UploadPartCopy (`multipart_ops::upload_part_copy`): the source read through its
+        // cipher and streamed back in, re-chunked (the same chunks, shared, in one domain).
+        Some((sb, sk, src_sse)) => {
+            let (b, k, cache) = (sb.clone(), sk.clone(), Arc::clone(&gw.engine.cache));
+            let (record, layout) = match gw.engine.meta(move |db| objects::lookup(db, (&b, &k), None, Some(&cache), false)).await? {
+                Lookup::Object(record, Some(layout), _) => (record, layout),
+                _ => return Err(MetaError::NoSuchKey.into()),
+            };
+            let src_customer = match src_sse {
+                Sse::C(i) => Some(customer_key(*i)),
+                _ => None,
+            };
+            let cipher = gw.engine.opening(record.encryption.as_ref(), src_customer.as_deref()).await?;
+            let rx = gw.engine.read_stream(&record, layout, 0..record.size, cipher);
+            let stream = Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item.map_err(|e| Box::new(e) as BodyError), rx))
+            }));
+            gw.engine.ingest(stream, IngestOptions { declared_size_bytes: None, ..options }).await?
+        }
+    };
     let IngestedBody::Chunked { chunks, upload_id: pins } = ingested.body else { panic!("a part came back inline") };
     let part = PartRecord {
         size: ingested.size,
@@ -245,7 +266,8 @@ async fn upload_part(gw: &Gateway, op: &Op, rid: &str) -> Result<(), EngineError
         chunk_count: chunks.len() as u32,
         checksum: ingested.checksum,
     };
-    let audit = audit("UploadPart", rid, bucket, Some(key)).detail("part", n);
+    let name = if source.is_some() { "UploadPartCopy" } else { "UploadPart" };
+    let audit = audit(name, rid, bucket, Some(key)).detail("part", n);
     let (b, k, n) = (bucket.clone(), key.clone(), *n);
     gw.engine
         .commit_pinned(Some(pins), move |db| {

@@ -22,25 +22,127 @@ pub const RETAIN_MS: i64 = 400 * DAY_MS;
 
 #[derive(Debug, Clone)]
 pub enum Op {
-    Put { g: usize, bucket: String, key: String, body: Body, sse: Sse, lock: ObjectLock, if_none_match: bool },
-    Get { g: usize, bucket: String, key: String, vid: Option<Vid>, range: Option<Range<u64>>, sse: Sse },
-    Copy { g: usize, src: (String, String, Option<Vid>), src_sse: Sse, bucket: String, key: String, sse: Sse, lock: ObjectLock },
-    Delete { g: usize, bucket: String, key: String, vid: Option<Vid>, bypass: bool },
-    DeleteMany { g: usize, bucket: String, items: Vec<(String, Option<Vid>)>, bypass: bool },
-    Create { g: usize, bucket: String, key: String, sse: Sse },
-    UploadPart { g: usize, bucket: String, key: String, upload: UploadId, n: i32, body: Body, sse: Sse },
-    Complete { g: usize, bucket: String, key: String, upload: UploadId, parts: Vec<(i32, String)> },
-    Abort { g: usize, bucket: String, key: String, upload: UploadId },
-    Versioning { g: usize, bucket: String, state: Versioning },
-    BucketLock { g: usize, bucket: String, default: Option<DefaultRetention> },
-    LegalHold { g: usize, bucket: String, key: String, vid: Option<Vid>, on: bool },
-    Retention { g: usize, bucket: String, key: String, vid: Option<Vid>, retention: Option<Retention>, bypass: bool },
-    Rules { g: usize, bucket: String, rules: Option<Vec<Rule>> },
-    Lifecycle { g: usize, at_ms: i64 },
-    Gc { g: usize, at_ms: i64 },
-    Purge { g: usize, bucket: String, prefix: String },
-    Restart { g: usize, id: GatewayId },
-    Heartbeat { g: usize, behind_ms: i64 },
+    Put {
+        g: usize,
+        bucket: String,
+        key: String,
+        body: Body,
+        sse: Sse,
+        lock: ObjectLock,
+        if_none_match: bool,
+    },
+    Get {
+        g: usize,
+        bucket: String,
+        key: String,
+        vid: Option<Vid>,
+        range: Option<Range<u64>>,
+        sse: Sse,
+    },
+    Copy {
+        g: usize,
+        src: (String, String, Option<Vid>),
+        src_sse: Sse,
+        bucket: String,
+        key: String,
+        sse: Sse,
+        lock: ObjectLock,
+    },
+    Delete {
+        g: usize,
+        bucket: String,
+        key: String,
+        vid: Option<Vid>,
+        bypass: bool,
+    },
+    DeleteMany {
+        g: usize,
+        bucket: String,
+        items: Vec<(String, Option<Vid>)>,
+        bypass: bool,
+    },
+    Create {
+        g: usize,
+        bucket: String,
+        key: String,
+        sse: Sse,
+    },
+    /// UploadPart, or UploadPartCopy when `source` names an object (then `body` is its bytes,
+    /// as the model knows them).
+    UploadPart {
+        g: usize,
+        bucket: String,
+        key: String,
+        upload: UploadId,
+        n: i32,
+        body: Body,
+        sse: Sse,
+        source: Option<(String, String, Sse)>,
+    },
+    Complete {
+        g: usize,
+        bucket: String,
+        key: String,
+        upload: UploadId,
+        parts: Vec<(i32, String)>,
+    },
+    Abort {
+        g: usize,
+        bucket: String,
+        key: String,
+        upload: UploadId,
+    },
+    Versioning {
+        g: usize,
+        bucket: String,
+        state: Versioning,
+    },
+    BucketLock {
+        g: usize,
+        bucket: String,
+        default: Option<DefaultRetention>,
+    },
+    LegalHold {
+        g: usize,
+        bucket: String,
+        key: String,
+        vid: Option<Vid>,
+        on: bool,
+    },
+    Retention {
+        g: usize,
+        bucket: String,
+        key: String,
+        vid: Option<Vid>,
+        retention: Option<Retention>,
+        bypass: bool,
+    },
+    Rules {
+        g: usize,
+        bucket: String,
+        rules: Option<Vec<Rule>>,
+    },
+    Lifecycle {
+        g: usize,
+        at_ms: i64,
+    },
+    Gc {
+        g: usize,
+        at_ms: i64,
+    },
+    Purge {
+        g: usize,
+        bucket: String,
+        prefix: String,
+    },
+    Restart {
+        g: usize,
+        id: GatewayId,
+    },
+    Heartbeat {
+        g: usize,
+        behind_ms: i64,
+    },
     Pair(Box<Op>, Box<Op>),
 }
 
@@ -77,12 +179,16 @@ impl Op {
             | Op::Get { bucket, key, .. }
             | Op::Delete { bucket, key, .. }
             | Op::Create { bucket, key, .. }
-            | Op::UploadPart { bucket, key, .. }
             | Op::Complete { bucket, key, .. }
             | Op::Abort { bucket, key, .. }
             | Op::LegalHold { bucket, key, .. }
             | Op::Retention { bucket, key, .. } => vec![(bucket.clone(), key.clone())],
             Op::Copy { src, bucket, key, .. } => vec![(src.0.clone(), src.1.clone()), (bucket.clone(), key.clone())],
+            Op::UploadPart { bucket, key, source, .. } => {
+                let mut keys = vec![(bucket.clone(), key.clone())];
+                keys.extend(source.as_ref().map(|(b, k, _)| (b.clone(), k.clone())));
+                keys
+            }
             Op::DeleteMany { bucket, items, .. } => items.iter().map(|(k, _)| (bucket.clone(), k.clone())).collect(),
             _ => Vec::new(),
         }
@@ -97,6 +203,7 @@ impl Op {
             Op::Delete { .. } => "delete-version",
             Op::DeleteMany { .. } => "delete-objects",
             Op::Create { .. } => "create-upload",
+            Op::UploadPart { source: Some(_), .. } => "upload-part-copy",
             Op::UploadPart { .. } => "upload-part",
             Op::Complete { .. } => "complete-upload",
             Op::Abort { .. } => "abort-upload",
@@ -129,8 +236,9 @@ impl std::fmt::Display for Op {
             Op::Delete { g, bucket, key, vid, bypass } => write!(f, "gw{g} delete {bucket}/{key} v={vid:?} bypass={bypass}"),
             Op::DeleteMany { g, bucket, items, bypass } => write!(f, "gw{g} delete-objects {bucket} {items:?} bypass={bypass}"),
             Op::Create { g, bucket, key, sse } => write!(f, "gw{g} create-upload {bucket}/{key} {sse:?}"),
-            Op::UploadPart { g, bucket, key, upload, n, body, .. } => {
-                write!(f, "gw{g} upload-part {bucket}/{key} upload ..{} part {n} {}B", short(upload), body.len())
+            Op::UploadPart { g, bucket, key, upload, n, body, source, .. } => {
+                let from = source.as_ref().map_or(String::new(), |(b, k, _)| format!(" copied from {b}/{k}"));
+                write!(f, "gw{g} upload-part {bucket}/{key} upload ..{} part {n} {}B{from}", short(upload), body.len())
             }
             Op::Complete { g, bucket, key, upload, parts } => {
                 write!(
@@ -165,6 +273,8 @@ pub struct Gen<'a> {
     pub content: &'a mut Content,
     /// The driven clock (lifecycle and the collector decide by it).
     pub clock_ms: &'a mut i64,
+    /// Gateways whose chunk store is fenced: an operator restarts them before long.
+    pub fenced: [bool; 2],
 }
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
@@ -225,13 +335,30 @@ impl Gen<'_> {
     }
 
     fn upload(&mut self) -> Option<(String, String, UploadId, Sse)> {
-        let all: Vec<(String, String, UploadId, Sse)> = self
+        self.upload_where(false)
+    }
+
+    /// An upload in progress, nine times in ten one that has parts if any has (completions
+    /// of uploads without parts only test InvalidRequest).
+    fn upload_with_parts_likely(&mut self) -> Option<(String, String, UploadId, Sse)> {
+        let with_parts = self.rng.gen_bool(0.9);
+        self.upload_where(with_parts)
+    }
+
+    /// An upload in progress; with `with_parts`, one that has parts if any has.
+    fn upload_where(&mut self, with_parts: bool) -> Option<(String, String, UploadId, Sse)> {
+        let all: Vec<(String, String, UploadId, Sse, bool)> = self
             .model
             .buckets
             .iter()
-            .flat_map(|(b, m)| m.uploads.iter().map(move |(id, u)| (b.clone(), u.key.clone(), *id, u.sse)))
+            .flat_map(|(b, m)| m.uploads.iter().map(move |(id, u)| (b.clone(), u.key.clone(), *id, u.sse, !u.parts.is_empty())))
             .collect();
-        (!all.is_empty()).then(|| pick(self.rng, &all).clone())
+        let some: Vec<_> = all.iter().filter(|u| u.4 || !with_parts).cloned().collect();
+        let from = if some.is_empty() { &all } else { &some };
+        (!from.is_empty()).then(|| {
+            let (b, k, id, sse, _) = pick(self.rng, from).clone();
+            (b, k, id, sse)
+        })
     }
 
     /// An operation on keys: the kinds that may run beside another.
@@ -276,9 +403,17 @@ impl Gen<'_> {
 
     fn part(&mut self, g: usize, bucket: String, key: String, upload: UploadId, sse: Sse) -> Op {
         let n = self.rng.gen_range(1..=3);
+        if self.rng.gen_bool(0.25) {
+            // UploadPartCopy of an object that is current now.
+            let (src_bucket, src_key) = (self.bucket(), self.key());
+            if let Some(o) = self.model.buckets[&src_bucket].current(&src_key) {
+                let (body, src_sse) = (o.body.clone(), o.sse);
+                return Op::UploadPart { g, bucket, key, upload, n, body, sse, source: Some((src_bucket, src_key, src_sse)) };
+            }
+        }
         let last = !(n == 1 && self.rng.gen_bool(0.3));
         let body = self.content.part(self.rng, last);
-        Op::UploadPart { g, bucket, key, upload, n, body, sse }
+        Op::UploadPart { g, bucket, key, upload, n, body, sse, source: None }
     }
 
     fn rules(&mut self) -> Option<Vec<Rule>> {
@@ -326,11 +461,16 @@ impl Gen<'_> {
 
     /// The next operation.
     pub fn op(&mut self) -> Op {
+        if let Some(g) = (0..2).find(|&g| self.fenced[g]) {
+            if self.rng.gen_bool(0.2) {
+                return Op::Restart { g, id: self.rng.gen() };
+            }
+        }
         let g = self.rng.gen_range(0..2);
         match self.rng.gen_range(0..1000) {
             0..=539 => self.keyed(g),
             540..=574 => Op::Create { g, bucket: self.bucket(), key: self.key(), sse: self.sse() },
-            575..=614 => match self.upload() {
+            575..=614 => match self.upload_with_parts_likely() {
                 Some((bucket, key, upload, _)) => {
                     let parts: Vec<(i32, String)> = self.model.buckets[&bucket].uploads[&upload]
                         .parts

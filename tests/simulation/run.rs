@@ -20,12 +20,15 @@ use granary::meta::now_ms;
 use granary::meta::versions::Versioning;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const DEFAULT_STEPS: usize = 150;
 /// Steps between checks of the whole store (every key, refcounts, chunk files, audit chains).
 const FULL_CHECK_EVERY: usize = 50;
+/// A step that takes longer is stuck (the slowest take seconds: a retry storm's back-off,
+/// uploads waiting out a chunk claim).
+const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// What seeds did, summed for the report.
 #[derive(Debug, Default, Clone)]
@@ -34,10 +37,12 @@ pub struct Summary {
     pub steps: u64,
     pub kv_faults: u64,
     pub chunk_faults: u64,
-    pub unknown_results: u64,
     pub refused: u64,
     pub versions_read: u64,
     pub ops: BTreeMap<&'static str, u64>,
+    /// Outcomes worth counting (errors the model predicted, unknown results and what they
+    /// turned out to be, partial passes, torn reads, ...).
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 impl Summary {
@@ -46,11 +51,13 @@ impl Summary {
         self.steps += o.steps;
         self.kv_faults += o.kv_faults;
         self.chunk_faults += o.chunk_faults;
-        self.unknown_results += o.unknown_results;
         self.refused += o.refused;
         self.versions_read += o.versions_read;
         for (k, v) in &o.ops {
             *self.ops.entry(k).or_default() += v;
+        }
+        for (k, v) in &o.outcomes {
+            *self.outcomes.entry(k.clone()).or_default() += v;
         }
     }
 }
@@ -59,8 +66,8 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} seeds, {} steps; faults fired: {} metadata, {} chunk; {} unknown commit results learned; {} versions read back whole at the end; ops {:?}",
-            self.seeds, self.steps, self.kv_faults, self.chunk_faults, self.unknown_results, self.versions_read, self.ops
+            "{} seeds, {} steps; steps with faults fired: {} metadata, {} chunk; {} versions read back whole at the end\n  ops {:?}\n  outcomes {:?}",
+            self.seeds, self.steps, self.kv_faults, self.chunk_faults, self.versions_read, self.ops, self.outcomes
         )
     }
 }
@@ -108,12 +115,19 @@ pub struct Sim {
     /// A collector pass or purge met a fault: a chunk claim it could neither finish nor
     /// abandon may be left, and uploads of that chunk refused until the claim goes stale.
     pub claims_may_linger: bool,
-    pub learned: Cell<u64>,
+    pub outcomes: RefCell<BTreeMap<String, u64>>,
     pub summary: Summary,
     pub verbose: bool,
 }
 
 impl Sim {
+    /// Counts an outcome for the summary.
+    pub fn note(&self, what: &str, n: u64) {
+        if n > 0 {
+            *self.outcomes.borrow_mut().entry(what.to_owned()).or_default() += n;
+        }
+    }
+
     pub fn log(&self, line: impl FnOnce() -> String) {
         if self.verbose {
             eprintln!("{}", line());
@@ -227,7 +241,9 @@ impl Sim {
     }
 
     async fn step(&mut self, n: usize) -> Result<(), String> {
-        let op = Gen { rng: &mut self.rng, model: &self.model, content: &mut self.content, clock_ms: &mut self.clock_ms }.op();
+        let op =
+            Gen { rng: &mut self.rng, model: &self.model, content: &mut self.content, clock_ms: &mut self.clock_ms, fenced: self.fenced }
+                .op();
         let calm = matches!(op, Op::Restart { .. } | Op::Heartbeat { .. });
         let seam = match &op {
             Op::Put { .. } | Op::UploadPart { .. } => faults::Seam::Writes,
@@ -241,7 +257,6 @@ impl Sim {
         *self.summary.ops.entry(op.name()).or_default() += 1;
         let rid = format!("s{n}");
         self.exp = StepExpect::default();
-        let learned_before = self.learned.get();
         let watch = faults::arm(&self.world, &plan);
         match &op {
             Op::Restart { g, id } => {
@@ -277,7 +292,6 @@ impl Sim {
                 self.settle(&op, &rid, raw, &Ctx { fired, pins_lost: false })?;
             }
         }
-        self.summary.unknown_results += self.learned.get() - learned_before;
         self.check_step().await
     }
 
@@ -308,12 +322,14 @@ impl Sim {
                 }
                 self.exp.events.extend(expected.events);
                 self.expect_audit("Purge", bucket, None, rid);
+                self.note("purge: versions removed", report.objects_removed);
             }
             Err(e) => {
                 if !fired.any() && !self.fenced[*g] {
                     return Err(format!("purge failed without a fault: {e}"));
                 }
                 self.log(|| format!("  purge failed ({e}); restarting gw{g} and purging again"));
+                self.note("purge failed, run again", 1);
                 self.world.restart(*g, self.rng.gen());
                 self.fenced[*g] = false;
                 let again = format!("{rid}r");
@@ -372,6 +388,11 @@ impl Sim {
             if got != expected.counts {
                 return Err(format!("lifecycle reported {got:?}; the model expected {:?}", expected.counts));
             }
+            self.note("lifecycle: current versions expired", got.expired);
+            self.note("lifecycle: noncurrent versions removed", got.noncurrent_removed);
+            self.note("lifecycle: delete markers removed", got.delete_markers_removed);
+            self.note("lifecycle: uploads aborted", got.uploads_aborted);
+            self.note("lifecycle: locked versions kept", got.locked);
             self.exp.events.extend(expected.events);
             self.exp.audits.extend(expected.audits);
             return Ok(());
@@ -380,6 +401,7 @@ impl Sim {
             return Err(format!("lifecycle pass failed without a fault: {result:?}"));
         }
         self.log(|| "  lifecycle pass failed part way; learning what it did".into());
+        self.note("lifecycle pass failed part way (state learned)", 1);
         self.exp.rule = EventRule::Lifecycle;
         let db = std::sync::Arc::clone(&self.world.db);
         for name in &names {
@@ -524,6 +546,7 @@ impl Sim {
             Ok((bytes, _)) => Err(format!("{bucket}/{key} v={vid:?} read back {} bytes that are not its {}", bytes.len(), want.body.len())),
             Err(observe::ReadFailure::Failed(why, chunks)) if chunks.iter().any(|c| self.damaged.contains(c)) => {
                 self.log(|| format!("  {bucket}/{key} v={vid:?} unreadable, as a torn chunk makes it: {why}"));
+                self.note("version unreadable after a torn write (never wrong bytes)", 1);
                 Ok(false)
             }
             Err(e) => Err(format!("{bucket}/{key} v={vid:?} ({} bytes) cannot be read: {e:?}", want.body.len())),
@@ -662,18 +685,23 @@ pub async fn run_seed(seed: u64, steps: usize, verbose: bool) -> Result<Summary,
         exp: StepExpect::default(),
         needs_fsck: false,
         claims_may_linger: false,
-        learned: Cell::new(0),
+        outcomes: RefCell::new(BTreeMap::new()),
         summary: Summary { seeds: 1, ..Default::default() },
         verbose,
     };
     sim.setup().await.map_err(|e| format!("setup: {e}"))?;
     for n in 1..=steps {
-        sim.step(n).await.map_err(|e| format!("step {n}: {e}"))?;
+        match tokio::time::timeout(STEP_TIMEOUT, sim.step(n)).await {
+            Ok(done) => done.map_err(|e| format!("step {n}: {e}"))?,
+            Err(_) => return Err(format!("step {n} did not finish in {STEP_TIMEOUT:?}")),
+        }
         sim.summary.steps += 1;
         if n % FULL_CHECK_EVERY == 0 {
             sim.full_check(false).await.map_err(|e| format!("full check after step {n}: {e}"))?;
         }
     }
     sim.finish().await.map_err(|e| format!("final check: {e}"))?;
-    Ok(sim.summary)
+    let mut summary = sim.summary;
+    summary.outcomes = sim.outcomes.into_inner();
+    Ok(summary)
 }

@@ -108,18 +108,29 @@ impl Sim {
     /// An answer that was an error: allowed as the model's error, or as a fault's doing.
     fn failure(&self, predicted: Option<ErrKind>, class: Class, ctx: &Ctx, excused: bool, rid: &str) -> Result<Failure, String> {
         match class {
-            Class::Domain(k) if predicted == Some(k) => Ok(Failure::Unchanged),
+            Class::Domain(k) if predicted == Some(k) => {
+                self.note(&format!("refused as the model predicted: {k:?}"), 1);
+                Ok(Failure::Unchanged)
+            }
             Class::Domain(k) => Err(format!("answered {k:?}; the model expected {predicted:?}")),
             Class::Maybe if !ctx.fired.kv => Err("commit result unknown without a metadata fault".into()),
             Class::Maybe => {
-                self.learned.set(self.learned.get() + 1);
-                Ok(if self.applied(rid)? { Failure::Applied } else { Failure::Unchanged })
+                let applied = self.applied(rid)?;
+                self.note(if applied { "commit result unknown: it had applied" } else { "commit result unknown: it had not" }, 1);
+                Ok(if applied { Failure::Applied } else { Failure::Unchanged })
             }
-            Class::Infra(m) if ctx.fired.any() || excused => {
-                let _ = m;
+            Class::Infra(_) if ctx.fired.any() => {
+                self.note("failed by a fault", 1);
                 Ok(Failure::Unchanged)
             }
-            Class::Infra(m) if m.contains("being collected") && self.claims_may_linger && self.claims_left() => Ok(Failure::Unchanged),
+            Class::Infra(_) if excused => {
+                self.note("refused: fenced chunk store or pins of a gateway taken for dead", 1);
+                Ok(Failure::Unchanged)
+            }
+            Class::Infra(m) if m.contains("being collected") && self.claims_may_linger && self.claims_left() => {
+                self.note("refused: a chunk claim left by a failed collection", 1);
+                Ok(Failure::Unchanged)
+            }
             Class::Infra(m) => Err(format!("failed without a fault to explain it: {m}")),
         }
     }
@@ -272,6 +283,7 @@ impl Sim {
                         if !explained {
                             return Err(format!("GET failed without a fault to explain it: {why}"));
                         }
+                        self.note("GET failed by a chunk fault or torn chunk (never wrong bytes)", 1);
                     }
                 }
             }
@@ -403,10 +415,11 @@ impl Sim {
                 self.model.buckets.get_mut(bucket).expect("bucket").uploads.insert(id, upload);
                 self.expect_audit("CreateMultipartUpload", bucket, Some(key), rid);
             }
-            (Op::UploadPart { g, bucket, key, upload, n, body, .. }, Raw::Unit(result)) => {
+            (Op::UploadPart { g, bucket, key, upload, n, body, source, .. }, Raw::Unit(result)) => {
                 let exists = self.model.buckets[bucket].uploads.get(upload).is_some_and(|u| u.key == *key);
                 let predicted = if exists { None } else { Some(ErrKind::NoSuchUpload) };
-                let excused = (self.fenced[*g] && !body.is_empty()) || ctx.pins_lost;
+                let damaged = source.as_ref().is_some_and(|(b, k, _)| self.chunks_of(b, k, None).iter().any(|c| self.damaged.contains(c)));
+                let excused = (self.fenced[*g] && !body.is_empty()) || ctx.pins_lost || damaged;
                 match result {
                     Ok(()) if predicted.is_some() => return Err(format!("part stored; the model expected {predicted:?}")),
                     Ok(()) if self.fenced[*g] && !body.is_empty() => return Err("a fenced chunk store acknowledged a part".into()),
@@ -418,7 +431,7 @@ impl Sim {
                 }
                 let u = self.model.buckets.get_mut(bucket).expect("bucket").uploads.get_mut(upload).ok_or("applied a part to no upload")?;
                 u.parts.insert(*n, Part::new(body.clone()));
-                self.expect_audit("UploadPart", bucket, Some(key), rid);
+                self.expect_audit(if source.is_some() { "UploadPartCopy" } else { "UploadPart" }, bucket, Some(key), rid);
             }
             (Op::Complete { bucket, key, upload, parts, .. }, Raw::Complete(result)) => {
                 let b = &self.model.buckets[bucket];
