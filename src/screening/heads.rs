@@ -15,7 +15,7 @@ use crate::meta::objects::{self, Lookup};
 use crate::meta::upload_rules::TypeRules;
 use crate::meta::uploads;
 use crate::meta::versions::VersionRef;
-use crate::sse::CustomerKey;
+use crate::sse::{CustomerKey, ObjectEncryption};
 use s3s::S3Result;
 use std::sync::Arc;
 
@@ -94,12 +94,11 @@ pub async fn check_completion(
     // A part that is not there, or not as listed, fails the completion itself (InvalidPart).
     let Some((_, part)) = page.parts.into_iter().find(|(n, p)| *n == number && p.etag() == etag) else { return Ok(()) };
     let encryption = engine.meta(move |db| uploads::upload_encryption(db, &upload_id)).await.map_err(super::internal)?;
-    let Ok(cipher) = engine.opening(encryption.as_ref(), customer).await else {
-        return judge(
-            screening,
-            Err(Refusal("the bucket's upload rules judge content types, and an SSE-C upload's first part can be read only with the key: send it with the completion".into())),
-        );
-    };
+    if matches!(encryption, Some(ObjectEncryption::Customer { .. })) && customer.is_none() {
+        let why = "the bucket's upload rules judge content types, and an SSE-C upload's first part can be read only with its key: send the key with the completion";
+        return judge(screening, Err(Refusal(why.into())));
+    }
+    let cipher = engine.opening(encryption.as_ref(), customer).await.map_err(super::internal)?;
     let cache = Arc::clone(&engine.cache);
     let part_ref =
         crate::meta::manifest::PartRef { manifest_id: part.manifest_id, chunk_count: part.chunk_count, size: part.size, checksum: None };

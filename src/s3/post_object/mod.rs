@@ -202,9 +202,11 @@ fn tagging_of(document: &str) -> S3Result<String> {
     let tagging = tagging.map_err(|_| {
         s3_error!(MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema.")
     })?;
+    // Every Tag with a Key and a Value, as PutObjectTagging requires (a missing one was read
+    // as empty here before).
     let mut header = form_urlencoded::Serializer::new(String::new());
-    for tag in tagging.tag_set {
-        header.append_pair(tag.key.as_deref().unwrap_or_default(), tag.value.as_deref().unwrap_or_default());
+    for (key, value) in super::tagging_ops::tags_of(tagging.tag_set)? {
+        header.append_pair(&key, &value);
     }
     Ok(header.finish())
 }
@@ -454,5 +456,10 @@ mod tests {
             "<Tagging><TagSet><Tag><Key>a b</Key><Value>1&amp;2</Value></Tag><Tag><Key>c</Key><Value></Value></Tag></TagSet></Tagging>";
         assert_eq!(tagging_of(xml).unwrap(), "a+b=1%262&c=");
         assert_eq!(tagging_of("<Tagging>").unwrap_err().code().as_str(), "MalformedXML");
+        // As PutObjectTagging: a Tag without its Key or its Value is refused, not read as empty.
+        for tag in ["<Tag><Key>k</Key></Tag>", "<Tag><Value>v</Value></Tag>"] {
+            let xml = format!("<Tagging><TagSet>{tag}</TagSet></Tagging>");
+            assert_eq!(tagging_of(&xml).unwrap_err().code().as_str(), "MalformedXML", "{tag}");
+        }
     }
 }
