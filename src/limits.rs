@@ -451,6 +451,10 @@ pub const UNSEALED_SECRETS_CACHE_MAX_COUNT: usize = 10_000;
 pub const METRICS_STORE_COUNTS_REFRESH_SECS: u64 = 30;
 /// Metrics: a label value (operation, error code) longer than this is counted as `other`.
 pub const METRICS_LABEL_VALUE_MAX_BYTES: usize = 64;
+/// Metrics: buckets whose usage gets its own series (`bucket` label), the first ones by
+/// name; the usage of the rest is one `buckets_unlisted_*` aggregate. Reading them is one
+/// range read of at most `(this + 1) * 2 * USAGE_COUNTER_SHARDS` rows.
+pub const METRICS_BUCKETS_LISTED_MAX: usize = 100;
 /// Access log: lines waiting for the writer; beyond this, lines are dropped (and counted)
 /// rather than slowing requests down.
 pub const ACCESS_LOG_QUEUE_MAX_LINES: usize = 65_536;

@@ -8,9 +8,13 @@
 //!   audit and access-log drops) are read from memory;
 //! - what only the metadata store can tell (queue depths, live gateways) and the search
 //!   index's document count are read at most every `METRICS_STORE_COUNTS_REFRESH_SECS`
-//!   (`StoreCounts`), each queue capped at `STATUS_COUNT_MAX` like `granary status`.
+//!   (`StoreCounts`), each queue capped at `STATUS_COUNT_MAX` like `granary status`, with
+//!   the usage of the first buckets (`bucket_usage`: one bounded range read);
+//! - the metadata store's commit latency and retries (`kv_commits`) from `kv`'s counters.
 
+mod bucket_usage;
 pub mod exposition;
+mod kv_commits;
 pub mod requests;
 
 pub use exposition::Format;
@@ -18,7 +22,7 @@ pub use requests::RequestMetrics;
 
 use crate::keys::{prefix_end, Key};
 use crate::kv::{read, KvStore};
-use crate::limits::{METRICS_STORE_COUNTS_REFRESH_SECS, STATUS_COUNT_MAX};
+use crate::limits::{METRICS_BUCKETS_LISTED_MAX, METRICS_STORE_COUNTS_REFRESH_SECS, STATUS_COUNT_MAX};
 use crate::meta::{MetaError, MetaResult};
 use crate::status::StatusSources;
 use prometheus_client::encoding::text::encode;
@@ -45,7 +49,7 @@ pub struct Metrics {
 
 /// What is read from the metadata store and the index, at most every
 /// `METRICS_STORE_COUNTS_REFRESH_SECS`.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct StoreCounts {
     read_at: Instant,
     release_queue: usize,
@@ -53,8 +57,9 @@ struct StoreCounts {
     pinned_chunks: usize,
     gateways_live: usize,
     search_documents: Option<u64>,
-    /// Object versions and logical bytes stored in all (`meta::usage`: one range read).
-    usage: crate::meta::usage::Usage,
+    /// Object versions and logical bytes stored in all and in the first buckets by name
+    /// (`meta::usage`: two bounded range reads).
+    usage: crate::meta::usage::BucketsUsage,
 }
 
 /// Keys in `space`, up to `STATUS_COUNT_MAX` (as `granary status` counts its queues).
@@ -74,7 +79,7 @@ impl StoreCounts {
             pinned_chunks: count(db, "p")?,
             gateways_live: crate::meta::gateways::list(db)?.iter().filter(|(_, g)| g.is_live(now)).count(),
             search_documents: sources.index.as_ref().map(|i| i.documents()),
-            usage: crate::meta::usage::total(db)?,
+            usage: crate::meta::usage::buckets_listed(db, METRICS_BUCKETS_LISTED_MAX)?,
         })
     }
 }
@@ -104,11 +109,11 @@ impl Metrics {
     /// read the metadata store).
     fn store_counts(&self, sources: &StatusSources) -> MetaResult<StoreCounts> {
         let mut cached = self.store_counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match *cached {
-            Some(c) if c.read_at.elapsed() < Duration::from_secs(METRICS_STORE_COUNTS_REFRESH_SECS) => Ok(c),
+        match &*cached {
+            Some(c) if c.read_at.elapsed() < Duration::from_secs(METRICS_STORE_COUNTS_REFRESH_SECS) => Ok(c.clone()),
             _ => {
                 let fresh = StoreCounts::read(sources)?;
-                *cached = Some(fresh);
+                *cached = Some(fresh.clone());
                 Ok(fresh)
             }
         }
@@ -125,6 +130,8 @@ impl Metrics {
         self.requests.register(&mut r);
         let store = self.store_counts(sources)?;
         register_store(&mut r, sources, &store);
+        bucket_usage::register(&mut r, &store.usage);
+        kv_commits::register(&mut r);
         if let Some(dropped) = &self.access_log_dropped {
             counter(
                 &mut r,
@@ -154,12 +161,12 @@ fn register_store(r: &mut Registry, s: &StatusSources, store: &StoreCounts) {
     gauge(r, "gc_queue_chunks", "Chunks at zero references waiting out the grace period (the GC backlog)", int(store.gc_queue));
     gauge(r, "pinned_chunks", "Chunks pinned by uploads in progress", int(store.pinned_chunks));
     gauge(r, "gateways_live", "Gateways with a fresh heartbeat on this metadata store", int(store.gateways_live));
-    gauge(r, "stored_object_versions", "Object versions stored, noncurrent ones included (granary usage)", store.usage.objects);
-    gauge(r, "stored_logical_bytes", "Logical bytes of every object version stored, before deduplication", store.usage.bytes);
+    gauge(r, "stored_object_versions", "Object versions stored, noncurrent ones included (granary usage)", store.usage.total.objects);
+    gauge(r, "stored_logical_bytes", "Logical bytes of every object version stored, before deduplication", store.usage.total.bytes);
     gauge(
         r,
         "store_counts_age_seconds",
-        &format!("Age of the queue, gateway and search document counts (read at most every {METRICS_STORE_COUNTS_REFRESH_SECS} s)"),
+        &format!("Age of the queue, gateway, usage and search document counts (read at most every {METRICS_STORE_COUNTS_REFRESH_SECS} s)"),
         int(store.read_at.elapsed().as_secs()),
     );
     if let Some(c) = s.collector.as_ref().map(|c| c.status()) {

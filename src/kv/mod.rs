@@ -12,6 +12,7 @@ pub mod faulty;
 pub mod fdb_backend;
 pub mod fjall_backend;
 pub mod markers;
+pub mod stats;
 
 use crate::limits;
 
@@ -171,10 +172,14 @@ pub fn transact<T, E: TxnError>(db: &dyn KvStore, mut body: impl FnMut(&mut dyn 
             }
             Attempt::Failed(e) => e,
         };
+        if let Some(kv) = error.as_kv() {
+            stats::attempt_failed(kv);
+        }
         if !(error.as_kv().is_some_and(KvError::is_retryable) && attempt < limits::TXN_RETRY_MAX_COUNT) {
             return Err(error);
         }
         attempt += 1;
+        stats::retried();
         tracing::debug!(attempt, error = ?error.as_kv(), "retrying transaction");
         std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(10))));
     }
@@ -218,7 +223,12 @@ fn attempt_once<T, E: TxnError>(
             return Attempt::Failed(e.into());
         }
     }
-    match txn.commit() {
+    let committing = std::time::Instant::now();
+    let committed = txn.commit();
+    if wrote {
+        stats::commit_timed(committing.elapsed());
+    }
+    match committed {
         Ok(()) => Attempt::Committed(value),
         // Nothing written, nothing to apply twice.
         Err(KvError::CommitUnknownResult) if !wrote => Attempt::Committed(value),

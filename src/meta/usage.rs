@@ -125,6 +125,61 @@ pub fn total(db: &dyn KvStore) -> MetaResult<Usage> {
     read(db, |t| sum_in(t, ALL))
 }
 
+/// The usage of the first buckets by name, for the metrics: bounded, however many buckets
+/// there are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketsUsage {
+    /// Up to the `max` asked for, in name order; buckets whose counters are all zero (empty,
+    /// or deleted before a recount) are left out.
+    pub listed: Vec<(String, Usage)>,
+    /// Everything stored outside `listed` (the total less theirs, from the same snapshot).
+    pub unlisted: Usage,
+    /// Whether buckets past `listed` hold anything or were not read.
+    pub truncated: bool,
+    /// Everything stored.
+    pub total: Usage,
+}
+
+/// A counter row's value as usage: `rest` is its key after the name (shard, field).
+fn field_usage(rest: &[u8], value: i64) -> Usage {
+    if rest.last().copied().map(u64::from) == Some(BYTES) {
+        Usage { bytes: value, objects: 0 }
+    } else {
+        Usage { bytes: 0, objects: value }
+    }
+}
+
+/// The first `max` buckets' usage with the rest as one aggregate: one range read of at most
+/// `(max + 1) * 2 * USAGE_COUNTER_SHARDS` counter rows and one of the total's, in one snapshot.
+pub fn buckets_listed(db: &dyn KvStore, max: usize) -> MetaResult<BucketsUsage> {
+    let space = Key::space("usc").str("b").into_bytes();
+    let rows_max = (max + 1) * 2 * USAGE_COUNTER_SHARDS as usize;
+    let (rows, total) = read(db, |t| Ok::<_, MetaError>((t.get_range(&space, &prefix_end(&space), rows_max, false)?, sum_in(t, ALL)?)))?;
+    let cut = rows.len() == rows_max;
+    let mut groups: Vec<(String, Usage)> = Vec::new();
+    for (k, v) in &rows {
+        let (name, rest) = decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let delta = field_usage(rest, decode_counter(Some(v.as_slice())));
+        match groups.last_mut() {
+            Some((last, usage)) if *last == name => usage.add(delta),
+            _ => groups.push((name, delta)),
+        }
+    }
+    if cut {
+        // The last bucket read may have more rows past the read's end.
+        groups.pop();
+    }
+    groups.retain(|(_, usage)| *usage != Usage::default());
+    let truncated = cut || groups.len() > max;
+    groups.truncate(max);
+    let mut listed_sum = Usage::default();
+    for (_, usage) in &groups {
+        listed_sum.add(*usage);
+    }
+    let unlisted = Usage { bytes: total.bytes - listed_sum.bytes, objects: total.objects - listed_sum.objects };
+    Ok(BucketsUsage { listed: groups, unlisted, truncated, total })
+}
+
 /// Every bucket's (`kind` "b") or user's ("u") usage as counted, in name order (a bucket or
 /// user never written to has none; a deleted bucket's stay at zero until a recount).
 fn all_in(db: &dyn KvStore, kind: &str) -> MetaResult<Vec<(String, Usage)>> {
@@ -132,12 +187,7 @@ fn all_in(db: &dyn KvStore, kind: &str) -> MetaResult<Vec<(String, Usage)>> {
     let mut out: Vec<(String, Usage)> = Vec::new();
     super::scan_range(db, &space, &prefix_end(&space), |k, v| {
         let (name, rest) = decode_str(&k[space.len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        let value = decode_counter(Some(v));
-        let delta = if rest.last().copied().map(u64::from) == Some(BYTES) {
-            Usage { bytes: value, objects: 0 }
-        } else {
-            Usage { bytes: 0, objects: value }
-        };
+        let delta = field_usage(rest, decode_counter(Some(v)));
         match out.last_mut() {
             Some((last, usage)) if *last == name => usage.add(delta),
             _ => out.push((name, delta)),
@@ -450,5 +500,32 @@ mod tests {
         let everything = report(&db, None).unwrap();
         assert_eq!((everything.users.len(), everything.buckets.len()), (1, 1), "{everything:?}");
         assert_eq!(recount(&db, |_| {}).unwrap().drifted, 0, "a second recount finds nothing to fix");
+    }
+
+    #[test]
+    fn buckets_listed_are_bounded_and_the_rest_aggregated() {
+        let (_dir, db) = FjallStore::temporary();
+        for (bucket, bytes, objects) in [("a", 10, 1), ("b", 20, 2), ("c", 30, 3), ("d", 0, 0)] {
+            transact(&db, |t| {
+                for shard in 0..USAGE_COUNTER_SHARDS {
+                    let (b, o) = if shard == 0 { (bytes, objects) } else { (0, 0) };
+                    t.atomic_add(&counter_key(("b", bucket), shard, BYTES), b)?;
+                    t.atomic_add(&counter_key(("b", bucket), shard, OBJECTS), o)?;
+                }
+                t.atomic_add(&counter_key(ALL, 0, BYTES), bytes)?;
+                t.atomic_add(&counter_key(ALL, 0, OBJECTS), objects)?;
+                Ok::<_, MetaError>(())
+            })
+            .unwrap();
+        }
+        let all = buckets_listed(&db, 10).unwrap();
+        let names: Vec<&str> = all.listed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"], "the bucket at zero is left out");
+        assert_eq!((all.unlisted, all.truncated), (Usage::default(), false));
+        let two = buckets_listed(&db, 2).unwrap();
+        assert_eq!(two.listed, vec![("a".to_owned(), Usage { bytes: 10, objects: 1 }), ("b".to_owned(), Usage { bytes: 20, objects: 2 })]);
+        assert_eq!((two.unlisted, two.truncated, two.total), (Usage { bytes: 30, objects: 3 }, true, Usage { bytes: 60, objects: 6 }));
+        let none = buckets_listed(&db, 0).unwrap();
+        assert_eq!((none.listed.len(), none.unlisted, none.truncated), (0, Usage { bytes: 60, objects: 6 }, true));
     }
 }

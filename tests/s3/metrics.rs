@@ -164,6 +164,97 @@ async fn requests_are_counted_and_served_in_both_formats() {
     }
 }
 
+/// The count of the histogram `name` (its `+Inf` bucket).
+fn histogram_count(scrape: &Scrape, name: &str) -> f64 {
+    match sample(scrape, name, &[]) {
+        Some(Value::Histogram(buckets)) => buckets.iter().find(|b| b.less_than.is_infinite()).map_or(0.0, |b| b.count),
+        other => panic!("{name} is not a histogram: {other:?}"),
+    }
+}
+
+/// Per-bucket usage equals what was written through S3, the rest is one aggregate, and the
+/// metadata commits are timed and their conflicts and retries counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_usage_and_metadata_commits_are_exposed() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    for bucket in ["usage-one", "usage-two", "usage-empty"] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket("usage-two").versioning_configuration(enabled).send().await.unwrap();
+    let put = |bucket: &'static str, key: &'static str, size: usize| {
+        let s3 = s3.clone();
+        async move { s3.put_object().bucket(bucket).key(key).body(ByteStream::from(vec![b'x'; size])).send().await.unwrap() }
+    };
+    for (key, size) in [("a", 100), ("b", 200), ("c", 300)] {
+        put("usage-one", key, size).await;
+    }
+    // An overwrite in an unversioned bucket counts the difference.
+    put("usage-one", "c", 30).await;
+    // In a versioned bucket, the old version stays and counts.
+    put("usage-two", "k", 1000).await;
+    put("usage-two", "k", 2000).await;
+    put("usage-two", "j", 24).await;
+
+    // The first scrape reads the store counts (they are then reused for 30 s).
+    let (status, text) = api_get(&gw.endpoint, METRICS).await;
+    assert_eq!(status, 200, "{text}");
+    let s = parse(&text);
+    let of = |name: &str, bucket: &str| sample(&s, name, &[("bucket", bucket)]).map(|v| number(&v));
+    assert_eq!(of("granary_bucket_object_versions", "usage-one"), Some(3.0), "{text}");
+    assert_eq!(of("granary_bucket_logical_bytes", "usage-one"), Some(330.0), "{text}");
+    assert_eq!(of("granary_bucket_object_versions", "usage-two"), Some(3.0), "{text}");
+    assert_eq!(of("granary_bucket_logical_bytes", "usage-two"), Some(3024.0), "{text}");
+    assert_eq!(of("granary_bucket_object_versions", "usage-empty"), None, "a bucket holding nothing has no series: {text}");
+    // Everything is in the listed buckets: the totals are their sums, nothing is left out.
+    let value = |name: &str| sample(&s, name, &[]).map(|v| number(&v));
+    assert_eq!(value("granary_stored_logical_bytes"), Some(3354.0), "{text}");
+    assert_eq!(value("granary_buckets_unlisted_logical_bytes"), Some(0.0), "{text}");
+    assert_eq!(value("granary_buckets_unlisted_object_versions"), Some(0.0), "{text}");
+    assert_eq!(value("granary_buckets_usage_truncated"), Some(0.0), "{text}");
+    let commits_before = histogram_count(&s, "granary_kv_commit_duration_seconds");
+    assert!(commits_before >= 7.0, "at least the seven PUTs' commits were timed: {commits_before}\n{text}");
+    let conflicts_before = value("granary_kv_conflicts_total").expect("conflicts counted");
+    let retries_before = value("granary_kv_retries_total").expect("retries counted");
+    assert!(
+        value("granary_kv_commit_unknown_results_total").is_some() && value("granary_kv_transactions_too_old_total").is_some(),
+        "{text}"
+    );
+
+    // Concurrent overwrites of one key conflict in the metadata store (both read the key
+    // and its usage counter shard) and are retried; rounds until one did (the scheduler
+    // may serialize a round).
+    let mut seen = None;
+    for round in 0..20 {
+        let writes: Vec<_> = (0..16).map(|_| tokio::spawn(put("usage-one", "hot", 10))).collect();
+        for w in writes {
+            w.await.unwrap();
+        }
+        let (_, text) = api_get(&gw.endpoint, METRICS).await;
+        let s = parse(&text);
+        let now = |name: &str| sample(&s, name, &[]).map(|v| number(&v)).unwrap_or(0.0);
+        if now("granary_kv_conflicts_total") > conflicts_before {
+            assert!(now("granary_kv_retries_total") > retries_before, "a conflict is retried: {text}");
+            seen = Some((round, histogram_count(&s, "granary_kv_commit_duration_seconds")));
+            break;
+        }
+    }
+    let (round, commits_after) = seen.expect("16 concurrent writers to one key conflicted in 20 rounds");
+    assert!(commits_after >= commits_before + 16.0 * (round as f64 + 1.0), "every write's commit was timed: {commits_after}");
+
+    match promtool() {
+        Some(promtool) => {
+            let (_, _, text) = scrape(&gw.endpoint, Some("text/plain")).await;
+            promtool_checks_text(&promtool, &text);
+            let (_, _, om) = scrape(&gw.endpoint, Some("application/openmetrics-text")).await;
+            promtool_parses_open_metrics(&promtool, &om);
+        }
+        None => eprintln!("SKIPPED the promtool checks: promtool is not installed (conformance/install-deps.sh installs it)"),
+    }
+}
+
 /// Label values come from fixed sets: whatever a client sends, it cannot make new series.
 #[tokio::test]
 async fn clients_cannot_create_series() {
