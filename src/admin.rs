@@ -152,11 +152,11 @@ pub enum AdminRequest {
     BackupDump {
         path: PathBuf,
     },
-    /// Export objects to files under `output` (absolute), by the running gateway; answered
-    /// with progress lines, then the report (`backup::export`).
+    /// Export objects to `output` (a directory, a tarball or an S3 bucket), by the running
+    /// gateway; answered with progress lines, then the report (`backup::export`).
     Export {
         scope: crate::backup::export::ExportScope,
-        output: PathBuf,
+        output: crate::backup::export::ExportTarget,
     },
 }
 

@@ -476,6 +476,22 @@ pub const RESTORE_BATCH_MAX_BYTES: usize = 1_000_000;
 pub const EXPORT_PROGRESS_INTERVAL_MILLIS: u64 = 500;
 /// Export: object versions the report names as skipped (SSE-C, gone meanwhile); all are counted.
 pub const EXPORT_SKIPPED_LISTED_MAX: usize = 1000;
+/// Export into a tarball: chunks of one object queued between the reader and the tar writer
+/// (a blocking thread); the reader waits when they are full.
+pub const EXPORT_TAR_QUEUE_CHUNKS: usize = 4;
+/// Export to an S3 endpoint: objects up to this size are one PUT, larger ones multipart
+/// uploads in parts of this size (one part in memory at a time); 8 MiB as the AWS CLI.
+pub const EXPORT_S3_PART_BYTES: u64 = 8 * 1024 * 1024;
+/// S3's most parts in one multipart upload: an object that would need more gets parts of
+/// `ceil(size / this)` bytes instead.
+pub const EXPORT_S3_PARTS_MAX: u64 = 10_000;
+/// S3's longest object key, in bytes: a key whose path under the prefix is longer is written
+/// at its hashed path (`_granary/<bucket>/keys/...`).
+pub const EXPORT_S3_KEY_MAX_BYTES: usize = 1024;
+/// One request of an export to S3 (a part of up to `EXPORT_S3_PART_BYTES` sent, the answer
+/// read) that takes longer is retried, as its other passing failures are
+/// (`CHUNK_REMOTE_ATTEMPTS_MAX` attempts, `CHUNK_REMOTE_BACKOFF_*`).
+pub const EXPORT_S3_ATTEMPT_TIMEOUT_SECS: u64 = 120;
 
 /// Upload rules (`meta::upload_rules`): entries per list (allowed or denied extensions or
 /// content types) of one bucket.

@@ -1,28 +1,97 @@
-//! `granary export`: a user's data handed back as plain files. Every version of every object
-//! of a bucket (or of each of a user's buckets), under an optional prefix, is read through
-//! the gateway's own read path (`Engine::read_stream`: chunks verified, SSE-S3 and SSE-KMS
-//! objects opened with their keys) and written as a file, with its metadata, tags and version
-//! id in a sidecar per key and in one index per bucket (`export_files` has the layout).
-//! SSE-C objects cannot be opened without the customer's key: they are listed as skipped.
+//! `granary export`: a user's data handed back. Every version of every object of a bucket (or
+//! of each of a user's buckets), under an optional prefix, is read through the gateway's own
+//! read path (`Engine::read_stream`: chunks verified, SSE-S3 and SSE-KMS objects opened with
+//! their keys) and handed to a `Sink` with its metadata, tags and version id: plain files
+//! with a sidecar per key and an index per bucket (`export_dir`, laid out as `export_files`
+//! says), the same layout streamed into a tarball (`export_tar`), or objects in a bucket of
+//! another S3 endpoint (`export_s3`). SSE-C objects cannot be opened without the customer's
+//! key: they are listed as skipped.
 //!
-//! Resumable: a version whose sidecar from an earlier run names a file of the right size for
-//! the same version id and ETag is kept, not read again. Each object version is read from its
-//! own snapshot, so an export of a bucket that is being written is not one point in time
-//! (a backup is). Every run appends one audit entry (`Export`) with what it wrote.
+//! Resumable where the sink can tell what an earlier run wrote (the directory: sidecars and
+//! file sizes; S3: a HEAD of each destination object); a tarball is written whole or not at
+//! all. Each object version is read from its own snapshot, so an export of a bucket that is
+//! being written is not one point in time (a backup is). Every run appends one audit entry
+//! (`Export`) with what it wrote.
 
-use super::export_files::{already_exported, bucket_dir_ok, place, BucketFiles, ExportedVersion, IndexLine, Sidecar, META_DIR};
+use super::export_files::{bucket_dir_ok, BucketFiles, ExportedVersion, IndexLine, Sidecar};
+use super::export_s3::S3Target;
+use crate::engine::read::ReadError;
 use crate::engine::Engine;
 use crate::limits::{EXPORT_SKIPPED_LISTED_MAX, LIST_PAGE_MAX_KEYS};
 use crate::meta::list_versions::{list_versions, ListedVersion, VersionListRequest};
-use crate::meta::objects::{lookup, Lookup, ObjectRecord};
+use crate::meta::objects::{lookup, Lookup};
 use crate::meta::versions::VersionRef;
 use crate::sse::ObjectEncryption;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+/// Where an export goes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportTarget {
+    /// A directory (absolute), created if needed; resumable.
+    Directory(PathBuf),
+    /// A new tar file (absolute), gzip-compressed when `gzip`; never resumed.
+    Tar { path: PathBuf, gzip: bool },
+    /// A bucket (and prefix) of an S3-compatible endpoint; resumable.
+    S3(S3Target),
+}
+
+impl ExportTarget {
+    /// What the report and the audit entry name (never credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Directory(path) | Self::Tar { path, .. } => path.display().to_string(),
+            Self::S3(target) => target.describe(),
+        }
+    }
+}
+
+/// One version's bytes on their way to a sink: chunks as the engine reads them.
+pub struct VersionBody {
+    pub chunks: mpsc::Receiver<Result<Bytes, ReadError>>,
+    pub size: u64,
+    pub last_modified_ms: i64,
+}
+
+/// Why a version was not written: this version only (its bytes could not be read, the
+/// destination refused it), or the whole run (the output itself is broken).
+pub enum WriteFailure {
+    Version(String),
+    Fatal(String),
+}
+
+/// Where an export writes. Called in order: per bucket `begin_bucket`; per key `begin_key`,
+/// per version `kept` and, if it was not, `write`; `end_key` with the key's sidecar and
+/// `index_line` for each of its versions; `end_bucket`; at last `finish` with the report.
+#[async_trait::async_trait]
+pub trait Sink: Send {
+    async fn begin_bucket(&mut self, files: &BucketFiles) -> Result<(), String>;
+    async fn begin_key(&mut self, files: &BucketFiles, key: &str) -> Result<(), String>;
+    /// The file an earlier run wrote for this version, still whole (resume); `None`: write it.
+    async fn kept(&mut self, files: &BucketFiles, key: &str, version: &ExportedVersion) -> Result<Option<String>, String>;
+    /// Writes one version; where it went (relative to the output, `/`-separated).
+    async fn write(&mut self, files: &BucketFiles, key: &str, version: &ExportedVersion, body: VersionBody)
+        -> Result<String, WriteFailure>;
+    async fn end_key(&mut self, files: &BucketFiles, sidecar: &Sidecar) -> Result<(), String>;
+    async fn index_line(&mut self, line: String) -> Result<(), String>;
+    async fn end_bucket(&mut self, files: &BucketFiles) -> Result<(), String>;
+    /// Writes the report and makes the output whole.
+    async fn finish(&mut self, report: &ExportReport) -> Result<(), String>;
+}
+
+/// The sink of `target`, ready to write.
+async fn open_sink(target: &ExportTarget) -> Result<Box<dyn Sink>, String> {
+    Ok(match target {
+        ExportTarget::Directory(path) => Box::new(super::export_dir::DirSink::open(path)?),
+        ExportTarget::Tar { path, gzip } => Box::new(super::export_tar::TarSink::create(path, *gzip)?),
+        ExportTarget::S3(target) => Box::new(super::export_s3::S3Sink::open(target).await?),
+    })
+}
 
 /// What to export: one bucket (`bucket`, `prefix`) or every bucket of `user`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -89,7 +158,8 @@ pub struct ExportReport {
     pub skipped_total: u64,
     /// The first `EXPORT_SKIPPED_LISTED_MAX` skipped versions.
     pub skipped: Vec<Skipped>,
-    /// Versions whose bytes could not be read (a missing or corrupt chunk): the export fails.
+    /// Versions whose bytes could not be read (a missing or corrupt chunk) or that the
+    /// destination refused: the export fails, and a directory or S3 export run again retries them.
     pub failed: Vec<Skipped>,
 }
 
@@ -122,18 +192,17 @@ async fn buckets_of(engine: &Engine, scope: &ExportScope) -> Result<Vec<String>,
     }
 }
 
-/// Exports `scope` into `output` (an absolute path, created if needed), then appends `audit`
-/// (who asked: the caller's entry for an `Export`) with what the run did. Progress in
-/// `progress`.
+/// Exports `scope` to `target`, then appends `audit` (who asked: the caller's entry for an
+/// `Export`) with what the run did. Progress in `progress`.
 pub async fn export(
     engine: &Engine,
     scope: &ExportScope,
-    output: &Path,
+    target: &ExportTarget,
     audit: crate::audit::Entry,
     progress: Arc<ExportProgress>,
 ) -> Result<ExportReport, String> {
-    let result = run(engine, scope, output, &progress).await;
-    let mut entry = audit.detail("output", output.display());
+    let result = run(engine, scope, target, &progress).await;
+    let mut entry = audit.detail("output", target.describe());
     entry.bucket = scope.bucket.clone();
     if let Some(user) = &scope.user {
         entry = entry.detail("user", user);
@@ -158,33 +227,20 @@ pub async fn export(
     result
 }
 
-async fn run(engine: &Engine, scope: &ExportScope, output: &Path, progress: &ExportProgress) -> Result<ExportReport, String> {
-    if !output.is_absolute() {
-        return Err(format!("{}: the export directory must be absolute", output.display()));
-    }
+async fn run(engine: &Engine, scope: &ExportScope, target: &ExportTarget, progress: &ExportProgress) -> Result<ExportReport, String> {
     let buckets = buckets_of(engine, scope).await?;
-    let tmp_dir = output.join(META_DIR).join("tmp");
-    std::fs::create_dir_all(&tmp_dir).map_err(|e| format!("creating {}: {e}", tmp_dir.display()))?;
-    clear_abandoned(&tmp_dir);
-    let mut report = ExportReport { output: output.display().to_string(), buckets: buckets.clone(), ..ExportReport::default() };
+    let mut sink = open_sink(target).await?;
+    let mut report = ExportReport { output: target.describe(), buckets: buckets.clone(), ..ExportReport::default() };
+    let out = match target {
+        ExportTarget::Directory(path) => path.clone(),
+        _ => PathBuf::new(),
+    };
     for bucket in buckets {
-        let files = BucketFiles { out: output.to_path_buf(), bucket };
-        export_bucket(engine, &files, &scope.prefix, &tmp_dir, progress, &mut report).await?;
+        let files = BucketFiles { out: out.clone(), bucket };
+        export_bucket(engine, &files, &scope.prefix, &mut *sink, progress, &mut report).await?;
     }
-    let text = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
-    let report_path = output.join(META_DIR).join("report.json");
-    std::fs::write(&report_path, text).map_err(|e| format!("writing {}: {e}", report_path.display()))?;
+    sink.finish(&report).await?;
     Ok(report)
-}
-
-/// Removes temp files of runs that died long ago (a run under way writes its own often).
-fn clear_abandoned(tmp_dir: &Path) {
-    let before = std::time::SystemTime::now() - std::time::Duration::from_secs(crate::limits::CHUNK_TMP_ABANDONED_AFTER_SECS);
-    for entry in std::fs::read_dir(tmp_dir).into_iter().flatten().flatten() {
-        if entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
 }
 
 /// One bucket: its versions listed a page at a time, handled key by key.
@@ -192,16 +248,11 @@ async fn export_bucket(
     engine: &Engine,
     files: &BucketFiles,
     prefix: &str,
-    tmp_dir: &Path,
+    sink: &mut dyn Sink,
     progress: &ExportProgress,
     report: &mut ExportReport,
 ) -> Result<(), String> {
-    let index_path = files.index_path();
-    let partial = index_path.with_extension("jsonl.partial");
-    if let Some(dir) = partial.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let mut index = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(|e| format!("creating {}: {e}", partial.display()))?);
+    sink.begin_bucket(files).await?;
     let mut markers: (Option<String>, Option<String>) = (None, None);
     let mut pending: Vec<ListedVersion> = Vec::new();
     loop {
@@ -226,7 +277,7 @@ async fn export_bucket(
         for v in page.versions {
             // A key's versions may span pages: a key is handled once all of them are in.
             if pending.first().is_some_and(|p| p.key != v.key) {
-                export_key(engine, files, std::mem::take(&mut pending), tmp_dir, progress, report, &mut index).await?;
+                export_key(engine, files, std::mem::take(&mut pending), sink, progress, report).await?;
             }
             pending.push(v);
         }
@@ -236,11 +287,9 @@ async fn export_bucket(
         markers = (page.next_key_marker, page.next_version_marker);
     }
     if !pending.is_empty() {
-        export_key(engine, files, pending, tmp_dir, progress, report, &mut index).await?;
+        export_key(engine, files, pending, sink, progress, report).await?;
     }
-    let file = index.into_inner().map_err(|e| e.to_string())?;
-    file.sync_all().map_err(|e| e.to_string())?;
-    std::fs::rename(&partial, &index_path).map_err(|e| format!("renaming {}: {e}", partial.display()))
+    sink.end_bucket(files).await
 }
 
 /// Every version of one key (newest first), then its sidecar and index lines.
@@ -248,13 +297,12 @@ async fn export_key(
     engine: &Engine,
     files: &BucketFiles,
     versions: Vec<ListedVersion>,
-    tmp_dir: &Path,
+    sink: &mut dyn Sink,
     progress: &ExportProgress,
     report: &mut ExportReport,
-    index: &mut impl Write,
 ) -> Result<(), String> {
     let key = versions[0].key.clone();
-    let old = files.read_sidecar(&key);
+    sink.begin_key(files, &key).await?;
     let mut sidecar = Sidecar { bucket: files.bucket.clone(), key: key.clone(), versions: Vec::new() };
     for listed in versions {
         report.versions += 1;
@@ -297,14 +345,22 @@ async fn export_key(
             }
         };
         out.tags = tags_of(engine, &files.bucket, &key, &listed).await?;
-        if let Some(previous) = old.as_ref().and_then(|o| o.versions.iter().find(|p| already_exported(files, p, &out))) {
-            out.file = previous.file.clone();
+        if let Some(file) = sink.kept(files, &key, &out).await? {
+            out.file = Some(file);
             report.files_kept += 1;
             progress.files_kept.fetch_add(1, Ordering::Relaxed);
             sidecar.versions.push(out);
             continue;
         }
-        match write_version(engine, files, &key, &record, layout, listed.is_latest, tmp_dir).await {
+        let written = match engine.opening(record.encryption.as_ref(), None).await {
+            Ok(cipher) => {
+                let chunks = engine.read_stream(&record, layout, 0..record.size, cipher);
+                let body = VersionBody { chunks, size: record.size, last_modified_ms: record.last_modified_ms };
+                sink.write(files, &key, &out, body).await
+            }
+            Err(e) => Err(WriteFailure::Version(e.to_string())),
+        };
+        match written {
             Ok(relative) => {
                 out.file = Some(relative);
                 report.files_written += 1;
@@ -312,8 +368,8 @@ async fn export_key(
                 progress.files_written.fetch_add(1, Ordering::Relaxed);
                 progress.bytes_written.fetch_add(record.size, Ordering::Relaxed);
             }
-            Err(e) => {
-                out.skipped = Some(format!("read failed: {e}"));
+            Err(WriteFailure::Version(e)) => {
+                out.skipped = Some(format!("not written: {e}"));
                 report.failed.push(Skipped {
                     bucket: files.bucket.clone(),
                     key: key.clone(),
@@ -321,13 +377,14 @@ async fn export_key(
                     reason: e,
                 });
             }
+            Err(WriteFailure::Fatal(e)) => return Err(e),
         }
         sidecar.versions.push(out);
     }
-    files.write_sidecar(&sidecar, tmp_dir)?;
+    sink.end_key(files, &sidecar).await?;
     for version in &sidecar.versions {
         let line = serde_json::to_string(&IndexLine { bucket: &sidecar.bucket, key: &sidecar.key, version }).map_err(|e| e.to_string())?;
-        writeln!(index, "{line}").map_err(|e| format!("writing the index: {e}"))?;
+        sink.index_line(line).await?;
     }
     Ok(())
 }
@@ -390,67 +447,4 @@ fn describe(listed: &ListedVersion) -> ExportedVersion {
         None => {}
     }
     out
-}
-
-/// Streams one version into its file; the file's path relative to the export directory.
-async fn write_version(
-    engine: &Engine,
-    files: &BucketFiles,
-    key: &str,
-    record: &ObjectRecord,
-    layout: crate::meta::objects::Layout,
-    current: bool,
-    tmp_dir: &Path,
-) -> Result<String, String> {
-    let cipher = engine.opening(record.encryption.as_ref(), None).await.map_err(|e| e.to_string())?;
-    let tmp: PathBuf = tmp_dir.join(format!("object-{:016x}", rand::random::<u64>()));
-    let written = async {
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| format!("creating {}: {e}", tmp.display()))?;
-        let mut stream = engine.read_stream(record, layout, 0..record.size, cipher);
-        let mut length = 0u64;
-        while let Some(bytes) = stream.recv().await {
-            let bytes = bytes.map_err(|e| e.to_string())?;
-            length += bytes.len() as u64;
-            file.write_all(&bytes).await.map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-        }
-        if length != record.size {
-            return Err(format!("read {length} bytes of {}", record.size));
-        }
-        file.sync_all().await.map_err(|e| format!("syncing {}: {e}", tmp.display()))?;
-        let modified = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(record.last_modified_ms).unwrap_or(0));
-        let _ = file.into_std().await.set_modified(modified);
-        Ok(())
-    }
-    .await;
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let candidates = match (current, files.plain(key)) {
-        (true, Some(plain)) => vec![plain, files.hashed(key)],
-        (true, None) => vec![files.hashed(key)],
-        (false, _) => vec![files.noncurrent(key, &record.version.id())],
-    };
-    let mut last_error = String::new();
-    for (i, relative) in candidates.iter().enumerate() {
-        let last = i + 1 == candidates.len();
-        // `place` removes the temp file when it fails; keep a copy for the next candidate.
-        let source = if last {
-            tmp.clone()
-        } else {
-            let copy = tmp.with_extension("try");
-            std::fs::hard_link(&tmp, &copy).map_err(|e| format!("linking {}: {e}", tmp.display()))?;
-            copy
-        };
-        match place(&source, &files.absolute(relative)) {
-            Ok(()) => {
-                if !last {
-                    let _ = std::fs::remove_file(&tmp);
-                }
-                return Ok(relative.clone());
-            }
-            Err(e) => last_error = format!("placing {relative}: {e}"),
-        }
-    }
-    Err(last_error)
 }

@@ -1,4 +1,5 @@
-//! Where an export puts things, and how a file gets there:
+//! Where an export puts things (a directory's files; a tarball's entries and, but for the
+//! sidecars, an S3 export's keys under its prefix), and how a file gets there:
 //! ```text
 //! OUT/<bucket>/<key>                                   a key's current version, when the key is a
 //!                                                      safe relative path (below)
@@ -100,10 +101,6 @@ pub fn bucket_dir_ok(name: &str) -> bool {
 }
 
 impl BucketFiles {
-    fn meta(&self) -> PathBuf {
-        self.out.join(META_DIR).join(&self.bucket)
-    }
-
     /// `OUT/<bucket>/<key>` relative to OUT, if the key is a safe path.
     pub fn plain(&self, key: &str) -> Option<String> {
         key.split('/').all(is_safe_segment).then(|| format!("{}/{key}", self.bucket))
@@ -120,13 +117,23 @@ impl BucketFiles {
         format!("{META_DIR}/{}/versions/{}/{h}/{version_id}", self.bucket, &h[..2])
     }
 
-    fn sidecar_path(&self, key: &str) -> PathBuf {
+    /// A key's sidecar, relative to OUT.
+    pub fn sidecar_relative(&self, key: &str) -> String {
         let h = key_hash(key);
-        self.meta().join("meta").join(&h[..2]).join(format!("{h}.json"))
+        format!("{META_DIR}/{}/meta/{}/{h}.json", self.bucket, &h[..2])
+    }
+
+    fn sidecar_path(&self, key: &str) -> PathBuf {
+        self.absolute(&self.sidecar_relative(key))
+    }
+
+    /// The bucket's index, relative to OUT.
+    pub fn index_relative(&self) -> String {
+        format!("{META_DIR}/{}/index.jsonl", self.bucket)
     }
 
     pub fn index_path(&self) -> PathBuf {
-        self.meta().join("index.jsonl")
+        self.absolute(&self.index_relative())
     }
 
     pub fn absolute(&self, relative: &str) -> PathBuf {

@@ -2,11 +2,10 @@
 //! alone): the answer on the admin socket is a line of progress every
 //! `EXPORT_PROGRESS_INTERVAL_MILLIS`, then the report or the error.
 
-use super::export::{export, ExportCounts, ExportProgress, ExportReport, ExportScope};
+use super::export::{export, ExportCounts, ExportProgress, ExportReport, ExportScope, ExportTarget};
 use crate::engine::Engine;
 use crate::limits::EXPORT_PROGRESS_INTERVAL_MILLIS;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -34,7 +33,7 @@ impl ExportLine {
 pub async fn serve(
     engine: Option<Engine>,
     scope: ExportScope,
-    output: PathBuf,
+    output: ExportTarget,
     audit: crate::audit::Entry,
     mut write: tokio::net::unix::OwnedWriteHalf,
 ) {

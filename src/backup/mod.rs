@@ -8,14 +8,20 @@
 //! hold yet, so repeated backups into one directory are incremental), and the keyring, laid
 //! out as `layout` describes. `take` makes one, `restore` brings one back into a new store,
 //! `verify` checks one without restoring. `export` writes a user's objects, with their
-//! metadata, tags and versions, as plain files (`export_files`).
+//! metadata, tags and versions, to a `Sink`: plain files (`export_dir`, laid out as
+//! `export_files` says), a tarball of the same layout (`export_tar`), or objects in a bucket
+//! of another S3 endpoint (`export_s3`, over `export_s3_client`).
 
 pub mod chunk_set;
 pub mod copy;
 pub mod dump;
 pub mod export;
+pub mod export_dir;
 pub mod export_files;
+pub mod export_s3;
+mod export_s3_client;
 pub mod export_socket;
+pub mod export_tar;
 pub mod layout;
 pub mod restore;
 pub mod take;

@@ -20,7 +20,7 @@
 //! not need aws-sdk-s3, whose build costs far more (Cargo.toml says how much).
 
 pub mod credentials;
-mod wire;
+pub(crate) mod wire;
 
 pub use credentials::{S3Credentials, S3Location};
 
@@ -122,7 +122,7 @@ enum Attempt {
 /// rustls on ring (the listener's provider; aws-lc-rs may be linked too in test builds, so
 /// the provider is named) with the system's roots and `AWS_CA_BUNDLE`'s, as the AWS tools
 /// trust.
-fn tls_config(https: bool) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config(https: bool) -> Result<rustls::ClientConfig, String> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {

@@ -117,9 +117,9 @@ pub(super) enum Command {
         #[arg(long)]
         snapshot: Option<String>,
     },
-    /// Export objects with their metadata, tags and versions as files under DIR: a bucket's
-    /// (or a prefix of it), or all of a user's buckets. Resumes: files already exported are
-    /// kept. Audited.
+    /// Export objects with their metadata, tags and versions: a bucket's (or a prefix of it),
+    /// or all of a user's buckets; as files under a directory, into a tarball, or into a bucket
+    /// of another S3 endpoint. Audited.
     Export {
         /// Every bucket this user owns.
         #[arg(long, conflicts_with = "bucket", required_unless_present = "bucket")]
@@ -129,9 +129,21 @@ pub(super) enum Command {
         /// Only keys under this prefix (with --bucket).
         #[arg(long, requires = "bucket", default_value = "")]
         prefix: String,
-        /// The export directory (created if missing).
-        #[arg(long)]
+        /// Where to: a directory (created if missing; a second run resumes, keeping what is
+        /// already there); FILE.tar, or FILE.tar.gz / FILE.tgz gzip-compressed (a new file: a
+        /// tarball is not resumed, an existing FILE is refused); or s3://BUCKET[/PREFIX] with
+        /// credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the AWS profile) (a
+        /// second run resumes: objects already there with the same size and ETag are kept).
+        #[arg(long, value_name = "DIR|FILE.tar[.gz]|s3://BUCKET[/PREFIX]")]
         output: PathBuf,
+        /// The S3 endpoint of an s3:// output (`http[s]://host[:port]`, path-style); AWS S3
+        /// if not given.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// The region to sign for with an s3:// output [default: AWS_REGION, the profile's,
+        /// else us-east-1].
+        #[arg(long)]
+        region: Option<String>,
     },
     /// Reference counts.
     Refcount {

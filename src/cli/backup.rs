@@ -7,7 +7,7 @@
 use super::request::json_of;
 use crate::admin::{self, AdminRequest};
 use crate::backup::copy::CopyProgress;
-use crate::backup::export::{ExportCounts, ExportProgress, ExportReport, ExportScope};
+use crate::backup::export::{ExportCounts, ExportProgress, ExportReport, ExportScope, ExportTarget};
 use crate::backup::export_socket::ExportLine;
 use crate::backup::layout::BackupDir;
 use crate::backup::restore::{self, RestoreProgress};
@@ -246,7 +246,7 @@ pub(super) async fn restore(store: &StoreConfig, input: &Path, snapshot: Option<
 async fn export_via_socket(
     data_dir: &Path,
     scope: &ExportScope,
-    output: &Path,
+    output: &ExportTarget,
     mut progress: impl FnMut(&ExportCounts),
 ) -> Result<Option<ExportReport>, String> {
     let stream = match tokio::net::UnixStream::connect(admin::socket_path(data_dir)).await {
@@ -256,7 +256,7 @@ async fn export_via_socket(
     };
     let (read, mut write) = stream.into_split();
     let mut request =
-        serde_json::to_string(&AdminRequest::Export { scope: scope.clone(), output: output.to_path_buf() }).map_err(|e| e.to_string())?;
+        serde_json::to_string(&AdminRequest::Export { scope: scope.clone(), output: output.clone() }).map_err(|e| e.to_string())?;
     request.push('\n');
     write.write_all(request.as_bytes()).await.map_err(|e| format!("admin socket: {e}"))?;
     let mut lines = BufReader::new(read).lines();
@@ -287,9 +287,30 @@ fn show_counts(bar: &ProgressBar, c: &ExportCounts) {
     ));
 }
 
-/// `granary export (--bucket B [--prefix P] | --user U) --output DIR`.
-pub(super) async fn export(store: &StoreConfig, scope: ExportScope, output: &Path) -> Result<(), String> {
-    let output = absolute(output, "--output")?;
+/// What `--output` names: `s3://BUCKET[/PREFIX]` (with `--endpoint`, `--region`), a tarball
+/// (`.tar`, gzip-compressed `.tar.gz`/`.tgz`), else a directory. Credentials of an S3 output
+/// are this process's (its environment or AWS profile): the gateway that runs the export
+/// gets them in the admin request.
+pub(super) fn export_target(output: &Path, endpoint: Option<&str>, region: Option<&str>) -> Result<ExportTarget, String> {
+    let text = output.to_str().unwrap_or_default();
+    if text.starts_with("s3://") {
+        return Ok(ExportTarget::S3(crate::backup::export_s3::S3Target::resolve(text, endpoint, region)?));
+    }
+    if endpoint.is_some() || region.is_some() {
+        return Err("--endpoint and --region are for an s3:// --output".into());
+    }
+    let path = absolute(output, "--output")?;
+    Ok(if text.ends_with(".tar") {
+        ExportTarget::Tar { path, gzip: false }
+    } else if text.ends_with(".tar.gz") || text.ends_with(".tgz") {
+        ExportTarget::Tar { path, gzip: true }
+    } else {
+        ExportTarget::Directory(path)
+    })
+}
+
+/// `granary export (--bucket B [--prefix P] | --user U) --output DIR|FILE.tar[.gz]|s3://B/P`.
+pub(super) async fn export(store: &StoreConfig, scope: ExportScope, output: ExportTarget) -> Result<(), String> {
     let bar = styled(ProgressBar::new_spinner(), "{spinner} {msg} ({elapsed})")?;
     let report = match export_via_socket(&store.data_dir, &scope, &output, |c| show_counts(&bar, c)).await {
         Ok(Some(report)) => Ok(report),
@@ -322,7 +343,7 @@ pub(super) async fn export(store: &StoreConfig, scope: ExportScope, output: &Pat
         report.files_written + report.files_kept,
         report.versions,
         report.buckets.len(),
-        output.display(),
+        output.describe(),
         report.files_written,
         HumanBytes(report.bytes_written),
         report.files_kept,
@@ -333,7 +354,11 @@ pub(super) async fn export(store: &StoreConfig, scope: ExportScope, output: &Pat
         for f in &report.failed {
             println!("failed: {}/{} (version {}): {}", f.bucket, f.key, f.version_id, f.reason);
         }
-        return Err(format!("{} version(s) could not be read (run again once repaired: what was written is kept)", report.failed.len()));
+        let next = match output {
+            ExportTarget::Tar { .. } => "the tarball holds everything else; their entries are padded with zeros",
+            _ => "run again once repaired: what was written is kept",
+        };
+        return Err(format!("{} version(s) could not be exported ({next})", report.failed.len()));
     }
     Ok(())
 }

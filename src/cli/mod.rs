@@ -114,8 +114,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             backup::verify(&input, snapshot.as_deref()).await
         }
         Command::Restore { input, snapshot } => backup::restore(&store, &input, snapshot.as_deref()).await,
-        Command::Export { user, bucket, prefix, output } => {
-            backup::export(&store, crate::backup::export::ExportScope { user, bucket, prefix }, &output).await
+        Command::Export { user, bucket, prefix, output, endpoint, region } => {
+            let target = backup::export_target(&output, endpoint.as_deref(), region.as_deref())?;
+            backup::export(&store, crate::backup::export::ExportScope { user, bucket, prefix }, target).await
         }
     }
 }

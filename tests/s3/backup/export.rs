@@ -202,3 +202,209 @@ async fn export_of_a_user_covers_its_buckets_only_and_works_on_a_stopped_store()
     let (ok, text) = granary(data.path(), &["export", "--bucket", "missing", "--output", arg(&out)]).await;
     assert!(!ok && text.contains("no bucket missing"), "{text}");
 }
+
+/// A versioned bucket with what an export must carry: two versions of a key with different
+/// metadata and tags, a key `a` that blocks `a/b`'s path, an object of more than one export
+/// part, a multipart object (its ETag is no MD5), and a delete marker.
+async fn fill_for_export(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket(bucket).versioning_configuration(enabled).send().await.unwrap();
+    for (body, owner, tags) in [(&b"version one"[..], "bob", "team=a&tier=1"), (b"version two, current", "carol", "team=b")] {
+        s3.put_object()
+            .bucket(bucket)
+            .key("docs/readme.txt")
+            .content_type("text/plain")
+            .cache_control("max-age=60")
+            .metadata("owner", owner)
+            .tagging(tags)
+            .body(ByteStream::from_static(body))
+            .send()
+            .await
+            .unwrap();
+    }
+    put(s3, bucket, "a", b"file a").await;
+    put(s3, bucket, "a/b", b"under a").await;
+    put(s3, bucket, "big.bin", &random_bytes(9 * 1024 * 1024 + 5, 50)).await;
+    let upload = s3.create_multipart_upload().bucket(bucket).key("multi.bin").content_type("application/x-test").send().await.unwrap();
+    let id = upload.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, body) in [(1, random_bytes(5 * 1024 * 1024, 51)), (2, random_bytes(100, 52))] {
+        let part = s3.upload_part().bucket(bucket).key("multi.bin").upload_id(id).part_number(n).body(ByteStream::from(body)).send().await;
+        parts.push(CompletedPart::builder().part_number(n).e_tag(part.unwrap().e_tag().unwrap()).build());
+    }
+    let done = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+    s3.complete_multipart_upload().bucket(bucket).key("multi.bin").upload_id(id).multipart_upload(done).send().await.unwrap();
+    put(s3, bucket, "gone.txt", b"deleted later").await;
+    s3.delete_object().bucket(bucket).key("gone.txt").send().await.unwrap();
+}
+
+/// The bytes the gateway serves for one version.
+async fn version_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, version: &str) -> Vec<u8> {
+    super::body_of(s3.get_object().bucket(bucket).key(key).version_id(version).send().await.unwrap()).await
+}
+
+/// Every entry of a tarball (gzip-compressed if `gzip`), by path.
+fn tar_entries(path: &Path, gzip: bool) -> BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).unwrap();
+    let reader: Box<dyn Read> = if gzip { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    let mut archive = tar::Archive::new(reader);
+    let mut entries = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_str().unwrap().to_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        assert!(entries.insert(name.clone(), bytes).is_none(), "{name} twice");
+    }
+    entries
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn export_into_a_tarball_streams_the_directory_layout() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    fill_for_export(&s3, "tarb").await;
+    let out_dir = tempfile::tempdir().unwrap();
+    for (name, gzip) in [("tarb.tar", false), ("tarb.tgz", true)] {
+        let file = out_dir.path().join(name);
+        let (ok, text) = granary(gw.dir.path(), &["export", "--bucket", "tarb", "--output", arg(&file)]).await;
+        assert!(ok, "{text}");
+        assert!(!out_dir.path().join(format!("{name}.partial")).exists());
+        let entries = tar_entries(&file, gzip);
+        let index: Vec<serde_json::Value> =
+            std::str::from_utf8(&entries["_granary/tarb/index.jsonl"]).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let report: serde_json::Value = serde_json::from_slice(&entries["_granary/report.json"]).unwrap();
+        let files: Vec<&serde_json::Value> = index.iter().filter(|l| l["file"].is_string()).collect();
+        assert_eq!(files.len(), 7, "2 readme versions, a, a/b, big.bin, multi.bin, gone.txt's old version: {index:?}");
+        assert_eq!(report["files_written"], 7, "{report}");
+        for l in &files {
+            let (key, version, file) = (l["key"].as_str().unwrap(), l["version_id"].as_str().unwrap(), l["file"].as_str().unwrap());
+            assert_eq!(entries[file], version_bytes(&s3, "tarb", key, version).await, "{key} {version} at {file}");
+        }
+        // The layout is the directory's: current versions at their keys, `a/b` (its path
+        // blocked by the file `a`) and old versions under _granary.
+        assert_eq!(entries["tarb/docs/readme.txt"], b"version two, current");
+        assert_eq!(entries["tarb/a"], b"file a");
+        assert!(line(&index, "a/b", true)["file"].as_str().unwrap().starts_with("_granary/tarb/keys/"));
+        let old = line(&index, "docs/readme.txt", false);
+        assert!(old["file"].as_str().unwrap().starts_with("_granary/tarb/versions/"));
+        assert_eq!(old["tags"], serde_json::json!({ "team": "a", "tier": "1" }));
+        assert_eq!(old["user_metadata"]["owner"], "bob");
+        assert_eq!(line(&index, "gone.txt", true)["delete_marker"], true);
+        let sidecars = entries.keys().filter(|p| p.starts_with("_granary/tarb/meta/")).count();
+        assert_eq!(sidecars, 6, "one sidecar per key");
+        // A tarball is not resumed: an existing one is refused, and left as it was.
+        let before = std::fs::read(&file).unwrap();
+        let (ok, text) = granary(gw.dir.path(), &["export", "--bucket", "tarb", "--output", arg(&file)]).await;
+        assert!(!ok && text.contains("not resumed"), "{text}");
+        assert_eq!(std::fs::read(&file).unwrap(), before);
+    }
+    let (ok, trail) = granary(gw.dir.path(), &["audit", "export", "--bucket", "tarb"]).await;
+    assert!(ok, "{trail}");
+    assert!(trail.lines().any(|l| l.contains("\"op\":\"Export\"") && l.contains("tarb.tgz")), "{trail}");
+}
+
+/// Runs `granary ARGS --data-dir DIR` with S3 credentials in its environment.
+async fn granary_as(data_dir: &Path, args: &[&str], ak: &str, sk: &str) -> (bool, String) {
+    let (data_dir, ak, sk) = (data_dir.to_path_buf(), ak.to_owned(), sk.to_owned());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(super::BIN)
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env_remove("GRANARY_LOG")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_ACCESS_KEY_ID", ak)
+            .env("AWS_SECRET_ACCESS_KEY", sk)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn export_into_another_s3_endpoint_carries_metadata_and_tags_and_resumes() {
+    use super::super::common::{ROOT_AK, ROOT_SK};
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    fill_for_export(&s3, "src").await;
+    // The destination: a second Granary gateway.
+    let second = Gateway::start().await;
+    let dest = second.client();
+    dest.create_bucket().bucket("dest").send().await.unwrap();
+    let args = ["export", "--bucket", "src", "--output", "s3://dest/backup", "--endpoint", second.endpoint.as_str()];
+    let (ok, text) = granary_as(gw.dir.path(), &args, ROOT_AK, ROOT_SK).await;
+    assert!(ok, "{text}");
+
+    let index_text = super::body_of(dest.get_object().bucket("dest").key("backup/_granary/src/index.jsonl").send().await.unwrap()).await;
+    let index: Vec<serde_json::Value> =
+        std::str::from_utf8(&index_text).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let files: Vec<&serde_json::Value> = index.iter().filter(|l| l["file"].is_string()).collect();
+    assert_eq!(files.len(), 7, "{index:?}");
+    assert_eq!(line(&index, "docs/readme.txt", true)["file"], "src/docs/readme.txt");
+    for l in &files {
+        let (key, version, file) = (l["key"].as_str().unwrap(), l["version_id"].as_str().unwrap(), l["file"].as_str().unwrap());
+        let a = s3.get_object().bucket("src").key(key).version_id(version).send().await.unwrap();
+        let b = dest.get_object().bucket("dest").key(format!("backup/{file}")).send().await.unwrap();
+        let mut meta_b = b.metadata().cloned().unwrap_or_default();
+        let source_etag = meta_b.remove("granary-source-etag");
+        assert_eq!(
+            (a.content_type().map(str::to_owned), a.cache_control().map(str::to_owned), a.metadata().cloned().unwrap_or_default()),
+            (b.content_type().map(str::to_owned), b.cache_control().map(str::to_owned), meta_b),
+            "{key} {version}"
+        );
+        let (etag_a, etag_b) = (a.e_tag().unwrap().to_owned(), b.e_tag().unwrap().to_owned());
+        match key {
+            // Uploaded in parts on either side: the source's ETag rides along.
+            "big.bin" | "multi.bin" => assert_eq!(source_etag.as_deref(), Some(etag_a.trim_matches('"')), "{key}"),
+            _ => assert_eq!((etag_a.as_str(), source_etag), (etag_b.as_str(), None), "{key}: same bytes in one PUT, same ETag"),
+        }
+        assert_eq!(super::body_of(a).await, super::body_of(b).await, "{key} {version}");
+        let tags_a = s3.get_object_tagging().bucket("src").key(key).version_id(version).send().await.unwrap();
+        let tags_b = dest.get_object_tagging().bucket("dest").key(format!("backup/{file}")).send().await.unwrap();
+        assert_eq!(tags_a.tag_set(), tags_b.tag_set(), "{key} {version}");
+    }
+    let old = line(&index, "docs/readme.txt", false);
+    let tags = dest.get_object_tagging().bucket("dest").key(format!("backup/{}", old["file"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(tags.tag_set().len(), 2, "the old version's own tags");
+
+    // Resume: a second run finds every object in place and writes none.
+    let (ok, text) = granary_as(gw.dir.path(), &args, ROOT_AK, ROOT_SK).await;
+    assert!(ok, "{text}");
+    let report_of = |dest: aws_sdk_s3::Client| async move {
+        let text = super::body_of(dest.get_object().bucket("dest").key("backup/_granary/report.json").send().await.unwrap()).await;
+        serde_json::from_slice::<serde_json::Value>(&text).unwrap()
+    };
+    let report = report_of(dest.clone()).await;
+    assert_eq!((report["files_written"].as_u64(), report["files_kept"].as_u64()), (Some(0), Some(7)), "{report}");
+    // An object that changed at the destination is written again, and only it.
+    put(&dest, "dest", "backup/src/a", b"changed").await;
+    let (ok, text) = granary_as(gw.dir.path(), &args, ROOT_AK, ROOT_SK).await;
+    assert!(ok, "{text}");
+    let report = report_of(dest.clone()).await;
+    assert_eq!((report["files_written"].as_u64(), report["files_kept"].as_u64()), (Some(1), Some(6)), "{report}");
+    assert_eq!(get(&dest, "dest", "backup/src/a").await, b"file a");
+
+    // Refusals are clear: wrong credentials, a missing bucket.
+    let (ok, text) = granary_as(gw.dir.path(), &args, ROOT_AK, "wrong-secret").await;
+    assert!(!ok && text.contains("SignatureDoesNotMatch"), "{text}");
+    let missing = ["export", "--bucket", "src", "--output", "s3://nowhere", "--endpoint", second.endpoint.as_str()];
+    let (ok, text) = granary_as(gw.dir.path(), &missing, ROOT_AK, ROOT_SK).await;
+    assert!(!ok && text.contains("NoSuchBucket"), "{text}");
+
+    // Every run audited, naming the destination (never the secret), failed ones too.
+    let (ok, trail) = granary(gw.dir.path(), &["audit", "export", "--bucket", "src"]).await;
+    assert!(ok, "{trail}");
+    let runs: Vec<&str> = trail.lines().filter(|l| l.contains("\"op\":\"Export\"")).collect();
+    assert_eq!(runs.len(), 5, "{trail}");
+    assert_eq!(runs.iter().filter(|l| l.contains("s3://dest/backup")).count(), 4, "{trail}");
+    assert!(!trail.contains(ROOT_SK), "{trail}");
+    second.server.stop().await;
+}
