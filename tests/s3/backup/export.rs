@@ -408,3 +408,34 @@ async fn export_into_another_s3_endpoint_carries_metadata_and_tags_and_resumes()
     assert!(!trail.contains(ROOT_SK), "{trail}");
     second.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_that_fails_to_read_keeps_the_tarball_readable_and_fails_the_export() {
+    if !super::embedded() || std::env::var_os("GRANARY_TEST_CHUNK_STORE").is_some() {
+        return; // a chunk file is removed from the local chunk directory of a stopped store
+    }
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("hurt").send().await.unwrap();
+    let big = random_bytes(3 * 1024 * 1024, 60);
+    put(&s3, "hurt", "big.bin", &big).await;
+    put(&s3, "hurt", "small.txt", b"whole").await;
+    let chunks = super::chunk_files(&gw.chunk_dir);
+    assert!(chunks.len() > 1, "a 3 MiB object is several chunks");
+    let data = gw.stop().await;
+    std::fs::remove_file(chunks.values().next().unwrap()).unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = out_dir.path().join("hurt.tar");
+    let (ok, text) = granary(data.path(), &["export", "--bucket", "hurt", "--output", arg(&file)]).await;
+    assert!(!ok && text.contains("padded with zeros"), "{text}");
+    let entries = tar_entries(&file, false);
+    assert_eq!(entries["hurt/small.txt"], b"whole");
+    assert_eq!(entries["hurt/big.bin"].len(), big.len(), "the entry keeps the size its header promised");
+    assert_ne!(entries["hurt/big.bin"], big);
+    let index: Vec<serde_json::Value> =
+        std::str::from_utf8(&entries["_granary/hurt/index.jsonl"]).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let hurt = line(&index, "big.bin", true);
+    assert!(hurt["file"].is_null() && hurt["skipped"].as_str().unwrap().contains("not written"), "{hurt}");
+    let report: serde_json::Value = serde_json::from_slice(&entries["_granary/report.json"]).unwrap();
+    assert_eq!(report["failed"].as_array().unwrap().len(), 1, "{report}");
+}
