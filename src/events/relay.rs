@@ -123,6 +123,19 @@ impl Relay {
         }
     }
 
+    /// One round of `run`, for a caller that steps the relay itself rather than running it as
+    /// a task (tests/simulation.rs, deterministically from a seed: no sleeps, no races).
+    /// `cursor` starts empty and is handed back every round, as `run` keeps it; an error
+    /// leaves the batch in the outbox for the next round. Sleeps only when another gateway
+    /// holds the lease (a quarter lease, as `run` waits).
+    pub async fn drain_once(&self, cursor: &mut Vec<u8>) -> Result<Option<bool>, String> {
+        let result = self.round(cursor).await;
+        if let Err(e) = &result {
+            self.update(|s| s.last_error = Some(e.clone()));
+        }
+        result
+    }
+
     /// One round: refresh the gauge; if we hold the lease, deliver and remove one batch.
     /// Returns `None` when there was nothing to deliver, else whether the batch was full.
     async fn round(&self, cursor: &mut Vec<u8>) -> Result<Option<bool>, String> {
