@@ -1,7 +1,10 @@
 //! The seeded simulation (issue 20): one seed drives a workload against the engine below
 //! HTTP (the `meta` transactions and `engine::Engine` calls the S3 handlers make) on two
 //! gateways over one metadata store and one chunk directory, with faults at every seam, and a
-//! reference model of S3's semantics checks the outcome after every step.
+//! reference model of S3's semantics checks the outcome after every step. The seams: the
+//! metadata store (`faults`, `store`), each gateway's chunk store (`faults`), the event sink
+//! behind the real relay (`relay`) and the driven clock of lifecycle and the collector
+//! (`clock`).
 //!
 //! `cargo test --release --test simulation` runs `GRANARY_SIM_SEEDS` seeds (default 20; 8 in
 //! an unoptimised build, which plain `cargo test` makes, about 7 s each) from
@@ -14,21 +17,26 @@
 //!
 //! What is deterministic: the workload and every fault are drawn from the seed, and steps
 //! run one after another (a step that runs two operations at once joins both before the
-//! checks). What is not: ids the engine draws itself (version tags, upload ids) and the real
-//! clock; the model learns those from what each step returns.
+//! checks), the sink's faults and the relay's rounds (from an rng of their own), and the
+//! driven clock's moves (kept, and logged, relative to the seed's start). What is not: ids
+//! the engine draws itself (version tags, upload ids) and the real clock; the model learns
+//! those from what each step returns. So a replay prints the same steps but for those ids.
 
 mod simulation {
     pub mod calls;
     pub mod check;
+    pub mod clock;
     pub mod content;
     pub mod faults;
     pub mod lifecycle;
     pub mod model;
     pub mod observe;
     pub mod ops;
+    pub mod relay;
     pub mod run;
     pub mod settle;
     pub mod store;
+    pub mod verify;
     pub mod world;
 }
 

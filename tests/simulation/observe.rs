@@ -9,10 +9,10 @@ use granary::audit::chain::{commit_order_prefix, commit_order_target, decode_ent
 use granary::audit::Entry;
 use granary::keys::{key_after, prefix_end};
 use granary::kv::{read, KvStore};
-use granary::meta::event::Event;
 use granary::meta::list_versions::{list_versions, VersionListRequest};
 use granary::meta::object_lock::ObjectLock;
 use granary::meta::objects::{lookup, Lookup};
+use granary::meta::outbox::Pending;
 use granary::meta::versions::{find_version, Found, VersionRef};
 use granary::meta::MetaError;
 use granary::sse::{CustomerKey, ObjectEncryption};
@@ -185,8 +185,10 @@ pub async fn read_bytes(
     Ok((out, chunks))
 }
 
-/// Outbox events committed after `cursor` (which moves past them).
-pub fn new_events(db: &dyn KvStore, cursor: &mut Vec<u8>) -> Result<Vec<Event>, String> {
+/// Outbox events committed after `cursor` (which moves past them), with their sequencers.
+/// Entries the relay has removed are behind the cursor already: the checks read each
+/// step's events before the relay may deliver them.
+pub fn new_events(db: &dyn KvStore, cursor: &mut Vec<u8>) -> Result<Vec<Pending>, String> {
     let mut out = Vec::new();
     loop {
         let batch = granary::meta::outbox::read_batch(db, cursor, 500).map_err(|e| e.to_string())?;
@@ -195,7 +197,7 @@ pub fn new_events(db: &dyn KvStore, cursor: &mut Vec<u8>) -> Result<Vec<Event>, 
         }
         let Some(last) = batch.last_key else { return Ok(out) };
         *cursor = last;
-        out.extend(batch.events.into_iter().map(|p| p.event));
+        out.extend(batch.events);
     }
 }
 

@@ -122,13 +122,18 @@ pub enum Op {
         bucket: String,
         rules: Option<Vec<Rule>>,
     },
+    /// A lifecycle pass with the rules evaluated at `at_ms` (`start_ms`: the seed's start,
+    /// for the log).
     Lifecycle {
         g: usize,
         at_ms: i64,
+        start_ms: i64,
     },
+    /// A collector pass deciding what is due at `at_ms`.
     Gc {
         g: usize,
         at_ms: i64,
+        start_ms: i64,
     },
     Purge {
         g: usize,
@@ -256,8 +261,8 @@ impl std::fmt::Display for Op {
                 write!(f, "gw{g} retention {bucket}/{key} v={vid:?} {retention:?} bypass={bypass}")
             }
             Op::Rules { g, bucket, rules } => write!(f, "gw{g} lifecycle-rules {bucket} {}", rules.as_ref().map_or(0, Vec::len)),
-            Op::Lifecycle { g, at_ms } => write!(f, "gw{g} lifecycle pass at {}", granary::clock::utc_text(*at_ms)),
-            Op::Gc { g, at_ms } => write!(f, "gw{g} gc at {}", granary::clock::utc_text(*at_ms)),
+            Op::Lifecycle { g, at_ms, start_ms } => write!(f, "gw{g} lifecycle pass at {}", super::clock::show(*at_ms, *start_ms)),
+            Op::Gc { g, at_ms, start_ms } => write!(f, "gw{g} gc at {}", super::clock::show(*at_ms, *start_ms)),
             Op::Purge { g, bucket, prefix } => write!(f, "gw{g} purge {bucket}/{prefix}*"),
             Op::Restart { g, id } => write!(f, "gw{g} restart as {id:08x}"),
             Op::Heartbeat { g, behind_ms } => write!(f, "gw{g} heartbeat {behind_ms} ms behind"),
@@ -271,8 +276,10 @@ pub struct Gen<'a> {
     pub rng: &'a mut StdRng,
     pub model: &'a Model,
     pub content: &'a mut Content,
-    /// The driven clock (lifecycle and the collector decide by it).
+    /// The driven clock (lifecycle and the collector decide by it; `clock`).
     pub clock_ms: &'a mut i64,
+    /// The seed's start (real time), where the driven clock began.
+    pub start_ms: i64,
     /// Gateways whose chunk store is fenced: an operator restarts them before long.
     pub fenced: [bool; 2],
 }
@@ -534,23 +541,22 @@ impl Gen<'_> {
             }
             745..=769 => Op::Rules { g, bucket: self.bucket(), rules: self.rules() },
             770..=819 => {
-                let now = granary::meta::now_ms();
-                *self.clock_ms = match self.rng.gen_range(0..10) {
-                    0 => now - 10 * DAY_MS,
-                    1..=3 => (*self.clock_ms).max(now),
-                    4..=7 => (*self.clock_ms).max(now) + 4 * DAY_MS,
-                    _ => (*self.clock_ms).max(now) + 12 * DAY_MS,
+                // Passes move the clock on; its jumps, backward too, are `clock::jump`'s.
+                *self.clock_ms += match self.rng.gen_range(0..10) {
+                    0..=3 => 0,
+                    4..=7 => 4 * DAY_MS,
+                    _ => 12 * DAY_MS,
                 };
-                Op::Lifecycle { g, at_ms: *self.clock_ms }
+                Op::Lifecycle { g, at_ms: *self.clock_ms, start_ms: self.start_ms }
             }
             820..=869 => {
-                let now = granary::meta::now_ms();
                 let at_ms = match self.rng.gen_range(0..4) {
-                    0 => now,
-                    1 => now - DAY_MS,
-                    _ => now.max(*self.clock_ms) + 2 * DAY_MS,
+                    0 => *self.clock_ms,
+                    1 => *self.clock_ms - DAY_MS,
+                    // Past the grace of everything queued so far, whatever the clock says.
+                    _ => self.start_ms.max(*self.clock_ms) + 2 * DAY_MS,
                 };
-                Op::Gc { g, at_ms }
+                Op::Gc { g, at_ms, start_ms: self.start_ms }
             }
             870..=879 => Op::Purge { g, bucket: self.bucket(), prefix: pick(self.rng, &["", "a/", "b/", "c"]).to_string() },
             880..=889 => Op::Restart { g, id: self.rng.gen() },
@@ -565,8 +571,7 @@ impl Gen<'_> {
         let a = self.keyed(0);
         for _ in 0..8 {
             let b = if self.rng.gen_bool(0.3) {
-                let now = granary::meta::now_ms();
-                Op::Gc { g: 1, at_ms: now.max(*self.clock_ms) + 2 * DAY_MS }
+                Op::Gc { g: 1, at_ms: self.start_ms.max(*self.clock_ms) + 2 * DAY_MS, start_ms: self.start_ms }
             } else {
                 self.keyed(1)
             };

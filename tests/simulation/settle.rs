@@ -535,14 +535,7 @@ impl Sim {
                 self.expect_audit(name, bucket, None, rid);
             }
             (Op::Lifecycle { at_ms, .. }, Raw::Lifecycle(result)) => self.settle_lifecycle(*at_ms, result, ctx)?,
-            (Op::Gc { .. }, Raw::Gc(result)) => {
-                if let Err(e) = result {
-                    if !ctx.fired.any() {
-                        return Err(format!("collector pass failed without a fault: {e}"));
-                    }
-                }
-                self.needs_fsck = true;
-            }
+            (Op::Gc { at_ms, .. }, Raw::Gc(result)) => self.settle_gc(*at_ms, result, ctx)?,
             (Op::Purge { .. }, Raw::Purge(_)) => unreachable!("purges are settled by the step"),
             (op, _) => return Err(format!("no answer of the right kind for {}", op.name())),
         }
