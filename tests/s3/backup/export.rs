@@ -8,6 +8,10 @@ use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption, Versioning
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[allow(dead_code)]
+#[path = "../../seaweed/mod.rs"]
+mod seaweed;
+
 /// The export's index of `bucket`: one JSON object per version.
 fn index(out: &Path, bucket: &str) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(out.join("_granary").join(bucket).join("index.jsonl")).unwrap();
@@ -329,30 +333,27 @@ async fn granary_as(data_dir: &Path, args: &[&str], ak: &str, sk: &str) -> (bool
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn export_into_another_s3_endpoint_carries_metadata_and_tags_and_resumes() {
-    use super::super::common::{ROOT_AK, ROOT_SK};
-    let gw = Gateway::start().await;
-    let s3 = gw.client();
-    fill_for_export(&s3, "src").await;
-    // The destination: a second Granary gateway.
-    let second = Gateway::start().await;
-    let dest = second.client();
-    dest.create_bucket().bucket("dest").send().await.unwrap();
-    let args = ["export", "--bucket", "src", "--output", "s3://dest/backup", "--endpoint", second.endpoint.as_str()];
-    let (ok, text) = granary_as(gw.dir.path(), &args, ROOT_AK, ROOT_SK).await;
-    assert!(ok, "{text}");
-
-    let index_text = super::body_of(dest.get_object().bucket("dest").key("backup/_granary/src/index.jsonl").send().await.unwrap()).await;
+/// Every version an S3 export of `bucket` wrote to `dest_bucket` under `prefix`, compared with
+/// the source: bytes, Content-Type, Cache-Control, user metadata, ETag (or the source ETag
+/// that rides along) and tags. The export's index, as the destination holds it.
+async fn compare_s3_export(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    dest: &aws_sdk_s3::Client,
+    dest_bucket: &str,
+    prefix: &str,
+) -> Vec<serde_json::Value> {
+    let index_key = format!("{prefix}/_granary/{bucket}/index.jsonl");
+    let index_text = super::body_of(dest.get_object().bucket(dest_bucket).key(index_key).send().await.unwrap()).await;
     let index: Vec<serde_json::Value> =
         std::str::from_utf8(&index_text).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let files: Vec<&serde_json::Value> = index.iter().filter(|l| l["file"].is_string()).collect();
     assert_eq!(files.len(), 7, "{index:?}");
-    assert_eq!(line(&index, "docs/readme.txt", true)["file"], "src/docs/readme.txt");
+    assert_eq!(line(&index, "docs/readme.txt", true)["file"].as_str(), Some(format!("{bucket}/docs/readme.txt").as_str()));
     for l in &files {
         let (key, version, file) = (l["key"].as_str().unwrap(), l["version_id"].as_str().unwrap(), l["file"].as_str().unwrap());
-        let a = s3.get_object().bucket("src").key(key).version_id(version).send().await.unwrap();
-        let b = dest.get_object().bucket("dest").key(format!("backup/{file}")).send().await.unwrap();
+        let a = s3.get_object().bucket(bucket).key(key).version_id(version).send().await.unwrap();
+        let b = dest.get_object().bucket(dest_bucket).key(format!("{prefix}/{file}")).send().await.unwrap();
         let mut meta_b = b.metadata().cloned().unwrap_or_default();
         let source_etag = meta_b.remove("granary-source-etag");
         assert_eq!(
@@ -367,13 +368,33 @@ async fn export_into_another_s3_endpoint_carries_metadata_and_tags_and_resumes()
             _ => assert_eq!((etag_a.as_str(), source_etag), (etag_b.as_str(), None), "{key}: same bytes in one PUT, same ETag"),
         }
         assert_eq!(super::body_of(a).await, super::body_of(b).await, "{key} {version}");
-        let tags_a = s3.get_object_tagging().bucket("src").key(key).version_id(version).send().await.unwrap();
-        let tags_b = dest.get_object_tagging().bucket("dest").key(format!("backup/{file}")).send().await.unwrap();
+        let tags_a = s3.get_object_tagging().bucket(bucket).key(key).version_id(version).send().await.unwrap();
+        let tags_b = dest.get_object_tagging().bucket(dest_bucket).key(format!("{prefix}/{file}")).send().await.unwrap();
         assert_eq!(tags_a.tag_set(), tags_b.tag_set(), "{key} {version}");
     }
     let old = line(&index, "docs/readme.txt", false);
-    let tags = dest.get_object_tagging().bucket("dest").key(format!("backup/{}", old["file"].as_str().unwrap())).send().await.unwrap();
+    let tags =
+        dest.get_object_tagging().bucket(dest_bucket).key(format!("{prefix}/{}", old["file"].as_str().unwrap())).send().await.unwrap();
     assert_eq!(tags.tag_set().len(), 2, "the old version's own tags");
+    index
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn export_into_another_s3_endpoint_carries_metadata_and_tags_and_resumes() {
+    use super::super::common::{ROOT_AK, ROOT_SK};
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    fill_for_export(&s3, "src").await;
+    // The destination: a second Granary gateway.
+    let second = Gateway::start().await;
+    let dest = second.client();
+    dest.create_bucket().bucket("dest").send().await.unwrap();
+    let args = ["export", "--bucket", "src", "--output", "s3://dest/backup", "--endpoint", second.endpoint.as_str()];
+    let (ok, text) = granary_as(gw.dir.path(), &args, ROOT_AK, ROOT_SK).await;
+    assert!(ok, "{text}");
+
+    let index = compare_s3_export(&s3, "src", &dest, "dest", "backup").await;
+    assert!(line(&index, "gone.txt", true)["delete_marker"] == true);
 
     // Resume: a second run finds every object in place and writes none.
     let (ok, text) = granary_as(gw.dir.path(), &args, ROOT_AK, ROOT_SK).await;
@@ -438,4 +459,23 @@ async fn a_version_that_fails_to_read_keeps_the_tarball_readable_and_fails_the_e
     assert!(hurt["file"].is_null() && hurt["skipped"].as_str().unwrap().contains("not written"), "{hurt}");
     let report: serde_json::Value = serde_json::from_slice(&entries["_granary/report.json"]).unwrap();
     assert_eq!(report["failed"].as_array().unwrap().len(), 1, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn export_into_seaweedfs_carries_metadata_and_tags_and_resumes() {
+    let Some(weed) = seaweed::Seaweed::start().await else { return };
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    fill_for_export(&s3, "photos").await;
+    weed.create_bucket("granary-export").await;
+    let args = ["export", "--bucket", "photos", "--output", "s3://granary-export/run-1", "--endpoint", weed.endpoint.as_str()];
+    let (ok, text) = granary_as(gw.dir.path(), &args, seaweed::ACCESS_KEY, seaweed::SECRET_KEY).await;
+    assert!(ok, "{text}");
+    compare_s3_export(&s3, "photos", &weed.client(), "granary-export", "run-1").await;
+    let (ok, text) = granary_as(gw.dir.path(), &args, seaweed::ACCESS_KEY, seaweed::SECRET_KEY).await;
+    assert!(ok, "{text}");
+    let report =
+        super::body_of(weed.client().get_object().bucket("granary-export").key("run-1/_granary/report.json").send().await.unwrap()).await;
+    let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!((report["files_written"].as_u64(), report["files_kept"].as_u64()), (Some(0), Some(7)), "{report}");
 }
