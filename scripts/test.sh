@@ -31,6 +31,9 @@ deploy/check.sh
 step "unit, property, backend-conformance and in-process S3 tests"
 cargo test --locked
 
+step "the S3 suite again, every gateway's chunks in SeaweedFS (the S3 chunk backend, a disk cache tier in front)"
+scripts/with-seaweedfs.sh cargo test --locked --test s3
+
 step "real clients against a real 'granary serve' (aws-cli, s3cmd, rclone, boto3, headless Chromium; plain and TLS)"
 cargo build --locked --bin granary
 GRANARY_BIN="$PWD/target/debug/granary" conformance/run-all.sh

@@ -97,6 +97,19 @@ pub fn open_chunk_copy(dir: &std::path::Path) -> Result<Arc<dyn ChunkBackend>, S
     Ok(Arc::new(copy))
 }
 
+/// The durable chunk store of `config` alone, beside a running gateway that holds its cache
+/// tiers (an online `granary backup` reads the chunks through it): the remote bucket of
+/// `--chunk-store`, or the chunk directory, opened shared.
+pub fn open_durable_chunks(config: &StoreConfig) -> Result<Arc<dyn ChunkBackend>, String> {
+    match &config.chunks.s3 {
+        Some(url) => {
+            let settings = crate::chunks::s3::S3Settings::resolve(url, config.chunks.endpoint.as_deref(), config.chunks.region.as_deref())?;
+            Ok(Arc::new(crate::chunks::s3::S3Chunks::new(settings)?))
+        }
+        None => open_chunk_copy(&config.chunk_dir()),
+    }
+}
+
 #[cfg(feature = "fdb")]
 fn open_fdb(cluster_file: &std::path::Path, root_prefix: &str) -> Result<Arc<dyn KvStore>, String> {
     let store = crate::kv::fdb_backend::FdbStore::open(cluster_file, root_prefix).map_err(|e| e.to_string())?;
@@ -209,6 +222,8 @@ pub struct Server {
     pub health_addr: Option<SocketAddr>,
     /// The S3 listener's certificates when it speaks TLS (tests reload them through it).
     pub tls: Option<Arc<crate::tls::Certificates>>,
+    /// The chunk store this gateway writes to (with its cache tiers; tests measure it).
+    pub chunks: Arc<dyn ChunkBackend>,
 }
 
 impl Server {
@@ -243,6 +258,9 @@ impl Server {
             None => (None, None),
         };
         let metrics = Arc::new(crate::metrics::Metrics::new(access_log.as_ref().map(crate::edge::access_log::AccessLog::dropped_counter)));
+        // The chunk store answers a listing before anything is registered: a remote bucket
+        // that is missing or refuses the keys fails the start, not the first upload (a 500).
+        stores.chunks.list(None, 1).await.map_err(|e| format!("chunk store {}: {e}", stores.chunks.name()))?;
         let kms = open_keyring(&config.store)?;
         bootstrap_admin(&*stores.db, &*kms, config.root_keys.as_ref()).await?;
         let sealing = crate::credentials::seal_stored(Arc::clone(&stores.db), &*kms).await?;
@@ -273,6 +291,7 @@ impl Server {
         }
         let heartbeat_task = tokio::spawn(heartbeat(Arc::clone(&stores.db), gateway, me.clone()));
         let heartbeat_handle = heartbeat_task.abort_handle();
+        let chunk_store = Arc::clone(&stores.chunks);
         let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway).with_kms(Arc::clone(&kms));
 
         let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace));
@@ -518,7 +537,19 @@ impl Server {
                 Err(e) => tracing::warn!(error = %e, "deregistering failed"),
             }
         });
-        Ok(Self { addr, gateway, index, collector, kms, shutdown, task, heartbeat: heartbeat_handle, health_addr, tls })
+        Ok(Self {
+            addr,
+            gateway,
+            index,
+            collector,
+            kms,
+            shutdown,
+            task,
+            heartbeat: heartbeat_handle,
+            health_addr,
+            tls,
+            chunks: chunk_store,
+        })
     }
 
     /// Stops the way a crash would, for tests of what other gateways then do: no drain, no

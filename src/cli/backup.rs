@@ -71,7 +71,9 @@ pub(super) async fn backup(store: &StoreConfig, output: Option<&Path>) -> Result
             Some(response) => {
                 let written: DumpWritten =
                     serde_json::from_value(json_of(response)?).map_err(|e| format!("unexpected answer from the gateway: {e}"))?;
-                Ok((written, crate::server::open_chunk_copy(&store.chunk_dir())?, true))
+                // The gateway holds the cache tiers; the chunks are read from the durable store
+                // (with --chunk-store, this command needs the gateway's chunk-store flags too).
+                Ok((written, crate::server::open_durable_chunks(store)?, true))
             }
             None => {
                 fdb_refusal(store, "a backup without a running gateway")?;

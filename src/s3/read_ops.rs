@@ -13,6 +13,7 @@ use crate::clock::timestamp_ms;
 use crate::engine::encryption::check_customer_key;
 use crate::limits;
 use crate::meta::objects::{Layout, ObjectBody, ObjectRecord};
+use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -135,12 +136,35 @@ pub async fn get_object(s3: &GranaryS3, req: S3Request<GetObjectInput>) -> S3Res
     let checksum = checksum_if_enabled(input.checksum_mode.as_ref(), &record, sel.whole);
     let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
     let cipher = s3.engine.opening(record.encryption.as_ref(), customer.as_deref()).await.map_err(to_s3)?;
-    let stream = tokio_stream_of(s3.engine.read_stream(&record, layout, sel.range.clone(), cipher));
+    let mut rx = s3.engine.read_stream(&record, layout, sel.range.clone(), cipher);
+    // The first piece before the headers: a chunk store that cannot serve it (down, or a
+    // chunk damaged) then gets a status (503 to retry, 500) rather than a 200 cut short.
+    let first = match rx.recv().await {
+        Some(Err(e)) => return Err(read_failure(e)),
+        first => first,
+    };
+    let stream = futures::stream::iter(first).chain(tokio_stream_of(rx));
     let mut output = GetObjectOutput { body: Some(StreamingBlob::wrap(stream)), ..Default::default() };
     sse_request::set_sse_customer_fields!(output, record.encryption.as_ref(), customer.as_deref());
     output.tag_count = found.tag_count.filter(|n| *n > 0).map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     object_fields!(output, input, &record, sel, checksum.as_ref());
     Ok(S3Response::new(output))
+}
+
+/// A read that failed before its answer began: 503 ServiceUnavailable when the chunk store
+/// may serve it later, 500 otherwise (a damaged or missing chunk: never wrong bytes).
+fn read_failure(e: crate::engine::read::ReadError) -> s3s::S3Error {
+    let chunk = e.get_ref().and_then(|inner| inner.downcast_ref::<crate::chunks::ChunkError>());
+    match chunk {
+        Some(c) if c.is_retryable() => {
+            tracing::warn!(error = %c, "chunk store unavailable for a read");
+            s3_error!(ServiceUnavailable, "The chunk store is unavailable; retry later")
+        }
+        _ => {
+            tracing::error!(error = %e, "object read failed");
+            s3_error!(InternalError, "The object could not be read")
+        }
+    }
 }
 
 pub async fn head_object(s3: &GranaryS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {

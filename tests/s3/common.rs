@@ -26,6 +26,10 @@ impl Gateway {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.root_keys = Some((ROOT_AK.into(), ROOT_SK.into()));
         tweak(&mut config);
+        // A gateway whose test chose its chunk store keeps it.
+        if config.store.chunks.s3.is_none() && config.store.chunk_dir.is_none() {
+            use_remote_chunks(&mut config, dir.path());
+        }
         let chunk_dir = config.store.chunk_dir();
         let server = Server::start(config).await.unwrap();
         // With `config.tls`, clients need the test's CA (`tls::client_for`).
@@ -98,9 +102,76 @@ impl Gateway {
         }
     }
 
-    pub fn chunk_bytes(&self) -> u64 {
-        granary::chunks::LocalChunks::open(&self.chunk_dir).unwrap().usage_now().unwrap().bytes
+    /// Bytes the gateway's chunk store holds (the durable tier's, on whichever backend).
+    pub async fn chunk_bytes(&self) -> u64 {
+        let chunks = &self.server.chunks;
+        if let Some(usage) = chunks.usage().await.unwrap() {
+            return usage.bytes;
+        }
+        let (mut bytes, mut after) = (0, None);
+        loop {
+            let page = chunks.list(after, 1000).await.unwrap();
+            bytes += page.iter().map(|c| c.size_bytes).sum::<u64>();
+            match page.last() {
+                Some(last) => after = Some(last.hash),
+                None => return bytes,
+            }
+        }
     }
+}
+
+/// The suite's second run in scripts/test.sh keeps every `Gateway::start` gateway's chunks in a
+/// SeaweedFS bucket through the S3 chunk backend, with a disk cache tier in front:
+/// `GRANARY_TEST_CHUNK_STORE=s3://BUCKET` and `GRANARY_TEST_CHUNK_ENDPOINT=URL`, credentials in
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (scripts/with-seaweedfs.sh sets them).
+pub fn remote_chunk_store() -> Option<(String, String)> {
+    let store = std::env::var("GRANARY_TEST_CHUNK_STORE").ok()?;
+    let endpoint = std::env::var("GRANARY_TEST_CHUNK_ENDPOINT").expect("GRANARY_TEST_CHUNK_STORE needs GRANARY_TEST_CHUNK_ENDPOINT");
+    Some((store, endpoint))
+}
+
+/// Tests that look at chunk files in the chunk directory themselves run on the local backend
+/// only: true (and said) when this run keeps chunks elsewhere.
+pub fn skipped_on_remote_chunks(test: &str) -> bool {
+    let remote = remote_chunk_store().is_some();
+    if remote {
+        eprintln!("SKIPPED in the remote-chunk run: {test} reads the chunk directory's files itself");
+    }
+    remote
+}
+
+/// Where a gateway on `data_dir` keeps its chunks in the remote-chunk run: a prefix named
+/// after the data directory (unique per test, and found again by a restarted gateway or a CLI
+/// command on the same directory).
+pub fn remote_chunk_url(data_dir: &std::path::Path) -> Option<(String, String)> {
+    let (store, endpoint) = remote_chunk_store()?;
+    let name = data_dir.file_name().unwrap().to_string_lossy();
+    Some((format!("{}/gw-{name}", store.trim_end_matches('/')), endpoint))
+}
+
+/// The command-line flags of `remote_chunk_url` for a `granary` process on `data_dir` (none
+/// on the local backend), with a disk cache tier as the in-process gateways have.
+pub fn remote_chunk_flags(data_dir: &std::path::Path) -> Vec<String> {
+    let Some((url, endpoint)) = remote_chunk_url(data_dir) else { return Vec::new() };
+    let cache = data_dir.join("chunk-cache").display().to_string();
+    [("--chunk-store", url), ("--chunk-store-endpoint", endpoint), ("--chunk-store-region", "us-east-1".into())]
+        .into_iter()
+        .chain([("--chunk-cache-disk-dir", cache), ("--chunk-cache-disk-bytes", (64u64 << 20).to_string())])
+        .flat_map(|(flag, value)| [flag.to_owned(), value])
+        .collect()
+}
+
+/// Keeps `config`'s chunks in the remote-chunk run's store, under the prefix named after `dir`
+/// (the gateway's own temporary directory), with the disk cache in its data directory.
+fn use_remote_chunks(config: &mut ServeConfig, dir: &std::path::Path) {
+    let Some((url, endpoint)) = remote_chunk_url(dir) else { return };
+    let cache_dir = config.store.data_dir.join("chunk-cache");
+    let chunks = &mut config.store.chunks;
+    chunks.s3 = Some(url);
+    chunks.endpoint = Some(endpoint);
+    chunks.region = Some("us-east-1".into());
+    chunks.cache_disk_dir = Some(cache_dir);
+    chunks.cache_disk_bytes = Some(64 << 20);
 }
 
 /// The metadata backend the suite runs on: FoundationDB when `FDB_CLUSTER_FILE` names a

@@ -72,10 +72,30 @@ async fn acknowledged_puts_survive_kill_9() {
     }
 }
 
+/// Bytes of chunks `data_dir`'s gateway stored, wherever this run keeps them.
+async fn stored_chunk_bytes(data_dir: &std::path::Path) -> u64 {
+    use granary::chunks::ChunkBackend;
+    let Some((url, endpoint)) = remote_chunk_url(data_dir) else {
+        return granary::chunks::LocalChunks::open(&data_dir.join("chunks")).unwrap().usage_now().unwrap().bytes;
+    };
+    let settings = granary::chunks::s3::S3Settings::resolve(&url, Some(&endpoint), Some("us-east-1")).unwrap();
+    let store = granary::chunks::s3::S3Chunks::new(settings).unwrap();
+    let (mut bytes, mut after) = (0, None);
+    loop {
+        let page = store.list(after, 1000).await.unwrap();
+        bytes += page.iter().map(|c| c.size_bytes).sum::<u64>();
+        match page.last() {
+            Some(last) => after = Some(last.hash),
+            None => return bytes,
+        }
+    }
+}
+
 pub async fn spawn_gateway_with(data_dir: &std::path::Path, extra: &[&str]) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_granary"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(remote_chunk_flags(data_dir))
         .args(extra)
         .env("GRANARY_ROOT_ACCESS_KEY", ROOT_AK)
         .env("GRANARY_ROOT_SECRET_KEY", ROOT_SK)
@@ -198,10 +218,9 @@ async fn multipart_uploads_survive_kill_9_and_leave_no_orphans() {
             s3.delete_object().bucket("mpcrash").key(obj.key().unwrap()).send().await.unwrap();
         }
     }
-    let store = granary::chunks::LocalChunks::open(&dir.path().join("chunks")).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let left = store.usage_now().unwrap().bytes;
+        let left = stored_chunk_bytes(dir.path()).await;
         if left == 0 {
             break;
         }

@@ -19,7 +19,7 @@ async fn identical_content_is_stored_once_and_freed_after_grace() {
     for (bucket, key) in placements {
         s3.put_object().bucket(bucket).key(key).body(data.clone().into()).send().await.unwrap();
     }
-    let stored = gw.chunk_bytes();
+    let stored = gw.chunk_bytes().await;
     assert!((8 * MIB..8 * MIB + MIB / 2).contains(&stored), "5 copies of 8 MiB stored as {stored} bytes");
     for (bucket, key) in placements {
         assert!(body_of(s3.get_object().bucket(bucket).key(key).send().await.unwrap()).await == data);
@@ -32,13 +32,13 @@ async fn identical_content_is_stored_once_and_freed_after_grace() {
     // references, a second would collect what they brought to zero.
     gw.collect_after(2 * GRACE).await;
     gw.collect_after(2 * GRACE).await;
-    assert_eq!(gw.chunk_bytes(), stored, "one reference left: nothing is collected");
+    assert_eq!(gw.chunk_bytes().await, stored, "one reference left: nothing is collected");
     s3.delete_object().bucket("dedup-b").key("five").send().await.unwrap();
     gw.collect_after(Duration::ZERO).await;
     gw.collect_after(GRACE / 2).await;
-    assert_eq!(gw.chunk_bytes(), stored, "within the grace period the chunks stay");
+    assert_eq!(gw.chunk_bytes().await, stored, "within the grace period the chunks stay");
     let report = gw.collect_after(2 * GRACE).await;
-    assert_eq!(gw.chunk_bytes(), 0, "chunks freed after the grace period: {report:?}");
+    assert_eq!(gw.chunk_bytes().await, 0, "chunks freed after the grace period: {report:?}");
 }
 
 /// The same content uploaded again after a delete, at each point of the collector's work on
@@ -66,11 +66,11 @@ async fn reupload_during_grace_keeps_the_chunks() {
                 // the chunks (at zero from a later millisecond) wait for their own grace period.
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 gw.collect_at(deleted_by + grace_ms).await;
-                assert!(gw.chunk_bytes() > 0, "round {round}: chunks released but not yet collected");
+                assert!(gw.chunk_bytes().await > 0, "round {round}: chunks released but not yet collected");
             }
             _ => {
                 gw.collect_after(2 * GRACE).await;
-                assert_eq!(gw.chunk_bytes(), 0, "round {round}: the deleted copy was collected");
+                assert_eq!(gw.chunk_bytes().await, 0, "round {round}: the deleted copy was collected");
             }
         }
         s3.put_object().bucket("again").key("k").body(data.clone().into()).send().await.unwrap();

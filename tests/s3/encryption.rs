@@ -88,7 +88,7 @@ async fn sse_s3_keeps_dedup_within_a_bucket_and_shares_nothing_across_buckets() 
     for bucket in ["one", "two"] {
         c.create_bucket().bucket(bucket).send().await.unwrap();
     }
-    let before = gw.chunk_bytes();
+    let before = gw.chunk_bytes().await;
     for i in 0..5 {
         c.put_object()
             .bucket("one")
@@ -99,7 +99,7 @@ async fn sse_s3_keeps_dedup_within_a_bucket_and_shares_nothing_across_buckets() 
             .await
             .unwrap();
     }
-    let stored = gw.chunk_bytes() - before;
+    let stored = gw.chunk_bytes().await - before;
     let logical = 5 * body.len() as u64;
     let ratio = logical as f64 / stored as f64;
     println!("SSE-S3, 5 x the same 4 MiB in one bucket: {logical} logical bytes, {stored} stored, dedup ratio {ratio:.2}");
@@ -113,7 +113,7 @@ async fn sse_s3_keeps_dedup_within_a_bucket_and_shares_nothing_across_buckets() 
         .send()
         .await
         .unwrap();
-    assert!(gw.chunk_bytes() - before > stored * 19 / 10, "another bucket's copy shares no chunk");
+    assert!(gw.chunk_bytes().await - before > stored * 19 / 10, "another bucket's copy shares no chunk");
     for key in ["copy-0", "copy-4"] {
         assert_eq!(body_of(c.get_object().bucket("one").key(key).send().await.unwrap()).await, body);
     }

@@ -120,7 +120,8 @@ async fn copies_change_encryption_both_ways() {
     c.delete_object().bucket("dst").key("plain").send().await.unwrap();
     gw.collect_after(std::time::Duration::from_secs(48 * 3600)).await;
     gw.collect_after(std::time::Duration::from_secs(96 * 3600)).await;
-    assert_eq!(files_with_plaintext(&gw.chunk_dir, &body), Vec::<std::path::PathBuf>::new());
+    // The whole data directory: the chunk directory, or the disk cache tier of a remote store.
+    assert_eq!(files_with_plaintext(gw.dir.path(), &body), Vec::<std::path::PathBuf>::new());
 }
 
 fn default_encryption(algorithm: ServerSideEncryption, key: Option<&str>) -> ServerSideEncryptionConfiguration {

@@ -220,7 +220,7 @@ async fn mutations_apply_once_when_every_commit_reports_an_unknown_result() {
     for key in ["y", "w", "z"] {
         s3.delete_object().bucket("bkt").key(key).send().await.unwrap();
     }
-    wait_for("every chunk to be collected", async || gw.chunk_bytes() == 0).await;
+    wait_for("every chunk to be collected", async || gw.chunk_bytes().await == 0).await;
     faulty.set_every_commit_unknown(false);
     assert!(faulty.commit_count() > 20, "faults were injected into many commits");
 }

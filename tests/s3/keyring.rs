@@ -90,7 +90,9 @@ async fn the_data_directory_and_everything_in_it_are_private() {
     entries_under(&data, &mut entries);
     let files = entries.iter().filter(|(_, m)| m.is_file()).count();
     assert!(files >= 5, "metadata, chunks, index and keyring: {entries:?}");
-    assert!(entries.iter().any(|(p, _)| p.starts_with(data.join("chunks"))), "chunk files were written");
+    // The chunk directory's files, or (chunks kept in a remote store) the disk cache tier's.
+    let chunk_files = |p: &std::path::Path| p.starts_with(data.join("chunks")) || p.starts_with(data.join("chunk-cache"));
+    assert!(entries.iter().any(|(p, m)| m.is_file() && chunk_files(p)), "chunk files were written");
     for (path, meta) in &entries {
         let m = meta.permissions().mode() & 0o777;
         if meta.is_dir() {

@@ -278,7 +278,7 @@ async fn aborted_replaced_and_deleted_parts_free_their_chunks() {
     s3.delete_object().bucket("free").key("done").send().await.unwrap();
     // Past the grace period (a driven collector pass: no waiting), everything is freed.
     let report = gw.collect_after(2 * GRACE).await;
-    assert_eq!(gw.chunk_bytes(), 0, "chunk bytes never freed: {report:?}");
+    assert_eq!(gw.chunk_bytes().await, 0, "chunk bytes never freed: {report:?}");
 }
 
 #[tokio::test]
@@ -295,7 +295,7 @@ async fn dedup_works_across_parts_of_different_sizes() {
         }
         complete(&s3, "ddp", key, &id, parts).await.unwrap();
     }
-    let stored = gw.chunk_bytes() as usize;
+    let stored = gw.chunk_bytes().await as usize;
     eprintln!("dedup across parts: 2 x {} bytes stored as {stored} ({:.3}x)", data.len(), stored as f64 / data.len() as f64);
     assert!(stored < 24 * MIB + 4 * MIB, "two multipart copies of 24 MiB stored as {stored} bytes");
     for key in ["six", "eight"] {
@@ -318,7 +318,7 @@ async fn deleting_a_bucket_aborts_its_uploads_and_frees_their_parts() {
         s3.upload_part().bucket("gone").key("pending").upload_id(&id).part_number(2).body(b"x".to_vec().into()).send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchUpload");
     let report = gw.collect_after(2 * GRACE).await;
-    assert_eq!(gw.chunk_bytes(), 0, "the aborted upload's chunks were not freed: {report:?}");
+    assert_eq!(gw.chunk_bytes().await, 0, "the aborted upload's chunks were not freed: {report:?}");
 }
 
 #[tokio::test]
@@ -465,7 +465,7 @@ async fn a_part_uploaded_twice_is_the_last_completed_upload() {
 
     // The loser's chunks go (its bytes shared nothing with the winner's); nothing stays pinned.
     let report = gw.collect_after(2 * GRACE).await;
-    assert_eq!(gw.chunk_bytes(), first.len() as u64, "only the winner's chunks stay: {report:?}");
+    assert_eq!(gw.chunk_bytes().await, first.len() as u64, "only the winner's chunks stay: {report:?}");
     let status = match granary::admin::send(gw.dir.path(), &granary::admin::AdminRequest::Status).await.unwrap().unwrap() {
         granary::admin::AdminResponse::Json { value } => value,
         other => panic!("{other:?}"),
@@ -473,5 +473,5 @@ async fn a_part_uploaded_twice_is_the_last_completed_upload() {
     assert_eq!(status["pinned_chunks"]["count"], 0);
     s3.delete_object().bucket("twice").key("k").send().await.unwrap();
     gw.collect_after(4 * GRACE).await;
-    assert_eq!(gw.chunk_bytes(), 0, "and the winner's go with the object");
+    assert_eq!(gw.chunk_bytes().await, 0, "and the winner's go with the object");
 }

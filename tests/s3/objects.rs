@@ -92,7 +92,7 @@ async fn content_md5_is_checked() {
     let good = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&data));
     s3.put_object().bucket("md5").key("ok").content_md5(good).body(data.clone().into()).send().await.unwrap();
     let bad = base64::engine::general_purpose::STANDARD.encode(Md5::digest(b"something else"));
-    let before = gw.chunk_bytes();
+    let before = gw.chunk_bytes().await;
     let e = s3.put_object().bucket("md5").key("bad").content_md5(bad).body(random_bytes(100_000, 10).into()).send().await.unwrap_err();
     assert_eq!(code(&e), "BadDigest");
     let e = s3.head_object().bucket("md5").key("bad").send().await.unwrap_err();
@@ -100,7 +100,7 @@ async fn content_md5_is_checked() {
     let e = s3.put_object().bucket("md5").key("bad").content_md5("not-base64!").body(b"x".to_vec().into()).send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidDigest");
     // The rejected chunks were released: the collector may remove them (no references).
-    assert!(gw.chunk_bytes() >= before);
+    assert!(gw.chunk_bytes().await >= before);
 }
 
 #[tokio::test]
@@ -189,10 +189,10 @@ async fn copies_share_chunks_and_respect_the_directive() {
     let (gw, s3) = setup("copy").await;
     let data = random_bytes(5 * 1024 * 1024, 11);
     s3.put_object().bucket("copy").key("src").content_type("image/png").metadata("a", "1").body(data.clone().into()).send().await.unwrap();
-    let before = gw.chunk_bytes();
+    let before = gw.chunk_bytes().await;
     let out = s3.copy_object().bucket("copy").key("dst").copy_source("copy/src").send().await.unwrap();
     assert!(out.copy_object_result().unwrap().e_tag().is_some());
-    assert_eq!(gw.chunk_bytes(), before, "a copy writes no chunk data");
+    assert_eq!(gw.chunk_bytes().await, before, "a copy writes no chunk data");
     let got = s3.get_object().bucket("copy").key("dst").send().await.unwrap();
     assert_eq!(got.content_type(), Some("image/png"));
     assert_eq!(got.metadata().unwrap().get("a").map(String::as_str), Some("1"));
