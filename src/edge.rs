@@ -276,8 +276,8 @@ impl Service<http::Request<Incoming>> for Edge {
                 *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
             }
             let facts = ctx.facts.get();
-            if !failed && facts.op.as_deref().is_some_and(crate::s3::xml_text::is_listing) {
-                crate::s3::xml_text::escape_carriage_returns(&mut resp);
+            if !failed && facts.op.as_deref().is_some_and(crate::s3::xml_text::carries_keys) {
+                crate::s3::xml_text::escape_control_characters(&mut resp);
             }
             let code = if failed { resp.body().bytes().and_then(|b| error_code(&b[..])) } else { None };
             observation.answered(&resp, code.clone());
