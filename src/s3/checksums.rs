@@ -135,6 +135,12 @@ pub fn fields(c: Option<&Checksum>) -> Fields {
     f
 }
 
+/// What a listing says of an object's checksum: its algorithm (S3's list holds one) and type.
+pub fn listed(c: Option<&Checksum>) -> (Option<s3s::dto::ChecksumAlgorithmList>, Option<ChecksumType>) {
+    let Some(c) = c else { return (None, None) };
+    (Some(vec![ChecksumAlgorithm::from_static(c.algorithm.name())]), fields(Some(c)).kind)
+}
+
 /// Sets the checksum value fields of an S3 output struct from a stored checksum.
 macro_rules! set_checksum_values {
     ($out:expr, $checksum:expr) => {{

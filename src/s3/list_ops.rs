@@ -64,14 +64,19 @@ async fn page(
 fn contents(page: &mut ListPage, enc: &Encoder, owners: Option<&ListingOwners>) -> (Vec<Object>, Vec<CommonPrefix>) {
     let objects = std::mem::take(&mut page.objects)
         .into_iter()
-        .map(|(key, r)| Object {
-            key: Some(enc.enc(key)),
-            size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
-            e_tag: Some(ETag::Strong(r.etag)),
-            last_modified: Some(timestamp_ms(r.last_modified_ms)),
-            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-            owner: owners.map(|o| o.owner(r.acl.as_ref())),
-            ..Default::default()
+        .map(|(key, r)| {
+            let (checksum_algorithm, checksum_type) = super::checksums::listed(r.checksum.as_ref());
+            Object {
+                checksum_algorithm,
+                checksum_type,
+                key: Some(enc.enc(key)),
+                size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
+                e_tag: Some(ETag::Strong(r.etag)),
+                last_modified: Some(timestamp_ms(r.last_modified_ms)),
+                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                owner: owners.map(|o| o.owner(r.acl.as_ref())),
+                ..Default::default()
+            }
         })
         .collect();
     let prefixes = std::mem::take(&mut page.common_prefixes).into_iter().map(|p| CommonPrefix { prefix: Some(enc.enc(p)) }).collect();

@@ -95,17 +95,22 @@ pub async fn list_object_versions(
         let (key, version_id, is_latest, when) =
             (enc(v.key), Some(v.version.id()), Some(v.is_latest), Some(timestamp_ms(v.last_modified_ms)));
         match v.object {
-            Some(record) => versions.push(ObjectVersion {
-                e_tag: Some(etag_of(&record)),
-                is_latest,
-                key: Some(key),
-                last_modified: when,
-                owner: Some(owners.owner(record.acl.as_ref())),
-                size: Some(record.size as i64),
-                storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
-                version_id,
-                ..Default::default()
-            }),
+            Some(record) => {
+                let (checksum_algorithm, checksum_type) = super::checksums::listed(record.checksum.as_ref());
+                versions.push(ObjectVersion {
+                    checksum_algorithm,
+                    checksum_type,
+                    e_tag: Some(etag_of(&record)),
+                    is_latest,
+                    key: Some(key),
+                    last_modified: when,
+                    owner: Some(owners.owner(record.acl.as_ref())),
+                    size: Some(record.size as i64),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                    version_id,
+                    ..Default::default()
+                })
+            }
             None => markers.push(DeleteMarkerEntry {
                 is_latest,
                 key: Some(key),

@@ -234,3 +234,62 @@ async fn url_encoding_type_escapes_prefixes_delimiters_and_markers() {
     assert_eq!(prefixes, ["up%20dir/sub%2B"]);
     assert!(uploads.next_key_marker().is_some_and(|m| m.starts_with("up%20dir/")), "{:?}", uploads.next_key_marker());
 }
+
+/// Every listing names each object's checksum algorithm and type (issue 17), as S3 does for
+/// objects stored with a checksum: a PUT's full-object checksum and a multipart upload's
+/// composite one, in ListObjectsV2, ListObjects and ListObjectVersions.
+#[tokio::test]
+async fn listings_name_each_objects_checksum_algorithm_and_type() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
+    let (_gw, s3) = bucket_with(&[]).await;
+    s3.put_object()
+        .bucket("list")
+        .key("put")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .body(b"p".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let id = s3
+        .create_multipart_upload()
+        .bucket("list")
+        .key("multi")
+        .checksum_algorithm(ChecksumAlgorithm::Sha1)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let part = s3
+        .upload_part()
+        .bucket("list")
+        .key("multi")
+        .upload_id(&id)
+        .part_number(1)
+        .checksum_algorithm(ChecksumAlgorithm::Sha1)
+        .body(b"m".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let done = CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).checksum_sha1(part.checksum_sha1().unwrap()).build();
+    let upload = CompletedMultipartUpload::builder().parts(done).build();
+    s3.complete_multipart_upload().bucket("list").key("multi").upload_id(&id).multipart_upload(upload).send().await.unwrap();
+
+    let wanted = [
+        ("multi", vec![ChecksumAlgorithm::Sha1], Some(ChecksumType::Composite)),
+        ("put", vec![ChecksumAlgorithm::Sha256], Some(ChecksumType::FullObject)),
+    ];
+    let v2 = s3.list_objects_v2().bucket("list").send().await.unwrap();
+    let got: Vec<_> =
+        v2.contents().iter().map(|o| (o.key().unwrap(), o.checksum_algorithm().to_vec(), o.checksum_type().cloned())).collect();
+    assert_eq!(got, wanted);
+    let v1 = s3.list_objects().bucket("list").send().await.unwrap();
+    let got: Vec<_> =
+        v1.contents().iter().map(|o| (o.key().unwrap(), o.checksum_algorithm().to_vec(), o.checksum_type().cloned())).collect();
+    assert_eq!(got, wanted);
+    let versions = s3.list_object_versions().bucket("list").send().await.unwrap();
+    let got: Vec<_> =
+        versions.versions().iter().map(|o| (o.key().unwrap(), o.checksum_algorithm().to_vec(), o.checksum_type().cloned())).collect();
+    assert_eq!(got, wanted);
+}
