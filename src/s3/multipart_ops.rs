@@ -149,7 +149,8 @@ async fn part_sealing(
     Ok((encryption, cipher))
 }
 
-/// Streams a part in, verifies it, and commits it.
+/// Streams a part in, verifies it, and commits it. Also answers the checksum to echo: the
+/// one the client sent (verified), else the part's kept one.
 async fn store_part(
     s3: &GranaryS3,
     t: &PartTarget<'_>,
@@ -157,7 +158,7 @@ async fn store_part(
     body: Option<StreamingBlob>,
     checks: BodyChecks<'_>,
     (declared_size_bytes, seal): (Option<u64>, Option<ChunkCipher>),
-) -> S3Result<PartRecord> {
+) -> S3Result<(PartRecord, Option<Checksum>)> {
     let upload_algorithm = upload.checksum.map(|(a, _)| a);
     if let (Some(sent), Some(expected)) = (checks.checksum.map(|r| r.algorithm), upload_algorithm) {
         if sent != expected {
@@ -183,6 +184,12 @@ async fn store_part(
         IngestOptions { size_max_bytes: limits::PART_SIZE_MAX_BYTES, allow_inline: false, checksum: algorithm, declared_size_bytes, seal };
     let ingested = ingest_checked(s3, body, options, checks).await?;
     let IngestedBody::Chunked { chunks, upload_id: pins } = ingested.body else { unreachable!("parts are never inline") };
+    // A part sent with another algorithm than the default it keeps is answered with what it
+    // was sent with, the value the client can compare.
+    let echo = match (&default_tap, sent) {
+        (Some(_), Some(sent)) => ingested.checksum.clone().map(|raw| Checksum::full(sent, raw)),
+        _ => None,
+    };
     let part = PartRecord {
         size: ingested.size,
         md5: ingested.md5,
@@ -216,11 +223,13 @@ async fn store_part(
         })
         .await
         .map_err(to_s3)?;
-    Ok(part)
+    let echo = echo.or_else(|| part_checksum(upload, &part));
+    Ok((part, echo))
 }
 
 fn part_checksum(upload: &UploadRecord, part: &PartRecord) -> Option<Checksum> {
-    let (algorithm, _) = upload.checksum?;
+    // A part of an upload without an algorithm keeps S3's default, a CRC64NVME, and S3 shows it.
+    let algorithm = upload.checksum.map_or(Algorithm::Crc64Nvme, |(a, _)| a);
     part.checksum.clone().map(|raw| Checksum::full(algorithm, raw))
 }
 
@@ -239,9 +248,9 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
     let declared = input.content_length.and_then(|n| u64::try_from(n).ok());
     let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
     let (encryption, seal) = part_sealing(s3, target.upload_id, customer.as_deref()).await?;
-    let part = store_part(s3, &target, &upload, input.body, checks, (declared, seal)).await?;
+    let (part, echo) = store_part(s3, &target, &upload, input.body, checks, (declared, seal)).await?;
     let mut output = UploadPartOutput { e_tag: Some(ETag::Strong(part.etag())), ..Default::default() };
-    let _ = set_checksum_values!(output, part_checksum(&upload, &part).as_ref());
+    let _ = set_checksum_values!(output, echo.as_ref());
     sse_request::set_sse_customer_fields!(output, encryption.as_ref(), customer.as_deref());
     Ok(S3Response::new(output))
 }
@@ -276,13 +285,13 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
     // (when both are sealed in the same domain, or both in the clear).
     let body = StreamingBlob::wrap(tokio_stream_of(s3.engine.read_stream(&source, layout, range, source_cipher)));
     let checks = BodyChecks { content_md5: None, checksum: None, trailers: None };
-    let part = store_part(s3, &target, &upload, Some(body), checks, (None, seal)).await?;
+    let (part, echo) = store_part(s3, &target, &upload, Some(body), checks, (None, seal)).await?;
     let mut result = CopyPartResult {
         e_tag: Some(ETag::Strong(part.etag())),
         last_modified: Some(timestamp_ms(part.last_modified_ms)),
         ..Default::default()
     };
-    let _ = set_checksum_values!(result, part_checksum(&upload, &part).as_ref());
+    let _ = set_checksum_values!(result, echo.as_ref());
     let mut output = UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() };
     sse_request::set_sse_customer_fields!(output, encryption.as_ref(), customer.as_deref());
     Ok(S3Response::new(output))

@@ -408,6 +408,14 @@ async fn a_multipart_upload_without_an_algorithm_gets_the_default_crc64nvme() {
         .unwrap();
     let p2 =
         s3.upload_part_copy().bucket("mpdefault").key("k").upload_id(&id).part_number(2).copy_source("mpdefault/src").send().await.unwrap();
+    // Each part answers a checksum (issue 17): the one it was sent with, else the default it
+    // keeps; ListParts shows the default CRC64NVME of each.
+    assert_eq!(p1.checksum_crc32(), Some(b64(&checksum::digest(Algorithm::Crc32, &first)).as_str()));
+    let second_crc64 = b64(&checksum::digest(Algorithm::Crc64Nvme, &second));
+    assert_eq!(p2.copy_part_result().unwrap().checksum_crc64_nvme(), Some(second_crc64.as_str()));
+    let listed = s3.list_parts().bucket("mpdefault").key("k").upload_id(&id).send().await.unwrap();
+    let got: Vec<_> = listed.parts().iter().map(|p| p.checksum_crc64_nvme().map(str::to_owned)).collect();
+    assert_eq!(got, [Some(b64(&checksum::digest(Algorithm::Crc64Nvme, &first))), Some(second_crc64)]);
     let parts = vec![
         CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build(),
         CompletedPart::builder().part_number(2).e_tag(p2.copy_part_result().unwrap().e_tag().unwrap()).build(),
