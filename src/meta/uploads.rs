@@ -518,6 +518,9 @@ pub struct UploadListPage {
     pub uploads: Vec<(String, [u8; 16], UploadRecord)>,
     pub common_prefixes: Vec<String>,
     pub truncated: bool,
+    /// The page's last entry is its last common prefix, not its last upload: the next page
+    /// starts after that prefix (NextKeyMarker names it), or it would list it again.
+    pub ends_with_prefix: bool,
 }
 
 /// ListMultipartUploads: by key, then by upload id (which sorts by initiation time).
@@ -550,12 +553,14 @@ pub fn list_uploads(db: &dyn KvStore, req: &UploadListRequest<'_>) -> MetaResult
                 begin = prefix_end(&space.clone().str_prefix(&cp));
                 if req.key_marker.is_none_or(|m| cp.as_str() > m) {
                     page.common_prefixes.push(cp);
+                    page.ends_with_prefix = true;
                 }
                 continue;
             }
             begin = key_after(&k);
             let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))?;
             page.uploads.push((key, id, decode(&v)?));
+            page.ends_with_prefix = false;
         }
         Ok::<_, MetaError>(())
     })?;

@@ -541,7 +541,12 @@ pub async fn list_multipart_uploads(
         .await
         .map_err(|e| if let crate::engine::EngineError::Meta(MetaError::NoSuchBucket) = e { s3_error!(NoSuchBucket) } else { to_s3(e) })?;
     let owner = owner_of(&principal);
-    let next = page.uploads.last().map(|(k, id, _)| (k.clone(), uploads::format_upload_id(id)));
+    // Where the next page starts: after the last upload, or after the last common prefix
+    // when that came last (no upload id then).
+    let next = match page.common_prefixes.last() {
+        Some(prefix) if page.ends_with_prefix => Some((prefix.clone(), None)),
+        _ => page.uploads.last().map(|(k, id, _)| (k.clone(), Some(uploads::format_upload_id(id)))),
+    };
     let list = page
         .uploads
         .into_iter()
@@ -565,7 +570,7 @@ pub async fn list_multipart_uploads(
         max_uploads: Some(max as i32),
         is_truncated: Some(page.truncated),
         next_key_marker: enc.opt(page.truncated.then(|| next.as_ref().map(|n| n.0.clone())).flatten()),
-        next_upload_id_marker: page.truncated.then(|| next.map(|n| n.1)).flatten(),
+        next_upload_id_marker: page.truncated.then(|| next.and_then(|n| n.1)).flatten(),
         uploads: Some(list),
         common_prefixes: Some(page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc.enc(p)) }).collect()),
         encoding_type: input.encoding_type,

@@ -258,6 +258,45 @@ async fn list_multipart_uploads_paginates_by_key_and_upload_id() {
     assert_eq!(s3.list_multipart_uploads().bucket("lmu").send().await.unwrap().uploads().len(), 4);
 }
 
+/// Paged with a delimiter (issue 17), a page that ends with a common prefix names that prefix
+/// as NextKeyMarker (and no upload id), so the next page starts after it: every upload and
+/// every common prefix is listed once.
+#[tokio::test]
+async fn list_multipart_uploads_pages_after_a_common_prefix() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("lmp").send().await.unwrap();
+    for key in ["a", "d/1", "d/2", "e", "f/x"] {
+        create(&s3, "lmp", key).await;
+    }
+    let (mut entries, mut km, mut im) = (Vec::new(), None::<String>, None::<String>);
+    let mut markers = Vec::new();
+    loop {
+        let page = s3
+            .list_multipart_uploads()
+            .bucket("lmp")
+            .delimiter("/")
+            .max_uploads(2)
+            .set_key_marker(km.clone())
+            .set_upload_id_marker(im.clone())
+            .send()
+            .await
+            .unwrap();
+        entries.extend(page.uploads().iter().map(|u| u.key().unwrap().to_owned()));
+        entries.extend(page.common_prefixes().iter().map(|p| p.prefix().unwrap().to_owned()));
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        km = page.next_key_marker().map(str::to_owned);
+        im = page.next_upload_id_marker().map(str::to_owned);
+        markers.push((km.clone(), im.is_some()));
+        assert!(markers.len() < 10, "pages never end: {markers:?}");
+    }
+    entries.sort();
+    assert_eq!(entries, ["a", "d/", "e", "f/"]);
+    assert_eq!(markers, [(Some("d/".to_owned()), false)], "the first page ends with the prefix d/");
+}
+
 #[tokio::test]
 async fn aborted_replaced_and_deleted_parts_free_their_chunks() {
     let gw = Gateway::start_with(|c| c.gc_grace = GRACE).await;
