@@ -438,6 +438,14 @@ impl GranaryAccess {
                                     return refuse(r);
                                 }
                             }
+                            if op == "DeleteObject" && asks_etag_match(cx.headers()) {
+                                // Its answer tells whether the object has that ETag: AWS asks
+                                // for s3:GetObject beside s3:DeleteObject (not for `*`).
+                                let read = (name.as_str(), key.as_deref());
+                                if let Err(r) = self.authorizer.decide(&decision, "GetObject", read, version.as_deref()).await {
+                                    return refuse(r);
+                                }
+                            }
                             decision.bucket = Some(AuthorizedBucket { name, record });
                             decision.rules = Some(rules);
                             decision.grounds = Some(grounds);
@@ -481,6 +489,11 @@ pub(super) fn require_expected_owner(expected: Option<&str>, record: &BucketReco
         }
         _ => Ok(()),
     }
+}
+
+/// Whether a delete is conditional on an ETag (`If-Match` with a value other than `*`).
+fn asks_etag_match(headers: &http::HeaderMap) -> bool {
+    headers.get(http::header::IF_MATCH).is_some_and(|v| v.as_bytes().trim_ascii() != b"*")
 }
 
 /// Whether the request asks to bypass GOVERNANCE retention.

@@ -171,6 +171,10 @@ pub async fn delete_objects(s3: &GranaryS3, req: S3Request<DeleteObjectsInput>) 
                 let bypass = super::actions::BYPASS_GOVERNANCE;
                 decided = s3.allowed_object(&principal, bypass, (&input.bucket, &obj.key), obj.version_id.as_deref()).await;
             }
+            // An item conditional on an ETag also needs s3:GetObject, as DeleteObject's If-Match.
+            if decided.is_ok() && obj.e_tag.as_ref().is_some_and(|e| e.value() != "*") {
+                decided = s3.allowed_object(&principal, "GetObject", (&input.bucket, &obj.key), obj.version_id.as_deref()).await;
+            }
             checked = decided.and(checked);
         }
         match checked {

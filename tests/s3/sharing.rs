@@ -400,3 +400,40 @@ async fn bypassing_governance_retention_is_a_permission_of_its_own() {
     set_policy(&alice, "locked", grant(serde_json::json!(["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]))).await;
     delete().send().await.unwrap();
 }
+
+/// A delete conditional on an ETag tells whether the object has that ETag, so AWS asks for
+/// s3:GetObject beside s3:DeleteObject (issue 17): for DeleteObject's `If-Match` and for a
+/// DeleteObjects item's `<ETag>`; `If-Match: *` needs only the delete permission.
+#[tokio::test]
+async fn a_delete_on_an_etag_also_needs_get_object() {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let gw = Gateway::start().await;
+    let alice = gw.user_client("alice").await;
+    let bob = gw.user_client("bob").await;
+    alice.create_bucket().bucket("cond").send().await.unwrap();
+    for key in ["a", "b", "c"] {
+        put(&alice, "cond", key, key).await;
+    }
+    let etag = alice.head_object().bucket("cond").key("a").send().await.unwrap().e_tag().unwrap().to_owned();
+    let grant = |actions: serde_json::Value| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "bob"},
+            "Action": actions, "Resource": "arn:aws:s3:::cond/*"}]})
+    };
+    set_policy(&alice, "cond", grant(serde_json::json!(["s3:DeleteObject"]))).await;
+    let e = bob.delete_object().bucket("cond").key("a").if_match(&etag).send().await.unwrap_err();
+    assert_eq!((code(&e), status(&e)), ("AccessDenied".to_owned(), 403), "an ETag condition without s3:GetObject");
+    let item = |key: &str, etag: &str| ObjectIdentifier::builder().key(key).e_tag(etag).build().unwrap();
+    let batch = Delete::builder().objects(item("a", &etag)).build().unwrap();
+    let out = bob.delete_objects().bucket("cond").delete(batch).send().await.unwrap();
+    assert_eq!(out.errors().iter().map(|e| (e.key().unwrap(), e.code().unwrap())).collect::<Vec<_>>(), [("a", "AccessDenied")]);
+    bob.delete_object().bucket("cond").key("b").if_match("*").send().await.unwrap();
+    assert!(alice.head_object().bucket("cond").key("a").send().await.is_ok(), "nothing was deleted on an ETag");
+
+    set_policy(&alice, "cond", grant(serde_json::json!(["s3:DeleteObject", "s3:GetObject"]))).await;
+    bob.delete_object().bucket("cond").key("a").if_match(&etag).send().await.unwrap();
+    let etag_c = alice.head_object().bucket("cond").key("c").send().await.unwrap().e_tag().unwrap().to_owned();
+    let batch = Delete::builder().objects(item("c", &etag_c)).build().unwrap();
+    let out = bob.delete_objects().bucket("cond").delete(batch).send().await.unwrap();
+    assert_eq!(out.deleted().iter().filter_map(|d| d.key()).collect::<Vec<_>>(), ["c"]);
+    assert!(out.errors().is_empty(), "{:?}", out.errors());
+}
