@@ -34,6 +34,9 @@ cargo test --locked
 step "the S3 suite again, every gateway's chunks in SeaweedFS (the S3 chunk backend, a disk cache tier in front)"
 scripts/with-seaweedfs.sh cargo test --locked --test s3
 
+step "the seeded simulation, seeds 1-200 in an optimised build (scripts/simulate.sh N explores others)"
+GRANARY_SIM_SEEDS=200 GRANARY_SIM_FIRST=1 GRANARY_SIM_THREADS=2 cargo test --release --locked --test simulation
+
 step "real clients against a real 'granary serve' (aws-cli, s3cmd, rclone, boto3, headless Chromium; plain and TLS)"
 cargo build --locked --bin granary
 GRANARY_BIN="$PWD/target/debug/granary" conformance/run-all.sh

@@ -105,17 +105,22 @@ impl Gateway {
     /// Bytes the gateway's chunk store holds (the durable tier's, on whichever backend).
     pub async fn chunk_bytes(&self) -> u64 {
         let chunks = &self.server.chunks;
-        if let Some(usage) = chunks.usage().await.unwrap() {
-            return usage.bytes;
+        match chunks.usage().await.unwrap() {
+            Some(usage) => usage.bytes,
+            None => listed_chunk_bytes(&**chunks).await,
         }
-        let (mut bytes, mut after) = (0, None);
-        loop {
-            let page = chunks.list(after, 1000).await.unwrap();
-            bytes += page.iter().map(|c| c.size_bytes).sum::<u64>();
-            match page.last() {
-                Some(last) => after = Some(last.hash),
-                None => return bytes,
-            }
+    }
+}
+
+/// Bytes of every chunk `store` lists (a remote store cannot tell its usage otherwise).
+pub async fn listed_chunk_bytes(store: &dyn granary::chunks::ChunkBackend) -> u64 {
+    let (mut bytes, mut after) = (0, None);
+    loop {
+        let page = store.list(after, 1000).await.unwrap();
+        bytes += page.iter().map(|c| c.size_bytes).sum::<u64>();
+        match page.last() {
+            Some(last) => after = Some(last.hash),
+            None => return bytes,
         }
     }
 }

@@ -74,21 +74,11 @@ async fn acknowledged_puts_survive_kill_9() {
 
 /// Bytes of chunks `data_dir`'s gateway stored, wherever this run keeps them.
 async fn stored_chunk_bytes(data_dir: &std::path::Path) -> u64 {
-    use granary::chunks::ChunkBackend;
     let Some((url, endpoint)) = remote_chunk_url(data_dir) else {
         return granary::chunks::LocalChunks::open(&data_dir.join("chunks")).unwrap().usage_now().unwrap().bytes;
     };
     let settings = granary::chunks::s3::S3Settings::resolve(&url, Some(&endpoint), Some("us-east-1")).unwrap();
-    let store = granary::chunks::s3::S3Chunks::new(settings).unwrap();
-    let (mut bytes, mut after) = (0, None);
-    loop {
-        let page = store.list(after, 1000).await.unwrap();
-        bytes += page.iter().map(|c| c.size_bytes).sum::<u64>();
-        match page.last() {
-            Some(last) => after = Some(last.hash),
-            None => return bytes,
-        }
-    }
+    listed_chunk_bytes(&granary::chunks::s3::S3Chunks::new(settings).unwrap()).await
 }
 
 pub async fn spawn_gateway_with(data_dir: &std::path::Path, extra: &[&str]) -> (tokio::process::Child, String) {
