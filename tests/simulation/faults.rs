@@ -1,7 +1,7 @@
 //! Faults drawn for each step from the seed, at every seam: the metadata store (a numbered
-//! commit of the step conflicts, applies and reports an unknown result, is lost, or is
-//! refused; or the step's own commit is aimed at, up to a storm that outlasts the retry
-//! loop), and each gateway's chunk store (a write error, a torn write, an fsync failure that
+//! commit of the step conflicts, is refused as too old (a slow commit), applies and reports an
+//! unknown result, is lost, or is refused; or the step's own commit is aimed at, up to a storm
+//! that outlasts the retry loop), and each gateway's chunk store (a write error, a torn write, an fsync failure that
 //! fences the store, a corrupt or missing read, a failed delete).
 //!
 //! A fault planned for a step stays in that step: unfired metadata faults are burned off by
@@ -18,6 +18,9 @@ use rand::Rng;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvFault {
     Conflict,
+    /// A slow commit: the transaction outlived FoundationDB's 5 s limit and is refused as too
+    /// old (retryable, nothing applied), as the embedded store's deadline refuses it too.
+    TooOld,
     AppliedUnknown,
     Lost,
     Refused,
@@ -67,7 +70,8 @@ pub fn draw(rng: &mut StdRng, rate: f64, g: usize, seam: Seam) -> Plan {
     let mut plan = Plan::default();
     if rng.gen_bool((0.18 * rate).min(1.0)) {
         let kind = match rng.gen_range(0..10) {
-            0..=2 => KvFault::Conflict,
+            0..=1 => KvFault::Conflict,
+            2 => KvFault::TooOld,
             3..=5 => KvFault::AppliedUnknown,
             6..=8 => KvFault::Lost,
             _ => KvFault::Refused,
@@ -130,6 +134,7 @@ pub fn arm(world: &World, plan: &Plan) -> Watch {
     for (n, kind) in &plan.kv {
         match kind {
             KvFault::Conflict => world.store.faulty.fail_commit_in(*n, KvError::Conflict),
+            KvFault::TooOld => world.store.faulty.fail_commit_in(*n, KvError::TransactionTooOld),
             KvFault::AppliedUnknown => world.store.faulty.fail_commit_in(*n, KvError::CommitUnknownResult),
             KvFault::Lost => world.store.faulty.lose_commit_in(*n),
             KvFault::Refused => world.store.faulty.fail_commit_in(*n, KvError::TransactionTooLarge),
