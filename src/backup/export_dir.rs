@@ -3,8 +3,8 @@
 //! place; a sidecar per key and an index per bucket. Resumable: a version whose sidecar from
 //! an earlier run names a file of the right size for the same version id and ETag is kept.
 
-use super::export::{ExportReport, Sink, VersionBody, WriteFailure};
 use super::export_files::{already_exported, place, BucketFiles, ExportedVersion, Sidecar, META_DIR};
+use super::export_sink::{ExportReport, Sink, VersionBody, WriteFailure};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;

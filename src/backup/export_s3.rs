@@ -14,9 +14,9 @@
 //! multipart upload on either side), the source's ETag rides along as
 //! `x-amz-meta-granary-source-etag` for that comparison.
 
-use super::export::{ExportReport, Sink, VersionBody, WriteFailure};
 use super::export_files::{BucketFiles, ExportedVersion, Sidecar, META_DIR};
 use super::export_s3_client::{Remote, RemoteError, UNRESERVED};
+use super::export_sink::{ExportReport, Sink, VersionBody, WriteFailure};
 use crate::chunks::s3::credentials::{self, ProcessEnv, S3Credentials};
 use crate::chunks::s3::S3Location;
 use crate::limits::{EXPORT_S3_KEY_MAX_BYTES, EXPORT_S3_PARTS_MAX, EXPORT_S3_PART_BYTES};

@@ -12,8 +12,8 @@
 //! part-way has its entry padded with zeros to that size, so the archive stays readable, and
 //! is reported as failed (its index line says why and names no file).
 
-use super::export::{ExportReport, Sink, VersionBody, WriteFailure};
 use super::export_files::{BucketFiles, ExportedVersion, Sidecar};
+use super::export_sink::{ExportReport, Sink, VersionBody, WriteFailure};
 use crate::limits::EXPORT_TAR_QUEUE_CHUNKS;
 use bytes::Bytes;
 use std::io::{BufWriter, Read, Seek, Write};

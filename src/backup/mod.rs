@@ -20,6 +20,7 @@ pub mod export_dir;
 pub mod export_files;
 pub mod export_s3;
 mod export_s3_client;
+pub mod export_sink;
 pub mod export_socket;
 pub mod export_tar;
 pub mod layout;
