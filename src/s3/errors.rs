@@ -1,9 +1,11 @@
 //! Mapping internal errors to precise S3 errors.
 
+use crate::engine::encryption::SealError;
 use crate::engine::EngineError;
+use crate::kms::KmsError;
 use crate::kv::KvError;
 use crate::meta::MetaError;
-use s3s::{s3_error, S3Error};
+use s3s::{s3_error, S3Error, S3ErrorCode};
 
 pub fn meta_to_s3(e: MetaError) -> S3Error {
     match e {
@@ -87,7 +89,7 @@ pub fn to_s3(e: EngineError) -> S3Error {
             }
             None => s3_error!(IncompleteBody, "{err}"),
         },
-        EngineError::Seal(e) => super::sse_request::seal_error(e),
+        EngineError::Seal(e) => seal_error(e),
         // The chunk store did not answer or asked to slow down (a remote one has already
         // retried): the client may retry later, as SDKs do on a 503.
         EngineError::Chunk(crate::chunks::ChunkError::Unavailable(why)) => {
@@ -99,4 +101,41 @@ pub fn to_s3(e: EngineError) -> S3Error {
             s3_error!(InternalError, "{other}")
         }
     }
+}
+
+/// S3's error for an encryption failure.
+pub fn seal_error(e: SealError) -> S3Error {
+    let custom = |code: &'static str, status: http::StatusCode, message: String| {
+        let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
+        e.set_status_code(status);
+        e
+    };
+    match e {
+        SealError::Kms(KmsError::NotFound(id)) => {
+            custom("KMS.NotFoundException", http::StatusCode::BAD_REQUEST, format!("Invalid keyId {}", bounded(&id)))
+        }
+        SealError::Kms(KmsError::Disabled(id)) => {
+            custom("KMS.DisabledException", http::StatusCode::BAD_REQUEST, format!("{} is disabled.", bounded(&id)))
+        }
+        SealError::Kms(e @ KmsError::InvalidCiphertext(_)) => {
+            tracing::error!(error = %e, "a stored data key does not open with the keyring");
+            custom("KMS.InvalidCiphertextException", http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        SealError::Kms(e @ KmsError::Storage(_)) => {
+            tracing::error!(error = %e, "keyring unavailable");
+            custom("KMS.KMSInternalException", http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        SealError::NoKms => s3_error!(NotImplemented, "{e}"),
+        SealError::CustomerKeyMissing | SealError::CustomerKeyNotApplicable => s3_error!(InvalidRequest, "{e}"),
+        SealError::CustomerKeyMismatch => s3_error!(AccessDenied, "{e}"),
+        SealError::Unauthentic(_) => {
+            tracing::error!(error = %e, "stored encrypted data failed authentication");
+            s3_error!(InternalError, "{e}")
+        }
+    }
+}
+
+/// A client's value quoted in an error message, cut to 64 characters.
+pub fn bounded(s: &str) -> String {
+    s.chars().take(64).collect()
 }

@@ -3,15 +3,16 @@
 //! the response headers that describe an object's encryption, and S3's errors for it.
 //! Every such header is honoured or refused here; none is ignored.
 
+use super::errors::bounded;
+pub use super::errors::seal_error;
 use super::GranaryS3;
-use crate::engine::encryption::{SealError, SealRequest, Sealing};
-use crate::kms::KmsError;
+use crate::engine::encryption::{SealRequest, Sealing};
 use crate::meta::bucket_encryption::BucketEncryption;
 use crate::meta::buckets::BucketAccess;
 use crate::sse::customer::CustomerKeyError;
 use crate::sse::{CustomerKey, ObjectEncryption, SseMode};
 use base64::Engine as _;
-use s3s::{s3_error, S3Error, S3ErrorCode, S3Result};
+use s3s::{s3_error, S3Result};
 use std::sync::Arc;
 
 const SSE: &str = "x-amz-server-side-encryption";
@@ -149,10 +150,6 @@ pub fn from_fields(fields: &SseFields<'_>) -> S3Result<Option<SealRequest>> {
     }))
 }
 
-fn bounded(s: &str) -> String {
-    s.chars().take(64).collect()
-}
-
 /// What a write to `bucket` asks for: its fields, else the bucket's default encryption.
 pub async fn requested(s3: &GranaryS3, bucket: &str, fields: &SseFields<'_>) -> S3Result<Option<SealRequest>> {
     if fields.any() {
@@ -214,38 +211,6 @@ pub async fn bucket_default(s3: &GranaryS3, bucket: &str) -> S3Result<Option<Buc
     let (cache, name) = (std::sync::Arc::clone(&s3.engine.cache), bucket.to_owned());
     let own = s3.engine.meta(move |db| cache.bucket_encryption(db, generation, &name)).await.map_err(super::errors::to_s3)?;
     Ok(own.or_else(|| s3.sse_s3_by_default.then_some(BucketEncryption { mode: SseMode::S3, kms_key_id: None, bucket_key: false })))
-}
-
-/// S3's error for an encryption failure.
-pub fn seal_error(e: SealError) -> S3Error {
-    let custom = |code: &'static str, status: http::StatusCode, message: String| {
-        let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
-        e.set_status_code(status);
-        e
-    };
-    match e {
-        SealError::Kms(KmsError::NotFound(id)) => {
-            custom("KMS.NotFoundException", http::StatusCode::BAD_REQUEST, format!("Invalid keyId {}", bounded(&id)))
-        }
-        SealError::Kms(KmsError::Disabled(id)) => {
-            custom("KMS.DisabledException", http::StatusCode::BAD_REQUEST, format!("{} is disabled.", bounded(&id)))
-        }
-        SealError::Kms(e @ KmsError::InvalidCiphertext(_)) => {
-            tracing::error!(error = %e, "a stored data key does not open with the keyring");
-            custom("KMS.InvalidCiphertextException", http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        }
-        SealError::Kms(e @ KmsError::Storage(_)) => {
-            tracing::error!(error = %e, "keyring unavailable");
-            custom("KMS.KMSInternalException", http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        }
-        SealError::NoKms => s3_error!(NotImplemented, "{e}"),
-        SealError::CustomerKeyMissing | SealError::CustomerKeyNotApplicable => s3_error!(InvalidRequest, "{e}"),
-        SealError::CustomerKeyMismatch => s3_error!(AccessDenied, "{e}"),
-        SealError::Unauthentic(_) => {
-            tracing::error!(error = %e, "stored encrypted data failed authentication");
-            s3_error!(InternalError, "{e}")
-        }
-    }
 }
 
 /// Sets the response fields S3 returns for an object's encryption on GET, HEAD, UploadPart
