@@ -1,7 +1,8 @@
 //! `granary audit`: verify, trails, activity, reports and export (with a progress bar).
 
-use super::args::{parse_time, AuditCommand};
+use super::args::AuditCommand;
 use super::request::{admin_response, json_of};
+use super::values::parse_time;
 use crate::admin::{self, AdminRequest};
 use crate::config::StoreConfig;
 

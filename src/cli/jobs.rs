@@ -186,7 +186,7 @@ pub(super) async fn rebuild_index(store: &StoreConfig) -> Result<(), String> {
 /// `granary lifecycle run [--at TIME]` (RFC 3339 or epoch milliseconds): a lifecycle pass
 /// through the running gateway, else directly on the stores; prints what it did.
 pub(super) async fn lifecycle(store: &StoreConfig, at: Option<&str>) -> Result<(), String> {
-    let at_ms = super::args::parse_time(at)?;
+    let at_ms = super::values::parse_time(at)?;
     let report = through_gateway_or(store, AdminRequest::Lifecycle { at_ms }, |engine| async move {
         to_json(crate::engine::lifecycle::run_pass(&engine, at_ms.unwrap_or_else(crate::meta::now_ms)).await)
     })

@@ -17,6 +17,7 @@ mod scrub;
 mod serve;
 mod upload_rules;
 mod users;
+mod values;
 
 /// s3s logs every failed request at ERROR, twice, with a debug dump of the client's input
 /// (a 404 too): any client could fill the log. Granary logs its own internal errors, the

@@ -86,23 +86,7 @@ fn parse_change(text: &str) -> Result<Change, String> {
     if t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("unlimited") {
         return Ok(Change::Remove);
     }
-    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, suffix) = t.split_at(split);
-    let unit: u64 = match suffix.to_ascii_lowercase().as_str() {
-        "" => 1,
-        "k" => 1_000,
-        "m" => 1_000_000,
-        "g" => 1_000_000_000,
-        "t" => 1_000_000_000_000,
-        "ki" => 1 << 10,
-        "mi" => 1 << 20,
-        "gi" => 1 << 30,
-        "ti" => 1 << 40,
-        _ => return Err(format!("'{text}': expected a number (with K, M, G, T, Ki, Mi, Gi or Ti) or `none`")),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("'{text}': expected a number or `none`"))?;
-    n.checked_mul(unit).map(Change::Set).ok_or_else(|| format!("'{text}' is too large"))
+    super::values::parse_bytes(t).map(Change::Set).map_err(|e| format!("{e}, or `none`"))
 }
 
 pub(super) async fn quota_command(store: &StoreConfig, command: QuotaCommand) -> Result<(), String> {

@@ -3,6 +3,7 @@
 //! gateway or directly on a stopped data directory.
 
 use super::request::admin_command;
+use super::values::parse_bytes;
 use crate::admin::AdminRequest;
 use crate::config::StoreConfig;
 use crate::meta::upload_rules::{ScanMode, ScanRules, TypeRules};
@@ -69,26 +70,6 @@ pub(super) enum ScanRulesCommand {
         #[arg(long)]
         bucket: String,
     },
-}
-
-/// A size: a number with an optional decimal or binary suffix (and `B`).
-fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, suffix) = t.split_at(split);
-    let unit: u64 = match suffix.to_ascii_lowercase().as_str() {
-        "" => 1,
-        "k" => 1_000,
-        "m" => 1_000_000,
-        "g" => 1_000_000_000,
-        "ki" => 1 << 10,
-        "mi" => 1 << 20,
-        "gi" => 1 << 30,
-        _ => return Err(format!("'{text}': expected a number (with K, M, G, Ki, Mi or Gi)")),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("'{text}': expected a number"))?;
-    n.checked_mul(unit).ok_or_else(|| format!("'{text}' is too large"))
 }
 
 pub(super) async fn upload_rules_command(store: &StoreConfig, command: UploadRulesCommand) -> Result<(), String> {
