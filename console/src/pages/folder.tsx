@@ -1,0 +1,314 @@
+// One folder of a bucket: a delimiter listing loaded a page at a time ("Load more" follows the
+// continuation token; nothing else of the bucket is fetched), folders first, sortable within
+// what is loaded; upload (picker or drag and drop), create folder, download, delete.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Client, ObjectEntry, objectPath } from '../s3';
+import { upload } from '../upload';
+import { formatDate, formatSize, href, messageOf } from '../util';
+import { SearchBox } from './search';
+
+export const PAGE_SIZE = 200;
+
+type SortKey = 'name' | 'size' | 'date';
+
+interface UploadState {
+  id: number;
+  name: string;
+  loaded: number;
+  total: number;
+  error?: string;
+  done?: boolean;
+}
+
+let uploadIds = 0;
+
+export function Breadcrumbs({ bucket, prefix, last }: { bucket: string; prefix: string; last?: string }) {
+  const segs = prefix.split('/').filter(Boolean);
+  return (
+    <nav aria-label="Breadcrumbs" class="crumbs">
+      <ol>
+        <li>
+          <a href={href.buckets()}>Buckets</a>
+        </li>
+        <li>
+          <a href={href.folder(bucket)} aria-current={!segs.length && !last ? 'page' : undefined}>
+            {bucket}
+          </a>
+        </li>
+        {segs.map((s, i) => (
+          <li key={i}>
+            <a href={href.folder(bucket, segs.slice(0, i + 1).join('/') + '/')} aria-current={i === segs.length - 1 && !last ? 'page' : undefined}>
+              {s}
+            </a>
+          </li>
+        ))}
+        {last && <li aria-current="page">{last}</li>}
+      </ol>
+    </nav>
+  );
+}
+
+export function Folder({ client, bucket, prefix }: { client: Client; bucket: string; prefix: string }) {
+  const [folders, setFolders] = useState<string[]>([]);
+  const [objects, setObjects] = useState<ObjectEntry[]>([]);
+  const [token, setToken] = useState<string>();
+  const [loading, setLoading] = useState(false);
+  const [complete, setComplete] = useState(false);
+  const [error, setError] = useState<string>();
+  const [sort, setSort] = useState<{ key: SortKey; asc: boolean }>({ key: 'name', asc: true });
+  const [uploads, setUploads] = useState<UploadState[]>([]);
+  const [folderName, setFolderName] = useState('');
+  const [dragging, setDragging] = useState(false);
+  const [generation, setGeneration] = useState(0);
+
+  // A page that arrives after the user moved to another folder is dropped.
+  const current = useRef('');
+  const loadPage = async (next: string | undefined, reset: boolean) => {
+    const here = `${bucket}/${prefix}/${generation}`;
+    current.current = here;
+    setLoading(true);
+    setError(undefined);
+    try {
+      const page = await client.listFolder(bucket, prefix, next, PAGE_SIZE);
+      if (current.current !== here) return;
+      setFolders((f) => (reset ? page.folders : [...f, ...page.folders]));
+      setObjects((o) => (reset ? page.objects : [...o, ...page.objects]));
+      setToken(page.next);
+      setComplete(!page.next);
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setLoading(false);
+    }
+  };
+
+  useEffect(() => {
+    setFolders([]);
+    setObjects([]);
+    setComplete(false);
+    loadPage(undefined, true);
+  }, [client, bucket, prefix, generation]);
+
+  const refresh = () => setGeneration((g) => g + 1);
+
+  const sorted = useMemo(() => {
+    const dir = sort.asc ? 1 : -1;
+    const files = objects.filter((o) => o.key !== prefix); // the folder's own marker object
+    files.sort((a, b) => {
+      if (sort.key === 'size') return (a.size - b.size) * dir || a.key.localeCompare(b.key);
+      if (sort.key === 'date') return a.lastModified.localeCompare(b.lastModified) * dir || a.key.localeCompare(b.key);
+      return (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) * dir;
+    });
+    const dirs = [...folders].sort((a, b) => (sort.key === 'name' ? (a < b ? -1 : a > b ? 1 : 0) * dir : a < b ? -1 : 1));
+    return { dirs, files };
+  }, [folders, objects, sort, prefix]);
+
+  const sortButton = (key: SortKey, label: string) => (
+    <button type="button" class="sort" onClick={() => setSort((s) => ({ key, asc: s.key === key ? !s.asc : true }))}>
+      {label}
+      {sort.key === key ? (sort.asc ? ' ▲' : ' ▼') : ''}
+    </button>
+  );
+  const ariaSort = (key: SortKey) => (sort.key === key ? (sort.asc ? 'ascending' : 'descending') : 'none');
+
+  const startUploads = async (files: FileList | File[]) => {
+    const list = Array.from(files);
+    await Promise.all(
+      list.map(async (file) => {
+        const id = ++uploadIds;
+        const update = (p: Partial<UploadState>) => setUploads((us) => us.map((u) => (u.id === id ? { ...u, ...p } : u)));
+        setUploads((us) => [...us, { id, name: file.name, loaded: 0, total: file.size }]);
+        try {
+          await upload(client, bucket, prefix + file.name, file, (p) => update({ loaded: p.loaded, total: p.total }), new AbortController().signal);
+          update({ done: true, loaded: file.size });
+        } catch (e) {
+          update({ error: messageOf(e) });
+        }
+      }),
+    );
+    refresh();
+  };
+
+  const createFolder = async (e: Event) => {
+    e.preventDefault();
+    const name = folderName.trim().replace(/\/+$/, '');
+    if (!name) return;
+    try {
+      await client.putObject(bucket, `${prefix}${name}/`, '');
+      setFolderName('');
+      location.hash = href.folder(bucket, `${prefix}${name}/`);
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  const download = async (key: string) => {
+    const url = await client.presign(objectPath(bucket, key));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = key.split('/').pop() ?? 'download';
+    a.click();
+  };
+
+  const remove = async (key: string) => {
+    if (!confirm(`Delete ${key}?`)) return;
+    try {
+      await client.deleteObject(bucket, key);
+      setObjects((os) => os.filter((o) => o.key !== key));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  const loadedCount = sorted.dirs.length + sorted.files.length;
+  return (
+    <section
+      aria-labelledby="folder-title"
+      class={dragging ? 'dropzone dragging' : 'dropzone'}
+      onDragOver={(e) => {
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(e) => {
+        e.preventDefault();
+        setDragging(false);
+        if (e.dataTransfer?.files.length) startUploads(e.dataTransfer.files);
+      }}
+    >
+      <Breadcrumbs bucket={bucket} prefix={prefix} />
+      <h1 id="folder-title">{prefix ? prefix.split('/').filter(Boolean).pop() : bucket}</h1>
+      <SearchBox client={client} bucket={bucket} />
+      <div class="toolbar">
+        <label class="button">
+          Upload files
+          <input
+            type="file"
+            multiple
+            class="visually-hidden"
+            name="files"
+            onChange={(e) => {
+              const input = e.currentTarget;
+              if (input.files?.length) startUploads(input.files).then(() => (input.value = ''));
+            }}
+          />
+        </label>
+        <form class="inline" onSubmit={createFolder}>
+          <label>
+            New folder
+            <input name="folderName" value={folderName} onInput={(e) => setFolderName(e.currentTarget.value)} />
+          </label>
+          <button type="submit">Create folder</button>
+        </form>
+        <button type="button" onClick={refresh}>
+          Refresh
+        </button>
+        {!prefix && <VersioningToggle client={client} bucket={bucket} />}
+      </div>
+      <p class="hint">Drop files anywhere here to upload them into this folder.</p>
+      {uploads.length > 0 && (
+        <ul class="uploads" aria-label="Uploads">
+          {uploads.map((u) => {
+            const pct = u.total ? Math.floor((u.loaded / u.total) * 100) : 100;
+            return (
+              <li key={u.id} data-upload={u.name}>
+                <span class="name">{u.name}</span>
+                <progress max={100} value={pct} aria-label={`Upload of ${u.name}`} />
+                <span class="pct" aria-live="polite">
+                  {u.error ? `failed: ${u.error}` : u.done ? 'done' : `${pct}%`}
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      {error && <p role="alert" class="error">{error}</p>}
+      <table class="list objects">
+        <thead>
+          <tr>
+            <th scope="col" aria-sort={ariaSort('name')}>
+              {sortButton('name', 'Name')}
+            </th>
+            <th scope="col" aria-sort={ariaSort('size')} class="num">
+              {sortButton('size', 'Size')}
+            </th>
+            <th scope="col" aria-sort={ariaSort('date')} class="date">
+              {sortButton('date', 'Modified')}
+            </th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.dirs.map((d) => (
+            <tr key={'d' + d} data-kind="folder">
+              <td>
+                <a class="folder" href={href.folder(bucket, d)}>
+                  {d.slice(prefix.length)}
+                </a>
+              </td>
+              <td class="num">—</td>
+              <td class="date" />
+              <td />
+            </tr>
+          ))}
+          {sorted.files.map((o) => (
+            <tr key={'o' + o.key} data-kind="object">
+              <td>
+                <a class="file" href={href.object(bucket, o.key)}>
+                  {o.key.slice(prefix.length)}
+                </a>
+              </td>
+              <td class="num">{formatSize(o.size)}</td>
+              <td class="date">{formatDate(o.lastModified)}</td>
+              <td class="actions">
+                <button type="button" onClick={() => download(o.key)} aria-label={`Download ${o.key}`}>
+                  Download
+                </button>
+                <button type="button" class="danger" onClick={() => remove(o.key)} aria-label={`Delete ${o.key}`}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="count" aria-live="polite">
+        {loadedCount === 0 && complete ? 'This folder is empty.' : `${loadedCount} item${loadedCount === 1 ? '' : 's'} loaded${complete ? ' (all)' : ''}`}
+      </p>
+      {!complete && (
+        <button type="button" onClick={() => loadPage(token, false)} disabled={loading}>
+          {loading ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </section>
+  );
+}
+
+function VersioningToggle({ client, bucket }: { client: Client; bucket: string }) {
+  const [status, setStatus] = useState<string>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    client.getVersioning(bucket).then(setStatus, (e) => setError(messageOf(e)));
+  }, [client, bucket]);
+  if (error) return <span class="error">{error}</span>;
+  if (!status) return null;
+  const enabled = status === 'Enabled';
+  const toggle = async () => {
+    try {
+      await client.setVersioning(bucket, enabled ? 'Suspended' : 'Enabled');
+      setStatus(enabled ? 'Suspended' : 'Enabled');
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+  return (
+    <span class="versioning">
+      Versioning: <strong>{status}</strong>{' '}
+      <button type="button" onClick={toggle}>
+        {enabled ? 'Suspend versioning' : 'Enable versioning'}
+      </button>
+    </span>
+  );
+}
