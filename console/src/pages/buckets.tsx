@@ -44,6 +44,7 @@ export function Buckets({ client }: { client: Client }) {
               <tr key={b.name}>
                 <td>
                   <a class="folder" href={href.folder(b.name)}>
+                  <span class="icon" aria-hidden="true" />
                     {b.name}
                   </a>
                 </td>

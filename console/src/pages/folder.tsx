@@ -245,6 +245,7 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
             <tr key={'d' + d} data-kind="folder">
               <td>
                 <a class="folder" href={href.folder(bucket, d)}>
+                  <span class="icon" aria-hidden="true" />
                   {d.slice(prefix.length)}
                 </a>
               </td>
@@ -257,6 +258,7 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
             <tr key={'o' + o.key} data-kind="object">
               <td>
                 <a class="file" href={href.object(bucket, o.key)}>
+                  <span class="icon" aria-hidden="true" />
                   {o.key.slice(prefix.length)}
                 </a>
               </td>

@@ -113,6 +113,7 @@ export function SearchPage({ client, bucket, q }: { client: Client; bucket: stri
             <tr key={h.key}>
               <td>
                 <a class="file" href={href.object(bucket, h.key)}>
+                  <span class="icon" aria-hidden="true" />
                   {h.key}
                 </a>
               </td>
