@@ -41,6 +41,9 @@ step "real clients against a real 'granary serve' (aws-cli, s3cmd, rclone, boto3
 cargo build --locked --bin granary
 GRANARY_BIN="$PWD/target/debug/granary" conformance/run-all.sh
 
+step "the web console: npm ci, rebuild console/dist (must match the committed files), end-to-end in headless Chromium"
+GRANARY_BIN="$PWD/target/debug/granary" scripts/console-check.sh
+
 step "fuzz targets, 10 s each (cargo-fuzz, nightly toolchain; longer: scripts/fuzz.sh SECONDS)"
 if cargo +nightly --version >/dev/null 2>&1; then
     scripts/fuzz.sh --smoke
