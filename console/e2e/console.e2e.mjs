@@ -19,6 +19,8 @@ import {
   GetObjectCommand,
   GetObjectTaggingCommand,
   ListObjectVersionsCommand,
+  ListPartsCommand,
+  ListMultipartUploadsCommand,
 } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
 import { spawn } from 'node:child_process';
@@ -278,6 +280,39 @@ await run('upload a 20 MiB file (multipart) and see its progress reach 100%', as
   await shot('upload');
 });
 
+await run('a multipart upload interrupted by a page reload resumes with the parts it had', async () => {
+  const file = path.join(work, 'resume.bin');
+  const buf = Buffer.alloc(BIG_BYTES);
+  for (let i = 0; i < buf.length; i += 4096) buf.writeUInt32LE(i ^ 0x5a5a5a5a, i);
+  fs.writeFileSync(file, buf);
+  // Slow the browser's uploads down (Chromium's network emulation) so the reload lands mid-way.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 3 * 1024 * 1024 });
+  await page.getByLabel('Upload files').setInputFiles(file);
+  const uploadId = await eventually('a part of resume.bin is stored', async () => {
+    const ups = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+    const up = (ups.Uploads ?? []).find((u) => u.Key === 'resume.bin');
+    if (!up) return undefined;
+    const parts = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'resume.bin', UploadId: up.UploadId }));
+    return (parts.Parts ?? []).length > 0 ? up.UploadId : undefined;
+  }, 60000);
+  await page.reload();
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 }).catch(() => undefined);
+  await cdp.detach().catch(() => undefined);
+  await page.getByRole('note').filter({ hasText: 'resume.bin' }).waitFor();
+  await page.getByLabel('Upload files').setInputFiles(file);
+  const row = page.locator('li[data-upload="resume.bin"]');
+  await eventually('the resumed upload shows done', async () => (await row.locator('.pct').innerText()).startsWith('done'), 120000);
+  const text = await row.locator('.pct').innerText();
+  check(/resumed at [1-9]\d*%/.test(text), `the upload did not resume: "${text}"`);
+  log(`resume.bin: ${text}`);
+  const ups = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+  check(!(ups.Uploads ?? []).some((u) => u.UploadId === uploadId), 'the resumed upload is still open');
+  const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'resume.bin' }))).Body.transformToByteArray());
+  check(got.equals(buf), `the stored resume.bin differs from the file (${got.length} bytes)`);
+});
+
 await run('navigate three folder levels with breadcrumbs', async () => {
   await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'a/b/c/x.txt', Body: 'x marks the spot', ContentType: 'text/plain' }));
   await page.getByRole('button', { name: 'Refresh' }).click();
@@ -351,6 +386,15 @@ await run('search: suggestions as you type, results, open a result', async () =>
     return false;
   });
   await shot('search');
+  // Filters add terms to the query: a content type the object does not have finds nothing.
+  await page.getByText('Filters', { exact: true }).click();
+  await page.getByLabel('Content type').fill('image/*');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.getByText('0 matches for “quarterly type:image/*”').waitFor();
+  await page.getByLabel('Content type').fill('application/pdf');
+  await page.getByRole('searchbox').fill('quarterly');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.getByText('1 match for “quarterly type:application/pdf”').waitFor();
   await result.click();
   await page.getByRole('heading', { name: 'quarterly-report.pdf' }).waitFor();
   await page.getByText('application/pdf').first().waitFor();
@@ -439,7 +483,14 @@ await run('phone-sized viewport (390x844): the folder page fits', async () => {
 await run('keyboard: tab to the first folder and open it with Enter', async () => {
   await page.goto(`${origin}/_granary/console/#/b/${BUCKET}/`);
   await page.getByRole('link', { name: 'a/', exact: true }).waitFor();
-  await page.getByRole('link', { name: 'a/', exact: true }).focus();
+  // From the search box, Tab through the controls (every one reachable) to the folder link.
+  await page.getByRole('searchbox').focus();
+  let reached = false;
+  for (let i = 0; i < 40 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.textContent?.trim() === 'a/');
+  }
+  check(reached, 'Tab never reached the folder link a/');
   await page.keyboard.press('Enter');
   await page.getByRole('link', { name: 'b/', exact: true }).waitFor();
 });

@@ -24,7 +24,8 @@ function storedClient(): Client | undefined {
 export function App() {
   const [client, setClient] = useState<Client | undefined>(storedClient);
   const logout = () => {
-    sessionStorage.removeItem(STORAGE_KEY);
+    // The keys, and the ids of interrupted uploads (which only these keys could resume).
+    sessionStorage.clear();
     setClient(undefined);
     location.hash = '#/';
   };

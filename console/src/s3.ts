@@ -118,8 +118,31 @@ export class Client {
     return this.request('DELETE', objectPath(bucket, key) + qs({ versionId }));
   }
 
+  /** HEAD with the stored checksums (x-amz-checksum-mode). */
   async head(bucket: string, key: string, versionId?: string): Promise<Headers> {
-    return (await this.request('HEAD', objectPath(bucket, key) + qs({ versionId }))).headers;
+    return (await this.request('HEAD', objectPath(bucket, key) + qs({ versionId }), { headers: { 'x-amz-checksum-mode': 'ENABLED' } })).headers;
+  }
+
+  /** Retention and legal hold; undefined where the bucket has no object lock (or none is set). */
+  async protection(bucket: string, key: string): Promise<{ mode?: string; until?: string; legalHold?: string }> {
+    const absent = (e: unknown) => {
+      if (e instanceof ApiError && e.status >= 400 && e.status < 500) return undefined;
+      throw e;
+    };
+    const [ret, hold] = await Promise.all([
+      this.xml('GET', objectPath(bucket, key) + qs({ retention: '' })).catch(absent),
+      this.xml('GET', objectPath(bucket, key) + qs({ 'legal-hold': '' })).catch(absent),
+    ]);
+    return {
+      mode: ret ? text(ret.documentElement, 'Mode') : undefined,
+      until: ret ? text(ret.documentElement, 'RetainUntilDate') : undefined,
+      legalHold: hold ? text(hold.documentElement, 'Status') : undefined,
+    };
+  }
+
+  setLegalHold(bucket: string, key: string, on: boolean) {
+    const body = `<LegalHold xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${on ? 'ON' : 'OFF'}</Status></LegalHold>`;
+    return this.request('PUT', objectPath(bucket, key) + qs({ 'legal-hold': '' }), { body, headers: { 'content-type': 'application/xml' } });
   }
 
   async getTags(bucket: string, key: string): Promise<Tag[]> {
@@ -192,6 +215,18 @@ export class Client {
       parts.map((p) => `<Part><PartNumber>${p.n}</PartNumber><ETag>${esc(p.etag)}</ETag></Part>`).join('') +
       '</CompleteMultipartUpload>';
     return this.xml('POST', objectPath(bucket, key) + qs({ uploadId }), { body, headers: { 'content-type': 'application/xml' } });
+  }
+
+  /** The parts already uploaded (all pages of ListParts). */
+  async listParts(bucket: string, key: string, uploadId: string): Promise<{ n: number; size: number; etag: string }[]> {
+    const out: { n: number; size: number; etag: string }[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const doc = await this.xml('GET', objectPath(bucket, key) + qs({ uploadId, 'part-number-marker': marker }));
+      for (const p of all(doc, 'Part')) out.push({ n: Number(text(p, 'PartNumber')), size: Number(text(p, 'Size')), etag: text(p, 'ETag') });
+      if (text(doc.documentElement, 'IsTruncated') !== 'true') return out;
+      marker = text(doc.documentElement, 'NextPartNumberMarker');
+    }
   }
 
   abortMultipart(bucket: string, key: string, uploadId: string) {

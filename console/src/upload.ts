@@ -36,32 +36,90 @@ async function xhrPut(client: Client, path: string, body: Blob, headers: Record<
   });
 }
 
-export async function upload(client: Client, bucket: string, key: string, file: File, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<void> {
+/** A multipart upload under way, kept in sessionStorage so a reloaded page can resume it. */
+export interface PendingUpload {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  name: string;
+  size: number;
+  lastModified: number;
+}
+
+const PENDING_KEY = 'granary.console.uploads';
+
+export function pendingUploads(): PendingUpload[] {
+  try {
+    return JSON.parse(sessionStorage.getItem(PENDING_KEY) ?? '[]') as PendingUpload[];
+  } catch {
+    return [];
+  }
+}
+
+function setPending(f: (l: PendingUpload[]) => PendingUpload[]) {
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify(f(pendingUploads())));
+}
+
+const samePlace = (a: PendingUpload, bucket: string, key: string) => a.bucket === bucket && a.key === key;
+
+export async function upload(client: Client, bucket: string, key: string, file: File, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<{ resumedBytes: number }> {
   const total = file.size;
   const contentType = file.type || 'application/octet-stream';
   if (total <= MULTIPART_THRESHOLD_BYTES) {
+    onProgress({ loaded: 0, total });
     await xhrPut(client, objectPath(bucket, key), file, { 'content-type': contentType }, (loaded) => onProgress({ loaded, total }), signal);
-    return;
+    return { resumedBytes: 0 };
   }
-  const uploadId = await client.createMultipart(bucket, key, contentType);
   const count = Math.ceil(total / PART_SIZE_BYTES);
+  const partSize = (i: number) => Math.min(total, (i + 1) * PART_SIZE_BYTES) - i * PART_SIZE_BYTES;
   const sent = new Array<number>(count).fill(0);
   const etags = new Array<string>(count);
-  let nextPart = 0;
+
+  // The same file (name, size, date) to the same key, begun before a reload: keep its parts.
+  let uploadId: string | undefined;
+  const earlier = pendingUploads().find((p) => samePlace(p, bucket, key) && p.size === total && p.lastModified === file.lastModified && p.name === file.name);
+  if (earlier) {
+    try {
+      for (const part of await client.listParts(bucket, key, earlier.uploadId)) {
+        const i = part.n - 1;
+        if (i < count && part.size === partSize(i)) {
+          etags[i] = part.etag;
+          sent[i] = part.size;
+        }
+      }
+      uploadId = earlier.uploadId;
+    } catch {
+      // The upload is gone (completed, aborted or expired): start over.
+      setPending((l) => l.filter((p) => p.uploadId !== earlier.uploadId));
+    }
+  }
+  const resumedBytes = sent.reduce((a, b) => a + b, 0);
+  if (!uploadId) {
+    uploadId = await client.createMultipart(bucket, key, contentType);
+    const record = { bucket, key, uploadId, name: file.name, size: total, lastModified: file.lastModified };
+    setPending((l) => [...l.filter((p) => !samePlace(p, bucket, key)), record]);
+  }
+  const id = uploadId;
+  const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !etags[i]);
   const report = () => onProgress({ loaded: sent.reduce((a, b) => a + b, 0), total });
+  report();
+  let next = 0;
   const worker = async () => {
-    while (nextPart < count) {
-      const i = nextPart++;
-      const blob = file.slice(i * PART_SIZE_BYTES, Math.min(total, (i + 1) * PART_SIZE_BYTES));
-      const path = objectPath(bucket, key) + qs({ partNumber: i + 1, uploadId });
+    while (next < todo.length) {
+      const i = todo[next++];
+      const blob = file.slice(i * PART_SIZE_BYTES, i * PART_SIZE_BYTES + partSize(i));
+      const path = objectPath(bucket, key) + qs({ partNumber: i + 1, uploadId: id });
       etags[i] = await xhrPut(client, path, blob, {}, (s) => ((sent[i] = s), report()), signal);
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, count) }, worker));
-    await client.completeMultipart(bucket, key, uploadId, etags.map((etag, i) => ({ n: i + 1, etag })));
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, todo.length) }, worker));
+    await client.completeMultipart(bucket, key, id, etags.map((etag, i) => ({ n: i + 1, etag })));
   } catch (e) {
-    await client.abortMultipart(bucket, key, uploadId).catch(() => undefined);
+    await client.abortMultipart(bucket, key, id).catch(() => undefined);
     throw e;
+  } finally {
+    setPending((l) => l.filter((p) => p.uploadId !== id));
   }
+  return { resumedBytes };
 }

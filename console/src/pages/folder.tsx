@@ -3,7 +3,7 @@
 // what is loaded; upload (picker or drag and drop), create folder, download, delete.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Client, ObjectEntry, objectPath } from '../s3';
-import { upload } from '../upload';
+import { pendingUploads, upload } from '../upload';
 import { formatDate, formatSize, href, messageOf } from '../util';
 import { SearchBox } from './search';
 
@@ -18,6 +18,8 @@ interface UploadState {
   total: number;
   error?: string;
   done?: boolean;
+  /** Bytes an earlier (interrupted) upload of the file had sent already. */
+  resumed?: number;
 }
 
 let uploadIds = 0;
@@ -118,8 +120,14 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
         const id = ++uploadIds;
         const update = (p: Partial<UploadState>) => setUploads((us) => us.map((u) => (u.id === id ? { ...u, ...p } : u)));
         setUploads((us) => [...us, { id, name: file.name, loaded: 0, total: file.size }]);
+        let first = true;
         try {
-          await upload(client, bucket, prefix + file.name, file, (p) => update({ loaded: p.loaded, total: p.total }), new AbortController().signal);
+          const onProgress = (p: { loaded: number; total: number }) => {
+            // The first report of a resumed upload is what the parts kept from before hold.
+            update(first && p.loaded > 0 ? { loaded: p.loaded, total: p.total, resumed: p.loaded } : { loaded: p.loaded, total: p.total });
+            first = false;
+          };
+          await upload(client, bucket, prefix + file.name, file, onProgress, new AbortController().signal);
           update({ done: true, loaded: file.size });
         } catch (e) {
           update({ error: messageOf(e) });
@@ -161,6 +169,8 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
   };
 
   const loadedCount = sorted.dirs.length + sorted.files.length;
+  const active = new Set(uploads.filter((u) => !u.done && !u.error).map((u) => prefix + u.name));
+  const interrupted = pendingUploads().filter((p) => p.bucket === bucket && p.key === prefix + p.name && !active.has(p.key));
   return (
     <section
       aria-labelledby="folder-title"
@@ -206,6 +216,18 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
         {!prefix && <VersioningToggle client={client} bucket={bucket} />}
       </div>
       <p class="hint">Drop files anywhere here to upload them into this folder.</p>
+      {interrupted.length > 0 && (
+        <div class="interrupted" role="note">
+          <p>Interrupted uploads here: choose the same file again (picker or drop) to resume where it stopped.</p>
+          <ul>
+            {interrupted.map((p) => (
+              <li key={p.uploadId}>
+                {p.name} ({formatSize(p.size)})
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {uploads.length > 0 && (
         <ul class="uploads" aria-label="Uploads">
           {uploads.map((u) => {
@@ -216,6 +238,7 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
                 <progress max={100} value={pct} aria-label={`Upload of ${u.name}`} />
                 <span class="pct" aria-live="polite">
                   {u.error ? `failed: ${u.error}` : u.done ? 'done' : `${pct}%`}
+                  {u.resumed ? ` (resumed at ${Math.floor((u.resumed / u.total) * 100)}%)` : ''}
                 </span>
               </li>
             );

@@ -72,6 +72,7 @@ export function ObjectDetails({ client, bucket, objectKey }: { client: Client; b
           </dl>
         </section>
         <Tags client={client} bucket={bucket} objectKey={objectKey} gen={gen} />
+        <Protection client={client} bucket={bucket} objectKey={objectKey} gen={gen} />
       </div>
       <Versions client={client} bucket={bucket} objectKey={objectKey} gen={gen} onChange={reload} />
       <Audit client={client} bucket={bucket} objectKey={objectKey} gen={gen} />
@@ -130,6 +131,40 @@ function Tags({ client, bucket, objectKey, gen }: { client: Client; bucket: stri
         </div>
         {saveError && <p role="alert" class="error">{saveError}</p>}
       </form>
+    </section>
+  );
+}
+
+function Protection({ client, bucket, objectKey, gen }: { client: Client; bucket: string; objectKey: string; gen: number }) {
+  const [p, error, reload] = useLoad(() => client.protection(bucket, objectKey), [client, bucket, objectKey, gen]);
+  const [actionError, setActionError] = useState<string>();
+  const toggle = async () => {
+    setActionError(undefined);
+    try {
+      await client.setLegalHold(bucket, objectKey, p?.legalHold !== 'ON');
+      reload();
+    } catch (e) {
+      setActionError(messageOf(e));
+    }
+  };
+  return (
+    <section aria-labelledby="protection-title" class="panel">
+      <h2 id="protection-title">Retention and legal hold</h2>
+      {error && <p role="alert" class="error">{error}</p>}
+      {p && (
+        <dl class="meta">
+          <dt>retention</dt>
+          <dd>{p.mode ? `${p.mode} until ${formatDate(p.until)}` : 'none'}</dd>
+          <dt>legal hold</dt>
+          <dd>{p.legalHold ?? 'none (or no object lock on this bucket)'}</dd>
+        </dl>
+      )}
+      {p?.legalHold !== undefined && (
+        <button type="button" onClick={toggle}>
+          {p.legalHold === 'ON' ? 'Release legal hold' : 'Place legal hold'}
+        </button>
+      )}
+      {actionError && <p role="alert" class="error">{actionError}</p>}
     </section>
   );
 }

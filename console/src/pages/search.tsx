@@ -17,6 +17,28 @@ interface Page {
   next_page_token?: string | null;
 }
 
+interface Filters {
+  type?: string;
+  minSize?: string;
+  maxSize?: string;
+  after?: string;
+  before?: string;
+  tag?: string;
+}
+
+/** The filters as terms of the query language (values cannot hold spaces: a term ends there). */
+function filterTerms(f: Filters): string[] {
+  const v = (x?: string) => x?.trim().replace(/\s+/g, '');
+  const out: string[] = [];
+  if (v(f.type)) out.push(`type:${v(f.type)}`);
+  if (v(f.minSize)) out.push(`size>=${v(f.minSize)}`);
+  if (v(f.maxSize)) out.push(`size<=${v(f.maxSize)}`);
+  if (v(f.after)) out.push(`modified>${v(f.after)}`);
+  if (v(f.before)) out.push(`modified<${v(f.before)}`);
+  if (v(f.tag)) out.push(`tag.${v(f.tag)}`);
+  return out;
+}
+
 export function SearchBox({ client, bucket, initial = '' }: { client: Client; bucket: string; initial?: string }) {
   const [q, setQ] = useState(initial);
   const [suggestions, setSuggestions] = useState<string[]>([]);
@@ -35,26 +57,47 @@ export function SearchBox({ client, bucket, initial = '' }: { client: Client; bu
       clearTimeout(t);
     };
   }, [client, bucket, q]);
+  const [filters, setFilters] = useState<Filters>({});
   const submit = (e: Event) => {
     e.preventDefault();
-    if (q.trim()) location.hash = href.search(bucket, q.trim());
+    const full = [q.trim(), ...filterTerms(filters)].filter(Boolean).join(' ');
+    if (full) location.hash = href.search(bucket, full);
   };
+  const filter = (name: keyof Filters, label: string, placeholder: string) => (
+    <label>
+      {label}
+      <input name={`filter-${name}`} placeholder={placeholder} value={filters[name] ?? ''} onInput={(e) => setFilters({ ...filters, [name]: e.currentTarget.value })} />
+    </label>
+  );
   return (
     <form class="search" role="search" onSubmit={submit}>
-      <label>
-        Search {bucket}
-        <input type="search" name="q" autoComplete="off" placeholder="words, prefix:a/b/, tag.k:v, size>1m…" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-      </label>
+      <div class="search-field">
+        <label>
+          Search {bucket}
+          <input type="search" name="q" autoComplete="off" placeholder="words, prefix:a/b/, tag.k:v, size>1m…" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        </label>
+        {suggestions.length > 0 && (
+          <ul class="suggestions" aria-label="Suggestions">
+            {suggestions.map((s) => (
+              <li key={s}>
+                <a href={s.endsWith('/') ? href.folder(bucket, s) : href.object(bucket, s)}>{s}</a>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
       <button type="submit">Search</button>
-      {suggestions.length > 0 && (
-        <ul class="suggestions" aria-label="Suggestions">
-          {suggestions.map((s) => (
-            <li key={s}>
-              <a href={s.endsWith('/') ? href.folder(bucket, s) : href.object(bucket, s)}>{s}</a>
-            </li>
-          ))}
-        </ul>
-      )}
+      <details class="filters">
+        <summary>Filters</summary>
+        <div class="filter-grid">
+          {filter('type', 'Content type', 'image/* or text/plain')}
+          {filter('minSize', 'Size at least', '1m')}
+          {filter('maxSize', 'Size at most', '100m')}
+          {filter('after', 'Modified after', '2026-01-01')}
+          {filter('before', 'Modified before', '2026-12-31')}
+          {filter('tag', 'Tag', 'key:value')}
+        </div>
+      </details>
     </form>
   );
 }
