@@ -32,6 +32,9 @@
 //!   `open` (anyone), `token` (`Authorization: Bearer TOKEN`), `signed` (admin-signed only);
 //!   a request signed by the admin is always served.
 //! - `GET /_granary/status` — (admin) collector, audit writer and queue depths, as JSON.
+//!
+//! The browser console's files: `GET /_granary/console/...`, unauthenticated
+//! (`console_assets`).
 
 use crate::audit::query::{self, Incarnation, Selection};
 use crate::config::MetricsAuth;
@@ -331,7 +334,7 @@ impl S3Route for GranaryApi {
         super::request_rules::check(GRANARY_API_OP, &req.uri, &req.headers)?;
         if req.uri.path() == METRICS_PATH {
             self.check_metrics_access(req).await
-        } else if req.uri.path() == "/_granary/health" || req.credentials.is_some() {
+        } else if req.uri.path() == "/_granary/health" || super::console_assets::is_console_path(req.uri.path()) || req.credentials.is_some() {
             Ok(())
         } else {
             Err(s3_error!(AccessDenied, "Signature is required"))
@@ -339,6 +342,9 @@ impl S3Route for GranaryApi {
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        if super::console_assets::is_console_path(req.uri.path()) {
+            return super::console_assets::serve(&req.method, &req.uri, &req.headers);
+        }
         if req.method != Method::GET && req.uri.path() != crate::screening::api::PATH {
             // An S3 client addressing a "_granary" bucket gets the S3 answer for that name.
             if req.uri.path().trim_end_matches('/') == "/_granary" {

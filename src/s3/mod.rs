@@ -14,6 +14,7 @@ pub mod authorize;
 pub mod bucket_ops;
 pub mod checksums;
 pub mod conditions;
+pub mod console_assets;
 pub mod cors_ops;
 pub mod encryption_ops;
 pub mod error_messages;

@@ -11,6 +11,7 @@ mod checksums;
 mod chunk_faults;
 mod common;
 mod conditional;
+mod console_route;
 mod connections;
 mod cors;
 mod crash;
