@@ -1,6 +1,7 @@
 // One folder of a bucket: a delimiter listing loaded a page at a time ("Load more" follows the
 // continuation token; nothing else of the bucket is fetched), folders first, sortable within
 // what is loaded; upload (picker or drag and drop), create folder, download, delete.
+import { Component } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Client, ObjectEntry, objectPath } from '../s3';
 import { pendingUploads, upload } from '../upload';
@@ -168,6 +169,11 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
     }
   };
 
+  // Rows keep one actions object, so a loaded row renders once, not again with every page.
+  const actionsNow = useRef({ download, remove });
+  actionsNow.current = { download, remove };
+  const rowActions = useMemo<RowActions>(() => ({ download: (k) => actionsNow.current.download(k), remove: (k) => actionsNow.current.remove(k) }), []);
+
   const loadedCount = sorted.dirs.length + sorted.files.length;
   const active = new Set(uploads.filter((u) => !u.done && !u.error).map((u) => prefix + u.name));
   const interrupted = pendingUploads().filter((p) => p.bucket === bucket && p.key === prefix + p.name && !active.has(p.key));
@@ -278,24 +284,7 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
             </tr>
           ))}
           {sorted.files.map((o) => (
-            <tr key={'o' + o.key} data-kind="object">
-              <td>
-                <a class="file" href={href.object(bucket, o.key)}>
-                  <span class="icon" aria-hidden="true" />
-                  {o.key.slice(prefix.length)}
-                </a>
-              </td>
-              <td class="num">{formatSize(o.size)}</td>
-              <td class="date">{formatDate(o.lastModified)}</td>
-              <td class="actions">
-                <button type="button" onClick={() => download(o.key)} aria-label={`Download ${o.key}`}>
-                  Download
-                </button>
-                <button type="button" class="danger" onClick={() => remove(o.key)} aria-label={`Delete ${o.key}`}>
-                  Delete
-                </button>
-              </td>
-            </tr>
+            <ObjectRow key={'o' + o.key} bucket={bucket} prefix={prefix} o={o} actions={rowActions} />
           ))}
         </tbody>
       </table>
@@ -309,6 +298,47 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
       )}
     </section>
   );
+}
+
+interface RowActions {
+  download: (key: string) => void;
+  remove: (key: string) => void;
+}
+
+interface RowProps {
+  bucket: string;
+  prefix: string;
+  o: ObjectEntry;
+  actions: RowActions;
+}
+
+/** One object's row; re-rendered only when its entry changes (large folders append pages). */
+class ObjectRow extends Component<RowProps> {
+  shouldComponentUpdate(next: RowProps) {
+    return next.o !== this.props.o || next.bucket !== this.props.bucket || next.prefix !== this.props.prefix;
+  }
+  render({ bucket, prefix, o, actions }: RowProps) {
+    return (
+      <tr data-kind="object">
+        <td>
+          <a class="file" href={href.object(bucket, o.key)}>
+            <span class="icon" aria-hidden="true" />
+            {o.key.slice(prefix.length)}
+          </a>
+        </td>
+        <td class="num">{formatSize(o.size)}</td>
+        <td class="date">{formatDate(o.lastModified)}</td>
+        <td class="actions">
+          <button type="button" onClick={() => actions.download(o.key)} aria-label={`Download ${o.key}`}>
+            Download
+          </button>
+          <button type="button" class="danger" onClick={() => actions.remove(o.key)} aria-label={`Delete ${o.key}`}>
+            Delete
+          </button>
+        </td>
+      </tr>
+    );
+  }
 }
 
 function VersioningToggle({ client, bucket }: { client: Client; bucket: string }) {
