@@ -185,6 +185,21 @@ export class Client {
     return out;
   }
 
+  /** CopyObject within the bucket (metadata and tags go with it). */
+  copyObject(bucket: string, from: string, to: string) {
+    return this.request('PUT', objectPath(bucket, to), { headers: { 'x-amz-copy-source': objectPath(bucket, from) } });
+  }
+
+  /** Every key under `prefix` (no delimiter), a page of up to 1000 at a time. */
+  async *keysUnder(bucket: string, prefix: string): AsyncGenerator<string[]> {
+    let token: string | undefined;
+    do {
+      const doc = await this.xml('GET', `/${enc(bucket)}${qs({ 'list-type': 2, prefix, 'max-keys': 1000, 'continuation-token': token })}`);
+      yield all(doc, 'Contents').map((c) => text(c, 'Key'));
+      token = text(doc.documentElement, 'NextContinuationToken') || undefined;
+    } while (token);
+  }
+
   /** Makes an older version the current one again: CopyObject from that version. */
   restoreVersion(bucket: string, key: string, versionId: string) {
     return this.request('PUT', objectPath(bucket, key), {

@@ -7,6 +7,7 @@ import { Client, ObjectEntry, objectPath } from '../s3';
 import { pendingUploads, upload } from '../upload';
 import { formatDate, formatSize, href, messageOf } from '../util';
 import { SearchBox } from './search';
+import { MoveFolder } from './move';
 
 export const PAGE_SIZE = 200;
 
@@ -221,6 +222,12 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
         </button>
         {!prefix && <VersioningToggle client={client} bucket={bucket} />}
       </div>
+      {prefix && (
+        <details class="folder-actions">
+          <summary>Move this folder</summary>
+          <MoveFolder key={prefix} client={client} bucket={bucket} prefix={prefix} />
+        </details>
+      )}
       <p class="hint">Drop files anywhere here to upload them into this folder.</p>
       {interrupted.length > 0 && (
         <div class="interrupted" role="note">

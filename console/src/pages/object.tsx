@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks';
 import { Client, objectPath, qs, Tag } from '../s3';
 import { formatDate, formatSize, href, messageOf, useLoad } from '../util';
 import { Breadcrumbs } from './folder';
+import { MoveObject } from './move';
 
 interface AuditEntry {
   time_ms: number;
@@ -57,6 +58,7 @@ export function ObjectDetails({ client, bucket, objectKey }: { client: Client; b
           Delete
         </button>
       </div>
+      <MoveObject key={objectKey} client={client} bucket={bucket} objectKey={objectKey} />
       {error && <p role="alert" class="error">{error}</p>}
       <div class="panels">
         <section aria-labelledby="meta-title" class="panel">
