@@ -287,8 +287,10 @@ export async function errorOf(resp: Response): Promise<ApiError> {
   }
   if (body.startsWith('{')) {
     try {
+      // The admin API answers {"error": {"code", "message"}}; others {"code", "message"}.
       const j = JSON.parse(body);
-      return new ApiError(resp.status, j.code ?? 'Error', j.message ?? j.error ?? body);
+      const e = typeof j.error === 'object' && j.error ? j.error : j;
+      return new ApiError(resp.status, e.code ?? 'Error', e.message ?? (typeof j.error === 'string' ? j.error : body));
     } catch {
       /* not JSON after all */
     }

@@ -1,5 +1,6 @@
 // The status page: /_granary/admin/status (collector, outbox and consumer lag, gateways, dedup),
 // falling back to /_granary/status on a gateway without the admin API.
+import { useState } from 'preact/hooks';
 import { ApiError, Client } from '../s3';
 import { messageOf, useLoad } from '../util';
 
@@ -54,6 +55,7 @@ export function Status({ client }: { client: Client }) {
           {error.includes('Access') ? 'Only the admin user may read the status.' : messageOf(error)}
         </p>
       )}
+      <Maintenance client={client} onDone={reload} />
       {status && (
         <div class="panels status">
           {Object.entries(status).map(([k, v]) => (
@@ -62,6 +64,53 @@ export function Status({ client }: { client: Client }) {
               <Value v={v} />
             </section>
           ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+/** The admin API's maintenance jobs, run now by this gateway; the answer is shown as it is. */
+function Maintenance({ client, onDone }: { client: Client; onDone: () => void }) {
+  const [busy, setBusy] = useState<string>();
+  const [result, setResult] = useState<{ title: string; value: unknown }>();
+  const [error, setError] = useState<string>();
+  const run = async (title: string, path: string, body?: unknown) => {
+    setBusy(title);
+    setError(undefined);
+    setResult(undefined);
+    try {
+      setResult({ title, value: await client.json('POST', `/_granary/admin/${path}`, body) });
+      onDone();
+    } catch (e) {
+      setError(e instanceof ApiError && e.status === 403 ? 'Only the admin user may run maintenance jobs.' : messageOf(e));
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  const button = (title: string, path: string, body?: unknown) => (
+    <button type="button" disabled={!!busy} onClick={() => run(title, path, body)}>
+      {busy === title ? `${title}…` : title}
+    </button>
+  );
+  return (
+    <section aria-labelledby="maintenance-title" class="panel">
+      <h2 id="maintenance-title">Maintenance</h2>
+      <div class="toolbar">
+        {button('Garbage collection (dry run)', 'gc', { dry_run: true })}
+        {button('Garbage collection', 'gc', { dry_run: false })}
+        {button('Lifecycle pass', 'lifecycle', {})}
+        {button('Rebuild search index', 'index/rebuild')}
+      </div>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+      {result && (
+        <div role="status">
+          <h3>{result.title}</h3>
+          <Value v={result.value} />
         </div>
       )}
     </section>
