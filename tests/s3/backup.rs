@@ -2,11 +2,11 @@
 //! (its admin socket) or a stopped store; restored stores served again and read back with the
 //! SDK. The embedded store only: on FoundationDB a backup is refused (its own tools do it).
 
-use super::common::{backend, body_of, client_for, random_bytes, remote_chunk_url, skipped_on_remote_chunks, Gateway, ROOT_AK, ROOT_SK};
+use super::common::{body_of, client_for, on_fdb, random_bytes, remote_chunk_url, skipped_on_remote_chunks, Gateway, ROOT_AK, ROOT_SK};
 use super::encryption::customer_key;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
-use granary::config::{MetadataBackend, ServeConfig};
+use granary::config::ServeConfig;
 use granary::server::Server;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ async fn granary(data_dir: &Path, args: &[&str]) -> (bool, String) {
 }
 
 fn embedded() -> bool {
-    matches!(backend(), MetadataBackend::Embedded)
+    !on_fdb()
 }
 
 fn arg(p: &Path) -> &str {

@@ -22,10 +22,15 @@ impl Gateway {
     pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServeConfig::for_data_dir(dir.path().to_path_buf());
-        config.store.metadata = backend();
+        config.store.metadata = backend_for(dir.path());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.root_keys = Some((ROOT_AK.into(), ROOT_SK.into()));
         tweak(&mut config);
+        // A test that restarts a gateway on an earlier one's data directory gets that
+        // directory's metadata too (on FoundationDB, its root prefix).
+        if config.store.data_dir != dir.path() && config.store.metadata == backend_for(dir.path()) {
+            config.store.metadata = backend_for(&config.store.data_dir);
+        }
         // A gateway whose test chose its chunk store keeps it.
         if config.store.chunks.s3.is_none() && config.store.chunk_dir.is_none() {
             use_remote_chunks(&mut config, dir.path());
@@ -179,18 +184,112 @@ fn use_remote_chunks(config: &mut ServeConfig, dir: &std::path::Path) {
     chunks.cache_disk_bytes = Some(64 << 20);
 }
 
-/// The metadata backend the suite runs on: FoundationDB when `FDB_CLUSTER_FILE` names a
-/// cluster (each gateway under its own root prefix), else the embedded store.
-pub fn backend() -> MetadataBackend {
+/// Whether this run keeps metadata in FoundationDB (`FDB_CLUSTER_FILE` names a cluster).
+pub fn on_fdb() -> bool {
     match std::env::var_os("FDB_CLUSTER_FILE") {
-        Some(path) if cfg!(feature = "fdb") => {
-            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-            MetadataBackend::Fdb { cluster_file: path.into(), root_prefix: format!("granary-test-{started}-{}-{n}", std::process::id()) }
-        }
+        Some(_) if cfg!(feature = "fdb") => true,
         Some(_) => panic!("FDB_CLUSTER_FILE is set, but the tests were built without `--features fdb`"),
-        None => MetadataBackend::Embedded,
+        None => false,
+    }
+}
+
+/// The metadata backend of a gateway on `data_dir`: FoundationDB when `FDB_CLUSTER_FILE`
+/// names a cluster, else the embedded store. On FoundationDB each data directory gets its
+/// own root prefix, named after it and this test process, so a `granary` command run on the
+/// same directory later (`granary_command`) opens the same metadata.
+pub fn backend_for(data_dir: &std::path::Path) -> MetadataBackend {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if !on_fdb() {
+        return MetadataBackend::Embedded;
+    }
+    let run = RUN.get_or_init(|| {
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        format!("{started}-{}", std::process::id())
+    });
+    let name = data_dir.file_name().unwrap().to_string_lossy();
+    let cluster_file = std::env::var_os("FDB_CLUSTER_FILE").unwrap().into();
+    MetadataBackend::Fdb { cluster_file, root_prefix: format!("granary-test-{run}-{name}") }
+}
+
+/// The metadata flags of a `granary` command on `data_dir` (none on the embedded store).
+pub fn metadata_flags(data_dir: &std::path::Path) -> Vec<String> {
+    match backend_for(data_dir) {
+        MetadataBackend::Embedded => Vec::new(),
+        MetadataBackend::Fdb { cluster_file, root_prefix } => vec![
+            "--metadata".into(),
+            "fdb".into(),
+            "--fdb-cluster-file".into(),
+            cluster_file.display().to_string(),
+            "--fdb-root-prefix".into(),
+            root_prefix,
+        ],
+    }
+}
+
+/// `granary --data-dir DATA_DIR` with the flags of the metadata store a test gateway on
+/// `data_dir` used: the command an operator runs on that gateway's store.
+pub fn granary_command(data_dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_granary"));
+    command.arg("--data-dir").arg(data_dir).args(metadata_flags(data_dir));
+    command
+}
+
+/// A metadata store several in-process gateways share, as gateways on different hosts share
+/// FoundationDB: the cluster when the run has one, else the embedded store in `dir/meta`
+/// presented as shared (`Shared`).
+pub fn shared_metadata(dir: &std::path::Path) -> std::sync::Arc<dyn granary::kv::KvStore> {
+    match backend_for(dir) {
+        MetadataBackend::Embedded => std::sync::Arc::new(Shared(granary::kv::fjall_backend::FjallStore::open(&dir.join("meta")).unwrap())),
+        backend => {
+            let mut config = ServeConfig::for_data_dir(dir.to_path_buf());
+            config.store.metadata = backend;
+            granary::server::open_stores(&config.store).unwrap().db
+        }
+    }
+}
+
+/// The embedded store presented as a store many processes share: gateways then treat each
+/// other as they would on FoundationDB (no "every other gateway is dead" at startup).
+pub struct Shared(pub granary::kv::fjall_backend::FjallStore);
+
+impl granary::kv::KvStore for Shared {
+    fn begin(&self) -> granary::kv::KvResult<Box<dyn granary::kv::KvCommit + '_>> {
+        self.0.begin()
+    }
+    fn begin_read(&self) -> granary::kv::KvResult<Box<dyn granary::kv::KvTxn + '_>> {
+        self.0.begin_read()
+    }
+    fn name(&self) -> &'static str {
+        "shared-embedded"
+    }
+    fn single_process(&self) -> bool {
+        false
+    }
+    fn barrier(&self) -> granary::kv::KvResult<()> {
+        self.0.barrier()
+    }
+}
+
+/// Whether the metadata of the gateway that ran on `data_dir` holds `needle` in a key or a
+/// value, read through the store (FoundationDB keeps nothing in the data directory; the
+/// embedded store's files are searched by the callers themselves). None on the embedded store.
+pub fn fdb_metadata_contains(data_dir: &std::path::Path, needle: &[u8]) -> Option<bool> {
+    if !on_fdb() {
+        return None;
+    }
+    let db = shared_metadata(data_dir);
+    let holds = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    let mut begin = Vec::new();
+    loop {
+        // Pages in short transactions: FoundationDB's 5 s limit binds one read version.
+        let page = granary::kv::read(&*db, |t| t.get_range(&begin, &[0xff], 1000, false)).unwrap();
+        if page.iter().any(|(k, v)| holds(k) || holds(v)) {
+            return Some(true);
+        }
+        match page.last() {
+            Some((k, _)) => begin = [k.as_slice(), &[0]].concat(),
+            None => return Some(false),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Bucket CORS: Put/Get/DeleteBucketCors through aws-sdk-s3, preflights and the headers of
 //! actual answers over raw HTTP (as a browser sends them: no signature on a preflight).
 
-use crate::common::{code, status, Gateway};
+use crate::common::{code, shared_metadata, status, Gateway};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 use aws_sdk_s3::Client;
@@ -435,7 +435,7 @@ async fn actual_answers_carry_the_headers_of_the_rule_they_match() {
 async fn a_change_of_rules_is_seen_by_the_very_next_request_on_every_gateway() {
     // Two gateways over one metadata store, each with its own cache of the rules.
     let dir = tempfile::tempdir().unwrap();
-    let db: Arc<dyn granary::kv::KvStore> = Arc::new(granary::kv::fjall_backend::FjallStore::open(&dir.path().join("meta")).unwrap());
+    let db: Arc<dyn granary::kv::KvStore> = shared_metadata(dir.path());
     let chunk_dir = dir.path().join("chunks");
     let chunks: Arc<dyn granary::chunks::ChunkBackend> = Arc::new(granary::chunks::LocalChunks::open(&chunk_dir).unwrap());
     let stores = || granary::server::Stores { db: Arc::clone(&db), chunks: Arc::clone(&chunks) };

@@ -1,39 +1,17 @@
 //! Several gateways over one metadata store and one chunk directory (as over FoundationDB
 //! and a shared filesystem), and mutations under `commit_unknown_result`.
 
-use crate::common::{body_of, client_for, random_bytes, Gateway};
+use crate::common::{body_of, client_for, random_bytes, shared_metadata, Gateway};
 use aws_sdk_s3::presigning::PresigningConfig;
 use granary::admin::{AdminRequest, AdminResponse};
 use granary::chunks::{ChunkBackend, LocalChunks};
 use granary::kv::faulty::FaultyStore;
 use granary::kv::fjall_backend::FjallStore;
-use granary::kv::{KvCommit, KvResult, KvStore, KvTxn};
+use granary::kv::KvStore;
 use granary::server::Stores;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// The embedded store presented as a store many processes share: gateways then treat each
-/// other as they would on FoundationDB (no "every other gateway is dead" at startup).
-struct Shared(FjallStore);
-
-impl KvStore for Shared {
-    fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
-        self.0.begin()
-    }
-    fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
-        self.0.begin_read()
-    }
-    fn name(&self) -> &'static str {
-        "shared-embedded"
-    }
-    fn single_process(&self) -> bool {
-        false
-    }
-    fn barrier(&self) -> KvResult<()> {
-        self.0.barrier()
-    }
-}
 
 async fn status(gw: &Gateway) -> serde_json::Value {
     match granary::admin::send(gw.dir.path(), &AdminRequest::Status).await.unwrap().unwrap() {
@@ -113,7 +91,7 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
 #[tokio::test]
 async fn gateways_sharing_a_store_see_every_change_at_once_and_clean_up_after_a_dead_one() {
     let dir = tempfile::tempdir().unwrap();
-    let db: Arc<dyn KvStore> = Arc::new(Shared(FjallStore::open(&dir.path().join("meta")).unwrap()));
+    let db: Arc<dyn KvStore> = shared_metadata(dir.path());
     let chunk_dir = dir.path().join("chunks");
     let chunks: Arc<dyn ChunkBackend> = Arc::new(LocalChunks::open(&chunk_dir).unwrap());
     let stores = || Stores { db: Arc::clone(&db), chunks: Arc::clone(&chunks) };

@@ -3,10 +3,9 @@
 //! directory of a stopped gateway.
 
 use crate::common::*;
-use std::process::Command;
 
 fn granary(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_granary")).args(args).arg("--data-dir").arg(dir).output().unwrap();
+    let out = granary_command(dir).args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     // The JSON report is the first thing printed; a summary line may follow.
     let json_end = stdout.find("\n}").map_or(stdout.len(), |i| i + 2);
@@ -52,10 +51,10 @@ async fn gc_frees_space_and_refcount_repair_fixes_drift() {
 
     // Drift: one count too high, and an orphan file nobody references.
     {
-        let db = granary::kv::fjall_backend::FjallStore::open(&path.join("meta")).unwrap();
+        let db = shared_metadata(path);
         let chunks = granary::chunks::LocalChunks::open(&chunk_dir).unwrap();
         let hash = chunks.list_after(None, 1).unwrap()[0].hash;
-        granary::kv::transact(&db, |t| {
+        granary::kv::transact(&*db, |t| {
             granary::meta::refs::apply_ref_deltas(t, &std::collections::BTreeMap::from([(hash, 4)]), granary::meta::now_ms())
         })
         .unwrap();

@@ -11,8 +11,6 @@ use granary::kms::KmsError;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-const BIN: &str = env!("CARGO_BIN_EXE_granary");
-
 fn entries_under(dir: &Path, out: &mut Vec<(PathBuf, std::fs::Metadata)>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
@@ -42,7 +40,7 @@ fn mode(path: &Path) -> u32 {
 
 /// Runs the binary on `data_dir`; whether it succeeded, and what it printed.
 fn granary(data_dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(BIN).arg("--data-dir").arg(data_dir).args(args).output().unwrap();
+    let out = granary_command(data_dir).args(args).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -65,10 +63,13 @@ async fn no_secret_key_is_readable_in_the_data_directory() {
     let dir = gw.stop().await;
 
     // The scan finds what is stored in the clear (an access key id is a record's key)...
-    assert!(!containing(dir.path(), b"AKCAROLTWO").is_empty(), "the scan reads the store's files");
-    // ...and no secret: the admin's (configured), and both of carol's (made by the admin socket).
+    let stored = |needle: &[u8]| fdb_metadata_contains(dir.path(), needle).unwrap_or(false) || !containing(dir.path(), needle).is_empty();
+    assert!(stored(b"AKCAROLTWO"), "the scan reads the store");
+    // ...and no secret: the admin's (configured), and both of carol's (made by the admin socket),
+    // neither in the data directory's files nor in FoundationDB when the run uses it.
     for secret in [ROOT_SK, "carol-secret-key", "carol-second-secret"] {
         assert_eq!(containing(dir.path(), secret.as_bytes()), Vec::<PathBuf>::new(), "{secret} is readable on disk");
+        assert!(!stored(secret.as_bytes()), "{secret} is readable in the metadata store");
     }
 }
 

@@ -386,7 +386,7 @@ async fn the_access_log_has_a_line_per_request() {
 async fn an_access_log_that_cannot_be_opened_fails_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = granary::config::ServeConfig::for_data_dir(dir.path().join("data"));
-    config.store.metadata = backend();
+    config.store.metadata = backend_for(&dir.path().join("data"));
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.access_log = Some(dir.path().join("no-such-dir").join("access.log"));
     let err = granary::server::Server::start(config).await.err().expect("refused");

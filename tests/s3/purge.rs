@@ -55,7 +55,9 @@ async fn purge_leaves_no_byte_of_the_content_and_keeps_shared_chunks() {
     let needles = [&big[(3 << 20)..(3 << 20) + 64], &small[10_000..10_064], &draft[500_000..500_064]];
     for n in needles {
         assert!(
-            !containing(gw.dir.path(), n).is_empty() || !containing(&gw.chunk_dir, n).is_empty(),
+            !containing(gw.dir.path(), n).is_empty()
+                || !containing(&gw.chunk_dir, n).is_empty()
+                || fdb_metadata_contains(gw.dir.path(), n) == Some(true),
             "the content is stored before the purge"
         );
     }
@@ -78,6 +80,7 @@ async fn purge_leaves_no_byte_of_the_content_and_keeps_shared_chunks() {
     for (i, n) in needles.iter().enumerate() {
         let found = [containing(dir.path(), n), containing(&chunk_dir, n)].concat();
         assert!(found.is_empty(), "needle {i} of the purged content survives in {found:?}");
+        assert_ne!(fdb_metadata_contains(dir.path(), n), Some(true), "needle {i} of the purged content survives in FoundationDB");
     }
     drop(endpoint);
 

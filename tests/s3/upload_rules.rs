@@ -15,7 +15,6 @@ use granary::meta::upload_rules::TypeRules;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 
-const BIN: &str = env!("CARGO_BIN_EXE_granary");
 const MIB: usize = 1024 * 1024;
 /// The first bytes of a PNG (signature and an IHDR chunk).
 const PNG_HEAD: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
@@ -191,7 +190,7 @@ async fn rules_are_managed_by_the_cli_on_a_stopped_store_and_through_the_api() {
     // The CLI on the stopped store; the restarted gateway enforces what it set.
     let dir = gw.stop().await;
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(BIN).arg("--data-dir").arg(dir.path()).args(args).output().unwrap();
+        let out = granary_command(dir.path()).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).to_string()
     };

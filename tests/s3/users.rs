@@ -109,7 +109,7 @@ async fn a_disabled_users_every_key_is_refused_until_it_is_enabled() {
 async fn a_change_holds_from_the_next_request_on_every_gateway() {
     // Two gateways over one metadata store, each with its own credential cache.
     let dir = tempfile::tempdir().unwrap();
-    let db: Arc<dyn granary::kv::KvStore> = Arc::new(granary::kv::fjall_backend::FjallStore::open(&dir.path().join("meta")).unwrap());
+    let db: Arc<dyn granary::kv::KvStore> = shared_metadata(dir.path());
     let chunk_dir = dir.path().join("chunks");
     let chunks: Arc<dyn granary::chunks::ChunkBackend> = Arc::new(granary::chunks::LocalChunks::open(&chunk_dir).unwrap());
     let stores = || granary::server::Stores { db: Arc::clone(&db), chunks: Arc::clone(&chunks) };
