@@ -22,6 +22,8 @@ import {
   ListPartsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  GetBucketTaggingCommand,
+  GetBucketLifecycleConfigurationCommand,
 } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
 import { spawn } from 'node:child_process';
@@ -463,6 +465,30 @@ await run('see the audit trail', async () => {
   await shot('object');
 });
 
+await run('bucket settings: tags and lifecycle rules as documents', async () => {
+  await page.goto(`${origin}/_granary/console/#/b/${BUCKET}/`);
+  await page.getByRole('link', { name: 'Bucket settings' }).click();
+  await page.getByRole('heading', { name: `Settings of ${BUCKET}` }).waitFor();
+  const save = async (label, doc) => {
+    const panel = page.locator('section.panel').filter({ has: page.getByLabel(label) });
+    await page.getByLabel(label).fill(doc);
+    await panel.getByRole('button', { name: /^Save/ }).click();
+    await panel.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  };
+  await save('Tags document', '<Tagging><TagSet><Tag><Key>team</Key><Value>data</Value></Tag></TagSet></Tagging>');
+  await save(
+    'Lifecycle rules document',
+    '<LifecycleConfiguration><Rule><ID>expire-tmp</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>7</Days></Expiration></Rule></LifecycleConfiguration>',
+  );
+  const tags = await s3.send(new GetBucketTaggingCommand({ Bucket: BUCKET }));
+  check(JSON.stringify(tags.TagSet) === JSON.stringify([{ Key: 'team', Value: 'data' }]), `the bucket's tags: ${JSON.stringify(tags.TagSet)}`);
+  const rules = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: BUCKET }));
+  check(rules.Rules?.[0]?.ID === 'expire-tmp', `the bucket's lifecycle: ${JSON.stringify(rules.Rules)}`);
+  await shot('settings');
+  await page.goto(`${origin}/_granary/console/#/o/${BUCKET}/${encodeURIComponent('notes/todo.txt')}`);
+  await page.getByRole('heading', { name: 'todo.txt' }).waitFor();
+});
+
 await run('a download is a presigned GET the browser fetches', async () => {
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()]);
   const file = await download.path();
@@ -494,8 +520,9 @@ await run('admin pages: users and status', async () => {
     await page.getByRole('button', { name: `Disable key ${second}` }).click();
     await page.getByRole('button', { name: `Enable key ${second}` }).waitFor();
     await page.getByRole('button', { name: `Delete key ${second}` }).click();
-    await eventually('the deleted key is gone', async () => !(await page.getByText(second, { exact: true }).count()));
-    check(await page.getByText(carolAk, { exact: true }).isVisible(), 'carol\'s first key is not listed');
+    const keyTable = page.locator('table.keys');
+    await eventually('the deleted key is gone', async () => !(await keyTable.getByText(second, { exact: true }).count()));
+    check(await keyTable.getByText(carolAk, { exact: true }).isVisible(), 'carol\'s first key is not listed');
     await shot('user');
     await page.getByRole('link', { name: 'Users' }).first().click();
     await page.getByLabel('New user name').fill('dave');
@@ -515,6 +542,8 @@ await run('admin pages: users and status', async () => {
     check(!(await page.getByRole('link', { name: BUCKET }).count()), 'carol sees the admin\'s bucket');
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('alert').filter({ hasText: 'Only the admin user' }).first().waitFor();
+    await page.getByRole('link', { name: 'Status' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Only the admin user may read the status' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Access key').fill(ROOT_AK);
     await page.getByLabel('Secret key').fill(ROOT_SK);

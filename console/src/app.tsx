@@ -9,6 +9,7 @@ import { ObjectDetails } from './pages/object';
 import { SearchPage } from './pages/search';
 import { Users, UserDetails } from './pages/users';
 import { Status } from './pages/status';
+import { BucketSettings } from './pages/settings';
 
 const STORAGE_KEY = 'granary.console.credentials';
 
@@ -104,6 +105,9 @@ function Shell({ client, onLogout }: { client: Client; onLogout: () => void }) {
       break;
     case 'status':
       page = <Status client={client} />;
+      break;
+    case 'settings':
+      page = <BucketSettings client={client} bucket={route.parts[0]} />;
       break;
     default:
       page = <Buckets client={client} />;

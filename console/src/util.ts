@@ -42,6 +42,7 @@ export const href = {
   users: () => '#/admin',
   user: (name: string) => `#/admin/${encodeURIComponent(name)}`,
   status: () => '#/status',
+  settings: (bucket: string) => `#/settings/${encodeURIComponent(bucket)}`,
 };
 
 export function useRoute(): Route {

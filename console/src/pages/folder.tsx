@@ -221,6 +221,11 @@ export function Folder({ client, bucket, prefix }: { client: Client; bucket: str
           Refresh
         </button>
         {!prefix && <VersioningToggle client={client} bucket={bucket} />}
+        {!prefix && (
+          <a class="button-link" href={href.settings(bucket)}>
+            Bucket settings
+          </a>
+        )}
       </div>
       {prefix && (
         <details class="folder-actions">
@@ -348,7 +353,7 @@ class ObjectRow extends Component<RowProps> {
   }
 }
 
-function VersioningToggle({ client, bucket }: { client: Client; bucket: string }) {
+export function VersioningToggle({ client, bucket }: { client: Client; bucket: string }) {
   const [status, setStatus] = useState<string>();
   const [error, setError] = useState<string>();
   useEffect(() => {

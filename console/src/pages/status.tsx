@@ -41,7 +41,7 @@ export function Status({ client }: { client: Client }) {
       return await client.json<Record<string, unknown>>('GET', '/_granary/admin/status');
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 405 || e.code === 'NoSuchBucket')) return client.json<Record<string, unknown>>('GET', '/_granary/status');
-      throw e;
+      throw e instanceof ApiError && e.status === 403 ? new Error('Only the admin user may read the status.') : e;
     }
   }, [client]);
   return (
@@ -52,7 +52,7 @@ export function Status({ client }: { client: Client }) {
       </button>
       {error && (
         <p role="alert" class="error">
-          {error.includes('Access') ? 'Only the admin user may read the status.' : messageOf(error)}
+          {error}
         </p>
       )}
       <Maintenance client={client} onDone={reload} />

@@ -35,6 +35,17 @@ function AdminError({ error }: { error?: string }) {
   );
 }
 
+const ADMIN_ONLY = 'Only the admin user may manage users and keys.';
+
+/** A load of the admin API: a 403 becomes the sentence saying whose pages these are. */
+async function adminGet(client: Client, path: string): Promise<unknown> {
+  try {
+    return await client.json<unknown>('GET', path);
+  } catch (e) {
+    throw e instanceof ApiError && e.status === 403 ? new Error(ADMIN_ONLY) : e;
+  }
+}
+
 const listOf = <T,>(v: unknown, field: string): T[] => (Array.isArray(v) ? (v as T[]) : (((v as Record<string, unknown>)?.[field] as T[]) ?? []));
 
 /** Runs an admin action, then `after`; a 403 says who may use these pages. */
@@ -46,7 +57,7 @@ function useAction(after: () => void): [(f: () => Promise<unknown>) => Promise<v
       await f();
       after();
     } catch (e) {
-      setError(e instanceof ApiError && e.status === 403 ? 'Only the admin user may manage users and keys.' : messageOf(e));
+      setError(e instanceof ApiError && e.status === 403 ? ADMIN_ONLY : messageOf(e));
     }
   };
   return [run, error];
@@ -62,7 +73,7 @@ function NewSecret({ k }: { k?: NewKey }) {
 }
 
 export function Users({ client }: { client: Client }) {
-  const [data, loadError, reload] = useLoad(() => client.json<unknown>('GET', `${ADMIN}/users`), [client]);
+  const [data, loadError, reload] = useLoad(() => adminGet(client, `${ADMIN}/users`), [client]);
   const users = listOf<UserInfo>(data, 'users');
   const [run, error] = useAction(reload);
   const [name, setName] = useState('');
@@ -85,7 +96,7 @@ export function Users({ client }: { client: Client }) {
         <button type="submit">Create user</button>
       </form>
       <NewSecret k={created} />
-      <AdminError error={loadError && (loadError.includes('Access') ? 'Only the admin user may manage users and keys.' : loadError)} />
+      <AdminError error={loadError} />
       <AdminError error={error} />
       <table class="list users">
         <thead>
@@ -132,7 +143,7 @@ export function Users({ client }: { client: Client }) {
 
 export function UserDetails({ client, name }: { client: Client; name: string }) {
   const base = `${ADMIN}/users/${enc(name)}`;
-  const [data, loadError, reload] = useLoad(() => client.json<unknown>('GET', `${base}/keys`), [client, name]);
+  const [data, loadError, reload] = useLoad(() => adminGet(client, `${base}/keys`), [client, name]);
   const keys = listOf<KeyInfo>(data, 'keys');
   const [run, error] = useAction(reload);
   const [created, setCreated] = useState<NewKey>();
