@@ -22,6 +22,8 @@ import {
   ListPartsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  CreateBucketCommand,
+  GetObjectLegalHoldCommand,
   GetBucketTaggingCommand,
   GetBucketLifecycleConfigurationCommand,
 } from '@aws-sdk/client-s3';
@@ -487,6 +489,20 @@ await run('bucket settings: tags and lifecycle rules as documents', async () => 
   await shot('settings');
   await page.goto(`${origin}/_granary/console/#/o/${BUCKET}/${encodeURIComponent('notes/todo.txt')}`);
   await page.getByRole('heading', { name: 'todo.txt' }).waitFor();
+});
+
+await run('legal hold on an object in a bucket with object lock', async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'console-e2e-locked', ObjectLockEnabledForBucket: true }));
+  await s3.send(new PutObjectCommand({ Bucket: 'console-e2e-locked', Key: 'contract.txt', Body: 'signed' }));
+  await page.goto(`${origin}/_granary/console/#/o/console-e2e-locked/contract.txt`);
+  await page.getByRole('button', { name: 'Place legal hold' }).click();
+  await page.getByRole('button', { name: 'Release legal hold' }).waitFor();
+  const hold = await s3.send(new GetObjectLegalHoldCommand({ Bucket: 'console-e2e-locked', Key: 'contract.txt' }));
+  check(hold.LegalHold?.Status === 'ON', `the legal hold is ${JSON.stringify(hold.LegalHold)}`);
+  await page.getByRole('button', { name: 'Release legal hold' }).click();
+  await page.getByRole('button', { name: 'Place legal hold' }).waitFor();
+  await page.goto(`${origin}/_granary/console/#/o/${BUCKET}/${encodeURIComponent('notes/todo.txt')}`);
+  await page.getByText('Object lock is not enabled on this bucket.').waitFor();
 });
 
 await run('a download is a presigned GET the browser fetches', async () => {

@@ -123,8 +123,24 @@ export class Client {
     return (await this.request('HEAD', objectPath(bucket, key) + qs({ versionId }), { headers: { 'x-amz-checksum-mode': 'ENABLED' } })).headers;
   }
 
-  /** Retention and legal hold; undefined where the bucket has no object lock (or none is set). */
-  async protection(bucket: string, key: string): Promise<{ mode?: string; until?: string; legalHold?: string }> {
+  private lockEnabled = new Map<string, Promise<boolean>>();
+
+  /** Whether the bucket has object lock (asked once per bucket and session). */
+  objectLockEnabled(bucket: string): Promise<boolean> {
+    let known = this.lockEnabled.get(bucket);
+    if (!known) {
+      known = this.xml('GET', `/${enc(bucket)}?object-lock`).then(
+        (doc) => text(doc.documentElement, 'ObjectLockEnabled') === 'Enabled',
+        () => false,
+      );
+      this.lockEnabled.set(bucket, known);
+    }
+    return known;
+  }
+
+  /** Retention and legal hold (only asked of a bucket with object lock). */
+  async protection(bucket: string, key: string): Promise<{ lock: boolean; mode?: string; until?: string; legalHold?: string }> {
+    if (!(await this.objectLockEnabled(bucket))) return { lock: false };
     const absent = (e: unknown) => {
       if (e instanceof ApiError && e.status >= 400 && e.status < 500) return undefined;
       throw e;
@@ -134,6 +150,7 @@ export class Client {
       this.xml('GET', objectPath(bucket, key) + qs({ 'legal-hold': '' })).catch(absent),
     ]);
     return {
+      lock: true,
       mode: ret ? text(ret.documentElement, 'Mode') : undefined,
       until: ret ? text(ret.documentElement, 'RetainUntilDate') : undefined,
       legalHold: hold ? text(hold.documentElement, 'Status') : undefined,

@@ -153,15 +153,16 @@ function Protection({ client, bucket, objectKey, gen }: { client: Client; bucket
     <section aria-labelledby="protection-title" class="panel">
       <h2 id="protection-title">Retention and legal hold</h2>
       {error && <p role="alert" class="error">{error}</p>}
-      {p && (
+      {p && !p.lock && <p class="muted">Object lock is not enabled on this bucket.</p>}
+      {p?.lock && (
         <dl class="meta">
           <dt>retention</dt>
           <dd>{p.mode ? `${p.mode} until ${formatDate(p.until)}` : 'none'}</dd>
           <dt>legal hold</dt>
-          <dd>{p.legalHold ?? 'none (or no object lock on this bucket)'}</dd>
+          <dd>{p.legalHold ?? 'OFF'}</dd>
         </dl>
       )}
-      {p?.legalHold !== undefined && (
+      {p?.lock && (
         <button type="button" onClick={toggle}>
           {p.legalHold === 'ON' ? 'Release legal hold' : 'Place legal hold'}
         </button>
