@@ -9,10 +9,12 @@
 //! - what only the metadata store can tell (queue depths, live gateways) and the search
 //!   index's document count are read at most every `METRICS_STORE_COUNTS_REFRESH_SECS`
 //!   (`StoreCounts`), each queue capped at `STATUS_COUNT_MAX` like `granary status`, with
-//!   the usage of the first buckets (`bucket_usage`: one bounded range read);
+//!   the usage of the first buckets (`bucket_usage`: one bounded range read) and what the
+//!   chunk store holds (`chunk_space`: the stored-chunk counters, the dedup ratio);
 //! - the metadata store's commit latency and retries (`kv_commits`) from `kv`'s counters.
 
 mod bucket_usage;
+mod chunk_space;
 pub mod exposition;
 mod kv_commits;
 pub mod requests;
@@ -60,6 +62,8 @@ struct StoreCounts {
     /// Object versions and logical bytes stored in all and in the first buckets by name
     /// (`meta::usage`: two bounded range reads).
     usage: crate::meta::usage::BucketsUsage,
+    /// Bytes and chunks the chunk store holds (`meta::refs::stored`).
+    stored_chunks: crate::meta::refs::StoredChunks,
 }
 
 /// Keys in `space`, up to `STATUS_COUNT_MAX` (as `granary status` counts its queues).
@@ -80,6 +84,7 @@ impl StoreCounts {
             gateways_live: crate::meta::gateways::list(db)?.iter().filter(|(_, g)| g.is_live(now)).count(),
             search_documents: sources.index.as_ref().map(|i| i.documents()),
             usage: crate::meta::usage::buckets_listed(db, METRICS_BUCKETS_LISTED_MAX)?,
+            stored_chunks: crate::meta::refs::stored(db)?,
         })
     }
 }
@@ -131,6 +136,7 @@ impl Metrics {
         let store = self.store_counts(sources)?;
         register_store(&mut r, sources, &store);
         bucket_usage::register(&mut r, &store.usage);
+        chunk_space::register(&mut r, &crate::status::ChunkSpace::of(store.stored_chunks, store.usage.total.bytes));
         kv_commits::register(&mut r);
         if let Some(dropped) = &self.access_log_dropped {
             counter(

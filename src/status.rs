@@ -1,5 +1,6 @@
 //! What an operator sees of a gateway's background work: the collector's last passes, the
-//! audit writer's drops, and how much waits in the release and collection queues. Served by
+//! audit writer's drops, and how much waits in the release and collection queues; what the
+//! chunk store holds against what clients stored (the dedup ratio), and its tiers. Served by
 //! `granary status` (admin socket, or offline on a stopped data directory) and
 //! `GET /_granary/status`.
 
@@ -49,6 +50,93 @@ pub struct Status {
     /// Object versions and logical bytes stored in all (`granary usage` has them per bucket
     /// and user).
     pub usage: crate::meta::usage::Usage,
+    /// Bytes and chunks the chunk store holds against the logical bytes: the dedup ratio.
+    pub chunks: ChunkSpace,
+    /// The chunk store's cache tiers, write-back queue and durable store (`None` when no
+    /// gateway runs here: the tiers live in a gateway's memory).
+    pub chunk_store: Option<ChunkStoreStatus>,
+}
+
+/// What deduplication saves. `stored_*` are the stored-chunk counters (`meta::refs::stored`),
+/// kept by the transactions that create and drop refcount records: every chunk a record
+/// knows the size of, at its stored size (after sealing, if encrypted), from the first pin
+/// until the collector deletes it (so chunks at zero references waiting out the grace
+/// period, and chunks of uploads in progress, count). `logical_bytes` is every object
+/// version's size (`usage`), small bodies kept inline in the metadata included.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ChunkSpace {
+    pub stored_bytes: i64,
+    pub stored_count: i64,
+    pub logical_bytes: i64,
+    /// `logical_bytes / stored_bytes`; `None` while nothing is stored.
+    pub dedup_ratio: Option<f64>,
+    /// `logical_bytes - stored_bytes` (negative when sealing and pending chunks outweigh what
+    /// deduplication saves).
+    pub saved_bytes: i64,
+}
+
+impl ChunkSpace {
+    pub fn of(stored: crate::meta::refs::StoredChunks, logical_bytes: i64) -> Self {
+        #[allow(clippy::cast_precision_loss)] // a ratio: 53 bits of precision are plenty
+        let dedup_ratio = (stored.bytes > 0).then(|| logical_bytes as f64 / stored.bytes as f64);
+        ChunkSpace {
+            stored_bytes: stored.bytes,
+            stored_count: stored.chunks,
+            logical_bytes,
+            dedup_ratio,
+            saved_bytes: logical_bytes - stored.bytes,
+        }
+    }
+}
+
+/// The chunk store of a running gateway: each cache tier there is, write-back's queue, and
+/// the durable store. Read from the same counters as the metrics (`chunks::cache::CacheStats`).
+#[derive(Debug, Serialize)]
+pub struct ChunkStoreStatus {
+    pub durable: crate::chunks::DurableLocation,
+    pub memory: Option<TierStatus>,
+    pub disk: Option<TierStatus>,
+    /// Present when the disk tier is (its queue is resumed even when writes go through).
+    pub write_back: Option<crate::chunks::cache::WriteBackFigures>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TierStatus {
+    pub bytes: u64,
+    pub entries: u64,
+    pub capacity_bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+}
+
+impl From<crate::chunks::cache::TierFigures> for TierStatus {
+    fn from(f: crate::chunks::cache::TierFigures) -> Self {
+        TierStatus {
+            bytes: f.held_bytes,
+            entries: f.held_entries,
+            capacity_bytes: f.capacity_bytes,
+            hits: f.hits,
+            misses: f.misses,
+            evictions: f.evictions,
+        }
+    }
+}
+
+impl ChunkStoreStatus {
+    fn of(chunks: &dyn crate::chunks::ChunkBackend, now_ms: i64) -> Self {
+        let stats = chunks.cache_stats();
+        let tier = |which: &str| {
+            let stats = stats.as_ref()?;
+            stats.tiers().into_iter().find(|(name, _)| *name == which).map(|(_, f)| TierStatus::from(f))
+        };
+        ChunkStoreStatus {
+            durable: chunks.durable_location(),
+            memory: tier("memory"),
+            disk: tier("disk"),
+            write_back: stats.as_ref().filter(|s| s.has_disk).map(|s| s.write_back.figures(now_ms)),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +190,7 @@ fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
 
 impl StatusSources {
     pub fn snapshot(&self) -> MetaResult<Status> {
+        let usage = crate::meta::usage::total(&*self.db)?;
         Ok(Status {
             metadata_backend: self.db.name(),
             collector: self.collector.as_ref().map(|c| c.status()),
@@ -113,7 +202,9 @@ impl StatusSources {
             metadata_cache: self.cache.as_ref().map(|c| c.stats()),
             connections: self.connections.as_ref().map(|l| l.stats()),
             scrub: self.scrub.as_ref().and_then(|s| s.status(crate::limits::SCRUB_STATUS_BAD_CHUNKS_MAX)),
-            usage: crate::meta::usage::total(&*self.db)?,
+            usage,
+            chunks: ChunkSpace::of(crate::meta::refs::stored(&*self.db)?, usage.bytes),
+            chunk_store: self.collector.as_ref().map(|c| ChunkStoreStatus::of(&*c.engine().chunks, crate::meta::now_ms())),
             search: self.index.as_ref().map(|i| SearchStatus {
                 documents: i.documents(),
                 applied_sequencer: i.applied_sequencer(),

@@ -12,7 +12,7 @@
 use crate::chunks::ChunkHash;
 use crate::keys::{decode_bytes, Key};
 use crate::meta::codec::decode;
-use crate::meta::refs::{ChunkState, Pin, RefCount};
+use crate::meta::refs::{ChunkState, Pin};
 use std::collections::BTreeMap;
 
 /// Built from a dump's pairs in key order (`observe` each one), then `finish`ed.
@@ -43,7 +43,7 @@ impl ChunkSet {
     pub fn observe(&mut self, key: &[u8], value: &[u8]) {
         if let Some(rest) = key.strip_prefix(self.refcount_space.as_slice()) {
             let hash = decode_bytes(rest).ok().and_then(|(h, _)| <[u8; 32]>::try_from(h).ok());
-            match (hash, decode::<RefCount>(value)) {
+            match (hash, crate::meta::refs::decode_refcount(value)) {
                 (Some(hash), Ok(rc)) if rc.state == ChunkState::Live && rc.count > 0 => {
                     self.counts.entry(ChunkHash(hash)).or_default().0 = rc.count
                 }
@@ -77,11 +77,12 @@ impl ChunkSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::codec::encode;
+    use crate::meta::codec::{encode, encode_record};
+    use crate::meta::refs::RefCount;
 
     fn refcount(hash: u8, count: i64) -> (Vec<u8>, Vec<u8>) {
-        let rc = RefCount { count, state: ChunkState::Live, zero_since_ms: 0 };
-        (Key::space("c").bytes(&[hash; 32]).into_bytes(), encode(&rc))
+        let rc = RefCount { count, state: ChunkState::Live, zero_since_ms: 0, stored_bytes: Some(1) };
+        (Key::space("c").bytes(&[hash; 32]).into_bytes(), encode_record(&rc))
     }
 
     fn pin(hash: u8, seq: u64) -> (Vec<u8>, Vec<u8>) {

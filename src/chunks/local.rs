@@ -280,6 +280,9 @@ impl ChunkBackend for LocalChunks {
     fn name(&self) -> &'static str {
         "local"
     }
+    fn durable_location(&self) -> super::DurableLocation {
+        super::DurableLocation { kind: self.name(), location: Some(self.0.root.display().to_string()) }
+    }
     async fn put(&self, hash: ChunkHash, data: Bytes) -> ChunkResult<()> {
         let this = self.clone();
         blocking(ChunkOp::Write, move || this.write(&hash, &data)).await

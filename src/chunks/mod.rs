@@ -172,6 +172,19 @@ pub trait ChunkBackend: Send + Sync + 'static {
     fn cache_stats(&self) -> Option<std::sync::Arc<cache::CacheStats>> {
         None
     }
+
+    /// Which store keeps the chunks durably, and where (for status): past any cache tier.
+    fn durable_location(&self) -> DurableLocation {
+        DurableLocation { kind: self.name(), location: None }
+    }
+}
+
+/// The durable chunk store's kind (`local`, `s3`) and where it is: a directory, or a URL
+/// naming the endpoint, bucket and prefix (credentials never appear in it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DurableLocation {
+    pub kind: &'static str,
+    pub location: Option<String>,
 }
 
 /// `data` if it hashes to `hash`, else `Corrupt`: the one check every backend makes before

@@ -324,6 +324,11 @@ impl ChunkBackend for S3Chunks {
         "s3"
     }
 
+    /// The prefix's URL at the endpoint (which never holds user information: `wire::Endpoint`).
+    fn durable_location(&self) -> super::DurableLocation {
+        super::DurableLocation { kind: self.name(), location: Some(self.0.endpoint.object_url(&self.0.location.prefix)) }
+    }
+
     async fn put(&self, hash: ChunkHash, data: Bytes) -> ChunkResult<()> {
         debug_assert_eq!(ChunkHash::of(&data), hash);
         let url = self.0.endpoint.object_url(&self.key_of(&hash));

@@ -206,6 +206,10 @@ impl ChunkBackend for Tiered {
         "tiered"
     }
 
+    fn durable_location(&self) -> super::DurableLocation {
+        self.0.durable.durable_location()
+    }
+
     async fn put(&self, hash: ChunkHash, data: Bytes) -> ChunkResult<()> {
         if self.0.write_back {
             let pending = self.0.pending.as_ref().expect("write-back has a queue");

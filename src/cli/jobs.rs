@@ -106,7 +106,8 @@ pub(super) async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result
     bar.finish_and_clear();
     let report = report?;
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    let problems = report.refcounts.drift.len() + report.orphan_files.len() + report.missing_files.len();
+    let problems =
+        report.refcounts.drift.len() + report.orphan_files.len() + report.missing_files.len() + usize::from(report.stored.drifted());
     let abandoned = &report.refcounts.abandoned_pins;
     if abandoned.pins > 0 {
         // Not a problem: what a gateway killed with uploads in flight leaves behind.
@@ -131,6 +132,13 @@ pub(super) async fn refcount_verify(store: &StoreConfig, repair: bool) -> Result
         }
         (_, true) => {
             println!("repaired {} counts, removed {} orphan files", report.refcounts.repaired, report.orphan_files.len());
+            let s = &report.stored;
+            if s.repaired {
+                println!(
+                    "stored-chunk counters were {} bytes in {} chunks, now {} bytes in {} chunks ({} sizes learned from the chunk store)",
+                    s.counted.bytes, s.counted.chunks, s.recounted.bytes, s.recounted.chunks, s.sizes_learned
+                );
+            }
             Ok(())
         }
         (n, false) => Err(format!("{n} problem(s); run with --repair to fix counts and remove orphans")),

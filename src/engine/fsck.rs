@@ -24,6 +24,8 @@ pub struct FsckReport {
     pub orphan_files: Vec<String>,
     /// Referenced chunks the store does not hold: objects using them cannot be read.
     pub missing_files: Vec<String>,
+    /// The stored-chunk counters (bytes and chunks the store holds) against the records.
+    pub stored: recount::StoredRecount,
 }
 
 pub async fn verify(engine: &Engine, repair: bool) -> Result<FsckReport, String> {
@@ -47,27 +49,32 @@ pub async fn verify(engine: &Engine, repair: bool) -> Result<FsckReport, String>
     // The store a page at a time, in order of name: what it holds is ticked off both sets,
     // and what no record knows is an orphan.
     let (mut chunk_files, mut orphan_files) = (0, Vec::new());
+    // Sizes of listed chunks whose records lack one (written before sizes were kept).
+    let mut sizes_lacking = std::collections::BTreeMap::new();
     let mut after = None;
     loop {
         let page = engine.chunks.list(after, CHUNK_LIST_PAGE_MAX_COUNT).await.map_err(|e| format!("listing chunks: {e}"))?;
         let Some(last) = page.last() else { break };
         after = Some(last.hash);
         chunk_files += page.len();
-        let hashes: Vec<ChunkHash> = page.iter().map(|c| c.hash).collect();
-        let unknown = engine
+        let listed: Vec<(ChunkHash, u64)> = page.iter().map(|c| (c.hash, c.size_bytes)).collect();
+        let (unknown, sizes) = engine
             .meta(move |db| {
                 crate::kv::read(db, |t| {
-                    let mut unknown = Vec::new();
-                    for h in hashes {
-                        if read_refcount(t, &h)?.is_none() {
-                            unknown.push(h);
+                    let (mut unknown, mut sizes) = (Vec::new(), Vec::new());
+                    for (h, size) in listed {
+                        match read_refcount(t, &h)? {
+                            None => unknown.push(h),
+                            Some(rc) if rc.stored_bytes.is_none() => sizes.push((h, size)),
+                            Some(_) => {}
                         }
                     }
-                    Ok::<_, MetaError>(unknown)
+                    Ok::<_, MetaError>((unknown, sizes))
                 })
             })
             .await
             .map_err(|e| e.to_string())?;
+        sizes_lacking.extend(sizes);
         for hash in unknown {
             orphan_files.push(hash.to_hex());
             if repair {
@@ -81,5 +88,6 @@ pub async fn verify(engine: &Engine, repair: bool) -> Result<FsckReport, String>
     }
     refcounts.abandoned_pins.chunks_without_file.extend(pinned_only.iter().map(ChunkHash::to_hex));
     let missing_files = needed.iter().map(ChunkHash::to_hex).collect();
-    Ok(FsckReport { refcounts, chunk_files, orphan_files, missing_files })
+    let stored = engine.meta(move |db| recount::stored_counter(db, repair, &sizes_lacking)).await.map_err(|e| e.to_string())?;
+    Ok(FsckReport { refcounts, chunk_files, orphan_files, missing_files, stored })
 }

@@ -248,8 +248,9 @@ impl Engine {
     async fn pin_and_store(&self, upload_id: &[u8; 16], seq: u64, hash: ChunkHash, data: Vec<u8>) -> Result<(), EngineError> {
         let id = *upload_id;
         let mut attempt = 0;
+        let stored_bytes = data.len() as u64;
         let must_write = loop {
-            match self.meta(move |db| refs::pin_chunk(db, &id, seq, &hash)).await {
+            match self.meta(move |db| refs::pin_chunk(db, &id, seq, &hash, stored_bytes)).await {
                 Err(EngineError::Meta(MetaError::ChunkBeingCollected)) if attempt < limits::INGEST_PIN_RETRY_MAX_COUNT => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(limits::INGEST_PIN_RETRY_DELAY_MILLIS)).await;

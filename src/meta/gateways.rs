@@ -252,10 +252,10 @@ mod tests {
         let crashed = register(&db, "b:9000", "b", now - limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS - 1).unwrap();
         let h_alive = ChunkHash::of(b"alive");
         let h_dead = ChunkHash::of(b"dead");
-        pin_chunk(&db, &new_upload_id_of(alive), 0, &h_alive).unwrap();
-        pin_chunk(&db, &new_upload_id_of(crashed), 0, &h_dead).unwrap();
+        pin_chunk(&db, &new_upload_id_of(alive), 0, &h_alive, 1).unwrap();
+        pin_chunk(&db, &new_upload_id_of(crashed), 0, &h_dead, 1).unwrap();
         // An upload of a gateway that deregistered (or never existed any more).
-        pin_chunk(&db, &new_upload_id_of(alive.wrapping_add(1)), 0, &h_dead).unwrap();
+        pin_chunk(&db, &new_upload_id_of(alive.wrapping_add(1)), 0, &h_dead, 1).unwrap();
 
         assert_eq!(release_orphaned_pins(&db, now).unwrap(), 2);
         assert_eq!(count(&db, &h_alive), 1, "a live gateway's upload keeps its pin");
@@ -292,7 +292,7 @@ mod tests {
         let (_d, db) = FjallStore::temporary();
         let before = register(&db, "x", "x", now_ms()).unwrap();
         let h = ChunkHash::of(b"left over");
-        pin_chunk(&db, &new_upload_id_of(before), 0, &h).unwrap();
+        pin_chunk(&db, &new_upload_id_of(before), 0, &h, 1).unwrap();
         let me = register(&db, "x", "x", now_ms()).unwrap();
         assert_eq!(list(&db).unwrap().into_iter().map(|(id, _)| id).collect::<Vec<_>>(), vec![me]);
         assert_eq!(release_orphaned_pins(&db, now_ms()).unwrap(), 1);

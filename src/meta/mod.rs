@@ -22,7 +22,8 @@
 //! - `("sdk", bucket, bucket_id, key_id, version, context)` → the wrapped data key of an
 //!   encryption domain (`sse_domains`)
 //! - `("ud", upload_id)`        → `uploads::CompletedUpload` (a day; `("udt", ms, upload_id)` its sweep index)
-//! - `("c", sha256)`             → `RefCount`
+//! - `("c", sha256)`             → `RefCount` (with the chunk's stored size, `refs`);
+//!   `("cst", shard, field)` → i64: the stored-chunk counters, bytes and chunks (`refs::stored`)
 //! - `("z", sha256)`             → empty: the chunk's count reached zero (GC queue)
 //! - `("p", upload_id, seq)`     → `Pin`: a chunk an in-flight upload holds a reference on
 //! - `("ob", versionstamp)`     → `outbox::Event`, in commit order; `("obn", shard)` its depth

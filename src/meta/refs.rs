@@ -12,12 +12,23 @@
 //!    `Collecting` in one transaction, deletes the file, then clears the record in another.
 //!    Any pin after step 4's first transaction waits until the record is gone and rewrites
 //!    the file; any pin before it makes the count non-zero so the collector skips the chunk.
+//!
+//! What the chunk store holds physically (`stored`: bytes and chunks, for status, metrics and
+//! the dedup ratio) is counted by the transactions that create and drop refcount records:
+//! the pin that creates a record adds its chunk's stored size, `finish_collect` subtracts it
+//! when it drops the record. Counters `("cst", shard, field)` → i64 are changed with
+//! `atomic_add` on the shard of the chunk's hash, so writers of different chunks never read a
+//! shared key (blind adds on FoundationDB; on the embedded store, where an add reads its key,
+//! they rarely meet on one shard). Invariant: the counters are the sum, over refcount records
+//! that know their size, of one chunk and its size; a record without a size (written before
+//! sizes were kept) counts for nothing until `recount::stored_counter` fills it in.
 
-use super::codec::{decode, encode};
+use super::codec::{decode, encode, encode_record, layout, CodecResult, Record};
 use super::{now_ms, MetaError, MetaResult};
 use crate::chunks::ChunkHash;
 use crate::keys::{prefix_end, Key};
-use crate::kv::{read, transact, KvStore, KvTxn};
+use crate::kv::{decode_counter, read, transact, KvStore, KvTxn};
+use crate::limits::USAGE_COUNTER_SHARDS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -34,6 +45,118 @@ pub struct RefCount {
     pub state: ChunkState,
     /// When `count` last reached zero (milliseconds since epoch).
     pub zero_since_ms: i64,
+    /// The chunk's stored size: the bytes handed to `ChunkBackend::put`, which the chunk is
+    /// named by, so after sealing when the write was encrypted (nothing compresses chunks).
+    /// It is what the chunk store holds and what a listing or `size` reports. `None` in
+    /// records of format 1 (written before sizes were kept) and in those a recount created;
+    /// `recount::stored_counter` fills it in from the chunk store.
+    pub stored_bytes: Option<u64>,
+}
+
+impl RefCount {
+    pub(super) fn fresh(now: i64, stored_bytes: Option<u64>) -> Self {
+        RefCount { count: 0, state: ChunkState::Live, zero_since_ms: now, stored_bytes }
+    }
+}
+
+impl Record for RefCount {
+    const FORMAT: u8 = 2;
+    fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
+        /// Format 1: no size.
+        #[derive(Deserialize)]
+        struct RefCountV1 {
+            count: i64,
+            state: ChunkState,
+            zero_since_ms: i64,
+        }
+        match format {
+            1 => Some(layout::<RefCountV1>(bytes).map(|old| RefCount {
+                count: old.count,
+                state: old.state,
+                zero_since_ms: old.zero_since_ms,
+                stored_bytes: None,
+            })),
+            _ => None,
+        }
+    }
+}
+
+/// A refcount record's value, at its current format or an older one (for readers of raw
+/// pairs: backups, tests).
+pub fn decode_refcount(bytes: &[u8]) -> MetaResult<RefCount> {
+    super::codec::decode_record(bytes)
+}
+
+/// What the chunk store holds, as the counters say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoredChunks {
+    pub bytes: i64,
+    pub chunks: i64,
+}
+
+const STORED_BYTES: u64 = 0;
+const STORED_CHUNKS: u64 = 1;
+
+fn stored_key(shard: u64, field: u64) -> Vec<u8> {
+    Key::space("cst").u64(shard).u64(field).into_bytes()
+}
+
+/// The range of every stored-chunk counter.
+pub(super) fn stored_space() -> (Vec<u8>, Vec<u8>) {
+    let begin = Key::space("cst").into_bytes();
+    let end = prefix_end(&begin);
+    (begin, end)
+}
+
+/// Adds (`sign` 1) or removes (-1) one chunk of `size` bytes, on the shard of its hash (hashes
+/// are uniform, so the first byte spreads writers evenly).
+fn count_stored(t: &mut dyn KvTxn, hash: &ChunkHash, size: u64, sign: i64) -> MetaResult<()> {
+    let shard = u64::from(hash.0[0]) % USAGE_COUNTER_SHARDS;
+    t.atomic_add(&stored_key(shard, STORED_BYTES), sign * i64::try_from(size).unwrap_or(i64::MAX))?;
+    t.atomic_add(&stored_key(shard, STORED_CHUNKS), sign)?;
+    Ok(())
+}
+
+/// The counters as `t` sees them: one range read of `2 * USAGE_COUNTER_SHARDS` rows.
+pub fn stored_in(t: &mut dyn KvTxn) -> MetaResult<StoredChunks> {
+    let (begin, end) = stored_space();
+    let mut out = StoredChunks::default();
+    for (k, v) in t.get_range(&begin, &end, 2 * USAGE_COUNTER_SHARDS as usize, false)? {
+        match k.last().copied().map(u64::from) {
+            Some(STORED_BYTES) => out.bytes += decode_counter(Some(&v)),
+            _ => out.chunks += decode_counter(Some(&v)),
+        }
+    }
+    Ok(out)
+}
+
+/// What the chunk store holds, as the counters say (cheap: for status and metrics).
+pub fn stored(db: &dyn KvStore) -> MetaResult<StoredChunks> {
+    read(db, stored_in)
+}
+
+/// Sets the counters to `to` (a recount on a stopped store: every shard cleared, the total
+/// kept in shard 0).
+pub(super) fn set_stored(t: &mut dyn KvTxn, to: StoredChunks) -> MetaResult<()> {
+    let (begin, end) = stored_space();
+    t.clear_range(&begin, &end)?;
+    t.set(&stored_key(0, STORED_BYTES), &to.bytes.to_le_bytes())?;
+    t.set(&stored_key(0, STORED_CHUNKS), &to.chunks.to_le_bytes())?;
+    Ok(())
+}
+
+/// Gives a record without a size its size, counting the chunk (a recount filling in what an
+/// older record lacked; a pin of such a chunk does it too). Whether it changed anything.
+pub(super) fn learn_size(t: &mut dyn KvTxn, hash: &ChunkHash, size: u64) -> MetaResult<bool> {
+    match read_refcount(t, hash)? {
+        Some(mut rc) if rc.stored_bytes.is_none() => {
+            rc.stored_bytes = Some(size);
+            count_stored(t, hash, size, 1)?;
+            t.set(&refcount_key(hash), &encode_record(&rc))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -89,46 +212,59 @@ pub(super) fn upload_id_of_pin(key: &[u8]) -> MetaResult<[u8; 16]> {
 pub use super::upload_id::{gateway_of_upload, new_upload_id, new_upload_id_of};
 
 pub fn read_refcount(t: &mut dyn KvTxn, hash: &ChunkHash) -> MetaResult<Option<RefCount>> {
-    t.get(&refcount_key(hash))?.map(|v| decode(&v)).transpose()
+    t.get(&refcount_key(hash))?.map(|v| decode_refcount(&v)).transpose()
 }
 
-/// Applies reference-count changes inside the caller's transaction.
+/// Applies reference-count changes inside the caller's transaction. A record created here
+/// has no size (only a pin, which has the chunk's bytes, creates records that do).
 pub fn apply_ref_deltas(t: &mut dyn KvTxn, deltas: &BTreeMap<ChunkHash, i64>, now: i64) -> MetaResult<()> {
     for (hash, &delta) in deltas {
-        if delta == 0 {
-            continue;
+        if delta != 0 {
+            apply_delta(t, hash, delta, now, None)?;
         }
-        let mut rc = read_refcount(t, hash)?.unwrap_or(RefCount { count: 0, state: ChunkState::Live, zero_since_ms: now });
-        if delta > 0 && rc.state == ChunkState::Collecting {
-            return Err(MetaError::ChunkBeingCollected);
-        }
-        let was_queued = rc.count == 0;
-        if was_queued {
-            t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
-        }
-        rc.count += delta;
-        if rc.count < 0 {
-            // A bug elsewhere undercounted. Stopping here would stop all collection for good;
-            // clamp, and say so loudly (`granary refcount verify --repair` will recount, issue 4).
-            tracing::error!(chunk = %hash.to_hex(), count = rc.count, "refcount underflow; clamping to zero");
-            rc.count = 0;
-        }
-        if rc.count == 0 {
-            rc.zero_since_ms = now;
-            t.set(&gc_queue_key(now, hash), b"")?;
-        }
-        t.set(&refcount_key(hash), &encode(&rc))?;
     }
+    Ok(())
+}
+
+/// One chunk's change. `size`, when known, goes into a record that lacks it (created now, or
+/// written before sizes were kept), and the chunk is counted as stored in the same write.
+fn apply_delta(t: &mut dyn KvTxn, hash: &ChunkHash, delta: i64, now: i64, size: Option<u64>) -> MetaResult<()> {
+    let mut rc = read_refcount(t, hash)?.unwrap_or(RefCount::fresh(now, None));
+    if delta > 0 && rc.state == ChunkState::Collecting {
+        return Err(MetaError::ChunkBeingCollected);
+    }
+    let was_queued = rc.count == 0;
+    if was_queued {
+        t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
+    }
+    rc.count += delta;
+    if rc.count < 0 {
+        // A bug elsewhere undercounted. Stopping here would stop all collection for good;
+        // clamp, and say so loudly (`granary refcount verify --repair` will recount, issue 4).
+        tracing::error!(chunk = %hash.to_hex(), count = rc.count, "refcount underflow; clamping to zero");
+        rc.count = 0;
+    }
+    if rc.count == 0 {
+        rc.zero_since_ms = now;
+        t.set(&gc_queue_key(now, hash), b"")?;
+    }
+    if let (None, Some(size)) = (rc.stored_bytes, size) {
+        rc.stored_bytes = Some(size);
+        count_stored(t, hash, size, 1)?;
+    }
+    t.set(&refcount_key(hash), &encode_record(&rc))?;
     Ok(())
 }
 
 /// Pins one chunk for an upload. Returns whether the caller must write the chunk file
 /// (true when the chunk had no record; a `Live` record means the file exists).
-pub fn pin_chunk(db: &dyn KvStore, upload_id: &[u8; 16], seq: u64, hash: &ChunkHash) -> MetaResult<bool> {
+/// `stored_bytes` is the length of the bytes the caller stores (see `RefCount::stored_bytes`):
+/// a record created here is counted as stored, in this transaction.
+pub fn pin_chunk(db: &dyn KvStore, upload_id: &[u8; 16], seq: u64, hash: &ChunkHash, stored_bytes: u64) -> MetaResult<bool> {
     transact(db, |t| {
         let before = read_refcount(t, hash)?;
         let now = now_ms();
-        apply_ref_deltas(t, &BTreeMap::from([(*hash, 1)]), now)?;
+        apply_delta(t, hash, 1, now, Some(stored_bytes))?;
         t.set(&pin_key(upload_id, seq), &encode(&Pin { hash: *hash, created_ms: now }))?;
         Ok(before.is_none())
     })
@@ -220,7 +356,7 @@ pub fn begin_collect(db: &dyn KvStore, grace_ms: i64, now: i64, resume: &mut Vec
                     rc.state = ChunkState::Collecting;
                     rc.zero_since_ms = now;
                     t.set(&gc_queue_key(now, &hash), b"")?;
-                    t.set(&refcount_key(&hash), &encode(&rc))?;
+                    t.set(&refcount_key(&hash), &encode_record(&rc))?;
                     chosen.push(hash);
                 }
                 // Stale queue entry: referenced again or already gone.
@@ -247,7 +383,8 @@ fn is_claim(rc: &RefCount, claim_ms: i64) -> bool {
 }
 
 /// The collector's last step: the files are deleted; drop the records still under this
-/// claim (never a record that is live again or claimed by someone else).
+/// claim (never a record that is live again or claimed by someone else), and their chunks
+/// from the stored counters.
 pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash], claim_ms: i64) -> MetaResult<()> {
     transact(db, |t| {
         for hash in hashes {
@@ -255,6 +392,9 @@ pub fn finish_collect(db: &dyn KvStore, hashes: &[ChunkHash], claim_ms: i64) -> 
                 if is_claim(&rc, claim_ms) {
                     t.clear(&gc_queue_key(rc.zero_since_ms, hash))?;
                     t.clear(&refcount_key(hash))?;
+                    if let Some(size) = rc.stored_bytes {
+                        count_stored(t, hash, size, -1)?;
+                    }
                 }
             }
         }
@@ -273,7 +413,7 @@ pub fn abandon_collect(db: &dyn KvStore, hashes: &[ChunkHash], claim_ms: i64, no
                     rc.state = ChunkState::Live;
                     rc.zero_since_ms = now;
                     t.set(&gc_queue_key(now, hash), b"")?;
-                    t.set(&refcount_key(hash), &encode(&rc))?;
+                    t.set(&refcount_key(hash), &encode_record(&rc))?;
                 }
             }
         }
@@ -300,7 +440,7 @@ pub fn referenced(db: &dyn KvStore) -> MetaResult<Vec<ChunkHash>> {
     let space = Key::space("c").into_bytes();
     let mut out = Vec::new();
     super::scan_range(db, &space, &prefix_end(&space), |k, v| {
-        if decode::<RefCount>(v)?.count > 0 {
+        if decode_refcount(v)?.count > 0 {
             out.push(hash_of(&k[space.len()..])?);
         }
         Ok(())
@@ -323,58 +463,5 @@ pub fn gc_queue_len(db: &dyn KvStore) -> MetaResult<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kv::fjall_backend::FjallStore;
-
-    fn store() -> (tempfile::TempDir, FjallStore) {
-        FjallStore::temporary()
-    }
-
-    fn count(db: &dyn KvStore, h: &ChunkHash) -> Option<RefCount> {
-        read(db, |t| read_refcount(t, h)).unwrap()
-    }
-
-    #[test]
-    fn collection_never_races_a_new_reference() {
-        let (_d, db) = store();
-        let h = ChunkHash::of(b"chunk");
-        let up1 = new_upload_id();
-        assert!(pin_chunk(&db, &up1, 0, &h).unwrap(), "first pin must write the file");
-        assert!(!pin_chunk(&db, &up1, 1, &h).unwrap(), "second pin finds a live chunk");
-        assert_eq!(count(&db, &h).unwrap().count, 2);
-        release_pins(&db, &up1).unwrap();
-        assert_eq!(count(&db, &h).unwrap().count, 0);
-        assert_eq!(gc_queue_len(&db).unwrap(), 1);
-
-        // Inside the grace period nothing is chosen.
-        assert!(begin_collect(&db, 60_000, now_ms(), &mut Vec::new()).unwrap().chunks.is_empty());
-        // A new reference during the grace period takes the chunk out of the queue.
-        let up2 = new_upload_id();
-        assert!(!pin_chunk(&db, &up2, 0, &h).unwrap());
-        assert_eq!(gc_queue_len(&db).unwrap(), 0);
-        release_pins(&db, &up2).unwrap();
-
-        // Past the grace period the collector claims it; a pin must now wait.
-        let claim = begin_collect(&db, 0, now_ms() + 1, &mut Vec::new()).unwrap();
-        let chosen = claim.chunks.clone();
-        assert_eq!(chosen, vec![h]);
-        assert_eq!(count(&db, &h).unwrap().state, ChunkState::Collecting);
-        let up3 = new_upload_id();
-        assert!(matches!(pin_chunk(&db, &up3, 0, &h), Err(MetaError::ChunkBeingCollected)));
-        // Another collector does not take a fresh claim...
-        assert!(begin_collect(&db, 0, now_ms() + 2, &mut Vec::new()).unwrap().chunks.is_empty());
-        // ...but takes over a stale one (its collector died), and then the old claim can
-        // neither finish nor delete.
-        let stale = now_ms() + crate::limits::COLLECT_CLAIM_STALE_MILLIS + 10;
-        let takeover = begin_collect(&db, 0, stale, &mut Vec::new()).unwrap();
-        assert_eq!(takeover.chunks, vec![h]);
-        assert!(!still_claimed(&db, &h, claim.claim_ms).unwrap());
-        finish_collect(&db, &chosen, claim.claim_ms).unwrap();
-        assert!(count(&db, &h).is_some(), "the old claim finishes nothing");
-        finish_collect(&db, &chosen, takeover.claim_ms).unwrap();
-        assert_eq!(count(&db, &h), None);
-        assert_eq!(gc_queue_len(&db).unwrap(), 0);
-        assert!(pin_chunk(&db, &up3, 0, &h).unwrap(), "after collection the upload writes the file again");
-    }
-}
+#[path = "refs_tests.rs"]
+mod tests;

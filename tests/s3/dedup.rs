@@ -111,3 +111,140 @@ async fn deleting_while_the_same_content_is_uploaded_again_never_loses_the_uploa
         s3.delete_object().bucket("race").key(&new).send().await.unwrap();
     }
 }
+
+/// `granary status`'s chunk figures, through `GET /_granary/status` (the admin socket's
+/// answer comes from the same `status::StatusSources::snapshot`).
+async fn chunk_space(gw: &Gateway) -> serde_json::Value {
+    let (status, body) = api_get(&gw.endpoint, "/_granary/status").await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["chunks"].clone()
+}
+
+/// Chunks and their bytes as the durable store lists them.
+async fn listed_chunks(gw: &Gateway) -> (u64, u64) {
+    let (mut chunks, mut bytes, mut after) = (0, 0, None);
+    loop {
+        let page = gw.server.chunks.list(after, 1000).await.unwrap();
+        let Some(last) = page.last() else { return (chunks, bytes) };
+        after = Some(last.hash);
+        chunks += page.len() as u64;
+        bytes += page.iter().map(|c| c.size_bytes).sum::<u64>();
+    }
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    let line = text.lines().find(|l| l.split(' ').next() == Some(name)).unwrap_or_else(|| panic!("{name} in\n{text}"));
+    line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn status_and_metrics_show_stored_bytes_and_the_dedup_ratio() {
+    let gw = Gateway::start_with(|c| c.gc_grace = GRACE).await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("ratio").send().await.unwrap();
+    let empty = chunk_space(&gw).await;
+    assert_eq!((empty["stored_bytes"].as_i64(), empty["stored_count"].as_i64()), (Some(0), Some(0)), "{empty}");
+    assert!(empty["dedup_ratio"].is_null(), "no ratio while nothing is stored: {empty}");
+
+    // Two objects sharing their first 3 MiB: the second stores little more than its tail.
+    let shared = random_bytes(3 * MIB as usize, 7);
+    let mut longer = shared.clone();
+    longer.extend(random_bytes(MIB as usize, 8));
+    s3.put_object().bucket("ratio").key("one").body(shared.clone().into()).send().await.unwrap();
+    s3.put_object().bucket("ratio").key("two").body(longer.clone().into()).send().await.unwrap();
+    let space = chunk_space(&gw).await;
+    let (chunks, bytes) = listed_chunks(&gw).await;
+    assert_eq!(space["stored_bytes"].as_u64(), Some(bytes), "the counter is what the store holds: {space}");
+    assert_eq!(space["stored_count"].as_u64(), Some(chunks), "{space}");
+    let logical = (shared.len() + longer.len()) as i64;
+    assert_eq!(space["logical_bytes"].as_i64(), Some(logical), "{space}");
+    assert!(space["stored_bytes"].as_i64().unwrap() < logical, "{space}");
+    let ratio = space["dedup_ratio"].as_f64().unwrap();
+    assert!(ratio > 1.5, "7 MiB stored as about 4: {space}");
+    assert_eq!(space["saved_bytes"].as_i64(), Some(logical - bytes as i64), "{space}");
+
+    let (status, text) = api_get(&gw.endpoint, "/_granary/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(metric(&text, "granary_chunk_stored_bytes"), bytes as f64);
+    assert_eq!(metric(&text, "granary_chunk_stored_chunks"), chunks as f64);
+    assert_eq!(metric(&text, "granary_stored_logical_bytes"), logical as f64);
+    assert!((metric(&text, "granary_dedup_ratio") - ratio).abs() < 1e-9, "{text}");
+
+    // Deleted, then collected: the counter follows the collector back to nothing.
+    for key in ["one", "two"] {
+        s3.delete_object().bucket("ratio").key(key).send().await.unwrap();
+    }
+    gw.collect_after(GRACE / 2).await;
+    let within = chunk_space(&gw).await;
+    assert_eq!(within["stored_bytes"].as_u64(), Some(bytes), "within the grace period the chunks stay: {within}");
+    gw.collect_after(2 * GRACE).await;
+    let after = chunk_space(&gw).await;
+    assert_eq!((after["stored_bytes"].as_i64(), after["stored_count"].as_i64()), (Some(0), Some(0)), "{after}");
+    assert_eq!(after["logical_bytes"].as_i64(), Some(0), "{after}");
+    assert_eq!(listed_chunks(&gw).await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_puts_of_distinct_content_keep_the_counter_exact() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("many").send().await.unwrap();
+    let puts = (0..32u64).map(|i| {
+        let s3 = s3.clone();
+        async move {
+            let body = random_bytes(MIB as usize + 4096 * i as usize, 1000 + i);
+            s3.put_object().bucket("many").key(format!("k{i}")).body(body.into()).send().await.unwrap();
+        }
+    });
+    futures::future::join_all(puts).await;
+    let space = chunk_space(&gw).await;
+    let (chunks, bytes) = listed_chunks(&gw).await;
+    assert_eq!(space["stored_bytes"].as_u64(), Some(bytes), "{space}");
+    assert_eq!(space["stored_count"].as_u64(), Some(chunks), "{space}");
+    let logical: u64 = (0..32u64).map(|i| MIB + 4096 * i).sum();
+    assert_eq!(space["logical_bytes"].as_u64(), Some(logical), "{space}");
+}
+
+fn granary(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_granary")).args(args).arg("--data-dir").arg(dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The JSON report is the first thing printed; a summary line may follow.
+    let json_end = stdout.find("\n}").map_or(stdout.len(), |i| i + 2);
+    let report = serde_json::from_str(&stdout[..json_end]).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), report, format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn refcount_repair_fixes_a_corrupted_stored_counter() {
+    if skipped_on_remote_chunks("refcount_repair_fixes_a_corrupted_stored_counter") {
+        return;
+    }
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("drift").send().await.unwrap();
+    s3.put_object().bucket("drift").key("k").body(random_bytes(2 * MIB as usize, 9).into()).send().await.unwrap();
+    let right = chunk_space(&gw).await;
+    let dir = gw.stop().await;
+    let path = dir.path();
+    // Corrupt one shard of the counter (`meta::refs`: `("cst", shard, field)`, field 0 bytes).
+    {
+        let db = granary::kv::fjall_backend::FjallStore::open(&path.join("meta")).unwrap();
+        let key = granary::keys::Key::space("cst").u64(3).u64(0).into_bytes();
+        granary::kv::transact(&db, |t| t.atomic_add(&key, 12_345)).unwrap();
+    }
+    let (ok, report, out) = granary(path, &["refcount", "verify"]);
+    assert!(!ok, "a drifted counter fails verification: {out}");
+    let stored = &report["stored"];
+    assert_eq!(stored["counted"]["bytes"].as_i64(), Some(right["stored_bytes"].as_i64().unwrap() + 12_345), "{out}");
+    assert_eq!(stored["recounted"]["bytes"], right["stored_bytes"], "{out}");
+    assert_eq!(stored["recounted"]["chunks"], right["stored_count"], "{out}");
+    let (ok, report, out) = granary(path, &["refcount", "verify", "--repair"]);
+    assert!(ok && report["stored"]["repaired"] == true, "{out}");
+    assert!(out.contains("stored-chunk counters were"), "the repair says what it fixed: {out}");
+    let (ok, _, out) = granary(path, &["refcount", "verify"]);
+    assert!(ok, "repaired: {out}");
+    let gw = Gateway::start_with(|c| c.store.data_dir = path.to_path_buf()).await;
+    let fixed = chunk_space(&gw).await;
+    assert_eq!(fixed["stored_bytes"], right["stored_bytes"], "{fixed}");
+    assert_eq!(fixed["stored_count"], right["stored_count"], "{fixed}");
+}

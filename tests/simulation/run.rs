@@ -204,7 +204,7 @@ impl Sim {
             t.get_range(&begin, &granary::keys::prefix_end(&begin), 1_000_000, false)
         });
         rows.unwrap_or_default().iter().any(|(_, v)| {
-            granary::meta::codec::decode::<granary::meta::refs::RefCount>(v)
+            granary::meta::refs::decode_refcount(v)
                 .is_ok_and(|rc| rc.state == granary::meta::refs::ChunkState::Collecting)
         })
     }

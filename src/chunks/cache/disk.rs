@@ -81,6 +81,7 @@ impl DiskTier {
 
     fn update_held(&self) {
         self.counters().held_bytes.store(self.index.weight(), Ordering::Relaxed);
+        self.counters().held_entries.store(self.index.len() as u64, Ordering::Relaxed);
     }
 
     /// Indexes a file now in the directory, deleting the files of what it evicts (and its

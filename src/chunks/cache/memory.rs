@@ -78,12 +78,17 @@ impl MemoryTier {
         let len = data.len() as u64;
         self.cache.insert(hash, data);
         self.counters().filled(len);
-        self.counters().held_bytes.store(self.cache.weight(), Ordering::Relaxed);
+        self.update_held();
     }
 
     pub(crate) fn remove(&self, hash: &ChunkHash) {
         self.cache.remove(hash);
+        self.update_held();
+    }
+
+    fn update_held(&self) {
         self.counters().held_bytes.store(self.cache.weight(), Ordering::Relaxed);
+        self.counters().held_entries.store(self.cache.len() as u64, Ordering::Relaxed);
     }
 }
 

@@ -15,9 +15,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-/// One cache tier's counters (monotonic) and gauges (`held_bytes`, `capacity_bytes`).
+/// One cache tier's counters (monotonic) and gauges (`held_bytes`, `held_entries`,
+/// `capacity_bytes`).
 #[derive(Debug, Default)]
 pub struct TierCounters {
     pub hits: AtomicU64,
@@ -32,6 +33,8 @@ pub struct TierCounters {
     /// Copies that failed their hash check on a read and were dropped (disk only).
     pub corrupt_dropped: AtomicU64,
     pub held_bytes: AtomicU64,
+    /// Chunks the tier holds.
+    pub held_entries: AtomicU64,
     pub capacity_bytes: AtomicU64,
 }
 
@@ -47,6 +50,7 @@ pub struct TierFigures {
     pub evicted_bytes: u64,
     pub corrupt_dropped: u64,
     pub held_bytes: u64,
+    pub held_entries: u64,
     pub capacity_bytes: u64,
 }
 
@@ -86,6 +90,7 @@ impl TierCounters {
             evicted_bytes: get(&self.evicted_bytes),
             corrupt_dropped: get(&self.corrupt_dropped),
             held_bytes: get(&self.held_bytes),
+            held_entries: get(&self.held_entries),
             capacity_bytes: get(&self.capacity_bytes),
         }
     }
@@ -104,6 +109,8 @@ pub struct WriteBackCounters {
     /// Pending copies that failed their hash check: acknowledged chunks lost with the local
     /// disk's damage (logged at ERROR; the scrub and fsck name the objects).
     pub corrupt_pending: AtomicU64,
+    /// When the oldest pending chunk was queued (milliseconds since epoch; 0: none pending).
+    pub oldest_queued_ms: AtomicI64,
 }
 
 /// What a tiered chunk store's caches did: read by the metrics (`metrics`) through
@@ -133,6 +140,33 @@ impl CacheStats {
             out.push(("disk", self.disk.figures()));
         }
         out
+    }
+}
+
+/// Write-back's queue as status shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriteBackFigures {
+    pub pending_chunks: u64,
+    pub pending_bytes: u64,
+    /// Age of the oldest pending chunk (`None`: nothing pending). A chunk left by the last
+    /// run counts from when this run found it.
+    pub oldest_pending_age_ms: Option<i64>,
+    pub uploaded: u64,
+    pub upload_failures: u64,
+}
+
+impl WriteBackCounters {
+    /// The queue's figures at `now_ms`.
+    pub fn figures(&self, now_ms: i64) -> WriteBackFigures {
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let oldest = self.oldest_queued_ms.load(Ordering::Relaxed);
+        WriteBackFigures {
+            pending_chunks: get(&self.pending_chunks),
+            pending_bytes: get(&self.pending_bytes),
+            oldest_pending_age_ms: (oldest > 0).then(|| (now_ms - oldest).max(0)),
+            uploaded: get(&self.uploaded),
+            upload_failures: get(&self.upload_failures),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use super::CacheStats;
 use crate::chunks::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, LocalChunks};
 use crate::limits::{CHUNK_LIST_PAGE_MAX_COUNT, CHUNK_WRITE_BACK_RETRY_MAX_MILLIS, CHUNK_WRITE_BACK_UPLOADS_IN_FLIGHT_MAX};
 use bytes::Bytes;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -34,6 +34,9 @@ struct Entry {
     /// Deleted while in flight: the delete waits for the upload attempt to end (so the
     /// durable copy it may make is deleted after it, not before).
     cancelled: bool,
+    /// When it was queued (milliseconds since epoch; for a chunk left by the last run, when
+    /// this run found it): status reports the oldest pending chunk's age.
+    queued_ms: i64,
 }
 
 #[derive(Default)]
@@ -41,7 +44,26 @@ struct Queue {
     waiting: VecDeque<ChunkHash>,
     /// Every pending chunk, waiting or in flight, by name (listings merge it).
     pending: BTreeMap<ChunkHash, Entry>,
+    /// `pending` by time queued, so the oldest is at hand without a scan.
+    by_age: BTreeSet<(i64, ChunkHash)>,
     bytes: u64,
+}
+
+impl Queue {
+    fn insert(&mut self, hash: ChunkHash, size: u64) {
+        let queued_ms = crate::clock::now_ms();
+        self.pending.insert(hash, Entry { size, queued_ms, ..Entry::default() });
+        self.by_age.insert((queued_ms, hash));
+        self.waiting.push_back(hash);
+        self.bytes += size;
+    }
+
+    fn remove(&mut self, hash: &ChunkHash) {
+        if let Some(e) = self.pending.remove(hash) {
+            self.by_age.remove(&(e.queued_ms, *hash));
+            self.bytes -= e.size;
+        }
+    }
 }
 
 pub(crate) struct WriteBack {
@@ -71,9 +93,7 @@ impl WriteBack {
             after = Some(last.hash);
             let mut q = this.lock();
             for chunk in page {
-                q.pending.insert(chunk.hash, Entry { size: chunk.size_bytes, ..Entry::default() });
-                q.waiting.push_back(chunk.hash);
-                q.bytes += chunk.size_bytes;
+                q.insert(chunk.hash, chunk.size_bytes);
             }
             this.update_gauges(&q);
         }
@@ -91,6 +111,8 @@ impl WriteBack {
     fn update_gauges(&self, q: &Queue) {
         self.stats.write_back.pending_chunks.store(q.pending.len() as u64, Ordering::Relaxed);
         self.stats.write_back.pending_bytes.store(q.bytes, Ordering::Relaxed);
+        let oldest = q.by_age.first().map_or(0, |(ms, _)| *ms);
+        self.stats.write_back.oldest_queued_ms.store(oldest, Ordering::Relaxed);
     }
 
     pub(crate) fn contains(&self, hash: &ChunkHash) -> bool {
@@ -137,11 +159,7 @@ impl WriteBack {
                 e.cancelled = false;
             }
             Some(_) => {}
-            None => {
-                q.pending.insert(hash, Entry { size, ..Entry::default() });
-                q.waiting.push_back(hash);
-                q.bytes += size;
-            }
+            None => q.insert(hash, size),
         }
         self.update_gauges(&q);
         drop(q);
@@ -168,10 +186,9 @@ impl WriteBack {
                     entry.again = false;
                     true
                 }
-                Some(e) => {
-                    q.pending.remove(&hash);
+                Some(_) => {
+                    q.remove(&hash);
                     q.waiting.retain(|h| *h != hash);
-                    q.bytes -= e.size;
                     self.update_gauges(&q);
                     false
                 }
@@ -211,9 +228,7 @@ impl WriteBack {
         match q.pending.get_mut(hash) {
             // Deleted meanwhile: the waiting delete takes it from here.
             Some(e) if e.cancelled => {
-                let size = e.size;
-                q.pending.remove(hash);
-                q.bytes -= size;
+                q.remove(hash);
                 self.update_gauges(&q);
             }
             Some(e) => {
@@ -228,9 +243,7 @@ impl WriteBack {
     /// Out of the queue for good (uploaded and its file removed, or lost).
     fn forget(&self, hash: &ChunkHash) {
         let mut q = self.lock();
-        if let Some(e) = q.pending.remove(hash) {
-            q.bytes -= e.size;
-        }
+        q.remove(hash);
         self.update_gauges(&q);
     }
 
