@@ -9,7 +9,7 @@
 use super::{Engine, EngineError};
 use crate::chunks::ChunkHash;
 use crate::limits::CHUNK_JOB_CALLS_IN_FLIGHT_MAX;
-use crate::meta::{gateways, manifest, now_ms, refs};
+use crate::meta::{manifest, now_ms, refs};
 use futures::StreamExt;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -112,7 +112,7 @@ impl Collector {
 
     async fn pass(&self, at_ms: Option<i64>, progress: impl Fn(&PassReport)) -> Result<PassReport, EngineError> {
         let mut report = PassReport::default();
-        let orphaned = self.engine.meta(|db| gateways::release_orphaned_pins(db, now_ms())).await?;
+        let orphaned = self.engine.release_orphaned_pins().await?;
         if orphaned > 0 {
             tracing::info!(uploads = orphaned, "released chunks pinned by uploads of gateways that died");
         }

@@ -29,6 +29,9 @@ pub struct Engine {
     pub cache: Arc<MetaCache>,
     /// Server-side encryption keys: the KMS handle and the unwrapped keys in use.
     pub seal_keys: Arc<encryption::SealKeys>,
+    /// This process's view of which other gateways are alive (`meta::liveness`): judged
+    /// on its own monotonic clock, so it must live as long as the process's engine.
+    pub liveness: Arc<crate::meta::gateways::LivenessObserver>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +55,8 @@ pub enum EngineError {
 impl Engine {
     pub fn new(db: Arc<dyn KvStore>, chunks: Arc<dyn ChunkBackend>, gateway: GatewayId) -> Self {
         let cache = Arc::new(MetaCache::new(crate::limits::METADATA_CACHE_ENTRIES));
-        Self { db, chunks, gateway, cache, seal_keys: Arc::new(encryption::SealKeys::new(None)) }
+        let liveness = Arc::new(crate::meta::gateways::LivenessObserver::new());
+        Self { db, chunks, gateway, cache, seal_keys: Arc::new(encryption::SealKeys::new(None)), liveness }
     }
 
     /// With a KMS: server-side encryption (SSE-S3, SSE-KMS) can be asked for. Without one only
@@ -60,6 +64,13 @@ impl Engine {
     pub fn with_kms(mut self, kms: Arc<dyn crate::kms::Kms>) -> Self {
         self.seal_keys = Arc::new(encryption::SealKeys::new(Some(kms)));
         self
+    }
+
+    /// Releases the chunk pins of uploads whose gateway died, as this process judges
+    /// liveness (`meta::gateways::release_orphaned_pins`); how many uploads were released.
+    pub async fn release_orphaned_pins(&self) -> Result<usize, EngineError> {
+        let liveness = Arc::clone(&self.liveness);
+        self.meta(move |db| crate::meta::gateways::release_orphaned_pins(db, &liveness, std::time::Instant::now())).await
     }
 
     /// The configuration generation (`meta::cache`), read where it is cheapest: inline on

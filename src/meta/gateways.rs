@@ -4,8 +4,11 @@
 //! heartbeat every `GATEWAY_HEARTBEAT_INTERVAL_MILLIS`. Upload ids carry the id of the
 //! gateway that streams them (`upload_id::new_upload_id_of`), so the chunk pins of an upload can
 //! be traced to their gateway. A gateway is dead when its record is missing or its heartbeat
-//! is older than `GATEWAY_LIVENESS_TIMEOUT_MILLIS`; `release_orphaned_pins` then releases
-//! its uploads' pins, so chunks that only a crashed upload referenced become collectable.
+//! has not changed for `GATEWAY_LIVENESS_TIMEOUT_MILLIS` of the observer's own monotonic
+//! clock (`liveness`: no wall clock is compared across hosts); `release_orphaned_pins` then
+//! releases its uploads' pins, so chunks that only a crashed upload referenced become
+//! collectable. (`GatewayRecord::is_live`, on wall clocks, only informs status displays and
+//! offline jobs' waiting, which also watch the heartbeat advance.)
 //!
 //! Safety argument: a gateway registers before it pins anything, so a pin whose gateway
 //! record is absent belongs to a gateway that is gone (deregistered or expired). A gateway
@@ -21,7 +24,9 @@ use crate::kv::{read, transact, KvStore};
 use crate::limits;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::time::Instant;
 
+pub use super::liveness::LivenessObserver;
 pub use super::upload_id::GatewayId;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -147,8 +152,9 @@ pub fn presumed_running(db: &dyn KvStore, now_ms: i64) -> MetaResult<Vec<Presume
 }
 
 /// Releases the pins of every upload whose gateway is dead, then forgets dead gateways.
-/// Bounded work per transaction; returns how many uploads were released.
-pub fn release_orphaned_pins(db: &dyn KvStore, now_ms: i64) -> MetaResult<usize> {
+/// Dead is `observer`'s judgement at `now` (its own monotonic clock: `liveness`), or a
+/// missing record. Bounded work per transaction; returns how many uploads were released.
+pub fn release_orphaned_pins(db: &dyn KvStore, observer: &LivenessObserver, now: Instant) -> MetaResult<usize> {
     let (pins_begin, pins_end) = super::refs::pins_space();
     let mut verdicts: HashMap<GatewayId, bool> = HashMap::new();
     let mut cursor = pins_begin.clone();
@@ -165,7 +171,7 @@ pub fn release_orphaned_pins(db: &dyn KvStore, now_ms: i64) -> MetaResult<usize>
             None => {
                 // Read after the pin was seen: a gateway registers before it pins.
                 let record = read(db, |t| t.get(&gateway_key(gateway)))?.map(|v| decode::<GatewayRecord>(&v)).transpose()?;
-                let live = record.is_some_and(|r| r.is_live(now_ms));
+                let live = record.is_some_and(|r| observer.observe(gateway, &r, now));
                 verdicts.insert(gateway, live);
                 live
             }
@@ -176,7 +182,7 @@ pub fn release_orphaned_pins(db: &dyn KvStore, now_ms: i64) -> MetaResult<usize>
         }
         cursor = super::refs::pins_end_of(&upload_id);
     }
-    forget_dead(db, now_ms)?;
+    forget_dead(db, observer, now)?;
     Ok(released)
 }
 
@@ -191,17 +197,19 @@ pub fn pins_by_gateway(db: &dyn KvStore, max: usize) -> MetaResult<std::collecti
     Ok(out)
 }
 
-/// Drops the records of gateways whose heartbeat expired.
-fn forget_dead(db: &dyn KvStore, now_ms: i64) -> MetaResult<()> {
-    let dead: Vec<GatewayId> = list(db)?.into_iter().filter(|(_, r)| !r.is_live(now_ms)).map(|(id, _)| id).collect();
+/// Drops the records of gateways `observer` judges dead at `now`.
+fn forget_dead(db: &dyn KvStore, observer: &LivenessObserver, now: Instant) -> MetaResult<()> {
+    let listed = list(db)?;
+    let verdicts = observer.observe_all(&listed, now);
+    let dead: Vec<(GatewayId, GatewayRecord)> = listed.into_iter().filter(|(id, _)| verdicts.get(id) == Some(&false)).collect();
     if dead.is_empty() {
         return Ok(());
     }
     transact(db, |t| {
-        for id in &dead {
+        for (id, judged) in &dead {
             // Re-checked inside the transaction: it may have sent a heartbeat since.
             if let Some(v) = t.get(&gateway_key(*id))? {
-                if !decode::<GatewayRecord>(&v)?.is_live(now_ms) {
+                if decode::<GatewayRecord>(&v)? == *judged {
                     t.clear(&gateway_key(*id))?;
                 }
             }
@@ -218,6 +226,7 @@ mod tests {
     use crate::meta::now_ms;
     use crate::meta::refs::{self, pin_chunk};
     use crate::meta::upload_id::new_upload_id_of;
+    use std::time::Duration;
 
     /// The embedded store, seen as if several processes shared it (as FoundationDB is).
     struct Shared(FjallStore);
@@ -247,9 +256,12 @@ mod tests {
     fn only_dead_gateways_lose_their_pins() {
         let (_d, db) = FjallStore::temporary();
         let db = Shared(db);
-        let now = now_ms();
-        let alive = register(&db, "a:9000", "a", now).unwrap();
-        let crashed = register(&db, "b:9000", "b", now - limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS - 1).unwrap();
+        let observer = LivenessObserver::new();
+        let t0 = Instant::now();
+        let timeout = super::super::liveness::liveness_timeout();
+        // The crashed gateway's wall clock ran a day ahead: it does not keep it alive.
+        let alive = register(&db, "a:9000", "a", now_ms()).unwrap();
+        let crashed = register(&db, "b:9000", "b", now_ms() + 86_400_000).unwrap();
         let h_alive = ChunkHash::of(b"alive");
         let h_dead = ChunkHash::of(b"dead");
         pin_chunk(&db, &new_upload_id_of(alive), 0, &h_alive, 1).unwrap();
@@ -257,14 +269,18 @@ mod tests {
         // An upload of a gateway that deregistered (or never existed any more).
         pin_chunk(&db, &new_upload_id_of(alive.wrapping_add(1)), 0, &h_dead, 1).unwrap();
 
-        assert_eq!(release_orphaned_pins(&db, now).unwrap(), 2);
+        assert_eq!(release_orphaned_pins(&db, &observer, t0).unwrap(), 1, "only the unregistered gateway's upload, at first sight");
+        // One timeout later: the live gateway beat (with a clock running behind), the crashed did not.
+        heartbeat(&db, alive, "a:9000", "a", now_ms() - 86_400_000).unwrap();
+        assert_eq!(release_orphaned_pins(&db, &observer, t0 + timeout + Duration::from_millis(1)).unwrap(), 1);
         assert_eq!(count(&db, &h_alive), 1, "a live gateway's upload keeps its pin");
         assert_eq!(count(&db, &h_dead), 0);
         let ids: Vec<_> = list(&db).unwrap().into_iter().map(|(id, _)| id).collect();
-        assert_eq!(ids, vec![alive], "the expired gateway is forgotten");
+        assert_eq!(ids, vec![alive], "the dead gateway is forgotten");
 
-        // The live one stops heartbeating: later it is dead too.
-        assert_eq!(release_orphaned_pins(&db, now + limits::GATEWAY_LIVENESS_TIMEOUT_MILLIS + 1).unwrap(), 1);
+        // The live one stops heartbeating: one timeout later it is dead too.
+        let later = t0 + timeout * 2 + Duration::from_millis(2);
+        assert_eq!(release_orphaned_pins(&db, &observer, later).unwrap(), 1);
         assert_eq!(count(&db, &h_alive), 0);
     }
 
@@ -295,7 +311,7 @@ mod tests {
         pin_chunk(&db, &new_upload_id_of(before), 0, &h, 1).unwrap();
         let me = register(&db, "x", "x", now_ms()).unwrap();
         assert_eq!(list(&db).unwrap().into_iter().map(|(id, _)| id).collect::<Vec<_>>(), vec![me]);
-        assert_eq!(release_orphaned_pins(&db, now_ms()).unwrap(), 1);
+        assert_eq!(release_orphaned_pins(&db, &LivenessObserver::new(), Instant::now()).unwrap(), 1);
         assert_eq!(count(&db, &h), 0);
     }
 }

@@ -81,6 +81,7 @@ pub mod deletes;
 pub mod event;
 pub mod expiry;
 pub mod gateways;
+pub mod liveness;
 pub mod lifecycle;
 pub mod list;
 pub mod list_versions;

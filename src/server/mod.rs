@@ -137,7 +137,9 @@ impl Server {
             tracing::info!(access_keys = sealing.sealed, "sealed the secrets stored in plaintext before");
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let me = GatewayIdentity { listen: format!("{scheme}://{}", config.listen), host: host_name() };
+        // The bound address (an operator's `:0` becomes the port actually listened on).
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let me = GatewayIdentity { listen: format!("{scheme}://{bound}"), host: host_name() };
         let gateway = {
             let (db, me) = (Arc::clone(&stores.db), me.clone());
             tokio::task::spawn_blocking(move || gateways::register(&*db, &me.listen, &me.host, crate::meta::now_ms()))
@@ -146,22 +148,17 @@ impl Server {
                 .map_err(|e| format!("registering this gateway: {e}"))?
         };
         tracing::info!(gateway, backend = stores.db.name(), chunks = stores.chunks.name(), "gateway registered");
+        let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway).with_kms(Arc::clone(&kms));
         // Uploads of gateways that died (on the embedded store: every earlier process) held
-        // pins; release them now rather than a collector interval from now.
-        let released = {
-            let db = Arc::clone(&stores.db);
-            tokio::task::spawn_blocking(move || gateways::release_orphaned_pins(&*db, crate::meta::now_ms()))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("releasing abandoned uploads: {e}"))?
-        };
+        // pins; release them now rather than a collector interval from now. (On a shared
+        // store a gateway this process has not watched yet gets one liveness timeout first.)
+        let released = engine.release_orphaned_pins().await.map_err(|e| format!("releasing abandoned uploads: {e}"))?;
         if released > 0 {
             tracing::info!(uploads = released, "released chunks pinned by uploads interrupted by a crash");
         }
         let heartbeat_task = tokio::spawn(heartbeat(Arc::clone(&stores.db), gateway, me.clone()));
         let heartbeat_handle = heartbeat_task.abort_handle();
         let chunk_store = Arc::clone(&stores.chunks);
-        let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway).with_kms(Arc::clone(&kms));
 
         let collector = Arc::new(Collector::new(engine.clone(), config.gc_grace));
         let collector_task = tokio::spawn(Arc::clone(&collector).run_forever(config.gc_interval));

@@ -127,7 +127,8 @@ async fn gateways_sharing_a_store_see_every_change_at_once_and_clean_up_after_a_
     // A's registration expires (its heartbeat stopped); here it is forgotten at once rather
     // than after GATEWAY_LIVENESS_TIMEOUT_MILLIS.
     granary::meta::gateways::deregister(&*db, a_id).unwrap();
-    let released = granary::meta::gateways::release_orphaned_pins(&*db, granary::meta::now_ms()).unwrap();
+    let released =
+        granary::meta::gateways::release_orphaned_pins(&*db, &b.server.collector.engine().liveness, std::time::Instant::now()).unwrap();
     assert_eq!(released, 1, "the dead gateway's upload is released");
     assert_eq!(pinned(&b).await, pinned_by_b, "the live gateway's upload keeps its pins");
     assert!(on_b.finish().await.contains("200"), "the live upload completes");
