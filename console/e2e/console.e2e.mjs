@@ -545,7 +545,7 @@ await run('admin pages: users and status', async () => {
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.locator('tr[data-user="dave"]').waitFor();
     await page.getByRole('button', { name: 'Disable user dave' }).click();
-    await page.locator('tr[data-user="dave"]').getByText('disabled').waitFor();
+    await page.locator('tr[data-user="dave"]').locator('.badge', { hasText: 'disabled' }).waitFor();
     await shot('users');
     await page.getByRole('button', { name: 'Delete user dave' }).click();
     await page.locator('tr[data-user="dave"]').waitFor({ state: 'detached' });
