@@ -160,8 +160,8 @@ pub struct GatewayStatus {
     pub heartbeat_age_ms: i64,
     /// Chunks pinned by this gateway's uploads in progress (of the first `STATUS_COUNT_MAX`).
     pub pinned_chunks: usize,
-    /// False once the heartbeat is older than the liveness timeout: other gateways then
-    /// release the pins of its uploads.
+    /// False once this gateway has seen no change of its heartbeat for the liveness timeout:
+    /// the pins of its uploads are then released.
     pub live: bool,
 }
 
@@ -218,7 +218,12 @@ impl StatusSources {
                     .into_iter()
                     .map(|(id, r)| GatewayStatus {
                         id: format!("{id:08x}"),
-                        live: r.is_live(now),
+                        // As this gateway's collector judges it (its own monotonic clock:
+                        // `meta::liveness`); by wall clocks only when no collector runs here.
+                        live: match &self.collector {
+                            Some(c) => c.engine().liveness.observe(id, &r, std::time::Instant::now()),
+                            None => r.is_live(now),
+                        },
                         pinned_chunks: pins.get(&id).copied().unwrap_or(0),
                         heartbeat_age_ms: now - r.heartbeat_ms,
                         host: r.host,
