@@ -585,6 +585,18 @@ await run('phone-sized viewport (390x844): the folder page fits', async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
   await shot('phone-folder');
+  for (const [what, hash, heading] of [
+    ['object', `#/o/${BUCKET}/${encodeURIComponent('notes/todo.txt')}`, 'todo.txt'],
+    ['search', `#/search/${BUCKET}?q=quarterly`, 'Search results'],
+    ['status', '#/status', 'Status'],
+  ]) {
+    await page.goto(`${origin}/_granary/console/${hash}`);
+    await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+    await page.waitForTimeout(300);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(wide <= 1, `the ${what} page scrolls sideways by ${wide}px at 390x844`);
+  }
+  await shot('phone-status');
   await page.setViewportSize({ width: 1280, height: 800 });
 });
 

@@ -1,9 +1,26 @@
 import { useState } from 'preact/hooks';
 import { Client } from '../s3';
-import { formatDate, href, messageOf, useLoad } from '../util';
+import { formatDate, formatSize, href, messageOf, useLoad } from '../util';
+
+interface UsageLine {
+  name: string;
+  usage: { bytes: number; objects: number };
+}
+
+/** Sizes and object counts per bucket from the admin API's usage report (the admin's view;
+ * absent for other users or a gateway without the route, and then the columns are left out). */
+async function usageByBucket(client: Client): Promise<Map<string, UsageLine['usage']> | null> {
+  try {
+    const r = await client.json<{ buckets?: UsageLine[] }>('GET', '/_granary/admin/usage');
+    return new Map((r.buckets ?? []).map((l) => [l.name, l.usage]));
+  } catch {
+    return null;
+  }
+}
 
 export function Buckets({ client }: { client: Client }) {
   const [buckets, error, reload] = useLoad(() => client.listBuckets(), [client]);
+  const [usage] = useLoad(() => usageByBucket(client), [client]);
   const [name, setName] = useState('');
   const [createError, setCreateError] = useState<string>();
   const create = async (e: Event) => {
@@ -36,6 +53,16 @@ export function Buckets({ client }: { client: Client }) {
           <thead>
             <tr>
               <th scope="col">Name</th>
+              {usage && (
+                <>
+                  <th scope="col" class="num">
+                    Size
+                  </th>
+                  <th scope="col" class="num">
+                    Objects
+                  </th>
+                </>
+              )}
               <th scope="col">Created</th>
             </tr>
           </thead>
@@ -48,6 +75,12 @@ export function Buckets({ client }: { client: Client }) {
                     {b.name}
                   </a>
                 </td>
+                {usage && (
+                  <>
+                    <td class="num">{formatSize(usage.get(b.name)?.bytes ?? 0)}</td>
+                    <td class="num">{usage.get(b.name)?.objects ?? 0}</td>
+                  </>
+                )}
                 <td>{formatDate(b.created)}</td>
               </tr>
             ))}

@@ -2,9 +2,12 @@
 // falling back to /_granary/status on a gateway without the admin API.
 import { useState } from 'preact/hooks';
 import { ApiError, Client } from '../s3';
-import { messageOf, useLoad } from '../util';
+import { formatSize, messageOf, useLoad } from '../util';
 
-function Value({ v }: { v: unknown }) {
+/** A status value; `name` (its field) picks the unit: bytes, a ratio. */
+function Value({ v, name = '' }: { v: unknown; name?: string }) {
+  if (typeof v === 'number' && /bytes$/.test(name)) return <span>{`${formatSize(v)} (${v})`}</span>;
+  if (typeof v === 'number' && /ratio$/.test(name)) return <span>{v.toFixed(3)}</span>;
   if (v === null || v === undefined) return <span class="muted">—</span>;
   if (Array.isArray(v)) {
     if (v.length === 0) return <span class="muted">none</span>;
@@ -25,7 +28,7 @@ function Value({ v }: { v: unknown }) {
           <>
             <dt>{k.replace(/_/g, ' ')}</dt>
             <dd>
-              <Value v={x} />
+              <Value v={x} name={k} />
             </dd>
           </>
         ))}
@@ -61,7 +64,7 @@ export function Status({ client }: { client: Client }) {
           {Object.entries(status).map(([k, v]) => (
             <section class="panel" key={k} aria-label={k}>
               <h2>{k.replace(/_/g, ' ')}</h2>
-              <Value v={v} />
+              <Value v={v} name={k} />
             </section>
           ))}
         </div>
