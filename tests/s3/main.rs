@@ -39,6 +39,7 @@ mod search;
 mod security;
 mod sharing;
 mod tagging;
+mod tier_status;
 mod tls;
 mod upload_rules;
 mod users;
