@@ -178,6 +178,9 @@ pub const LIFECYCLE_BUCKETS_PER_READ: usize = 100;
 
 /// Admin socket: one request line at most this long.
 pub const ADMIN_REQUEST_MAX_BYTES: usize = 64 * 1024;
+/// Admin HTTP API (`/_granary/admin/`): a request body (JSON, or a policy document) at most
+/// this long, as the socket's request line.
+pub const ADMIN_HTTP_BODY_MAX_BYTES: usize = ADMIN_REQUEST_MAX_BYTES;
 /// A client must send its request headers within this long (HTTP/1; every protocol is
 /// also bound by the idle timeout, and this never exceeds it).
 pub const HTTP_HEADER_READ_MAX_SECS: u64 = 20;

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+mod executor;
 mod protocol;
+pub use executor::{Caller, ErrorKind, Executor};
 pub use protocol::{AdminRequest, AdminResponse, KeyInfo, UserInfo};
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -58,13 +60,13 @@ fn done<E: std::fmt::Display>(result: Result<(), E>) -> Result<AdminResponse, St
     result.map(|()| AdminResponse::Done).map_err(|e| e.to_string())
 }
 
-fn user_disabled(db: &dyn KvStore, name: &str, disabled: bool) -> Result<AdminResponse, String> {
-    let audit = admin_entry(if disabled { "UserDisable" } else { "UserEnable" }).detail("user", name);
+fn user_disabled(db: &dyn KvStore, caller: &Caller, name: &str, disabled: bool) -> Result<AdminResponse, String> {
+    let audit = caller.entry(if disabled { "UserDisable" } else { "UserEnable" }).detail("user", name);
     done(users::set_user_disabled(db, name, disabled, Some(&audit)))
 }
 
-fn key_disabled(db: &dyn KvStore, access_key: &str, disabled: bool) -> Result<AdminResponse, String> {
-    let audit = admin_entry(if disabled { "KeyDisable" } else { "KeyEnable" }).detail("access_key", access_key);
+fn key_disabled(db: &dyn KvStore, caller: &Caller, access_key: &str, disabled: bool) -> Result<AdminResponse, String> {
+    let audit = caller.entry(if disabled { "KeyDisable" } else { "KeyEnable" }).detail("access_key", access_key);
     done(users::set_key_disabled(db, access_key, disabled, Some(&audit)))
 }
 
@@ -78,23 +80,28 @@ pub fn export_lines(
         .map_err(|e| e.to_string())
 }
 
-/// Administration happens on the machine, as its OS user: that is the actor recorded.
+/// Administration on the machine (the socket, a stopped store) happens as its OS user: that
+/// is the actor recorded (`Caller::local`).
 pub fn admin_entry(op: &str) -> crate::audit::Entry {
-    let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let actor = crate::audit::Actor { user: Some(format!("os:{os_user}")), source_ip: Some("local".into()), ..Default::default() };
-    crate::audit::Entry::new(op, &actor, None, None)
+    Caller::local().entry(op)
 }
 
-/// `admin_entry` about a bucket.
-fn bucket_entry(op: &str, bucket: &str) -> crate::audit::Entry {
-    let mut entry = admin_entry(op);
+/// The caller's entry about a bucket.
+fn bucket_entry(caller: &Caller, op: &str, bucket: &str) -> crate::audit::Entry {
+    let mut entry = caller.entry(op);
     entry.bucket = Some(bucket.to_owned());
     entry
 }
 
-/// Runs `req` on the metadata store. Call it on a blocking thread: a new access key's secret
-/// is sealed through `kms` (`credentials::seal_blocking`) before it is stored.
+/// Runs `req` on the metadata store for the machine's own operator (`Caller::local`).
 pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminRequest) -> AdminResponse {
+    execute_as(db_arc, kms, req, &Caller::local())
+}
+
+/// Runs `req` on the metadata store, its audit entries naming `caller`. Call it on a blocking
+/// thread: a new access key's secret is sealed through `kms` (`credentials::seal_blocking`)
+/// before it is stored.
+pub fn execute_as(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminRequest, caller: &Caller) -> AdminResponse {
     let db: &dyn KvStore = &**db_arc;
     let result = (|| -> Result<AdminResponse, String> {
         match req {
@@ -104,7 +111,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
                 }
                 let (ak, sk) = key_pair(access_key, secret_key)?;
                 let new = NewUser { name: &name, display_name: display_name.as_deref(), email: email.as_deref() };
-                let audit = admin_entry("UserCreate").detail("user", &name).detail("access_key", &ak);
+                let audit = caller.entry("UserCreate").detail("user", &name).detail("access_key", &ak);
                 let secret = crate::credentials::seal_blocking(kms, &ak, &sk)?;
                 users::create_user(db, &new, &ak, secret, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Key { user: name, access_key: ak, secret_key: sk })
@@ -124,37 +131,39 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
                     .collect();
                 Ok(AdminResponse::Users { users })
             }
-            AdminRequest::UserDisable { name } => user_disabled(db, &name, true),
-            AdminRequest::UserEnable { name } => user_disabled(db, &name, false),
+            AdminRequest::UserDisable { name } => user_disabled(db, caller, &name, true),
+            AdminRequest::UserEnable { name } => user_disabled(db, caller, &name, false),
             AdminRequest::UserDelete { name } => {
-                let audit = admin_entry("UserDelete").detail("user", &name);
+                let audit = caller.entry("UserDelete").detail("user", &name);
                 // Its limits go with it: a later user of the name starts without them.
                 let scope = crate::meta::quota::Scope::User(name.clone());
                 done(users::delete_user(db, &name, Some(&audit)).and_then(|()| crate::meta::quota::clear_limits(db, &scope, None)))
             }
             AdminRequest::QuotaSet { scope, change } => {
-                let audit = admin_entry("QuotaSet").detail("scope", &scope).detail("change", format!("{change:?}"));
+                let audit = caller.entry("QuotaSet").detail("scope", &scope).detail("change", format!("{change:?}"));
                 json(crate::meta::quota::set_limits(db, &scope, &change, Some(&audit)))
             }
             AdminRequest::QuotaClear { scope } => {
-                let audit = admin_entry("QuotaClear").detail("scope", &scope);
+                let audit = caller.entry("QuotaClear").detail("scope", &scope);
                 done(crate::meta::quota::clear_limits(db, &scope, Some(&audit)))
             }
             AdminRequest::Usage { scope } => json(crate::meta::usage::report(db, scope.as_ref())),
             AdminRequest::UsageRecount => json(crate::meta::usage::recount(db, |_| {})),
             AdminRequest::UploadRulesSet { bucket, rules } => {
-                let audit = bucket_entry("UploadRulesSet", &bucket).detail("rules", serde_json::to_string(&rules).unwrap_or_default());
+                let audit =
+                    bucket_entry(caller, "UploadRulesSet", &bucket).detail("rules", serde_json::to_string(&rules).unwrap_or_default());
                 json(crate::meta::upload_rules::set_type_rules(db, &bucket, rules, Some(&audit)))
             }
             AdminRequest::ScanRulesSet { bucket, rules } => {
-                let audit = bucket_entry("ScanRulesSet", &bucket).detail("rules", serde_json::to_string(&rules).unwrap_or_default());
+                let audit =
+                    bucket_entry(caller, "ScanRulesSet", &bucket).detail("rules", serde_json::to_string(&rules).unwrap_or_default());
                 json(crate::meta::upload_rules::set_scan_rules(db, &bucket, rules, Some(&audit)))
             }
             AdminRequest::UploadRulesGet { bucket } => json(crate::meta::upload_rules::get_rules(db, &bucket)),
             AdminRequest::UserPolicyPut { name, document } => {
                 // The trail names the document by its digest: `user policy get` shows the text.
                 let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(document.as_bytes()));
-                let audit = admin_entry("UserPolicyPut").detail("user", &name).detail("sha256", digest);
+                let audit = caller.entry("UserPolicyPut").detail("user", &name).detail("sha256", digest);
                 done(users::put_user_policy(db, &name, &document, Some(&audit)))
             }
             AdminRequest::UserPolicyGet { name } => match users::get_user_policy(db, &name).map_err(|e| e.to_string())? {
@@ -162,18 +171,18 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
                 None => Err(users::no_policy(&name).to_string()),
             },
             AdminRequest::UserPolicyDelete { name } => {
-                let audit = admin_entry("UserPolicyDelete").detail("user", &name);
+                let audit = caller.entry("UserPolicyDelete").detail("user", &name);
                 done(users::delete_user_policy(db, &name, Some(&audit)))
             }
-            AdminRequest::KeyDisable { access_key } => key_disabled(db, &access_key, true),
-            AdminRequest::KeyEnable { access_key } => key_disabled(db, &access_key, false),
+            AdminRequest::KeyDisable { access_key } => key_disabled(db, caller, &access_key, true),
+            AdminRequest::KeyEnable { access_key } => key_disabled(db, caller, &access_key, false),
             AdminRequest::KeyList { user } => {
                 let keys = users::list_keys(db, user.as_deref()).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Keys { keys: keys.into_iter().map(|(ak, k)| KeyInfo::of(ak, k)).collect() })
             }
             AdminRequest::KeyCreate { user, access_key, secret_key } => {
                 let (ak, sk) = key_pair(access_key, secret_key)?;
-                let audit = admin_entry("KeyCreate").detail("user", &user).detail("access_key", &ak);
+                let audit = caller.entry("KeyCreate").detail("user", &user).detail("access_key", &ak);
                 let secret = crate::credentials::seal_blocking(kms, &ak, &sk)?;
                 users::create_key(db, &user, &ak, secret, Some(&audit)).map_err(|e| e.to_string())?;
                 Ok(AdminResponse::Key { user, access_key: ak, secret_key: sk })
@@ -230,7 +239,7 @@ pub fn execute(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: AdminR
                 json(sources.snapshot())
             }
             AdminRequest::KeyDelete { access_key } => {
-                let audit = admin_entry("KeyDelete").detail("access_key", &access_key);
+                let audit = caller.entry("KeyDelete").detail("access_key", &access_key);
                 done(users::delete_key(db, &access_key, Some(&audit)))
             }
         }
@@ -249,18 +258,13 @@ pub fn bind_socket(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
-/// Serves admin requests until the task is dropped.
-pub async fn serve_socket(
-    db: Arc<dyn KvStore>,
-    kms: Arc<dyn crate::kms::Kms>,
-    status: Arc<crate::status::StatusSources>,
-    listener: tokio::net::UnixListener,
-) -> std::io::Result<()> {
+/// Serves admin requests until the task is dropped: each connection one request line, run by
+/// `executor` (as the HTTP API's are, `Executor::run`), except the two that stream their
+/// answer (audit export, object export), which only the socket serves.
+pub async fn serve_socket(executor: Executor, listener: tokio::net::UnixListener) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
-        let db = Arc::clone(&db);
-        let status = Arc::clone(&status);
-        let kms = Arc::clone(&kms);
+        let executor = executor.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
@@ -268,81 +272,13 @@ pub async fn serve_socket(
             if reader.read_line(&mut line).await.is_err() {
                 return;
             }
-            if let Ok(AdminRequest::AuditExport { selection }) = serde_json::from_str::<AdminRequest>(&line) {
-                stream_export(db, selection, write).await;
-                return;
-            }
-            if let Ok(AdminRequest::Export { scope, output }) = serde_json::from_str::<AdminRequest>(&line) {
-                let engine = status.collector.as_ref().map(|c| c.engine().clone());
-                crate::backup::export_socket::serve(engine, scope, output, admin_entry("Export"), write).await;
-                return;
-            }
             let response = match serde_json::from_str::<AdminRequest>(&line) {
-                Ok(AdminRequest::IndexRebuild) => match status.index.clone() {
-                    Some(index) => tokio::task::spawn_blocking(move || {
-                        crate::search::rebuild_from_metadata(&*db, &index, |_| {})
-                            .map(|n| AdminResponse::Json { value: serde_json::json!({ "indexed_objects": n }) })
-                            .unwrap_or_else(|message| AdminResponse::Error { message })
-                    })
-                    .await
-                    .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
-                    None => AdminResponse::Error { message: "this gateway has no search index".into() },
-                },
-                Ok(AdminRequest::Purge { scope }) => match status.collector.clone() {
-                    Some(collector) => {
-                        match crate::engine::purge::purge(collector.engine(), &scope, Some(admin_entry("Purge")), |_| {}).await {
-                            Ok(report) => AdminResponse::Json { value: serde_json::to_value(report).unwrap_or_default() },
-                            Err(e) => AdminResponse::Error { message: e.to_string() },
-                        }
-                    }
-                    None => AdminResponse::Error { message: "this gateway runs no collector".into() },
-                },
-                Ok(AdminRequest::Lifecycle { at_ms }) => match status.collector.clone() {
-                    Some(collector) => {
-                        match crate::engine::lifecycle::run_pass(collector.engine(), at_ms.unwrap_or_else(crate::meta::now_ms)).await {
-                            Ok(report) => AdminResponse::Json { value: serde_json::to_value(report).unwrap_or_default() },
-                            Err(e) => AdminResponse::Error { message: e.to_string() },
-                        }
-                    }
-                    None => AdminResponse::Error { message: "this gateway runs no collector".into() },
-                },
-                Ok(AdminRequest::Gc { dry_run }) => match status.collector.clone() {
-                    Some(collector) => {
-                        let result = if dry_run {
-                            collector.preview().await.map(|p| serde_json::to_value(p).unwrap_or_default())
-                        } else {
-                            collector.run_pass(|_| {}).await.map(|r| serde_json::to_value(r).unwrap_or_default())
-                        };
-                        match result {
-                            Ok(value) => AdminResponse::Json { value },
-                            Err(e) => AdminResponse::Error { message: e.to_string() },
-                        }
-                    }
-                    None => AdminResponse::Error { message: "this gateway runs no collector".into() },
-                },
-                Ok(AdminRequest::Scrub { rate_bytes_per_sec, repair_from }) => match status.scrub.clone() {
-                    Some(scrubber) => {
-                        json(scrubber.start(rate_bytes_per_sec, repair_from)).unwrap_or_else(|message| AdminResponse::Error { message })
-                    }
-                    None => AdminResponse::Error { message: "this gateway runs no scrubber".into() },
-                },
-                Ok(AdminRequest::BackupDump { path }) => tokio::task::spawn_blocking(move || {
-                    json(crate::backup::take::dump_metadata(&*db, &path)).unwrap_or_else(|message| AdminResponse::Error { message })
-                })
-                .await
-                .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
-                Ok(AdminRequest::ScrubStatus) => {
-                    let last = status.scrub.as_ref().and_then(|s| s.status(limits::SCRUB_BAD_CHUNKS_LISTED_MAX));
-                    json(Ok::<_, String>(last)).unwrap_or_else(|message| AdminResponse::Error { message })
+                Ok(AdminRequest::AuditExport { selection }) => return stream_export(Arc::clone(&executor.db), selection, write).await,
+                Ok(AdminRequest::Export { scope, output }) => {
+                    let engine = executor.status.collector.as_ref().map(|c| c.engine().clone());
+                    return crate::backup::export_socket::serve(engine, scope, output, admin_entry("Export"), write).await;
                 }
-                Ok(AdminRequest::Status) => {
-                    tokio::task::spawn_blocking(move || json(status.snapshot()).unwrap_or_else(|message| AdminResponse::Error { message }))
-                        .await
-                        .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
-                }
-                Ok(req) => tokio::task::spawn_blocking(move || execute(&db, &*kms, req))
-                    .await
-                    .unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() }),
+                Ok(req) => executor.run(req, &Caller::local()).await,
                 Err(e) => AdminResponse::Error { message: format!("bad request: {e}") },
             };
             let mut out = serde_json::to_string(&response).unwrap_or_default();

@@ -33,6 +33,9 @@
 //!   a request signed by the admin is always served.
 //! - `GET /_granary/status` — (admin) collector, audit writer and queue depths, as JSON.
 //!
+//! The admin socket's requests over HTTP, the admin's only: `/_granary/admin/...`
+//! (`admin_http`, routes in the README).
+//!
 //! The browser console's files: `GET /_granary/console/...`, unauthenticated
 //! (`console_assets`).
 
@@ -72,6 +75,8 @@ pub struct GranaryApi {
     authorizer: Arc<super::access::Authorizer>,
     metrics_auth: MetricsAuth,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Runs `/_granary/admin/` requests (`admin_http`); `None`: that API is not served.
+    admin: Option<crate::admin::Executor>,
 }
 
 const METRICS_PATH: &str = "/_granary/metrics";
@@ -127,12 +132,19 @@ impl GranaryApi {
         index: Arc<crate::search::SearchIndex>,
         authorizer: Arc<super::access::Authorizer>,
     ) -> Self {
-        Self { db, status, index, authorizer, metrics_auth: MetricsAuth::Open, metrics: Arc::default() }
+        Self { db, status, index, authorizer, metrics_auth: MetricsAuth::Open, metrics: Arc::default(), admin: None }
     }
 
     /// The gateway's request metrics and access-log drops, served with the status figures.
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Serves the admin HTTP API (`/_granary/admin/`) with the gateway's admin executor, the
+    /// admin socket's.
+    pub fn with_admin(mut self, admin: crate::admin::Executor) -> Self {
+        self.admin = Some(admin);
         self
     }
 
@@ -299,6 +311,27 @@ impl GranaryApi {
     }
 }
 
+impl GranaryApi {
+    /// `/_granary/admin/`: the admin's alone (anyone else 403, whatever the route), run as
+    /// the verified admin with the request's source for the audit entries.
+    async fn admin_call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let user = self.user_of(&req).await?;
+        if user != ROOT_USER {
+            return Err(s3_error!(AccessDenied, "only the admin may use the admin API"));
+        }
+        let admin = self.admin.as_ref().ok_or_else(|| s3_error!(NotImplemented, "this gateway serves no admin API"))?;
+        let context = req.extensions.get::<super::request::RequestContext>();
+        let actor = crate::audit::Actor {
+            user: Some(user),
+            access_key: req.credentials.as_ref().map(|c| c.access_key.clone()),
+            source_ip: context.map(|c| c.source_ip.to_string()),
+            user_agent: context.and_then(|c| c.user_agent.clone()),
+            request_id: context.map(|c| c.request_id.clone()).unwrap_or_default(),
+        };
+        super::admin_http::call(admin, crate::admin::Caller::remote(actor), &req.method, req.uri.path(), req.input).await
+    }
+}
+
 fn required<'a>(p: &'a HashMap<String, String>, name: &str) -> S3Result<&'a str> {
     p.get(name).map(String::as_str).filter(|v| !v.is_empty()).ok_or_else(|| s3_error!(InvalidArgument, "missing query parameter '{name}'"))
 }
@@ -334,7 +367,10 @@ impl S3Route for GranaryApi {
         super::request_rules::check(GRANARY_API_OP, &req.uri, &req.headers)?;
         if req.uri.path() == METRICS_PATH {
             self.check_metrics_access(req).await
-        } else if req.uri.path() == "/_granary/health" || super::console_assets::is_console_path(req.uri.path()) || req.credentials.is_some() {
+        } else if req.uri.path() == "/_granary/health"
+            || super::console_assets::is_console_path(req.uri.path())
+            || req.credentials.is_some()
+        {
             Ok(())
         } else {
             Err(s3_error!(AccessDenied, "Signature is required"))
@@ -344,6 +380,9 @@ impl S3Route for GranaryApi {
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         if super::console_assets::is_console_path(req.uri.path()) {
             return super::console_assets::serve(&req.method, &req.uri, &req.headers);
+        }
+        if super::admin_http::is_admin_path(req.uri.path()) {
+            return self.admin_call(req).await;
         }
         if req.method != Method::GET && req.uri.path() != crate::screening::api::PATH {
             // An S3 client addressing a "_granary" bucket gets the S3 answer for that name.

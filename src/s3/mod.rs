@@ -6,6 +6,7 @@
 //! families share.
 
 pub mod access;
+pub mod admin_http;
 pub mod acl_ops;
 pub mod acl_request;
 pub mod actions;

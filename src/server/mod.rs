@@ -229,13 +229,12 @@ impl Server {
             filesystems: vec![("data", config.store.data_dir.clone()), ("chunks", config.store.chunk_dir())],
         });
 
-        let admin_db = Arc::clone(&stores.db);
-        let admin_kms = Arc::clone(&kms);
-        let admin_status = Arc::clone(&status);
+        let admin = admin::Executor { db: Arc::clone(&stores.db), kms: Arc::clone(&kms), status: Arc::clone(&status) };
         let socket = admin::socket_path(&config.store.data_dir);
         let admin_listener = admin::bind_socket(&socket).map_err(|e| format!("admin socket {}: {e}", socket.display()))?;
+        let socket_admin = admin.clone();
         let admin_task = tokio::spawn(async move {
-            if let Err(e) = admin::serve_socket(admin_db, admin_kms, admin_status, admin_listener).await {
+            if let Err(e) = admin::serve_socket(socket_admin, admin_listener).await {
                 tracing::error!(error = %e, "admin socket stopped");
             }
         });
@@ -250,7 +249,8 @@ impl Server {
         builder.set_route(
             crate::s3::granary_api::GranaryApi::new(Arc::clone(&stores.db), status, Arc::clone(&index), authorizer)
                 .with_metrics_auth(config.metrics_auth.clone())
-                .with_metrics(Arc::clone(&metrics)),
+                .with_metrics(Arc::clone(&metrics))
+                .with_admin(admin),
         );
         builder.set_validation(crate::s3::granary_api::NamesWithGranaryApi);
         builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(crate::s3::post_object::s3s_config()))));

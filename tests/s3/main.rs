@@ -2,6 +2,7 @@
 
 mod acl;
 mod admin_api;
+mod admin_http;
 mod audit;
 mod auth;
 mod backup;
