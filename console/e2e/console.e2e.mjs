@@ -28,13 +28,11 @@ import {
   GetBucketLifecycleConfigurationCommand,
 } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventually as eventuallyWithin, parallel, serveDist, startGateway } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const consoleDir = path.resolve(here, '..');
@@ -100,94 +98,11 @@ async function run(name, f) {
   }
 }
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-
-async function startGateway() {
-  if (!fs.existsSync(granaryBin)) throw new Error(`no granary binary at ${granaryBin} (cargo build, or set GRANARY_BIN)`);
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'granary-console-e2e-'));
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const out = fs.openSync(path.join(work, 'server.log'), 'w');
-    gateway = spawn(granaryBin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(work, 'data')], {
-      env: { ...process.env, GRANARY_ROOT_ACCESS_KEY: ROOT_AK, GRANARY_ROOT_SECRET_KEY: ROOT_SK },
-      stdio: ['ignore', out, out],
-    });
-    for (let i = 0; i < 300; i++) {
-      const text = fs.readFileSync(path.join(work, 'server.log'), 'utf8');
-      if (/granary listening on http:\/\//.test(text)) return `http://127.0.0.1:${port}`;
-      if (gateway.exitCode !== null) break;
-      await sleep(100);
-    }
-    if (!/address already in use/i.test(fs.readFileSync(path.join(work, 'server.log'), 'utf8'))) break;
-  }
-  throw new Error('granary did not start (see the server log below)');
-}
-
-/** E2E_SERVE_DIST=1: console/dist from here, everything else proxied to the gateway (Host kept). */
-async function serveDist(endpoint) {
-  const port = await freePort();
-  const target = new URL(endpoint);
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    if (url.pathname.startsWith('/_granary/console/')) {
-      let rel = url.pathname.slice('/_granary/console/'.length);
-      if (!path.extname(rel)) rel = 'index.html';
-      const file = path.join(consoleDir, 'dist', rel);
-      if (!file.startsWith(path.join(consoleDir, 'dist')) || !fs.existsSync(file)) return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
-      return res.end(fs.readFileSync(file));
-    }
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  server.unref();
-  return `http://127.0.0.1:${port}`;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `f` until it returns a truthy value (or the timeout passes: then throws `what`). */
-async function eventually(what, f, timeoutMs = STEP_TIMEOUT_MS) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(250);
-  }
-  throw new Error(`${what} (not within ${timeoutMs / 1000}s)${last ? `: ${last.message}` : ''}`);
-}
+const eventually = (what, f, timeoutMs = STEP_TIMEOUT_MS) => eventuallyWithin(what, f, timeoutMs);
 
 async function shot(name) {
   fs.mkdirSync(shotsDir, { recursive: true });
   await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: false });
-}
-
-async function parallel(items, limit, f) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await f(items[next++]);
-    }),
-  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -197,8 +112,8 @@ let origin;
 let s3;
 
 await run('start the gateway', async () => {
-  endpoint = await startGateway();
-  origin = process.env.E2E_SERVE_DIST === '1' ? await serveDist(endpoint) : endpoint;
+  endpoint = await startGateway(granaryBin, ROOT_AK, ROOT_SK, (proc, dir) => ((gateway = proc), (work = dir)));
+  origin = process.env.E2E_SERVE_DIST === '1' ? await serveDist(endpoint, path.join(consoleDir, 'dist')) : endpoint;
   s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ROOT_AK, secretAccessKey: ROOT_SK } });
   log(`gateway at ${endpoint}, console at ${origin}/_granary/console/`);
 });
