@@ -454,11 +454,20 @@ await run('admin pages: users and status', async () => {
     const keyTable = page.locator('table.keys');
     await eventually('the deleted key is gone', async () => !(await keyTable.getByText(second, { exact: true }).count()));
     check(await keyTable.getByText(carolAk, { exact: true }).isVisible(), 'carol\'s first key is not listed');
+    // A policy for carol: read the e2e bucket (it is the admin's, so only the policy lets her).
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`] }],
+    };
+    await page.getByLabel('Policy document (JSON)').fill(JSON.stringify(policy, null, 2));
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('button', { name: 'Remove policy' }).and(page.locator(':enabled')).waitFor();
     await shot('user');
     await page.getByRole('link', { name: 'Users' }).first().click();
     await page.getByLabel('New user name').fill('dave');
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.locator('tr[data-user="dave"]').waitFor();
+    check((await page.locator('tr[data-user="carol"]').innerText()).includes('attached'), 'carol\'s policy is not shown as attached');
     await page.getByRole('button', { name: 'Disable user dave' }).click();
     await page.locator('tr[data-user="dave"]').locator('.badge', { hasText: 'disabled' }).waitFor();
     await shot('users');
@@ -475,6 +484,9 @@ await run('admin pages: users and status', async () => {
     await page.getByRole('alert').filter({ hasText: 'Only the admin user' }).first().waitFor();
     await page.getByRole('link', { name: 'Status' }).click();
     await page.getByRole('alert').filter({ hasText: 'Only the admin user may read the status' }).waitFor();
+    // Her policy lets her list the admin's bucket and read from it.
+    await page.goto(`${origin}/_granary/console/#/b/${BUCKET}/`);
+    await page.getByRole('link', { name: 'many/', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Access key').fill(ROOT_AK);
     await page.getByLabel('Secret key').fill(ROOT_SK);
