@@ -200,6 +200,25 @@ await run('upload a 20 MiB file (multipart) and see its progress reach 100%', as
   await shot('upload');
 });
 
+await run('drag and drop two files onto the folder', async () => {
+  const dataTransfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['first dropped file'], 'dropped-1.txt', { type: 'text/plain' }));
+    dt.items.add(new File(['second dropped file'], 'dropped-2.txt', { type: 'text/plain' }));
+    return dt;
+  });
+  await page.dispatchEvent('section.dropzone', 'dragover', { dataTransfer });
+  await page.dispatchEvent('section.dropzone', 'drop', { dataTransfer });
+  for (const name of ['dropped-1.txt', 'dropped-2.txt']) {
+    await eventually(`${name} uploaded`, async () => (await page.locator(`li[data-upload="${name}"] .pct`).innerText()) === 'done');
+    await page.getByRole('link', { name, exact: true }).waitFor();
+  }
+  const body = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'dropped-2.txt' }))).Body.transformToString();
+  check(body === 'second dropped file', `dropped-2.txt holds "${body}"`);
+  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'dropped-1.txt' }));
+  check(head.ContentType === 'text/plain', `dropped-1.txt has content type ${head.ContentType}`);
+});
+
 await run('a multipart upload interrupted by a page reload resumes with the parts it had', async () => {
   const file = path.join(work, 'resume.bin');
   const buf = Buffer.alloc(BIG_BYTES);
@@ -318,6 +337,16 @@ await run('search: suggestions as you type, results, open a result', async () =>
     60000,
   );
   await shot('search-suggest');
+  // The keyboard reaches a suggestion: ArrowDown from the box, Enter opens it.
+  await box.press('ArrowDown');
+  check(
+    (await page.evaluate(() => document.activeElement?.textContent)) === 'docs/quarterly-report.pdf',
+    'ArrowDown did not move to the suggestion',
+  );
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'quarterly-report.pdf' }).waitFor();
+  await page.goBack();
+  await page.getByRole('searchbox', { name: `Search ${BUCKET}` }).waitFor();
   await box.fill('quarterly');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.getByRole('heading', { name: 'Search results' }).waitFor();

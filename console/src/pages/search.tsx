@@ -58,6 +58,23 @@ export function SearchBox({ client, bucket, initial = '' }: { client: Client; bu
     };
   }, [client, bucket, q]);
   const [filters, setFilters] = useState<Filters>({});
+  // Arrow keys move between the box and the suggestions; Escape closes them.
+  const onKeyDown = (e: KeyboardEvent) => {
+    const form = (e.currentTarget as HTMLElement).closest('form');
+    const links = Array.from(form?.querySelectorAll<HTMLAnchorElement>('.suggestions a') ?? []);
+    const at = links.indexOf(document.activeElement as HTMLAnchorElement);
+    if (e.key === 'Escape') {
+      setSuggestions([]);
+      form?.querySelector<HTMLInputElement>('input[name=q]')?.focus();
+    } else if (e.key === 'ArrowDown' && links.length) {
+      e.preventDefault();
+      links[Math.min(at + 1, links.length - 1)].focus();
+    } else if (e.key === 'ArrowUp' && at >= 0) {
+      e.preventDefault();
+      if (at === 0) form?.querySelector<HTMLInputElement>('input[name=q]')?.focus();
+      else links[at - 1].focus();
+    }
+  };
   const submit = (e: Event) => {
     e.preventDefault();
     const full = [q.trim(), ...filterTerms(filters)].filter(Boolean).join(' ');
@@ -70,7 +87,7 @@ export function SearchBox({ client, bucket, initial = '' }: { client: Client; bu
     </label>
   );
   return (
-    <form class="search" role="search" onSubmit={submit}>
+    <form class="search" role="search" onSubmit={submit} onKeyDown={onKeyDown}>
       <div class="search-field">
         <label>
           Search {bucket}
