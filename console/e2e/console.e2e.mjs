@@ -220,14 +220,16 @@ await run('drag and drop two files onto the folder', async () => {
 });
 
 await run('a multipart upload interrupted by a page reload resumes with the parts it had', async () => {
+  // 24 MiB: three 8 MiB parts, the first two sent together; the last one, alone, leaves
+  // about 4 s between the first stored part and the end for the reload to land in.
   const file = path.join(work, 'resume.bin');
-  const buf = Buffer.alloc(BIG_BYTES);
+  const buf = Buffer.alloc(24 * 1024 * 1024);
   for (let i = 0; i < buf.length; i += 4096) buf.writeUInt32LE(i ^ 0x5a5a5a5a, i);
   fs.writeFileSync(file, buf);
   // Slow the browser's uploads down (Chromium's network emulation) so the reload lands mid-way.
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 3 * 1024 * 1024 });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2 * 1024 * 1024 });
   await page.getByLabel('Upload files').setInputFiles(file);
   const uploadId = await eventually('a part of resume.bin is stored', async () => {
     const ups = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
