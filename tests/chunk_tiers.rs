@@ -338,6 +338,8 @@ async fn serve(weed_endpoint: &str, data: &std::path::Path, write_back: bool) ->
     let endpoint = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(rest) = line.strip_prefix("granary listening on ") {
+                // It names the remote store chunks go to, not the data directory's chunks/.
+                assert!(rest.contains("s3 chunk store ") && rest.contains("granary-chunks"), "{rest}");
                 return rest.split_whitespace().next().unwrap().to_owned();
             }
         }

@@ -81,7 +81,8 @@ async fn offline(store: &StoreConfig, rate: Option<u64>, repair_from: Option<Pat
     let copy = repair_from.as_deref().map(crate::server::open_chunk_copy).transpose()?;
     let options = ScrubOptions { rate_bytes_per_sec: rate, repair_from: copy };
     let total = engine.chunks.usage().await.ok().flatten().map(|u| u.bytes);
-    eprintln!("scrubbing {} chunk store, {}", engine.chunks.name(), rate_text(rate));
+    let durable = engine.chunks.durable_location();
+    eprintln!("scrubbing {} chunk store {}, {}", durable.kind, durable.location.as_deref().unwrap_or("(unnamed)"), rate_text(rate));
     let bar = progress_bar(total)?;
     let progress = Arc::new(ScrubProgress::default());
     let ticker = {
@@ -152,7 +153,7 @@ fn verdict(store: &StoreConfig, chunks: u64, bytes: u64, bad: u64, repaired: u64
         } else {
             b.repair_error.as_ref().map_or("bad".into(), |e| format!("bad, not repaired: {e}"))
         };
-        println!("chunk {} ({}): {}: {state}", b.chunk, chunk_file(store, &b.chunk).display(), b.problem);
+        println!("chunk {} ({}): {}: {state}", b.chunk, chunk_place(store, &b.chunk), b.problem);
         if !b.objects.is_empty() {
             println!("  used by: {}", b.objects.join(", "));
         }
@@ -177,13 +178,20 @@ fn verdict(store: &StoreConfig, chunks: u64, bytes: u64, bad: u64, repaired: u64
     }
 }
 
-/// Where the local chunk backend keeps a chunk (`chunks::local`'s layout, `ab/cd/<hash>`):
-/// the file an operator inspects or restores by hand. The CLI, like `server`, knows which
-/// backend it opened; the engine never sees paths.
-fn chunk_file(store: &StoreConfig, hex: &str) -> PathBuf {
-    let dir = store.chunk_dir();
-    match (hex.get(0..2), hex.get(2..4)) {
-        (Some(a), Some(b)) => dir.join(a).join(b).join(hex),
-        _ => dir.join(hex),
+/// Where the durable chunk store keeps a chunk, for an operator to inspect or restore by
+/// hand: the local backend's file (`chunks::local`'s layout, `ab/cd/<hash>`), or the remote
+/// store's object (`chunks::s3`'s key, `PREFIX/ab/cd/<hash>`) and its endpoint. The CLI, like
+/// `server`, knows which backend it opened; the engine never sees paths.
+fn chunk_place(store: &StoreConfig, hex: &str) -> String {
+    let tail = match (hex.get(0..2), hex.get(2..4)) {
+        (Some(a), Some(b)) => format!("{a}/{b}/{hex}"),
+        _ => hex.to_owned(),
+    };
+    match &store.chunks.s3 {
+        Some(url) => {
+            let at = store.chunks.endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default();
+            format!("{}/{tail}{at}", url.trim_end_matches('/'))
+        }
+        None => store.chunk_dir().join(tail).display().to_string(),
     }
 }

@@ -129,7 +129,10 @@ impl Server {
         let metrics = Arc::new(crate::metrics::Metrics::new(access_log.as_ref().map(crate::edge::access_log::AccessLog::dropped_counter)));
         // The chunk store answers a listing before anything is registered: a remote bucket
         // that is missing or refuses the keys fails the start, not the first upload (a 500).
-        stores.chunks.list(None, 1).await.map_err(|e| format!("chunk store {}: {e}", stores.chunks.name()))?;
+        stores.chunks.list(None, 1).await.map_err(|e| {
+            let durable = stores.chunks.durable_location();
+            format!("{} chunk store {}: {e}", durable.kind, durable.location.as_deref().unwrap_or("(unnamed)"))
+        })?;
         let kms = open_keyring(&config.store)?;
         bootstrap_admin(&*stores.db, &*kms, config.root_keys.as_ref()).await?;
         let sealing = crate::credentials::seal_stored(Arc::clone(&stores.db), &*kms).await?;
@@ -505,15 +508,20 @@ pub async fn run_indexer(
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let server = Server::start(config.clone()).await?;
     let scheme = if server.tls.is_some() { "https" } else { "http" };
+    // The chunk store as status names it: a remote store is not the data directory's chunks/.
+    let durable = server.chunks.durable_location();
+    let chunks = format!("{} chunk store {}", durable.kind, durable.location.as_deref().unwrap_or("(unnamed)"));
     match &config.store.metadata {
-        MetadataBackend::Embedded => {
+        MetadataBackend::Embedded if durable.kind == "local" => {
             println!("granary listening on {scheme}://{} (data in {})", server.addr, config.store.data_dir.display())
         }
+        MetadataBackend::Embedded => {
+            println!("granary listening on {scheme}://{} (data in {}, {chunks})", server.addr, config.store.data_dir.display())
+        }
         MetadataBackend::Fdb { cluster_file, root_prefix } => println!(
-            "granary listening on {scheme}://{} (metadata: FoundationDB via {} under \"{root_prefix}\", chunks in {})",
+            "granary listening on {scheme}://{} (metadata: FoundationDB via {} under \"{root_prefix}\", {chunks})",
             server.addr,
             cluster_file.display(),
-            config.store.chunk_dir().display()
         ),
     }
     if let Some(certs) = &server.tls {
