@@ -127,8 +127,14 @@ fn request_of(route: Route, body: &[u8]) -> S3Result<AdminRequest> {
             Err(e) => return Err(s3_error!(InvalidArgument, "the request body is not valid JSON: {e}")),
         },
     };
-    if route.op == "gc" {
-        fields.entry("dry_run").or_insert(Value::Bool(false));
+    match (route.op, fields.get_mut("scope")) {
+        ("gc", _) => {
+            fields.entry("dry_run").or_insert(Value::Bool(false));
+        }
+        ("purge", Some(Value::Object(scope))) => {
+            scope.entry("prefix").or_insert(Value::String(String::new()));
+        }
+        _ => {}
     }
     for (name, value) in route.path_fields {
         fields.insert(name.into(), Value::String(value));
@@ -213,6 +219,8 @@ mod tests {
         assert!(matches!(key, AdminRequest::KeyCreate { user, .. } if user == "bob"));
         let gc = request_of(resolved(Method::POST, "/_granary/admin/gc").unwrap(), b"").unwrap();
         assert!(matches!(gc, AdminRequest::Gc { dry_run: false }));
+        let purge = request_of(resolved(Method::POST, "/_granary/admin/purge").unwrap(), br#"{"scope":{"user":"bob"}}"#).unwrap();
+        assert!(matches!(purge, AdminRequest::Purge { scope } if scope.user.as_deref() == Some("bob") && scope.prefix.is_empty()));
         let doc = br#"{"Version":"2012-10-17","Statement":[]}"#;
         let put = request_of(resolved(Method::PUT, "/_granary/admin/users/bob/policy").unwrap(), doc).unwrap();
         assert!(matches!(put, AdminRequest::UserPolicyPut { document, .. } if document.as_bytes() == doc));

@@ -80,7 +80,7 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/_granary/admin/gc", json!({"dry_run": true})),
         ("POST", "/_granary/admin/lifecycle", json!({})),
         ("POST", "/_granary/admin/index/rebuild", Value::Null),
-        ("POST", "/_granary/admin/purge", json!({"scope": {"bucket": "nope", "prefix": ""}})),
+        ("POST", "/_granary/admin/purge", json!({"scope": {"bucket": "nope"}})),
     ]
 }
 
