@@ -25,6 +25,15 @@ GRANARY_ROOT_AK="${GRANARY_ROOT_AK:-GRANARYCONFORMANCEAK}"
 GRANARY_ROOT_SK="${GRANARY_ROOT_SK:-conformance-secret-key-0123456789abcdefghij}"
 GRANARY_START_TIMEOUT="${GRANARY_START_TIMEOUT:-30}"
 
+# On FoundationDB (GRANARY_METADATA=fdb and GRANARY_FDB_CLUSTER_FILE, read by `granary serve`
+# itself; scripts/fdb-check.sh sets them), each script's gateway gets a root prefix of its
+# own, so scripts that create the same bucket names never meet; the gateway restarts a
+# script makes keep it.
+if [ "${GRANARY_METADATA:-}" = fdb ] && [ -z "${GRANARY_FDB_ROOT_PREFIX:-}" ]; then
+    GRANARY_FDB_ROOT_PREFIX="granary-conformance-$(basename "$0" .sh)-$(date +%s%N)"
+    export GRANARY_FDB_ROOT_PREFIX
+fi
+
 # This environment may point every AWS SDK at a CA bundle; the gateway is plain HTTP
 # and some clients choke on the variable, so drop it for everything we run.
 unset AWS_CA_BUNDLE || true

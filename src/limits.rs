@@ -13,6 +13,8 @@ pub const VALUE_SIZE_MAX_BYTES: usize = 100_000;
 pub const KEY_SIZE_MAX_BYTES: usize = 10_000;
 /// How many times `transact` retries a retryable error before giving up.
 pub const TXN_RETRY_MAX_COUNT: u32 = 50;
+/// Conflicting key ranges named in one debug log line of a FoundationDB commit conflict.
+pub const KV_CONFLICT_RANGES_LOGGED_MAX: usize = 8;
 /// Commit markers (`kv::markers`) are kept this long: far beyond the longest retry loop
 /// (50 attempts of at most 5 s each), so an unknown result is always resolvable.
 pub const TXN_MARKER_RETENTION_MILLIS: u64 = 15 * 60 * 1000;

@@ -74,6 +74,18 @@ impl FdbStore {
     }
 }
 
+/// Names the key ranges a conflicting commit read that another commit wrote (at debug level:
+/// conflicts are normal under contention and `transact` retries them; `kv::stats` counts them).
+fn log_conflict(root: &[u8], ranges: &[foundationdb::ConflictingKeyRange]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let shown = |k: &[u8]| String::from_utf8_lossy(k.strip_prefix(root).unwrap_or(k)).escape_debug().to_string();
+    let ranges: Vec<String> =
+        ranges.iter().take(limits::KV_CONFLICT_RANGES_LOGGED_MAX).map(|r| format!("{}..{}", shown(r.begin()), shown(r.end()))).collect();
+    tracing::debug!(?ranges, "metadata commit conflict");
+}
+
 /// FoundationDB error codes onto the seam's classes.
 fn classify(e: FdbError) -> KvError {
     match e.code() {
@@ -92,14 +104,11 @@ fn classify(e: FdbError) -> KvError {
 
 impl KvStore for FdbStore {
     fn begin(&self) -> KvResult<Box<dyn KvCommit + '_>> {
-        Ok(Box::new(FdbTxn {
-            trx: self.transaction()?,
-            root: &self.root,
-            read_only: false,
-            stamps: 0,
-            written_bytes: 0,
-            started: Instant::now(),
-        }))
+        let trx = self.transaction()?;
+        // A conflict then names its keys (read client-side from the commit's answer, no extra
+        // round trip): `commit` logs them, so an operator can see which records are hot.
+        trx.set_option(TransactionOption::ReportConflictingKeys).map_err(classify)?;
+        Ok(Box::new(FdbTxn { trx, root: &self.root, read_only: false, stamps: 0, written_bytes: 0, started: Instant::now() }))
     }
     fn begin_read(&self) -> KvResult<Box<dyn KvTxn + '_>> {
         Ok(Box::new(FdbTxn {
@@ -256,11 +265,21 @@ impl KvCommit for FdbTxn<'_> {
         if self.expired() {
             return Err(KvError::TransactionTooOld);
         }
-        block_on(self.trx.commit()).map(drop).map_err(|e| match FdbError::from(e) {
-            // transaction_timed_out during commit: the commit may yet apply (FDB's docs), so
-            // it is an unknown result, resolved by `transact` through the commit marker.
-            e if e.code() == 1031 => KvError::CommitUnknownResult,
-            e => classify(e),
+        let root = self.root;
+        block_on(async move {
+            let failed = match self.trx.commit().await {
+                Ok(_) => return Ok(()),
+                Err(failed) => failed,
+            };
+            if failed.code() == 1020 {
+                log_conflict(root, &failed.conflicting_keys().await.unwrap_or_default());
+            }
+            Err(match FdbError::from(failed) {
+                // transaction_timed_out during commit: the commit may yet apply (FDB's docs), so
+                // it is an unknown result, resolved by `transact` through the commit marker.
+                e if e.code() == 1031 => KvError::CommitUnknownResult,
+                e => classify(e),
+            })
         })
     }
 }

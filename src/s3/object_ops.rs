@@ -104,7 +104,7 @@ pub async fn put_object(s3: &GranaryS3, req: S3Request<PutObjectInput>) -> S3Res
         .audit_entry((&req.extensions, &req.credentials), &principal, "PutObject", &input.bucket, Some(&input.key))
         .map(|e| e.detail("size", record.size).detail("etag", &record.etag));
     let (bucket, key) = (input.bucket, input.key);
-    let pin_id = pins.unwrap_or([0; 16]);
+    let pin_id = pins.unwrap_or(crate::meta::refs::NO_PINS);
     let committed = s3
         .engine
         .commit_pinned(pins, move |db| {
@@ -299,7 +299,7 @@ pub async fn copy_object(s3: &GranaryS3, req: S3Request<CopyObjectInput>) -> S3R
                     from: r.from,
                     body: r.body.clone(),
                     chunks: &r.chunks,
-                    pins: r.pins.unwrap_or_default(),
+                    pins: r.pins.unwrap_or(crate::meta::refs::NO_PINS),
                     encryption,
                 },
             };

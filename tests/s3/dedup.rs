@@ -206,7 +206,7 @@ async fn concurrent_puts_of_distinct_content_keep_the_counter_exact() {
 }
 
 fn granary(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_granary")).args(args).arg("--data-dir").arg(dir).output().unwrap();
+    let out = granary_command(dir).args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     // The JSON report is the first thing printed; a summary line may follow.
     let json_end = stdout.find("\n}").map_or(stdout.len(), |i| i + 2);
@@ -228,9 +228,9 @@ async fn refcount_repair_fixes_a_corrupted_stored_counter() {
     let path = dir.path();
     // Corrupt one shard of the counter (`meta::refs`: `("cst", shard, field)`, field 0 bytes).
     {
-        let db = granary::kv::fjall_backend::FjallStore::open(&path.join("meta")).unwrap();
+        let db = shared_metadata(path);
         let key = granary::keys::Key::space("cst").u64(3).u64(0).into_bytes();
-        granary::kv::transact(&db, |t| t.atomic_add(&key, 12_345)).unwrap();
+        granary::kv::transact(&*db, |t| t.atomic_add(&key, 12_345)).unwrap();
     }
     let (ok, report, out) = granary(path, &["refcount", "verify"]);
     assert!(!ok, "a drifted counter fails verification: {out}");
