@@ -64,6 +64,8 @@ fn resolve(method: &Method, segments: &[String]) -> S3Result<Route> {
             | ["keys", _, "disable" | "enable"]
             | ["status" | "gc" | "lifecycle" | "purge"]
             | ["index", "rebuild"]
+            | ["usage"]
+            | ["usage", "recount"]
     );
     let found = match s.as_slice() {
         ["users"] if get => route("user_list", vec![], Input::None),
@@ -85,6 +87,8 @@ fn resolve(method: &Method, segments: &[String]) -> S3Result<Route> {
         ["lifecycle"] if post => route("lifecycle", vec![], Input::Fields),
         ["index", "rebuild"] if post => route("index_rebuild", vec![], Input::None),
         ["purge"] if post => route("purge", vec![], Input::Fields),
+        ["usage"] if get => route("usage", vec![], Input::None),
+        ["usage", "recount"] if post => route("usage_recount", vec![], Input::None),
         _ => None,
     };
     match found {

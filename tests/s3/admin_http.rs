@@ -81,6 +81,8 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/_granary/admin/lifecycle", json!({})),
         ("POST", "/_granary/admin/index/rebuild", Value::Null),
         ("POST", "/_granary/admin/purge", json!({"scope": {"bucket": "nope"}})),
+        ("GET", "/_granary/admin/usage", Value::Null),
+        ("POST", "/_granary/admin/usage/recount", Value::Null),
     ]
 }
 
@@ -194,6 +196,14 @@ async fn jobs_and_status_run_through_the_gateway() {
     s3.create_bucket().bucket("jobs").send().await.unwrap();
     s3.put_object().bucket("jobs").key("a/1").body(vec![7u8; 1000].into()).send().await.unwrap();
     s3.put_object().bucket("jobs").key("b/1").body(vec![8u8; 1000].into()).send().await.unwrap();
+
+    // Usage per bucket (the console's bucket list shows it), and its recount.
+    let (status, body) = call(&gw, "GET", "/_granary/admin/usage", Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    let jobs = body["buckets"].as_array().unwrap().iter().find(|l| l["name"] == "jobs").cloned().unwrap_or_default();
+    assert_eq!((jobs["usage"]["bytes"].as_u64(), jobs["usage"]["objects"].as_u64()), (Some(2000), Some(2)), "{body}");
+    let (status, body) = call(&gw, "POST", "/_granary/admin/usage/recount", Value::Null).await;
+    assert_eq!(status, 200, "{body}");
 
     let (status, body) = call(&gw, "POST", "/_granary/admin/gc", json!({"dry_run": true})).await;
     assert_eq!(status, 200, "{body}");
