@@ -6,10 +6,10 @@
 //! families share.
 
 pub mod access;
-pub mod admin_http;
 pub mod acl_ops;
 pub mod acl_request;
 pub mod actions;
+pub mod admin_http;
 pub mod auth;
 pub mod authorize;
 pub mod bucket_ops;

@@ -203,10 +203,9 @@ impl Sim {
         let rows = granary::kv::read::<_, granary::kv::KvError>(&*self.world.db, |t| {
             t.get_range(&begin, &granary::keys::prefix_end(&begin), 1_000_000, false)
         });
-        rows.unwrap_or_default().iter().any(|(_, v)| {
-            granary::meta::refs::decode_refcount(v)
-                .is_ok_and(|rc| rc.state == granary::meta::refs::ChunkState::Collecting)
-        })
+        rows.unwrap_or_default()
+            .iter()
+            .any(|(_, v)| granary::meta::refs::decode_refcount(v).is_ok_and(|rc| rc.state == granary::meta::refs::ChunkState::Collecting))
     }
 
     fn note_fired(&mut self, fired: &Fired) {
