@@ -8,7 +8,8 @@
 #   kv           the kv conformance suite (tests/kv_conformance.rs) on the cluster
 #   lib          the library's unit tests (built with --features fdb)
 #   s3           the whole in-process S3 suite, every gateway on its own root prefix
-#   conformance  aws-cli, boto3 and multipart scripts against `granary serve --metadata fdb`
+#   conformance  every conformance script (aws-cli, s3cmd, rclone, boto3, ...) against
+#                `granary serve --metadata fdb`
 #   two          two `granary serve --metadata fdb` gateways on one cluster and one chunk
 #                directory: every change through one is seen through the other; kill -9 of one
 #                while the other serves; the survivor declares it dead (conformance/two_gateways.py)
@@ -43,7 +44,7 @@ for step in "${steps[@]}"; do
         conformance | two)
             cargo build --locked --features fdb --bin granary
             if [ "$step" = conformance ]; then
-                GRANARY_METADATA=fdb GRANARY_FDB_CLUSTER_FILE="$FDB_CLUSTER_FILE" conformance/run-all.sh awscli boto3 multipart
+                GRANARY_METADATA=fdb GRANARY_FDB_CLUSTER_FILE="$FDB_CLUSTER_FILE" conformance/run-all.sh
             else
                 conformance/install-deps.sh >/dev/null
                 python3 conformance/two_gateways.py --binary target/debug/granary --cluster-file "$FDB_CLUSTER_FILE"
