@@ -219,7 +219,7 @@ impl Service<http::Request<Incoming>> for Edge {
             s3s::Body::http_body(observation.count(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))))
         });
         if unsized_put {
-            // s3s refuses a body of unknown length; PutObject streams it (step 9).
+            // s3s refuses a body of unknown length; PutObject and UploadPart stream it (step 9).
             crate::s3::request_body::set_aside(&mut req);
         }
         // Step 11, before any work for the request.

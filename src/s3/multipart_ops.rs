@@ -248,7 +248,12 @@ pub async fn upload_part(s3: &GranaryS3, req: S3Request<UploadPartInput>) -> S3R
     let declared = input.content_length.and_then(|n| u64::try_from(n).ok());
     let customer = sse_request::customer_key(sse_request::customer_fields!(input))?;
     let (encryption, seal) = part_sealing(s3, target.upload_id, customer.as_deref()).await?;
-    let (part, echo) = store_part(s3, &target, &upload, input.body, checks, (declared, seal)).await?;
+    // A chunked body of unknown length the edge set aside from s3s (`request_body::UnsizedBody`).
+    let body = match super::request_body::unsized_body(&req.extensions, &req.headers)? {
+        Some(body) => Some(body),
+        None => input.body,
+    };
+    let (part, echo) = store_part(s3, &target, &upload, body, checks, (declared, seal)).await?;
     let mut output = UploadPartOutput { e_tag: Some(ETag::Strong(part.etag())), ..Default::default() };
     let _ = set_checksum_values!(output, echo.as_ref());
     sse_request::set_sse_customer_fields!(output, encryption.as_ref(), customer.as_deref());

@@ -53,27 +53,31 @@ pub fn tokio_stream_of<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// The body of a PutObject sent with `Transfer-Encoding: chunked` and no length, set aside
+/// The body of a PutObject or UploadPart sent with `Transfer-Encoding: chunked` and no length, set aside
 /// by the edge. s3s refuses a header-signed request whose body length is unknown
 /// (MissingContentLength) before any handler runs, and so does AWS S3 (501); Ceph RGW
 /// accepts such a body, and simple HTTP clients (curl -T -, streaming libraries) send one.
-/// So the edge hands s3s an empty body and keeps the real one here; `put_object` streams it
-/// (bounded by PUT_OBJECT_SIZE_MAX_BYTES like any body, never buffered whole) and checks a
+/// So the edge hands s3s an empty body and keeps the real one here; `put_object` and
+/// `upload_part` stream it (bounded by their size limits like any body, never buffered whole) and check a
 /// signed payload's SHA-256 itself, since s3s checked the empty body's.
 #[derive(Clone)]
 pub struct UnsizedBody(std::sync::Arc<std::sync::Mutex<Option<s3s::Body>>>);
 
-/// Whether a request is a PutObject with a chunked body of unknown length that s3s would
-/// refuse: PUT of a key (`names_key`), with no subresource in the query (only presigned-URL
+/// Whether a request is a PutObject or an UploadPart with a chunked body of unknown length
+/// that s3s would refuse: PUT of a key (`names_key`), with no subresource in the query but an
+/// UploadPart's `partNumber` and `uploadId` (both or neither; besides them only presigned-URL
 /// arguments and the SDKs' `x-id`), not a copy, not aws-chunked (which declares its decoded
 /// length), and no Content-Length.
 pub fn is_unsized_put(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap, names_key: impl FnOnce() -> bool) -> bool {
     let chunked = headers.get_all(http::header::TRANSFER_ENCODING).iter().any(|v| v.to_str().is_ok_and(|v| v.contains("chunked")));
     let streaming = headers.get("x-amz-content-sha256").is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"));
-    let plain_query = uri.query().unwrap_or("").split('&').filter(|kv| !kv.is_empty()).all(|kv| {
-        let name = kv.split('=').next().unwrap_or(kv);
-        name == "x-id" || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
-    });
+    let names: Vec<&str> =
+        uri.query().unwrap_or("").split('&').filter(|kv| !kv.is_empty()).map(|kv| kv.split('=').next().unwrap_or(kv)).collect();
+    let part = ["partNumber", "uploadId"].map(|n| names.contains(&n));
+    let plain_query = part[0] == part[1]
+        && names.iter().all(|&name| {
+            name == "x-id" || name == "partNumber" || name == "uploadId" || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+        });
     method == http::Method::PUT
         && chunked
         && !streaming
@@ -189,14 +193,17 @@ mod tests {
     }
 
     #[test]
-    fn only_a_chunked_put_object_of_unknown_length_is_set_aside() {
+    fn only_a_chunked_put_object_or_upload_part_of_unknown_length_is_set_aside() {
         let chunked = headers(&[("transfer-encoding", "chunked"), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]);
         let put = |uri: &'static str, h: &HeaderMap, key: bool| is_unsized_put(&Method::PUT, &Uri::from_static(uri), h, || key);
         assert!(put("/b/k", &chunked, true));
         assert!(put("/b/k?x-id=PutObject&X-Amz-Signature=abc", &chunked, true), "presigned arguments");
         assert!(!put("/b", &chunked, false), "no key: CreateBucket's XML needs its length");
         assert!(!put("/b/k?tagging", &chunked, true), "a subresource");
-        assert!(!put("/b/k?partNumber=1&uploadId=x", &chunked, true), "UploadPart");
+        assert!(put("/b/k?partNumber=1&uploadId=x", &chunked, true), "UploadPart");
+        assert!(put("/b/k?partNumber=1&uploadId=x&X-Amz-Signature=abc", &chunked, true), "a presigned UploadPart");
+        assert!(!put("/b/k?partNumber=1", &chunked, true), "a part number without an upload");
+        assert!(!put("/b/k?uploadId=x", &chunked, true), "an upload without a part number");
         assert!(!is_unsized_put(&Method::POST, &Uri::from_static("/b/k"), &chunked, || true));
         let mut sized = chunked.clone();
         sized.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("10"));

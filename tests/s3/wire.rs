@@ -221,3 +221,41 @@ async fn a_chunked_put_without_a_length_is_stored() {
     };
     assert_eq!(status["pinned_chunks"]["count"], 0);
 }
+
+/// UploadPart with `Transfer-Encoding: chunked` and no Content-Length, as PutObject above
+/// (issue 17): each part streams in, the upload completes with the ETags the parts answered.
+#[tokio::test]
+async fn a_chunked_upload_part_without_a_length_is_stored() {
+    use sha2::Digest as _;
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("chunky-parts").send().await.unwrap();
+    let up = s3.create_multipart_upload().bucket("chunky-parts").key("mp").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let parts = [random_bytes(5 << 20, 7), random_bytes(300_000, 8)];
+    let mut completed = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i + 1;
+        // Part 1 unsigned, part 2 with its SHA-256 signed and checked as it streams.
+        let sha = if n == 1 { "UNSIGNED-PAYLOAD".to_owned() } else { hex::encode(sha2::Sha256::digest(data)) };
+        let path = format!("/chunky-parts/mp?partNumber={n}&uploadId={id}");
+        let (code, reply) = send_chunked(&gw.endpoint, &chunked_put_head(&gw.endpoint, &path, &sha), data, 65536).await;
+        assert_eq!(code, 200, "{reply}");
+        let etag = format!("\"{}\"", hex::encode(md5::Md5::digest(data)));
+        assert!(reply.to_lowercase().contains(&format!("etag: {etag}")), "{reply}");
+        completed.push(aws_sdk_s3::types::CompletedPart::builder().part_number(i32::try_from(n).unwrap()).e_tag(etag).build());
+    }
+    // A part whose signed SHA-256 does not match what streams in is refused, and not stored.
+    let path = format!("/chunky-parts/mp?partNumber=3&uploadId={id}");
+    let lie = hex::encode(sha2::Sha256::digest(b"something else"));
+    let (code, reply) = send_chunked(&gw.endpoint, &chunked_put_head(&gw.endpoint, &path, &lie), &parts[1], 65536).await;
+    assert_eq!(code, 400, "{reply}");
+    assert!(reply.contains("<Code>XAmzContentSHA256Mismatch</Code>"), "{reply}");
+    let listed = s3.list_parts().bucket("chunky-parts").key("mp").upload_id(id).send().await.unwrap();
+    assert_eq!(listed.parts().len(), 2, "the refused part is not stored");
+
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(completed)).build();
+    s3.complete_multipart_upload().bucket("chunky-parts").key("mp").upload_id(id).multipart_upload(done).send().await.unwrap();
+    let got = body_of(s3.get_object().bucket("chunky-parts").key("mp").send().await.unwrap()).await;
+    assert!(got == [parts[0].as_slice(), parts[1].as_slice()].concat(), "the object is both parts");
+}
