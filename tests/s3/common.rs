@@ -234,6 +234,17 @@ pub fn granary_command(data_dir: &std::path::Path) -> std::process::Command {
     command
 }
 
+/// Runs `granary ARGS` on the gateway's data directory `dir` (`granary_command`): whether it
+/// succeeded, the JSON report it prints first (Null if none; a summary line may follow), and
+/// everything it printed.
+pub fn granary_report(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = granary_command(dir).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let json_end = stdout.find("\n}").map_or(stdout.len(), |i| i + 2);
+    let report = serde_json::from_str(&stdout[..json_end]).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), report, format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+}
+
 /// A metadata store several in-process gateways share, as gateways on different hosts share
 /// FoundationDB: the cluster when the run has one, else the embedded store in `dir/meta`
 /// presented as shared (`Shared`).

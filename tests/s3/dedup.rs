@@ -205,15 +205,6 @@ async fn concurrent_puts_of_distinct_content_keep_the_counter_exact() {
     assert_eq!(space["logical_bytes"].as_u64(), Some(logical), "{space}");
 }
 
-fn granary(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
-    let out = granary_command(dir).args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    // The JSON report is the first thing printed; a summary line may follow.
-    let json_end = stdout.find("\n}").map_or(stdout.len(), |i| i + 2);
-    let report = serde_json::from_str(&stdout[..json_end]).unwrap_or(serde_json::Value::Null);
-    (out.status.success(), report, format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
-}
-
 #[tokio::test]
 async fn refcount_repair_fixes_a_corrupted_stored_counter() {
     if skipped_on_remote_chunks("refcount_repair_fixes_a_corrupted_stored_counter") {
@@ -232,16 +223,16 @@ async fn refcount_repair_fixes_a_corrupted_stored_counter() {
         let key = granary::keys::Key::space("cst").u64(3).u64(0).into_bytes();
         granary::kv::transact(&*db, |t| t.atomic_add(&key, 12_345)).unwrap();
     }
-    let (ok, report, out) = granary(path, &["refcount", "verify"]);
+    let (ok, report, out) = granary_report(path, &["refcount", "verify"]);
     assert!(!ok, "a drifted counter fails verification: {out}");
     let stored = &report["stored"];
     assert_eq!(stored["counted"]["bytes"].as_i64(), Some(right["stored_bytes"].as_i64().unwrap() + 12_345), "{out}");
     assert_eq!(stored["recounted"]["bytes"], right["stored_bytes"], "{out}");
     assert_eq!(stored["recounted"]["chunks"], right["stored_count"], "{out}");
-    let (ok, report, out) = granary(path, &["refcount", "verify", "--repair"]);
+    let (ok, report, out) = granary_report(path, &["refcount", "verify", "--repair"]);
     assert!(ok && report["stored"]["repaired"] == true, "{out}");
     assert!(out.contains("stored-chunk counters were"), "the repair says what it fixed: {out}");
-    let (ok, _, out) = granary(path, &["refcount", "verify"]);
+    let (ok, _, out) = granary_report(path, &["refcount", "verify"]);
     assert!(ok, "repaired: {out}");
     let gw = Gateway::start_with(|c| c.store.data_dir = path.to_path_buf()).await;
     let fixed = chunk_space(&gw).await;

@@ -4,15 +4,6 @@
 
 use crate::common::*;
 
-fn granary(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
-    let out = granary_command(dir).args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    // The JSON report is the first thing printed; a summary line may follow.
-    let json_end = stdout.find("\n}").map_or(stdout.len(), |i| i + 2);
-    let report = serde_json::from_str(&stdout[..json_end]).unwrap_or(serde_json::Value::Null);
-    (out.status.success(), report, format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
-}
-
 #[tokio::test]
 async fn gc_frees_space_and_refcount_repair_fixes_drift() {
     if skipped_on_remote_chunks("gc_frees_space_and_refcount_repair_fixes_drift") {
@@ -32,13 +23,13 @@ async fn gc_frees_space_and_refcount_repair_fixes_drift() {
     let dir = gw.stop().await;
     let path = dir.path();
 
-    let (ok, preview, out) = granary(path, &["gc", "--dry-run", "--grace-secs", "0"]);
+    let (ok, preview, out) = granary_report(path, &["gc", "--dry-run", "--grace-secs", "0"]);
     assert!(ok, "{out}");
     assert_eq!(preview["manifests_due"], 2, "{out}");
     assert!(preview["references_to_release"].as_u64() > Some(0), "{out}");
     let before = granary::chunks::LocalChunks::open(&chunk_dir).unwrap().usage_now().unwrap().bytes;
 
-    let (ok, report, out) = granary(path, &["gc", "--grace-secs", "0"]);
+    let (ok, report, out) = granary_report(path, &["gc", "--grace-secs", "0"]);
     assert!(ok, "{out}");
     let freed = report["bytes_freed"].as_u64().unwrap();
     assert!(freed >= 3 << 20, "the deleted content's chunks are freed: {out}");
@@ -46,7 +37,7 @@ async fn gc_frees_space_and_refcount_repair_fixes_drift() {
     assert_eq!(before - after, freed, "the report matches the disk");
     assert!(out.contains("freed "), "{out}");
 
-    let (ok, _, out) = granary(path, &["refcount", "verify"]);
+    let (ok, _, out) = granary_report(path, &["refcount", "verify"]);
     assert!(ok, "a clean store verifies: {out}");
 
     // Drift: one count too high, and an orphan file nobody references.
@@ -61,14 +52,14 @@ async fn gc_frees_space_and_refcount_repair_fixes_drift() {
         let orphan = random_bytes(100_000, 3);
         chunks.write(&granary::chunks::ChunkHash::of(&orphan), &orphan).unwrap();
     }
-    let (ok, report, out) = granary(path, &["refcount", "verify"]);
+    let (ok, report, out) = granary_report(path, &["refcount", "verify"]);
     assert!(!ok, "drift fails verification: {out}");
     assert_eq!(report["drift"].as_array().unwrap().len(), 1, "{out}");
     assert_eq!(report["drift"][0]["expected"].as_i64().unwrap() + 4, report["drift"][0]["stored"].as_i64().unwrap());
     assert_eq!(report["orphan_files"].as_array().unwrap().len(), 1, "{out}");
-    let (ok, _, out) = granary(path, &["refcount", "verify", "--repair"]);
+    let (ok, _, out) = granary_report(path, &["refcount", "verify", "--repair"]);
     assert!(ok, "{out}");
-    let (ok, _, out) = granary(path, &["refcount", "verify"]);
+    let (ok, _, out) = granary_report(path, &["refcount", "verify"]);
     assert!(ok, "repaired: {out}");
 
     // The live object is untouched by all of this.
