@@ -25,6 +25,7 @@
 mod simulation {
     pub mod calls;
     pub mod check;
+    pub mod classify;
     pub mod clock;
     pub mod content;
     pub mod faults;

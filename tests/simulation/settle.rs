@@ -8,6 +8,7 @@
 
 use super::calls::Raw;
 use super::check::LEARN;
+use super::classify::{class, class_complete, class_meta, Class};
 use super::content::etag_of;
 use super::faults::Fired;
 use super::lifecycle::{header_id, LEARNED};
@@ -15,55 +16,11 @@ use super::model::{complete_parts, destroy, retention_change_refused, ErrKind, M
 use super::ops::Op;
 use super::run::Sim;
 use granary::engine::EngineError;
-use granary::kv::KvError;
 use granary::meta::deletes::DeleteOutcome;
+use granary::meta::now_ms;
 use granary::meta::object_lock::{ObjectLock, Retention};
 use granary::meta::objects::{ObjectBody, ObjectRecord};
-use granary::meta::uploads::CompleteError;
 use granary::meta::versions::Versioning;
-use granary::meta::{now_ms, MetaError};
-
-/// How an error reads.
-pub enum Class {
-    Domain(ErrKind),
-    /// The commit's result is unknown: it may have applied.
-    Maybe,
-    Infra(String),
-}
-
-pub fn class_meta(e: &MetaError) -> Class {
-    use ErrKind as K;
-    Class::Domain(match e {
-        MetaError::ObjectLocked(_) => K::ObjectLocked,
-        MetaError::NoSuchKey => K::NoSuchKey,
-        MetaError::NoSuchVersion => K::NoSuchVersion,
-        MetaError::NoSuchUpload => K::NoSuchUpload,
-        MetaError::PreconditionFailed => K::PreconditionFailed,
-        MetaError::InvalidRequest(_) => K::InvalidRequest,
-        MetaError::InvalidBucketState(_) => K::InvalidBucketState,
-        MetaError::MethodNotAllowed(_) => K::MethodNotAllowed,
-        MetaError::BucketNotEmpty => K::BucketNotEmpty,
-        MetaError::Kv(KvError::CommitUnknownResult) => return Class::Maybe,
-        other => return Class::Infra(other.to_string()),
-    })
-}
-
-pub fn class(e: &EngineError) -> Class {
-    match e {
-        EngineError::Meta(m) => class_meta(m),
-        other => Class::Infra(other.to_string()),
-    }
-}
-
-fn class_complete(e: &CompleteError) -> Class {
-    match e {
-        CompleteError::Meta(m) => class_meta(m),
-        CompleteError::InvalidPart(_) | CompleteError::PartChecksumMismatch(_) => Class::Domain(ErrKind::InvalidPart),
-        CompleteError::InvalidPartOrder => Class::Domain(ErrKind::InvalidPartOrder),
-        CompleteError::EntityTooSmall(_) => Class::Domain(ErrKind::EntityTooSmall),
-        other => Class::Infra(format!("{other:?}")),
-    }
-}
 
 /// What a step knows when it judges an answer.
 pub struct Ctx {
