@@ -417,6 +417,11 @@ pub const QUOTA_LIMITS_CACHE_MAX_ENTRIES: usize = 10_000;
 pub const RATE_LIMIT_SOURCES_MAX_COUNT: usize = 65_536;
 pub const RATE_LIMIT_KEYS_MAX_COUNT: usize = 65_536;
 /// A request refused by a rate limit is told to retry after at most this many seconds.
+/// `granary usage --physical` (`meta::physical_scan`): distinct chunks of one bucket tallied
+/// in memory (about 64 bytes each: some 32 MB) before the tally spills to a temporary store
+/// on disk under the data directory; and that store's write buffer, in bytes.
+pub const PHYSICAL_USAGE_TALLY_MEMORY_MAX_CHUNKS: usize = 500_000;
+pub const PHYSICAL_USAGE_SPILL_BUFFER_MAX_BYTES: u64 = 16 * 1024 * 1024;
 pub const RATE_LIMIT_RETRY_AFTER_MAX_SECS: u64 = 3_600;
 /// Part records of one multipart upload, read whole by complete, abort and purge: one per
 /// part number, and part numbers are 1 to `PART_NUMBER_MAX`.

@@ -37,6 +37,7 @@
 //!   access keys, buckets, CORS rules, default encryption and quotas
 //! - `("qt", "b"|"u", name)`   → `quota::Limits`: a bucket's or user's quotas and rates
 //! - `("usc", "b"|"u"|"*", name, shard, field)` → i64: usage counters (`usage`)
+//! - `("upb", bucket)` → `physical_usage::PhysicalUsage`: a bucket's physical bytes, as last scanned
 //! - `("bur", bucket)` → `upload_rules::UploadRules`: file-type and scan rules (`screening`)
 //! - `("scq", bucket, key, version)` → `scan_queue::ScanJob`: an object version waiting for its scan
 //! - `("tx", shard, ms, random)` → commit markers of `kv::transact` (see `kv::markers`)
@@ -44,7 +45,8 @@
 //! Files, bottom up; a file imports only files of its own layer listed before it, or of
 //! layers below (no import circle, checked by `farm-studio look`):
 //! 1. Leaves: `codec`, `upload_id` (upload ids, `GatewayId`), `version_id`, `object_lock`
-//!    (a version's lock as stored), `config_generation` (`("cgen")`).
+//!    (a version's lock as stored), `config_generation` (`("cgen")`), `chunk_tally` (a
+//!    bounded per-chunk count, spilling to disk).
 //! 2. Records, their keys and single-record helpers (get, put, decode, require): `buckets`
 //!    (with `require_access`), `audit_in` (audit entries stamped with their bucket),
 //!    `users`, `bucket_access` (a bucket's ACL, policy, ownership controls and public
@@ -54,14 +56,16 @@
 //!    `notifications`, `outbox`, `lifecycle` (rules), `bucket_cors`
 //!    (CORS rules), `refs` (refcounts, pins),
 //!    `manifest`, `gateways`, `cache`, `sse_domains` (encryption domains' data keys),
-//!    `quota` (quotas and per-user rates), `usage` (usage counters, the quota check of a
-//!    write, their recount), `upload_rules` (file-type and scan rules).
+//!    `quota` (quotas and per-user rates), `physical_usage` (a bucket's physical bytes as
+//!    last scanned), `usage` (usage counters, the quota check of a write, their recount),
+//!    `upload_rules` (file-type and scan rules).
 //! 3. Steps shared by transactions: `version_steps` (make room for a new version, unlink,
 //!    destroy, promote), `lock` (object-lock rules: `check_destroy`, `initial_lock`).
 //! 4. Transactions spanning records: `object_access` (an object's ACL and tags for the
 //!    access decision), `object_acl` (Get/PutObjectAcl on a version), `objects`,
 //!    `object_tagging`, `uploads`, `deletes`, `bucket_ops` (CreateBucket, DeleteBucket,
-//!    versioning), `expiry`, `purge`, `recount`, `list`, `list_versions`, `scan_queue`
+//!    versioning), `expiry`, `purge`, `recount`, `physical_scan` (computes `physical_usage`),
+//!    `list`, `list_versions`, `scan_queue`
 //!    (objects waiting for a malware scan, and a scan's result tag).
 //!
 //! Transactions call record helpers and steps, never one another's files back; a helper that
@@ -75,6 +79,7 @@ pub mod bucket_encryption;
 pub mod bucket_ops;
 pub mod buckets;
 pub mod cache;
+pub mod chunk_tally;
 pub mod codec;
 pub mod config_generation;
 pub mod deletes;
@@ -95,6 +100,8 @@ pub mod object_record;
 pub mod object_tagging;
 pub mod objects;
 pub mod outbox;
+pub mod physical_scan;
+pub mod physical_usage;
 pub mod purge;
 pub mod quota;
 pub mod recount;

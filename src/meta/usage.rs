@@ -204,6 +204,10 @@ pub struct Line {
     pub usage: Usage,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// A bucket's physical bytes, as last computed by `granary usage --physical`
+    /// (`physical_usage`; none before the first scan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical: Option<super::physical_usage::Shown>,
 }
 
 /// What `granary usage` shows: everything, one user and its buckets, or one bucket.
@@ -218,9 +222,15 @@ pub struct UsageReport {
 /// The usage (and limits) of `scope`, or of every bucket and user holding anything or
 /// limited, with the total.
 pub fn report(db: &dyn KvStore, scope: Option<&Scope>) -> MetaResult<UsageReport> {
+    let physical = |scope: &Scope| -> MetaResult<Option<super::physical_usage::Shown>> {
+        match scope {
+            Scope::Bucket(b) => Ok(super::physical_usage::current(db, b)?.map(|p| p.shown())),
+            Scope::User(_) => Ok(None),
+        }
+    };
     let line = |scope: &Scope, name: &str| -> MetaResult<Line> {
         let (usage, limits) = read(db, |t| Ok::<_, MetaError>((usage_in(t, scope)?, limits_in(t, scope)?)))?;
-        Ok(Line { name: name.to_owned(), usage, limits })
+        Ok(Line { name: name.to_owned(), usage, limits, physical: physical(scope)? })
     };
     let mut report = UsageReport::default();
     match scope {
@@ -245,9 +255,10 @@ pub fn report(db: &dyn KvStore, scope: Option<&Scope>) -> MetaResult<UsageReport
                     counted.entry(name).or_default();
                 }
                 for (name, usage) in counted {
-                    let limits = limited.remove(&as_scope(name.clone()));
+                    let scope = as_scope(name.clone());
+                    let limits = limited.remove(&scope);
                     if usage != Usage::default() || limits.is_some() {
-                        lines.push(Line { name, usage, limits });
+                        lines.push(Line { name, usage, limits, physical: physical(&scope)? });
                     }
                 }
             }
