@@ -22,8 +22,10 @@
 //!    layer (s3s, a handler, ingest) was reading it.
 //! 8. CORS (`cors`): preflights answered from the bucket's rules, unsigned, before s3s; the
 //!    `Access-Control-*` headers on every answer to a request whose `Origin` a rule allows.
-//! 9. A PutObject body sent chunked with no length, which s3s refuses, is set aside for the
-//!    handler (`s3::request_body::UnsizedBody`).
+//! 9. A body sent chunked with no length, which s3s refuses: a PutObject's or UploadPart's is
+//!    set aside for the handler (`s3::request_body::UnsizedBody`); an XML document's
+//!    (configurations, DeleteObjects...) is read whole, bounded, and handed to s3s with its
+//!    length (`s3::request_body::read_unsized_xml`).
 //! 10. Observation (`observe`): every request, once over, is counted in the request metrics
 //!     and written to the access log (`access_log`), if one is configured.
 //! 11. Per-source rate limits (`s3::rate_limit::SourceLimits`), when configured: a source
@@ -222,6 +224,7 @@ impl Service<http::Request<Incoming>> for Edge {
             // s3s refuses a body of unknown length; PutObject and UploadPart stream it (step 9).
             crate::s3::request_body::set_aside(&mut req);
         }
+        let unsized_xml = !unsized_put && crate::s3::request_body::is_unsized_xml(req.method(), req.uri(), req.headers());
         // Step 11, before any work for the request.
         let throttled = match &config.source_limits {
             Some(limits) if req.uri().path() != "/_granary/health" => limits.admit(ctx.source_ip, req.headers()).err(),
@@ -246,8 +249,19 @@ impl Service<http::Request<Incoming>> for Edge {
                     Ok(answer)
                 }
                 (None, None, Some(refusal)) => Ok(error_response(refusal.code, refusal.status, &refusal.message)),
-                // A browser form (POST Object) gets what s3s leaves out of it.
-                (None, None, None) => crate::s3::post_object::call(&inner, req).await,
+                (None, None, None) => {
+                    // An XML body of unknown length is read whole for s3s, bounded (step 9).
+                    let read = if unsized_xml { crate::s3::request_body::read_unsized_xml(&mut req).await } else { Ok(()) };
+                    match read {
+                        // A browser form (POST Object) gets what s3s leaves out of it.
+                        Ok(()) => crate::s3::post_object::call(&inner, req).await,
+                        Err(e) => Ok(error_response(
+                            e.code().as_str(),
+                            e.status_code().unwrap_or(http::StatusCode::BAD_REQUEST),
+                            e.message().unwrap_or_default(),
+                        )),
+                    }
+                }
             };
             // Whoever read the body (s3s for XML, ingest for objects) saw only a stream
             // error and answered IncompleteBody or InternalError; the cause was the client.

@@ -130,6 +130,12 @@ pub const CHUNK_WRITE_BACK_RETRY_MAX_MILLIS: u64 = 30_000;
 /// `--chunk-write-back`: usage (the scrub's total) waits this long for pending uploads to
 /// finish, else is unknown.
 pub const CHUNK_WRITE_BACK_DRAIN_WAIT_SECS: u64 = 5;
+/// Write-back queues `granary status` lists (each gateway with a write-back directory has
+/// one; past this, the first by id).
+pub const WRITE_BACK_QUEUES_LISTED_MAX_COUNT: usize = 256;
+/// Records dropped per transaction by `granary write-back forget` (each writes 2 clears and
+/// 3 counter adds: far below the 10 MB transaction limit).
+pub const WRITE_BACK_FORGET_BATCH_MAX_COUNT: usize = 1000;
 /// `granary scrub` on a running gateway reads at most this many bytes per second unless
 /// `--rate` says otherwise (a stopped store is scrubbed unthrottled): ~4 TB a day, while
 /// leaving the disks to clients.
@@ -337,6 +343,11 @@ pub const POST_FORM_SIGNED_AGE_MAX_SECS: u32 = 604_800;
 /// S3: an XML request body (DeleteObjects, CompleteMultipartUpload, configurations) is at
 /// most this large; s3s reads such bodies whole, so the declared length is checked first.
 pub const XML_BODY_MAX_BYTES: u64 = 20 * 1024 * 1024;
+/// XML bodies sent chunked with no length read at once, each at most `XML_BODY_MAX_BYTES`
+/// (they are read before the signature is checked: s3s needs the length first); one more
+/// waits at most `XML_BODY_UNSIZED_ADMISSION_WAIT_MAX_SECS`, then answers 503 SlowDown.
+pub const XML_BODIES_UNSIZED_IN_FLIGHT_MAX: usize = 16;
+pub const XML_BODY_UNSIZED_ADMISSION_WAIT_MAX_SECS: u64 = 30;
 /// Unsigned header names quoted in one AccessDenied message at most.
 pub const UNSIGNED_HEADERS_REPORTED_MAX_COUNT: usize = 8;
 
@@ -406,6 +417,11 @@ pub const OUTBOX_DEPTH_SHARDS: u64 = 16;
 pub const USAGE_COUNTER_SHARDS: u64 = 16;
 /// `granary usage --recount` names at most this many drifted counters (all are counted).
 pub const USAGE_RECOUNT_DRIFT_LISTED_MAX: usize = 100;
+/// `granary usage --physical` (`meta::physical_scan`): distinct chunks of one bucket tallied
+/// in memory (about 64 bytes each: some 32 MB) before the tally spills to a temporary store
+/// on disk under the data directory; and that store's write buffer, in bytes.
+pub const PHYSICAL_USAGE_TALLY_MEMORY_MAX_CHUNKS: usize = 500_000;
+pub const PHYSICAL_USAGE_SPILL_BUFFER_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Bucket incarnations whose "a quota applies" note a gateway keeps (`meta::quota`; about
 /// 100 bytes each). An evicted note costs one write two reads of the limits.
 pub const QUOTA_NOTES_MAX_ENTRIES: usize = 65_536;
@@ -417,11 +433,6 @@ pub const QUOTA_LIMITS_CACHE_MAX_ENTRIES: usize = 10_000;
 pub const RATE_LIMIT_SOURCES_MAX_COUNT: usize = 65_536;
 pub const RATE_LIMIT_KEYS_MAX_COUNT: usize = 65_536;
 /// A request refused by a rate limit is told to retry after at most this many seconds.
-/// `granary usage --physical` (`meta::physical_scan`): distinct chunks of one bucket tallied
-/// in memory (about 64 bytes each: some 32 MB) before the tally spills to a temporary store
-/// on disk under the data directory; and that store's write buffer, in bytes.
-pub const PHYSICAL_USAGE_TALLY_MEMORY_MAX_CHUNKS: usize = 500_000;
-pub const PHYSICAL_USAGE_SPILL_BUFFER_MAX_BYTES: u64 = 16 * 1024 * 1024;
 pub const RATE_LIMIT_RETRY_AFTER_MAX_SECS: u64 = 3_600;
 /// Part records of one multipart upload, read whole by complete, abort and purge: one per
 /// part number, and part numbers are 1 to `PART_NUMBER_MAX`.

@@ -63,14 +63,22 @@ pub fn tokio_stream_of<T: Send + 'static>(
 #[derive(Clone)]
 pub struct UnsizedBody(std::sync::Arc<std::sync::Mutex<Option<s3s::Body>>>);
 
+/// Whether a request's body is sent with `Transfer-Encoding: chunked` and nothing declares its
+/// length: no Content-Length, and not aws-chunked (which declares its decoded length in
+/// `x-amz-decoded-content-length`). s3s refuses such a header-signed request
+/// (MissingContentLength) before any handler runs.
+fn lacks_length(headers: &http::HeaderMap) -> bool {
+    let chunked = headers.get_all(http::header::TRANSFER_ENCODING).iter().any(|v| v.to_str().is_ok_and(|v| v.contains("chunked")));
+    let streaming = headers.get("x-amz-content-sha256").is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"));
+    chunked && !streaming && !headers.contains_key(http::header::CONTENT_LENGTH) && !headers.contains_key("x-amz-decoded-content-length")
+}
+
 /// Whether a request is a PutObject or an UploadPart with a chunked body of unknown length
 /// that s3s would refuse: PUT of a key (`names_key`), with no subresource in the query but an
 /// UploadPart's `partNumber` and `uploadId` (both or neither; besides them only presigned-URL
 /// arguments and the SDKs' `x-id`), not a copy, not aws-chunked (which declares its decoded
 /// length), and no Content-Length.
 pub fn is_unsized_put(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap, names_key: impl FnOnce() -> bool) -> bool {
-    let chunked = headers.get_all(http::header::TRANSFER_ENCODING).iter().any(|v| v.to_str().is_ok_and(|v| v.contains("chunked")));
-    let streaming = headers.get("x-amz-content-sha256").is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"));
     let names: Vec<&str> =
         uri.query().unwrap_or("").split('&').filter(|kv| !kv.is_empty()).map(|kv| kv.split('=').next().unwrap_or(kv)).collect();
     let part = ["partNumber", "uploadId"].map(|n| names.contains(&n));
@@ -78,14 +86,61 @@ pub fn is_unsized_put(method: &http::Method, uri: &http::Uri, headers: &http::He
         && names.iter().all(|&name| {
             name == "x-id" || name == "partNumber" || name == "uploadId" || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
         });
-    method == http::Method::PUT
-        && chunked
-        && !streaming
-        && plain_query
-        && !headers.contains_key(http::header::CONTENT_LENGTH)
-        && !headers.contains_key("x-amz-decoded-content-length")
-        && !headers.contains_key("x-amz-copy-source")
-        && names_key()
+    method == http::Method::PUT && lacks_length(headers) && plain_query && !headers.contains_key("x-amz-copy-source") && names_key()
+}
+
+/// Whether a request's body is an XML document (a configuration PUT, DeleteObjects,
+/// CompleteMultipartUpload, CreateBucket...) sent chunked with no length, which the edge
+/// reads whole (`read_unsized_xml`) so that s3s accepts it, as S3 and Ceph RGW do. Call it
+/// only for requests `is_unsized_put` did not set aside. Not a browser form (POST Object,
+/// which s3s reads as it streams, bounded by its own limits) and not Granary's own API under
+/// `/_granary` (which reads its bodies itself, bounded by its own limits).
+pub fn is_unsized_xml(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
+    let form = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().get(..19).is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data")));
+    let path = uri.path();
+    let granary = path == "/_granary" || path.starts_with("/_granary/");
+    (method == http::Method::PUT || method == http::Method::POST) && lacks_length(headers) && !form && !granary
+}
+
+/// Unsized XML bodies being read at once (`read_unsized_xml`): they are read before the
+/// request's signature is checked (s3s checks it only once it knows the length), so their
+/// memory is bounded by a count, as POST Object's forms are.
+static UNSIZED_XML_IN_FLIGHT: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::limits::XML_BODIES_UNSIZED_IN_FLIGHT_MAX));
+
+/// Reads the chunked XML body of a request `is_unsized_xml` picked, at most
+/// `limits::XML_BODY_MAX_BYTES` (no more is ever held: S3's 400 MaxMessageLengthExceeded
+/// beyond), and gives it back to the request with its Content-Length, as if the client had
+/// declared it. The header is not among those a client signed (it was absent), so the
+/// signature still holds; a signed payload SHA-256 is checked by s3s against these bytes.
+pub async fn read_unsized_xml(req: &mut http::Request<s3s::Body>) -> S3Result<()> {
+    let wait = std::time::Duration::from_secs(crate::limits::XML_BODY_UNSIZED_ADMISSION_WAIT_MAX_SECS);
+    let Ok(Ok(_permit)) = tokio::time::timeout(wait, UNSIZED_XML_IN_FLIGHT.acquire()).await else {
+        return Err(s3_error!(SlowDown, "Too many request bodies of unknown length at once; retry later, or send a Content-Length"));
+    };
+    let max = usize::try_from(crate::limits::XML_BODY_MAX_BYTES).unwrap_or(usize::MAX);
+    let body = std::mem::take(req.body_mut());
+    let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, max)).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(s3_error!(MaxMessageLengthExceeded, "Your request was too big."));
+        }
+        Err(_) => return Err(s3_error!(IncompleteBody, "The request body terminated unexpectedly")),
+    };
+    // s3s checks a signed SHA-256 too, but answers a mismatch 500 InternalError.
+    if let Some(expected) = signed_sha256(req.headers()) {
+        let mut hasher = Hasher::new(Algorithm::Sha256);
+        hasher.update(&bytes);
+        if hasher.finalize().as_slice() != expected {
+            return Err(sha256_mismatch());
+        }
+    }
+    req.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(bytes.len()));
+    *req.body_mut() = s3s::Body::from(bytes);
+    Ok(())
 }
 
 /// Takes an unsized PutObject's body aside (see `UnsizedBody`); s3s gets an empty one.
@@ -108,6 +163,23 @@ pub fn unsized_body(extensions: &http::Extensions, headers: &http::HeaderMap) ->
     let checked =
         Digesting { inner: StreamingBlob::from(body), hasher: Some(Hasher::new(Algorithm::Sha256)), at_end: AtEnd::Expect(expected) };
     Ok(Some(StreamingBlob::new(checked)))
+}
+
+/// The payload SHA-256 a request signed (`x-amz-content-sha256` in hex), if it names one.
+fn signed_sha256(headers: &http::HeaderMap) -> Option<[u8; 32]> {
+    let mut sha = [0u8; 32];
+    hex::decode_to_slice(headers.get("x-amz-content-sha256")?.as_bytes(), &mut sha).ok()?;
+    Some(sha)
+}
+
+/// S3's error for a body that is not the SHA-256 the request signed.
+fn sha256_mismatch() -> s3s::S3Error {
+    let mut e = s3s::S3Error::with_message(
+        s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
 }
 
 /// A digest of a body taken as it streams by (besides the one the ingest computes), known
@@ -162,14 +234,7 @@ impl futures::Stream for Digesting {
             None => {
                 let Some(digest) = this.hasher.take().map(Hasher::finalize) else { return Poll::Ready(None) };
                 match &this.at_end {
-                    AtEnd::Expect(expected) if digest.as_slice() != expected => {
-                        let mut e = s3s::S3Error::with_message(
-                            s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
-                            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                        );
-                        e.set_status_code(http::StatusCode::BAD_REQUEST);
-                        Poll::Ready(Some(Err(Box::new(e))))
-                    }
+                    AtEnd::Expect(expected) if digest.as_slice() != expected => Poll::Ready(Some(Err(Box::new(sha256_mismatch())))),
                     AtEnd::Expect(_) => Poll::Ready(None),
                     AtEnd::Deposit(tap) => {
                         if let Ok(mut slot) = tap.0.lock() {
@@ -185,7 +250,7 @@ impl futures::Stream for Digesting {
 
 #[cfg(test)]
 mod tests {
-    use super::is_unsized_put;
+    use super::{is_unsized_put, is_unsized_xml};
     use http::{HeaderMap, Method, Uri};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -218,5 +283,22 @@ mod tests {
         copy.insert("x-amz-copy-source", http::HeaderValue::from_static("b/src"));
         assert!(!put("/b/k", &copy, true));
         assert!(!put("/b/k", &headers(&[("content-length", "10")]), true));
+    }
+
+    #[test]
+    fn a_chunked_xml_body_of_unknown_length_is_read_whole() {
+        let chunked = headers(&[("transfer-encoding", "chunked"), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]);
+        let xml = |m: Method, uri: &'static str, h: &HeaderMap| is_unsized_xml(&m, &Uri::from_static(uri), h);
+        assert!(xml(Method::PUT, "/b?tagging", &chunked));
+        assert!(xml(Method::PUT, "/b", &chunked), "CreateBucket");
+        assert!(xml(Method::POST, "/b?delete", &chunked));
+        assert!(!xml(Method::GET, "/b?tagging", &chunked));
+        assert!(!xml(Method::PUT, "/_granary/upload-rules", &chunked), "Granary's API reads its own bodies");
+        let mut form = chunked.clone();
+        form.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("multipart/form-data; boundary=x"));
+        assert!(!xml(Method::POST, "/b", &form), "POST Object");
+        let mut sized = chunked.clone();
+        sized.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("10"));
+        assert!(!xml(Method::PUT, "/b?tagging", &sized));
     }
 }

@@ -122,7 +122,7 @@ async fn an_empty_body_that_expects_100_continue_gets_it() {
 }
 
 /// Sends `head`, then `body` as HTTP/1.1 chunks of at most `piece` bytes (no Content-Length).
-async fn send_chunked(endpoint: &str, head: &str, body: &[u8], piece: usize) -> (u16, String) {
+pub(crate) async fn send_chunked(endpoint: &str, head: &str, body: &[u8], piece: usize) -> (u16, String) {
     let host = endpoint.trim_start_matches("http://");
     let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
     conn.write_all(head.as_bytes()).await.unwrap();
@@ -141,11 +141,17 @@ async fn send_chunked(endpoint: &str, head: &str, body: &[u8], piece: usize) -> 
 /// The head of a header-signed `PUT path` with `Transfer-Encoding: chunked`, whose payload
 /// is `sha` (UNSIGNED-PAYLOAD or a SHA-256 in hex), as a simple HTTP client sends it.
 fn chunked_put_head(endpoint: &str, path: &str, sha: &str) -> String {
+    chunked_head(endpoint, "PUT", path, sha, &[])
+}
+
+/// The head of a header-signed `method path` with `Transfer-Encoding: chunked`, whose payload
+/// is `sha` (UNSIGNED-PAYLOAD or a SHA-256 in hex), with `extra` headers (signed too).
+pub(crate) fn chunked_head(endpoint: &str, method: &str, path: &str, sha: &str, extra: &[(&str, &str)]) -> String {
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
     use aws_sigv4::sign::v4;
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path}");
-    let headers = [("host", host), ("x-amz-content-sha256", sha)];
+    let headers: Vec<(&str, &str)> = [("host", host), ("x-amz-content-sha256", sha)].into_iter().chain(extra.iter().copied()).collect();
     let payload = if sha == "UNSIGNED-PAYLOAD" { SignableBody::UnsignedPayload } else { SignableBody::Precomputed(sha.to_owned()) };
     let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
     let params = v4::SigningParams::builder()
@@ -157,9 +163,9 @@ fn chunked_put_head(endpoint: &str, path: &str, sha: &str) -> String {
         .build()
         .unwrap()
         .into();
-    let signable = SignableRequest::new("PUT", &url, headers.iter().copied(), payload).unwrap();
+    let signable = SignableRequest::new(method, &url, headers.iter().copied(), payload).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut head = format!("PUT {path} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
     for (k, v) in headers.iter().copied().chain(instructions.headers()) {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
