@@ -55,6 +55,19 @@ pub struct Status {
     /// The chunk store's cache tiers, write-back queue and durable store (`None` when no
     /// gateway runs here: the tiers live in a gateway's memory).
     pub chunk_store: Option<ChunkStoreStatus>,
+    /// Every gateway's write-back queue recorded in the metadata store (`meta::write_back_queue`):
+    /// chunks acknowledged from one gateway's local disk, not yet in the durable store.
+    pub write_back_queues: Vec<WriteBackQueueStatus>,
+}
+
+/// A write-back queue as any gateway sees it.
+#[derive(Debug, Serialize)]
+pub struct WriteBackQueueStatus {
+    #[serde(flatten)]
+    pub queue: crate::meta::write_back_queue::QueueSummary,
+    /// Whether the gateway that last opened it is registered and judged live. A queue whose
+    /// gateway never returns holds its chunks' collection off: `granary write-back forget`.
+    pub owner_live: bool,
 }
 
 /// What deduplication saves. `stored_*` are the stored-chunk counters (`meta::refs::stored`),
@@ -191,6 +204,15 @@ fn count(db: &dyn KvStore, space: &str) -> MetaResult<Count> {
 impl StatusSources {
     pub fn snapshot(&self) -> MetaResult<Status> {
         let usage = crate::meta::usage::total(&*self.db)?;
+        let gateways = self.gateways()?;
+        let write_back_queues = crate::meta::write_back_queue::queues(&*self.db)?
+            .into_iter()
+            .map(|queue| {
+                let owner_live =
+                    queue.owner.as_ref().is_some_and(|o| gateways.iter().any(|g| g.live && g.id == format!("{:08x}", o.gateway)));
+                WriteBackQueueStatus { queue, owner_live }
+            })
+            .collect();
         Ok(Status {
             metadata_backend: self.db.name(),
             collector: self.collector.as_ref().map(|c| c.status()),
@@ -211,27 +233,32 @@ impl StatusSources {
                 kafka_consumer: self.indexer.as_ref().map(|c| c.status()),
                 health: i.health(),
             }),
-            gateways: {
-                let now = crate::meta::now_ms();
-                let pins = crate::meta::gateways::pins_by_gateway(&*self.db, STATUS_COUNT_MAX)?;
-                crate::meta::gateways::list(&*self.db)?
-                    .into_iter()
-                    .map(|(id, r)| GatewayStatus {
-                        id: format!("{id:08x}"),
-                        // As this gateway's collector judges it (its own monotonic clock:
-                        // `meta::liveness`); by wall clocks only when no collector runs here.
-                        live: match &self.collector {
-                            Some(c) => c.engine().liveness.observe(id, &r, std::time::Instant::now()),
-                            None => r.is_live(now),
-                        },
-                        pinned_chunks: pins.get(&id).copied().unwrap_or(0),
-                        heartbeat_age_ms: now - r.heartbeat_ms,
-                        host: r.host,
-                        listen: r.listen,
-                        started_ms: r.started_ms,
-                    })
-                    .collect()
-            },
+            gateways,
+            write_back_queues,
+        })
+    }
+
+    fn gateways(&self) -> MetaResult<Vec<GatewayStatus>> {
+        Ok({
+            let now = crate::meta::now_ms();
+            let pins = crate::meta::gateways::pins_by_gateway(&*self.db, STATUS_COUNT_MAX)?;
+            crate::meta::gateways::list(&*self.db)?
+                .into_iter()
+                .map(|(id, r)| GatewayStatus {
+                    id: format!("{id:08x}"),
+                    // As this gateway's collector judges it (its own monotonic clock:
+                    // `meta::liveness`); by wall clocks only when no collector runs here.
+                    live: match &self.collector {
+                        Some(c) => c.engine().liveness.observe(id, &r, std::time::Instant::now()),
+                        None => r.is_live(now),
+                    },
+                    pinned_chunks: pins.get(&id).copied().unwrap_or(0),
+                    heartbeat_age_ms: now - r.heartbeat_ms,
+                    host: r.host,
+                    listen: r.listen,
+                    started_ms: r.started_ms,
+                })
+                .collect()
         })
     }
 }

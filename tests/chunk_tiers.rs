@@ -351,6 +351,17 @@ async fn serve(weed_endpoint: &str, data: &std::path::Path, write_back: bool) ->
     (child, endpoint)
 }
 
+/// The one write-back queue a running gateway's status lists (through its admin socket).
+async fn write_back_queue(data: &std::path::Path) -> serde_json::Value {
+    let status = match granary::admin::send(data, &granary::admin::AdminRequest::Status).await.unwrap().unwrap() {
+        granary::admin::AdminResponse::Json { value } => value,
+        other => panic!("{other:?}"),
+    };
+    let queues = status["write_back_queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 1, "{status}");
+    queues[0].clone()
+}
+
 /// Write-back's crash test: objects acknowledged while the durable store is down, the
 /// gateway killed with SIGKILL, the store back, the gateway restarted: every object reads
 /// back, every chunk reaches the bucket, and a gateway with no local caches at all reads
@@ -369,6 +380,9 @@ async fn acknowledged_write_back_chunks_survive_kill_9() {
     for (key, body) in &objects {
         put(&s3, key, body).await.unwrap();
     }
+    let queued = write_back_queue(data.path()).await;
+    assert!(queued["pending_chunks"].as_u64() > Some(0), "the metadata store records the pending chunks: {queued}");
+    assert_eq!(queued["owner_live"], true, "{queued}");
     child.kill().await.unwrap(); // SIGKILL: no drain, no flush
 
     weed.restart().await;
@@ -383,6 +397,9 @@ async fn acknowledged_write_back_chunks_survive_kill_9() {
         async move { (LocalChunks::open(&pending).unwrap().usage_now().unwrap().chunks == 0).then_some(()) }
     })
     .await;
+    let drained = write_back_queue(data.path()).await;
+    assert_eq!(drained["id"], queued["id"], "the queue keeps its id across the crash");
+    assert_eq!((drained["pending_chunks"].as_u64(), drained["lost_chunks"].as_u64()), (Some(0), Some(0)), "{drained}");
     child.kill().await.unwrap();
 
     // No local tiers at all: everything comes from the bucket.

@@ -177,6 +177,12 @@ pub trait ChunkBackend: Send + Sync + 'static {
     fn durable_location(&self) -> DurableLocation {
         DurableLocation { kind: self.name(), location: None }
     }
+
+    /// The id of this backend's write-back queue (`cache::write_back::queue_id`), if it has
+    /// one: the collector does not wait for its own queue's uploads (its deletes cancel them).
+    fn write_back_queue(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The durable chunk store's kind (`local`, `s3`) and where it is: a directory, or a URL

@@ -23,7 +23,7 @@
 
 use super::cache::disk::DiskTier;
 use super::cache::memory::MemoryTier;
-use super::cache::write_back::WriteBack;
+use super::cache::write_back::{QueueLedger, WriteBack};
 use super::cache::{CacheStats, TierCounters};
 use super::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkResult, ChunkUsage};
 use crate::limits::{CHUNK_CACHE_FILLS_IN_FLIGHT_MAX, CHUNK_WRITE_BACK_DRAIN_WAIT_SECS};
@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+
+/// Makes the ledger of a write-back queue, given its id.
+pub type LedgerFor<'a> = Box<dyn FnOnce(u64) -> Arc<dyn QueueLedger> + 'a>;
 
 /// The tiers to put in front of a durable store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,6 +73,8 @@ struct Inner {
     /// write-back run is resumed even when this one writes through).
     pending: Option<Arc<WriteBack>>,
     write_back: bool,
+    /// The write-back queue's id, when its records are kept (`open_with_ledger`).
+    queue_id: Option<u64>,
     fills: Arc<Semaphore>,
     /// Deletes so far (see the module's comment).
     deletes: Arc<AtomicU64>,
@@ -98,6 +103,16 @@ impl Tiered {
     /// their directories) and, with a write-back queue, starts its uploaders (inside a tokio
     /// runtime).
     pub fn open(durable: Arc<dyn ChunkBackend>, settings: &TierSettings) -> Result<Self, String> {
+        Self::open_with_ledger(durable, settings, None)
+    }
+
+    /// `open`, with the write-back queue's records kept by the ledger `ledger_for` makes for
+    /// the queue's id (read from, or first written to, the disk tier's directory).
+    pub fn open_with_ledger(
+        durable: Arc<dyn ChunkBackend>,
+        settings: &TierSettings,
+        ledger_for: Option<LedgerFor<'_>>,
+    ) -> Result<Self, String> {
         if settings.write_back && settings.disk.is_none() {
             return Err("--chunk-write-back needs a local disk tier (--chunk-cache-disk-dir)".into());
         }
@@ -105,11 +120,19 @@ impl Tiered {
         stats.has_disk = settings.disk.is_some();
         let stats = Arc::new(stats);
         let memory = (settings.memory_bytes > 0).then(|| MemoryTier::new(settings.memory_bytes, Arc::clone(&stats)));
-        let (mut lock, mut disk, mut pending) = (None, None, None);
+        let (mut lock, mut disk, mut pending, mut queue_id) = (None, None, None, None);
         if let Some(d) = &settings.disk {
             lock = Some(lock_dir(&d.dir)?);
             disk = Some(Arc::new(DiskTier::open(&d.dir.join("cache"), d.capacity_bytes, Arc::clone(&stats))?));
-            let queue = Arc::new(WriteBack::open(&d.dir.join("pending"), d.capacity_bytes, Arc::clone(&stats))?);
+            let ledger = match ledger_for {
+                Some(make) => {
+                    let id = super::cache::write_back::queue_id(&d.dir)?;
+                    queue_id = Some(id);
+                    Some(make(id))
+                }
+                None => None,
+            };
+            let queue = Arc::new(WriteBack::open(&d.dir.join("pending"), d.capacity_bytes, Arc::clone(&stats), ledger)?);
             queue.spawn_uploaders(Arc::clone(&durable), disk.clone());
             pending = Some(queue);
         }
@@ -119,6 +142,7 @@ impl Tiered {
             disk,
             pending,
             write_back: settings.write_back,
+            queue_id,
             fills: Arc::new(Semaphore::new(CHUNK_CACHE_FILLS_IN_FLIGHT_MAX)),
             deletes: Arc::new(AtomicU64::new(0)),
             stats,
@@ -208,6 +232,10 @@ impl ChunkBackend for Tiered {
 
     fn durable_location(&self) -> super::DurableLocation {
         self.0.durable.durable_location()
+    }
+
+    fn write_back_queue(&self) -> Option<u64> {
+        self.0.queue_id
     }
 
     async fn put(&self, hash: ChunkHash, data: Bytes) -> ChunkResult<()> {

@@ -9,7 +9,7 @@
 use super::{Engine, EngineError};
 use crate::chunks::ChunkHash;
 use crate::limits::CHUNK_JOB_CALLS_IN_FLIGHT_MAX;
-use crate::meta::{manifest, now_ms, refs};
+use crate::meta::{manifest, now_ms, refs, write_back_queue};
 use futures::StreamExt;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,6 +20,9 @@ pub struct CollectorStatus {
     pub chunks_deleted: u64,
     /// Chunks that could not be deleted; they return to the queue for a later pass.
     pub chunk_delete_failures: u64,
+    /// Chunks left for a later pass because another gateway's write-back queue still holds
+    /// them (its upload would put back a deleted chunk).
+    pub chunks_deferred: u64,
     /// Manifest pages whose references were released (deleted multipart objects, replaced
     /// or aborted parts).
     pub manifest_pages_released: u64,
@@ -35,6 +38,7 @@ pub struct PassReport {
     pub chunks_deleted: u64,
     pub bytes_freed: u64,
     pub chunk_delete_failures: u64,
+    pub chunks_deferred: u64,
 }
 
 /// What a pass would do now (`granary gc --dry-run`): manifests due for release and the
@@ -46,6 +50,16 @@ pub struct PassPreview {
     pub references_to_release: u64,
     pub chunks_due: u64,
     pub bytes_due: u64,
+}
+
+/// What became of a claimed chunk.
+enum Deletion {
+    /// Deleted: the bytes freed.
+    Deleted(u64),
+    /// Not deleted (the claim is no longer ours, or the delete failed): retried later.
+    Failed,
+    /// Another gateway's write-back queue holds it: retried after a grace period.
+    Deferred,
 }
 
 pub struct Collector {
@@ -162,27 +176,34 @@ impl Collector {
                 break;
             }
             // Each chunk on its own: one that cannot be deleted must not stall the others.
-            let outcomes: Vec<(ChunkHash, Option<u64>)> = futures::stream::iter(batch)
+            let outcomes: Vec<(ChunkHash, Deletion)> = futures::stream::iter(batch)
                 .map(|h| async move { (h, self.delete_claimed(h, claim_ms).await) })
                 .buffer_unordered(CHUNK_JOB_CALLS_IN_FLIGHT_MAX)
                 .collect()
                 .await;
-            let (mut gone, mut stuck, mut bytes) = (Vec::new(), Vec::new(), 0);
-            for (h, freed) in outcomes {
-                match freed {
-                    Some(size) => {
+            let (mut gone, mut stuck, mut bytes, mut failed) = (Vec::new(), Vec::new(), 0, 0);
+            for (h, outcome) in outcomes {
+                match outcome {
+                    Deletion::Deleted(size) => {
                         bytes += size;
                         gone.push(h);
                     }
-                    None => stuck.push(h),
+                    Deletion::Failed => {
+                        failed += 1;
+                        stuck.push(h);
+                    }
+                    Deletion::Deferred => {
+                        report.chunks_deferred += 1;
+                        stuck.push(h);
+                    }
                 }
             }
             deleted += gone.len() as u64;
             report.bytes_freed += bytes;
             report.chunks_deleted = deleted;
-            report.chunk_delete_failures += stuck.len() as u64;
+            report.chunk_delete_failures += failed;
             progress(&report);
-            failures += stuck.len() as u64;
+            failures += failed;
             self.engine.meta(move |db| refs::finish_collect(db, &gone, claim_ms)).await?;
             if !stuck.is_empty() {
                 self.engine.meta(move |db| refs::abandon_collect(db, &stuck, claim_ms, now_ms())).await?;
@@ -192,6 +213,7 @@ impl Collector {
         status.passes += 1;
         status.chunks_deleted += deleted;
         status.chunk_delete_failures += failures;
+        status.chunks_deferred += report.chunks_deferred;
         status.manifest_pages_released += pages;
         status.bytes_freed += report.bytes_freed;
         status.last_error = None;
@@ -199,20 +221,34 @@ impl Collector {
         Ok(report)
     }
 
-    /// Deletes a chunk this pass claimed, only while the claim is still ours: a collector
-    /// taking it over (ours looked dead) may already have finished, and an upload rewritten
-    /// the chunk. The bytes freed, or `None` if it stays (it goes back to the queue).
-    async fn delete_claimed(&self, hash: ChunkHash, claim_ms: i64) -> Option<u64> {
-        if !self.engine.meta(move |db| refs::still_claimed(db, &hash, claim_ms)).await.unwrap_or(false) {
-            return None;
+    /// Deletes a chunk this pass claimed, only while the claim is still ours (a collector
+    /// taking it over, ours looked dead, may already have finished, and an upload rewritten
+    /// the chunk) and no other gateway's write-back queue holds it. Otherwise it stays and
+    /// goes back to the queue.
+    async fn delete_claimed(&self, hash: ChunkHash, claim_ms: i64) -> Deletion {
+        let own_queue = self.engine.chunks.write_back_queue();
+        let check = self
+            .engine
+            .meta(move |db| {
+                if !refs::still_claimed(db, &hash, claim_ms)? {
+                    return Ok(Some(Deletion::Failed));
+                }
+                let elsewhere = crate::kv::read(db, |t| write_back_queue::held_elsewhere(t, &hash, own_queue))?;
+                Ok(elsewhere.map(|_| Deletion::Deferred))
+            })
+            .await;
+        match check {
+            Ok(None) => {}
+            Ok(Some(outcome)) => return outcome,
+            Err(_) => return Deletion::Failed,
         }
         let chunks = &self.engine.chunks;
         let size = chunks.size(hash).await.ok().flatten().unwrap_or(0);
         match chunks.delete(hash).await {
-            Ok(()) => Some(size),
+            Ok(()) => Deletion::Deleted(size),
             Err(e) => {
                 tracing::error!(chunk = %hash, error = %e, "could not delete chunk; retrying after the grace period");
-                None
+                Deletion::Failed
             }
         }
     }

@@ -36,6 +36,10 @@ pub struct PurgeReport {
     pub bytes_freed: u64,
     /// Chunks of the purged data that other data still references (kept).
     pub chunks_still_shared: u64,
+    /// Chunks another gateway's write-back queue still holds: left to the collector, which
+    /// deletes them once that queue uploaded them (deleted now, the upload would bring them
+    /// back).
+    pub chunks_awaiting_upload: u64,
     /// What could not be purged and why (locked versions; buckets kept because of them).
     pub refused: Vec<String>,
 }
@@ -157,7 +161,26 @@ pub async fn purge(
         let all = batch.len() as u64;
         let claimed = meta(engine, move |db| purge::claim_unreferenced_now(db, &batch, now_ms())).await?;
         report.chunks_still_shared += all - claimed.chunks.len() as u64;
-        let (claim_ms, claimed) = (claimed.claim_ms, claimed.chunks);
+        let (claim_ms, mut claimed) = (claimed.claim_ms, claimed.chunks);
+        let own_queue = engine.chunks.write_back_queue();
+        let queued = claimed.clone();
+        let elsewhere: Vec<_> = meta(engine, move |db| {
+            crate::kv::read(db, |t| {
+                let mut out = Vec::new();
+                for h in &queued {
+                    if crate::meta::write_back_queue::held_elsewhere(t, h, own_queue)?.is_some() {
+                        out.push(*h);
+                    }
+                }
+                Ok::<_, MetaError>(out)
+            })
+        })
+        .await?;
+        if !elsewhere.is_empty() {
+            claimed.retain(|h| !elsewhere.contains(h));
+            report.chunks_awaiting_upload += elsewhere.len() as u64;
+            meta(engine, move |db| refs::abandon_collect(db, &elsewhere, claim_ms, now_ms())).await?;
+        }
         let chunks = &engine.chunks;
         let outcomes: Vec<_> = futures::stream::iter(claimed)
             .map(|h| async move {

@@ -117,6 +117,7 @@ pub mod users;
 pub mod version_id;
 pub mod version_steps;
 pub mod versions;
+pub mod write_back_queue;
 
 use crate::kv::{KvError, TxnError};
 

@@ -151,6 +151,19 @@ impl Server {
                 .map_err(|e| format!("registering this gateway: {e}"))?
         };
         tracing::info!(gateway, backend = stores.db.name(), chunks = stores.chunks.name(), "gateway registered");
+        if let Some(queue) = stores.chunks.write_back_queue() {
+            let owner = crate::meta::write_back_queue::QueueOwner {
+                gateway: u64::from(gateway),
+                host: me.host.clone(),
+                dir: config.store.chunks.cache_disk_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                opened_ms: crate::meta::now_ms(),
+            };
+            let db = Arc::clone(&stores.db);
+            tokio::task::spawn_blocking(move || crate::meta::write_back_queue::set_owner(&*db, queue, &owner))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("naming this gateway the owner of its write-back queue: {e}"))?;
+        }
         let engine = Engine::new(Arc::clone(&stores.db), Arc::clone(&stores.chunks), gateway).with_kms(Arc::clone(&kms));
         // Uploads of gateways that died (on the embedded store: every earlier process) held
         // pins; release them now rather than a collector interval from now. (On a shared

@@ -49,3 +49,4 @@ mod users;
 mod versioning;
 mod wire;
 mod write_back_gc;
+mod write_back_gc;

@@ -9,7 +9,7 @@
 
 pub(crate) mod disk;
 pub(crate) mod memory;
-pub(crate) mod write_back;
+pub mod write_back;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -109,6 +109,9 @@ pub struct WriteBackCounters {
     /// Pending copies that failed their hash check: acknowledged chunks lost with the local
     /// disk's damage (logged at ERROR; the scrub and fsck name the objects).
     pub corrupt_pending: AtomicU64,
+    /// Recorded pending chunks whose file was gone (found at start, or by an uploader): lost
+    /// with the local disk (logged at ERROR).
+    pub missing_pending: AtomicU64,
     /// When the oldest pending chunk was queued (milliseconds since epoch; 0: none pending).
     pub oldest_queued_ms: AtomicI64,
 }
@@ -153,6 +156,8 @@ pub struct WriteBackFigures {
     pub oldest_pending_age_ms: Option<i64>,
     pub uploaded: u64,
     pub upload_failures: u64,
+    /// Acknowledged chunks lost before their upload (damaged or gone from the local disk).
+    pub lost: u64,
 }
 
 impl WriteBackCounters {
@@ -166,6 +171,7 @@ impl WriteBackCounters {
             oldest_pending_age_ms: (oldest > 0).then(|| (now_ms - oldest).max(0)),
             uploaded: get(&self.uploaded),
             upload_failures: get(&self.upload_failures),
+            lost: get(&self.corrupt_pending) + get(&self.missing_pending),
         }
     }
 }
@@ -237,8 +243,8 @@ impl CacheStats {
             counter(
                 registry,
                 "chunk_write_back_lost",
-                "Write-back chunks damaged on local disk before their upload",
-                get(&wb.corrupt_pending),
+                "Acknowledged write-back chunks lost before their upload (damaged or gone from local disk)",
+                get(&wb.corrupt_pending) + get(&wb.missing_pending),
             );
         }
     }

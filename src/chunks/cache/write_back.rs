@@ -9,6 +9,14 @@
 //! uploaded, a chunk lives on one local disk (its loss loses the chunk) and other gateways
 //! cannot read it (they see it missing).
 //!
+//! With a `QueueLedger` (a gateway's tiers get one over the metadata store,
+//! `meta::write_back_queue`), each pending chunk also has a record there, so other gateways'
+//! collectors and status see what this directory holds: recorded after the file is fsynced
+//! and before the put returns, cleared after the durable tier acknowledged the upload and
+//! before the file goes. At start the directory and the records are merged: a file without a
+//! record is recorded (a crash between the two, harmless); a record without a file is an
+//! acknowledged chunk the local disk lost, reported at ERROR and counted.
+//!
 //! Pending bytes are bounded (`--chunk-cache-disk-bytes`): past the bound puts are
 //! `Unavailable` (503), not queued without end while the durable tier is down.
 
@@ -23,6 +31,44 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// What the write-back queue records outside its directory (the metadata store's records of
+/// this queue): declared here, below `meta`, so the tier never sees the store itself. Calls
+/// block (run them off the async threads).
+pub trait QueueLedger: Send + Sync {
+    /// The queue holds `hash` (idempotent).
+    fn record(&self, hash: &ChunkHash, size_bytes: u64, queued_ms: i64) -> Result<(), String>;
+    /// The queue no longer holds `hash` (uploaded or deleted; idempotent).
+    fn clear(&self, hash: &ChunkHash) -> Result<(), String>;
+    /// The queue held `hash` but lost its copy: dropped and counted. Whether it was recorded.
+    fn lost(&self, hash: &ChunkHash) -> Result<bool, String>;
+    /// Recorded chunks after `after` (name, size, when queued), at most `limit`, by name.
+    fn list_after(&self, after: Option<&ChunkHash>, limit: usize) -> Result<Vec<(ChunkHash, u64, i64)>, String>;
+}
+
+/// The id of the queue in `dir` (its `queue-id` file, created with a random id on first use:
+/// temp file, fsync, rename, directory fsync). The id names the directory's records in the
+/// metadata store across restarts.
+pub fn queue_id(dir: &Path) -> Result<u64, String> {
+    use std::io::Write;
+    let path = dir.join("queue-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return u64::from_str_radix(text.trim(), 16).map_err(|_| format!("{}: not a queue id: {:?}", path.display(), text.trim()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    }
+    let id: u64 = rand::random::<u64>().max(1);
+    let tmp = dir.join("queue-id.tmp");
+    let at = |e: std::io::Error| format!("writing {}: {e}", path.display());
+    let mut file = std::fs::File::create(&tmp).map_err(at)?;
+    file.write_all(format!("{id:016x}\n").as_bytes()).map_err(at)?;
+    file.sync_all().map_err(at)?;
+    std::fs::rename(&tmp, &path).map_err(at)?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(at)?;
+    Ok(id)
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
@@ -68,6 +114,7 @@ impl Queue {
 
 pub(crate) struct WriteBack {
     dir: LocalChunks,
+    ledger: Option<Arc<dyn QueueLedger>>,
     queue: Mutex<Queue>,
     wake: Notify,
     bound_bytes: u64,
@@ -79,10 +126,11 @@ fn blocking_failed(op: ChunkOp, e: tokio::task::JoinError) -> ChunkError {
 }
 
 impl WriteBack {
-    /// Opens `dir` (blocking) and queues every chunk left in it.
-    pub(crate) fn open(dir: &Path, bound_bytes: u64, stats: Arc<CacheStats>) -> Result<Self, String> {
+    /// Opens `dir` (blocking), queues every chunk left in it and, with a ledger, merges the
+    /// directory with its records.
+    pub(crate) fn open(dir: &Path, bound_bytes: u64, stats: Arc<CacheStats>, ledger: Option<Arc<dyn QueueLedger>>) -> Result<Self, String> {
         let store = LocalChunks::open_exclusive(dir).map_err(|e| format!("opening the write-back queue {}: {e}", dir.display()))?;
-        let this = Self { dir: store, queue: Mutex::default(), wake: Notify::new(), bound_bytes, stats };
+        let this = Self { dir: store, ledger, queue: Mutex::default(), wake: Notify::new(), bound_bytes, stats };
         let mut after = None;
         loop {
             let page = this
@@ -97,11 +145,66 @@ impl WriteBack {
             }
             this.update_gauges(&q);
         }
+        this.reconcile().map_err(|e| format!("merging the write-back queue {} with its records: {e}", dir.display()))?;
         let waiting = this.lock().pending.len();
         if waiting > 0 {
             tracing::info!(chunks = waiting, "resuming uploads of write-back chunks left by the last run");
         }
         Ok(this)
+    }
+
+    /// Merges the ledger's records with the files queued from the directory: a record without
+    /// a file is a lost chunk (reported, counted, dropped); a file without a record is
+    /// recorded. Before any uploader or put runs.
+    fn reconcile(&self) -> Result<(), String> {
+        let Some(ledger) = &self.ledger else { return Ok(()) };
+        let mut recorded = BTreeSet::new();
+        let mut after = None;
+        loop {
+            let page = ledger.list_after(after.as_ref(), CHUNK_LIST_PAGE_MAX_COUNT)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.0);
+            for (hash, size, queued_ms) in page {
+                let mut q = self.lock();
+                if let Some(e) = q.pending.get(&hash).copied() {
+                    // Its age counts from when it was first queued, not from this start.
+                    q.by_age.remove(&(e.queued_ms, hash));
+                    q.by_age.insert((queued_ms, hash));
+                    q.pending.get_mut(&hash).expect("looked up above").queued_ms = queued_ms;
+                    recorded.insert(hash);
+                    continue;
+                }
+                drop(q);
+                tracing::error!(
+                    chunk = %hash,
+                    size_bytes = size,
+                    "an acknowledged write-back chunk is missing from the local queue before its upload: it is lost \
+                     (`granary refcount verify` names the objects that used it)"
+                );
+                ledger.lost(&hash)?;
+                super::TierCounters::add(&self.stats.write_back.missing_pending, 1);
+            }
+        }
+        let unrecorded: Vec<(ChunkHash, u64, i64)> = {
+            let q = self.lock();
+            q.pending.iter().filter(|(h, _)| !recorded.contains(*h)).map(|(h, e)| (*h, e.size, e.queued_ms)).collect()
+        };
+        for (hash, size, queued_ms) in unrecorded {
+            ledger.record(&hash, size, queued_ms)?;
+        }
+        self.update_gauges(&self.lock());
+        Ok(())
+    }
+
+    /// Runs a ledger call on the blocking pool (it waits on the metadata store).
+    async fn with_ledger<T: Send + 'static>(
+        &self,
+        op: ChunkOp,
+        call: impl FnOnce(&dyn QueueLedger) -> Result<T, String> + Send + 'static,
+    ) -> ChunkResult<Option<T>> {
+        let Some(ledger) = self.ledger.clone() else { return Ok(None) };
+        let outcome = tokio::task::spawn_blocking(move || call(&*ledger)).await.map_err(|e| blocking_failed(op, e))?;
+        outcome.map(Some).map_err(|e| ChunkError::Unavailable(format!("the write-back queue's records: {e}")))
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -152,6 +255,14 @@ impl WriteBack {
         }
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || this.dir.write(&hash, &data)).await.map_err(|e| blocking_failed(ChunkOp::Write, e))??;
+        // Recorded before it is queued, so an upload never clears a record before it exists
+        // (a record left behind would read as a lost chunk at the next start). A chunk already
+        // pending has its record, unless a delete cleared it while its upload was in flight.
+        let needs_record = self.lock().pending.get(&hash).is_none_or(|e| e.cancelled);
+        if needs_record {
+            let queued_ms = crate::clock::now_ms();
+            self.with_ledger(ChunkOp::Write, move |l| l.record(&hash, size, queued_ms)).await?;
+        }
         let mut q = self.lock();
         match q.pending.get_mut(&hash) {
             Some(e) if e.in_flight => {
@@ -176,6 +287,12 @@ impl WriteBack {
     /// Forgets a pending chunk (a delete): out of the queue, its file removed. An upload in
     /// flight is waited for, so the caller's delete from the durable tier comes after it.
     pub(crate) async fn cancel(self: &Arc<Self>, hash: ChunkHash) -> ChunkResult<()> {
+        if !self.contains(&hash) {
+            return Ok(());
+        }
+        // The record goes first: if that fails the delete fails whole and is retried (the
+        // collector's way); a record outliving its file would read as a lost chunk.
+        self.with_ledger(ChunkOp::Delete, move |l| l.clear(&hash)).await?;
         let in_flight = {
             let mut q = self.lock();
             match q.pending.get(&hash).copied() {
@@ -267,12 +384,22 @@ async fn uploader(queue: Weak<WriteBack>, durable: Arc<dyn ChunkBackend>, cache:
         let data = match this.read(hash).await {
             Ok(data) => data,
             Err(ChunkError::Missing(_)) => {
-                this.forget(&hash); // deleted meanwhile
+                // Deleted meanwhile (its record went first), or uploaded and removed while put
+                // again (the durable tier has it); with its record still there, the file went
+                // some other way and the chunk is lost.
+                if matches!(this.with_ledger(ChunkOp::Read, move |l| l.lost(&hash)).await, Ok(Some(true))) {
+                    tracing::error!(chunk = %hash, "a write-back chunk vanished from local disk before its upload: it is lost");
+                    super::TierCounters::add(&this.stats.write_back.missing_pending, 1);
+                }
+                this.forget(&hash);
                 continue;
             }
             Err(e @ ChunkError::Corrupt { .. }) => {
                 tracing::error!(chunk = %hash, error = %e, "a write-back chunk was damaged on local disk before its upload: it is lost");
                 super::TierCounters::add(&this.stats.write_back.corrupt_pending, 1);
+                if let Err(e) = this.with_ledger(ChunkOp::Read, move |l| l.lost(&hash)).await {
+                    tracing::warn!(chunk = %hash, error = %e, "could not drop the lost chunk's record; the next start will");
+                }
                 this.forget(&hash);
                 continue;
             }
@@ -314,6 +441,15 @@ async fn finish_upload(this: &Arc<WriteBack>, cache: Option<&Arc<DiskTier>>, has
     super::TierCounters::add(&wb.uploaded_bytes, data.len() as u64);
     if this.lock().pending.get(&hash).is_some_and(|e| e.again) {
         this.requeue(&hash);
+        return;
+    }
+    // The record before the file: a crash between the two leaves a file without a record,
+    // uploaded again after the restart (idempotent); the other order would leave a record
+    // without a file, a false loss.
+    if let Err(e) = this.with_ledger(ChunkOp::Delete, move |l| l.clear(&hash)).await {
+        tracing::warn!(chunk = %hash, error = %e, "could not clear an uploaded write-back chunk's record; uploading it again later");
+        this.requeue(&hash);
+        backoff(1).await;
         return;
     }
     let (dir, tier) = (this.dir.clone(), cache.cloned());
