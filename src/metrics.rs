@@ -9,8 +9,8 @@
 //! - what only the metadata store can tell (queue depths, live gateways) and the search
 //!   index's document count are read at most every `METRICS_STORE_COUNTS_REFRESH_SECS`
 //!   (`StoreCounts`), each queue capped at `STATUS_COUNT_MAX` like `granary status`, with
-//!   the usage of the first buckets (`bucket_usage`: one bounded range read) and what the
-//!   chunk store holds (`chunk_space`: the stored-chunk counters, the dedup ratio);
+//!   the usage of the first buckets and their physical bytes as last computed (`bucket_usage`:
+//!   bounded range reads) and what the chunk store holds (`chunk_space`: the stored-chunk counters, the dedup ratio);
 //! - the metadata store's commit latency and retries (`kv_commits`) from `kv`'s counters.
 
 mod bucket_usage;
@@ -64,6 +64,9 @@ struct StoreCounts {
     usage: crate::meta::usage::BucketsUsage,
     /// Bytes and chunks the chunk store holds (`meta::refs::stored`).
     stored_chunks: crate::meta::refs::StoredChunks,
+    /// The first buckets' physical bytes as last computed, and whether more have figures
+    /// (`meta::physical_usage::listed`: one bounded range read).
+    physical: (Vec<(String, crate::meta::physical_usage::PhysicalUsage)>, bool),
 }
 
 /// Keys in `space`, up to `STATUS_COUNT_MAX` (as `granary status` counts its queues).
@@ -85,6 +88,7 @@ impl StoreCounts {
             search_documents: sources.index.as_ref().map(|i| i.documents()),
             usage: crate::meta::usage::buckets_listed(db, METRICS_BUCKETS_LISTED_MAX)?,
             stored_chunks: crate::meta::refs::stored(db)?,
+            physical: crate::meta::physical_usage::listed(db, METRICS_BUCKETS_LISTED_MAX)?,
         })
     }
 }
@@ -136,6 +140,7 @@ impl Metrics {
         let store = self.store_counts(sources)?;
         register_store(&mut r, sources, &store);
         bucket_usage::register(&mut r, &store.usage);
+        bucket_usage::register_physical(&mut r, &store.physical.0, store.physical.1);
         chunk_space::register(&mut r, &crate::status::ChunkSpace::of(store.stored_chunks, store.usage.total.bytes));
         kv_commits::register(&mut r);
         if let Some(dropped) = &self.access_log_dropped {

@@ -120,6 +120,15 @@ impl Executor {
                 let db = Arc::clone(&self.db);
                 tokio::task::spawn_blocking(move || report(crate::backup::take::dump_metadata(&*db, &path))).await.unwrap_or_else(error)
             }
+            AdminRequest::UsagePhysical { bucket } => {
+                let db = Arc::clone(&self.db);
+                // A tally too large for memory spills under the data directory.
+                let spill_root = status.filesystems.iter().find(|(name, _)| *name == "data").map(|(_, path)| path.clone());
+                let spill_root = spill_root.unwrap_or_else(std::env::temp_dir);
+                tokio::task::spawn_blocking(move || report(crate::meta::physical_scan::scan(&*db, bucket.as_deref(), &spill_root, |_| {})))
+                    .await
+                    .unwrap_or_else(error)
+            }
             AdminRequest::ScrubStatus => {
                 report(Ok::<_, String>(status.scrub.as_ref().and_then(|s| s.status(limits::SCRUB_BAD_CHUNKS_LISTED_MAX))))
             }

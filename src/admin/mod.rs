@@ -149,6 +149,8 @@ pub fn execute_as(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: Adm
             }
             AdminRequest::Usage { scope } => json(crate::meta::usage::report(db, scope.as_ref())),
             AdminRequest::UsageRecount => json(crate::meta::usage::recount(db, |_| {})),
+            // The scan needs a directory to spill to, which only the caller knows.
+            AdminRequest::UsagePhysical { .. } => Err("offline, `granary usage --physical` runs the scan itself".into()),
             AdminRequest::UploadRulesSet { bucket, rules } => {
                 let audit =
                     bucket_entry(caller, "UploadRulesSet", &bucket).detail("rules", serde_json::to_string(&rules).unwrap_or_default());

@@ -124,6 +124,13 @@ pub enum AdminRequest {
     },
     /// Rebuilds every usage counter from the object records (`meta::usage::recount`).
     UsageRecount,
+    /// Computes the physical bytes of one bucket, or of every bucket (`meta::physical_scan`),
+    /// answered with the scan's report. A running gateway's alone: on a stopped store
+    /// `granary usage --physical` runs the scan itself.
+    UsagePhysical {
+        #[serde(default)]
+        bucket: Option<String>,
+    },
     /// Replaces a bucket's file-type rules (empty lists: none), answered with its rules.
     UploadRulesSet {
         bucket: String,

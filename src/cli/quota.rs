@@ -1,6 +1,6 @@
-//! `granary quota set|get|clear` and `granary usage [--recount]`: each becomes one admin
-//! request (through the running gateway, else directly on the data directory); usage prints
-//! as a table.
+//! `granary quota set|get|clear` and `granary usage [--recount] [--physical]`: each becomes
+//! one admin request (through the running gateway, else directly on the data directory);
+//! usage prints as a table, each bucket's physical bytes (as last computed) below its line.
 
 use super::request::{admin_command, admin_response, json_of};
 use crate::admin::AdminRequest;
@@ -78,6 +78,12 @@ pub(super) struct UsageArgs {
     /// gateway, run it while writes are quiet.
     #[arg(long, conflicts_with_all = ["bucket", "user"])]
     recount: bool,
+    /// Compute every bucket's (or the --bucket's) physical bytes first: the stored bytes of
+    /// the distinct chunks it references, those no other bucket references (exclusive), and
+    /// its dedup ratio. A scan of the bucket's manifests; exact on a quiet store,
+    /// approximate while writes run. The figures are kept and shown with their time.
+    #[arg(long, conflicts_with = "user")]
+    physical: bool,
 }
 
 /// An amount: a number with an optional decimal or binary suffix (and `B`), or `none`.
@@ -113,6 +119,10 @@ pub(super) async fn usage_command(store: &StoreConfig, args: UsageArgs) -> Resul
         let report = json_of(admin_response(store, AdminRequest::UsageRecount).await?)?;
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     }
+    if args.physical {
+        let report = physical_scan(store, args.bucket.clone()).await?;
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    }
     let scope = match (args.bucket, args.user) {
         (Some(b), _) => Some(Scope::Bucket(b)),
         (None, Some(u)) => Some(Scope::User(u)),
@@ -121,7 +131,46 @@ pub(super) async fn usage_command(store: &StoreConfig, args: UsageArgs) -> Resul
     print_usage(store, scope).await
 }
 
-/// Prints a usage report as a table: users, then buckets, then the total.
+/// `granary usage --physical`'s scan: through the running gateway, else here on the stores,
+/// spilling under the data directory.
+async fn physical_scan(store: &StoreConfig, bucket: Option<String>) -> Result<serde_json::Value, String> {
+    let request = AdminRequest::UsagePhysical { bucket: bucket.clone() };
+    match crate::admin::send(&store.data_dir, &request).await.map_err(|e| format!("admin socket: {e}"))? {
+        Some(response) => json_of(response),
+        None => {
+            let stores = crate::server::open_stores(store)?;
+            let spill_root = store.data_dir.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                crate::meta::physical_scan::scan(&*stores.db, bucket.as_deref(), &spill_root, |_| {}).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            serde_json::to_value(report).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// A bucket's physical usage as a line below its row, or nothing before the first scan.
+fn physical_line(physical: &serde_json::Value) -> Option<String> {
+    let number = |name: &str| physical[name].as_u64().unwrap_or(0);
+    let ratio = physical["dedup_ratio"].as_f64().map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+    let unknown = match number("unsized_chunks") {
+        0 => String::new(),
+        n => format!(" ({n} of unknown size)"),
+    };
+    physical.is_object().then(|| {
+        format!(
+            "       physical {} bytes, exclusive {} bytes, {} distinct chunks{unknown}, dedup ratio {ratio} (computed {})",
+            number("physical_bytes"),
+            number("exclusive_bytes"),
+            number("distinct_chunks"),
+            physical["computed_at"].as_str().unwrap_or("?")
+        )
+    })
+}
+
+/// Prints a usage report as a table: users, then buckets (with their physical usage when
+/// computed), then the total.
 async fn print_usage(store: &StoreConfig, scope: Option<Scope>) -> Result<(), String> {
     let report = json_of(admin_response(store, AdminRequest::Usage { scope }).await?)?;
     let number = |v: &serde_json::Value| v.as_i64().map_or_else(|| "-".to_owned(), |n| n.to_string());
@@ -136,6 +185,9 @@ async fn print_usage(store: &StoreConfig, scope: Option<Scope>) -> Result<(), St
             number(&limits["max_objects"]),
             number(&limits["max_bytes"]),
         );
+        if let Some(physical) = physical_line(&line["physical"]) {
+            println!("{physical}");
+        }
     };
     println!("{:<6} {:<40} {:>12} {:>16} {:>12} {:>16}", "", "name", "objects", "bytes", "max objects", "max bytes");
     for (kind, field) in [("user", "users"), ("bucket", "buckets")] {

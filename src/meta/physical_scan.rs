@@ -117,8 +117,9 @@ fn tally_manifest(db: &dyn KvStore, manifest_id: &[u8; 16], tally: &mut ChunkTal
     Ok(())
 }
 
-/// Counts the parts of every multipart upload in progress in `bucket`.
-fn tally_uploads(db: &dyn KvStore, bucket: &str, tally: &mut ChunkTally) -> MetaResult<()> {
+/// Counts the parts of every multipart upload in progress in `bucket`, adding their sizes to
+/// `logical_bytes`.
+fn tally_uploads(db: &dyn KvStore, bucket: &str, tally: &mut ChunkTally, logical_bytes: &mut u64) -> MetaResult<()> {
     let mut marker: Option<(String, [u8; 16])> = None;
     loop {
         let page = list_uploads(
@@ -144,6 +145,7 @@ fn tally_uploads(db: &dyn KvStore, bucket: &str, tally: &mut ChunkTally) -> Meta
                 };
                 for (number, part) in &parts.parts {
                     tally_manifest(db, &part.manifest_id, tally)?;
+                    *logical_bytes += part.size;
                     part_marker = *number;
                 }
                 if !parts.truncated {
@@ -202,7 +204,7 @@ fn compute(db: &dyn KvStore, bucket: &str, spill_root: &Path, memory_max: usize)
         }
         None => Ok(()),
     })?;
-    tally_uploads(db, bucket, &mut tally)?;
+    tally_uploads(db, bucket, &mut tally, &mut usage.logical_bytes)?;
     let spilled = tally.spilled();
     let mut batch = Vec::with_capacity(META_SCAN_BATCH_ROWS);
     tally.drain(|hash, n| {

@@ -15,8 +15,11 @@
 //!   its refcount). What deleting the bucket's data would free, once the GC grace period has
 //!   passed. A chunk also held by a pin (an upload in flight) or by a released manifest still
 //!   in its grace period is not exclusive until they are gone.
-//! - the dedup ratio: the logical bytes of the versions walked over the physical bytes.
-//!   Objects stored inline in the metadata count as logical bytes and take no chunk.
+//! - the dedup ratio: logical bytes over physical bytes, both of what the scan walked: the
+//!   logical bytes are the versions' sizes and those of the parts of uploads in progress (which
+//!   `usage`'s counters leave out until the upload completes), so numerator and denominator
+//!   cover the same data. Objects stored inline in the metadata count as logical bytes and
+//!   take no chunk.
 //!
 //! Uncommitted single PUTs (chunks only pinned) are not part of any bucket yet. Chunks whose
 //! refcount record does not know its stored size (written before sizes were kept, until
@@ -52,7 +55,8 @@ pub struct PhysicalUsage {
     pub exclusive_chunks: u64,
     /// Chunks of `distinct_chunks` whose stored size is unknown (not in the byte figures).
     pub unsized_chunks: u64,
-    /// Logical bytes of the versions walked by the same scan (the ratio's numerator).
+    /// Logical bytes of the versions and upload parts the same scan walked (the ratio's
+    /// numerator; more than `usage`'s while uploads are in progress).
     pub logical_bytes: u64,
     /// Milliseconds since the epoch when the scan finished.
     pub computed_at_ms: i64,

@@ -3,17 +3,23 @@
 //! aggregate, read with the store counts (`meta::usage::buckets_listed`: one bounded range
 //! read). A label per bucket would otherwise be unbounded: bucket names are client input.
 //!
-//! Only what `meta::usage` counts exactly is exposed. It counts versions (current and
-//! noncurrent) and logical bytes (before deduplication); current objects alone, and the
-//! bytes a bucket holds after deduplication, are not counted anywhere (a chunk shared by
-//! buckets belongs to none of them), so no per-bucket physical bytes or dedup ratio.
+//! `meta::usage` counts versions (current and noncurrent) and logical bytes (before
+//! deduplication) exactly, as writes happen. The bytes a bucket holds after deduplication
+//! are not counted live (a chunk shared by buckets belongs to each of them): they are what
+//! `granary usage --physical` last computed (`meta::physical_usage`: physical bytes, counting
+//! a chunk shared with other buckets in each of them, exclusive bytes, the bucket's dedup
+//! ratio), exposed with the time they were computed, for the first
+//! `METRICS_BUCKETS_LISTED_MAX` buckets by name that have figures (no aggregate of the rest:
+//! physical bytes of different buckets do not add up).
 
 use crate::limits::METRICS_BUCKETS_LISTED_MAX;
+use crate::meta::physical_usage::PhysicalUsage;
 use crate::meta::usage::BucketsUsage;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Bucket {
@@ -62,5 +68,47 @@ pub fn register(r: &mut Registry, usage: &BucketsUsage) {
         "buckets_usage_truncated",
         format!("1 when buckets past the first {METRICS_BUCKETS_LISTED_MAX} listed hold data (counted in buckets_unlisted_*)"),
         gauge(i64::from(usage.truncated)),
+    );
+}
+
+/// Adds the per-bucket physical usage families: one series per bucket with figures.
+pub fn register_physical(r: &mut Registry, listed: &[(String, PhysicalUsage)], truncated: bool) {
+    let family = || -> Family<Bucket, Gauge> { Family::default() };
+    let (physical, exclusive, chunks, computed) = (family(), family(), family(), family());
+    let ratio: Family<Bucket, Gauge<f64, AtomicU64>> = Family::default();
+    for (name, p) in listed {
+        let label = Bucket { bucket: name.clone() };
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        physical.get_or_create(&label).set(int(p.physical_bytes));
+        exclusive.get_or_create(&label).set(int(p.exclusive_bytes));
+        chunks.get_or_create(&label).set(int(p.distinct_chunks));
+        computed.get_or_create(&label).set(p.computed_at_ms.div_euclid(1000));
+        if let Some(r) = p.dedup_ratio() {
+            ratio.get_or_create(&label).set(r);
+        }
+    }
+    r.register(
+        "bucket_physical_bytes",
+        "Stored bytes of the distinct chunks a bucket references, chunks shared with other buckets included (as last computed by granary usage --physical)",
+        physical,
+    );
+    r.register(
+        "bucket_exclusive_bytes",
+        "Stored bytes of the chunks only this bucket references: what deleting its data frees after the GC grace period (as last computed)",
+        exclusive,
+    );
+    r.register("bucket_distinct_chunks", "Distinct chunks a bucket references (as last computed)", chunks);
+    r.register(
+        "bucket_dedup_ratio",
+        "A bucket's logical bytes over its physical bytes (as last computed; no series while it stores no chunk bytes)",
+        ratio,
+    );
+    r.register("bucket_physical_computed_timestamp_seconds", "When a bucket's physical bytes were computed (Unix time)", computed);
+    let flag: Gauge = Gauge::default();
+    flag.set(i64::from(truncated));
+    r.register(
+        "buckets_physical_truncated",
+        format!("1 when buckets past the first {METRICS_BUCKETS_LISTED_MAX} with physical figures have no series of their own"),
+        flag,
     );
 }

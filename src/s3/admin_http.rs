@@ -65,7 +65,7 @@ fn resolve(method: &Method, segments: &[String]) -> S3Result<Route> {
             | ["status" | "gc" | "lifecycle" | "purge"]
             | ["index", "rebuild"]
             | ["usage"]
-            | ["usage", "recount"]
+            | ["usage", "recount" | "physical"]
     );
     let found = match s.as_slice() {
         ["users"] if get => route("user_list", vec![], Input::None),
@@ -89,6 +89,7 @@ fn resolve(method: &Method, segments: &[String]) -> S3Result<Route> {
         ["purge"] if post => route("purge", vec![], Input::Fields),
         ["usage"] if get => route("usage", vec![], Input::None),
         ["usage", "recount"] if post => route("usage_recount", vec![], Input::None),
+        ["usage", "physical"] if post => route("usage_physical", vec![], Input::Fields),
         _ => None,
     };
     match found {
@@ -223,6 +224,10 @@ mod tests {
         assert!(matches!(key, AdminRequest::KeyCreate { user, .. } if user == "bob"));
         let gc = request_of(resolved(Method::POST, "/_granary/admin/gc").unwrap(), b"").unwrap();
         assert!(matches!(gc, AdminRequest::Gc { dry_run: false }));
+        let physical = || resolved(Method::POST, "/_granary/admin/usage/physical").unwrap();
+        assert!(matches!(request_of(physical(), b"").unwrap(), AdminRequest::UsagePhysical { bucket: None }));
+        let one = request_of(physical(), br#"{"bucket":"b"}"#).unwrap();
+        assert!(matches!(one, AdminRequest::UsagePhysical { bucket: Some(b) } if b == "b"));
         let purge = request_of(resolved(Method::POST, "/_granary/admin/purge").unwrap(), br#"{"scope":{"user":"bob"}}"#).unwrap();
         assert!(matches!(purge, AdminRequest::Purge { scope } if scope.user.as_deref() == Some("bob") && scope.prefix.is_empty()));
         let doc = br#"{"Version":"2012-10-17","Statement":[]}"#;
