@@ -9,8 +9,9 @@
 # build the Dockerfile unchanged there, this script makes images with the same names from a
 # Debian bookworm root filesystem (mmdebstrap) and the host's own Rust toolchain:
 #
-#   debian:bookworm-slim  mmdebstrap --variant=minbase bookworm, without docs, man pages and
-#                         locales (what the official slim image is made of).
+#   debian:bookworm-slim  mmdebstrap --variant=minbase bookworm, merged /usr, without docs, man
+#                         pages and locales, with the official images' apt and dpkg settings
+#                         (what the official slim image is made of).
 #   rust:1.95-bookworm    the same plus the packages of buildpack-deps:bookworm that matter to a
 #                         C/Rust build (gcc, g++, make, libc6-dev, libssl-dev, zlib1g-dev, curl,
 #                         git, ...; not its image, database and X libraries, and no cmake, as in
@@ -54,8 +55,25 @@ work="$(mktemp -d /tmp/granary-bases.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
 # What the official slim images leave out (debuerreotype's slimify list, in short).
+# The apt and dpkg settings every official Debian image carries (debuerreotype's): apt deletes
+# the .debs it downloaded and keeps no package cache, so an `apt-get install` layer holds only
+# what it installed; indexes stay gzipped, no translations, unsafe-io for speed.
+conf="$work/conf"
+mkdir -p "$conf/etc/apt/apt.conf.d" "$conf/etc/dpkg/dpkg.cfg.d"
+cat >"$conf/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
+echo 'Acquire::GzipIndexes "true";' >"$conf/etc/apt/apt.conf.d/docker-gzip-indexes"
+echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$conf/etc/apt/apt.conf.d/docker-autoremove-suggests"
+echo 'Acquire::Languages "none";' >"$conf/etc/apt/apt.conf.d/docker-no-languages"
+echo 'force-unsafe-io' >"$conf/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+
 # merged-usr: /bin, /lib, /sbin as symlinks made by mmdebstrap's hook, as in the official
 # images, rather than by the usrmerge package (which drags perl in).
+# shellcheck disable=SC2016 # "$1" in the hooks is the chroot, expanded by mmdebstrap's shell
 slim=(
   --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
   --dpkgopt='path-exclude=/usr/share/doc/*'
@@ -66,6 +84,7 @@ slim=(
   --dpkgopt='path-include=/usr/share/locale/locale.alias'
   --dpkgopt='path-exclude=/usr/share/lintian/*'
   --aptopt='Acquire::Languages "none"'
+  --customize-hook="cp -r '$conf/.' \"\$1/\""
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin'
 )
 
