@@ -55,6 +55,25 @@ fn json<T: Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Result<Admi
     Ok(AdminResponse::Json { value: serde_json::to_value(value).map_err(|e| e.to_string())? })
 }
 
+/// `granary write-back forget QUEUE`: refused while the queue's gateway is live (its uploads
+/// would continue behind the records' back).
+fn write_back_forget(db: &dyn KvStore, caller: &Caller, queue: &str) -> Result<AdminResponse, String> {
+    use crate::meta::write_back_queue;
+    let id = u64::from_str_radix(queue.trim(), 16)
+        .map_err(|_| format!("{queue}: not a write-back queue id (16 hex digits, as `granary status` lists it)"))?;
+    if let Some(owner) = write_back_queue::live_owner(db, id, crate::meta::now_ms()).map_err(|e| e.to_string())? {
+        return Err(format!(
+            "write-back queue {queue} belongs to gateway {:08x} on {}, which is live: it uploads its queue itself",
+            owner.gateway, owner.host
+        ));
+    }
+    let audit = caller.entry("WriteBackForget").detail("queue", write_back_queue::queue_hex(id));
+    json(
+        write_back_queue::forget(db, id, Some(&audit))
+            .map(|dropped| serde_json::json!({"queue": write_back_queue::queue_hex(id), "records_dropped": dropped})),
+    )
+}
+
 /// `Done`, or the error's message.
 fn done<E: std::fmt::Display>(result: Result<(), E>) -> Result<AdminResponse, String> {
     result.map(|()| AdminResponse::Done).map_err(|e| e.to_string())
@@ -225,6 +244,7 @@ pub fn execute_as(db_arc: &Arc<dyn KvStore>, kms: &dyn crate::kms::Kms, req: Adm
                 Err("offline, `granary backup` and `granary export` run themselves".into())
             }
             // Without a running gateway there is no collector or audit writer to report on.
+            AdminRequest::WriteBackForget { queue } => write_back_forget(db, caller, &queue),
             AdminRequest::Status => {
                 let sources = crate::status::StatusSources {
                     db: db_arc.clone(),

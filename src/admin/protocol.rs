@@ -81,6 +81,12 @@ pub enum AdminRequest {
     AuditCount,
     /// Answered by the running gateway (with its collector and audit writer) or offline.
     Status,
+    /// Drops a write-back queue's records (its gateway is gone for good, with its disk):
+    /// the collector stops waiting for its uploads. Refused while its gateway is live.
+    WriteBackForget {
+        /// The queue id as status lists it (16 hex digits).
+        queue: String,
+    },
     /// Answered as JSON lines, one per entry, then a `Done` line.
     AuditExport {
         selection: crate::audit::query::Selection,

@@ -195,6 +195,11 @@ pub(super) enum Command {
     },
     /// Background work and queues of the gateway serving the data directory.
     Status,
+    /// Write-back queues (`--chunk-write-back`) recorded in the metadata store.
+    WriteBack {
+        #[command(subcommand)]
+        command: WriteBackCommand,
+    },
     /// Query and verify the audit trail.
     Audit {
         #[command(subcommand)]
@@ -387,6 +392,14 @@ pub(super) enum LifecycleCommand {
 pub(super) enum IndexCommand {
     /// Rebuild the search index from metadata (through the running gateway, else directly).
     Rebuild,
+}
+
+#[derive(Subcommand)]
+pub(super) enum WriteBackCommand {
+    /// Drops the records of a queue whose gateway and disk are gone for good (as `granary
+    /// status` lists it under write_back_queues): what it held is lost, and the collector no
+    /// longer waits for its uploads. Refused while its gateway is live.
+    Forget { queue: String },
 }
 
 #[derive(Subcommand)]

@@ -97,6 +97,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::User { command } => users::user_command(&store, command).await,
         Command::Audit { command } => audit::audit_command(&store, command).await,
         Command::Status => admin_command(&store, AdminRequest::Status).await,
+        Command::WriteBack { command: args::WriteBackCommand::Forget { queue } } => {
+            admin_command(&store, AdminRequest::WriteBackForget { queue }).await
+        }
         Command::Quota { command } => quota::quota_command(&store, command).await,
         Command::Usage(args) => quota::usage_command(&store, args).await,
         Command::UploadRules { command } => upload_rules::upload_rules_command(&store, command).await,

@@ -216,7 +216,7 @@ fn summary_of(by_id: &mut BTreeMap<u64, QueueSummary>, queue: u64) -> &mut Queue
 /// Drops every record of `queue`, its counters and owner (an operator gave up on its disk:
 /// what it held is lost, and the collector may delete those chunks again). How many records
 /// were dropped. Runs in bounded transactions.
-pub fn forget(db: &dyn KvStore, queue: u64) -> MetaResult<u64> {
+pub fn forget(db: &dyn KvStore, queue: u64, audit: Option<&super::audit_in::Entry>) -> MetaResult<u64> {
     let mut dropped = 0u64;
     loop {
         let page = list_after(db, queue, None, crate::limits::WRITE_BACK_FORGET_BATCH_MAX_COUNT)?;
@@ -235,9 +235,19 @@ pub fn forget(db: &dyn KvStore, queue: u64) -> MetaResult<u64> {
         for field in [CHUNKS, BYTES, LOST] {
             t.clear(&counter_key(queue, field))?;
         }
-        t.clear(&owner_key(queue))
+        t.clear(&owner_key(queue))?;
+        super::audit_in::append_opt(t, audit.map(|a| a.clone().detail("records_dropped", dropped)).as_ref())
     })?;
     Ok(dropped)
+}
+
+/// The owner of `queue` if it is a registered gateway whose heartbeat is recent (by wall
+/// clocks: an offline command's view, as `gateways::presumed_running`'s).
+pub fn live_owner(db: &dyn KvStore, queue: u64, now_ms: i64) -> MetaResult<Option<QueueOwner>> {
+    let Some(owner) = read(db, |t| t.get(&owner_key(queue)))? else { return Ok(None) };
+    let owner: QueueOwner = decode(&owner)?;
+    let live = super::gateways::list(db)?.into_iter().any(|(id, r)| u64::from(id) == owner.gateway && r.is_live(now_ms));
+    Ok(live.then_some(owner))
 }
 
 /// `QueueLedger` over the metadata store: the narrow handle the chunk tier's write-back queue

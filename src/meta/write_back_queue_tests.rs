@@ -48,7 +48,7 @@ fn records_counters_and_the_index_move_together() {
 
     set_owner(&db, 9, &QueueOwner { gateway: 3, host: "h".into(), dir: "/d".into(), opened_ms: 5 }).unwrap();
     assert_eq!(summary(&db, 9).owner.map(|o| o.gateway), Some(3));
-    assert_eq!(forget(&db, 9).unwrap(), 1);
+    assert_eq!(forget(&db, 9, None).unwrap(), 1);
     assert_eq!(elsewhere(&a, None), None, "a forgotten queue holds nothing back");
     assert!(queues(&db).unwrap().iter().all(|q| q.id != queue_hex(9)), "nor is it listed");
 }

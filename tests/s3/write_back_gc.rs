@@ -49,9 +49,24 @@ async fn chunks_another_queue_holds_wait_for_it() {
     assert_eq!(other["pending_chunks"], held, "{status}");
     assert_eq!(other["owner_live"], false, "no gateway owns it: {status}");
 
-    // The queue uploaded them: the next collection (a grace period later) deletes them.
+    // `granary write-back forget` refuses while the queue's gateway is live...
     let db = &gw.server.collector.engine().db;
-    assert_eq!(write_back_queue::forget(&**db, OTHER_QUEUE).unwrap(), held as u64);
+    let owner =
+        write_back_queue::QueueOwner { gateway: u64::from(gw.server.gateway), host: "here".into(), dir: "/wb".into(), opened_ms: now_ms() };
+    write_back_queue::set_owner(&**db, OTHER_QUEUE, &owner).unwrap();
+    let forget = AdminRequest::WriteBackForget { queue: write_back_queue::queue_hex(OTHER_QUEUE) };
+    match granary::admin::send(gw.dir.path(), &forget).await.unwrap().unwrap() {
+        AdminResponse::Error { message } => assert!(message.contains("live"), "{message}"),
+        other => panic!("forgetting a live gateway's queue: {other:?}"),
+    }
+    // ...and once it is gone (its record, here), drops the records: the next collection
+    // (a grace period later) deletes the chunks.
+    write_back_queue::set_owner(&**db, OTHER_QUEUE, &write_back_queue::QueueOwner { gateway: 1, ..owner }).unwrap();
+    match granary::admin::send(gw.dir.path(), &forget).await.unwrap().unwrap() {
+        AdminResponse::Json { value } => assert_eq!(value["records_dropped"], held, "{value}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(write_back_queue::queues(&**db).unwrap().is_empty(), "the queue is gone from status");
     let report = gw.collect_after(Duration::from_secs(200 * 3600)).await;
     assert_eq!(report.chunks_deleted, held as u64, "{report:?}");
     assert_eq!(gw.chunk_bytes().await, 0);
@@ -75,7 +90,7 @@ async fn a_purge_leaves_chunks_another_queue_holds_to_the_collector() {
     assert!(gw.chunk_bytes().await > 0, "the held chunks stay");
 
     let db = &gw.server.collector.engine().db;
-    write_back_queue::forget(&**db, OTHER_QUEUE).unwrap();
+    write_back_queue::forget(&**db, OTHER_QUEUE, None).unwrap();
     let report = gw.collect_after(Duration::from_secs(48 * 3600)).await;
     assert_eq!(report.chunks_deleted, held as u64, "the collector finishes the purge: {report:?}");
     assert_eq!(gw.chunk_bytes().await, 0);
