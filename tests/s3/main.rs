@@ -49,4 +49,3 @@ mod users;
 mod versioning;
 mod wire;
 mod write_back_gc;
-mod write_back_gc;
