@@ -333,6 +333,11 @@ cargo = tomllib.loads((repo / "Cargo.toml").read_text())
 needed = ["Cargo.toml", "Cargo.lock", "src/main.rs", "src/lib.rs"]
 needed += [t.get("path", f"benches/{t['name']}.rs") for t in cargo.get("bench", [])]
 needed += [t["path"] for kind in ("test", "example", "bin") for t in cargo.get(kind, []) if "path" in t]
+# Folders compiled into the binary (rust-embed's #[folder = "..."]): the console's built assets.
+import re
+for source in (repo / "src").rglob("*.rs"):
+    for folder in re.findall(r'#\[folder\s*=\s*"([^"]+)"\]', source.read_text()):
+        needed.append(folder.strip("/") + "/index.html")
 missing = [f for f in needed if not in_context(f)]
 leaked = [f for f in ("target/release/granary", ".git/HEAD", "tests/s3/main.rs", "fuzz/Cargo.toml") if in_context(f)]
 if missing or leaked:
