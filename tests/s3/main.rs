@@ -3,6 +3,7 @@
 mod acl;
 mod admin_api;
 mod admin_http;
+mod api_reference;
 mod audit;
 mod auth;
 mod backup;
