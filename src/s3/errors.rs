@@ -87,6 +87,9 @@ pub fn to_s3(e: EngineError) -> S3Error {
             None if err.to_string().contains("SignatureMismatch") => {
                 s3_error!(SignatureDoesNotMatch, "The chunk or trailer signature of the aws-chunked body does not match")
             }
+            // s3s's check of a signed payload SHA-256 (x-amz-content-sha256) fails the body
+            // with an error whose type is private too: S3's code for it.
+            None if err.to_string().contains("Sha256Mismatch") => super::request_body::sha256_mismatch(),
             None => s3_error!(IncompleteBody, "{err}"),
         },
         EngineError::Seal(e) => seal_error(e),

@@ -173,7 +173,7 @@ fn signed_sha256(headers: &http::HeaderMap) -> Option<[u8; 32]> {
 }
 
 /// S3's error for a body that is not the SHA-256 the request signed.
-fn sha256_mismatch() -> s3s::S3Error {
+pub(super) fn sha256_mismatch() -> s3s::S3Error {
     let mut e = s3s::S3Error::with_message(
         s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
         "The provided 'x-amz-content-sha256' header does not match what was computed.",

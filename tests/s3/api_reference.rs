@@ -20,12 +20,17 @@ async fn signed_with(endpoint: &str, method: &str, path: &str, extra: &[(&str, &
 }
 
 async fn signed_request(endpoint: &str, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> (u16, String) {
+    use sha2::Digest as _;
+    signed_claiming(endpoint, method, path, body, &hex::encode(sha2::Sha256::digest(body)), extra).await
+}
+
+/// A header-signed request whose signed payload SHA-256 is `sha`, whatever `body` is.
+async fn signed_claiming(endpoint: &str, method: &str, path: &str, body: &[u8], sha: &str, extra: &[(&str, &str)]) -> (u16, String) {
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
     use aws_sigv4::sign::v4;
-    use sha2::Digest as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
-    let sha = hex::encode(sha2::Sha256::digest(body));
+    let sha = sha.to_owned();
     let headers: Vec<(&str, &str)> =
         [("host", host), ("x-amz-content-sha256", sha.as_str())].into_iter().chain(extra.iter().copied()).collect();
     let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
@@ -500,4 +505,18 @@ async fn object_attributes_versions_and_parts_answer_as_s3() {
     let c = s3.copy_object().bucket("attrs").key("v2").copy_source(format!("attrs/v?versionId={vid}")).send().await.unwrap();
     assert_eq!(c.copy_source_version_id(), Some(vid));
     assert!(c.version_id().is_some());
+
+    // A body that is not the SHA-256 the request signed: S3's XAmzContentSHA256Mismatch, and
+    // nothing stored (was 400 IncompleteBody).
+    let lie = "0".repeat(64);
+    for path in ["/attrs/lied", &format!("/attrs/lied?partNumber=1&uploadId={}", up_lied(&s3).await)] {
+        let (code_, raw) = signed_claiming(&gw.endpoint, "PUT", path, b"data", &lie, &[]).await;
+        assert_eq!(code_, 400, "{raw}");
+        assert!(raw.contains("<Code>XAmzContentSHA256Mismatch</Code>"), "{path}: {raw}");
+    }
+    assert_eq!(status(&s3.head_object().bucket("attrs").key("lied").send().await.unwrap_err()), 404);
+}
+
+async fn up_lied(s3: &aws_sdk_s3::Client) -> String {
+    s3.create_multipart_upload().bucket("attrs").key("lied").send().await.unwrap().upload_id().unwrap().to_owned()
 }
