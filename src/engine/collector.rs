@@ -206,7 +206,9 @@ impl Collector {
             failures += failed;
             self.engine.meta(move |db| refs::finish_collect(db, &gone, claim_ms)).await?;
             if !stuck.is_empty() {
-                self.engine.meta(move |db| refs::abandon_collect(db, &stuck, claim_ms, now_ms())).await?;
+                // Queued again strictly after this pass's `now`, so this pass does not claim
+                // them again within the same millisecond (a deferred chunk counted twice).
+                self.engine.meta(move |db| refs::abandon_collect(db, &stuck, claim_ms, now_ms().max(now + 1))).await?;
             }
         }
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
