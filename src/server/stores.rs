@@ -51,8 +51,11 @@ pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
     let ledger_for: crate::chunks::tiered::LedgerFor<'_> = Box::new(move |queue| {
         Arc::new(crate::meta::write_back_queue::Ledger::new(ledger_db, queue)) as Arc<dyn crate::chunks::cache::write_back::QueueLedger>
     });
-    let chunks: Arc<dyn ChunkBackend> =
-        if tiers.is_empty() { chunks } else { Arc::new(crate::chunks::tiered::Tiered::open_with_ledger(chunks, &tiers, Some(ledger_for))?) };
+    let chunks: Arc<dyn ChunkBackend> = if tiers.is_empty() {
+        chunks
+    } else {
+        Arc::new(crate::chunks::tiered::Tiered::open_with_ledger(chunks, &tiers, Some(ledger_for))?)
+    };
     Ok(Stores { db, chunks })
 }
 
