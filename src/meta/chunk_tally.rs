@@ -4,7 +4,8 @@
 //! fjall database in a fresh directory under `spill_root` (the data directory) and emptied.
 //! Read back in hash order (`drain`). The directory is removed when the tally is dropped
 //! (fjall's `temporary`); a process killed mid-scan leaves it behind, named
-//! `.physical-usage-<pid>-<random>` so an operator can tell it apart and remove it.
+//! `.physical-usage-<pid>-<random>`: the next spill under the same root removes those whose
+//! process is gone.
 //!
 //! Why an LSM store and not an external sort: the same chunk met in several spills must have
 //! its counts added; keyed by hash, each spilled entry is one read-modify-write, fjall's own
@@ -31,9 +32,30 @@ struct Spill {
     path: PathBuf,
 }
 
+const SPILL_PREFIX: &str = ".physical-usage-";
+
+/// Removes the spill directories under `root` left by processes that no longer run (killed
+/// mid-scan). A directory whose process runs, this one's included, stays.
+fn remove_abandoned_spills(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SPILL_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => tracing::info!(dir = %entry.path().display(), "removed the spill of a usage scan whose process is gone"),
+            Err(e) => tracing::warn!(dir = %entry.path().display(), error = %e, "could not remove an abandoned usage-scan spill"),
+        }
+    }
+}
+
 impl Spill {
     fn open(root: &Path) -> MetaResult<Self> {
-        let path = root.join(format!(".physical-usage-{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        remove_abandoned_spills(root);
+        let path = root.join(format!("{SPILL_PREFIX}{}-{:016x}", std::process::id(), rand::random::<u64>()));
         let db = fjall::Database::builder(&path)
             .temporary(true)
             .manual_journal_persist(true)
@@ -165,5 +187,22 @@ mod tests {
         assert_eq!(drained(roomy), expected);
         assert_eq!(drained(tight), expected, "spilled counts merge, in hash order");
         assert!(!spill.exists(), "the spill directory goes with the tally");
+    }
+
+    #[test]
+    fn a_spill_removes_those_of_processes_that_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid_max is at most 2^22 on Linux: this process cannot exist.
+        let dead = dir.path().join(format!("{SPILL_PREFIX}{}-00000000000000aa", 1u32 << 30));
+        let alive = dir.path().join(format!("{SPILL_PREFIX}{}-00000000000000bb", std::process::id()));
+        let other = dir.path().join("unrelated");
+        for d in [&dead, &alive, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let mut tally = ChunkTally::new(dir.path(), 1);
+        tally.add(hash(1), 1).unwrap();
+        assert!(tally.spilled());
+        assert!(!dead.exists(), "a killed scan's spill is removed");
+        assert!(alive.exists() && other.exists(), "a running process's spill and other files stay");
     }
 }
