@@ -84,7 +84,15 @@ impl StoreCounts {
             release_queue: count(db, "dq")?,
             gc_queue: count(db, "z")?,
             pinned_chunks: count(db, "p")?,
-            gateways_live: crate::meta::gateways::list(db)?.iter().filter(|(_, g)| g.is_live(now)).count(),
+            // As status judges it: this gateway's liveness observer (its own monotonic clock,
+            // so clock skew between hosts cannot make a live gateway look dead).
+            gateways_live: crate::meta::gateways::list(db)?
+                .iter()
+                .filter(|(id, g)| match &sources.collector {
+                    Some(c) => c.engine().liveness.observe(*id, g, Instant::now()),
+                    None => g.is_live(now),
+                })
+                .count(),
             search_documents: sources.index.as_ref().map(|i| i.documents()),
             usage: crate::meta::usage::buckets_listed(db, METRICS_BUCKETS_LISTED_MAX)?,
             stored_chunks: crate::meta::refs::stored(db)?,
