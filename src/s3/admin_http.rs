@@ -66,6 +66,7 @@ fn resolve(method: &Method, segments: &[String]) -> S3Result<Route> {
             | ["index", "rebuild"]
             | ["usage"]
             | ["usage", "recount" | "physical"]
+            | ["write-back", _, "forget"]
     );
     let found = match s.as_slice() {
         ["users"] if get => route("user_list", vec![], Input::None),
@@ -90,6 +91,7 @@ fn resolve(method: &Method, segments: &[String]) -> S3Result<Route> {
         ["usage"] if get => route("usage", vec![], Input::None),
         ["usage", "recount"] if post => route("usage_recount", vec![], Input::None),
         ["usage", "physical"] if post => route("usage_physical", vec![], Input::Fields),
+        ["write-back", _, "forget"] if post => route("write_back_forget", vec![("queue", segments[1].clone())], Input::None),
         _ => None,
     };
     match found {

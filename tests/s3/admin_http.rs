@@ -83,6 +83,8 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/_granary/admin/purge", json!({"scope": {"bucket": "nope"}})),
         ("GET", "/_granary/admin/usage", Value::Null),
         ("POST", "/_granary/admin/usage/recount", Value::Null),
+        ("POST", "/_granary/admin/usage/physical", json!({})),
+        ("POST", "/_granary/admin/write-back/00000000000000aa/forget", Value::Null),
     ]
 }
 
