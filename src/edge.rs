@@ -31,12 +31,18 @@
 //! 11. Per-source rate limits (`s3::rate_limit::SourceLimits`), when configured: a source
 //!     over its request or upload rate is answered 503 SlowDown with `Retry-After` before
 //!     anything else works for it (the health check is exempt: load balancers share them).
+//! 12. An XML body with a Content-Length that is not the SHA-256 its request signed: s3s
+//!     answers 500 InternalError, the edge S3's 400 XAmzContentSHA256Mismatch (`payload_sha`).
+//! 13. Successful answers s3s shapes otherwise than S3 (`reshape`): PutBucketTagging's 204,
+//!     GetObjectAttributes' unquoted ETag.
 
 pub mod access_log;
 pub mod audit_sink;
 pub mod cors;
 pub mod interim;
 mod observe;
+mod payload_sha;
+mod reshape;
 pub mod unauthenticated;
 
 pub use audit_sink::AuditSink;
@@ -217,8 +223,14 @@ impl Service<http::Request<Incoming>> for Edge {
         let timed_out = Arc::new(AtomicBool::new(false));
         let unsized_put =
             crate::s3::request_body::is_unsized_put(req.method(), req.uri(), req.headers(), || resource_of(&config, &req).1.is_some());
+        // A sized XML body's signed SHA-256, watched as s3s reads it (step 12).
+        let sha_watch = payload_sha::Watch::of(&req, || resource_of(&config, &req).1.is_some());
         let mut req = req.map(|body| {
-            s3s::Body::http_body(observation.count(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out))))
+            let body = observation.count(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out)));
+            match &sha_watch {
+                Some(watch) => s3s::Body::http_body(watch.wrap(body)),
+                None => s3s::Body::http_body(body),
+            }
         });
         if unsized_put {
             // s3s refuses a body of unknown length; PutObject and UploadPart stream it (step 9).
@@ -270,8 +282,22 @@ impl Service<http::Request<Incoming>> for Edge {
                 // S3's code, status and message for a body that stalled.
                 error_response("RequestTimeout", http::StatusCode::BAD_REQUEST, &crate::connections::BodyTimedOut.to_string())
             } else {
-                result?
+                match result? {
+                    // s3s answers 500 for a body that is not the SHA-256 signed (step 12).
+                    answer if answer.status().is_server_error() && sha_watch.as_ref().is_some_and(payload_sha::Watch::mismatched) => {
+                        let e = crate::s3::request_body::sha256_mismatch();
+                        error_response(e.code().as_str(), http::StatusCode::BAD_REQUEST, e.message().unwrap_or_default())
+                    }
+                    resp => resp,
+                }
             };
+            let facts = ctx.facts.get();
+            if resp.status().is_success() {
+                if let Some(op) = facts.op.as_deref() {
+                    // s3s's status and XML, where S3's differ (step 13).
+                    reshape::successful(op, &mut resp);
+                }
+            }
             let status = resp.status();
             let failed = status.is_client_error() || status.is_server_error();
             if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
@@ -289,7 +315,6 @@ impl Service<http::Request<Incoming>> for Edge {
             if method == http::Method::HEAD && status == http::StatusCode::OK && resp.headers().contains_key(CONTENT_RANGE) {
                 *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
             }
-            let facts = ctx.facts.get();
             if !failed && facts.op.as_deref().is_some_and(crate::s3::xml_text::carries_keys) {
                 crate::s3::xml_text::escape_control_characters(&mut resp);
             }

@@ -73,12 +73,12 @@ fn lacks_length(headers: &http::HeaderMap) -> bool {
     chunked && !streaming && !headers.contains_key(http::header::CONTENT_LENGTH) && !headers.contains_key("x-amz-decoded-content-length")
 }
 
-/// Whether a request is a PutObject or an UploadPart with a chunked body of unknown length
-/// that s3s would refuse: PUT of a key (`names_key`), with no subresource in the query but an
-/// UploadPart's `partNumber` and `uploadId` (both or neither; besides them only presigned-URL
-/// arguments and the SDKs' `x-id`), not a copy, not aws-chunked (which declares its decoded
-/// length), and no Content-Length.
-pub fn is_unsized_put(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap, names_key: impl FnOnce() -> bool) -> bool {
+/// Whether a request's body is object data, streamed by its handler: a PutObject or an
+/// UploadPart, PUT of a key (`names_key`) with no subresource in the query but an
+/// UploadPart's `partNumber` and `uploadId` (both or neither; besides them only
+/// presigned-URL arguments and the SDKs' `x-id`). (A POST Object form is told by its
+/// content type, `is_xml_body`.)
+pub fn is_object_data(method: &http::Method, uri: &http::Uri, names_key: impl FnOnce() -> bool) -> bool {
     let names: Vec<&str> =
         uri.query().unwrap_or("").split('&').filter(|kv| !kv.is_empty()).map(|kv| kv.split('=').next().unwrap_or(kv)).collect();
     let part = ["partNumber", "uploadId"].map(|n| names.contains(&n));
@@ -86,23 +86,36 @@ pub fn is_unsized_put(method: &http::Method, uri: &http::Uri, headers: &http::He
         && names.iter().all(|&name| {
             name == "x-id" || name == "partNumber" || name == "uploadId" || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
         });
-    method == http::Method::PUT && lacks_length(headers) && plain_query && !headers.contains_key("x-amz-copy-source") && names_key()
+    method == http::Method::PUT && plain_query && names_key()
 }
 
-/// Whether a request's body is an XML document (a configuration PUT, DeleteObjects,
-/// CompleteMultipartUpload, CreateBucket...) sent chunked with no length, which the edge
-/// reads whole (`read_unsized_xml`) so that s3s accepts it, as S3 and Ceph RGW do. Call it
-/// only for requests `is_unsized_put` did not set aside. Not a browser form (POST Object,
-/// which s3s reads as it streams, bounded by its own limits) and not Granary's own API under
-/// `/_granary` (which reads its bodies itself, bounded by its own limits).
-pub fn is_unsized_xml(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
+/// Whether a request is a PutObject or an UploadPart (`is_object_data`) with a chunked body
+/// of unknown length that s3s would refuse: not a copy, not aws-chunked (which declares its
+/// decoded length), and no Content-Length.
+pub fn is_unsized_put(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap, names_key: impl FnOnce() -> bool) -> bool {
+    lacks_length(headers) && !headers.contains_key("x-amz-copy-source") && is_object_data(method, uri, names_key)
+}
+
+/// Whether a request's body, if it has one, is an XML (or policy JSON) document s3s reads
+/// whole (a configuration PUT, DeleteObjects, CompleteMultipartUpload, CreateBucket...),
+/// given that it is not object data (`is_object_data`): PUT or POST, not a browser form
+/// (POST Object, which s3s reads as it streams, bounded by its own limits) and not Granary's
+/// own API under `/_granary` (which reads its bodies itself, bounded by its own limits).
+pub fn is_xml_body(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
     let form = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().get(..19).is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data")));
     let path = uri.path();
     let granary = path == "/_granary" || path.starts_with("/_granary/");
-    (method == http::Method::PUT || method == http::Method::POST) && lacks_length(headers) && !form && !granary
+    (method == http::Method::PUT || method == http::Method::POST) && !form && !granary
+}
+
+/// Whether a request's body is an XML document (`is_xml_body`) sent chunked with no length,
+/// which the edge reads whole (`read_unsized_xml`) so that s3s accepts it, as S3 and Ceph
+/// RGW do. Call it only for requests `is_unsized_put` did not set aside.
+pub fn is_unsized_xml(method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
+    lacks_length(headers) && is_xml_body(method, uri, headers)
 }
 
 /// Unsized XML bodies being read at once (`read_unsized_xml`): they are read before the
@@ -173,7 +186,7 @@ fn signed_sha256(headers: &http::HeaderMap) -> Option<[u8; 32]> {
 }
 
 /// S3's error for a body that is not the SHA-256 the request signed.
-pub(super) fn sha256_mismatch() -> s3s::S3Error {
+pub(crate) fn sha256_mismatch() -> s3s::S3Error {
     let mut e = s3s::S3Error::with_message(
         s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
         "The provided 'x-amz-content-sha256' header does not match what was computed.",

@@ -1,0 +1,140 @@
+//! The signed payload SHA-256 of an XML request body with a Content-Length (configuration
+//! PUTs, DeleteObjects, CompleteMultipartUpload, CreateBucket...), watched as s3s reads it.
+//!
+//! s3s checks such a body against `x-amz-content-sha256` itself, after the signature and
+//! before any handler runs, but answers a mismatch 500 InternalError: the error comes out
+//! of its private body stream, and s3s turns every failure reading an XML body into an
+//! internal error (`ops::extract_full_body`). S3 answers 400 XAmzContentSHA256Mismatch.
+//! So the edge hashes the same bytes as they go by (`PayloadShaBody`) and, when they are
+//! not the signed SHA-256 and s3s failed the request, answers S3's error instead
+//! (`Watch::mismatched`). Nothing is read ahead of s3s (no body is held before its
+//! signature is checked), and nothing was changed either way: s3s failed before any handler.
+//!
+//! Object data (PutObject, UploadPart, a POST Object form) is not watched: its handlers
+//! answer the mismatch themselves, and hashing gigabytes twice would cost for nothing.
+
+use crate::checksum::{Algorithm, Hasher};
+use bytes::Bytes;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// What a watched request's body must hash to, and whether it did not.
+#[derive(Clone)]
+pub(super) struct Watch {
+    expected: [u8; 32],
+    declared: u64,
+    mismatched: Arc<AtomicBool>,
+}
+
+impl Watch {
+    /// A watch for a request whose body is an XML document of declared length, signed with
+    /// its payload SHA-256 in hex (`None` for anything else: unsigned or streaming payloads,
+    /// bodies of unknown length, which `request_body::read_unsized_xml` checks, and object
+    /// data, `request_body::is_object_data`).
+    pub(super) fn of(req: &http::Request<hyper::body::Incoming>, names_key: impl FnOnce() -> bool) -> Option<Self> {
+        let headers = req.headers();
+        let declared = headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+        // s3s refuses a longer body before reading it (`request_rules::check_body_size`).
+        if declared == 0 || declared > crate::limits::XML_BODY_MAX_BYTES {
+            return None;
+        }
+        let mut expected = [0u8; 32];
+        hex::decode_to_slice(headers.get("x-amz-content-sha256")?.as_bytes(), &mut expected).ok()?;
+        let (method, uri) = (req.method(), req.uri());
+        let xml =
+            crate::s3::request_body::is_xml_body(method, uri, headers) && !crate::s3::request_body::is_object_data(method, uri, names_key);
+        xml.then(|| Self { expected, declared, mismatched: Arc::new(AtomicBool::new(false)) })
+    }
+
+    /// `body`, hashed as it is read.
+    pub(super) fn wrap<B>(&self, body: B) -> PayloadShaBody<B> {
+        PayloadShaBody { inner: body, hasher: Some(Hasher::new(Algorithm::Sha256)), seen: 0, watch: self.clone() }
+    }
+
+    /// Whether the body, read to its declared length, was not the signed SHA-256.
+    pub(super) fn mismatched(&self) -> bool {
+        self.mismatched.load(Ordering::Relaxed)
+    }
+}
+
+/// A request body hashed as it goes by (see the module's comment).
+pub(super) struct PayloadShaBody<B> {
+    inner: B,
+    hasher: Option<Hasher>,
+    seen: u64,
+    watch: Watch,
+}
+
+impl<B> PayloadShaBody<B> {
+    fn judge(&mut self) {
+        if let Some(hasher) = self.hasher.take() {
+            if hasher.finalize().as_slice() != self.watch.expected {
+                self.watch.mismatched.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for PayloadShaBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &poll {
+            if let (Some(data), Some(hasher)) = (frame.data_ref(), &mut this.hasher) {
+                hasher.update(data);
+                this.seen += data.len() as u64;
+            }
+            // s3s judges the body once it has its declared length, without waiting for
+            // its end; so does this. A longer body is s3s's error (not a mismatch).
+            if this.seen == this.watch.declared {
+                this.judge();
+            } else if this.seen > this.watch.declared {
+                this.hasher = None;
+            }
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    fn watch(body: &[u8], declared: u64) -> Watch {
+        use sha2::Digest as _;
+        Watch { expected: sha2::Sha256::digest(body).into(), declared, mismatched: Arc::new(AtomicBool::new(false)) }
+    }
+
+    async fn read(watch: &Watch, body: &'static [u8]) {
+        let stream = futures::stream::iter(body.chunks(3).map(|c| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(c)))));
+        let _ = watch.wrap(http_body_util::StreamBody::new(stream)).collect().await;
+    }
+
+    #[tokio::test]
+    async fn a_body_is_judged_once_it_has_its_declared_length() {
+        let right = watch(b"<Tagging/>", 10);
+        read(&right, b"<Tagging/>").await;
+        assert!(!right.mismatched());
+        let wrong = watch(b"<Tagging/>", 10);
+        read(&wrong, b"<Tagged!/>").await;
+        assert!(wrong.mismatched());
+        let short = watch(b"<Tagging/>", 10);
+        read(&short, b"<Tag").await;
+        assert!(!short.mismatched(), "an incomplete body is not a mismatch");
+    }
+}
