@@ -13,12 +13,13 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use common::{body_of, code, random_bytes, raw_http, status, Gateway};
+use granary::chunks::switched::SwitchedChunks;
 use granary::chunks::tiered::{DiskSettings, TierSettings, Tiered};
-use granary::chunks::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkResult, LocalChunks};
+use granary::chunks::{ChunkBackend, ChunkError, ChunkHash, LocalChunks};
 use granary::kv::fjall_backend::FjallStore;
 use granary::kv::KvStore;
 use granary::server::Stores;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,62 +202,12 @@ async fn the_disk_tier_stays_under_its_bound() {
     assert_eq!(tiered.stats().disk.figures().hits, 1);
 }
 
-/// A durable store that can be switched off: every call `Unavailable` while down.
-struct Switch {
-    inner: LocalChunks,
-    down: AtomicBool,
-}
-
-impl Switch {
-    fn check(&self) -> ChunkResult<()> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(ChunkError::Unavailable("switched off".into()));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl ChunkBackend for Switch {
-    fn name(&self) -> &'static str {
-        "switch"
-    }
-    async fn put(&self, hash: ChunkHash, data: Bytes) -> ChunkResult<()> {
-        self.check()?;
-        self.inner.put(hash, data).await
-    }
-    async fn exists(&self, hash: ChunkHash) -> ChunkResult<bool> {
-        self.check()?;
-        self.inner.exists(hash).await
-    }
-    async fn get(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
-        self.check()?;
-        self.inner.get(hash).await
-    }
-    async fn size(&self, hash: ChunkHash) -> ChunkResult<Option<u64>> {
-        self.check()?;
-        self.inner.size(hash).await
-    }
-    async fn delete(&self, hash: ChunkHash) -> ChunkResult<()> {
-        self.check()?;
-        self.inner.delete(hash).await
-    }
-    async fn list(&self, after: Option<ChunkHash>, limit: usize) -> ChunkResult<Vec<ChunkInfo>> {
-        self.check()?;
-        self.inner.list(after, limit).await
-    }
-    async fn usage(&self) -> ChunkResult<Option<granary::chunks::ChunkUsage>> {
-        self.check()?;
-        self.inner.usage().await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_back_acknowledges_from_disk_and_uploads_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let durable = LocalChunks::open(&dir.path().join("durable")).unwrap();
     let settings = tiers(dir.path(), 2_000_000, true);
-    let switch = Arc::new(Switch { inner: durable.clone(), down: AtomicBool::new(true) });
+    let switch = Arc::new(SwitchedChunks::new(durable.clone(), true));
     let tiered = Tiered::open(Arc::clone(&switch) as Arc<dyn ChunkBackend>, &settings).unwrap();
     let chunks: Vec<(ChunkHash, Bytes)> = (0..20)
         .map(|i| {
@@ -290,7 +241,7 @@ async fn write_back_acknowledges_from_disk_and_uploads_after_a_restart() {
     // A restart (the queue in memory is gone, the directory stays) with the store back.
     drop(tiered);
     tokio::time::sleep(Duration::from_millis(600)).await; // the uploaders see the queue dropped
-    switch.down.store(false, Ordering::SeqCst);
+    switch.set_down(false);
     let tiered = Tiered::open(Arc::clone(&switch) as Arc<dyn ChunkBackend>, &settings).unwrap();
     tokio::time::timeout(Duration::from_secs(60), tiered.settled()).await.expect("the queue drains");
     for (hash, data) in &chunks {
@@ -305,11 +256,11 @@ async fn write_back_acknowledges_from_disk_and_uploads_after_a_restart() {
     assert_eq!(tiered.usage().await.unwrap().map(|u| u.chunks), Some(20));
 
     // A delete while pending waits for nothing and leaves nothing behind.
-    switch.down.store(true, Ordering::SeqCst);
+    switch.set_down(true);
     let gone = Bytes::from(random_bytes(10_000, 555));
     let gone_hash = ChunkHash::of(&gone);
     tiered.put(gone_hash, gone).await.unwrap();
-    switch.down.store(false, Ordering::SeqCst);
+    switch.set_down(false);
     tiered.delete(gone_hash).await.unwrap();
     tiered.settled().await;
     assert!(!durable.contains(&gone_hash).unwrap());

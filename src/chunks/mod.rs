@@ -27,6 +27,8 @@ pub mod faulty;
 mod hash;
 pub mod local;
 pub mod s3;
+#[cfg(any(test, feature = "testing"))]
+pub mod switched;
 pub mod tiered;
 
 pub use hash::ChunkHash;

@@ -2,11 +2,14 @@
 //! keeping them in step with its directory across restarts, lost files and uploads.
 
 use super::*;
+use crate::chunks::switched::SwitchedChunks;
 use crate::chunks::tiered::{DiskSettings, LedgerFor, TierSettings, Tiered};
-use crate::chunks::{ChunkBackend, ChunkError, ChunkInfo, ChunkResult, LocalChunks};
+use crate::chunks::{ChunkBackend, LocalChunks};
+
+type Switch = SwitchedChunks<LocalChunks>;
 use crate::kv::fjall_backend::FjallStore;
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn chunk(size_bytes: u64) -> QueuedChunk {
@@ -53,52 +56,6 @@ fn records_counters_and_the_index_move_together() {
     assert!(queues(&db).unwrap().iter().all(|q| q.id != queue_hex(9)), "nor is it listed");
 }
 
-/// A durable store that can be down.
-struct Switch {
-    inner: LocalChunks,
-    down: AtomicBool,
-}
-
-impl Switch {
-    fn check(&self) -> ChunkResult<()> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(ChunkError::Unavailable("down".into()));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl ChunkBackend for Switch {
-    fn name(&self) -> &'static str {
-        "switch"
-    }
-    async fn put(&self, hash: ChunkHash, data: Bytes) -> ChunkResult<()> {
-        self.check()?;
-        self.inner.put(hash, data).await
-    }
-    async fn exists(&self, hash: ChunkHash) -> ChunkResult<bool> {
-        self.check()?;
-        self.inner.exists(hash).await
-    }
-    async fn get(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
-        self.check()?;
-        self.inner.get(hash).await
-    }
-    async fn size(&self, hash: ChunkHash) -> ChunkResult<Option<u64>> {
-        self.check()?;
-        self.inner.size(hash).await
-    }
-    async fn delete(&self, hash: ChunkHash) -> ChunkResult<()> {
-        self.check()?;
-        self.inner.delete(hash).await
-    }
-    async fn list(&self, after: Option<ChunkHash>, limit: usize) -> ChunkResult<Vec<ChunkInfo>> {
-        self.check()?;
-        self.inner.list(after, limit).await
-    }
-}
-
 fn open_tiers(dir: &std::path::Path, durable: &Arc<Switch>, db: Option<&Arc<FjallStore>>) -> Tiered {
     let settings =
         TierSettings { memory_bytes: 0, disk: Some(DiskSettings { dir: dir.join("cache"), capacity_bytes: 64 << 20 }), write_back: true };
@@ -132,7 +89,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn the_queue_records_what_it_holds_and_reports_a_lost_file_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(FjallStore::open(&dir.path().join("meta")).unwrap());
-    let durable = Arc::new(Switch { inner: LocalChunks::open(&dir.path().join("durable")).unwrap(), down: AtomicBool::new(true) });
+    let durable = Arc::new(Switch::new(LocalChunks::open(&dir.path().join("durable")).unwrap(), true));
     let tiered = open_tiers(dir.path(), &durable, Some(&db));
     let queue = tiered.write_back_queue().expect("a ledger'd write-back tier has a queue id");
     let chunks: Vec<(ChunkHash, Bytes)> = (0..8u8)
@@ -155,7 +112,7 @@ async fn the_queue_records_what_it_holds_and_reports_a_lost_file_after_a_restart
     drop(tiered);
     tokio::time::sleep(Duration::from_millis(600)).await; // the uploaders see the queue dropped
     std::fs::remove_file(pending_file(dir.path(), &chunks[3].0)).unwrap();
-    durable.down.store(false, Ordering::SeqCst);
+    durable.set_down(false);
     let tiered = open_tiers(dir.path(), &durable, Some(&db));
     assert_eq!(tiered.write_back_queue(), Some(queue), "the queue keeps its id across restarts");
     tokio::time::timeout(Duration::from_secs(60), tiered.settled()).await.expect("the queue drains");
@@ -164,9 +121,9 @@ async fn the_queue_records_what_it_holds_and_reports_a_lost_file_after_a_restart
     assert_eq!(tiered.stats().write_back.missing_pending.load(Ordering::Relaxed), 1);
     for (i, (hash, data)) in chunks.iter().enumerate() {
         if i == 3 {
-            assert!(!durable.inner.contains(hash).unwrap(), "the lost chunk never reached the durable store");
+            assert!(!durable.inner().contains(hash).unwrap(), "the lost chunk never reached the durable store");
         } else {
-            assert_eq!(&durable.inner.get(*hash).await.unwrap(), data);
+            assert_eq!(&durable.inner().get(*hash).await.unwrap(), data);
         }
         assert_eq!(read(&*db, |t| held_elsewhere(t, hash, None)).unwrap(), None, "uploaded chunks hold nothing back");
     }
@@ -176,7 +133,7 @@ async fn the_queue_records_what_it_holds_and_reports_a_lost_file_after_a_restart
 async fn files_queued_without_records_are_recorded_at_start_and_a_delete_clears_its_record() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(FjallStore::open(&dir.path().join("meta")).unwrap());
-    let durable = Arc::new(Switch { inner: LocalChunks::open(&dir.path().join("durable")).unwrap(), down: AtomicBool::new(true) });
+    let durable = Arc::new(Switch::new(LocalChunks::open(&dir.path().join("durable")).unwrap(), true));
     // Queued by a run that kept no records (a crash between file and record looks the same).
     let tiered = open_tiers(dir.path(), &durable, None);
     let (x, y) = (Bytes::from_static(b"first pending chunk"), Bytes::from_static(b"second pending chunk"));
@@ -191,11 +148,11 @@ async fn files_queued_without_records_are_recorded_at_start_and_a_delete_clears_
     assert_eq!((found.pending_chunks, found.pending_bytes, found.lost_chunks), (2, (x.len() + y.len()) as i64, 0));
 
     // A delete through the tiers (the collector's) drops the record with the file.
-    durable.down.store(false, Ordering::SeqCst);
+    durable.set_down(false);
     tiered.delete(ChunkHash::of(&x)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(60), tiered.settled()).await.expect("the queue drains");
     let drained = summary(&*db, queue);
     assert_eq!((drained.pending_chunks, drained.pending_bytes, drained.lost_chunks), (0, 0, 0), "{drained:?}");
-    assert!(!durable.inner.contains(&ChunkHash::of(&x)).unwrap());
-    assert_eq!(durable.inner.get(ChunkHash::of(&y)).await.unwrap(), y);
+    assert!(!durable.inner().contains(&ChunkHash::of(&x)).unwrap());
+    assert_eq!(durable.inner().get(ChunkHash::of(&y)).await.unwrap(), y);
 }

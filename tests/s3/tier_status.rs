@@ -80,67 +80,13 @@ async fn status_shows_each_tier_moving_after_a_put_and_two_gets() {
     assert_eq!(hits, Some(n(&memory["hits"])), "{text}");
 }
 
-/// A durable store that can be taken down (every call `Unavailable`).
-struct Switch {
-    inner: granary::chunks::LocalChunks,
-    down: std::sync::atomic::AtomicBool,
-}
-
-impl Switch {
-    fn check(&self) -> granary::chunks::ChunkResult<()> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(granary::chunks::ChunkError::Unavailable("switched off by the test".into()));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl granary::chunks::ChunkBackend for Switch {
-    fn name(&self) -> &'static str {
-        "switch"
-    }
-    async fn put(&self, hash: granary::chunks::ChunkHash, data: bytes::Bytes) -> granary::chunks::ChunkResult<()> {
-        self.check()?;
-        self.inner.put(hash, data).await
-    }
-    async fn exists(&self, hash: granary::chunks::ChunkHash) -> granary::chunks::ChunkResult<bool> {
-        self.check()?;
-        self.inner.exists(hash).await
-    }
-    async fn get(&self, hash: granary::chunks::ChunkHash) -> granary::chunks::ChunkResult<bytes::Bytes> {
-        self.check()?;
-        self.inner.get(hash).await
-    }
-    async fn size(&self, hash: granary::chunks::ChunkHash) -> granary::chunks::ChunkResult<Option<u64>> {
-        self.check()?;
-        self.inner.size(hash).await
-    }
-    async fn delete(&self, hash: granary::chunks::ChunkHash) -> granary::chunks::ChunkResult<()> {
-        self.check()?;
-        self.inner.delete(hash).await
-    }
-    async fn list(
-        &self,
-        after: Option<granary::chunks::ChunkHash>,
-        limit: usize,
-    ) -> granary::chunks::ChunkResult<Vec<granary::chunks::ChunkInfo>> {
-        self.check()?;
-        self.inner.list(after, limit).await
-    }
-    fn durable_location(&self) -> granary::chunks::DurableLocation {
-        self.inner.durable_location()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_the_write_back_queue_and_its_oldest_chunk() {
     use granary::chunks::tiered::{DiskSettings, TierSettings, Tiered};
-    use std::sync::atomic::Ordering;
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let durable = granary::chunks::LocalChunks::open(&dir.path().join("durable")).unwrap();
-    let switch = Arc::new(Switch { inner: durable, down: std::sync::atomic::AtomicBool::new(false) });
+    let switch = Arc::new(granary::chunks::switched::SwitchedChunks::new(durable, false));
     let settings = TierSettings {
         memory_bytes: 0,
         disk: Some(DiskSettings { dir: dir.path().join("cache"), capacity_bytes: 64 * MIB }),
@@ -159,7 +105,7 @@ async fn status_shows_the_write_back_queue_and_its_oldest_chunk() {
     assert_eq!(n(&idle["write_back"]["pending_chunks"]), 0, "{idle}");
 
     // With the durable store down, a PUT is acknowledged from the local queue and waits there.
-    switch.down.store(true, Ordering::SeqCst);
+    switch.set_down(true);
     let body = random_bytes(2 * MIB as usize, 12);
     s3.put_object().bucket("queued").key("k").body(body.into()).send().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -170,7 +116,7 @@ async fn status_shows_the_write_back_queue_and_its_oldest_chunk() {
     assert!(n(&queue["oldest_pending_age_ms"]) >= 50, "the oldest chunk has waited since the PUT: {waiting}");
 
     // Back up: the queue drains and has no oldest chunk any more.
-    switch.down.store(false, Ordering::SeqCst);
+    switch.set_down(false);
     tiered.settled().await;
     let drained = chunk_store(&gw).await;
     assert_eq!(n(&drained["write_back"]["pending_chunks"]), 0, "{drained}");
