@@ -35,6 +35,8 @@
 //!     answers 500 InternalError, the edge S3's 400 XAmzContentSHA256Mismatch (`payload_sha`).
 //! 13. Successful answers s3s shapes otherwise than S3 (`reshape`): PutBucketTagging's 204,
 //!     GetObjectAttributes' unquoted ETag.
+//! 14. A `Range` that is not one byte range is ignored, as S3 does, where no signature covers
+//!     it (`unusable_range`; s3s would answer 400 InvalidArgument).
 
 pub mod access_log;
 pub mod audit_sink;
@@ -44,6 +46,7 @@ mod observe;
 mod payload_sha;
 mod reshape;
 pub mod unauthenticated;
+mod unusable_range;
 
 pub use audit_sink::AuditSink;
 
@@ -218,6 +221,8 @@ impl Service<http::Request<Incoming>> for Edge {
         // Records the request once it is over (step 10).
         let mut observation = observe::Observation::arrive(&config, &ctx, &req);
         req.extensions_mut().insert(ctx.clone());
+        // Step 14, before s3s parses the header.
+        unusable_range::drop_unsigned(&mut req);
         // Dropped with the response body once it is fully sent, or with this future.
         let in_flight = self.activity.begin();
         let timed_out = Arc::new(AtomicBool::new(false));
