@@ -34,7 +34,7 @@ impl Watch {
     /// its payload SHA-256 in hex (`None` for anything else: unsigned or streaming payloads,
     /// bodies of unknown length, which `request_body::read_unsized_xml` checks, and object
     /// data, `request_body::is_object_data`).
-    pub(super) fn of(req: &http::Request<hyper::body::Incoming>, names_key: impl FnOnce() -> bool) -> Option<Self> {
+    pub(super) fn of<B>(req: &http::Request<B>, names_key: impl FnOnce() -> bool) -> Option<Self> {
         let headers = req.headers();
         let declared = headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse::<u64>().ok()?;
         // s3s refuses a longer body before reading it (`request_rules::check_body_size`).
@@ -123,6 +123,36 @@ mod tests {
     async fn read(watch: &Watch, body: &'static [u8]) {
         let stream = futures::stream::iter(body.chunks(3).map(|c| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(c)))));
         let _ = watch.wrap(http_body_util::StreamBody::new(stream)).collect().await;
+    }
+
+    #[test]
+    fn only_xml_documents_of_declared_length_with_a_signed_sha256_are_watched() {
+        let sha = "0".repeat(64);
+        let watched = |method: &str, uri: &str, headers: &[(&str, &str)], key: bool| {
+            let mut b = http::Request::builder().method(method).uri(uri).header("content-length", "10");
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            Watch::of(&b.body(()).unwrap(), || key).is_some()
+        };
+        let signed = [("x-amz-content-sha256", sha.as_str())];
+        assert!(watched("PUT", "/b?tagging", &signed, false));
+        assert!(watched("PUT", "/b/k?tagging", &signed, true));
+        assert!(watched("PUT", "/b", &signed, false), "CreateBucket");
+        assert!(watched("POST", "/b?delete", &signed, false));
+        assert!(watched("POST", "/b/k?uploadId=x", &signed, true), "CompleteMultipartUpload");
+        assert!(!watched("PUT", "/b/k", &signed, true), "PutObject streams");
+        assert!(!watched("PUT", "/b/k?partNumber=1&uploadId=x", &signed, true), "UploadPart streams");
+        let form = [("x-amz-content-sha256", sha.as_str()), ("content-type", "multipart/form-data; boundary=x")];
+        assert!(!watched("POST", "/b", &form, false), "POST Object");
+        assert!(!watched("PUT", "/b?tagging", &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")], false));
+        assert!(!watched("PUT", "/_granary/upload-rules", &signed, false));
+        let huge = http::Request::put("/b?tagging")
+            .header("content-length", (crate::limits::XML_BODY_MAX_BYTES + 1).to_string())
+            .header("x-amz-content-sha256", sha.as_str())
+            .body(())
+            .unwrap();
+        assert!(Watch::of(&huge, || false).is_none(), "s3s refuses it unread");
     }
 
     #[tokio::test]
