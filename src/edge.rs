@@ -290,7 +290,7 @@ impl Service<http::Request<Incoming>> for Edge {
                 match result? {
                     // s3s answers 500 for a body that is not the SHA-256 signed (step 12).
                     answer if answer.status().is_server_error() && sha_watch.as_ref().is_some_and(payload_sha::Watch::mismatched) => {
-                        let e = crate::s3::request_body::sha256_mismatch();
+                        let e = crate::s3::errors::sha256_mismatch();
                         error_response(e.code().as_str(), http::StatusCode::BAD_REQUEST, e.message().unwrap_or_default())
                     }
                     resp => resp,

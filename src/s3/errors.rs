@@ -89,7 +89,7 @@ pub fn to_s3(e: EngineError) -> S3Error {
             }
             // s3s's check of a signed payload SHA-256 (x-amz-content-sha256) fails the body
             // with an error whose type is private too: S3's code for it.
-            None if err.to_string().contains("Sha256Mismatch") => super::request_body::sha256_mismatch(),
+            None if err.to_string().contains("Sha256Mismatch") => sha256_mismatch(),
             None => s3_error!(IncompleteBody, "{err}"),
         },
         EngineError::Seal(e) => seal_error(e),
@@ -141,4 +141,14 @@ pub fn seal_error(e: SealError) -> S3Error {
 /// A client's value quoted in an error message, cut to 64 characters.
 pub fn bounded(s: &str) -> String {
     s.chars().take(64).collect()
+}
+
+/// S3's error for a body that is not the SHA-256 the request signed.
+pub(crate) fn sha256_mismatch() -> s3s::S3Error {
+    let mut e = s3s::S3Error::with_message(
+        s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
 }

@@ -2,7 +2,7 @@
 //! releasing what it pinned when they do not match.
 
 use super::checksums::{self, Requested};
-use super::errors::to_s3;
+use super::errors::{sha256_mismatch, to_s3};
 use super::GranaryS3;
 use crate::checksum::{Algorithm, Hasher};
 use crate::engine::ingest::{IngestOptions, Ingested, IngestedBody};
@@ -183,16 +183,6 @@ fn signed_sha256(headers: &http::HeaderMap) -> Option<[u8; 32]> {
     let mut sha = [0u8; 32];
     hex::decode_to_slice(headers.get("x-amz-content-sha256")?.as_bytes(), &mut sha).ok()?;
     Some(sha)
-}
-
-/// S3's error for a body that is not the SHA-256 the request signed.
-pub(crate) fn sha256_mismatch() -> s3s::S3Error {
-    let mut e = s3s::S3Error::with_message(
-        s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
-        "The provided 'x-amz-content-sha256' header does not match what was computed.",
-    );
-    e.set_status_code(http::StatusCode::BAD_REQUEST);
-    e
 }
 
 /// A digest of a body taken as it streams by (besides the one the ingest computes), known
