@@ -251,33 +251,40 @@ pub fn live_owner(db: &dyn KvStore, queue: u64, now_ms: i64) -> MetaResult<Optio
 }
 
 /// `QueueLedger` over the metadata store: the narrow handle the chunk tier's write-back queue
-/// is given (it sees one queue's records, nothing else of the store).
+/// is given (it sees one queue's records, nothing else of the store). It holds the store
+/// weakly: the tier's uploaders may outlive a stopped gateway by a moment, and must not keep
+/// its store open (an offline command right after the stop would find it locked). Once the
+/// store is gone every call fails, and what is pending waits for the next start.
 pub struct Ledger {
-    db: Arc<dyn KvStore>,
+    db: std::sync::Weak<dyn KvStore>,
     queue: u64,
 }
 
 impl Ledger {
-    pub fn new(db: Arc<dyn KvStore>, queue: u64) -> Self {
-        Self { db, queue }
+    pub fn new(db: &Arc<dyn KvStore>, queue: u64) -> Self {
+        Self { db: Arc::downgrade(db), queue }
+    }
+
+    fn db(&self) -> Result<Arc<dyn KvStore>, String> {
+        self.db.upgrade().ok_or_else(|| "the metadata store is closed".to_owned())
     }
 }
 
 impl QueueLedger for Ledger {
     fn record(&self, hash: &ChunkHash, size_bytes: u64, queued_ms: i64) -> Result<(), String> {
-        record(&*self.db, self.queue, hash, QueuedChunk { size_bytes, queued_ms }).map(|_| ()).map_err(|e| e.to_string())
+        record(&*self.db()?, self.queue, hash, QueuedChunk { size_bytes, queued_ms }).map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn clear(&self, hash: &ChunkHash) -> Result<(), String> {
-        clear(&*self.db, self.queue, hash).map(|_| ()).map_err(|e| e.to_string())
+        clear(&*self.db()?, self.queue, hash).map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn lost(&self, hash: &ChunkHash) -> Result<bool, String> {
-        lost(&*self.db, self.queue, hash).map_err(|e| e.to_string())
+        lost(&*self.db()?, self.queue, hash).map_err(|e| e.to_string())
     }
 
     fn list_after(&self, after: Option<&ChunkHash>, limit: usize) -> Result<Vec<(ChunkHash, u64, i64)>, String> {
-        let page = list_after(&*self.db, self.queue, after, limit).map_err(|e| e.to_string())?;
+        let page = list_after(&*self.db()?, self.queue, after, limit).map_err(|e| e.to_string())?;
         Ok(page.into_iter().map(|(h, c)| (h, c.size_bytes, c.queued_ms)).collect())
     }
 }

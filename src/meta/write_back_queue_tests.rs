@@ -61,7 +61,7 @@ fn open_tiers(dir: &std::path::Path, durable: &Arc<Switch>, db: Option<&Arc<Fjal
         TierSettings { memory_bytes: 0, disk: Some(DiskSettings { dir: dir.join("cache"), capacity_bytes: 64 << 20 }), write_back: true };
     let ledger_for = db.map(|db| {
         let db: Arc<dyn KvStore> = Arc::clone(db) as Arc<dyn KvStore>;
-        Box::new(move |queue| Arc::new(Ledger::new(db, queue)) as Arc<dyn QueueLedger>) as LedgerFor<'static>
+        Box::new(move |queue| Arc::new(Ledger::new(&db, queue)) as Arc<dyn QueueLedger>) as LedgerFor<'static>
     });
     Tiered::open_with_ledger(Arc::clone(durable) as Arc<dyn ChunkBackend>, &settings, ledger_for).unwrap()
 }

@@ -49,7 +49,7 @@ pub fn open_stores(config: &StoreConfig) -> Result<Stores, String> {
     // handed to the tier as the narrow `QueueLedger`.
     let ledger_db = Arc::clone(&db);
     let ledger_for: crate::chunks::tiered::LedgerFor<'_> = Box::new(move |queue| {
-        Arc::new(crate::meta::write_back_queue::Ledger::new(ledger_db, queue)) as Arc<dyn crate::chunks::cache::write_back::QueueLedger>
+        Arc::new(crate::meta::write_back_queue::Ledger::new(&ledger_db, queue)) as Arc<dyn crate::chunks::cache::write_back::QueueLedger>
     });
     let chunks: Arc<dyn ChunkBackend> = if tiers.is_empty() {
         chunks

@@ -9,26 +9,15 @@ use std::time::Duration;
 /// One request to Granary's API, signed with SigV4 by the holder of `ak`/`sk` (`None`:
 /// unsigned); the status and the body (JSON bodies parsed, others as a string).
 async fn call_as(gw: &Gateway, keys: Option<(&str, &str)>, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
+    use aws_sigv4::http_request::SignableBody;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let endpoint = &gw.endpoint;
     let host = endpoint.trim_start_matches("http://");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    if let Some((ak, sk)) = keys {
-        let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "test").into();
-        let mut settings = SigningSettings::default();
-        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("s3")
-            .time(std::time::SystemTime::now())
-            .settings(settings);
-        let params = params.build().unwrap().into();
+    if let Some(keys) = keys {
         let url = format!("{endpoint}{path}");
-        let signable = SignableRequest::new(method, &url, [("host", host)].into_iter(), SignableBody::Bytes(body)).unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let now = std::time::SystemTime::now();
+        let instructions = sigv4(keys, method, &url, &[("host", host)], SignableBody::Bytes(body), signing_with_sha256(), now);
         for (k, v) in instructions.headers() {
             head.push_str(&format!("{k}: {v}\r\n"));
         }

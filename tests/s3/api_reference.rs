@@ -26,26 +26,15 @@ async fn signed_request(endpoint: &str, method: &str, path: &str, body: &[u8], e
 
 /// A header-signed request whose signed payload SHA-256 is `sha`, whatever `body` is.
 async fn signed_claiming(endpoint: &str, method: &str, path: &str, body: &[u8], sha: &str, extra: &[(&str, &str)]) -> (u16, String) {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
+    use aws_sigv4::http_request::{SignableBody, SigningSettings};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let sha = sha.to_owned();
     let headers: Vec<(&str, &str)> =
         [("host", host), ("x-amz-content-sha256", sha.as_str())].into_iter().chain(extra.iter().copied()).collect();
-    let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
     let url = format!("{endpoint}{path}");
-    let signable = SignableRequest::new(method, &url, headers.iter().copied(), SignableBody::Precomputed(sha.clone())).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (body_kind, now) = (SignableBody::Precomputed(sha.clone()), std::time::SystemTime::now());
+    let instructions = sigv4((ROOT_AK, ROOT_SK), method, &url, &headers, body_kind, SigningSettings::default(), now);
     let mut head = format!("{method} {path} HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
     for (k, v) in headers.iter().copied().chain(instructions.headers()) {
         head.push_str(&format!("{k}: {v}\r\n"));

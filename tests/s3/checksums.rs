@@ -101,8 +101,7 @@ async fn every_algorithm_as_header_and_as_trailer() {
 /// Sends a PutObject with an aws-chunked body and an *unsigned* trailer (what SDKs send
 /// over HTTPS), signed with aws-sigv4, carrying `trailer_value` for `algorithm`.
 async fn put_with_trailer(endpoint: &str, path: &str, data: &[u8], algorithm: Algorithm, trailer_value: &str) -> (u16, String) {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
+    use aws_sigv4::http_request::{SignableBody, SigningSettings};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path}");
@@ -114,18 +113,8 @@ async fn put_with_trailer(endpoint: &str, path: &str, data: &[u8], algorithm: Al
         ("x-amz-trailer", algorithm.header()),
         ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
     ];
-    let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new("PUT", &url, headers.iter().copied(), SignableBody::StreamingUnsignedPayloadTrailer).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (body_kind, now) = (SignableBody::StreamingUnsignedPayloadTrailer, std::time::SystemTime::now());
+    let instructions = sigv4((ROOT_AK, ROOT_SK), "PUT", &url, &headers, body_kind, SigningSettings::default(), now);
     let mut body = format!("{:x}\r\n", data.len()).into_bytes();
     body.extend_from_slice(data);
     body.extend_from_slice(format!("\r\n0\r\n{}:{trailer_value}\r\n\r\n", algorithm.header()).as_bytes());

@@ -436,6 +436,39 @@ pub async fn proxy(target: String, tamper: Tamper) -> (String, std::sync::Arc<st
     (format!("http://{addr}"), seen)
 }
 
+/// SigV4 settings that sign the payload hash as `x-amz-content-sha256` (what SDKs send).
+pub fn signing_with_sha256() -> aws_sigv4::http_request::SigningSettings {
+    let mut settings = aws_sigv4::http_request::SigningSettings::default();
+    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+    settings
+}
+
+/// Signs a raw request with aws-sigv4 (SigV4, us-east-1, service s3) as the holder of
+/// `(ak, sk)` at `time`: the headers (or query parameters, presigned) a raw-HTTP test adds to
+/// what it sends. One signer for every test that cannot go through an SDK.
+pub fn sigv4(
+    (ak, sk): (&str, &str),
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: aws_sigv4::http_request::SignableBody<'_>,
+    settings: aws_sigv4::http_request::SigningSettings,
+    time: std::time::SystemTime,
+) -> aws_sigv4::http_request::SigningInstructions {
+    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable = aws_sigv4::http_request::SignableRequest::new(method, url, headers.iter().copied(), body).unwrap();
+    aws_sigv4::http_request::sign(signable, &params).unwrap().into_parts().0
+}
+
 /// A GET of Granary's own API, signed with aws-sigv4.
 pub async fn api_get(endpoint: &str, path_and_query: &str) -> (u16, String) {
     api_get_as(endpoint, ROOT_AK, ROOT_SK, path_and_query).await
@@ -443,25 +476,12 @@ pub async fn api_get(endpoint: &str, path_and_query: &str) -> (u16, String) {
 
 /// A GET of Granary's own API as the holder of `ak`/`sk`, signed with aws-sigv4.
 pub async fn api_get_as(endpoint: &str, ak: &str, sk: &str, path_and_query: &str) -> (u16, String) {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
+    use aws_sigv4::http_request::SignableBody;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path_and_query}");
-    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "test").into();
-    let mut settings = SigningSettings::default();
-    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new("GET", &url, [("host", host)].into_iter(), SignableBody::Bytes(b"")).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let now = std::time::SystemTime::now();
+    let instructions = sigv4((ak, sk), "GET", &url, &[("host", host)], SignableBody::Bytes(b""), signing_with_sha256(), now);
     let mut head = format!("GET {path_and_query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in instructions.headers() {
         head.push_str(&format!("{k}: {v}\r\n"));

@@ -46,11 +46,9 @@ impl<'a> Raw<'a> {
 
     /// Sends it as the admin and returns (status, body).
     async fn send(self, gw: &Gateway) -> (u16, String) {
-        use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
-        use aws_sigv4::sign::v4;
+        use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignatureLocation, SigningSettings};
         let host = gw.endpoint.trim_start_matches("http://").to_owned();
         let url = format!("{}{}", gw.endpoint, self.path_and_query);
-        let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
         let mut settings = SigningSettings::default();
         let mut headers: Vec<(String, String)> = vec![("host".into(), host.clone())];
         match self.signing {
@@ -63,22 +61,13 @@ impl<'a> Raw<'a> {
                 settings.expires_in = Some(expires);
             }
         }
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("s3")
-            .time(self.time)
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
         let body = match self.signing {
             Signed::Header if self.aws_chunked => SignableBody::StreamingUnsignedPayloadTrailer,
             Signed::Header => SignableBody::Bytes(&self.body),
             Signed::Presigned(_) => SignableBody::UnsignedPayload,
         };
-        let signable = SignableRequest::new(self.method, &url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), body).unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let signed: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let instructions = sigv4((ROOT_AK, ROOT_SK), self.method, &url, &signed, body, settings, self.time);
         let mut request = http::Request::builder().method(self.method).uri(&url);
         for (k, v) in &headers {
             request = request.header(k, v);

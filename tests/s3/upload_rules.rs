@@ -255,25 +255,12 @@ async fn post_form(gw: &Gateway, bucket: &str, key: &str, content: &[u8]) -> (u1
 
 /// A request with a body to Granary's own API, signed with aws-sigv4: (status, body).
 async fn api_request(endpoint: &str, (ak, sk): (&str, &str), method: &str, path_and_query: &str, body: &[u8]) -> (u16, String) {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
+    use aws_sigv4::http_request::SignableBody;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path_and_query}");
-    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "test").into();
-    let mut settings = SigningSettings::default();
-    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(method, &url, [("host", host)].into_iter(), SignableBody::Bytes(body)).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let instructions =
+        sigv4((ak, sk), method, &url, &[("host", host)], SignableBody::Bytes(body), signing_with_sha256(), SystemTime::now());
     let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
     for (k, v) in instructions.headers() {
         head.push_str(&format!("{k}: {v}\r\n"));

@@ -147,24 +147,13 @@ fn chunked_put_head(endpoint: &str, path: &str, sha: &str) -> String {
 /// The head of a header-signed `method path` with `Transfer-Encoding: chunked`, whose payload
 /// is `sha` (UNSIGNED-PAYLOAD or a SHA-256 in hex), with `extra` headers (signed too).
 pub(crate) fn chunked_head(endpoint: &str, method: &str, path: &str, sha: &str, extra: &[(&str, &str)]) -> String {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
+    use aws_sigv4::http_request::{SignableBody, SigningSettings};
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path}");
     let headers: Vec<(&str, &str)> = [("host", host), ("x-amz-content-sha256", sha)].into_iter().chain(extra.iter().copied()).collect();
     let payload = if sha == "UNSIGNED-PAYLOAD" { SignableBody::UnsignedPayload } else { SignableBody::Precomputed(sha.to_owned()) };
-    let identity = aws_credential_types::Credentials::new(ROOT_AK, ROOT_SK, None, None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(method, &url, headers.iter().copied(), payload).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let now = std::time::SystemTime::now();
+    let instructions = sigv4((ROOT_AK, ROOT_SK), method, &url, &headers, payload, SigningSettings::default(), now);
     let mut head = format!("{method} {path} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
     for (k, v) in headers.iter().copied().chain(instructions.headers()) {
         head.push_str(&format!("{k}: {v}\r\n"));
