@@ -11,7 +11,7 @@ use granary::kms::WrappedKey;
 use granary::meta::buckets::BucketRecord;
 use granary::meta::lifecycle::{Expiration, Filter, FilterForm, LifecycleConfig, Rule};
 use granary::meta::lock::{BucketLock, DefaultRetention};
-use granary::meta::manifest::{ChunkRef, PartRef};
+use granary::meta::manifest::{ChunkRef, ManifestPage, PartRef};
 use granary::meta::object_lock::{ObjectLock, Retention, RetentionMode};
 use granary::meta::object_record::{ObjectBody, ObjectRecord, StoredHeaders};
 use granary::meta::uploads::{PartRecord, UploadRecord};
@@ -140,7 +140,10 @@ fn seeds() -> Vec<(&'static str, u8, Vec<u8>)> {
         chunk_count: 2,
         checksum: Some(vec![8; 32]),
     };
-    let chunks = vec![ChunkRef { hash: ChunkHash([1; 32]), len: 1 << 20 }, ChunkRef { hash: ChunkHash([2; 32]), len: 77 }];
+    let chunks = vec![
+        ChunkRef { hash: ChunkHash([1; 32]), len: 1 << 20, crc64: None },
+        ChunkRef { hash: ChunkHash([2; 32]), len: 77, crc64: Some(7) },
+    ];
     let parts = vec![PartRef { manifest_id: [7; 16], chunk_count: 2, size: 5 << 20, checksum: None }];
     vec![
         ("object-inline", selector::OBJECT, encode_record(&inline)),
@@ -158,7 +161,9 @@ fn seeds() -> Vec<(&'static str, u8, Vec<u8>)> {
         ("audit-entry-format-1", selector::AUDIT_ENTRY, stored_entry),
         ("upload", selector::UPLOAD, encode(&upload)),
         ("part", selector::PART, encode(&part)),
-        ("manifest-chunks", selector::CHUNK_MANIFEST, encode(&chunks)),
+        // Format 1: references without their CRC64.
+        ("manifest-chunks", selector::CHUNK_MANIFEST, encode(&chunks.iter().map(|c| (c.hash, c.len)).collect::<Vec<_>>())),
+        ("manifest-chunks-format-2", selector::CHUNK_MANIFEST, encode_record(&ManifestPage(chunks.clone()))),
         ("manifest-parts", selector::PART_MANIFEST, encode(&parts)),
     ]
 }
@@ -195,7 +200,7 @@ fn record_seeds_still_decode() {
                 .is_ok_and(|stored| granary::audit::chain::decode_entry(&stored).is_ok_and(|e| e.op == "UserCreate")),
             selector::UPLOAD => decode::<UploadRecord>(bytes).is_ok(),
             selector::PART => decode::<PartRecord>(bytes).is_ok(),
-            selector::CHUNK_MANIFEST => decode::<Vec<ChunkRef>>(bytes).is_ok(),
+            selector::CHUNK_MANIFEST => decode_record::<ManifestPage>(bytes).is_ok(),
             selector::PART_MANIFEST => decode::<Vec<PartRef>>(bytes).is_ok(),
             other => panic!("seed {name}: selector {other} has no decoder here"),
         };

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 const CHUNKS: usize = (granary::limits::PUT_OBJECT_SIZE_MAX_BYTES / granary::limits::CHUNK_SIZE_MIN_BYTES as u64) as usize;
 
 fn chunk(i: usize) -> ChunkRef {
-    ChunkRef { hash: ChunkHash::of(&i.to_le_bytes()), len: 65_536 }
+    ChunkRef { hash: ChunkHash::of(&i.to_le_bytes()), len: 65_536, crc64: None }
 }
 
 /// The state after such an object was deleted: a queued manifest, one reference per chunk.

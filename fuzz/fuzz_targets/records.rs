@@ -55,7 +55,7 @@ const TYPES: &[fn(&[u8])] = &[
     plain::<meta::uploads::PartRecord>,
     plain::<meta::uploads::CompletedUpload>,
     // Manifests: one page of a chunked body's chunks, and of a multipart object's parts.
-    plain::<Vec<meta::manifest::ChunkRef>>,
+    record::<meta::manifest::ManifestPage>,
     plain::<Vec<meta::manifest::PartRef>>,
     plain::<meta::notifications::NotificationRules>,
     plain::<meta::tagging::Tags>,

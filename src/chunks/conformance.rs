@@ -2,7 +2,7 @@
 //! `kv::conformance` is for the metadata seam). Run from `tests/chunk_conformance.rs`
 //! against each backend, each check on an empty store.
 
-use super::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkUsage};
+use super::{crc64nvme, ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkUsage, ReadCheck};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -183,12 +183,21 @@ fn changed_bytes_are_never_served(f: &Fixture) -> BoxFuture<'_, ()> {
         let mut flipped = data.to_vec();
         flipped[2048] ^= 0x01;
         let short = &data[..4000];
+        // The fast check a manifest's reference asks for catches the same damage.
+        let crc = ReadCheck::Crc64Nvme(crc64nvme(&data));
         for changed in [&flipped[..], short, b""] {
             tamper(&h, changed);
             let actual = ChunkHash::of(changed);
             assert_eq!(s.get(h).await, Err(ChunkError::Corrupt { hash: h, actual }));
             assert_eq!(s.get_range(h, 0..10).await, Err(ChunkError::Corrupt { hash: h, actual }), "not even the intact bytes");
+            assert_eq!(s.get_checked(h, crc).await, Err(ChunkError::Corrupt { hash: h, actual }), "by CRC64");
+            assert_eq!(s.get_range_checked(h, 0..10, crc).await, Err(ChunkError::Corrupt { hash: h, actual }), "a range by CRC64");
         }
+        // Sound bytes pass either check, and a wrong CRC falls back to the name: it never
+        // refuses the chunk's own bytes.
+        tamper(&h, &data);
+        assert_eq!(s.get_checked(h, crc).await.unwrap(), data);
+        assert_eq!(s.get_checked(h, ReadCheck::Crc64Nvme(crc64nvme(&data) ^ 1)).await.unwrap(), data);
     })
 }
 

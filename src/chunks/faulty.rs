@@ -3,7 +3,7 @@
 //! from a seed (the same seed, the same plan). Without faults it passes every call through
 //! and passes the conformance suite.
 
-use super::{slice, verified, ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, ChunkUsage};
+use super::{slice, ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, ChunkUsage, ReadCheck};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -156,7 +156,7 @@ impl<B: ChunkBackend> FaultyChunks<B> {
     }
 
     /// A get's outcome when a fault or a torn write decides it; `None`: ask the inner store.
-    async fn faulted_read(&self, hash: ChunkHash) -> Option<ChunkResult<Bytes>> {
+    async fn faulted_read(&self, hash: ChunkHash, check: ReadCheck) -> Option<ChunkResult<Bytes>> {
         match self.next(Call::Get, hash) {
             Some(Fault::MissingRead) => return Some(Err(ChunkError::Missing(hash))),
             // CorruptRead, the only other fault a get takes.
@@ -169,12 +169,12 @@ impl<B: ChunkBackend> FaultyChunks<B> {
                     }
                     Bytes::from(flipped)
                 });
-                return Some(read.and_then(|data| verified(hash, data)));
+                return Some(read.and_then(|data| check.verify(hash, data)));
             }
             None => {}
         }
         let kept = lock(&self.torn).get(&hash).copied()?;
-        Some(self.inner.get(hash).await.and_then(|data| verified(hash, data.slice(..kept.min(data.len())))))
+        Some(self.inner.get(hash).await.and_then(|data| check.verify(hash, data.slice(..kept.min(data.len())))))
     }
 }
 
@@ -219,16 +219,24 @@ impl<B: ChunkBackend> ChunkBackend for FaultyChunks<B> {
     }
 
     async fn get(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
-        match self.faulted_read(hash).await {
+        self.get_checked(hash, ReadCheck::Name).await
+    }
+
+    async fn get_checked(&self, hash: ChunkHash, check: ReadCheck) -> ChunkResult<Bytes> {
+        match self.faulted_read(hash, check).await {
             Some(outcome) => outcome,
-            None => self.inner.get(hash).await,
+            None => self.inner.get_checked(hash, check).await,
         }
     }
 
     async fn get_range(&self, hash: ChunkHash, range: Range<u64>) -> ChunkResult<Bytes> {
-        match self.faulted_read(hash).await {
+        self.get_range_checked(hash, range, ReadCheck::Name).await
+    }
+
+    async fn get_range_checked(&self, hash: ChunkHash, range: Range<u64>, check: ReadCheck) -> ChunkResult<Bytes> {
+        match self.faulted_read(hash, check).await {
             Some(outcome) => outcome.and_then(|data| slice(hash, data, range)),
-            None => self.inner.get_range(hash, range).await,
+            None => self.inner.get_range_checked(hash, range, check).await,
         }
     }
 

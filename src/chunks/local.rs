@@ -10,7 +10,7 @@
 //! The methods of `LocalChunks` itself block (for tools and tests); the engine uses the
 //! `ChunkBackend` impl, which runs them on tokio's blocking pool.
 
-use super::{verified, ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, ChunkUsage};
+use super::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, ChunkUsage, ReadCheck};
 use bytes::Bytes;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -191,12 +191,17 @@ impl LocalChunks {
 
     /// Reads a chunk and checks its hash.
     pub fn read(&self, hash: &ChunkHash) -> ChunkResult<Bytes> {
+        self.read_checked(hash, ReadCheck::Name)
+    }
+
+    /// Reads a chunk and makes `check`.
+    pub fn read_checked(&self, hash: &ChunkHash, check: ReadCheck) -> ChunkResult<Bytes> {
         let data = match fs::read(self.path_of(hash)) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ChunkError::Missing(*hash)),
             Err(e) => return Err(ChunkError::io(ChunkOp::Read, &e)),
         };
-        verified(*hash, Bytes::from(data))
+        check.verify(*hash, Bytes::from(data))
     }
 
     /// Size of a chunk's file, if it exists.
@@ -298,6 +303,10 @@ impl ChunkBackend for LocalChunks {
     async fn get(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
         let this = self.clone();
         blocking(ChunkOp::Read, move || this.read(&hash)).await
+    }
+    async fn get_checked(&self, hash: ChunkHash, check: ReadCheck) -> ChunkResult<Bytes> {
+        let this = self.clone();
+        blocking(ChunkOp::Read, move || this.read_checked(&hash, check)).await
     }
     async fn size(&self, hash: ChunkHash) -> ChunkResult<Option<u64>> {
         let this = self.clone();

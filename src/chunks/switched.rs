@@ -2,7 +2,7 @@
 //! `Unavailable`, as a remote store that stopped answering; switched on, every call passes
 //! through. Write-back's and the cache tiers' tests take their durable tier down with it.
 
-use super::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkResult, ChunkUsage};
+use super::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkResult, ChunkUsage, ReadCheck};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -50,6 +50,10 @@ impl<B: ChunkBackend> ChunkBackend for SwitchedChunks<B> {
     async fn get(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
         self.check()?;
         self.inner.get(hash).await
+    }
+    async fn get_checked(&self, hash: ChunkHash, check: ReadCheck) -> ChunkResult<Bytes> {
+        self.check()?;
+        self.inner.get_checked(hash, check).await
     }
     async fn size(&self, hash: ChunkHash) -> ChunkResult<Option<u64>> {
         self.check()?;

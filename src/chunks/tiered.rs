@@ -4,8 +4,10 @@
 //!
 //! - Reads: memory, then disk, then (write-back) the pending uploads, then the durable tier;
 //!   a read from a slower tier fills the faster ones (the disk in the background, never
-//!   waiting for it). Every copy served hashed to its name: memory holds only verified bytes,
-//!   the disk tier re-hashes each read and drops a damaged copy.
+//!   waiting for it). Every copy served passed the caller's `ReadCheck` (its name, or the
+//!   manifest's CRC64): memory holds only checked bytes and remembers which check they
+//!   passed (a name check of bytes proven by a CRC hashes them first), the disk tier
+//!   re-checks each read and drops a damaged copy.
 //! - Writes, write-through (the default): acknowledged when the durable tier acknowledged
 //!   them; the disk tier gets a copy in the background. With `--chunk-write-back`:
 //!   acknowledged once fsynced locally, uploaded later (`cache::write_back` says why nothing
@@ -25,7 +27,7 @@ use super::cache::disk::DiskTier;
 use super::cache::memory::MemoryTier;
 use super::cache::write_back::{QueueLedger, WriteBack};
 use super::cache::{CacheStats, TierCounters};
-use super::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkResult, ChunkUsage};
+use super::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkResult, ChunkUsage, ReadCheck};
 use crate::limits::{CHUNK_CACHE_FILLS_IN_FLIGHT_MAX, CHUNK_WRITE_BACK_DRAIN_WAIT_SECS};
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -193,9 +195,9 @@ impl Tiered {
         }
     }
 
-    fn fill_memory(&self, hash: ChunkHash, data: &Bytes, deletes_before: u64) {
+    fn fill_memory(&self, hash: ChunkHash, data: &Bytes, check: ReadCheck, deletes_before: u64) {
         if let Some(m) = &self.0.memory {
-            m.insert(hash, data.clone());
+            m.insert(hash, data.clone(), check == ReadCheck::Name);
             if self.0.deletes.load(Ordering::SeqCst) != deletes_before {
                 m.remove(&hash);
             }
@@ -218,9 +220,9 @@ impl Tiered {
     }
 
     /// The disk tier's copy, if sound.
-    async fn disk_copy(&self, hash: ChunkHash) -> Option<Bytes> {
+    async fn disk_copy(&self, hash: ChunkHash, check: ReadCheck) -> Option<Bytes> {
         let disk = Arc::clone(self.0.disk.as_ref()?);
-        tokio::task::spawn_blocking(move || disk.read(&hash)).await.ok().flatten()
+        tokio::task::spawn_blocking(move || disk.read(&hash, check)).await.ok().flatten()
     }
 }
 
@@ -265,19 +267,25 @@ impl ChunkBackend for Tiered {
     }
 
     async fn get(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
-        if let Some(data) = self.0.memory.as_ref().and_then(|m| m.get(&hash)) {
-            return Ok(data);
+        self.get_checked(hash, ReadCheck::Name).await
+    }
+
+    /// Every tier's copy passes `check`: the memory tier's passed one when it was filled,
+    /// and a caller that asks for the name gets bytes a CRC proved only after hashing them.
+    async fn get_checked(&self, hash: ChunkHash, check: ReadCheck) -> ChunkResult<Bytes> {
+        if let Some((data, by_name)) = self.0.memory.as_ref().and_then(|m| m.get(&hash)) {
+            return if check == ReadCheck::Name && !by_name { check.verify(hash, data) } else { Ok(data) };
         }
         let deletes_before = self.0.deletes.load(Ordering::SeqCst);
-        if let Some(data) = self.disk_copy(hash).await {
-            self.fill_memory(hash, &data, deletes_before);
+        if let Some(data) = self.disk_copy(hash, check).await {
+            self.fill_memory(hash, &data, check, deletes_before);
             return Ok(data);
         }
         let mut pending_error = None;
         if let Some(pending) = self.0.pending.as_ref().filter(|p| p.contains(&hash)) {
-            match pending.read(hash).await {
+            match pending.read(hash, check).await {
                 Ok(data) => {
-                    self.fill_memory(hash, &data, deletes_before);
+                    self.fill_memory(hash, &data, check, deletes_before);
                     return Ok(data);
                 }
                 // Uploaded and removed meanwhile: the durable tier has it.
@@ -285,7 +293,7 @@ impl ChunkBackend for Tiered {
                 Err(e) => pending_error = Some(e),
             }
         }
-        let data = match self.0.durable.get(hash).await {
+        let data = match self.0.durable.get_checked(hash, check).await {
             Ok(data) => data,
             // The pending copy's failure says more than "missing" from a tier it never reached.
             Err(ChunkError::Missing(_)) if pending_error.is_some() => return Err(pending_error.expect("checked")),
@@ -293,14 +301,14 @@ impl ChunkBackend for Tiered {
         };
         TierCounters::add(&self.0.stats.durable_reads, 1);
         TierCounters::add(&self.0.stats.durable_read_bytes, data.len() as u64);
-        self.fill_memory(hash, &data, deletes_before);
+        self.fill_memory(hash, &data, check, deletes_before);
         self.fill_disk(hash, data.clone(), deletes_before);
         Ok(data)
     }
 
     async fn get_stored(&self, hash: ChunkHash) -> ChunkResult<Bytes> {
         if let Some(pending) = self.0.pending.as_ref().filter(|p| p.contains(&hash)) {
-            match pending.read(hash).await {
+            match pending.read(hash, ReadCheck::Name).await {
                 Err(ChunkError::Missing(_)) => {}
                 other => return other,
             }

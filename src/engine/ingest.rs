@@ -230,16 +230,17 @@ impl Engine {
         seal: Option<crate::sse::ChunkCipher>,
     ) -> Result<ChunkRef, EngineError> {
         let len = u32::try_from(data.len()).expect("chunks are at most CHUNK_SIZE_MAX_BYTES");
-        let (hash, data) = tokio::task::spawn_blocking(move || {
+        let (hash, crc64, data) = tokio::task::spawn_blocking(move || {
             let data = match seal {
                 Some(cipher) => cipher.seal(data),
                 None => data,
             };
-            (ChunkHash::of(&data), data)
+            // The read check is taken from the same bytes as the name (ReadCheck says why).
+            (ChunkHash::of(&data), crate::chunks::crc64nvme(&data), data)
         })
         .await?;
         self.pin_and_store(upload_id, seq, hash, data).await?;
-        Ok(ChunkRef { hash, len })
+        Ok(ChunkRef { hash, len, crc64: Some(crc64) })
     }
 
     /// Pins a chunk (waiting out a concurrent collection of the same content), then makes

@@ -95,32 +95,34 @@ impl Engine {
         cipher: Option<&ChunkCipher>,
         tx: &mpsc::Sender<Result<Bytes, ReadError>>,
     ) -> Result<(), ReadError> {
-        // Chunks read and verified ahead of the one being sent, each on its own task: reads
-        // and SHA-256 checks overlap each other and the network.
+        // Chunks read and checked ahead of the one being sent, each on its own task: reads
+        // and checks (the manifest's CRC64, or the name for older manifests) overlap each
+        // other and the network.
         let mut pending: std::collections::VecDeque<PendingRead> = std::collections::VecDeque::new();
-        // (hash, object offset of its first byte, of the byte after it) of each chunk the
+        // (chunk, object offset of its first byte, of the byte after it) of each chunk the
         // range touches.
         let mut next = chunks
             .iter()
             .scan(base, |offset, chunk| {
                 let start = *offset;
                 *offset += u64::from(chunk.len);
-                Some((chunk.hash, start, *offset))
+                Some((*chunk, start, *offset))
             })
             .skip_while(|&(_, _, end)| end <= range.start)
             .take_while(|&(_, start, _)| start < range.end);
         loop {
             while pending.len() < limits::READ_CHUNKS_IN_FLIGHT_MAX {
-                let Some((hash, start, end)) = next.next() else { break };
+                let Some((chunk, start, end)) = next.next() else { break };
+                let (hash, check) = (chunk.hash, chunk.read_check());
                 let store = Arc::clone(&self.chunks);
                 let wanted = range.start.max(start) - start..range.end.min(end) - start;
                 let cipher = cipher.cloned();
                 pending.push_back(tokio::spawn(async move {
                     match cipher {
-                        None => store.get_range(hash, wanted).await.map_err(std::io::Error::other),
+                        None => store.get_range_checked(hash, wanted, check).await.map_err(std::io::Error::other),
                         // A sealed chunk opens whole (its tag covers all of it), then is cut.
                         Some(c) => {
-                            let sealed = store.get(hash).await.map_err(std::io::Error::other)?;
+                            let sealed = store.get_checked(hash, check).await.map_err(std::io::Error::other)?;
                             // Into a Vec without a copy when the buffer is the read's own.
                             let opened = tokio::task::spawn_blocking(move || c.open_owned(Vec::from(sealed)))
                                 .await

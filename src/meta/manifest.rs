@@ -8,10 +8,10 @@
 //!   released once it has been unreachable for the grace period (readers that started
 //!   before it became unreachable may still be streaming it).
 
-use super::codec::{decode, encode};
+use super::codec::{decode, decode_record, encode, encode_record, layout, CodecResult, Record};
 use super::refs::apply_ref_deltas;
 use super::{now_ms, MetaError, MetaResult};
-use crate::chunks::ChunkHash;
+use crate::chunks::{ChunkHash, ReadCheck};
 use crate::keys::{decode_bytes, decode_u64, prefix_end, Key};
 use crate::kv::{transact, KvStore, KvTxn};
 use crate::limits::{MANIFEST_PAGE_MAX_REFS, PART_LIST_PAGE_MAX_REFS};
@@ -21,7 +21,47 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ChunkRef {
     pub hash: ChunkHash,
+    /// Plaintext length (what ranges count in; a sealed chunk is stored 16 bytes longer).
     pub len: u32,
+    /// The CRC64/NVME of the stored bytes, computed from the bytes the name was: reads check
+    /// it instead of re-hashing SHA-256 (`chunks::ReadCheck`). `None` in manifests written
+    /// before it was kept (format 1): those reads check the name.
+    pub crc64: Option<u64>,
+}
+
+impl ChunkRef {
+    /// The check a read of this chunk makes.
+    pub fn read_check(&self) -> ReadCheck {
+        self.crc64.map_or(ReadCheck::Name, ReadCheck::Crc64Nvme)
+    }
+}
+
+/// One stored page of a manifest. Format 2 added each reference's `crc64`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestPage(pub Vec<ChunkRef>);
+
+impl Record for ManifestPage {
+    const FORMAT: u8 = 2;
+    fn upgrade(format: u8, bytes: &[u8]) -> Option<CodecResult<Self>> {
+        /// Format 1: hash and length.
+        #[derive(Deserialize)]
+        struct ChunkRefV1 {
+            hash: ChunkHash,
+            len: u32,
+        }
+        match format {
+            1 => Some(
+                layout::<Vec<ChunkRefV1>>(bytes)
+                    .map(|old| ManifestPage(old.into_iter().map(|r| ChunkRef { hash: r.hash, len: r.len, crc64: None }).collect())),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A manifest page's references, at any format.
+pub fn decode_manifest_page(bytes: &[u8]) -> MetaResult<Vec<ChunkRef>> {
+    Ok(decode_record::<ManifestPage>(bytes)?.0)
 }
 
 /// One part of a completed multipart object: its own manifest, size and checksum.
@@ -42,20 +82,11 @@ fn pages_begin(space: &str, id: &[u8; 16]) -> Vec<u8> {
     Key::space(space).bytes(id).into_bytes()
 }
 
-fn write_pages<T: Serialize + Clone>(t: &mut dyn KvTxn, space: &str, id: &[u8; 16], items: &[T], per_page: usize) -> MetaResult<()> {
-    for (page, chunk) in items.chunks(per_page).enumerate() {
-        t.set(&page_key(space, id, page as u64), &encode(&chunk.to_vec()))?;
+fn write_parts_pages(t: &mut dyn KvTxn, id: &[u8; 16], parts: &[PartRef]) -> MetaResult<()> {
+    for (page, chunk) in parts.chunks(PART_LIST_PAGE_MAX_REFS).enumerate() {
+        t.set(&page_key("mp", id, page as u64), &encode(&chunk.to_vec()))?;
     }
     Ok(())
-}
-
-fn read_pages<T: serde::de::DeserializeOwned>(t: &mut dyn KvTxn, space: &str, id: &[u8; 16]) -> MetaResult<Vec<T>> {
-    let begin = pages_begin(space, id);
-    let mut items = Vec::new();
-    for (_, v) in t.get_range(&begin, &prefix_end(&begin), crate::limits::MANIFEST_PAGES_MAX_COUNT, false)? {
-        items.extend(decode::<Vec<T>>(&v)?);
-    }
-    Ok(items)
 }
 
 fn clear_pages(t: &mut dyn KvTxn, space: &str, id: &[u8; 16]) -> MetaResult<()> {
@@ -65,11 +96,19 @@ fn clear_pages(t: &mut dyn KvTxn, space: &str, id: &[u8; 16]) -> MetaResult<()> 
 }
 
 pub fn write_manifest(t: &mut dyn KvTxn, manifest_id: &[u8; 16], chunks: &[ChunkRef]) -> MetaResult<()> {
-    write_pages(t, "m", manifest_id, chunks, MANIFEST_PAGE_MAX_REFS)
+    for (page, refs) in chunks.chunks(MANIFEST_PAGE_MAX_REFS).enumerate() {
+        t.set(&page_key("m", manifest_id, page as u64), &encode_record(&ManifestPage(refs.to_vec())))?;
+    }
+    Ok(())
 }
 
 pub fn read_manifest(t: &mut dyn KvTxn, manifest_id: &[u8; 16]) -> MetaResult<Vec<ChunkRef>> {
-    read_pages(t, "m", manifest_id)
+    let begin = pages_begin("m", manifest_id);
+    let mut refs = Vec::new();
+    for (_, v) in t.get_range(&begin, &prefix_end(&begin), crate::limits::MANIFEST_PAGES_MAX_COUNT, false)? {
+        refs.extend(decode_manifest_page(&v)?);
+    }
+    Ok(refs)
 }
 
 pub fn clear_manifest(t: &mut dyn KvTxn, manifest_id: &[u8; 16]) -> MetaResult<()> {
@@ -77,11 +116,16 @@ pub fn clear_manifest(t: &mut dyn KvTxn, manifest_id: &[u8; 16]) -> MetaResult<(
 }
 
 pub fn write_parts(t: &mut dyn KvTxn, parts_id: &[u8; 16], parts: &[PartRef]) -> MetaResult<()> {
-    write_pages(t, "mp", parts_id, parts, PART_LIST_PAGE_MAX_REFS)
+    write_parts_pages(t, parts_id, parts)
 }
 
 pub fn read_parts(t: &mut dyn KvTxn, parts_id: &[u8; 16]) -> MetaResult<Vec<PartRef>> {
-    read_pages(t, "mp", parts_id)
+    let begin = pages_begin("mp", parts_id);
+    let mut parts = Vec::new();
+    for (_, v) in t.get_range(&begin, &prefix_end(&begin), crate::limits::MANIFEST_PAGES_MAX_COUNT, false)? {
+        parts.extend(decode::<Vec<PartRef>>(&v)?);
+    }
+    Ok(parts)
 }
 
 pub fn clear_parts(t: &mut dyn KvTxn, parts_id: &[u8; 16]) -> MetaResult<()> {
@@ -123,7 +167,7 @@ pub fn release_batch(db: &dyn KvStore, cutoff_ms: i64, resume: &mut Vec<u8>) -> 
         let pages = pages_begin("m", &id);
         match t.get_range(&pages, &prefix_end(&pages), 1, false)?.into_iter().next() {
             Some((page_key, value)) => {
-                let refs: Vec<ChunkRef> = decode(&value)?;
+                let refs = decode_manifest_page(&value)?;
                 let mut deltas = BTreeMap::new();
                 ref_deltas(&refs, -1, &mut deltas);
                 apply_ref_deltas(t, &deltas, now_ms())?;
@@ -164,4 +208,29 @@ pub fn due_for_release(db: &dyn KvStore, cutoff_ms: i64) -> MetaResult<(u64, u64
         Ok(())
     })?;
     Ok((manifests, references))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_of_format_1_read_without_a_crc_and_full_pages_fit_a_value() {
+        let refs = vec![
+            ChunkRef { hash: ChunkHash([1; 32]), len: 1 << 20, crc64: Some(42) },
+            ChunkRef { hash: ChunkHash([2; 32]), len: 77, crc64: None },
+        ];
+        let stored = encode_record(&ManifestPage(refs.clone()));
+        assert_eq!(stored[0], 2);
+        assert_eq!(decode_manifest_page(&stored).unwrap(), refs);
+        assert_eq!(refs[0].read_check(), ReadCheck::Crc64Nvme(42));
+        assert_eq!(refs[1].read_check(), ReadCheck::Name);
+        // Format 1, as written before: (hash, len) pairs.
+        let v1 = encode(&vec![(ChunkHash([3; 32]), 5_u32)]);
+        assert_eq!(decode_manifest_page(&v1).unwrap(), vec![ChunkRef { hash: ChunkHash([3; 32]), len: 5, crc64: None }]);
+        // The largest page (every varint at its widest) stays under FoundationDB's value limit.
+        let widest = ChunkRef { hash: ChunkHash([0xff; 32]), len: u32::MAX, crc64: Some(u64::MAX) };
+        let page = encode_record(&ManifestPage(vec![widest; MANIFEST_PAGE_MAX_REFS]));
+        assert!(page.len() <= crate::limits::VALUE_SIZE_MAX_BYTES, "{} bytes", page.len());
+    }
 }

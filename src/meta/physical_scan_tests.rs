@@ -28,7 +28,7 @@ fn put(db: &dyn KvStore, bucket: &str, key: &str, chunks: &[(ChunkHash, u32, u64
     for (seq, (hash, _, stored)) in chunks.iter().enumerate() {
         pin_chunk(db, &pins, seq as u64, hash, *stored).unwrap();
     }
-    let refs: Vec<ChunkRef> = chunks.iter().map(|&(hash, len, _)| ChunkRef { hash, len }).collect();
+    let refs: Vec<ChunkRef> = chunks.iter().map(|&(hash, len, _)| ChunkRef { hash, len, crc64: None }).collect();
     let size = refs.iter().map(|r| u64::from(r.len)).sum();
     let record = ObjectRecord {
         size,
@@ -57,7 +57,7 @@ fn upload_part(db: &dyn KvStore, bucket: &str, key: &str, chunks: &[(ChunkHash, 
     for (seq, (hash, _, stored)) in chunks.iter().enumerate() {
         pin_chunk(db, &pins, seq as u64, hash, *stored).unwrap();
     }
-    let refs: Vec<ChunkRef> = chunks.iter().map(|&(hash, len, _)| ChunkRef { hash, len }).collect();
+    let refs: Vec<ChunkRef> = chunks.iter().map(|&(hash, len, _)| ChunkRef { hash, len, crc64: None }).collect();
     let part = PartRecord {
         size: refs.iter().map(|r| u64::from(r.len)).sum(),
         md5: [0; 16],

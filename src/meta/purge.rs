@@ -6,7 +6,7 @@
 use super::buckets::objects_begin;
 use super::codec::decode;
 use super::lock::check_destroy;
-use super::manifest::{read_manifest, read_parts, ref_deltas, ChunkRef};
+use super::manifest::{read_manifest, read_parts, ref_deltas};
 use super::object_record::{decode_object, ObjectBody, ObjectRecord};
 use super::outbox::{emit, Event};
 use super::refs::{apply_ref_deltas, read_refcount, refcount_key, ChunkState, Claimed};
@@ -139,7 +139,7 @@ pub fn release_manifest_now(db: &dyn KvStore, manifest_id: &[u8; 16]) -> MetaRes
             let Some((page_key, value)) = t.get_range(&pages, &prefix_end(&pages), 1, false)?.into_iter().next() else {
                 return Ok::<_, MetaError>(true);
             };
-            let refs: Vec<ChunkRef> = decode(&value)?;
+            let refs = super::manifest::decode_manifest_page(&value)?;
             let mut deltas = BTreeMap::new();
             ref_deltas(&refs, -1, &mut deltas);
             apply_ref_deltas(t, &deltas, super::now_ms())?;

@@ -17,7 +17,6 @@
 //! hold; repair releases them first, as the next gateway start or collector pass would.
 
 use super::codec::{decode, encode_record};
-use super::manifest::ChunkRef;
 use super::refs::{decode_refcount, read_refcount, refcount_key, Pin, RefCount, StoredChunks};
 use super::{MetaError, MetaResult};
 use crate::chunks::ChunkHash;
@@ -69,7 +68,7 @@ fn expected_counts(db: &dyn KvStore) -> MetaResult<(BTreeMap<ChunkHash, i64>, u6
     let mut counts: BTreeMap<ChunkHash, i64> = BTreeMap::new();
     let mut total = 0u64;
     scan(db, "m", |_, v| {
-        for r in decode::<Vec<ChunkRef>>(v)? {
+        for r in super::manifest::decode_manifest_page(v)? {
             *counts.entry(r.hash).or_default() += 1;
             total += 1;
         }
@@ -96,7 +95,7 @@ fn abandoned_pins(db: &dyn KvStore, release: bool) -> MetaResult<AbandonedPins> 
     })?;
     // Those a manifest also references are needed whatever becomes of the pins.
     scan(db, "m", |_, v| {
-        for r in decode::<Vec<ChunkRef>>(v)? {
+        for r in super::manifest::decode_manifest_page(v)? {
             pinned.remove(&r.hash);
         }
         Ok(())

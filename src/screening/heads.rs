@@ -104,7 +104,7 @@ pub async fn check_completion(
         crate::meta::manifest::PartRef { manifest_id: part.manifest_id, chunk_count: part.chunk_count, size: part.size, checksum: None };
     let chunks = engine.meta(move |db| objects::part_chunks(db, &cache, &part_ref)).await.map_err(super::internal)?;
     let Some(first_chunk) = chunks.first() else { return Ok(()) };
-    let stored = engine.chunks.get(first_chunk.hash).await.map_err(|e| super::internal(e.into()))?;
+    let stored = engine.chunks.get_checked(first_chunk.hash, first_chunk.read_check()).await.map_err(|e| super::internal(e.into()))?;
     let head = match cipher {
         Some(c) => c.open(&stored).map_err(|e| super::internal(crate::engine::EngineError::Body(std::io::Error::other(e))))?,
         None => stored.to_vec(),

@@ -8,7 +8,7 @@
 //! The methods block (file I/O); the tiered store calls them on tokio's blocking pool.
 
 use super::{CacheStats, TierCounters};
-use crate::chunks::{ChunkError, ChunkHash, LocalChunks};
+use crate::chunks::{ChunkError, ChunkHash, LocalChunks, ReadCheck};
 use crate::limits::{CHUNK_LIST_PAGE_MAX_COUNT, CHUNK_SIZE_AVG_BYTES};
 use bytes::Bytes;
 use quick_cache::sync::Cache;
@@ -97,13 +97,13 @@ impl DiskTier {
 
     /// The chunk, if the tier has a sound copy. A miss, a damaged copy (deleted) or a failed
     /// read are all `None`: the next tier serves.
-    pub(crate) fn read(&self, hash: &ChunkHash) -> Option<Bytes> {
+    pub(crate) fn read(&self, hash: &ChunkHash, check: ReadCheck) -> Option<Bytes> {
         // The index first: a miss costs no file system call, a hit counts as a use.
         if self.index.get(hash).is_none() {
             self.counters().miss();
             return None;
         }
-        match self.store.read(hash) {
+        match self.store.read_checked(hash, check) {
             Ok(data) => {
                 self.counters().hit(data.len());
                 Some(data)
@@ -189,7 +189,7 @@ mod tests {
         let kept: Vec<_> = chunks.iter().filter(|(h, _)| tier.holds(h)).collect();
         assert!(!kept.is_empty());
         for (h, data) in &kept {
-            assert_eq!(tier.read(h).as_deref(), Some(&data[..]));
+            assert_eq!(tier.read(h, ReadCheck::Name).as_deref(), Some(&data[..]));
         }
         drop(tier);
         // A smaller bound at the next start evicts down to it.
@@ -208,7 +208,7 @@ mod tests {
         let (h, data) = chunk(1, 1000);
         tier.fill(h, &data);
         tier.overwrite_stored(&h, b"rot");
-        assert_eq!(tier.read(&h), None);
+        assert_eq!(tier.read(&h, ReadCheck::Name), None);
         assert!(!tier.holds(&h));
         assert!(!LocalChunks::open(dir.path()).unwrap().contains(&h).unwrap(), "the file is gone");
         let f = stats.disk.figures();

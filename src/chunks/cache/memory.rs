@@ -14,26 +14,34 @@ use std::sync::Arc;
 #[derive(Clone)]
 struct ByLength;
 
-impl Weighter<ChunkHash, Bytes> for ByLength {
-    fn weight(&self, _: &ChunkHash, data: &Bytes) -> u64 {
-        data.len() as u64
+impl Weighter<ChunkHash, Held> for ByLength {
+    fn weight(&self, _: &ChunkHash, held: &Held) -> u64 {
+        held.data.len() as u64
     }
+}
+
+/// A chunk's bytes and which check they passed when they were read (`ReadCheck`): a caller
+/// that asks for the name check gets bytes proven by a CRC only after a name check.
+#[derive(Clone)]
+struct Held {
+    data: Bytes,
+    by_name: bool,
 }
 
 /// Counts evictions (and chunks too large to admit).
 #[derive(Clone)]
 struct Counting(Arc<CacheStats>);
 
-impl Lifecycle<ChunkHash, Bytes> for Counting {
+impl Lifecycle<ChunkHash, Held> for Counting {
     type RequestState = ();
     fn begin_request(&self) {}
-    fn on_evict(&self, _: &mut (), _: ChunkHash, data: Bytes) {
-        self.0.memory.evicted(data.len() as u64);
+    fn on_evict(&self, _: &mut (), _: ChunkHash, held: Held) {
+        self.0.memory.evicted(held.data.len() as u64);
     }
 }
 
 pub(crate) struct MemoryTier {
-    cache: Cache<ChunkHash, Bytes, ByLength, DefaultHashBuilder, Counting>,
+    cache: Cache<ChunkHash, Held, ByLength, DefaultHashBuilder, Counting>,
     stats: Arc<CacheStats>,
 }
 
@@ -64,19 +72,20 @@ impl MemoryTier {
         &self.stats.memory
     }
 
-    pub(crate) fn get(&self, hash: &ChunkHash) -> Option<Bytes> {
+    /// The chunk's bytes and whether they passed the name check (else a CRC check).
+    pub(crate) fn get(&self, hash: &ChunkHash) -> Option<(Bytes, bool)> {
         let found = self.cache.get(hash);
         match &found {
-            Some(data) => self.counters().hit(data.len()),
+            Some(held) => self.counters().hit(held.data.len()),
             None => self.counters().miss(),
         }
-        found
+        found.map(|held| (held.data, held.by_name))
     }
 
-    /// Keeps `data`, which the caller verified against `hash`.
-    pub(crate) fn insert(&self, hash: ChunkHash, data: Bytes) {
+    /// Keeps `data`, which the caller checked against `hash` (`by_name`) or its CRC.
+    pub(crate) fn insert(&self, hash: ChunkHash, data: Bytes, by_name: bool) {
         let len = data.len() as u64;
-        self.cache.insert(hash, data);
+        self.cache.insert(hash, Held { data, by_name });
         self.counters().filled(len);
         self.update_held();
     }
@@ -113,14 +122,14 @@ mod tests {
         let tier = MemoryTier::new(8 * mib, Arc::clone(&stats));
         for i in 0..40u32 {
             let data = Bytes::from(vec![i as u8; 512 * 1024]);
-            tier.insert(ChunkHash::of(&data), data);
+            tier.insert(ChunkHash::of(&data), data, true);
         }
         let f = stats.memory.figures();
         assert!(f.held_bytes <= 8 * mib, "{f:?}");
         assert_eq!(f.fills, 40);
         assert!(f.evictions >= 40 - 16, "{f:?}");
         let last = Bytes::from(vec![39u8; 512 * 1024]);
-        assert_eq!(tier.get(&ChunkHash::of(&last)), Some(last.clone()));
+        assert_eq!(tier.get(&ChunkHash::of(&last)), Some((last.clone(), true)));
         tier.remove(&ChunkHash::of(&last));
         assert_eq!(tier.get(&ChunkHash::of(&last)), None);
         let f = stats.memory.figures();

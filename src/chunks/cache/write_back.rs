@@ -22,7 +22,7 @@
 
 use super::disk::DiskTier;
 use super::CacheStats;
-use crate::chunks::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, LocalChunks};
+use crate::chunks::{ChunkBackend, ChunkError, ChunkHash, ChunkInfo, ChunkOp, ChunkResult, LocalChunks, ReadCheck};
 use crate::limits::{CHUNK_LIST_PAGE_MAX_COUNT, CHUNK_WRITE_BACK_RETRY_MAX_MILLIS, CHUNK_WRITE_BACK_UPLOADS_IN_FLIGHT_MAX};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -279,9 +279,9 @@ impl WriteBack {
     }
 
     /// The pending copy, verified.
-    pub(crate) async fn read(self: &Arc<Self>, hash: ChunkHash) -> ChunkResult<Bytes> {
+    pub(crate) async fn read(self: &Arc<Self>, hash: ChunkHash, check: ReadCheck) -> ChunkResult<Bytes> {
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || this.dir.read(&hash)).await.map_err(|e| blocking_failed(ChunkOp::Read, e))?
+        tokio::task::spawn_blocking(move || this.dir.read_checked(&hash, check)).await.map_err(|e| blocking_failed(ChunkOp::Read, e))?
     }
 
     /// Forgets a pending chunk (a delete): out of the queue, its file removed. An upload in
@@ -381,7 +381,8 @@ async fn uploader(queue: Weak<WriteBack>, durable: Arc<dyn ChunkBackend>, cache:
             let _ = tokio::time::timeout(Duration::from_millis(500), this.wake.notified()).await;
             continue;
         };
-        let data = match this.read(hash).await {
+        // The upload sends what hashes to the name: the durable store names it by this hash.
+        let data = match this.read(hash, ReadCheck::Name).await {
             Ok(data) => data,
             Err(ChunkError::Missing(_)) => {
                 // Deleted meanwhile (its record went first), or uploaded and removed while put
