@@ -14,7 +14,7 @@ use granary::meta::lock::{BucketLock, DefaultRetention};
 use granary::meta::manifest::{ChunkRef, ManifestPage, PartRef};
 use granary::meta::object_lock::{ObjectLock, Retention, RetentionMode};
 use granary::meta::object_record::{ObjectBody, ObjectRecord, StoredHeaders};
-use granary::meta::uploads::{PartRecord, UploadRecord};
+use granary::meta::uploads::{PartRecord, UploadInitiator, UploadRecord};
 use granary::meta::users::{AccessKeyRecord, UserRecord};
 use granary::meta::versions::{Version, VersionEntry};
 use granary::sse::{ObjectEncryption, SseMode};
@@ -131,7 +131,11 @@ fn seeds() -> Vec<(&'static str, u8, Vec<u8>)> {
         user_metadata: vec![],
         checksum: Some((Algorithm::Sha256, Kind::Composite)),
         lock: ObjectLock::default(),
+        initiator: UploadInitiator::User("alice".into()),
     };
+    // Format 1: the upload record without its initiator.
+    let u = &upload;
+    let upload_v1 = encode(&(u.initiated_ms, &u.headers, &u.user_metadata, u.checksum, &u.lock));
     let part = PartRecord {
         size: 5 << 20,
         md5: [6; 16],
@@ -159,7 +163,8 @@ fn seeds() -> Vec<(&'static str, u8, Vec<u8>)> {
         ("lifecycle", selector::LIFECYCLE, encode_record(&lifecycle)),
         ("bucket-lock", selector::BUCKET_LOCK, encode_record(&lock)),
         ("audit-entry-format-1", selector::AUDIT_ENTRY, stored_entry),
-        ("upload", selector::UPLOAD, encode(&upload)),
+        ("upload", selector::UPLOAD, upload_v1),
+        ("upload-format-2", selector::UPLOAD, encode_record(&upload)),
         ("part", selector::PART, encode(&part)),
         // Format 1: references without their CRC64.
         ("manifest-chunks", selector::CHUNK_MANIFEST, encode(&chunks.iter().map(|c| (c.hash, c.len)).collect::<Vec<_>>())),
@@ -198,7 +203,7 @@ fn record_seeds_still_decode() {
             selector::BUCKET_LOCK => decode_record::<BucketLock>(bytes).is_ok(),
             selector::AUDIT_ENTRY => granary::audit::chain::decode_stored(bytes)
                 .is_ok_and(|stored| granary::audit::chain::decode_entry(&stored).is_ok_and(|e| e.op == "UserCreate")),
-            selector::UPLOAD => decode::<UploadRecord>(bytes).is_ok(),
+            selector::UPLOAD => decode_record::<UploadRecord>(bytes).is_ok(),
             selector::PART => decode::<PartRecord>(bytes).is_ok(),
             selector::CHUNK_MANIFEST => decode_record::<ManifestPage>(bytes).is_ok(),
             selector::PART_MANIFEST => decode::<Vec<PartRef>>(bytes).is_ok(),

@@ -51,7 +51,7 @@ const TYPES: &[fn(&[u8])] = &[
     record::<meta::lifecycle::LifecycleConfig>,
     record::<meta::lock::BucketLock>,
     audit_entry,
-    plain::<meta::uploads::UploadRecord>,
+    record::<meta::uploads::UploadRecord>,
     plain::<meta::uploads::PartRecord>,
     plain::<meta::uploads::CompletedUpload>,
     // Manifests: one page of a chunked body's chunks, and of a multipart object's parts.

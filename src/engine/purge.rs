@@ -114,7 +114,7 @@ pub async fn purge(
             if page.uploads.is_empty() {
                 break;
             }
-            for (key, id, _) in page.uploads {
+            for uploads::ListedUpload { key, id, .. } in page.uploads {
                 let (held, chunks) = meta(engine, move |db| purge::upload_holdings(db, &id)).await?;
                 let (b, k) = (bucket.clone(), key.clone());
                 // Purge acts on the bucket as it is now (an administrator's job, not a request).

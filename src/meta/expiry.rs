@@ -402,13 +402,13 @@ fn abort_uploads(db: &dyn KvStore, bucket: &str, rule: &Rule, clock: Clock, repo
                 max: 1000,
             },
         )?;
-        for (key, id, record) in &page.uploads {
-            if due_ms(record.initiated_ms, days) <= clock.at_ms && due.len() < LIFECYCLE_PASS_ITEMS_MAX {
-                due.push((key.clone(), *id));
+        for upload in &page.uploads {
+            if due_ms(upload.record.initiated_ms, days) <= clock.at_ms && due.len() < LIFECYCLE_PASS_ITEMS_MAX {
+                due.push((upload.key.clone(), upload.id));
             }
         }
         match page.uploads.last() {
-            Some((k, id, _)) if page.truncated => (key_marker, id_marker) = (Some(k.clone()), Some(*id)),
+            Some(last) if page.truncated => (key_marker, id_marker) = (Some(last.key.clone()), Some(last.id)),
             _ => break,
         }
     }

@@ -110,6 +110,7 @@ pub mod scan_queue;
 pub mod sse_domains;
 pub mod tagging;
 pub mod upload_id;
+pub mod upload_record;
 pub mod upload_rules;
 pub mod uploads;
 pub mod usage;

@@ -21,7 +21,7 @@ use super::manifest::{read_manifest, read_parts};
 use super::object_record::{decode_object, ObjectBody};
 use super::physical_usage::{self, PhysicalUsage};
 use super::refs::read_refcount;
-use super::uploads::{list_parts, list_uploads, UploadListRequest};
+use super::uploads::{list_parts, list_uploads, ListedUpload, UploadListRequest};
 use super::versions::decode_entry;
 use super::{MetaError, MetaResult};
 use crate::chunks::ChunkHash;
@@ -133,7 +133,7 @@ fn tally_uploads(db: &dyn KvStore, bucket: &str, tally: &mut ChunkTally, logical
                 max: META_SCAN_BATCH_ROWS,
             },
         )?;
-        for (key, id, _) in &page.uploads {
+        for ListedUpload { key, id, .. } in &page.uploads {
             let mut part_marker = 0;
             loop {
                 let parts = match list_parts(db, bucket, key, id, part_marker, META_SCAN_BATCH_ROWS) {
@@ -154,7 +154,7 @@ fn tally_uploads(db: &dyn KvStore, bucket: &str, tally: &mut ChunkTally, logical
             }
         }
         match page.uploads.last() {
-            Some((key, id, _)) if page.truncated => marker = Some((key.clone(), *id)),
+            Some(last) if page.truncated => marker = Some((last.key.clone(), last.id)),
             _ => return Ok(()),
         }
     }

@@ -8,7 +8,7 @@ use crate::meta::manifest::ChunkRef;
 use crate::meta::objects::{commit_put, ObjectRecord, WriteCondition};
 use crate::meta::quota::Scope;
 use crate::meta::refs::{new_upload_id, pin_chunk};
-use crate::meta::uploads::{commit_part, create_upload, PartRecord, UploadRecord, UploadRef};
+use crate::meta::uploads::{commit_part, create_upload, PartRecord, UploadInitiator, UploadRecord, UploadRef};
 use crate::meta::versions::Versioning;
 use std::collections::BTreeMap;
 
@@ -50,8 +50,14 @@ fn put(db: &dyn KvStore, bucket: &str, key: &str, chunks: &[(ChunkHash, u32, u64
 /// Starts a multipart upload in `bucket` and commits one part made of `chunks`.
 fn upload_part(db: &dyn KvStore, bucket: &str, key: &str, chunks: &[(ChunkHash, u32, u64)]) {
     let access = access(db, bucket);
-    let upload =
-        UploadRecord { initiated_ms: 0, headers: Default::default(), user_metadata: Vec::new(), checksum: None, lock: Default::default() };
+    let upload = UploadRecord {
+        initiated_ms: 0,
+        headers: Default::default(),
+        user_metadata: Vec::new(),
+        checksum: None,
+        lock: Default::default(),
+        initiator: UploadInitiator::User("owner".into()),
+    };
     let upload_id = create_upload(db, &access, bucket, key, &upload, (&Vec::new(), None, None), None).unwrap();
     let pins = new_upload_id();
     for (seq, (hash, _, stored)) in chunks.iter().enumerate() {

@@ -16,9 +16,9 @@
 
 use super::audit_in::{append, append_opt, Entry};
 use super::buckets::{require_access, BucketAccess};
-use super::codec::{decode, encode};
+use super::codec::{decode, decode_record, encode, encode_record};
 use super::manifest::{queue_release, write_manifest, write_parts, ChunkRef, PartRef};
-use super::object_record::{encode_object, object_key, ObjectBody, ObjectRecord, StoredHeaders};
+use super::object_record::{encode_object, object_key, ObjectBody, ObjectRecord};
 use super::refs::adopt_pins;
 use super::{now_ms, MetaError, MetaResult};
 use crate::acl::Acl;
@@ -30,16 +30,6 @@ use crate::sse::ObjectEncryption;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UploadRecord {
-    pub initiated_ms: i64,
-    pub headers: StoredHeaders,
-    pub user_metadata: Vec<(String, String)>,
-    pub checksum: Option<(Algorithm, Kind)>,
-    /// Retention / legal hold asked for at CreateMultipartUpload, given at completion.
-    pub lock: super::lock::ObjectLock,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartRecord {
@@ -72,6 +62,7 @@ fn parts_begin(upload_id: &[u8; 16]) -> Vec<u8> {
 }
 
 pub use super::upload_id::{format_upload_id, parse_upload_id};
+pub use super::upload_record::{UploadInitiator, UploadRecord};
 
 fn upload_acl_key(upload_id: &[u8; 16]) -> Vec<u8> {
     Key::space("uacl").bytes(upload_id).into_bytes()
@@ -94,6 +85,12 @@ fn take_upload_encryption(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult
     Ok(encryption)
 }
 
+/// Who will own the object an upload completes into: its ACL's owner, decided by the
+/// bucket's ownership controls at CreateMultipartUpload; `None`: the bucket owner.
+fn upload_object_owner(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<Option<String>> {
+    Ok(t.get(&upload_acl_key(upload_id))?.map(|v| decode::<Acl>(&v)).transpose()?.map(|acl| acl.owner))
+}
+
 /// Takes an upload's ACL away (complete, abort): what the completed object gets.
 fn take_upload_acl(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<Option<Acl>> {
     let key = upload_acl_key(upload_id);
@@ -104,7 +101,7 @@ fn take_upload_acl(t: &mut dyn KvTxn, upload_id: &[u8; 16]) -> MetaResult<Option
 
 fn get_upload(t: &mut dyn KvTxn, bucket: &str, key: &str, upload_id: &[u8; 16]) -> MetaResult<UploadRecord> {
     match t.get(&upload_key(bucket, key, upload_id))? {
-        Some(v) => decode(&v),
+        Some(v) => decode_record(&v),
         None => Err(MetaError::NoSuchUpload),
     }
 }
@@ -122,7 +119,7 @@ pub fn create_upload(
     let id = super::upload_id::new_upload_id();
     transact(db, |t| {
         require_access(t, bucket, access)?;
-        t.set(&upload_key(bucket, key, &id), &encode(record))?;
+        t.set(&upload_key(bucket, key, &id), &encode_record(record))?;
         super::tagging::set_upload_tags(t, &id, tags)?;
         if let Some(acl) = acl {
             t.set(&upload_acl_key(&id), &encode(acl))?;
@@ -181,6 +178,8 @@ pub fn commit_part(
 /// A page of ListParts: the upload, its parts by number, and whether more follow.
 pub struct PartsPage {
     pub upload: UploadRecord,
+    /// The owner of the object it completes into (`upload_object_owner`).
+    pub object_owner: Option<String>,
     pub parts: Vec<(i32, PartRecord)>,
     pub truncated: bool,
 }
@@ -197,7 +196,8 @@ pub fn list_parts(db: &dyn KvStore, bucket: &str, key: &str, upload_id: &[u8; 16
             let (n, _) = decode_u64(&k[parts_begin(upload_id).len()..]).map_err(|e| MetaError::Corrupt(e.to_string()))?;
             parts.push((n as i32, decode(&v)?));
         }
-        Ok(PartsPage { upload, parts, truncated })
+        let object_owner = upload_object_owner(t, upload_id)?;
+        Ok(PartsPage { upload, object_owner, parts, truncated })
     })
 }
 
@@ -513,9 +513,18 @@ pub struct UploadListRequest<'a> {
     pub max: usize,
 }
 
+/// One upload of a ListMultipartUploads page.
+pub struct ListedUpload {
+    pub key: String,
+    pub id: [u8; 16],
+    pub record: UploadRecord,
+    /// The owner of the object it completes into (`upload_object_owner`).
+    pub object_owner: Option<String>,
+}
+
 #[derive(Default)]
 pub struct UploadListPage {
-    pub uploads: Vec<(String, [u8; 16], UploadRecord)>,
+    pub uploads: Vec<ListedUpload>,
     pub common_prefixes: Vec<String>,
     pub truncated: bool,
     /// The page's last entry is its last common prefix, not its last upload: the next page
@@ -559,7 +568,8 @@ pub fn list_uploads(db: &dyn KvStore, req: &UploadListRequest<'_>) -> MetaResult
             }
             begin = key_after(&k);
             let id: [u8; 16] = id.try_into().map_err(|_| MetaError::Corrupt("upload id length".into()))?;
-            page.uploads.push((key, id, decode(&v)?));
+            let object_owner = upload_object_owner(t, &id)?;
+            page.uploads.push(ListedUpload { key, id, record: decode_record(&v)?, object_owner });
             page.ends_with_prefix = false;
         }
         Ok::<_, MetaError>(())

@@ -25,6 +25,7 @@ pub mod host;
 pub mod lifecycle_ops;
 pub mod list_ops;
 pub mod lock_ops;
+pub mod multipart_lists;
 pub mod multipart_ops;
 pub mod notification_ops;
 pub mod object_fields;

@@ -1,5 +1,5 @@
-//! Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
-//! ListMultipartUploads.
+//! Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort (ListParts and
+//! ListMultipartUploads: `multipart_lists`).
 
 use super::acl_request::{grant_headers, object_write_acl};
 use super::checksums::{self, set_checksum_fields, set_checksum_values};
@@ -9,20 +9,20 @@ use super::object_fields::{check_key, etag_of, stored_headers, user_metadata};
 use super::object_lookup::{copy_source, copy_source_version_id, load_with_layout};
 use super::request_body::{ingest_checked, parse_content_md5, tokio_stream_of, BodyChecks, DigestTap};
 use super::sse_request;
-use super::{owner_of, GranaryS3, Principal};
+use super::{GranaryS3, Principal};
 use crate::checksum::{self as cks, Algorithm, Checksum};
 use crate::clock::timestamp_ms;
 use crate::engine::ingest::{IngestOptions, IngestedBody};
 use crate::limits;
 use crate::meta::buckets::BucketAccess;
-use crate::meta::uploads::{self, CompleteError, PartRecord, RequestedPart, UploadListRequest, UploadRecord};
+use crate::meta::uploads::{self, CompleteError, PartRecord, RequestedPart, UploadInitiator, UploadRecord};
 use crate::meta::{now_ms, MetaError};
 use crate::screening::heads::{check_completion, check_upload_names};
 use crate::sse::{ChunkCipher, CustomerKey, ObjectEncryption};
 use s3s::dto::*;
 use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-fn upload_id_of(s: &str) -> S3Result<[u8; 16]> {
+pub(super) fn upload_id_of(s: &str) -> S3Result<[u8; 16]> {
     uploads::parse_upload_id(s).ok_or_else(|| s3_error!(NoSuchUpload))
 }
 
@@ -33,11 +33,11 @@ fn check_part_number(n: i32) -> S3Result<()> {
     Ok(())
 }
 
-fn algorithm_name(a: Algorithm) -> ChecksumAlgorithm {
+pub(super) fn algorithm_name(a: Algorithm) -> ChecksumAlgorithm {
     ChecksumAlgorithm::from(a.name().to_owned())
 }
 
-fn kind_name(k: cks::Kind) -> ChecksumType {
+pub(super) fn kind_name(k: cks::Kind) -> ChecksumType {
     ChecksumType::from_static(match k {
         cks::Kind::FullObject => ChecksumType::FULL_OBJECT,
         cks::Kind::Composite => ChecksumType::COMPOSITE,
@@ -77,6 +77,7 @@ pub async fn create_multipart_upload(
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
         )?,
+        initiator: if principal.is_anonymous() { UploadInitiator::Anonymous } else { UploadInitiator::User(principal.user.clone()) },
     };
     let tags = super::tagging_ops::tagging_header(input.tagging.as_deref())?;
     let audit = s3.audit_entry((&req.extensions, &req.credentials), &principal, "CreateMultipartUpload", &input.bucket, Some(&input.key));
@@ -227,7 +228,7 @@ async fn store_part(
     Ok((part, echo))
 }
 
-fn part_checksum(upload: &UploadRecord, part: &PartRecord) -> Option<Checksum> {
+pub(super) fn part_checksum(upload: &UploadRecord, part: &PartRecord) -> Option<Checksum> {
     // A part of an upload without an algorithm keeps S3's default, a CRC64NVME, and S3 shows it.
     let algorithm = upload.checksum.map_or(Algorithm::Crc64Nvme, |(a, _)| a);
     part.checksum.clone().map(|raw| Checksum::full(algorithm, raw))
@@ -471,114 +472,4 @@ pub async fn abort_multipart_upload(
     let access = principal.access()?;
     s3.engine.meta(move |db| uploads::abort(db, &access, &b, &k, &id, audit.as_ref())).await.map_err(to_s3)?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
-}
-
-pub async fn list_parts(s3: &GranaryS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-    let principal = s3.principal(&req)?;
-    let input = req.input;
-    check_key(&input.key)?;
-    let id = upload_id_of(&input.upload_id)?;
-    let marker = input.part_number_marker.unwrap_or(0).max(0);
-    let max = input.max_parts.map_or(limits::LIST_PARTS_MAX, |m| (m.max(0) as usize).min(limits::LIST_PARTS_MAX));
-    let (b, k) = (input.bucket.clone(), input.key.clone());
-    let uploads::PartsPage { upload, parts, truncated } =
-        s3.engine.meta(move |db| uploads::list_parts(db, &b, &k, &id, marker, max)).await.map_err(to_s3)?;
-    let next = parts.last().map(|(n, _)| *n);
-    let parts = parts
-        .into_iter()
-        .map(|(n, p)| {
-            let mut part = Part {
-                part_number: Some(n),
-                e_tag: Some(ETag::Strong(p.etag())),
-                size: Some(p.size as i64),
-                last_modified: Some(timestamp_ms(p.last_modified_ms)),
-                ..Default::default()
-            };
-            let _ = set_checksum_values!(part, part_checksum(&upload, &p).as_ref());
-            part
-        })
-        .collect();
-    let owner = owner_of(&principal);
-    Ok(S3Response::new(ListPartsOutput {
-        bucket: Some(input.bucket),
-        key: Some(input.key),
-        upload_id: Some(input.upload_id),
-        part_number_marker: Some(marker),
-        next_part_number_marker: next,
-        max_parts: Some(max as i32),
-        is_truncated: Some(truncated),
-        parts: Some(parts),
-        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
-        owner: Some(owner),
-        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-        checksum_algorithm: upload.checksum.map(|(a, _)| algorithm_name(a)),
-        checksum_type: upload.checksum.map(|(_, k)| kind_name(k)),
-        ..Default::default()
-    }))
-}
-
-pub async fn list_multipart_uploads(
-    s3: &GranaryS3,
-    req: S3Request<ListMultipartUploadsInput>,
-) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let principal = s3.principal(&req)?;
-    let input = req.input;
-    let enc = super::list_ops::Encoder::new(input.encoding_type.as_ref())?;
-    let max = input.max_uploads.map_or(limits::LIST_PARTS_MAX, |m| (m.max(0) as usize).min(limits::LIST_PARTS_MAX));
-    let upload_id_marker = match (&input.key_marker, &input.upload_id_marker) {
-        (Some(_), Some(id)) if !id.is_empty() => Some(upload_id_of(id)?),
-        _ => None,
-    };
-    let (b, p, d, km) = (
-        input.bucket.clone(),
-        input.prefix.clone().unwrap_or_default(),
-        input.delimiter.clone(),
-        input.key_marker.clone().filter(|k| !k.is_empty()),
-    );
-    let page = s3
-        .engine
-        .meta(move |db| {
-            uploads::list_uploads(
-                db,
-                &UploadListRequest { bucket: &b, prefix: &p, delimiter: d.as_deref(), key_marker: km.as_deref(), upload_id_marker, max },
-            )
-        })
-        .await
-        .map_err(|e| if let crate::engine::EngineError::Meta(MetaError::NoSuchBucket) = e { s3_error!(NoSuchBucket) } else { to_s3(e) })?;
-    let owner = owner_of(&principal);
-    // Where the next page starts: after the last upload, or after the last common prefix
-    // when that came last (no upload id then).
-    let next = match page.common_prefixes.last() {
-        Some(prefix) if page.ends_with_prefix => Some((prefix.clone(), None)),
-        _ => page.uploads.last().map(|(k, id, _)| (k.clone(), Some(uploads::format_upload_id(id)))),
-    };
-    let list = page
-        .uploads
-        .into_iter()
-        .map(|(key, id, u)| MultipartUpload {
-            key: Some(enc.enc(key)),
-            upload_id: Some(uploads::format_upload_id(&id)),
-            initiated: Some(timestamp_ms(u.initiated_ms)),
-            owner: Some(owner.clone()),
-            initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            checksum_algorithm: u.checksum.map(|(a, _)| algorithm_name(a)),
-            checksum_type: u.checksum.map(|(_, k)| kind_name(k)),
-        })
-        .collect();
-    Ok(S3Response::new(ListMultipartUploadsOutput {
-        bucket: Some(input.bucket),
-        prefix: enc.opt(input.prefix),
-        delimiter: enc.opt(input.delimiter),
-        key_marker: enc.opt(input.key_marker),
-        upload_id_marker: input.upload_id_marker,
-        max_uploads: Some(max as i32),
-        is_truncated: Some(page.truncated),
-        next_key_marker: enc.opt(page.truncated.then(|| next.as_ref().map(|n| n.0.clone())).flatten()),
-        next_upload_id_marker: page.truncated.then(|| next.and_then(|n| n.1)).flatten(),
-        uploads: Some(list),
-        common_prefixes: Some(page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc.enc(p)) }).collect()),
-        encoding_type: input.encoding_type,
-        ..Default::default()
-    }))
 }

@@ -116,10 +116,10 @@ impl S3 for GranaryS3 {
         multipart_ops::abort_multipart_upload(self, req).await
     }
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-        multipart_ops::list_parts(self, req).await
+        multipart_lists::list_parts(self, req).await
     }
     async fn list_multipart_uploads(&self, req: S3Request<ListMultipartUploadsInput>) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-        multipart_ops::list_multipart_uploads(self, req).await
+        multipart_lists::list_multipart_uploads(self, req).await
     }
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         object_ops::delete_object(self, req).await

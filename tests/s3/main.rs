@@ -31,6 +31,7 @@ mod lifecycle_rules;
 mod listing;
 mod metrics;
 mod multipart;
+mod multipart_listing;
 mod objects;
 mod physical_usage;
 mod post_object;

@@ -337,6 +337,7 @@ pub async fn call(gw: &Gateway, op: &Op, rid: &str) -> Raw {
                     user_metadata: Vec::new(),
                     checksum: None,
                     lock: Default::default(),
+                    initiator: uploads::UploadInitiator::User("sim".into()),
                 };
                 let audit = audit("CreateMultipartUpload", rid, bucket, Some(key));
                 let (b, k) = (bucket.clone(), key.clone());

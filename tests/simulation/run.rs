@@ -190,7 +190,7 @@ impl Sim {
         };
         let page = granary::meta::uploads::list_uploads(&*self.world.db, &req).map_err(|e| e.to_string())?;
         let known = &self.model.buckets[bucket].uploads;
-        let new: Vec<_> = page.uploads.iter().filter(|(k, id, _)| k == key && !known.contains_key(id)).map(|(_, id, _)| *id).collect();
+        let new: Vec<_> = page.uploads.iter().filter(|u| u.key == *key && !known.contains_key(&u.id)).map(|u| u.id).collect();
         match new.as_slice() {
             [id] => Ok(*id),
             other => Err(format!("the trail shows an upload created, the store has {} new ones", other.len())),
@@ -444,7 +444,7 @@ impl Sim {
                 max: 1000,
             };
             let page = granary::meta::uploads::list_uploads(&*db, &req).map_err(|e| e.to_string())?;
-            let present: BTreeSet<[u8; 16]> = page.uploads.iter().map(|(_, id, _)| *id).collect();
+            let present: BTreeSet<[u8; 16]> = page.uploads.iter().map(|u| u.id).collect();
             for id in was.uploads.keys() {
                 if !present.contains(id) && after.uploads.contains_key(id) {
                     return Err(format!("{name}: upload {} gone though the pass does not abort it", hex::encode(id)));

@@ -89,7 +89,7 @@ impl Sim {
                 max: 1000,
             };
             let page = granary::meta::uploads::list_uploads(db, &req).map_err(|e| e.to_string())?;
-            let got: BTreeSet<(String, [u8; 16])> = page.uploads.iter().map(|(k, id, _)| (k.clone(), *id)).collect();
+            let got: BTreeSet<(String, [u8; 16])> = page.uploads.iter().map(|u| (u.key.clone(), u.id)).collect();
             let want: BTreeSet<(String, [u8; 16])> = b.uploads.iter().map(|(id, u)| (u.key.clone(), *id)).collect();
             if got != want {
                 return Err(format!("{name}: uploads in progress {} in the store, {} in the model", got.len(), want.len()));
