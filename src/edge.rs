@@ -31,8 +31,9 @@
 //! 11. Per-source rate limits (`s3::rate_limit::SourceLimits`), when configured: a source
 //!     over its request or upload rate is answered 503 SlowDown with `Retry-After` before
 //!     anything else works for it (the health check is exempt: load balancers share them).
-//! 12. An XML body with a Content-Length that is not the SHA-256 its request signed: s3s
-//!     answers 500 InternalError, the edge S3's 400 XAmzContentSHA256Mismatch (`payload_sha`).
+//! 12. An XML body with a Content-Length that is not the SHA-256 its request signed, or that
+//!     ends before its Content-Length: s3s answers 500 InternalError, the edge S3's 400
+//!     XAmzContentSHA256Mismatch or IncompleteBody (`payload_sha`).
 //! 13. Successful answers s3s shapes otherwise than S3 (`reshape`): PutBucketTagging's 204,
 //!     GetObjectAttributes' unquoted ETag.
 //! 14. A `Range` that is not one byte range is ignored, as S3 does, where no signature covers
@@ -228,7 +229,7 @@ impl Service<http::Request<Incoming>> for Edge {
         let timed_out = Arc::new(AtomicBool::new(false));
         let unsized_put =
             crate::s3::request_body::is_unsized_put(req.method(), req.uri(), req.headers(), || resource_of(&config, &req).1.is_some());
-        // A sized XML body's signed SHA-256, watched as s3s reads it (step 12).
+        // A sized XML body's length and signed SHA-256, watched as s3s reads it (step 12).
         let sha_watch = payload_sha::Watch::of(&req, || resource_of(&config, &req).1.is_some());
         let mut req = req.map(|body| {
             let body = observation.count(crate::connections::TimedBody::new(body, config.body_idle, Arc::clone(&timed_out)));
@@ -292,6 +293,11 @@ impl Service<http::Request<Incoming>> for Edge {
                     answer if answer.status().is_server_error() && sha_watch.as_ref().is_some_and(payload_sha::Watch::mismatched) => {
                         let e = crate::s3::errors::sha256_mismatch();
                         error_response(e.code().as_str(), http::StatusCode::BAD_REQUEST, e.message().unwrap_or_default())
+                    }
+                    // ... and for one that ended before its Content-Length.
+                    answer if answer.status().is_server_error() && sha_watch.as_ref().is_some_and(payload_sha::Watch::ended_short) => {
+                        let message = crate::s3::error_messages::standard_message("IncompleteBody").unwrap_or_default();
+                        error_response("IncompleteBody", http::StatusCode::BAD_REQUEST, message)
                     }
                     resp => resp,
                 }

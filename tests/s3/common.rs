@@ -370,6 +370,24 @@ pub async fn raw_http(endpoint: &str, method: &str, path_and_query: &str) -> (u1
     (status, text)
 }
 
+/// Writes a request and reads the whole answer: (status, body). `half_close`: shut the
+/// writing side once the body is sent, as a client that gives up on its body does.
+pub async fn raw_exchange(host: &str, head: &[u8], body: &[u8], half_close: bool) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    conn.write_all(head).await.unwrap();
+    // The gateway may answer (and close) before reading a body it refuses.
+    let _ = conn.write_all(body).await;
+    if half_close {
+        let _ = conn.shutdown().await;
+    }
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply).await;
+    let text = String::from_utf8_lossy(&reply).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
 /// What `proxy` changes in what clients send.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Tamper {

@@ -26,6 +26,7 @@ mod events;
 mod formats;
 mod gateways;
 mod gc;
+mod incomplete_bodies;
 mod keyring;
 mod lifecycle_rules;
 mod listing;
