@@ -75,7 +75,7 @@ pub async fn list_multipart_uploads(
         input.delimiter.clone(),
         input.key_marker.clone().filter(|k| !k.is_empty()),
     );
-    let page = s3
+    let mut page = s3
         .engine
         .meta(move |db| {
             uploads::list_uploads(
@@ -85,6 +85,8 @@ pub async fn list_multipart_uploads(
         })
         .await
         .map_err(|e| if let crate::engine::EngineError::Meta(MetaError::NoSuchBucket) = e { s3_error!(NoSuchBucket) } else { to_s3(e) })?;
+    // S3 answers max-uploads=0 with an empty list that is not truncated.
+    page.truncated &= max > 0;
     let bucket_owner = s3.path_bucket(&principal)?.owner;
     let people =
         UploadPeople::named(s3, &bucket_owner, page.uploads.iter().map(|u| (&u.record.initiator, u.object_owner.as_deref()))).await?;
@@ -111,7 +113,8 @@ pub async fn list_multipart_uploads(
     Ok(S3Response::new(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
         prefix: enc.opt(input.prefix),
-        delimiter: enc.opt(input.delimiter),
+        // An empty delimiter is none, and S3 does not echo it.
+        delimiter: enc.opt(input.delimiter.filter(|d| !d.is_empty())),
         key_marker: enc.opt(input.key_marker),
         upload_id_marker: input.upload_id_marker,
         max_uploads: Some(max as i32),

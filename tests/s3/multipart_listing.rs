@@ -1,6 +1,7 @@
 //! ListParts and ListMultipartUploads against the S3 API reference (issue 17), with the real
 //! SDK: who they name for an upload (its initiator and the owner of what it completes into,
-//! not the caller).
+//! not the caller); ListMultipartUploads' markers, max-uploads, prefix and delimiter, and
+//! encoding.
 
 use crate::common::*;
 use aws_sdk_s3::types::{ObjectOwnership, PublicAccessBlockConfiguration};
@@ -94,4 +95,85 @@ async fn uploads_name_their_initiator_and_object_owner_not_the_caller() {
     assert_eq!(status, 200, "{text}");
     let id = text.split("<UploadId>").nth(1).and_then(|t| t.split("</UploadId>").next()).expect("an upload id").to_owned();
     assert_eq!(named(&alice, "open", "anon", &id).await, people(("anonymous", "anonymous"), a));
+}
+
+/// ListMultipartUploads' markers and limits as the API reference gives them.
+#[tokio::test]
+async fn list_multipart_uploads_markers_and_limits_follow_the_api_reference() {
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("marks").send().await.unwrap();
+    let mut ids = Vec::new();
+    for key in ["a", "a", "b", "c/1", "c/2", "d"] {
+        let id = s3.create_multipart_upload().bucket("marks").key(key).send().await.unwrap().upload_id().unwrap().to_owned();
+        ids.push((key.to_owned(), id));
+    }
+    // By key, then by upload id (ids sort by creation).
+    ids.sort();
+    let listed = |out: &aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput| -> Vec<(String, String)> {
+        out.uploads().iter().map(|u| (u.key().unwrap().to_owned(), u.upload_id().unwrap().to_owned())).collect()
+    };
+    let all = s3.list_multipart_uploads().bucket("marks").send().await.unwrap();
+    assert_eq!(listed(&all), ids);
+    assert_eq!((all.is_truncated(), all.max_uploads()), (Some(false), Some(1000)));
+
+    // key-marker alone: uploads of later keys only.
+    let after_a = s3.list_multipart_uploads().bucket("marks").key_marker("a").send().await.unwrap();
+    assert_eq!(listed(&after_a), ids[2..]);
+    assert_eq!(after_a.key_marker(), Some("a"));
+    // With upload-id-marker: that key's later uploads too.
+    let after_first_a = s3.list_multipart_uploads().bucket("marks").key_marker("a").upload_id_marker(&ids[0].1).send().await.unwrap();
+    assert_eq!(listed(&after_first_a), ids[1..]);
+    assert_eq!(after_first_a.upload_id_marker(), Some(ids[0].1.as_str()));
+    // upload-id-marker without key-marker is ignored.
+    let ignored = s3.list_multipart_uploads().bucket("marks").upload_id_marker(&ids[0].1).send().await.unwrap();
+    assert_eq!(listed(&ignored), ids);
+
+    // max-uploads: a truncated page names where the next starts; above 1000 is 1000; 0 is
+    // an empty page that is not truncated; negative is refused.
+    let page = s3.list_multipart_uploads().bucket("marks").max_uploads(2).send().await.unwrap();
+    assert_eq!(listed(&page), ids[..2]);
+    assert_eq!(page.is_truncated(), Some(true));
+    assert_eq!((page.next_key_marker(), page.next_upload_id_marker()), (Some("a"), Some(ids[1].1.as_str())));
+    let big = s3.list_multipart_uploads().bucket("marks").max_uploads(5000).send().await.unwrap();
+    assert_eq!((big.max_uploads(), big.uploads().len()), (Some(1000), 6));
+    let none = s3.list_multipart_uploads().bucket("marks").max_uploads(0).send().await.unwrap();
+    assert_eq!((none.uploads().len(), none.is_truncated(), none.max_uploads()), (0, Some(false), Some(0)));
+    let e = s3.list_multipart_uploads().bucket("marks").max_uploads(-1).send().await.unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidArgument"));
+
+    // prefix and delimiter: keys rolled up into CommonPrefixes; an empty delimiter is no
+    // delimiter and is not echoed.
+    let grouped = s3.list_multipart_uploads().bucket("marks").delimiter("/").send().await.unwrap();
+    assert_eq!(grouped.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["c/"]);
+    assert_eq!(grouped.uploads().iter().filter_map(|u| u.key()).collect::<Vec<_>>(), ["a", "a", "b", "d"]);
+    assert_eq!(grouped.delimiter(), Some("/"));
+    let under = s3.list_multipart_uploads().bucket("marks").prefix("c/").delimiter("/").send().await.unwrap();
+    assert_eq!(listed(&under), ids[3..5]);
+    assert_eq!((under.prefix(), under.common_prefixes().len()), (Some("c/"), 0));
+    let empty = s3.list_multipart_uploads().bucket("marks").delimiter("").send().await.unwrap();
+    assert_eq!((listed(&empty), empty.delimiter(), empty.common_prefixes().len()), (ids.clone(), None, 0));
+
+    // encoding-type=url: echoed, and every key-like field percent-encoded.
+    for key in ["e dir/\u{1}x", "e dir/\u{1}y"] {
+        s3.create_multipart_upload().bucket("marks").key(key).send().await.unwrap();
+    }
+    let url = aws_sdk_s3::types::EncodingType::Url;
+    let enc = s3
+        .list_multipart_uploads()
+        .bucket("marks")
+        .encoding_type(url.clone())
+        .prefix("e dir/")
+        .key_marker("e dir/")
+        .max_uploads(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enc.encoding_type(), Some(&url));
+    assert_eq!((enc.prefix(), enc.key_marker()), (Some("e%20dir/"), Some("e%20dir/")));
+    assert_eq!(enc.uploads().iter().filter_map(|u| u.key()).collect::<Vec<_>>(), ["e%20dir/%01x"]);
+    assert_eq!(enc.next_key_marker(), Some("e%20dir/%01x"));
+    let rolled = s3.list_multipart_uploads().bucket("marks").encoding_type(url).delimiter("\u{1}").send().await.unwrap();
+    assert_eq!(rolled.delimiter(), Some("%01"));
+    assert_eq!(rolled.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["e%20dir/%01"]);
 }
