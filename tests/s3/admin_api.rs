@@ -4,23 +4,16 @@
 
 use crate::common::*;
 use granary::config::MetricsAuth;
-use std::time::Duration;
 
 /// A GET with extra raw headers (the SDK signs everything; these must arrive as written).
 async fn get_with(endpoint: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    conn.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut out)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&out).to_string();
-    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+    crate::common::raw_reply(host, req.as_bytes(), b"", false).await
 }
 
 const METRICS: &str = "/_granary/metrics";

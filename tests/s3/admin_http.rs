@@ -4,13 +4,11 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 /// One request to Granary's API, signed with SigV4 by the holder of `ak`/`sk` (`None`:
 /// unsigned); the status and the body (JSON bodies parsed, others as a string).
 async fn call_as(gw: &Gateway, keys: Option<(&str, &str)>, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
     use aws_sigv4::http_request::SignableBody;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let endpoint = &gw.endpoint;
     let host = endpoint.trim_start_matches("http://");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
@@ -23,16 +21,8 @@ async fn call_as(gw: &Gateway, keys: Option<(&str, &str)>, method: &str, path: &
         }
     }
     head.push_str("\r\n");
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    conn.write_all(head.as_bytes()).await.unwrap();
-    // The gateway may refuse an oversized body before reading it all: a failed write is
-    // fine, its answer is what counts.
-    let _ = conn.write_all(body).await;
-    let mut reply = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut reply)).await.expect("an answer");
-    let text = String::from_utf8_lossy(&reply).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    // The gateway may refuse an oversized body before reading it all: its answer counts.
+    let (status, body) = crate::common::raw_exchange(host, head.as_bytes(), body, false).await;
     (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
 }
 

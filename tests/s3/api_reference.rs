@@ -27,7 +27,6 @@ async fn signed_request(endpoint: &str, method: &str, path: &str, body: &[u8], e
 /// A header-signed request whose signed payload SHA-256 is `sha`, whatever `body` is.
 async fn signed_claiming(endpoint: &str, method: &str, path: &str, body: &[u8], sha: &str, extra: &[(&str, &str)]) -> (u16, String) {
     use aws_sigv4::http_request::{SignableBody, SigningSettings};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let sha = sha.to_owned();
     let headers: Vec<(&str, &str)> =
@@ -40,26 +39,14 @@ async fn signed_claiming(endpoint: &str, method: &str, path: &str, body: &[u8], 
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    conn.write_all(head.as_bytes()).await.unwrap();
-    conn.write_all(body).await.unwrap();
-    let mut reply = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(20), conn.read_to_end(&mut reply)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&reply).to_string();
-    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+    raw_reply(host, head.as_bytes(), body, false).await
 }
 
 /// `method path` (a presigned URL's path and query) with a `Range` header no signature covers.
 async fn with_range(endpoint: &str, method: &str, path: &str, range: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
     let head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nRange: {range}\r\nConnection: close\r\n\r\n");
-    conn.write_all(head.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(20), conn.read_to_end(&mut reply)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+    raw_reply(host, head.as_bytes(), b"", false).await
 }
 
 #[tokio::test]

@@ -102,7 +102,6 @@ async fn every_algorithm_as_header_and_as_trailer() {
 /// over HTTPS), signed with aws-sigv4, carrying `trailer_value` for `algorithm`.
 async fn put_with_trailer(endpoint: &str, path: &str, data: &[u8], algorithm: Algorithm, trailer_value: &str) -> (u16, String) {
     use aws_sigv4::http_request::{SignableBody, SigningSettings};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path}");
     let decoded_len = data.len().to_string();
@@ -123,13 +122,7 @@ async fn put_with_trailer(endpoint: &str, path: &str, data: &[u8], algorithm: Al
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    conn.write_all(head.as_bytes()).await.unwrap();
-    conn.write_all(&body).await.unwrap();
-    let mut reply = Vec::new();
-    conn.read_to_end(&mut reply).await.unwrap();
-    let text = String::from_utf8_lossy(&reply).to_string();
-    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+    raw_reply(host, head.as_bytes(), &body, false).await
 }
 
 #[tokio::test]

@@ -358,34 +358,35 @@ pub async fn body_of(out: aws_sdk_s3::operation::get_object::GetObjectOutput) ->
 
 /// A plain HTTP/1.1 request over TCP (for anonymous and presigned requests).
 pub async fn raw_http(endpoint: &str, method: &str, path_and_query: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
     let req = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, text)
+    raw_reply(host, req.as_bytes(), b"", false).await
 }
 
 /// Writes a request and reads the whole answer: (status, body). `half_close`: shut the
 /// writing side once the body is sent, as a client that gives up on its body does.
 pub async fn raw_exchange(host: &str, head: &[u8], body: &[u8], half_close: bool) -> (u16, String) {
+    let (status, text) = raw_reply(host, head, body, half_close).await;
+    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+/// The one raw HTTP/1.1 exchange of the tests: connects to `addr`, writes `head` (which ends
+/// the request line and headers, `Connection: close` among them) and `body`, and reads until
+/// the gateway closes, at most 20 s: (status, the whole answer as text, head and body).
+/// A failed body write is fine (the gateway may answer and close before reading a body it
+/// refuses), and so is a reset after the answer.
+pub async fn raw_reply(addr: &str, head: &[u8], body: &[u8], half_close: bool) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     conn.write_all(head).await.unwrap();
-    // The gateway may answer (and close) before reading a body it refuses.
     let _ = conn.write_all(body).await;
     if half_close {
         let _ = conn.shutdown().await;
     }
     let mut reply = Vec::new();
-    let _ = conn.read_to_end(&mut reply).await;
-    let text = String::from_utf8_lossy(&reply).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+    let _ = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut reply)).await.expect("an answer within 20 s");
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
 }
 
 /// What `proxy` changes in what clients send.
@@ -495,7 +496,6 @@ pub async fn api_get(endpoint: &str, path_and_query: &str) -> (u16, String) {
 /// A GET of Granary's own API as the holder of `ak`/`sk`, signed with aws-sigv4.
 pub async fn api_get_as(endpoint: &str, ak: &str, sk: &str, path_and_query: &str) -> (u16, String) {
     use aws_sigv4::http_request::SignableBody;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path_and_query}");
     let now = std::time::SystemTime::now();
@@ -505,13 +505,7 @@ pub async fn api_get_as(endpoint: &str, ak: &str, sk: &str, path_and_query: &str
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    conn.write_all(head.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    conn.read_to_end(&mut reply).await.unwrap();
-    let text = String::from_utf8_lossy(&reply).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let (status, body) = raw_exchange(host, head.as_bytes(), b"", false).await;
     (status, dechunk(&body))
 }
 

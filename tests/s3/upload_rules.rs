@@ -208,7 +208,6 @@ async fn rules_are_managed_by_the_cli_on_a_stopped_store_and_through_the_api() {
 /// A POST Object form signed with SigV4 by the admin (as boto3's generate_presigned_post
 /// writes it): (status, body).
 async fn post_form(gw: &Gateway, bucket: &str, key: &str, content: &[u8]) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let now = SystemTime::now();
     let date =
         time::OffsetDateTime::from(now).format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap();
@@ -244,19 +243,12 @@ async fn post_form(gw: &Gateway, bucket: &str, key: &str, content: &[u8]) -> (u1
         "POST /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    conn.write_all(head.as_bytes()).await.unwrap();
-    let _ = conn.write_all(&body).await;
-    let mut reply = Vec::new();
-    let _ = conn.read_to_end(&mut reply).await;
-    let text = String::from_utf8_lossy(&reply).to_string();
-    (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
+    raw_reply(host, head.as_bytes(), &body, false).await
 }
 
 /// A request with a body to Granary's own API, signed with aws-sigv4: (status, body).
 async fn api_request(endpoint: &str, (ak, sk): (&str, &str), method: &str, path_and_query: &str, body: &[u8]) -> (u16, String) {
     use aws_sigv4::http_request::SignableBody;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.trim_start_matches("http://");
     let url = format!("{endpoint}{path_and_query}");
     let instructions =
@@ -266,13 +258,7 @@ async fn api_request(endpoint: &str, (ak, sk): (&str, &str), method: &str, path_
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    conn.write_all(head.as_bytes()).await.unwrap();
-    conn.write_all(body).await.unwrap();
-    let mut reply = Vec::new();
-    conn.read_to_end(&mut reply).await.unwrap();
-    let text = String::from_utf8_lossy(&reply).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (status, text) = raw_reply(host, head.as_bytes(), body, false).await;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     // A chunked answer: the JSON is on the line after the size.
     let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
