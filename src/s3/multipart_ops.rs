@@ -298,7 +298,9 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
         ..Default::default()
     };
     let _ = set_checksum_values!(result, echo.as_ref());
-    let mut output = UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() };
+    // S3 names the version copied (the current one when none was asked for), as CopyObject does.
+    let mut output =
+        UploadPartCopyOutput { copy_part_result: Some(result), copy_source_version_id: source.version.header_id(), ..Default::default() };
     sse_request::set_sse_customer_fields!(output, encryption.as_ref(), customer.as_deref());
     Ok(S3Response::new(output))
 }

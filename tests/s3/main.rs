@@ -4,6 +4,7 @@ mod acl;
 mod admin_api;
 mod admin_http;
 mod api_reference;
+mod api_reference_more;
 mod audit;
 mod auth;
 mod backup;
