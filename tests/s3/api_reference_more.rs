@@ -151,3 +151,88 @@ async fn get_object_attributes_pages_object_parts() {
     assert!(parts.parts().is_empty());
     assert_eq!((parts.is_truncated(), parts.total_parts_count()), (Some(false), Some(4)));
 }
+
+/// Every lifecycle action and filter form is answered as it was put: NoncurrentVersionExpiration
+/// with NewerNoncurrentVersions, AbortIncompleteMultipartUpload, an Expiration Date or
+/// ExpiredObjectDeleteMarker, a Disabled rule, size filters alone and in an And. The documented
+/// refusals: 1000 rules accepted and 1001 MalformedXML, an ID over 255 characters, a repeated
+/// ID, NewerNoncurrentVersions over 100, ObjectSizeGreaterThan not below ObjectSizeLessThan,
+/// AbortIncompleteMultipartUpload with a tag filter, a rule without an action: 400
+/// InvalidArgument, and nothing stored.
+#[tokio::test]
+async fn lifecycle_documents_round_trip_every_field_and_are_validated() {
+    use aws_sdk_s3::types::*;
+    let gw = Gateway::start().await;
+    let s3 = gw.client();
+    s3.create_bucket().bucket("lcy").send().await.unwrap();
+    let rule = |id: &str| LifecycleRule::builder().id(id).status(ExpirationStatus::Enabled);
+    let filter = LifecycleRuleFilter::builder;
+    let noncurrent = NoncurrentVersionExpiration::builder().noncurrent_days(30).newer_noncurrent_versions(5).build();
+    let midnight = DateTime::from_secs(86_400 * 30_000);
+    let and = LifecycleRuleAndOperator::builder().prefix("p/").object_size_greater_than(100).object_size_less_than(1000).build();
+    let rules = vec![
+        rule("noncurrent").filter(filter().prefix("a/").build()).noncurrent_version_expiration(noncurrent).build().unwrap(),
+        rule("abort")
+            .filter(filter().prefix("").build())
+            .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(3).build())
+            .build()
+            .unwrap(),
+        rule("dated")
+            .status(ExpirationStatus::Disabled)
+            .filter(filter().object_size_less_than(500).build())
+            .expiration(LifecycleExpiration::builder().date(midnight).build())
+            .build()
+            .unwrap(),
+        rule("markers")
+            .filter(filter().prefix("m/").build())
+            .expiration(LifecycleExpiration::builder().expired_object_delete_marker(true).build())
+            .build()
+            .unwrap(),
+        rule("sizes").filter(filter().and(and).build()).expiration(LifecycleExpiration::builder().days(9).build()).build().unwrap(),
+    ];
+    let put = |rules: Vec<LifecycleRule>| {
+        let config = BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().unwrap();
+        s3.put_bucket_lifecycle_configuration().bucket("lcy").lifecycle_configuration(config).send()
+    };
+    put(rules.clone()).await.unwrap();
+    let got = s3.get_bucket_lifecycle_configuration().bucket("lcy").send().await.unwrap();
+    assert_eq!(got.rules(), rules.as_slice());
+
+    let expire =
+        |id: String| rule(&id).filter(filter().prefix(format!("{id}/")).build()).expiration(LifecycleExpiration::builder().days(1).build());
+    let many = |n: usize| (0..n).map(|i| expire(format!("r{i}")).build().unwrap()).collect::<Vec<_>>();
+    put(many(1000)).await.unwrap();
+    assert_eq!(s3.get_bucket_lifecycle_configuration().bucket("lcy").send().await.unwrap().rules().len(), 1000);
+    put(rules.clone()).await.unwrap();
+    let e = put(many(1001)).await.unwrap_err();
+    assert_eq!((status(&e), code(&e)), (400, "MalformedXML".into()), "1001 rules");
+
+    let tag = Tag::builder().key("k").value("v").build().unwrap();
+    let abort = AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build();
+    let too_many = NoncurrentVersionExpiration::builder().noncurrent_days(1).newer_noncurrent_versions(101).build();
+    let inverted = LifecycleRuleAndOperator::builder().object_size_greater_than(1000).object_size_less_than(1000).build();
+    let invalid = [
+        ("an ID of 256 characters", vec![expire("x".repeat(256)).build().unwrap()]),
+        ("a repeated ID", vec![expire("same".into()).build().unwrap(), expire("same".into()).build().unwrap()]),
+        (
+            "NewerNoncurrentVersions 101",
+            vec![rule("n").filter(filter().prefix("").build()).noncurrent_version_expiration(too_many).build().unwrap()],
+        ),
+        (
+            "sizes inverted",
+            vec![rule("s")
+                .filter(filter().and(inverted).build())
+                .expiration(LifecycleExpiration::builder().days(1).build())
+                .build()
+                .unwrap()],
+        ),
+        ("abort with a tag", vec![rule("t").filter(filter().tag(tag).build()).abort_incomplete_multipart_upload(abort).build().unwrap()]),
+        ("no action", vec![rule("none").filter(filter().prefix("").build()).build().unwrap()]),
+    ];
+    for (what, bad) in invalid {
+        let e = put(bad).await.unwrap_err();
+        assert_eq!((status(&e), code(&e)), (400, "InvalidArgument".into()), "{what}");
+    }
+    let kept = s3.get_bucket_lifecycle_configuration().bucket("lcy").send().await.unwrap();
+    assert_eq!(kept.rules(), rules.as_slice(), "nothing refused was stored");
+}
