@@ -9,6 +9,8 @@
 use super::{check_key, check_value, KvCommit, KvError, KvPair, KvResult, KvStore, KvTxn};
 use crate::limits;
 use fjall::{KeyspaceCreateOptions, OptimisticTxDatabase, OptimisticTxKeyspace, OptimisticWriteTx, PersistMode, Readable};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,9 +26,10 @@ pub struct FjallStore {
     db: OptimisticTxDatabase,
     kv: OptimisticTxKeyspace,
     meta: OptimisticTxKeyspace,
-    /// Versionstamps must follow commit order: transactions that write stamped keys take
-    /// this lock around stamp allocation and commit. It holds the last version used.
-    stamp_lock: Arc<Mutex<u64>>,
+    /// Every writing commit holds this lock around fjall's commit (the journal fsync comes
+    /// after): versionstamps follow commit order, and a blind atomic add reads the value its
+    /// commit replaces with no other commit in between. It holds the last version used.
+    commit_lock: Arc<Mutex<u64>>,
     /// Set when a commit failed in storage: the journal's state is then unknown and we
     /// refuse further writes (the redb/TigerBeetle rule after an fsync error).
     poisoned: Arc<AtomicBool>,
@@ -120,7 +123,7 @@ impl FjallStore {
             db,
             kv,
             meta,
-            stamp_lock: Arc::new(Mutex::new(version)),
+            commit_lock: Arc::new(Mutex::new(version)),
             poisoned: Arc::new(AtomicBool::new(false)),
             group_sync: GroupSync::default(),
         })
@@ -161,7 +164,15 @@ impl KvStore for FjallStore {
         }
         // Committed into the journal's buffer; made durable by the group fsync (`GroupSync`).
         let tx = self.db.write_tx().map_err(storage)?.durability(None);
-        Ok(Box::new(FjallWriteTxn { tx, store: self, started: Instant::now(), written_bytes: 0, stamped: Vec::new() }))
+        Ok(Box::new(FjallWriteTxn {
+            tx,
+            store: self,
+            started: Instant::now(),
+            written_bytes: 0,
+            stamped: Vec::new(),
+            adds: BTreeMap::new(),
+            written: BTreeSet::new(),
+        }))
     }
 
     fn single_process(&self) -> bool {
@@ -220,7 +231,7 @@ impl KvStore for FjallStore {
 
     fn resume_versionstamps(&self, info: &super::SnapshotInfo) -> KvResult<()> {
         let restored = u64::from_be_bytes(info.versionstamp[..8].try_into().unwrap_or([0; 8]));
-        let mut guard = self.stamp_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
         if restored <= *guard {
             return Ok(());
         }
@@ -298,9 +309,46 @@ struct FjallWriteTxn<'a> {
     written_bytes: usize,
     /// Versionstamped writes, materialised at commit when the commit version is known.
     stamped: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    /// Atomic adds not yet applied, by key: applied at commit to the value then current, so
+    /// concurrent adds to one key do not conflict (FoundationDB's blind adds). A read of
+    /// such a key in this transaction applies its add first (`settle_adds`), as FoundationDB
+    /// reads its own writes.
+    adds: BTreeMap<Vec<u8>, i64>,
+    /// Keys this transaction set or cleared: an add to one of them applies to that write,
+    /// so it is made at once, not at commit.
+    written: BTreeSet<Vec<u8>>,
 }
 
 impl FjallWriteTxn<'_> {
+    /// Applies the pending adds to keys in `begin..end` now, reading them in the transaction
+    /// (so they join its read set): the caller is about to read them.
+    fn settle_adds(&mut self, begin: &[u8], end: &[u8]) -> KvResult<()> {
+        if self.adds.is_empty() || begin >= end {
+            return Ok(());
+        }
+        let due: Vec<Vec<u8>> =
+            self.adds.range::<[u8], _>((Bound::Included(begin), Bound::Excluded(end))).map(|(k, _)| k.clone()).collect();
+        for key in due {
+            let delta = self.adds.remove(&key).unwrap_or(0);
+            self.add_now(&key, delta)?;
+        }
+        Ok(())
+    }
+
+    /// Read-modify-write inside the transaction.
+    fn add_now(&mut self, key: &[u8], delta: i64) -> KvResult<()> {
+        let old = self.tx.get(&self.store.kv, key).map_err(storage)?;
+        let new = super::decode_counter(old.as_deref()).wrapping_add(delta);
+        self.tx.insert(&self.store.kv, key, new.to_le_bytes());
+        self.written.insert(key.to_vec());
+        Ok(())
+    }
+
+    /// Whether the transaction writes anything.
+    fn writes(&self) -> bool {
+        !(self.written.is_empty() && self.adds.is_empty() && self.stamped.is_empty())
+    }
+
     fn account_write(&mut self, bytes: usize) -> KvResult<()> {
         check_age(self.started)?;
         self.written_bytes += bytes;
@@ -314,6 +362,9 @@ impl FjallWriteTxn<'_> {
 impl KvTxn for FjallWriteTxn<'_> {
     fn get(&mut self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
         check_age(self.started)?;
+        if let Some(delta) = self.adds.remove(key) {
+            self.add_now(key, delta)?;
+        }
         Ok(self.tx.get(&self.store.kv, key).map_err(storage)?.map(|v| v.to_vec()))
     }
 
@@ -322,6 +373,7 @@ impl KvTxn for FjallWriteTxn<'_> {
         if begin >= end || limit == 0 {
             return Ok(Vec::new());
         }
+        self.settle_adds(begin, end)?;
         collect(self.tx.range(&self.store.kv, begin..end), limit, reverse)
     }
 
@@ -330,6 +382,9 @@ impl KvTxn for FjallWriteTxn<'_> {
         check_value(value)?;
         self.account_write(key.len() + value.len())?;
         self.tx.insert(&self.store.kv, key, value);
+        // A set replaces an add made before it in this transaction (as on FoundationDB).
+        self.adds.remove(key);
+        self.written.insert(key.to_vec());
         Ok(())
     }
 
@@ -337,6 +392,8 @@ impl KvTxn for FjallWriteTxn<'_> {
         check_key(key)?;
         self.account_write(key.len())?;
         self.tx.remove(&self.store.kv, key);
+        self.adds.remove(key);
+        self.written.insert(key.to_vec());
         Ok(())
     }
 
@@ -349,9 +406,13 @@ impl KvTxn for FjallWriteTxn<'_> {
         }
         // An LSM has no range tombstone here: remove each key (the reads join the read set,
         // which only makes conflict detection stricter).
+        // Adds made before the clear are cleared with it. A key absent now that another
+        // transaction writes before this one commits conflicts with the range just read.
+        self.adds.retain(|k, _| !(k.as_slice() >= begin && k.as_slice() < end));
         let keys: Vec<fjall::UserKey> =
             self.tx.range(&self.store.kv, begin..end).map(|g| g.key().map_err(storage)).collect::<KvResult<_>>()?;
         for key in keys {
+            self.written.insert(key.to_vec());
             self.tx.remove(&self.store.kv, key);
         }
         Ok(())
@@ -360,11 +421,15 @@ impl KvTxn for FjallWriteTxn<'_> {
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> KvResult<()> {
         check_key(key)?;
         self.account_write(key.len() + 8)?;
-        // Read-modify-write: unlike FoundationDB's blind atomic add this joins the read set,
-        // so concurrent adds to one key conflict and retry. Correct, only less concurrent.
-        let old = self.tx.get(&self.store.kv, key).map_err(storage)?;
-        let new = super::decode_counter(old.as_deref()).wrapping_add(delta);
-        self.tx.insert(&self.store.kv, key, new.to_le_bytes());
+        // An add to a key this transaction wrote applies to that write, now.
+        if self.written.contains(key) {
+            return self.add_now(key, delta);
+        }
+        // Otherwise blind, as on FoundationDB: applied at commit to the value then current,
+        // without joining the read set, so concurrent adds to one key (sharded counters,
+        // a shared chunk's count) do not conflict.
+        let pending = self.adds.entry(key.to_vec()).or_insert(0);
+        *pending = pending.wrapping_add(delta);
         Ok(())
     }
 
@@ -390,11 +455,20 @@ impl KvCommit for FjallWriteTxn<'_> {
 
     fn commit(self: Box<Self>) -> KvResult<()> {
         check_age(self.started)?;
-        let FjallWriteTxn { mut tx, store, stamped, .. } = *self;
-        let mut stamp_guard = None;
-        if !stamped.is_empty() {
-            let guard = store.stamp_lock.lock().unwrap_or_else(|p| p.into_inner());
-            let version = *guard + 1;
+        if !self.writes() {
+            return self.tx.commit().map_err(storage)?.map_err(|_| KvError::Conflict);
+        }
+        let FjallWriteTxn { mut tx, store, stamped, adds, .. } = *self;
+        // Every writing commit holds the commit lock through fjall's commit: versionstamps
+        // follow commit order, and a blind add reads the value its commit replaces with no
+        // other commit landing in between (else an update could be lost).
+        let mut guard = store.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, delta) in adds {
+            let current = store.kv.get(&key).map_err(storage)?;
+            tx.insert(&store.kv, key, super::decode_counter(current.as_deref()).wrapping_add(delta).to_le_bytes());
+        }
+        let version = (!stamped.is_empty()).then(|| *guard + 1);
+        if let Some(version) = version {
             for (order, (prefix, suffix, value)) in stamped.iter().enumerate() {
                 let mut key = prefix.clone();
                 // 8 bytes of commit version and 2 of batch order (always 0 here) make
@@ -406,14 +480,14 @@ impl KvCommit for FjallWriteTxn<'_> {
                 tx.insert(&store.kv, key, value.as_slice());
             }
             tx.insert(&store.meta, COMMIT_VERSION_KEY, version.to_be_bytes());
-            stamp_guard = Some((guard, version));
         }
         match tx.commit() {
             Ok(Ok(())) => {
-                if let Some((mut guard, version)) = stamp_guard {
+                if let Some(version) = version {
                     *guard = version;
                 }
-                // The next stamped commit may go ahead while this one waits for its fsync.
+                // The next commit may go ahead while this one waits for its fsync.
+                drop(guard);
                 let result = store.group_sync.wait_durable(|| store.db.persist(PersistMode::SyncAll).map_err(storage));
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "metadata journal fsync failed; refusing further writes");
