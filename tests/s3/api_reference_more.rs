@@ -157,8 +157,8 @@ async fn get_object_attributes_pages_object_parts() {
 /// ExpiredObjectDeleteMarker, a Disabled rule, size filters alone and in an And. The documented
 /// refusals: 1000 rules accepted and 1001 MalformedXML, an ID over 255 characters, a repeated
 /// ID, NewerNoncurrentVersions over 100, ObjectSizeGreaterThan not below ObjectSizeLessThan,
-/// AbortIncompleteMultipartUpload with a tag filter, a rule without an action: 400
-/// InvalidArgument, and nothing stored.
+/// AbortIncompleteMultipartUpload or ExpiredObjectDeleteMarker with a tag filter, zero days, a
+/// rule without an action: 400 InvalidArgument, and nothing stored.
 #[tokio::test]
 async fn lifecycle_documents_round_trip_every_field_and_are_validated() {
     use aws_sdk_s3::types::*;
@@ -227,6 +227,18 @@ async fn lifecycle_documents_round_trip_every_field_and_are_validated() {
                 .unwrap()],
         ),
         ("abort with a tag", vec![rule("t").filter(filter().tag(tag).build()).abort_incomplete_multipart_upload(abort).build().unwrap()]),
+        (
+            "ExpiredObjectDeleteMarker with a tag",
+            vec![rule("d")
+                .filter(filter().tag(Tag::builder().key("k").value("v").build().unwrap()).build())
+                .expiration(LifecycleExpiration::builder().expired_object_delete_marker(true).build())
+                .build()
+                .unwrap()],
+        ),
+        (
+            "zero days",
+            vec![rule("z").filter(filter().prefix("").build()).expiration(LifecycleExpiration::builder().days(0).build()).build().unwrap()],
+        ),
         ("no action", vec![rule("none").filter(filter().prefix("").build()).build().unwrap()]),
     ];
     for (what, bad) in invalid {
