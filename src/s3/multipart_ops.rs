@@ -20,7 +20,7 @@ use crate::meta::{now_ms, MetaError};
 use crate::screening::heads::{check_completion, check_upload_names};
 use crate::sse::{ChunkCipher, CustomerKey, ObjectEncryption};
 use s3s::dto::*;
-use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 pub(super) fn upload_id_of(s: &str) -> S3Result<[u8; 16]> {
     uploads::parse_upload_id(s).ok_or_else(|| s3_error!(NoSuchUpload))
@@ -271,9 +271,10 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
         .map(|e| e.detail("source", format!("{src_bucket}/{src_key}")));
     let target = PartTarget::new(&principal, &input.bucket, &input.key, &input.upload_id, input.part_number, audit)?;
     let upload = load_upload(s3, target.bucket, target.key, target.upload_id).await?;
-    let src_record = s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), src_version_id.as_deref()).await?;
+    let src_record =
+        s3.allowed_object(&principal, "GetObject", (src_bucket, src_key), src_version_id.as_deref()).await.map_err(named_marker)?;
     super::access::require_expected_owner(input.expected_source_bucket_owner.as_deref(), &src_record)?;
-    let (source, layout) = load_with_layout(s3, src_bucket, src_key, src_version_id.as_deref()).await?;
+    let (source, layout) = load_with_layout(s3, src_bucket, src_key, src_version_id.as_deref()).await.map_err(named_marker)?;
     check_copy_conditions(&source, &copy_source_conditions!(input))?;
     let range = match &input.copy_source_range {
         None => 0..source.size,
@@ -303,6 +304,17 @@ pub async fn upload_part_copy(s3: &GranaryS3, req: S3Request<UploadPartCopyInput
         UploadPartCopyOutput { copy_part_result: Some(result), copy_source_version_id: source.version.header_id(), ..Default::default() };
     sse_request::set_sse_customer_fields!(output, encryption.as_ref(), customer.as_deref());
     Ok(S3Response::new(output))
+}
+
+/// A copy source that names a delete marker by version id is S3's 400 InvalidRequest (as
+/// CopyObject answers), not the 405 a read of it answers.
+fn named_marker(e: S3Error) -> S3Error {
+    match e.code() {
+        S3ErrorCode::MethodNotAllowed => {
+            s3_error!(InvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
+        }
+        _ => e,
+    }
 }
 
 /// The bytes `x-amz-copy-source-range` names, which must be "bytes=first-last" (no suffix or

@@ -72,6 +72,17 @@ async fn upload_part_copy_checks_its_source_as_s3() {
     let upload = CompletedMultipartUpload::builder().parts(done).build();
     s3.complete_multipart_upload().bucket("upc").key("dst").upload_id(&id).multipart_upload(upload).send().await.unwrap();
     assert_eq!(body_of(s3.get_object().bucket("upc").key("dst").send().await.unwrap()).await, b"first version");
+
+    // Behind a delete marker the source is missing; naming the marker is S3's 400 InvalidRequest
+    // (as CopyObject answers; it was 405 MethodNotAllowed).
+    let marker = s3.delete_object().bucket("upc").key("src").send().await.unwrap();
+    let id = create(&s3, "upc", "dst2").await;
+    let from = |source: String| s3.upload_part_copy().bucket("upc").key("dst2").upload_id(&id).part_number(1).copy_source(source).send();
+    let e = from("upc/src".into()).await.unwrap_err();
+    assert_eq!((status(&e), code(&e)), (404, "NoSuchKey".into()));
+    let e = from(format!("upc/src?versionId={}", marker.version_id().unwrap())).await.unwrap_err();
+    assert_eq!((status(&e), code(&e)), (400, "InvalidRequest".into()));
+    from(format!("upc/src?versionId={old}")).await.unwrap();
 }
 
 /// GetObjectAttributes pages a multipart object's parts as ListParts does: `max-parts`,
