@@ -193,7 +193,9 @@ impl DumpReader {
     fn take(&mut self, len: usize) -> Result<Vec<u8>, String> {
         let mut buf = vec![0u8; len];
         self.input.read_exact(&mut buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => "the dump is truncated".to_owned(),
+            // A cut file, or a damaged length that made the reader step past the end: from
+            // here the two look alike, so the message names both.
+            std::io::ErrorKind::UnexpectedEof => "the dump is truncated or damaged (it ends inside a record)".to_owned(),
             _ => format!("reading the dump: {e}"),
         })?;
         self.hash.update(&buf);
