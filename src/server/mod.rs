@@ -499,14 +499,17 @@ pub async fn run_indexer(
     let index = Arc::new(SearchIndex::open(&data_dir.join("index")).map_err(|e| e.to_string())?);
     let group = group.unwrap_or_else(|| default_indexer_group(data_dir));
     let indexer = crate::search::consumer::KafkaIndexer::new(kafka, &group, Arc::clone(&index))?;
+    // Handlers before the line that says it runs (as `serve`).
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     println!("indexing topic {} (group {group}) into {}", kafka.topic, data_dir.join("index").display());
     let task = tokio::spawn(Arc::clone(&indexer).run());
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut report = tokio::time::interval(Duration::from_secs(10));
     loop {
         tokio::select! {
             _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = interrupt.recv() => break,
             _ = report.tick() => {
                 let s = indexer.status();
                 tracing::info!(consumed = s.events_consumed, lag = ?s.consumer_lag, documents = index.documents(), "indexer");
@@ -519,6 +522,12 @@ pub async fn run_indexer(
 
 /// `granary serve`: run until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
+    // The handlers first: a SIGTERM that arrives as soon as the listening line is out (an
+    // orchestrator's, a test's) must drain the gateway, not kill it by the default action;
+    // one during startup is kept and acted on once the gateway is up.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let server = Server::start(config.clone()).await?;
     let scheme = if server.tls.is_some() { "https" } else { "http" };
     // The chunk store as status names it: a remote store is not the data directory's chunks/.
@@ -543,10 +552,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     if let Some(health) = server.health_addr {
         println!("health checks on http://{health}{} (plain HTTP, nothing else served there)", crate::tls::HEALTH_PATH);
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = interrupt.recv() => {}
     }
     println!("shutting down");
     server.stop().await;
