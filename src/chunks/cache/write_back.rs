@@ -116,9 +116,18 @@ pub(crate) struct WriteBack {
     dir: LocalChunks,
     ledger: Option<Arc<dyn QueueLedger>>,
     queue: Mutex<Queue>,
-    wake: Notify,
+    /// Wakes an idle uploader: a put, or the queue dropped. Shared with the uploaders, who
+    /// wait on it without holding the queue (so a dropped tier is not kept alive by them).
+    wake: Arc<Notify>,
     bound_bytes: u64,
     stats: Arc<CacheStats>,
+}
+
+impl Drop for WriteBack {
+    fn drop(&mut self) {
+        // Idle uploaders wait on `wake`: let them see the queue gone now.
+        self.wake.notify_waiters();
+    }
 }
 
 fn blocking_failed(op: ChunkOp, e: tokio::task::JoinError) -> ChunkError {
@@ -130,7 +139,7 @@ impl WriteBack {
     /// directory with its records.
     pub(crate) fn open(dir: &Path, bound_bytes: u64, stats: Arc<CacheStats>, ledger: Option<Arc<dyn QueueLedger>>) -> Result<Self, String> {
         let store = LocalChunks::open_exclusive(dir).map_err(|e| format!("opening the write-back queue {}: {e}", dir.display()))?;
-        let this = Self { dir: store, ledger, queue: Mutex::default(), wake: Notify::new(), bound_bytes, stats };
+        let this = Self { dir: store, ledger, queue: Mutex::default(), wake: Arc::new(Notify::new()), bound_bytes, stats };
         let mut after = None;
         loop {
             let page = this
@@ -377,8 +386,16 @@ async fn uploader(queue: Weak<WriteBack>, durable: Arc<dyn ChunkBackend>, cache:
     loop {
         let Some(this) = queue.upgrade() else { return };
         let Some(hash) = this.next() else {
-            // Woken by a put; the timeout lets the task see the queue dropped.
-            let _ = tokio::time::timeout(Duration::from_millis(500), this.wake.notified()).await;
+            // Wait for a put without holding the queue: once the tier is dropped, its `Drop`
+            // wakes this task, which then finds the queue gone. Registered before the queue is
+            // let go, so neither a put nor the drop in between is missed; the timeout is a
+            // backstop only.
+            let wake = Arc::clone(&this.wake);
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            drop(this);
+            let _ = tokio::time::timeout(Duration::from_millis(500), woken).await;
             continue;
         };
         // The upload sends what hashes to the name: the durable store names it by this hash.
