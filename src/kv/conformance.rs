@@ -22,6 +22,19 @@ pub const CHECKS: &[Check] = &[
     ("range_reads_conflict_with_inserts_into_the_range", range_reads_conflict_with_inserts_into_the_range),
 ];
 
+/// Threads of the concurrency checks, and the steps each takes.
+const THREADS: usize = 4;
+const ROUNDS: usize = 25;
+
+/// Runs `step` `ROUNDS` times on each of `THREADS` threads at once.
+fn on_threads(step: impl Fn() + Sync) {
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| (0..ROUNDS).for_each(|_| step()));
+        }
+    });
+}
+
 fn k(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
@@ -98,19 +111,11 @@ fn atomic_adds_to_one_key_do_not_conflict(db: &dyn KvStore) {
     }
     assert_eq!(decode_counter(read(db, |t| t.get(b"hot")).unwrap().as_deref()), 14);
     // Many threads adding to one key: every add lands, and none of them needed a retry.
-    const THREADS: usize = 4;
-    const ROUNDS: usize = 25;
-    std::thread::scope(|s| {
-        for _ in 0..THREADS {
-            s.spawn(|| {
-                for _ in 0..ROUNDS {
-                    let mut t = db.begin().unwrap();
-                    t.atomic_add(b"hot-many", 1).unwrap();
-                    t.set(b"hot-other", b"x").unwrap();
-                    t.commit().expect("blind adds commit without conflicts");
-                }
-            });
-        }
+    on_threads(|| {
+        let mut t = db.begin().unwrap();
+        t.atomic_add(b"hot-many", 1).unwrap();
+        t.set(b"hot-other", b"x").unwrap();
+        t.commit().expect("blind adds commit without conflicts");
     });
     assert_eq!(decode_counter(read(db, |t| t.get(b"hot-many")).unwrap().as_deref()), (THREADS * ROUNDS) as i64);
 }
@@ -223,20 +228,12 @@ fn read_only_snapshot(db: &dyn KvStore) {
 
 /// Lost updates are impossible: many threads increment one counter with get + set.
 fn concurrent_read_modify_write_is_serializable(db: &dyn KvStore) {
-    const THREADS: usize = 4;
-    const ROUNDS: usize = 25;
-    std::thread::scope(|s| {
-        for _ in 0..THREADS {
-            s.spawn(|| {
-                for _ in 0..ROUNDS {
-                    transact(db, |t| {
-                        let n = decode_counter(t.get(b"rmw")?.as_deref());
-                        t.set(b"rmw", &(n + 1).to_le_bytes())
-                    })
-                    .unwrap();
-                }
-            });
-        }
+    on_threads(|| {
+        transact(db, |t| {
+            let n = decode_counter(t.get(b"rmw")?.as_deref());
+            t.set(b"rmw", &(n + 1).to_le_bytes())
+        })
+        .unwrap();
     });
     let v = read(db, |t| t.get(b"rmw")).unwrap();
     assert_eq!(decode_counter(v.as_deref()), (THREADS * ROUNDS) as i64);
