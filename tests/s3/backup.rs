@@ -2,7 +2,9 @@
 //! (its admin socket) or a stopped store; restored stores served again and read back with the
 //! SDK. The embedded store only: on FoundationDB a backup is refused (its own tools do it).
 
-use super::common::{body_of, client_for, on_fdb, random_bytes, remote_chunk_url, skipped_on_remote_chunks, Gateway, ROOT_AK, ROOT_SK};
+use super::common::{
+    body_of, client_for, files_under, on_fdb, random_bytes, remote_chunk_url, skipped_on_remote_chunks, Gateway, ROOT_AK, ROOT_SK,
+};
 use super::encryption::customer_key;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
@@ -64,20 +66,6 @@ fn latest_manifest(dir: &Path) -> serde_json::Value {
     names.sort();
     let text = std::fs::read(dir.join("snapshots").join(names.last().expect("a snapshot")).join("manifest.json")).unwrap();
     serde_json::from_slice(&text).unwrap()
-}
-
-/// Every regular file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Chunk files of a chunk directory (`ab/cd/<sha256>`), by name.

@@ -2,7 +2,7 @@
 //! every failure reaches the client as the right S3 error, a write that failed leaves no
 //! object, and bytes that do not match their chunk's name are never served.
 
-use crate::common::{body_of, code, random_bytes, status, Gateway};
+use crate::common::{body_of, code, files_under, random_bytes, status, Gateway};
 use aws_sdk_s3::Client;
 use granary::admin::{AdminRequest, AdminResponse};
 use granary::chunks::faulty::{Fault, FaultyChunks};
@@ -191,7 +191,7 @@ async fn a_flipped_bit_in_a_chunk_file_fails_the_get() {
     let body = random_bytes(3 << 20, 7);
     put(&s3, "k", &body).await.unwrap();
     let tmp = dir.path().join("chunks/tmp");
-    let mut files: Vec<std::path::PathBuf> = walk_files(&dir.path().join("chunks")).into_iter().filter(|p| !p.starts_with(&tmp)).collect();
+    let mut files: Vec<std::path::PathBuf> = files_under(&dir.path().join("chunks")).into_iter().filter(|p| !p.starts_with(&tmp)).collect();
     files.sort();
     assert!(files.len() >= 3, "a 3 MiB body is several chunks: {files:?}");
     for file in &files {
@@ -221,17 +221,4 @@ async fn a_flipped_bit_in_a_chunk_file_fails_the_get() {
     assert!(failed >= 1, "a range over the damaged chunk fails");
     std::fs::write(&files[0], &sound).unwrap();
     assert!(get(&s3, "k", None).await.unwrap() == body, "restored, the object reads whole");
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

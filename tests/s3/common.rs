@@ -363,6 +363,21 @@ pub async fn raw_http(endpoint: &str, method: &str, path_and_query: &str) -> (u1
     raw_reply(host, req.as_bytes(), b"", false).await
 }
 
+/// Every regular file under `dir`, depth first (not sockets, such as a gateway's admin socket).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            out.extend(files_under(&entry.path()));
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    out
+}
+
 /// Writes a request and reads the whole answer: (status, body). `half_close`: shut the
 /// writing side once the body is sent, as a client that gives up on its body does.
 pub async fn raw_exchange(host: &str, head: &[u8], body: &[u8], half_close: bool) -> (u16, String) {

@@ -11,23 +11,10 @@ use base64::Engine as _;
 use granary::kms::keyring::LocalKeyring;
 use md5::{Digest, Md5};
 
-pub fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            files_under(&entry.path(), out);
-        } else if entry.file_type().unwrap().is_file() {
-            out.push(entry.path());
-        }
-    }
-}
-
 /// The files under `dir` holding any 32-byte window of `plain` taken every 4 KiB.
 pub fn files_with_plaintext(dir: &std::path::Path, plain: &[u8]) -> Vec<std::path::PathBuf> {
     let needles: std::collections::HashSet<&[u8]> = plain.chunks(4096).filter(|c| c.len() >= 32).map(|c| &c[..32]).collect();
-    let mut files = Vec::new();
-    files_under(dir, &mut files);
-    files.into_iter().filter(|f| std::fs::read(f).is_ok_and(|data| data.windows(32).any(|w| needles.contains(w)))).collect()
+    files_under(dir).into_iter().filter(|f| std::fs::read(f).is_ok_and(|data| data.windows(32).any(|w| needles.contains(w)))).collect()
 }
 
 /// An SSE-C key: (key, key base64, key MD5 base64).
@@ -74,9 +61,8 @@ async fn sse_s3_round_trips_and_leaves_no_plaintext_on_disk() {
     server.stop().await;
     assert_eq!(files_with_plaintext(gw.dir.path(), &large), Vec::<std::path::PathBuf>::new());
     let needle = &small[..32];
-    let mut files = Vec::new();
-    files_under(gw.dir.path(), &mut files);
-    let inline_found: Vec<_> = files.into_iter().filter(|f| std::fs::read(f).is_ok_and(|d| d.windows(32).any(|w| w == needle))).collect();
+    let inline_found: Vec<_> =
+        files_under(gw.dir.path()).into_iter().filter(|f| std::fs::read(f).is_ok_and(|d| d.windows(32).any(|w| w == needle))).collect();
     assert!(inline_found.is_empty(), "inline plaintext found in {inline_found:?}");
 }
 

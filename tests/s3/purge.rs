@@ -5,22 +5,9 @@
 use crate::common::*;
 use granary::admin::{AdminRequest, AdminResponse};
 
-fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            files_under(&entry.path(), out);
-        } else {
-            out.push(entry.path());
-        }
-    }
-}
-
 /// The files under `dir` that contain `needle`.
 fn containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    files_under(dir, &mut files);
-    files.into_iter().filter(|f| std::fs::read(f).is_ok_and(|data| data.windows(needle.len()).any(|w| w == needle))).collect()
+    files_under(dir).into_iter().filter(|f| std::fs::read(f).is_ok_and(|data| data.windows(needle.len()).any(|w| w == needle))).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
